@@ -1,0 +1,102 @@
+package io.syncsqlite.protocol;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Every message of the sync protocol, one JSON object per WebSocket text frame, tagged by {@code type}.
+ *
+ * <p>The conversation, in order:
+ * <ol>
+ *   <li>client → {@link Hello} with its node id and feed cursor; relay → {@link Welcome} with the last
+ *       client transaction it already applied, so the client resends only what is missing;</li>
+ *   <li>client → {@link Push} of committed local transactions; relay → one {@link Ack} or {@link Reject}
+ *       per transaction, in order, each sent only after the PostgreSQL commit;</li>
+ *   <li>relay → {@link Changes} in commit order (first a snapshot when the cursor is 0); client →
+ *       {@link Progress} after applying them, which is also the relay's flow control.</li>
+ * </ol>
+ * Ordering guarantee: the relay sends the {@code Ack} of a transaction before any {@code Changes} that
+ * contain its commit, so a client can hold its own pending values until the feed reaches that commit
+ * and never shows server state that lacks its own acknowledged writes.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+        @JsonSubTypes.Type(value = Message.Hello.class, name = "hello"),
+        @JsonSubTypes.Type(value = Message.Welcome.class, name = "welcome"),
+        @JsonSubTypes.Type(value = Message.Push.class, name = "push"),
+        @JsonSubTypes.Type(value = Message.Ack.class, name = "ack"),
+        @JsonSubTypes.Type(value = Message.Reject.class, name = "reject"),
+        @JsonSubTypes.Type(value = Message.Changes.class, name = "changes"),
+        @JsonSubTypes.Type(value = Message.Progress.class, name = "progress"),
+})
+public sealed interface Message {
+
+    int PROTOCOL_VERSION = 1;
+
+    /** First client message. {@code cursor} 0 asks for a snapshot. */
+    record Hello(int version, String node, long cursor) implements Message {
+        public Hello {
+            requireNode(node);
+            if (cursor < 0) {
+                throw new IllegalArgumentException("negative cursor");
+            }
+        }
+    }
+
+    /**
+     * The relay's answer to {@link Hello}.
+     *
+     * @param appliedTx  the highest transaction id of this client already applied (0 if none)
+     * @param appliedSeq the feed position of that transaction's commit
+     * @param head       the newest feed position at this moment
+     */
+    record Welcome(long appliedTx, long appliedSeq, long head) implements Message {
+    }
+
+    /** Committed client transactions, in commit order. */
+    record Push(List<ClientTx> txs) implements Message {
+        public Push {
+            txs = List.copyOf(Objects.requireNonNull(txs, "txs"));
+        }
+    }
+
+    /** Transaction {@code tx} is durably applied; its result is in the feed at position {@code seq}. */
+    record Ack(long tx, long seq) implements Message {
+    }
+
+    /**
+     * PostgreSQL refused transaction {@code tx} (a constraint, a permission, a value it cannot store).
+     * Nothing of it was applied. {@code current} holds the server's rows for every row the
+     * transaction touched, so the client can revert exactly that transaction.
+     */
+    record Reject(long tx, String sqlState, String reason, List<FeedEntry> current) implements Message {
+        public Reject {
+            Objects.requireNonNull(reason, "reason");
+            current = List.copyOf(Objects.requireNonNull(current, "current"));
+        }
+    }
+
+    /**
+     * Row states in commit order. After applying them the client's cursor becomes {@code through}
+     * (unchanged when {@code through} is 0, as within a snapshot that is not yet complete).
+     * {@code snapshotTotal} is the number of rows of the snapshot being sent, or 0 outside a snapshot.
+     */
+    record Changes(List<FeedEntry> entries, long through, long snapshotTotal) implements Message {
+        public Changes {
+            entries = List.copyOf(Objects.requireNonNull(entries, "entries"));
+        }
+    }
+
+    /** The client has applied the feed through {@code cursor}. */
+    record Progress(long cursor) implements Message {
+    }
+
+    private static void requireNode(String node) {
+        if (node == null || node.isEmpty() || node.length() > 64) {
+            throw new IllegalArgumentException("node id must have 1 to 64 characters");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.syncsqlite.protocol;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+/**
+ * JSON encoding of {@link Message}s.
+ *
+ * <p>Decoding is strict: unknown fields, missing required fields, trailing garbage and numbers where
+ * strings belong are rejected with a {@link ProtocolException}, because the relay must refuse rather than
+ * guess at input from untrusted devices.
+ *
+ * <p>Thread-safe: the underlying mapper is immutable after construction.
+ */
+public final class MessageCodec {
+
+    /** Shared mapper; also used for row values (JSON trees) on both sides. */
+    public static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .build();
+
+    static {
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(32)
+                .build());
+    }
+
+    private MessageCodec() {
+    }
+
+    public static String encode(Message message) {
+        try {
+            return JSON.writeValueAsString(message);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode " + message.getClass().getSimpleName(), e);
+        }
+    }
+
+    public static Message decode(String text) throws ProtocolException {
+        try {
+            Message m = JSON.readValue(text, Message.class);
+            if (m == null) {
+                throw new ProtocolException("empty message");
+            }
+            return m;
+        } catch (JsonProcessingException e) {
+            throw new ProtocolException("malformed message: " + e.getOriginalMessage(), e);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new ProtocolException("invalid message: " + e.getMessage(), e);
+        }
+    }
+}
