@@ -1,0 +1,81 @@
+package io.syncsqlite.protocol;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class MessageCodecTest {
+
+    private static ObjectNode obj(String json) throws Exception {
+        return (ObjectNode) MessageCodec.JSON.readTree(json);
+    }
+
+    @Test
+    void everyMessageRoundTrips() throws Exception {
+        ObjectNode pk = obj("{\"id\":5}");
+        ObjectNode vals = obj("{\"id\":5,\"name\":\"x\",\"price\":1.5,\"data\":\"\\\\xdead\",\"gone\":null}");
+        List<Message> all = List.of(
+                new Message.Hello(1, "node-a", 42),
+                new Message.Welcome(7, 99, 120),
+                new Message.Push(List.of(new ClientTx(3, Hlc.ofMillis(1000) + 2,
+                        List.of(new RowChange("item", ChangeKind.INSERT, pk, vals),
+                                new RowChange("item", ChangeKind.DELETE, pk, obj("{}")))))),
+                new Message.Ack(3, 100),
+                new Message.Reject(4, "23505", "duplicate key", List.of(
+                        new FeedEntry(0, "item", FeedKind.DELETE, pk, null, 0))),
+                new Message.Changes(List.of(new FeedEntry(100, "item", FeedKind.UPSERT, pk, vals, 77)), 100, 0),
+                new Message.Progress(100));
+        for (Message m : all) {
+            String text = MessageCodec.encode(m);
+            assertEquals(m, MessageCodec.decode(text), text);
+        }
+    }
+
+    @Test
+    void numbersKeepTheirKind() throws Exception {
+        Message.Changes c = (Message.Changes) MessageCodec.decode(
+                "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\","
+                        + "\"pk\":{\"id\":1},\"row\":{\"id\":1,\"r\":1.0,\"big\":12345678901234567890},\"hlc\":5}],"
+                        + "\"through\":1,\"snapshotTotal\":0}");
+        ObjectNode row = c.entries().get(0).row();
+        assertEquals(true, row.get("id").isIntegralNumber());
+        assertEquals(false, row.get("r").isIntegralNumber());
+        assertEquals("12345678901234567890", row.get("big").bigIntegerValue().toString());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "",
+        "null",
+        "garbage",
+        "{}",
+        "[]",
+        "{\"type\":\"nope\"}",
+        "{\"type\":\"hello\",\"version\":1,\"node\":\"\",\"cursor\":0}",
+        "{\"type\":\"hello\",\"version\":1,\"node\":\"a\",\"cursor\":-1}",
+        "{\"type\":\"hello\",\"version\":1,\"node\":\"a\",\"cursor\":0,\"extra\":1}",
+        "{\"type\":\"hello\",\"version\":1,\"node\":\"a\",\"cursor\":0} trailing",
+        "{\"type\":\"ack\",\"tx\":1.5,\"seq\":2}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":0,\"hlc\":1,\"changes\":[]}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[{\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"values\":{}}]}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[{\"table\":null,\"kind\":\"INSERT\",\"pk\":{},\"values\":{}}]}]}",
+        "{\"type\":\"push\",\"txs\":null}",
+        "{\"type\":\"progress\"}",
+    })
+    void malformedInputIsRejected(String text) {
+        assertThrows(ProtocolException.class, () -> MessageCodec.decode(text));
+    }
+
+    @Test
+    void deepNestingIsRejected() {
+        String deep = "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{\"a\":"
+                + "[".repeat(100) + "]".repeat(100) + "},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}";
+        assertThrows(ProtocolException.class, () -> MessageCodec.decode(deep));
+    }
+}
