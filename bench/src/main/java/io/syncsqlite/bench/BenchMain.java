@@ -1,0 +1,87 @@
+package io.syncsqlite.bench;
+
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Runs the local benchmarks and prints, per benchmark, the median and spread of each driver and the
+ * ratio of syncsqlite to raw sqlite-jdbc measured in the same run. Arguments are JMH include patterns
+ * (default: every benchmark of this module).
+ */
+public final class BenchMain {
+
+    private BenchMain() {
+    }
+
+    public static void main(String[] args) throws RunnerException {
+        OptionsBuilder ob = new OptionsBuilder();
+        if (args.length == 0) {
+            ob.include("io\\.syncsqlite\\.bench\\..*");
+        }
+        for (String a : args) {
+            ob.include(a);
+        }
+        Options options = ob.shouldFailOnError(true).build();
+        Collection<RunResult> results = new Runner(options).run();
+        print(results);
+    }
+
+    /** One benchmark × driver: per-iteration scores. */
+    private record Series(String unit, List<Double> scores) {
+        double median() {
+            List<Double> s = new ArrayList<>(scores);
+            s.sort(null);
+            int n = s.size();
+            return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+        }
+
+        double min() {
+            return scores.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+        }
+
+        double max() {
+            return scores.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+        }
+    }
+
+    static void print(Collection<RunResult> results) {
+        Map<String, Map<String, Series>> table = new TreeMap<>();
+        for (RunResult r : results) {
+            String name = r.getParams().getBenchmark().replaceFirst("^io\\.syncsqlite\\.bench\\.", "");
+            String driver = r.getParams().getParam("driver");
+            List<Double> scores = new ArrayList<>();
+            for (BenchmarkResult br : r.getBenchmarkResults()) {
+                for (IterationResult ir : br.getIterationResults()) {
+                    scores.add(ir.getPrimaryResult().getScore());
+                }
+            }
+            table.computeIfAbsent(name, k -> new TreeMap<>())
+                    .put(driver == null ? "-" : driver, new Series(r.getPrimaryResult().getScoreUnit(), scores));
+        }
+        System.out.println();
+        System.out.printf(Locale.ROOT, "%-58s %-11s %12s %25s %10s%n", "benchmark", "driver", "median", "spread (min..max)", "ratio");
+        for (Map.Entry<String, Map<String, Series>> e : table.entrySet()) {
+            Series base = e.getValue().get("sqlite");
+            for (Map.Entry<String, Series> d : e.getValue().entrySet()) {
+                Series s = d.getValue();
+                String ratio = base != null && !d.getKey().equals("sqlite")
+                        ? String.format(Locale.ROOT, "%.2fx", s.median() / base.median()) : "";
+                System.out.printf(Locale.ROOT, "%-58s %-11s %9.3f %-2s %12.3f..%-10.3f %10s%n", e.getKey(), d.getKey(),
+                        s.median(), s.unit().replace("/op", ""), s.min(), s.max(), ratio);
+            }
+        }
+        System.out.println("ratio = syncsqlite median / sqlite-jdbc median of the same run (time per operation: lower is better)");
+    }
+}

@@ -1,0 +1,151 @@
+package io.syncsqlite.bench;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Comparator;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Local write throughput through {@code jdbc:syncsqlite:} (capture on, no relay) against raw
+ * {@code jdbc:sqlite:}, on identical files and settings (WAL, synchronous=NORMAL), in one run. Each
+ * invocation writes a fixed number of rows into a fresh file (set up outside the timed part); the score is
+ * the time of one invocation.
+ */
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3)
+@Measurement(iterations = 9)
+@Fork(1)
+public class LocalWriteBenchmark {
+
+    static final int TX_ROWS = 100_000;
+    static final int AUTO_ROWS = 10_000;
+
+    /** A fresh database file per invocation, empty or pre-filled with {@link #rows()} rows. */
+    @State(Scope.Thread)
+    public abstract static class Db {
+        @Param({"sqlite", "syncsqlite"})
+        public String driver;
+
+        Path dir;
+        Connection conn;
+
+        abstract int rows();
+
+        @Setup(Level.Invocation)
+        public void open() throws SQLException, IOException {
+            dir = Files.createTempDirectory("bench");
+            String file = dir.resolve("bench.db").toString();
+            String url = driver.equals("sqlite")
+                    ? "jdbc:sqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL"
+                    : "jdbc:syncsqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL&sync.lingerMs=0";
+            conn = DriverManager.getConnection(url);
+            try (Statement st = conn.createStatement()) {
+                st.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT NOT NULL, qty INTEGER NOT NULL, price REAL)");
+            }
+            if (rows() > 0) {
+                conn.setAutoCommit(false);
+                insertRows(conn, rows());
+                conn.commit();
+                conn.setAutoCommit(true);
+                if (driver.equals("syncsqlite")) {
+                    // Start the timed part with an empty outbox, as a synced client would be.
+                    try (Statement st = conn.createStatement()) {
+                        st.execute("DELETE FROM _sync_outbox");
+                        st.execute("DELETE FROM _sync_tx");
+                    }
+                }
+            }
+        }
+
+        @TearDown(Level.Invocation)
+        public void close() throws SQLException, IOException {
+            conn.close();
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    public static class Empty extends Db {
+        @Override
+        int rows() {
+            return 0;
+        }
+    }
+
+    public static class Filled extends Db {
+        @Override
+        int rows() {
+            return TX_ROWS;
+        }
+    }
+
+    static void insertRows(Connection conn, int rows) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, title, qty, price) VALUES (?, ?, ?, ?)")) {
+            for (int i = 1; i <= rows; i++) {
+                ps.setInt(1, i);
+                ps.setString(2, "item number " + i);
+                ps.setInt(3, i % 100);
+                ps.setDouble(4, i * 0.25);
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    static void updateRows(Connection conn, int rows) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("UPDATE item SET qty = ?, title = ? WHERE id = ?")) {
+            for (int i = 1; i <= rows; i++) {
+                ps.setInt(1, i % 7);
+                ps.setString(2, "renamed " + i);
+                ps.setInt(3, i);
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    @Benchmark
+    public void insert100kInOneTransaction(Empty db) throws SQLException {
+        db.conn.setAutoCommit(false);
+        insertRows(db.conn, TX_ROWS);
+        db.conn.commit();
+    }
+
+    @Benchmark
+    public void insert10kAutoCommit(Empty db) throws SQLException {
+        insertRows(db.conn, AUTO_ROWS);
+    }
+
+    @Benchmark
+    public void update100kInOneTransaction(Filled db) throws SQLException {
+        db.conn.setAutoCommit(false);
+        updateRows(db.conn, TX_ROWS);
+        db.conn.commit();
+    }
+
+    @Benchmark
+    public void update10kAutoCommit(Filled db) throws SQLException {
+        updateRows(db.conn, AUTO_ROWS);
+    }
+}

@@ -1,0 +1,154 @@
+package io.syncsqlite.driver.capture;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * Brings the capture triggers of a SQLite file in line with its current schema.
+ *
+ * <p>Runs when a file is first opened and after DDL through the driver. It compares the trigger text it
+ * would generate with the text recorded in {@code _sync_tables} and rewrites only what drifted, so opening
+ * a connection costs two catalog reads when nothing changed. A table synced for the first time has its
+ * existing rows captured as inserts, so data written before syncsqlite was introduced reaches the server.
+ *
+ * <p>Stateless; the caller provides a connection with no transaction open and must not use it
+ * concurrently.
+ */
+public final class CaptureInstaller {
+
+    private CaptureInstaller() {
+    }
+
+    /**
+     * Installs or refreshes capture in one immediate transaction.
+     *
+     * @param configured synced table names in lower case; empty means every table with a primary key
+     * @param clock      issues the HLC that stamps a backfill
+     * @return the synced tables by lower-case name
+     */
+    public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock)
+            throws SQLException {
+        return install(conn, configured, clock, false);
+    }
+
+    /**
+     * As {@link #install(Connection, Set, LongSupplier)}; with {@code inTransaction} the work joins the
+     * caller's open transaction (DDL issued inside a transaction keeps its atomicity).
+     */
+    public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock,
+                                                 boolean inTransaction) throws SQLException {
+        if (inTransaction) {
+            return installInTransaction(conn, configured, clock);
+        }
+        boolean auto = conn.getAutoCommit();
+        if (!auto) {
+            conn.commit();
+            conn.setAutoCommit(true);
+        }
+        try (Statement st = conn.createStatement()) {
+            st.execute("BEGIN IMMEDIATE");
+            try {
+                Map<String, TableInfo> synced = installInTransaction(conn, configured, clock);
+                st.execute("COMMIT");
+                return synced;
+            } catch (SQLException | RuntimeException e) {
+                st.execute("ROLLBACK");
+                throw e;
+            }
+        } finally {
+            if (!auto) {
+                conn.setAutoCommit(false);
+            }
+        }
+    }
+
+    private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,
+                                                               LongSupplier clock) throws SQLException {
+        Outbox.create(conn);
+        Map<String, TableInfo> all = SchemaReader.readTables(conn);
+        Map<String, TableInfo> synced = new LinkedHashMap<>();
+        for (Map.Entry<String, TableInfo> e : all.entrySet()) {
+            boolean wanted = configured.isEmpty() ? e.getValue().hasPrimaryKey() : configured.contains(e.getKey());
+            if (wanted) {
+                synced.put(e.getKey(), e.getValue());
+            }
+        }
+        Map<String, String> recorded = new HashMap<>();
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT name, triggers FROM _sync_tables")) {
+            while (rs.next()) {
+                recorded.put(rs.getString(1), rs.getString(2));
+            }
+        }
+        boolean backfilled = false;
+        try (Statement st = conn.createStatement()) {
+            for (TableInfo t : synced.values()) {
+                String text = String.join(";\n", TriggerSql.forTable(t));
+                String before = recorded.remove(t.name());
+                if (text.equals(before) && triggersPresent(conn, t)) {
+                    continue;
+                }
+                dropTriggers(st, t.name());
+                for (String sql : TriggerSql.forTable(t)) {
+                    st.execute(sql);
+                }
+                if (before == null && t.hasPrimaryKey()) {
+                    backfilled |= st.executeUpdate(TriggerSql.backfill(t)) > 0;
+                }
+                try (PreparedStatement ps = conn.prepareStatement(
+                        "INSERT INTO _sync_tables (name, triggers) VALUES (?, ?)"
+                                + " ON CONFLICT (name) DO UPDATE SET triggers = excluded.triggers")) {
+                    ps.setString(1, t.name());
+                    ps.setString(2, text);
+                    ps.executeUpdate();
+                }
+            }
+            // Tables that are gone or no longer synced keep no triggers.
+            for (String name : recorded.keySet()) {
+                dropTriggers(st, name);
+                try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
+                    ps.setString(1, name);
+                    ps.executeUpdate();
+                }
+            }
+        }
+        if (backfilled) {
+            try (PreparedStatement ps = conn.prepareStatement(Outbox.STAMP)) {
+                ps.setLong(1, clock.getAsLong());
+                ps.executeUpdate();
+            }
+        }
+        return synced;
+    }
+
+    private static boolean triggersPresent(Connection conn, TableInfo t) throws SQLException {
+        int expected = TriggerSql.forTable(t).size();
+        try (PreparedStatement ps = conn.prepareStatement(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name LIKE '\\_sync\\_%' ESCAPE '\\'")) {
+            ps.setString(1, t.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getInt(1) == expected;
+            }
+        }
+    }
+
+    private static void dropTriggers(Statement st, String table) throws SQLException {
+        for (String name : TriggerSql.triggerNames(table)) {
+            st.execute("DROP TRIGGER IF EXISTS " + TriggerSql.quote(name));
+        }
+    }
+
+    /** Lower-case key for table lookups (SQLite names are case-insensitive). */
+    public static String key(String table) {
+        return table.toLowerCase(Locale.ROOT);
+    }
+}

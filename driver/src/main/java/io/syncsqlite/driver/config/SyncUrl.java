@@ -1,0 +1,180 @@
+package io.syncsqlite.driver.config;
+
+import io.syncsqlite.driver.jdbc.SyncSqlState;
+
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * A parsed {@code jdbc:syncsqlite:<path>?k=v&...} URL merged with connection {@link Properties}.
+ *
+ * <p>Keys starting with {@code sync.} are ours and validated; every other parameter (URL or Properties)
+ * passes through to sqlite-jdbc unchanged. URL parameters override Properties, as in sqlite-jdbc.
+ *
+ * @param sqliteUrl     the {@code jdbc:sqlite:} URL to open, with the non-sync parameters
+ * @param sqliteProps   properties for sqlite-jdbc (never contains {@code sync.*} keys)
+ * @param path          the database path as written in the URL (may be {@code :memory:})
+ * @param servers       relay URIs, empty for capture without sync
+ * @param tables        synced table names (lower case), empty for "every table with a primary key"
+ * @param node          configured node id, or empty
+ * @param syncEnabled   whether to run the background sync client
+ * @param reconnectMaxMs backoff ceiling
+ * @param batchRows     rows per push
+ * @param lingerMs      how long sync outlives the last connection
+ */
+public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
+                      Set<String> tables, String node, boolean syncEnabled, long reconnectMaxMs,
+                      int batchRows, long lingerMs) {
+
+    public static final String PREFIX = "jdbc:syncsqlite:";
+
+    public static boolean accepts(String url) {
+        return url != null && url.startsWith(PREFIX);
+    }
+
+    public static SyncUrl parse(String url, Properties info) throws SQLException {
+        if (!accepts(url)) {
+            throw new SQLException("not a syncsqlite URL: " + mask(url), SyncSqlState.INVALID_PARAMETER.code());
+        }
+        String rest = url.substring(PREFIX.length());
+        int q = rest.indexOf('?');
+        String path = q < 0 ? rest : rest.substring(0, q);
+        if (path.isBlank()) {
+            throw new SQLException("syncsqlite URL has no database path: " + mask(url),
+                    SyncSqlState.INVALID_PARAMETER.code());
+        }
+        Properties sync = new Properties();
+        Properties sqlite = new Properties();
+        if (info != null) {
+            for (String k : info.stringPropertyNames()) {
+                (k.startsWith("sync.") ? sync : sqlite).setProperty(k, info.getProperty(k));
+            }
+        }
+        List<String> passthrough = new ArrayList<>();
+        if (q >= 0) {
+            for (String pair : rest.substring(q + 1).split("&")) {
+                if (pair.isEmpty()) {
+                    continue;
+                }
+                int eq = pair.indexOf('=');
+                if (eq <= 0) {
+                    throw new SQLException("malformed URL parameter '" + pair + "' (expected key=value)",
+                            SyncSqlState.INVALID_PARAMETER.code());
+                }
+                String key = pair.substring(0, eq);
+                if (key.startsWith("sync.")) {
+                    sync.setProperty(key, URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+                } else {
+                    passthrough.add(pair);
+                }
+            }
+        }
+        for (String k : sync.stringPropertyNames()) {
+            SyncProperty p = SyncProperty.forKey(k);
+            if (p == null) {
+                throw new SQLException("unknown syncsqlite property '" + k + "'; known: " + knownKeys(),
+                        SyncSqlState.INVALID_PARAMETER.code());
+            }
+            if (p.isChoice() && !List.of(p.choices()).contains(sync.getProperty(k))) {
+                throw new SQLException("property '" + k + "' must be one of " + List.of(p.choices())
+                        + ", was '" + sync.getProperty(k) + "'", SyncSqlState.INVALID_PARAMETER.code());
+            }
+        }
+        String sqliteUrl = "jdbc:sqlite:" + path + (passthrough.isEmpty() ? "" : "?" + String.join("&", passthrough));
+        return new SyncUrl(sqliteUrl, sqlite, path, servers(SyncProperty.SERVER.get(sync)),
+                tables(SyncProperty.TABLES.get(sync)), SyncProperty.NODE.get(sync).trim(),
+                Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
+                positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
+                nonNegative(sync, SyncProperty.LINGER_MS));
+    }
+
+    /** True when the path names a file (not an in-memory database), so several connections share it. */
+    public boolean isFile() {
+        return !path.startsWith(":memory:") && !path.contains("mode=memory");
+    }
+
+    private static List<URI> servers(String value) throws SQLException {
+        List<URI> out = new ArrayList<>();
+        for (String s : value.split(",")) {
+            s = s.trim();
+            if (s.isEmpty()) {
+                continue;
+            }
+            URI uri;
+            try {
+                uri = URI.create(s);
+            } catch (IllegalArgumentException e) {
+                throw new SQLException("sync.server is not a URI: " + mask(s), SyncSqlState.INVALID_PARAMETER.code(), e);
+            }
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (!scheme.equals("ws") && !scheme.equals("wss") || uri.getHost() == null) {
+                throw new SQLException("sync.server must be ws://host:port/path or wss://..., was " + mask(s),
+                        SyncSqlState.INVALID_PARAMETER.code());
+            }
+            out.add(uri);
+        }
+        return List.copyOf(out);
+    }
+
+    private static Set<String> tables(String value) {
+        Set<String> out = new LinkedHashSet<>();
+        for (String t : value.split(",")) {
+            if (!t.isBlank()) {
+                out.add(t.trim().toLowerCase(Locale.ROOT));
+            }
+        }
+        return Set.copyOf(out);
+    }
+
+    private static long positive(Properties p, SyncProperty prop) throws SQLException {
+        long v = nonNegative(p, prop);
+        if (v == 0) {
+            throw new SQLException("property '" + prop.key() + "' must be positive", SyncSqlState.INVALID_PARAMETER.code());
+        }
+        return v;
+    }
+
+    private static long nonNegative(Properties p, SyncProperty prop) throws SQLException {
+        String raw = prop.get(p).trim();
+        try {
+            long v = Long.parseLong(raw);
+            if (v < 0) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new SQLException("property '" + prop.key() + "' must be a non-negative integer, was '" + raw + "'",
+                    SyncSqlState.INVALID_PARAMETER.code());
+        }
+    }
+
+    private static String knownKeys() {
+        List<String> keys = new ArrayList<>();
+        for (SyncProperty p : SyncProperty.values()) {
+            keys.add(p.key());
+        }
+        return String.join(", ", keys);
+    }
+
+    /** Hides anything that looks like a credential (userinfo, token or password parameters) in a URL. */
+    public static String mask(String url) {
+        if (url == null) {
+            return null;
+        }
+        return url.replaceAll("(?i)((?:token|password|secret)=)[^&]*", "$1***")
+                .replaceAll("//[^/@]*@", "//***@");
+    }
+
+    @Override
+    public String toString() {
+        return "SyncUrl[" + mask(sqliteUrl) + ", servers=" + servers.size() + ", tables=" + tables + "]";
+    }
+}

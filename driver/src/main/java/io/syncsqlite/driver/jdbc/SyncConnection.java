@@ -1,0 +1,297 @@
+package io.syncsqlite.driver.jdbc;
+
+import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.sql.SqlClassifier;
+import io.syncsqlite.driver.sql.SqlInfo;
+import io.syncsqlite.driver.sql.StatementKind;
+import io.syncsqlite.driver.sync.SyncNode;
+
+import java.sql.CallableStatement;
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
+
+/**
+ * A connection to a synced SQLite file: the one place where every statement's transaction is decided.
+ *
+ * <p>All execution paths of the statements it creates funnel into {@link #run(SqlInfo, SqlCall)}, which
+ * tracks transactions begun through JDBC ({@code setAutoCommit(false)}) and through SQL text
+ * ({@code BEGIN}, {@code SAVEPOINT} outside a transaction), and stamps every committing transaction that
+ * may have written with one HLC (see {@link Outbox#STAMP}). An auto-commit write is wrapped in
+ * {@code BEGIN ... COMMIT} so that its capture and its stamp commit atomically with it. DDL refreshes the
+ * capture triggers inside the same transaction.
+ *
+ * <p>Not thread-safe, like the sqlite-jdbc connection it wraps: one thread at a time. Several connections
+ * to one file may be used from several threads; they share one {@link SyncNode}.
+ */
+public class SyncConnection extends DelegatingConnection {
+
+    private static final SqlClassifier CLASSIFIER = new SqlClassifier();
+
+    private final SyncNode node;
+    private final PreparedStatement stamp;
+    private final PreparedStatement begin;
+    private final PreparedStatement commit;
+    private final PreparedStatement rollback;
+    /** A transaction opened with SQL text while JDBC auto-commit is on. */
+    private boolean sqlTransaction;
+    /** The savepoint whose RELEASE ends {@link #sqlTransaction}, when a SAVEPOINT opened it. */
+    private String outerSavepoint;
+    /** Whether the open transaction ran anything that may have written. */
+    private boolean dirty;
+    private boolean closed;
+
+    public SyncConnection(Connection delegate, SyncNode node) throws SQLException {
+        super(delegate);
+        this.node = node;
+        this.stamp = delegate.prepareStatement(Outbox.STAMP);
+        this.begin = delegate.prepareStatement("BEGIN");
+        this.commit = delegate.prepareStatement("COMMIT");
+        this.rollback = delegate.prepareStatement("ROLLBACK");
+    }
+
+    /** The synced file this connection belongs to: status, listeners, waiting for sync. */
+    public SyncNode node() {
+        return node;
+    }
+
+    SqlInfo classify(String sql) {
+        return CLASSIFIER.classify(sql);
+    }
+
+    /** Runs {@code call} (which executes a statement of kind {@code info}) in the right transaction. */
+    <T> T run(SqlInfo info, SqlCall<T> call) throws SQLException {
+        checkOpen();
+        StatementKind kind = info.kind();
+        boolean jdbcAuto = delegate.getAutoCommit();
+        boolean autoCommitting = jdbcAuto && !sqlTransaction;
+        switch (kind) {
+            case READ, PRAGMA, ROLLBACK_TO:
+                return call.call();
+            case BEGIN: {
+                T r = call.call();
+                if (jdbcAuto) {
+                    sqlTransaction = true;
+                    outerSavepoint = null;
+                    dirty = false;
+                }
+                return r;
+            }
+            case SAVEPOINT: {
+                T r = call.call();
+                if (autoCommitting) {
+                    sqlTransaction = true;
+                    outerSavepoint = info.name();
+                    dirty = false;
+                }
+                return r;
+            }
+            case COMMIT:
+                return sqlTransaction || !jdbcAuto ? finishSqlTransaction(call) : call.call();
+            case RELEASE:
+                if (sqlTransaction && outerSavepoint != null && outerSavepoint.equalsIgnoreCase(info.name())) {
+                    return finishSqlTransaction(call);
+                }
+                return call.call();
+            case ROLLBACK: {
+                T r = call.call();
+                if (sqlTransaction || !jdbcAuto) {
+                    sqlTransaction = false;
+                    outerSavepoint = null;
+                    dirty = false;
+                }
+                return r;
+            }
+            default:
+                break;
+        }
+        if (!autoCommitting) {
+            dirty = true;
+            T r = call.call();
+            if (kind.changesSchema()) {
+                node.refreshCapture(delegate, true);
+            }
+            return r;
+        }
+        if (kind == StatementKind.UNKNOWN) {
+            // Several statements, or a form the lexer does not know: it may manage transactions itself, so it
+            // runs as written; its captured rows are stamped right after, in a transaction of their own.
+            T r = call.call();
+            if (delegate.getAutoCommit()) {
+                node.refreshCapture(delegate, false);
+                stampAlone();
+            } else {
+                sqlTransaction = true;
+                dirty = true;
+            }
+            return r;
+        }
+        begin.executeUpdate();
+        try {
+            T r = call.call();
+            if (kind.changesSchema()) {
+                node.refreshCapture(delegate, true);
+            }
+            stampNow();
+            commit.executeUpdate();
+            node.committed();
+            return r;
+        } catch (SQLException | RuntimeException e) {
+            rollbackQuietly(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Runs a query that may write ({@code INSERT ... RETURNING} through {@code executeQuery}). SQLite cannot
+     * commit while such a statement is open, so an auto-commit one is not wrapped: SQLite commits it when
+     * the result set is done, and the sync client stamps its captured rows when it is nudged.
+     */
+    <T> T runQuery(SqlInfo info, SqlCall<T> call) throws SQLException {
+        checkOpen();
+        if (!info.kind().mayWrite() || info.kind().changesSchema()) {
+            return run(info, call);
+        }
+        if (delegate.getAutoCommit() && !sqlTransaction) {
+            T r = call.call();
+            node.committed();
+            return r;
+        }
+        dirty = true;
+        return call.call();
+    }
+
+    private <T> T finishSqlTransaction(SqlCall<T> call) throws SQLException {
+        if (dirty) {
+            stampNow();
+        }
+        T r = call.call();
+        sqlTransaction = false;
+        outerSavepoint = null;
+        if (dirty) {
+            dirty = false;
+            node.committed();
+        }
+        return r;
+    }
+
+    private void stampNow() throws SQLException {
+        stamp.setLong(1, node.clock().now());
+        stamp.executeUpdate();
+    }
+
+    private void stampAlone() throws SQLException {
+        begin.executeUpdate();
+        try {
+            stampNow();
+            commit.executeUpdate();
+        } catch (SQLException | RuntimeException e) {
+            rollbackQuietly(e);
+            throw e;
+        }
+        node.committed();
+    }
+
+    private void rollbackQuietly(Exception cause) {
+        try {
+            rollback.executeUpdate();
+        } catch (SQLException e) {
+            // SQLite may already have rolled back (a constraint error with ON CONFLICT ROLLBACK, for example).
+            if (!String.valueOf(e.getMessage()).contains("no transaction is active")) {
+                cause.addSuppressed(e);
+            }
+        }
+    }
+
+    @Override
+    public void commit() throws SQLException {
+        checkOpen();
+        boolean stamped = dirty && !delegate.getAutoCommit();
+        if (stamped) {
+            stampNow();
+        }
+        delegate.commit();
+        dirty = false;
+        if (stamped) {
+            node.committed();
+        }
+    }
+
+    @Override
+    public void rollback() throws SQLException {
+        checkOpen();
+        delegate.rollback();
+        dirty = false;
+    }
+
+    @Override
+    public void rollback(Savepoint savepoint) throws SQLException {
+        checkOpen();
+        delegate.rollback(savepoint);
+    }
+
+    @Override
+    public void setAutoCommit(boolean autoCommit) throws SQLException {
+        checkOpen();
+        boolean committing = autoCommit && !delegate.getAutoCommit() && dirty;
+        if (committing) {
+            stampNow();
+        }
+        delegate.setAutoCommit(autoCommit);
+        if (committing) {
+            dirty = false;
+            node.committed();
+        }
+        if (!autoCommit) {
+            sqlTransaction = false;
+        }
+    }
+
+    @Override
+    protected Statement wrapStatement(Statement statement) {
+        return new SyncStatement(statement, this);
+    }
+
+    @Override
+    protected PreparedStatement wrapPreparedStatement(PreparedStatement statement, String sql) {
+        return new SyncPreparedStatement(statement, this, sql, classify(sql));
+    }
+
+    @Override
+    protected CallableStatement wrapCallableStatement(CallableStatement statement, String sql) {
+        return new SyncCallableStatement(statement, this, sql, classify(sql));
+    }
+
+    @Override
+    protected DatabaseMetaData wrapMetaData(DatabaseMetaData metaData) {
+        return new DelegatingDatabaseMetaData(metaData, this);
+    }
+
+    @Override
+    public boolean isClosed() throws SQLException {
+        return closed || delegate.isClosed();
+    }
+
+    /** Idempotent. Closes the sqlite-jdbc connection (which closes its statements) and releases the node. */
+    @Override
+    public void close() throws SQLException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            delegate.close();
+        } finally {
+            node.release();
+        }
+    }
+
+    void checkOpen() throws SQLException {
+        if (closed) {
+            throw new SQLException("connection is closed", SyncSqlState.CONNECTION_CLOSED.code());
+        }
+    }
+}

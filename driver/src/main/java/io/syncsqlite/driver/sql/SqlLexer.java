@@ -1,0 +1,107 @@
+package io.syncsqlite.driver.sql;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A small SQLite-aware tokenizer: enough to classify any statement, including the ones JSqlParser cannot
+ * parse ({@code INSERT OR REPLACE}, {@code BEGIN IMMEDIATE}, {@code RELEASE x}, {@code PRAGMA}, ...).
+ *
+ * <p>It skips white space, {@code --} and {@code /* *}{@code /} comments and string literals, and
+ * yields words (upper-cased), quoted identifiers ({@code "x"}, {@code `x`}, {@code [x]}, unquoted) and
+ * single punctuation characters. It stops after {@code limit} tokens: classification only needs the
+ * head of a statement, and the cost must not grow with the statement.
+ *
+ * <p>Stateless; thread-safe.
+ */
+final class SqlLexer {
+
+    /** A token: {@code word} is upper-cased for keywords, verbatim for quoted identifiers. */
+    record Token(String text, boolean quoted) {
+        boolean is(String keyword) {
+            return !quoted && text.equals(keyword);
+        }
+
+        /** The identifier this token names, as SQLite would resolve it (unquoted). */
+        String identifier(String original) {
+            return quoted ? text : original;
+        }
+    }
+
+    private SqlLexer() {
+    }
+
+    /**
+     * Tokenizes the head of {@code sql}. Words keep their original spelling in {@code originals} (same
+     * index) so table names can be reported as written.
+     *
+     * @return tokens; a token {@code ";"} followed by more tokens means several statements
+     */
+    static List<Token> tokens(String sql, int limit, List<String> originals) {
+        List<Token> out = new ArrayList<>();
+        int i = 0;
+        int n = sql.length();
+        while (i < n && out.size() < limit) {
+            char c = sql.charAt(i);
+            if (Character.isWhitespace(c)) {
+                i++;
+            } else if (c == '-' && i + 1 < n && sql.charAt(i + 1) == '-') {
+                int nl = sql.indexOf('\n', i);
+                i = nl < 0 ? n : nl + 1;
+            } else if (c == '/' && i + 1 < n && sql.charAt(i + 1) == '*') {
+                int end = sql.indexOf("*/", i + 2);
+                i = end < 0 ? n : end + 2;
+            } else if (c == '\'') {
+                i = skipQuoted(sql, i, '\'');
+                add(out, originals, "'", false, "'");
+            } else if (c == '"' || c == '`') {
+                int end = skipQuoted(sql, i, c);
+                String body = sql.substring(i + 1, Math.max(i + 1, end - 1));
+                String text = body.replace(String.valueOf(c) + c, String.valueOf(c));
+                add(out, originals, text, true, text);
+                i = end;
+            } else if (c == '[') {
+                int end = sql.indexOf(']', i);
+                end = end < 0 ? n : end;
+                String text = sql.substring(i + 1, end);
+                add(out, originals, text, true, text);
+                i = end + 1;
+            } else if (Character.isLetterOrDigit(c) || c == '_' || c == '$') {
+                int start = i;
+                while (i < n && (Character.isLetterOrDigit(sql.charAt(i)) || sql.charAt(i) == '_' || sql.charAt(i) == '$')) {
+                    i++;
+                }
+                String word = sql.substring(start, i);
+                add(out, originals, word.toUpperCase(Locale.ROOT), false, word);
+            } else {
+                add(out, originals, String.valueOf(c), false, String.valueOf(c));
+                i++;
+            }
+        }
+        return out;
+    }
+
+    private static void add(List<Token> out, List<String> originals, String text, boolean quoted, String original) {
+        out.add(new Token(text, quoted));
+        if (originals != null) {
+            originals.add(original);
+        }
+    }
+
+    private static int skipQuoted(String sql, int start, char quote) {
+        int i = start + 1;
+        int n = sql.length();
+        while (i < n) {
+            if (sql.charAt(i) == quote) {
+                if (i + 1 < n && sql.charAt(i + 1) == quote) {
+                    i += 2;
+                    continue;
+                }
+                return i + 1;
+            }
+            i++;
+        }
+        return n;
+    }
+}

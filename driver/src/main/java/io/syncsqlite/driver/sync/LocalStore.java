@@ -1,0 +1,539 @@
+package io.syncsqlite.driver.sync;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.driver.capture.Affinity;
+import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.driver.capture.TriggerSql;
+import io.syncsqlite.protocol.ChangeKind;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.HybridClock;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.protocol.RowChange;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.StringJoiner;
+import java.util.function.Supplier;
+
+/**
+ * The sync client's side of the SQLite file: reads stamped transactions from the outbox, records
+ * acknowledgements, applies the relay's feed, and prunes what is settled.
+ *
+ * <p>Every method runs in one SQLite transaction on the sync client's own connection, so a crash at any
+ * point leaves the file consistent: the feed cursor moves in the same transaction as the rows it covers,
+ * and outbox rows are removed only once their transaction's result has been applied from the feed.
+ *
+ * <p>Not thread-safe: owned by the sync client's thread.
+ */
+final class LocalStore implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(LocalStore.class.getName());
+
+    private final Connection db;
+    private final HybridClock clock;
+    private final Supplier<Map<String, TableInfo>> tables;
+    private final Map<String, PreparedStatement> statements = new HashMap<>();
+
+    LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables) {
+        this.db = db;
+        this.clock = clock;
+        this.tables = tables;
+    }
+
+    long cursor() throws SQLException {
+        return stateLong("cursor");
+    }
+
+    /** Stamps rows written without the driver (another program, or a write whose stamp was deferred). */
+    void stampOrphans() throws SQLException {
+        boolean orphans;
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (SELECT max(seq) FROM _sync_outbox)"
+                     + " > coalesce((SELECT last_seq FROM _sync_tx ORDER BY id DESC LIMIT 1), 0)")) {
+            orphans = rs.next() && rs.getBoolean(1);
+        }
+        if (orphans) {
+            inTransaction(() -> {
+                PreparedStatement ps = prepared(Outbox.STAMP);
+                ps.setLong(1, clock.now());
+                ps.executeUpdate();
+                return null;
+            });
+        }
+    }
+
+    /** Marks every transaction up to {@code tx} acknowledged at {@code seq} (from Welcome or Ack). */
+    void acknowledge(long tx, long seq) throws SQLException {
+        inTransaction(() -> {
+            PreparedStatement ps = prepared("UPDATE _sync_tx SET ack_seq = ? WHERE id <= ? AND ack_seq IS NULL");
+            ps.setLong(1, seq);
+            ps.setLong(2, tx);
+            ps.executeUpdate();
+            pruneSettled();
+            return null;
+        });
+    }
+
+    /** Unacknowledged transactions after {@code afterTx}, up to about {@code maxRows} row changes. */
+    List<ClientTx> pendingAfter(long afterTx, int maxRows) throws SQLException {
+        List<long[]> txs = new ArrayList<>();
+        long lowSeq = 0;
+        PreparedStatement prev = prepared("SELECT coalesce(max(last_seq), 0) FROM _sync_tx WHERE id <= ?");
+        prev.setLong(1, afterTx);
+        try (ResultSet rs = prev.executeQuery()) {
+            if (rs.next()) {
+                lowSeq = rs.getLong(1);
+            }
+        }
+        PreparedStatement ps = prepared("SELECT id, hlc, last_seq FROM _sync_tx WHERE id > ? AND ack_seq IS NULL"
+                + " ORDER BY id LIMIT 1000");
+        ps.setLong(1, afterTx);
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                txs.add(new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)});
+            }
+        }
+        List<ClientTx> out = new ArrayList<>();
+        int rows = 0;
+        PreparedStatement rowsOf = prepared("SELECT tbl, op, pk, vals, changed FROM _sync_outbox"
+                + " WHERE seq > ? AND seq <= ? ORDER BY seq");
+        for (long[] tx : txs) {
+            List<RowChange> changes = new ArrayList<>();
+            rowsOf.setLong(1, lowSeq);
+            rowsOf.setLong(2, tx[2]);
+            try (ResultSet rs = rowsOf.executeQuery()) {
+                while (rs.next()) {
+                    changes.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4),
+                            rs.getString(5)));
+                }
+            }
+            lowSeq = tx[2];
+            if (!out.isEmpty() && rows + changes.size() > maxRows) {
+                break;
+            }
+            rows += changes.size();
+            if (!changes.isEmpty()) {
+                out.add(new ClientTx(tx[0], tx[1], changes));
+            } else {
+                // every row of it was removed (a rejected neighbour's revert); nothing to send, but the
+                // relay must still learn the id so resends stay ordered.
+                out.add(new ClientTx(tx[0], tx[1], List.of()));
+            }
+            if (rows >= maxRows) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static RowChange rowChange(String tbl, int op, String pk, String vals, String changed) throws SQLException {
+        ObjectNode pkNode = object(pk);
+        return switch (op) {
+            case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, object(vals));
+            case Outbox.OP_UPDATE -> {
+                ObjectNode all = object(vals);
+                ObjectNode only = MessageCodec.JSON.createObjectNode();
+                int i = 0;
+                for (Map.Entry<String, JsonNode> e : all.properties()) {
+                    int index = i++;
+                    if (changed != null && index < changed.length() && changed.charAt(index) == '1') {
+                        only.set(e.getKey(), e.getValue());
+                    }
+                }
+                yield new RowChange(tbl, ChangeKind.UPDATE, pkNode, only);
+            }
+            case Outbox.OP_DELETE -> new RowChange(tbl, ChangeKind.DELETE, pkNode, MessageCodec.JSON.createObjectNode());
+            default -> throw new SQLException("unknown outbox op " + op);
+        };
+    }
+
+    private static ObjectNode object(String json) throws SQLException {
+        try {
+            JsonNode n = MessageCodec.JSON.readTree(json);
+            if (!(n instanceof ObjectNode o)) {
+                throw new SQLException("outbox value is not a JSON object: " + json.length() + " chars");
+            }
+            return o;
+        } catch (JsonProcessingException e) {
+            throw new SQLException("outbox holds malformed JSON", e);
+        }
+    }
+
+    /**
+     * Applies feed entries in one transaction, keeping pending local columns, and moves the cursor to
+     * {@code through} (if it is larger).
+     *
+     * @return the table names that changed, for listeners
+     */
+    Set<String> applyFeed(List<FeedEntry> entries, long through) throws SQLException {
+        return inTransaction(() -> {
+            Set<String> touched = new HashSet<>();
+            long echoFrom = maxOutboxSeq();
+            PendingOverlay overlay = entries.isEmpty() ? new PendingOverlay() : overlay();
+            for (FeedEntry e : entries) {
+                clock.observe(e.hlc());
+                if (applyEntry(e, overlay)) {
+                    touched.add(e.table());
+                }
+            }
+            // The triggers captured our own apply; those rows must not travel back to the relay.
+            PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
+            del.setLong(1, echoFrom);
+            del.executeUpdate();
+            if (through > cursor()) {
+                setState("cursor", through);
+            }
+            pruneSettled();
+            return touched;
+        });
+    }
+
+    /** Reverts a rejected transaction: drops its outbox rows and restores the server's rows. */
+    void reject(long tx, List<FeedEntry> current) throws SQLException {
+        inTransaction(() -> {
+            long low = 0;
+            long high = -1;
+            PreparedStatement ps = prepared("SELECT (SELECT coalesce(max(last_seq), 0) FROM _sync_tx WHERE id < ?),"
+                    + " (SELECT last_seq FROM _sync_tx WHERE id = ?)");
+            ps.setLong(1, tx);
+            ps.setLong(2, tx);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    low = rs.getLong(1);
+                    high = rs.getObject(2) == null ? -1 : rs.getLong(2);
+                }
+            }
+            if (high >= 0) {
+                PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq <= ?");
+                del.setLong(1, low);
+                del.setLong(2, high);
+                del.executeUpdate();
+                // The row stays (marked settled at the current cursor) so later ranges keep their lower bound.
+                PreparedStatement mark = prepared("UPDATE _sync_tx SET ack_seq = ? WHERE id = ?");
+                mark.setLong(1, cursor());
+                mark.setLong(2, tx);
+                mark.executeUpdate();
+            }
+            long echoFrom = maxOutboxSeq();
+            PendingOverlay overlay = overlay();
+            for (FeedEntry e : current) {
+                applyEntry(new FeedEntry(0, e.table(), e.kind(), e.pk(), e.row(), e.hlc()), overlay);
+            }
+            PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
+            del.setLong(1, echoFrom);
+            del.executeUpdate();
+            pruneSettled();
+            return null;
+        });
+    }
+
+    private boolean applyEntry(FeedEntry e, PendingOverlay overlay) throws SQLException {
+        TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
+        if (t == null || !t.hasPrimaryKey()) {
+            return false;
+        }
+        String key = RowKey.of(t, e.pk());
+        PendingOverlay.RowPending pending = overlay.at(key, e.seq());
+        if (e.kind() == FeedKind.DELETE) {
+            if (pending.any()) {
+                return false;
+            }
+            PreparedStatement ps = prepared(deleteSql(t));
+            bindKey(ps, t, e.pk(), 1);
+            return ps.executeUpdate() > 0;
+        }
+        if (pending.any() && pending.lastOp() == Outbox.OP_DELETE) {
+            return false;
+        }
+        Map<String, TableInfo.Column> local = t.columnsByLowerName();
+        List<TableInfo.Column> cols = new ArrayList<>();
+        List<JsonNode> values = new ArrayList<>();
+        Set<String> pkLower = new HashSet<>();
+        for (String p : t.pk()) {
+            pkLower.add(p.toLowerCase(Locale.ROOT));
+        }
+        for (Map.Entry<String, JsonNode> f : e.row().properties()) {
+            String lower = f.getKey().toLowerCase(Locale.ROOT);
+            TableInfo.Column c = local.get(lower);
+            if (c == null || (pending.columns().contains(lower) && !pkLower.contains(lower))) {
+                continue;
+            }
+            cols.add(c);
+            values.add(f.getValue());
+        }
+        PreparedStatement ps = prepared(upsertSql(t, cols, pkLower, "INSERT"));
+        for (int i = 0; i < cols.size(); i++) {
+            bind(ps, i + 1, cols.get(i), values.get(i));
+        }
+        try {
+            return ps.executeUpdate() > 0;
+        } catch (SQLException ex) {
+            if (!isConstraint(ex)) {
+                throw ex;
+            }
+            // A pending local row collides with the server's (a UNIQUE column). The server is the truth;
+            // the local row's own push will be rejected and reverted.
+            LOG.log(System.Logger.Level.DEBUG, "replacing a local row that conflicts with the server in {0}", t.name());
+            PreparedStatement rp = prepared(upsertSql(t, cols, pkLower, "INSERT OR REPLACE"));
+            for (int i = 0; i < cols.size(); i++) {
+                bind(rp, i + 1, cols.get(i), values.get(i));
+            }
+            return rp.executeUpdate() > 0;
+        }
+    }
+
+    private static boolean isConstraint(SQLException ex) {
+        return ex instanceof org.sqlite.SQLiteException se
+                && (se.getResultCode().code & 0xff) == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT.code;
+    }
+
+    private String upsertSql(TableInfo t, List<TableInfo.Column> cols, Set<String> pkLower, String verb) {
+        StringJoiner names = new StringJoiner(", ", "(", ")");
+        StringJoiner marks = new StringJoiner(", ", "(", ")");
+        StringJoiner sets = new StringJoiner(", ");
+        for (TableInfo.Column c : cols) {
+            names.add(TriggerSql.quote(c.name()));
+            marks.add("?");
+            if (!pkLower.contains(c.name().toLowerCase(Locale.ROOT))) {
+                sets.add(TriggerSql.quote(c.name()) + " = excluded." + TriggerSql.quote(c.name()));
+            }
+        }
+        String sql = verb + " INTO " + TriggerSql.quote(t.name()) + " " + names + " VALUES " + marks;
+        if (verb.equals("INSERT")) {
+            StringJoiner conflict = new StringJoiner(", ", "(", ")");
+            t.pk().forEach(p -> conflict.add(TriggerSql.quote(p)));
+            sql += " ON CONFLICT " + conflict + (sets.length() == 0 ? " DO NOTHING" : " DO UPDATE SET " + sets);
+        }
+        return sql;
+    }
+
+    private static String deleteSql(TableInfo t) {
+        StringJoiner where = new StringJoiner(" AND ");
+        t.pk().forEach(p -> where.add(TriggerSql.quote(p) + " = ?"));
+        return "DELETE FROM " + TriggerSql.quote(t.name()) + " WHERE " + where;
+    }
+
+    private static void bindKey(PreparedStatement ps, TableInfo t, ObjectNode pk, int from) throws SQLException {
+        Map<String, TableInfo.Column> local = t.columnsByLowerName();
+        int i = from;
+        for (String p : t.pk()) {
+            JsonNode v = pk.get(p);
+            if (v == null) {
+                for (Map.Entry<String, JsonNode> f : pk.properties()) {
+                    if (f.getKey().equalsIgnoreCase(p)) {
+                        v = f.getValue();
+                    }
+                }
+            }
+            bind(ps, i++, local.get(p.toLowerCase(Locale.ROOT)), v);
+        }
+    }
+
+    /** Binds a JSON value the way the column's affinity stores it. */
+    static void bind(PreparedStatement ps, int index, TableInfo.Column c, JsonNode v) throws SQLException {
+        if (v == null || v.isNull()) {
+            ps.setNull(index, java.sql.Types.NULL);
+        } else if (v.isBoolean()) {
+            ps.setInt(index, v.booleanValue() ? 1 : 0);
+        } else if (v.isIntegralNumber()) {
+            if (v.canConvertToLong()) {
+                ps.setLong(index, v.longValue());
+            } else {
+                ps.setString(index, v.bigIntegerValue().toString());
+            }
+        } else if (v.isNumber()) {
+            ps.setDouble(index, v.doubleValue());
+        } else if (v.isTextual()) {
+            String s = v.textValue();
+            if (c != null && c.affinity() == Affinity.BLOB && s.startsWith("\\x") && isHex(s, 2)) {
+                ps.setBytes(index, hex(s, 2));
+            } else {
+                ps.setString(index, s);
+            }
+        } else {
+            ps.setString(index, v.toString());
+        }
+    }
+
+    private static boolean isHex(String s, int from) {
+        if ((s.length() - from) % 2 != 0) {
+            return false;
+        }
+        for (int i = from; i < s.length(); i++) {
+            if (Character.digit(s.charAt(i), 16) < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static byte[] hex(String s, int from) {
+        byte[] out = new byte[(s.length() - from) / 2];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (byte) Integer.parseInt(s.substring(from + 2 * i, from + 2 * i + 2), 16);
+        }
+        return out;
+    }
+
+    /** Builds the overlay of pending local writes from the outbox (settled transactions excluded). */
+    private PendingOverlay overlay() throws SQLException {
+        PendingOverlay overlay = new PendingOverlay();
+        List<long[]> txs = new ArrayList<>();
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT last_seq, coalesce(ack_seq, -1) FROM _sync_tx ORDER BY id")) {
+            while (rs.next()) {
+                txs.add(new long[]{rs.getLong(1), rs.getLong(2)});
+            }
+        }
+        Map<String, TableInfo> all = tables.get();
+        int ti = 0;
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed FROM _sync_outbox ORDER BY seq")) {
+            while (rs.next()) {
+                long seq = rs.getLong(1);
+                while (ti < txs.size() && txs.get(ti)[0] < seq) {
+                    ti++;
+                }
+                long ack = ti < txs.size() && txs.get(ti)[1] >= 0 ? txs.get(ti)[1] : Long.MAX_VALUE;
+                TableInfo t = all.get(rs.getString(2).toLowerCase(Locale.ROOT));
+                if (t == null || !t.hasPrimaryKey()) {
+                    continue;
+                }
+                RowChange rc = rowChange(rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5), rs.getString(6));
+                Set<String> cols = new HashSet<>();
+                rc.values().fieldNames().forEachRemaining(n -> cols.add(n.toLowerCase(Locale.ROOT)));
+                overlay.add(RowKey.of(t, rc.pk()), ack, rs.getInt(3), cols);
+            }
+        }
+        return overlay;
+    }
+
+    /**
+     * Removes transactions whose result the feed has delivered: acknowledged at a position at or below the
+     * cursor. Their outbox rows go with them.
+     */
+    private void pruneSettled() throws SQLException {
+        long cursor = cursor();
+        PreparedStatement find = prepared("SELECT max(id), max(last_seq) FROM _sync_tx WHERE id <= coalesce("
+                + "(SELECT min(id) - 1 FROM _sync_tx WHERE ack_seq IS NULL OR ack_seq > ?), (SELECT max(id) FROM _sync_tx))");
+        find.setLong(1, cursor);
+        long maxId;
+        long maxSeq;
+        try (ResultSet rs = find.executeQuery()) {
+            if (!rs.next() || rs.getObject(1) == null) {
+                return;
+            }
+            maxId = rs.getLong(1);
+            maxSeq = rs.getLong(2);
+        }
+        PreparedStatement delRows = prepared("DELETE FROM _sync_outbox WHERE seq <= ?");
+        delRows.setLong(1, maxSeq);
+        delRows.executeUpdate();
+        // Keep the newest settled row: it is the lower bound of the next transaction's outbox range.
+        PreparedStatement delTx = prepared("DELETE FROM _sync_tx WHERE id < ?");
+        delTx.setLong(1, maxId);
+        delTx.executeUpdate();
+    }
+
+    /** Number of local transactions not yet settled (acknowledged and applied back from the feed). */
+    long unsettled() throws SQLException {
+        long cursor = cursor();
+        PreparedStatement ps = prepared("SELECT count(*) FROM _sync_tx WHERE ack_seq IS NULL OR ack_seq > ?");
+        ps.setLong(1, cursor);
+        long n;
+        try (ResultSet rs = ps.executeQuery()) {
+            n = rs.next() ? rs.getLong(1) : 0;
+        }
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (SELECT max(seq) FROM _sync_outbox)"
+                     + " > coalesce((SELECT last_seq FROM _sync_tx ORDER BY id DESC LIMIT 1), 0)")) {
+            if (rs.next() && rs.getBoolean(1)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private long maxOutboxSeq() throws SQLException {
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '_sync_outbox'), 0)")) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    long stateLong(String key) throws SQLException {
+        PreparedStatement ps = prepared("SELECT v FROM _sync_state WHERE k = ?");
+        ps.setString(1, key);
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    private void setState(String key, long value) throws SQLException {
+        PreparedStatement ps = prepared("INSERT INTO _sync_state (k, v) VALUES (?, ?)"
+                + " ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+        ps.setString(1, key);
+        ps.setLong(2, value);
+        ps.executeUpdate();
+    }
+
+    private PreparedStatement prepared(String sql) throws SQLException {
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            if (statements.size() > 256) {
+                for (PreparedStatement old : statements.values()) {
+                    old.close();
+                }
+                statements.clear();
+            }
+            ps = db.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        return ps;
+    }
+
+    interface Work<T> {
+        T run() throws SQLException;
+    }
+
+    private <T> T inTransaction(Work<T> work) throws SQLException {
+        try (Statement st = db.createStatement()) {
+            st.execute("BEGIN IMMEDIATE");
+            try {
+                T result = work.run();
+                st.execute("COMMIT");
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                st.execute("ROLLBACK");
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        for (PreparedStatement ps : statements.values()) {
+            try {
+                ps.close();
+            } catch (SQLException ignored) {
+                // closing anyway
+            }
+        }
+        statements.clear();
+    }
+}

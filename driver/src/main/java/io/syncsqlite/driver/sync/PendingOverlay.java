@@ -1,0 +1,65 @@
+package io.syncsqlite.driver.sync;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The local writes that the feed must not overwrite yet: every outbox row of a transaction that is not
+ * acknowledged, or acknowledged at a feed position the client has not applied yet.
+ *
+ * <p>For a feed entry at position {@code s}, a pending write hides the server's value of its columns when
+ * its transaction's acknowledgement position is greater than {@code s} (or unknown). Once the feed passes
+ * the acknowledgement position, the server's merged value (which already accounts for that write) is
+ * applied. This is what keeps the client from showing server state that lacks its own writes, and what
+ * makes it end on the server's value when its write lost the merge.
+ *
+ * <p>Not thread-safe: built and used by the sync client's thread.
+ */
+final class PendingOverlay {
+
+    /** One pending outbox row: its ack position (MAX_VALUE when unknown), kind and changed columns. */
+    private record Pending(long ackSeq, int op, Set<String> columns) {
+    }
+
+    private final Map<String, java.util.List<Pending>> byRow = new HashMap<>();
+
+    void add(String rowKey, long ackSeq, int op, Set<String> lowerColumns) {
+        byRow.computeIfAbsent(rowKey, k -> new java.util.ArrayList<>()).add(new Pending(ackSeq, op, lowerColumns));
+    }
+
+    boolean isEmpty() {
+        return byRow.isEmpty();
+    }
+
+    /** The view of one row for a feed entry at {@code seq} (0 for a snapshot: every pending write counts). */
+    RowPending at(String rowKey, long seq) {
+        java.util.List<Pending> list = byRow.get(rowKey);
+        if (list == null) {
+            return RowPending.NONE;
+        }
+        Set<String> cols = new HashSet<>();
+        boolean any = false;
+        int lastOp = 0;
+        for (Pending p : list) {
+            if (seq == 0 || p.ackSeq > seq) {
+                any = true;
+                cols.addAll(p.columns);
+                lastOp = p.op;
+            }
+        }
+        return any ? new RowPending(true, lastOp, cols) : RowPending.NONE;
+    }
+
+    /**
+     * What is pending on one row.
+     *
+     * @param any     whether anything is pending
+     * @param lastOp  the last pending operation's outbox op code
+     * @param columns lower-case names of columns with pending values
+     */
+    record RowPending(boolean any, int lastOp, Set<String> columns) {
+        static final RowPending NONE = new RowPending(false, 0, Set.of());
+    }
+}

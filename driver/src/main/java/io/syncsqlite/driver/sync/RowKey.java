@@ -1,0 +1,57 @@
+package io.syncsqlite.driver.sync;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncsqlite.driver.capture.TableInfo;
+
+import java.util.Locale;
+
+/**
+ * A canonical string for one row's primary key, equal for the same key whether it came from SQLite's
+ * {@code json_object} or PostgreSQL's {@code to_jsonb} (which differ in spacing, number formatting and
+ * column-name case).
+ *
+ * <p>Stateless; thread-safe.
+ */
+final class RowKey {
+
+    private RowKey() {
+    }
+
+    static String of(TableInfo table, JsonNode pk) {
+        StringBuilder sb = new StringBuilder(table.name().toLowerCase(Locale.ROOT));
+        for (String col : table.pk()) {
+            sb.append('\u0001');
+            JsonNode v = pk.get(col);
+            if (v == null) {
+                v = findIgnoreCase(pk, col);
+            }
+            sb.append(canonical(v));
+        }
+        return sb.toString();
+    }
+
+    private static JsonNode findIgnoreCase(JsonNode obj, String name) {
+        for (var e : obj.properties()) {
+            if (e.getKey().equalsIgnoreCase(name)) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
+    private static String canonical(JsonNode v) {
+        if (v == null || v.isNull()) {
+            return "null";
+        }
+        if (v.isIntegralNumber()) {
+            return v.bigIntegerValue().toString();
+        }
+        if (v.isNumber()) {
+            return v.decimalValue().stripTrailingZeros().toPlainString();
+        }
+        if (v.isBoolean()) {
+            return v.booleanValue() ? "1" : "0";
+        }
+        return "s:" + v.asText();
+    }
+}

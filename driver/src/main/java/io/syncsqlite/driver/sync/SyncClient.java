@@ -1,0 +1,308 @@
+package io.syncsqlite.driver.sync;
+
+import io.syncsqlite.driver.config.SyncUrl;
+import io.syncsqlite.driver.transport.Transport;
+import io.syncsqlite.driver.transport.WebSocketTransport;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.Message;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The background loop that keeps one SQLite file in sync with a relay.
+ *
+ * <p>One thread per file does everything: connect, handshake, push local transactions, record
+ * acknowledgements, apply the feed. Network callbacks only put events on its queue. A single owner means
+ * no locks around the SQLite connection or the protocol state, and a strict order of effects: an
+ * acknowledgement is recorded before any feed message that came after it is applied.
+ *
+ * <p>Failure handling: any I/O problem, protocol violation, missed heartbeat or acknowledgement timeout
+ * drops the connection and reconnects with jittered exponential backoff, rotating through the configured
+ * relays. Nothing is lost by that: the outbox keeps every unacknowledged transaction, the relay tells on
+ * reconnect which it already applied, and applying again is idempotent on both sides. A local commit never
+ * waits for any of this.
+ *
+ * <p>Thread-safety: {@link #nudge()}, {@link #status()} and {@link #stop()} may be called from any thread;
+ * everything else runs on the client's own thread.
+ */
+final class SyncClient implements Runnable {
+
+    private static final System.Logger LOG = System.getLogger(SyncClient.class.getName());
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long SILENCE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final int MAX_UNACKED_TXS = 5000;
+
+    private sealed interface Event permits Incoming, Closed, Nudge {
+    }
+
+    private record Incoming(Transport from, Message message) implements Event {
+    }
+
+    private record Closed(Transport from, String cause) implements Event {
+    }
+
+    private record Nudge() implements Event {
+    }
+
+    private static final Nudge NUDGE = new Nudge();
+
+    private final SyncUrl config;
+    private final String nodeId;
+    private final LocalStore store;
+    private final Consumer<java.util.Set<String>> onRemoteChange;
+    private final HttpClient http;
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final Thread thread;
+
+    private volatile boolean running = true;
+    private volatile boolean connected;
+    private volatile String relay;
+    private volatile String lastError;
+    private volatile Instant lastSync;
+    private volatile long unsettled = -1;
+    private volatile long cursorSnapshot;
+    private volatile long refreshed;
+    private final java.util.concurrent.atomic.AtomicLong nudges = new java.util.concurrent.atomic.AtomicLong();
+
+    private Transport transport;
+    private long sentThroughTx;
+    private long ackedThroughTx;
+    private long oldestUnackedSentNanos;
+    private int serverIndex;
+
+    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<java.util.Set<String>> onRemoteChange) {
+        this.config = config;
+        this.nodeId = nodeId;
+        this.store = store;
+        this.onRemoteChange = onRemoteChange;
+        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+        this.thread = new Thread(this, "syncsqlite-sync-" + nodeId);
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /**
+     * Tells the client that local transactions were committed. Cheap; never blocks.
+     *
+     * @return a generation number; {@link #refreshedGeneration()} reaches it once the client has counted
+     *         the work committed before this call
+     */
+    long nudge() {
+        long g = nudges.incrementAndGet();
+        events.offer(NUDGE);
+        return g;
+    }
+
+    long refreshedGeneration() {
+        return refreshed;
+    }
+
+    SyncStatus status() {
+        return new SyncStatus(connected, relay, unsettled, cursorSnapshot, lastSync, lastError);
+    }
+
+    void stop() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void run() {
+        long backoff = 100;
+        refreshCounters();
+        while (running) {
+            URI uri = config.servers().get(serverIndex % config.servers().size());
+            relay = uri.toString();
+            try {
+                session(uri);
+                backoff = 100;
+            } catch (InterruptedException e) {
+                break;
+            } catch (IOException | SQLException | RuntimeException e) {
+                lastError = e.getMessage();
+                LOG.log(System.Logger.Level.DEBUG, "sync connection to {0} ended: {1}", uri, e.toString());
+            } finally {
+                connected = false;
+                if (transport != null) {
+                    transport.close();
+                    transport = null;
+                }
+            }
+            if (!running) {
+                break;
+            }
+            serverIndex++;
+            try {
+                long jitter = ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+                waitForNudgeOr(backoff / 2 + jitter);
+            } catch (InterruptedException e) {
+                break;
+            }
+            backoff = Math.min(config.reconnectMaxMs(), backoff * 2);
+        }
+        store.close();
+    }
+
+    /**
+     * Waits {@code millis} before the next attempt. Local commits do not shorten the wait (reconnect
+     * storms help nobody), but they refresh the status counters.
+     */
+    private void waitForNudgeOr(long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long left;
+        while (running && (left = deadline - System.nanoTime()) > 0) {
+            if (events.poll(left, TimeUnit.NANOSECONDS) instanceof Nudge) {
+                refreshCounters();
+            }
+        }
+    }
+
+    private void session(URI uri) throws IOException, SQLException, InterruptedException {
+        events.clear();
+        Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, new Transport.Listener() {
+            @Override
+            public void onMessage(Message message) {
+                events.offer(new Incoming(transportRef(), message));
+            }
+
+            @Override
+            public void onClosed(String cause) {
+                events.offer(new Closed(transportRef(), cause));
+            }
+        });
+        transport = t;
+        t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
+        Message.Welcome welcome = awaitWelcome(t);
+        store.acknowledge(welcome.appliedTx(), welcome.appliedSeq());
+        sentThroughTx = welcome.appliedTx();
+        ackedThroughTx = welcome.appliedTx();
+        connected = true;
+        lastError = null;
+        lastSync = Instant.now();
+        LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
+        long lastPing = System.nanoTime();
+        push();
+        while (running) {
+            Event e = events.poll(1, TimeUnit.SECONDS);
+            if (e instanceof Incoming in && in.from() == t) {
+                handle(in.message());
+                lastSync = Instant.now();
+            } else if (e instanceof Closed c && c.from() == t) {
+                throw new IOException(c.cause());
+            } else if (e instanceof Nudge) {
+                // A write made outside an auto-commit wrap (a RETURNING query, another program) may be unstamped.
+                store.stampOrphans();
+                push();
+            }
+            long now = System.nanoTime();
+            if (now - lastPing > HEARTBEAT_NANOS) {
+                store.stampOrphans();
+                push();
+                t.ping();
+                lastPing = now;
+            }
+            if (now - t.lastActivityNanos() > SILENCE_LIMIT_NANOS) {
+                throw new IOException("relay silent for " + TimeUnit.NANOSECONDS.toSeconds(now - t.lastActivityNanos()) + " s");
+            }
+            if (sentThroughTx > ackedThroughTx && now - oldestUnackedSentNanos > ACK_TIMEOUT_NANOS) {
+                throw new IOException("no acknowledgement for transaction " + (ackedThroughTx + 1) + " within 30 s");
+            }
+        }
+    }
+
+    private Transport transportRef() {
+        return transport;
+    }
+
+    private Message.Welcome awaitWelcome(Transport t) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new IOException("relay sent no welcome within 10 s");
+            }
+            Event e = events.poll(left, TimeUnit.NANOSECONDS);
+            if (e instanceof Closed c) {
+                throw new IOException(c.cause());
+            }
+            if (e instanceof Incoming in) {
+                if (in.message() instanceof Message.Welcome w) {
+                    return w;
+                }
+                throw new IOException("relay sent " + in.message().getClass().getSimpleName() + " before welcome");
+            }
+        }
+    }
+
+    private void handle(Message m) throws SQLException, IOException {
+        if (m instanceof Message.Ack ack) {
+            store.acknowledge(ack.tx(), ack.seq());
+            ackedThroughTx = Math.max(ackedThroughTx, ack.tx());
+            oldestUnackedSentNanos = System.nanoTime();
+            push();
+        } else if (m instanceof Message.Reject reject) {
+            LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
+                    reject.tx(), reject.sqlState(), reject.reason());
+            store.reject(reject.tx(), reject.current());
+            ackedThroughTx = Math.max(ackedThroughTx, reject.tx());
+            oldestUnackedSentNanos = System.nanoTime();
+            push();
+        } else if (m instanceof Message.Changes changes) {
+            java.util.Set<String> touched = store.applyFeed(changes.entries(), changes.through());
+            transport.send(new Message.Progress(store.cursor()));
+            if (!touched.isEmpty()) {
+                onRemoteChange.accept(touched);
+            }
+        } else {
+            throw new IOException("unexpected message from relay: " + m.getClass().getSimpleName());
+        }
+        refreshCounters();
+    }
+
+    private void push() throws SQLException, IOException {
+        while (sentThroughTx - ackedThroughTx < MAX_UNACKED_TXS) {
+            List<ClientTx> txs = store.pendingAfter(sentThroughTx, config.batchRows());
+            if (txs.isEmpty()) {
+                break;
+            }
+            if (sentThroughTx == ackedThroughTx) {
+                oldestUnackedSentNanos = System.nanoTime();
+            }
+            transport.send(new Message.Push(txs));
+            sentThroughTx = txs.get(txs.size() - 1).id();
+        }
+        refreshCounters();
+    }
+
+    private void refreshCounters() {
+        long generation = nudges.get();
+        try {
+            unsettled = store.unsettled();
+            cursorSnapshot = store.cursor();
+            refreshed = generation;
+        } catch (SQLException e) {
+            lastError = e.getMessage();
+        }
+    }
+}

@@ -1,0 +1,296 @@
+package io.syncsqlite.driver.sync;
+
+import io.syncsqlite.driver.capture.CaptureInstaller;
+import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.driver.config.SyncUrl;
+import io.syncsqlite.driver.jdbc.SyncSqlState;
+import io.syncsqlite.protocol.HybridClock;
+
+import java.io.File;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * One synced SQLite file inside this JVM: its node id, its hybrid logical clock, the set of synced tables
+ * and the background {@link SyncClient}. Every driver connection to the same file shares one node, so
+ * the clock is monotonic across connections and one client syncs the file.
+ *
+ * <p>Nodes are reference-counted by open connections and stop their client {@code sync.lingerMs} after
+ * the last connection closes (an application that opens a connection per request keeps syncing).
+ *
+ * <p>Thread-safe.
+ */
+public final class SyncNode {
+
+    private static final System.Logger LOG = System.getLogger(SyncNode.class.getName());
+    private static final Map<String, SyncNode> NODES = new ConcurrentHashMap<>();
+    private static final ScheduledExecutorService LINGER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "syncsqlite-linger");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final String key;
+    private final SyncUrl config;
+    private final String nodeId;
+    private final HybridClock clock;
+    private final CopyOnWriteArrayList<Consumer<Set<String>>> listeners = new CopyOnWriteArrayList<>();
+    private volatile Map<String, TableInfo> synced;
+    private final SyncClient client;
+    private int references;
+    private ScheduledFuture<?> pendingClose;
+    private boolean closed;
+
+    private SyncNode(String key, SyncUrl config, String nodeId, HybridClock clock, Map<String, TableInfo> synced,
+                     Connection clientDb) {
+        this.key = key;
+        this.config = config;
+        this.nodeId = nodeId;
+        this.clock = clock;
+        this.synced = synced;
+        if (clientDb != null) {
+            LocalStore store = new LocalStore(clientDb, clock, () -> this.synced);
+            this.client = new SyncClient(config, nodeId, store, this::fireRemoteChange);
+        } else {
+            this.client = null;
+        }
+    }
+
+    /**
+     * The node of the file {@code config} names, opening it on first use.
+     * {@code firstConnection} is the application's raw connection, used to install capture.
+     */
+    public static SyncNode acquire(SyncUrl config, Connection firstConnection) throws SQLException {
+        if (!config.isFile()) {
+            // An in-memory database exists only inside its connection: capture works, sync cannot run.
+            SyncNode node = open("memory:" + System.identityHashCode(firstConnection), config, firstConnection, false);
+            node.references = 1;
+            return node;
+        }
+        String key = canonical(config.path());
+        while (true) {
+            SyncNode node = NODES.get(key);
+            if (node == null) {
+                synchronized (NODES) {
+                    node = NODES.get(key);
+                    if (node == null) {
+                        node = open(key, config, firstConnection, true);
+                        NODES.put(key, node);
+                    }
+                }
+            }
+            synchronized (node) {
+                if (!node.closed) {
+                    node.references++;
+                    if (node.pendingClose != null) {
+                        node.pendingClose.cancel(false);
+                        node.pendingClose = null;
+                    }
+                    return node;
+                }
+            }
+        }
+    }
+
+    private static SyncNode open(String key, SyncUrl config, Connection raw, boolean shared) throws SQLException {
+        String configuredNode = config.node();
+        HybridClock clock;
+        String nodeId;
+        try (Statement st = raw.createStatement()) {
+            boolean auto = raw.getAutoCommit();
+            if (auto) {
+                st.execute("BEGIN IMMEDIATE");
+            }
+            try {
+                Outbox.create(raw);
+                nodeId = readOrCreateNodeId(raw, configuredNode);
+                long last;
+                try (ResultSet rs = st.executeQuery("SELECT max((SELECT hlc FROM _sync_clock WHERE id = 1),"
+                        + " coalesce((SELECT max(hlc) FROM _sync_tx), 0))")) {
+                    last = rs.next() ? rs.getLong(1) : 0;
+                }
+                clock = new HybridClock(InstantSource.system(), last);
+                if (auto) {
+                    st.execute("COMMIT");
+                } else {
+                    raw.commit();
+                }
+            } catch (SQLException | RuntimeException e) {
+                if (auto) {
+                    st.execute("ROLLBACK");
+                }
+                throw e;
+            }
+        }
+        Map<String, TableInfo> synced = CaptureInstaller.install(raw, config.tables(), clock::now);
+        Connection clientDb = null;
+        if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
+            Properties p = new Properties();
+            p.putAll(config.sqliteProps());
+            clientDb = org.sqlite.JDBC.createConnection(config.sqliteUrl(), p);
+            try (Statement st = clientDb.createStatement()) {
+                st.execute("PRAGMA busy_timeout = 10000");
+            }
+        }
+        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, clientDb);
+        if (node.client != null) {
+            node.client.start();
+        }
+        LOG.log(System.Logger.Level.DEBUG, "opened sync node {0} for {1} ({2} synced tables)", nodeId,
+                SyncUrl.mask(config.path()), synced.size());
+        return node;
+    }
+
+    private static String readOrCreateNodeId(Connection raw, String configured) throws SQLException {
+        try (PreparedStatement ps = raw.prepareStatement("SELECT v FROM _sync_state WHERE k = 'node'");
+             ResultSet rs = ps.executeQuery()) {
+            if (rs.next()) {
+                String stored = rs.getString(1);
+                if (!configured.isEmpty() && !configured.equals(stored)) {
+                    throw new SQLException("sync.node=" + configured + " but this file already belongs to node "
+                            + stored + "; a file's node id cannot change", SyncSqlState.INVALID_PARAMETER.code());
+                }
+                return stored;
+            }
+        }
+        String id = configured.isEmpty() ? UUID.randomUUID().toString() : configured;
+        if (id.length() > 64) {
+            throw new SQLException("sync.node must have at most 64 characters", SyncSqlState.INVALID_PARAMETER.code());
+        }
+        try (PreparedStatement ps = raw.prepareStatement("INSERT INTO _sync_state (k, v) VALUES ('node', ?)")) {
+            ps.setString(1, id);
+            ps.executeUpdate();
+        }
+        return id;
+    }
+
+    private static String canonical(String path) throws SQLException {
+        String p = path.startsWith("file:") ? path.substring(5) : path;
+        int q = p.indexOf('?');
+        if (q >= 0) {
+            p = p.substring(0, q);
+        }
+        try {
+            return new File(p).getCanonicalPath();
+        } catch (IOException e) {
+            throw new SQLException("cannot resolve database path " + path, SyncSqlState.INVALID_PARAMETER.code(), e);
+        }
+    }
+
+    /** Called when a driver connection closes. */
+    public void release() {
+        synchronized (this) {
+            if (--references > 0 || closed) {
+                return;
+            }
+            if (config.lingerMs() == 0) {
+                closeNow();
+            } else {
+                pendingClose = LINGER.schedule(this::closeIfUnused, config.lingerMs(), TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private void closeIfUnused() {
+        synchronized (this) {
+            if (references == 0 && !closed) {
+                closeNow();
+            }
+        }
+    }
+
+    private void closeNow() {
+        closed = true;
+        NODES.remove(key, this);
+        if (client != null) {
+            client.stop();
+        }
+    }
+
+    /** Re-reads the schema and refreshes triggers after DDL, joining the caller's transaction if any. */
+    public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
+        synced = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
+    }
+
+    /** Signals that a stamped transaction was committed. */
+    public void committed() {
+        if (client != null) {
+            client.nudge();
+        }
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public HybridClock clock() {
+        return clock;
+    }
+
+    public Map<String, TableInfo> syncedTables() {
+        return synced;
+    }
+
+    public SyncStatus status() {
+        return client == null ? new SyncStatus(false, null, -1, 0, null, "sync is not running") : client.status();
+    }
+
+    /**
+     * Waits until every local transaction committed so far is acknowledged by the relay and its result has
+     * come back through the feed.
+     *
+     * @return whether that happened within {@code timeout}
+     */
+    public boolean awaitSynced(Duration timeout) throws InterruptedException {
+        if (client == null) {
+            return false;
+        }
+        long generation = client.nudge();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            SyncStatus s = client.status();
+            if (client.refreshedGeneration() >= generation && s.connected() && s.unsettled() == 0) {
+                return true;
+            }
+            Thread.sleep(10);
+        }
+        return false;
+    }
+
+    /** Registers a listener told the table names changed by each applied feed batch (on the sync thread). */
+    public void addRemoteChangeListener(Consumer<Set<String>> listener) {
+        listeners.add(listener);
+    }
+
+    public void removeRemoteChangeListener(Consumer<Set<String>> listener) {
+        listeners.remove(listener);
+    }
+
+    private void fireRemoteChange(Set<String> tables) {
+        for (Consumer<Set<String>> l : listeners) {
+            try {
+                l.accept(tables);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "remote change listener failed", e);
+            }
+        }
+    }
+}

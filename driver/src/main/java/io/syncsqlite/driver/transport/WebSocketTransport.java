@@ -1,0 +1,155 @@
+package io.syncsqlite.driver.transport;
+
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.protocol.ProtocolException;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@link Transport} over the JDK's own {@link java.net.http.WebSocket} client: no extra dependency in
+ * the application's classpath, and not the Java-WebSocket client whose rare multi-second stalls were
+ * measured here (NOTES.md). Stalls of any origin are still survived: the sync client pings, times out
+ * acknowledgements and reconnects, and every resend is idempotent.
+ *
+ * <p>Threading: JDK listener callbacks arrive on the HTTP client's threads and are passed straight to
+ * the {@link Transport.Listener}; {@link #send} must be called by one thread at a time.
+ */
+public final class WebSocketTransport implements Transport, WebSocket.Listener {
+
+    private static final Duration SEND_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Transport.Listener listener;
+    private final StringBuilder partial = new StringBuilder();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile WebSocket socket;
+    private volatile long lastActivity = System.nanoTime();
+
+    private WebSocketTransport(Transport.Listener listener) {
+        this.listener = listener;
+    }
+
+    /** Opens a connection, waiting at most {@code timeout} for the handshake. */
+    public static WebSocketTransport connect(HttpClient http, URI uri, Duration timeout, Transport.Listener listener)
+            throws IOException {
+        WebSocketTransport t = new WebSocketTransport(listener);
+        try {
+            t.socket = http.newWebSocketBuilder()
+                    .connectTimeout(timeout)
+                    .buildAsync(uri, t)
+                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            return t;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while connecting to " + uri, e);
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            throw new IOException("cannot connect to " + uri + ": " + cause, cause);
+        }
+    }
+
+    @Override
+    public void send(Message message) throws IOException {
+        await(socket.sendText(MessageCodec.encode(message), true));
+    }
+
+    @Override
+    public void ping() throws IOException {
+        await(socket.sendPing(ByteBuffer.allocate(0)));
+    }
+
+    private void await(CompletableFuture<WebSocket> f) throws IOException {
+        try {
+            f.get(SEND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while sending", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("send failed: " + (e instanceof ExecutionException ? e.getCause() : e), e);
+        }
+    }
+
+    @Override
+    public long lastActivityNanos() {
+        return lastActivity;
+    }
+
+    @Override
+    public void onOpen(WebSocket webSocket) {
+        webSocket.request(1);
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+        lastActivity = System.nanoTime();
+        partial.append(data);
+        if (last) {
+            String text = partial.toString();
+            partial.setLength(0);
+            try {
+                listener.onMessage(MessageCodec.decode(text));
+            } catch (ProtocolException e) {
+                fail("relay sent an invalid message: " + e.getMessage());
+                return null;
+            }
+        }
+        webSocket.request(1);
+        return null;
+    }
+
+    @Override
+    public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+        fail("relay sent a binary frame");
+        return null;
+    }
+
+    @Override
+    public CompletionStage<?> onPong(WebSocket webSocket, ByteBuffer message) {
+        lastActivity = System.nanoTime();
+        webSocket.request(1);
+        return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+        if (closed.compareAndSet(false, true)) {
+            listener.onClosed("closed by relay: " + statusCode + " " + reason);
+        }
+        return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+        if (closed.compareAndSet(false, true)) {
+            listener.onClosed("connection error: " + error);
+        }
+    }
+
+    private void fail(String why) {
+        if (closed.compareAndSet(false, true)) {
+            socket.abort();
+            listener.onClosed(why);
+        }
+    }
+
+    @Override
+    public void close() {
+        WebSocket s = socket;
+        if (closed.compareAndSet(false, true) && s != null) {
+            // abort() rather than a close handshake: the client only closes when giving up on this
+            // connection (stall, shutdown), and waiting for the relay's answer would not help.
+            s.abort();
+        }
+    }
+}

@@ -1,0 +1,305 @@
+package io.syncsqlite.driver.capture;
+
+import io.syncsqlite.driver.jdbc.SyncConnection;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Capture and stamping against real SQLite files, with no relay configured. */
+class CaptureTest {
+
+    @TempDir
+    Path dir;
+    private String url;
+    private Connection conn;
+
+    @BeforeEach
+    void open() throws SQLException {
+        url = "jdbc:syncsqlite:" + dir.resolve("app.db") + "?sync.lingerMs=0";
+        conn = DriverManager.getConnection(url);
+        exec("CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER, data BLOB)");
+    }
+
+    @AfterEach
+    void close() throws SQLException {
+        conn.close();
+    }
+
+    private void exec(String sql) throws SQLException {
+        try (Statement st = conn.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    /** Outbox rows as "op:pk:vals:changed" strings, in order. */
+    private List<String> outbox() throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT op, pk, vals, changed FROM _sync_outbox ORDER BY seq")) {
+            while (rs.next()) {
+                out.add(rs.getInt(1) + ":" + rs.getString(2) + ":" + rs.getString(3) + ":" + rs.getString(4));
+            }
+        }
+        return out;
+    }
+
+    private List<long[]> txs() throws SQLException {
+        List<long[]> out = new ArrayList<>();
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT id, hlc, last_seq FROM _sync_tx ORDER BY id")) {
+            while (rs.next()) {
+                out.add(new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)});
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void autoCommitWritesAreCapturedAndStampedOncePerStatement() throws SQLException {
+        exec("INSERT INTO item (id, title, qty) VALUES (1, 'a', 5)");
+        exec("UPDATE item SET qty = 6 WHERE id = 1");
+        exec("DELETE FROM item WHERE id = 1");
+        assertEquals(List.of(
+                "1:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":5,\"data\":null}:null",
+                "2:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":6,\"data\":null}:0010",
+                "3:{\"id\":1}:null:null"), outbox());
+        List<long[]> txs = txs();
+        assertEquals(3, txs.size());
+        assertTrue(txs.get(0)[1] < txs.get(1)[1] && txs.get(1)[1] < txs.get(2)[1], "HLCs increase");
+        assertEquals(List.of(1L, 2L, 3L), txs.stream().map(t -> t[2]).toList());
+    }
+
+    @Test
+    void anUpdateThatChangesNothingIsNotAChange() throws SQLException {
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        exec("UPDATE item SET title = 'a' WHERE id = 1");
+        assertEquals(1, outbox().size());
+        assertEquals(1, txs().size());
+    }
+
+    @Test
+    void explicitTransactionIsOneStampAndRollbackLeavesNothing() throws SQLException {
+        conn.setAutoCommit(false);
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        exec("INSERT INTO item (id, title) VALUES (2, 'b')");
+        conn.commit();
+        exec("INSERT INTO item (id, title) VALUES (3, 'c')");
+        conn.rollback();
+        exec("INSERT INTO item (id, title) VALUES (4, 'd')");
+        Savepoint sp = conn.setSavepoint();
+        exec("INSERT INTO item (id, title) VALUES (5, 'e')");
+        conn.rollback(sp);
+        conn.commit();
+        conn.setAutoCommit(true);
+        List<long[]> txs = txs();
+        assertEquals(2, txs.size());
+        assertEquals(2, txs.get(0)[2]);
+        List<String> rows = outbox();
+        assertEquals(3, rows.size());
+        assertTrue(rows.get(2).startsWith("1:{\"id\":4}"), rows.get(2));
+    }
+
+    @Test
+    void sqlTextTransactionsAndSavepointsAreTracked() throws SQLException {
+        exec("BEGIN IMMEDIATE");
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        exec("INSERT INTO item (id, title) VALUES (2, 'b')");
+        exec("COMMIT");
+        exec("SAVEPOINT outer_sp");
+        exec("INSERT INTO item (id, title) VALUES (3, 'c')");
+        exec("SAVEPOINT inner_sp");
+        exec("INSERT INTO item (id, title) VALUES (4, 'd')");
+        exec("ROLLBACK TO inner_sp");
+        exec("RELEASE inner_sp");
+        exec("RELEASE outer_sp");
+        exec("BEGIN");
+        exec("INSERT INTO item (id, title) VALUES (5, 'e')");
+        exec("ROLLBACK");
+        assertEquals(List.of(2L, 3L), txs().stream().map(t -> t[2]).toList());
+        assertEquals(3, outbox().size());
+    }
+
+    @Test
+    void generatedKeysAndLastInsertRowidSurviveTheStamp() throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (title) VALUES (?)",
+                Statement.RETURN_GENERATED_KEYS)) {
+            ps.setString(1, "x");
+            assertEquals(1, ps.executeUpdate());
+            try (ResultSet keys = ps.getGeneratedKeys()) {
+                assertTrue(keys.next());
+                assertEquals(1, keys.getLong(1));
+            }
+        }
+        exec("INSERT INTO item (title) VALUES ('y')");
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT last_insert_rowid()")) {
+            assertTrue(rs.next());
+            assertEquals(2, rs.getLong(1), "Hibernate reads identity ids this way");
+        }
+    }
+
+    @Test
+    void batchesInsertOrReplaceUpsertAndReturningAreCaptured() throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, title) VALUES (?, ?)")) {
+            for (int i = 1; i <= 3; i++) {
+                ps.setInt(1, i);
+                ps.setString(2, "t" + i);
+                ps.addBatch();
+            }
+            assertArrayEquals(new int[]{1, 1, 1}, ps.executeBatch());
+        }
+        exec("INSERT OR REPLACE INTO item (id, title) VALUES (1, 'replaced')");
+        exec("INSERT INTO item (id, title) VALUES (2, 'x') ON CONFLICT (id) DO UPDATE SET title = 'upserted'");
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("INSERT INTO item (id, title) VALUES (9, 'ret') RETURNING id")) {
+            assertTrue(rs.next());
+            assertEquals(9, rs.getInt(1));
+        }
+        List<String> rows = outbox();
+        assertEquals(6, rows.size(), rows.toString());
+        assertTrue(rows.get(3).contains("replaced"), rows.get(3));
+        assertTrue(rows.get(4).contains("upserted") && rows.get(4).startsWith("2:"), rows.get(4));
+        assertTrue(rows.get(5).contains("ret"), rows.get(5));
+        assertEquals(3, txs().size(), "the batch is one transaction, REPLACE and upsert one each; RETURNING is left to the sync client");
+    }
+
+    @Test
+    void blobsTravelAsByteaText() throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, data) VALUES (1, ?)")) {
+            ps.setBytes(1, new byte[]{(byte) 0xde, (byte) 0xad, 0x01});
+            ps.executeUpdate();
+        }
+        assertTrue(outbox().get(0).contains("\"data\":\"\\\\xDEAD01\""), outbox().get(0));
+    }
+
+    @Test
+    void primaryKeyChangeIsDeleteThenInsert() throws SQLException {
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        exec("UPDATE item SET id = 2 WHERE id = 1");
+        List<String> rows = outbox();
+        assertTrue(rows.get(1).startsWith("3:{\"id\":1}"), rows.toString());
+        assertTrue(rows.get(2).startsWith("1:{\"id\":2}"), rows.toString());
+    }
+
+    @Test
+    void tablesCreatedAndAlteredThroughTheDriverAreCaptured() throws SQLException {
+        exec("CREATE TABLE tag (name TEXT PRIMARY KEY, color TEXT)");
+        exec("INSERT INTO tag VALUES ('red', '#f00')");
+        exec("ALTER TABLE tag ADD COLUMN weight INTEGER");
+        exec("UPDATE tag SET weight = 3 WHERE name = 'red'");
+        List<String> rows = outbox();
+        assertEquals(2, rows.size(), rows.toString());
+        assertTrue(rows.get(1).contains("\"weight\":3") && rows.get(1).endsWith(":001"), rows.get(1));
+    }
+
+    @Test
+    void rowsThatExistedBeforeSyncAreBackfilled() throws SQLException {
+        Path file = dir.resolve("old.db");
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + file);
+             Statement st = plain.createStatement()) {
+            st.execute("CREATE TABLE legacy (id INTEGER PRIMARY KEY, v TEXT)");
+            st.execute("INSERT INTO legacy VALUES (1, 'x'), (2, 'y')");
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*), (SELECT count(*) FROM _sync_tx) FROM _sync_outbox")) {
+            assertTrue(rs.next());
+            assertEquals(2, rs.getInt(1));
+            assertEquals(1, rs.getInt(2));
+        }
+    }
+
+    @Test
+    void writesByAnotherProgramAreCapturedToo() throws SQLException {
+        try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+             Statement st = other.createStatement()) {
+            st.execute("INSERT INTO item (id, title) VALUES (7, 'from the sqlite3 shell')");
+        }
+        assertEquals(1, outbox().size());
+        assertEquals(0, txs().size(), "not stamped yet: the sync client stamps such rows when it finds them");
+    }
+
+    @Test
+    void aSyncedTableWithoutPrimaryKeyRefusesWrites() throws SQLException {
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("nopk.db"));
+             Statement st = plain.createStatement()) {
+            st.execute("CREATE TABLE log (msg TEXT)");
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("nopk.db")
+                + "?sync.tables=log&sync.lingerMs=0"); Statement st = c.createStatement()) {
+            SQLException e = assertThrows(SQLException.class, () -> st.execute("INSERT INTO log VALUES ('x')"));
+            assertTrue(e.getMessage().contains("has no primary key"), e.getMessage());
+        }
+    }
+
+    @Test
+    void tablesWithoutPrimaryKeyAreNotSyncedByDefault() throws SQLException {
+        exec("CREATE TABLE scratch (msg TEXT)");
+        exec("INSERT INTO scratch VALUES ('x')");
+        assertEquals(0, outbox().size());
+    }
+
+    @Test
+    void severalConnectionsOnSeveralThreadsCaptureEveryWrite() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                int writer = w;
+                futures.add(pool.submit(() -> {
+                    try (Connection c = DriverManager.getConnection(url)) {
+                        for (int i = 0; i < 50; i++) {
+                            try (PreparedStatement ps = c.prepareStatement("INSERT INTO item (id, title) VALUES (?, ?)")) {
+                                ps.setInt(1, writer * 1000 + i);
+                                ps.setString(2, "w" + writer);
+                                ps.executeUpdate();
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
+        assertEquals(200, outbox().size());
+        List<long[]> txs = txs();
+        assertEquals(200, txs.size());
+        for (int i = 1; i < txs.size(); i++) {
+            assertTrue(txs.get(i)[1] > txs.get(i - 1)[1], "one clock per file: stamps increase in commit order");
+            assertEquals(txs.get(i - 1)[2] + 1, txs.get(i)[2]);
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndLaterCallsFailWith08003() throws SQLException {
+        Connection c = DriverManager.getConnection(url);
+        c.close();
+        c.close();
+        SQLException e = assertThrows(SQLException.class, c::commit);
+        assertEquals("08003", e.getSQLState());
+        assertTrue(conn.isWrapperFor(SyncConnection.class));
+    }
+}

@@ -1,0 +1,85 @@
+package io.syncsqlite.driver.sql;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+class SqlClassifierTest {
+
+    private final SqlClassifier classifier = new SqlClassifier();
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', nullValues = "~", textBlock = """
+        select * from item                                           | READ         | ~
+        SELECT last_insert_rowid()                                   | READ         | ~
+        with x as (select 1) select * from x                         | READ         | ~
+        insert into item (title) values (?)                          | INSERT       | item
+        INSERT OR REPLACE INTO "Item" VALUES (1, 'a')                | INSERT       | Item
+        insert or ignore into [my item] values (1)                   | INSERT       | my item
+        REPLACE INTO item VALUES (1)                                 | INSERT       | item
+        INSERT INTO main.item VALUES (1)                             | INSERT       | item
+        insert into categories(name, count) values ('Food', ?) on conflict(name) do update set count = count + excluded.count | INSERT | categories
+        insert into item (title) values (?) returning id             | INSERT       | item
+        with n as (select 1 as v) insert into item select v from n   | INSERT       | item
+        update item set qty=(qty+?) where id=?                       | UPDATE       | item
+        UPDATE OR IGNORE item SET a = 1                              | UPDATE       | item
+        delete from item where id = ?                                | DELETE       | item
+        BEGIN                                                        | BEGIN        | ~
+        begin immediate transaction                                  | BEGIN        | ~
+        COMMIT                                                       | COMMIT       | ~
+        END TRANSACTION                                              | COMMIT       | ~
+        ROLLBACK                                                     | ROLLBACK     | ~
+        ROLLBACK TO SAVEPOINT sp1                                    | ROLLBACK_TO  | ~
+        rollback transaction to sp1                                  | ROLLBACK_TO  | ~
+        SAVEPOINT sp1                                                | SAVEPOINT    | ~
+        RELEASE SAVEPOINT sp1                                        | RELEASE      | ~
+        release sp1                                                  | RELEASE      | ~
+        PRAGMA foreign_keys = ON                                     | PRAGMA       | ~
+        ATTACH DATABASE 'x.db' AS x                                  | PRAGMA       | ~
+        VACUUM                                                       | PRAGMA       | ~
+        create table item (id integer, primary key (id))             | CREATE_TABLE | item
+        CREATE TABLE IF NOT EXISTS "Order" (id INTEGER PRIMARY KEY) STRICT | CREATE_TABLE | Order
+        create temp table scratch (a)                                | OTHER_DDL    | scratch
+        create index ix on item (title)                              | OTHER_DDL    | ~
+        create trigger t after insert on item begin select 1; end    | UNKNOWN      | ~
+        ALTER TABLE item ADD COLUMN note TEXT                        | ALTER_TABLE  | item
+        drop table if exists item                                    | DROP_TABLE   | item
+        drop index ix                                                | OTHER_DDL    | ~
+        insert into a values (1); insert into b values (2)           | UNKNOWN      | ~
+        insert into a values (';')                                   | INSERT       | a
+        select 1;                                                    | READ         | ~
+        """)
+    void classifies(String sql, StatementKind kind, String table) {
+        SqlInfo info = classifier.classify(sql.replace("\\n", "\n"));
+        assertEquals(kind, info.kind(), sql);
+        if (kind != StatementKind.UNKNOWN) {
+            assertEquals(table, info.table(), sql);
+        }
+    }
+
+    @Test
+    void commentsAndStringsAreSkipped() {
+        SqlInfo info = classifier.classify("/* hint; */ -- note; with a semicolon\n DELETE FROM \"my table\" WHERE a = ';'");
+        assertEquals(StatementKind.DELETE, info.kind());
+        assertEquals("my table", info.table());
+    }
+
+    @Test
+    void repeatedSqlComesFromTheCache() {
+        String sql = "update item set qty = qty + ? where id = ?";
+        assertSame(classifier.classify(sql), classifier.classify(sql));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+        SAVEPOINT "Sp 1"     | Sp 1
+        RELEASE sp2          | sp2
+        ROLLBACK TO x        | x
+        """)
+    void savepointNames(String sql, String name) {
+        assertEquals(name, classifier.classify(sql).name());
+    }
+}
