@@ -59,15 +59,17 @@ final class LocalStore implements AutoCloseable {
         return stateLong("cursor");
     }
 
+    /** Whether the newest outbox rows have no stamp (written without the driver, or a deferred stamp). */
+    private boolean hasUnstamped() throws SQLException {
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT hlc IS NULL FROM _sync_outbox ORDER BY seq DESC LIMIT 1")) {
+            return rs.next() && rs.getBoolean(1);
+        }
+    }
+
     /** Stamps rows written without the driver (another program, or a write whose stamp was deferred). */
     void stampOrphans() throws SQLException {
-        boolean orphans;
-        try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT (SELECT max(seq) FROM _sync_outbox)"
-                     + " > coalesce((SELECT last_seq FROM _sync_tx ORDER BY id DESC LIMIT 1), 0)")) {
-            orphans = rs.next() && rs.getBoolean(1);
-        }
-        if (orphans) {
+        if (hasUnstamped()) {
             inTransaction(() -> {
                 PreparedStatement ps = prepared(Outbox.STAMP);
                 ps.setLong(1, clock.now());
@@ -80,7 +82,7 @@ final class LocalStore implements AutoCloseable {
     /** Marks every transaction up to {@code tx} acknowledged at {@code seq} (from Welcome or Ack). */
     void acknowledge(long tx, long seq) throws SQLException {
         inTransaction(() -> {
-            PreparedStatement ps = prepared("UPDATE _sync_tx SET ack_seq = ? WHERE id <= ? AND ack_seq IS NULL");
+            PreparedStatement ps = prepared("UPDATE _sync_outbox SET ack = ? WHERE seq <= ? AND hlc IS NOT NULL AND ack IS NULL");
             ps.setLong(1, seq);
             ps.setLong(2, tx);
             ps.executeUpdate();
@@ -91,51 +93,34 @@ final class LocalStore implements AutoCloseable {
 
     /** Unacknowledged transactions after {@code afterTx}, up to about {@code maxRows} row changes. */
     List<ClientTx> pendingAfter(long afterTx, int maxRows) throws SQLException {
-        List<long[]> txs = new ArrayList<>();
-        long lowSeq = 0;
-        PreparedStatement prev = prepared("SELECT coalesce(max(last_seq), 0) FROM _sync_tx WHERE id <= ?");
-        prev.setLong(1, afterTx);
-        try (ResultSet rs = prev.executeQuery()) {
-            if (rs.next()) {
-                lowSeq = rs.getLong(1);
-            }
-        }
-        PreparedStatement ps = prepared("SELECT id, hlc, last_seq FROM _sync_tx WHERE id > ? AND ack_seq IS NULL"
-                + " ORDER BY id LIMIT 1000");
+        List<ClientTx> out = new ArrayList<>();
+        List<RowChange> changes = new ArrayList<>();
+        int rows = 0;
+        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack FROM _sync_outbox"
+                + " WHERE seq > ? ORDER BY seq LIMIT ?");
         ps.setLong(1, afterTx);
+        ps.setInt(2, Math.max(maxRows, 1) * 2 + 1);
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                txs.add(new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)});
-            }
-        }
-        List<ClientTx> out = new ArrayList<>();
-        int rows = 0;
-        PreparedStatement rowsOf = prepared("SELECT tbl, op, pk, vals, changed FROM _sync_outbox"
-                + " WHERE seq > ? AND seq <= ? ORDER BY seq");
-        for (long[] tx : txs) {
-            List<RowChange> changes = new ArrayList<>();
-            rowsOf.setLong(1, lowSeq);
-            rowsOf.setLong(2, tx[2]);
-            try (ResultSet rs = rowsOf.executeQuery()) {
-                while (rs.next()) {
-                    changes.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4),
-                            rs.getString(5)));
+                int op = rs.getInt(3);
+                if (op != Outbox.OP_NONE) {
+                    changes.add(rowChange(rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6)));
                 }
-            }
-            lowSeq = tx[2];
-            if (!out.isEmpty() && rows + changes.size() > maxRows) {
-                break;
-            }
-            rows += changes.size();
-            if (!changes.isEmpty()) {
-                out.add(new ClientTx(tx[0], tx[1], changes));
-            } else {
-                // every row of it was removed (a rejected neighbour's revert); nothing to send, but the
-                // relay must still learn the id so resends stay ordered.
-                out.add(new ClientTx(tx[0], tx[1], List.of()));
-            }
-            if (rows >= maxRows) {
-                break;
+                if (rs.getObject(7) == null) {
+                    continue;
+                }
+                // a marker: the transaction ends here
+                if (rs.getObject(8) == null) {
+                    if (!out.isEmpty() && rows + changes.size() > maxRows) {
+                        break;
+                    }
+                    rows += changes.size();
+                    out.add(new ClientTx(rs.getLong(1), rs.getLong(7), changes));
+                }
+                changes = new ArrayList<>();
+                if (rows >= maxRows) {
+                    break;
+                }
             }
         }
         return out;
@@ -206,37 +191,30 @@ final class LocalStore implements AutoCloseable {
     /** Reverts a rejected transaction: drops its outbox rows and restores the server's rows. */
     void reject(long tx, List<FeedEntry> current) throws SQLException {
         inTransaction(() -> {
-            long low = 0;
-            long high = -1;
-            PreparedStatement ps = prepared("SELECT (SELECT coalesce(max(last_seq), 0) FROM _sync_tx WHERE id < ?),"
-                    + " (SELECT last_seq FROM _sync_tx WHERE id = ?)");
-            ps.setLong(1, tx);
-            ps.setLong(2, tx);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    low = rs.getLong(1);
-                    high = rs.getObject(2) == null ? -1 : rs.getLong(2);
-                }
+            PreparedStatement prev = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq < ? AND hlc IS NOT NULL");
+            prev.setLong(1, tx);
+            long low;
+            try (ResultSet rs = prev.executeQuery()) {
+                low = rs.next() ? rs.getLong(1) : 0;
             }
-            if (high >= 0) {
-                PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq <= ?");
-                del.setLong(1, low);
-                del.setLong(2, high);
-                del.executeUpdate();
-                // The row stays (marked settled at the current cursor) so later ranges keep their lower bound.
-                PreparedStatement mark = prepared("UPDATE _sync_tx SET ack_seq = ? WHERE id = ?");
-                mark.setLong(1, cursor());
-                mark.setLong(2, tx);
-                mark.executeUpdate();
-            }
+            PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq < ?");
+            del.setLong(1, low);
+            del.setLong(2, tx);
+            del.executeUpdate();
+            // The marker stays, emptied and settled, so transaction ids keep growing past it.
+            PreparedStatement mark = prepared("UPDATE _sync_outbox SET op = 0, pk = NULL, vals = NULL, changed = NULL,"
+                    + " ack = ? WHERE seq = ?");
+            mark.setLong(1, cursor());
+            mark.setLong(2, tx);
+            mark.executeUpdate();
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = overlay();
             for (FeedEntry e : current) {
                 applyEntry(new FeedEntry(0, e.table(), e.kind(), e.pk(), e.row(), e.hlc()), overlay);
             }
-            PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
-            del.setLong(1, echoFrom);
-            del.executeUpdate();
+            PreparedStatement delEcho = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
+            delEcho.setLong(1, echoFrom);
+            delEcho.executeUpdate();
             pruneSettled();
             return null;
         });
@@ -393,85 +371,81 @@ final class LocalStore implements AutoCloseable {
     /** Builds the overlay of pending local writes from the outbox (settled transactions excluded). */
     private PendingOverlay overlay() throws SQLException {
         PendingOverlay overlay = new PendingOverlay();
-        List<long[]> txs = new ArrayList<>();
-        try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT last_seq, coalesce(ack_seq, -1) FROM _sync_tx ORDER BY id")) {
-            while (rs.next()) {
-                txs.add(new long[]{rs.getLong(1), rs.getLong(2)});
-            }
-        }
         Map<String, TableInfo> all = tables.get();
-        int ti = 0;
+        List<Object[]> open = new ArrayList<>();
         try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed FROM _sync_outbox ORDER BY seq")) {
+             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed, hlc, ack FROM _sync_outbox ORDER BY seq")) {
             while (rs.next()) {
-                long seq = rs.getLong(1);
-                while (ti < txs.size() && txs.get(ti)[0] < seq) {
-                    ti++;
+                int op = rs.getInt(3);
+                if (op != Outbox.OP_NONE) {
+                    open.add(new Object[]{rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6)});
                 }
-                long ack = ti < txs.size() && txs.get(ti)[1] >= 0 ? txs.get(ti)[1] : Long.MAX_VALUE;
-                TableInfo t = all.get(rs.getString(2).toLowerCase(Locale.ROOT));
-                if (t == null || !t.hasPrimaryKey()) {
-                    continue;
+                if (rs.getObject(7) != null) {
+                    long ack = rs.getObject(8) == null ? Long.MAX_VALUE : rs.getLong(8);
+                    addAll(overlay, all, open, ack);
+                    open.clear();
                 }
-                RowChange rc = rowChange(rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5), rs.getString(6));
-                Set<String> cols = new HashSet<>();
-                rc.values().fieldNames().forEachRemaining(n -> cols.add(n.toLowerCase(Locale.ROOT)));
-                overlay.add(RowKey.of(t, rc.pk()), ack, rs.getInt(3), cols);
             }
         }
+        addAll(overlay, all, open, Long.MAX_VALUE);
         return overlay;
+    }
+
+    private static void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long ack)
+            throws SQLException {
+        for (Object[] r : rows) {
+            TableInfo t = all.get(((String) r[0]).toLowerCase(Locale.ROOT));
+            if (t == null || !t.hasPrimaryKey()) {
+                continue;
+            }
+            RowChange rc = rowChange((String) r[0], (Integer) r[1], (String) r[2], (String) r[3], (String) r[4]);
+            Set<String> cols = new HashSet<>();
+            rc.values().fieldNames().forEachRemaining(n -> cols.add(n.toLowerCase(Locale.ROOT)));
+            overlay.add(RowKey.of(t, rc.pk()), ack, (Integer) r[1], cols);
+        }
     }
 
     /**
      * Removes transactions whose result the feed has delivered: acknowledged at a position at or below the
-     * cursor. Their outbox rows go with them.
+     * cursor, together with every older row. The newest such marker stays as an empty anchor.
      */
     private void pruneSettled() throws SQLException {
+        PreparedStatement find = prepared("SELECT max(seq) FROM _sync_outbox WHERE hlc IS NOT NULL AND ack <= ?"
+                + " AND seq < coalesce((SELECT min(seq) FROM _sync_outbox WHERE hlc IS NOT NULL"
+                + " AND (ack IS NULL OR ack > ?)), 9223372036854775807)");
         long cursor = cursor();
-        PreparedStatement find = prepared("SELECT max(id), max(last_seq) FROM _sync_tx WHERE id <= coalesce("
-                + "(SELECT min(id) - 1 FROM _sync_tx WHERE ack_seq IS NULL OR ack_seq > ?), (SELECT max(id) FROM _sync_tx))");
         find.setLong(1, cursor);
-        long maxId;
-        long maxSeq;
+        find.setLong(2, cursor);
+        long anchor;
         try (ResultSet rs = find.executeQuery()) {
             if (!rs.next() || rs.getObject(1) == null) {
                 return;
             }
-            maxId = rs.getLong(1);
-            maxSeq = rs.getLong(2);
+            anchor = rs.getLong(1);
         }
-        PreparedStatement delRows = prepared("DELETE FROM _sync_outbox WHERE seq <= ?");
-        delRows.setLong(1, maxSeq);
-        delRows.executeUpdate();
-        // Keep the newest settled row: it is the lower bound of the next transaction's outbox range.
-        PreparedStatement delTx = prepared("DELETE FROM _sync_tx WHERE id < ?");
-        delTx.setLong(1, maxId);
-        delTx.executeUpdate();
+        PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq < ?");
+        del.setLong(1, anchor);
+        del.executeUpdate();
+        PreparedStatement empty = prepared("UPDATE _sync_outbox SET op = 0, pk = NULL, vals = NULL, changed = NULL"
+                + " WHERE seq = ? AND op <> 0");
+        empty.setLong(1, anchor);
+        empty.executeUpdate();
     }
 
     /** Number of local transactions not yet settled (acknowledged and applied back from the feed). */
     long unsettled() throws SQLException {
-        long cursor = cursor();
-        PreparedStatement ps = prepared("SELECT count(*) FROM _sync_tx WHERE ack_seq IS NULL OR ack_seq > ?");
-        ps.setLong(1, cursor);
+        PreparedStatement ps = prepared("SELECT count(*) FROM _sync_outbox WHERE hlc IS NOT NULL AND (ack IS NULL OR ack > ?)");
+        ps.setLong(1, cursor());
         long n;
         try (ResultSet rs = ps.executeQuery()) {
             n = rs.next() ? rs.getLong(1) : 0;
         }
-        try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT (SELECT max(seq) FROM _sync_outbox)"
-                     + " > coalesce((SELECT last_seq FROM _sync_tx ORDER BY id DESC LIMIT 1), 0)")) {
-            if (rs.next() && rs.getBoolean(1)) {
-                n++;
-            }
-        }
-        return n;
+        return hasUnstamped() ? n + 1 : n;
     }
 
     private long maxOutboxSeq() throws SQLException {
         try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '_sync_outbox'), 0)")) {
+             ResultSet rs = st.executeQuery("SELECT coalesce(max(seq), 0) FROM _sync_outbox")) {
             return rs.next() ? rs.getLong(1) : 0;
         }
     }

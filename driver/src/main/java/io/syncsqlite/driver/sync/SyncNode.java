@@ -123,8 +123,8 @@ public final class SyncNode {
                 Outbox.create(raw);
                 nodeId = readOrCreateNodeId(raw, configuredNode);
                 long last;
-                try (ResultSet rs = st.executeQuery("SELECT max((SELECT hlc FROM _sync_clock WHERE id = 1),"
-                        + " coalesce((SELECT max(hlc) FROM _sync_tx), 0))")) {
+                try (ResultSet rs = st.executeQuery("SELECT max(coalesce((SELECT max(hlc) FROM _sync_outbox), 0),"
+                        + " coalesce((SELECT v FROM _sync_state WHERE k = 'hlc'), 0))")) {
                     last = rs.next() ? rs.getLong(1) : 0;
                 }
                 clock = new HybridClock(InstantSource.system(), last);

@@ -51,7 +51,7 @@ class CaptureTest {
         }
     }
 
-    /** Outbox rows as "op:pk:vals:changed" strings, in order. */
+    /** Outbox rows as "op:pk:vals:changed" strings, in order (stamps left out). */
     private List<String> outbox() throws SQLException {
         List<String> out = new ArrayList<>();
         try (Statement st = conn.createStatement();
@@ -63,10 +63,11 @@ class CaptureTest {
         return out;
     }
 
+    /** Stamped transactions as [id, hlc, last outbox seq]: the marker row is the transaction's last row. */
     private List<long[]> txs() throws SQLException {
         List<long[]> out = new ArrayList<>();
         try (Statement st = conn.createStatement();
-             ResultSet rs = st.executeQuery("SELECT id, hlc, last_seq FROM _sync_tx ORDER BY id")) {
+             ResultSet rs = st.executeQuery("SELECT seq, hlc, seq FROM _sync_outbox WHERE hlc IS NOT NULL ORDER BY seq")) {
             while (rs.next()) {
                 out.add(new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)});
             }
@@ -221,7 +222,7 @@ class CaptureTest {
         }
         try (Connection c = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
              Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT count(*), (SELECT count(*) FROM _sync_tx) FROM _sync_outbox")) {
+             ResultSet rs = st.executeQuery("SELECT count(*), count(hlc) FROM _sync_outbox")) {
             assertTrue(rs.next());
             assertEquals(2, rs.getInt(1));
             assertEquals(1, rs.getInt(2));
