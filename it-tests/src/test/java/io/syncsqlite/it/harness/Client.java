@@ -1,0 +1,109 @@
+package io.syncsqlite.it.harness;
+
+import io.syncsqlite.driver.jdbc.SyncConnection;
+import io.syncsqlite.driver.sync.SyncNode;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One device in a test: a real SQLite file opened through {@code jdbc:syncsqlite:}, reaching the relay
+ * through its own {@link TcpProxy} so the test can take it offline.
+ */
+public final class Client implements AutoCloseable {
+
+    private final String name;
+    private final Path file;
+    private final TcpProxy proxy;
+    private Connection conn;
+
+    Client(String name, Path file, TcpProxy proxy) throws SQLException {
+        this.name = name;
+        this.file = file;
+        this.proxy = proxy;
+        reopen();
+    }
+
+    public String url() {
+        return "jdbc:syncsqlite:" + file + "?sync.server=" + proxy.wsUrl() + "&sync.node=" + name
+                + "&sync.lingerMs=0&sync.reconnectMaxMs=300";
+    }
+
+    /** Closes the connection (stopping this file's sync client) and opens it again. */
+    public void reopen() throws SQLException {
+        if (conn != null) {
+            conn.close();
+        }
+        conn = DriverManager.getConnection(url());
+    }
+
+    public Connection connection() {
+        return conn;
+    }
+
+    public SyncNode node() throws SQLException {
+        return conn.unwrap(SyncConnection.class).node();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public TcpProxy proxy() {
+        return proxy;
+    }
+
+    public void offline() {
+        proxy.online(false);
+    }
+
+    public void online() {
+        proxy.online(true);
+    }
+
+    public void exec(String sql, Object... args) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setObject(i + 1, args[i]);
+            }
+            ps.execute();
+        }
+    }
+
+    public void script(String... sql) throws SQLException {
+        try (Statement st = conn.createStatement()) {
+            for (String s : sql) {
+                st.execute(s);
+            }
+        }
+    }
+
+    public List<Map<String, Object>> rows(String sql) throws SQLException {
+        return Rows.query(conn, sql);
+    }
+
+    /** Waits until every local write is acknowledged and its result has come back through the feed. */
+    public void awaitSynced() throws SQLException, InterruptedException {
+        if (!node().awaitSynced(Duration.ofSeconds(30))) {
+            throw new AssertionError(name + " did not sync within 30 s: " + node().status());
+        }
+    }
+
+    @Override
+    public void close() throws SQLException, IOException {
+        conn.close();
+        proxy.close();
+    }
+}

@@ -1,0 +1,106 @@
+package io.syncsqlite.it.harness;
+
+import io.syncsqlite.it.support.RelayFixture;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A PostgreSQL database, a relay on it, and any number of {@link Client}s, each on its own SQLite file
+ * and behind its own {@link TcpProxy}. The relay can be restarted; proxies follow it to its new port.
+ */
+public final class Cluster implements AutoCloseable {
+
+    private final RelayFixture relay;
+    private final Path dir;
+    private final List<Client> clients = new ArrayList<>();
+
+    private Cluster(RelayFixture relay, Path dir) {
+        this.relay = relay;
+        this.dir = dir;
+    }
+
+    /** Creates a fresh database with {@code pgDdl} and starts a relay on it. */
+    public static Cluster start(String name, Path dir, String... pgDdl) {
+        return new Cluster(RelayFixture.start(name, pgDdl), dir);
+    }
+
+    /** A new client whose SQLite file gets {@code localDdl} before it is opened through the driver. */
+    public Client client(String name, String... localDdl) throws SQLException, IOException {
+        Path file = dir.resolve(name + ".db");
+        try (Connection plain = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
+             Statement st = plain.createStatement()) {
+            for (String sql : localDdl) {
+                st.execute(sql);
+            }
+        }
+        Client c = new Client(name, file, new TcpProxy(relay.relay().port()));
+        clients.add(c);
+        return c;
+    }
+
+    public Connection pg() throws SQLException {
+        return relay.connection();
+    }
+
+    public void pg(String... sql) {
+        relay.execute(sql);
+    }
+
+    public List<Map<String, Object>> pgRows(String sql) throws SQLException {
+        try (Connection c = pg()) {
+            return Rows.query(c, sql);
+        }
+    }
+
+    /** Stops the relay gracefully and starts a new one on the same database (another port). */
+    public void restartRelay() {
+        relay.restart();
+        for (Client c : clients) {
+            c.proxy().target(relay.relay().port());
+        }
+    }
+
+    public void stopRelay() {
+        relay.relay().close();
+    }
+
+    public void startRelay() {
+        relay.restart();
+        for (Client c : clients) {
+            c.proxy().target(relay.relay().port());
+        }
+    }
+
+    /** Waits until the query returns the same rows on PostgreSQL and on every given client. */
+    public void awaitConverged(String sql, Client... on) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
+            List<Map<String, Object>> expected = pgRows(sql);
+            for (Client c : on) {
+                org.junit.jupiter.api.Assertions.assertEquals(expected, c.rows(sql), c.name() + " vs PostgreSQL");
+            }
+        });
+    }
+
+    public static <T> T eventually(Callable<T> check, java.util.function.Predicate<T> done) {
+        return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(check, done::test);
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Client c : clients) {
+            c.close();
+        }
+        relay.close();
+    }
+}
