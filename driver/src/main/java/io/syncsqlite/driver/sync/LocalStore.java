@@ -248,13 +248,18 @@ final class LocalStore implements AutoCloseable {
         for (Map.Entry<String, JsonNode> f : e.row().properties()) {
             String lower = f.getKey().toLowerCase(Locale.ROOT);
             TableInfo.Column c = local.get(lower);
-            if (c == null || (pending.columns().contains(lower) && !pkLower.contains(lower))) {
+            if (c == null) {
                 continue;
             }
             cols.add(c);
             values.add(f.getValue());
         }
-        PreparedStatement ps = prepared(upsertSql(t, cols, pkLower, "INSERT"));
+        // Every column goes into VALUES (a row that is new here must satisfy NOT NULL with the server's
+        // values); columns with pending local writes are left out of the DO UPDATE, so they keep the
+        // local value until the relay's merged result for them arrives.
+        Set<String> keep = new HashSet<>(pkLower);
+        keep.addAll(pending.columns());
+        PreparedStatement ps = prepared(upsertSql(t, cols, keep, "INSERT"));
         for (int i = 0; i < cols.size(); i++) {
             bind(ps, i + 1, cols.get(i), values.get(i));
         }
@@ -280,14 +285,15 @@ final class LocalStore implements AutoCloseable {
                 && (se.getResultCode().code & 0xff) == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT.code;
     }
 
-    private String upsertSql(TableInfo t, List<TableInfo.Column> cols, Set<String> pkLower, String verb) {
+    /** INSERT of {@code cols}; on a key conflict, updates every column except those in {@code keep}. */
+    private String upsertSql(TableInfo t, List<TableInfo.Column> cols, Set<String> keep, String verb) {
         StringJoiner names = new StringJoiner(", ", "(", ")");
         StringJoiner marks = new StringJoiner(", ", "(", ")");
         StringJoiner sets = new StringJoiner(", ");
         for (TableInfo.Column c : cols) {
             names.add(TriggerSql.quote(c.name()));
             marks.add("?");
-            if (!pkLower.contains(c.name().toLowerCase(Locale.ROOT))) {
+            if (!keep.contains(c.name().toLowerCase(Locale.ROOT))) {
                 sets.add(TriggerSql.quote(c.name()) + " = excluded." + TriggerSql.quote(c.name()));
             }
         }

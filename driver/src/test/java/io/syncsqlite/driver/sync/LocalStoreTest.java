@@ -1,0 +1,171 @@
+package io.syncsqlite.driver.sync;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.driver.capture.CaptureInstaller;
+import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.HybridClock;
+import io.syncsqlite.protocol.MessageCodec;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The sync client's local side against a real SQLite file: the overlay of pending writes, acknowledgement,
+ * pruning and reverting, driven with feed entries as the relay would send them.
+ */
+class LocalStoreTest {
+
+    @TempDir
+    Path dir;
+    private Connection app;
+    private Connection client;
+    private LocalStore store;
+
+    @BeforeEach
+    void open() throws SQLException {
+        String file = dir.resolve("app.db").toString();
+        app = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
+        exec("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT NOT NULL, priority INTEGER, done BOOLEAN NOT NULL DEFAULT 0)");
+        client = DriverManager.getConnection("jdbc:sqlite:" + file);
+        HybridClock clock = new HybridClock(InstantSource.system());
+        Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
+        store = new LocalStore(client, clock, () -> tables);
+    }
+
+    @AfterEach
+    void close() throws SQLException {
+        store.close();
+        client.close();
+        app.close();
+    }
+
+    private void exec(String sql) throws SQLException {
+        try (Statement st = app.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    private String row(String id) throws SQLException {
+        try (Statement st = app.createStatement();
+             ResultSet rs = st.executeQuery("SELECT title, priority, done FROM task WHERE id = '" + id + "'")) {
+            return rs.next() ? rs.getString(1) + "|" + rs.getObject(2) + "|" + rs.getInt(3) : "absent";
+        }
+    }
+
+    private long outboxRows() throws SQLException {
+        try (Statement st = app.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM _sync_outbox WHERE op <> 0")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static ObjectNode json(String s) throws Exception {
+        return (ObjectNode) MessageCodec.JSON.readTree(s);
+    }
+
+    private static FeedEntry upsert(long seq, String id, String title, int priority, boolean done) throws Exception {
+        return new FeedEntry(seq, "task", FeedKind.UPSERT, json("{\"id\":\"" + id + "\"}"),
+                json("{\"id\":\"" + id + "\",\"title\":\"" + title + "\",\"priority\":" + priority + ",\"done\":" + done + "}"), 1);
+    }
+
+    @Test
+    void pendingColumnsKeepTheirLocalValueAndTheRestIsApplied() throws Exception {
+        store.applyFeed(List.of(upsert(5, "t1", "server title", 1, false)), 5);
+        exec("UPDATE task SET title = 'edited offline' WHERE id = 't1'");
+        assertEquals(1, store.pendingAfter(0, 100).size());
+        // Another client's change to the same row arrives before ours is acknowledged.
+        store.applyFeed(List.of(upsert(10, "t1", "server title", 7, true)), 10);
+        assertEquals("edited offline|7|1", row("t1"));
+        assertEquals(1, outboxRows(), "the apply itself is not captured as a local change");
+        assertEquals(10, store.cursor());
+    }
+
+    @Test
+    void aRowNewHereIsInsertedWithEveryServerValue() throws Exception {
+        exec("INSERT INTO task (id, title) VALUES ('t2', 'mine')");
+        store.applyFeed(List.of(upsert(3, "t3", "other", 2, false)), 3);
+        assertEquals("other|2|0", row("t3"));
+    }
+
+    @Test
+    void onceAcknowledgedAndFedBackTheServerResultWinsEvenOverOurOwnWrite() throws Exception {
+        exec("INSERT INTO task (id, title, priority) VALUES ('t1', 'ours', 1)");
+        ClientTx tx = store.pendingAfter(0, 100).get(0);
+        store.acknowledge(tx.id(), 20);
+        // Before the feed reaches 20, the acknowledged write still hides older server states.
+        store.applyFeed(List.of(upsert(15, "t1", "older server state", 1, false)), 15);
+        assertEquals("ours|1|0", row("t1"));
+        // The merged result at 20 lost our title to a later writer: the client ends on the server's value.
+        store.applyFeed(List.of(upsert(20, "t1", "later writer", 1, false)), 20);
+        assertEquals("later writer|1|0", row("t1"));
+        assertEquals(0, outboxRows(), "settled transactions are pruned");
+        assertEquals(0, store.unsettled());
+    }
+
+    @Test
+    void aPendingDeleteIsNotUndoneAndARemoteDeleteWaitsForPendingWrites() throws Exception {
+        store.applyFeed(List.of(upsert(1, "t1", "a", 1, false), upsert(1, "t2", "b", 1, false)), 1);
+        exec("DELETE FROM task WHERE id = 't1'");
+        exec("UPDATE task SET priority = 9 WHERE id = 't2'");
+        store.applyFeed(List.of(upsert(2, "t1", "a2", 1, false),
+                new FeedEntry(2, "task", FeedKind.DELETE, json("{\"id\":\"t2\"}"), null, 1)), 2);
+        assertEquals("absent", row("t1"));
+        assertEquals("b|9|0", row("t2"));
+    }
+
+    @Test
+    void transactionIdsOnlyGrowAcrossPruning() throws Exception {
+        exec("INSERT INTO task (id, title) VALUES ('t1', 'x')");
+        long first = store.pendingAfter(0, 100).get(0).id();
+        store.acknowledge(first, 5);
+        store.applyFeed(List.of(), 5);
+        exec("INSERT INTO task (id, title) VALUES ('t2', 'y')");
+        List<ClientTx> next = store.pendingAfter(first, 100);
+        assertEquals(1, next.size());
+        assertTrue(next.get(0).id() > first, "a new transaction must never reuse an acknowledged id");
+    }
+
+    @Test
+    void aRejectedTransactionIsRevertedAndLaterOnesStayPending() throws Exception {
+        store.applyFeed(List.of(upsert(1, "t1", "server", 1, false)), 1);
+        exec("UPDATE task SET title = 'rejected edit' WHERE id = 't1'");
+        exec("INSERT INTO task (id, title) VALUES ('t9', 'later tx')");
+        List<ClientTx> txs = store.pendingAfter(0, 100);
+        assertEquals(2, txs.size());
+        store.reject(txs.get(0).id(), List.of(upsert(0, "t1", "server", 1, false)));
+        assertEquals("server|1|0", row("t1"));
+        assertEquals("later tx|null|0", row("t9"));
+        List<ClientTx> left = store.pendingAfter(0, 100);
+        assertEquals(1, left.size());
+        assertEquals(txs.get(1).id(), left.get(0).id());
+    }
+
+    @Test
+    void rowsWrittenByAnotherProgramAreStampedWhenFound() throws Exception {
+        try (Statement st = client.createStatement()) {
+            st.execute("INSERT INTO task (id, title) VALUES ('cli', 'from the shell')");
+        }
+        assertEquals(0, store.pendingAfter(0, 100).size());
+        assertEquals(1, store.unsettled());
+        store.stampOrphans();
+        assertEquals(1, store.pendingAfter(0, 100).size());
+    }
+}
