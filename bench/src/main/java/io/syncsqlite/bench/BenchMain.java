@@ -5,6 +5,8 @@ import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 
@@ -17,21 +19,20 @@ import java.util.TreeMap;
 
 /**
  * Runs the local benchmarks and prints, per benchmark, the median and spread of each driver and the
- * ratio of syncsqlite to raw sqlite-jdbc measured in the same run. Arguments are JMH include patterns
- * (default: every benchmark of this module).
+ * ratio of syncsqlite to raw sqlite-jdbc measured in the same run. Arguments are JMH's own command line
+ * (include patterns, {@code -wi}, {@code -i}, {@code -f}...); without includes every benchmark runs.
  */
 public final class BenchMain {
 
     private BenchMain() {
     }
 
-    public static void main(String[] args) throws RunnerException {
+    public static void main(String[] args) throws RunnerException, CommandLineOptionException {
+        CommandLineOptions cli = new CommandLineOptions(args);
         OptionsBuilder ob = new OptionsBuilder();
-        if (args.length == 0) {
+        ob.parent(cli);
+        if (cli.getIncludes().isEmpty()) {
             ob.include("io\\.syncsqlite\\.bench\\..*");
-        }
-        for (String a : args) {
-            ob.include(a);
         }
         Options options = ob.shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
