@@ -49,6 +49,10 @@ public final class Cluster implements AutoCloseable {
         return c;
     }
 
+    public String dbUrl() {
+        return relay.dbUrl();
+    }
+
     public Connection pg() throws SQLException {
         return relay.connection();
     }
