@@ -1,0 +1,151 @@
+package io.syncsqlite.it.relay;
+
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.relay.Relay;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.sql.SQLException;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A misbehaving connection is closed with the protocol's close code, changes nothing in PostgreSQL, and
+ * does not disturb another client connected at the same time.
+ */
+class BadInputTest {
+
+    private static RelayFixture f;
+    private static TestClient good;
+    private static final AtomicLong goodTx = new AtomicLong();
+    private long commitsBefore;
+
+    @BeforeAll
+    static void start() {
+        f = RelayFixture.start("bad", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        good = f.client("good", 0);
+    }
+
+    @AfterAll
+    static void stop() {
+        f.close();
+    }
+
+    @BeforeEach
+    void countCommits() {
+        commitsBefore = commits();
+    }
+
+    @AfterEach
+    void postgresUnchangedAndTheOtherClientStillWorks() {
+        assertEquals(commitsBefore, commits(), "the bad connection changed nothing");
+        long id = goodTx.incrementAndGet();
+        good.push(tx(id, Hlc.ofMillis(System.currentTimeMillis()), insert("t", obj("id", (int) id), obj("v", "ok"))));
+        good.awaitAck(id);
+        assertEquals(null, good.closeCode());
+    }
+
+    private static long commits() {
+        return f.queryLong("SELECT count(*) FROM syncsqlite.commit_log");
+    }
+
+    private static Message.Push validPush() {
+        return new Message.Push(java.util.List.of(tx(1, Hlc.ofMillis(System.currentTimeMillis()),
+                insert("t", obj("id", 1000), obj("v", "bad")))));
+    }
+
+    @Test
+    void garbageTextClosesWith1002AndTheReasonSaysWhy() {
+        TestClient c = f.connect();
+        c.sendText("{this is not json");
+        assertEquals(1002, c.awaitClose());
+        assertTrue(c.closeReason().startsWith("malformed message"), c.closeReason());
+        assertTrue(c.closeReason().getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 123);
+    }
+
+    @Test
+    void anUnknownMessageTypeClosesWith1002() {
+        TestClient c = f.client("bad-type", 0);
+        c.sendText("{\"type\":\"shout\",\"text\":\"hi\"}");
+        assertEquals(1002, c.awaitClose());
+    }
+
+    @Test
+    void aBinaryFrameClosesWith1003() {
+        TestClient c = f.client("bad-binary", 0);
+        c.sendBinary(new byte[]{1, 2, 3});
+        assertEquals(1003, c.awaitClose());
+    }
+
+    @Test
+    void aPushBeforeHelloClosesWith1002() {
+        TestClient c = f.connect();
+        c.send(validPush());
+        assertEquals(1002, c.awaitClose());
+        assertEquals(0, f.queryLong("SELECT count(*) FROM t WHERE id = 1000"));
+    }
+
+    @Test
+    void aWrongProtocolVersionOrASecondHelloClosesWith1002() {
+        TestClient c = f.connect();
+        c.send(new Message.Hello(2, "bad-version", 0));
+        assertEquals(1002, c.awaitClose());
+
+        TestClient twice = f.client("bad-twice", 0);
+        twice.send(new Message.Hello(Message.PROTOCOL_VERSION, "bad-twice", 0));
+        assertEquals(1002, twice.awaitClose());
+    }
+
+    @Test
+    void aRelayMessageSentByAClientClosesWith1002() {
+        TestClient c = f.client("bad-ack", 0);
+        c.send(new Message.Ack(1, 1));
+        assertEquals(1002, c.awaitClose());
+    }
+
+    @Test
+    void theReservedNodeIdOfDirectWritesIsRefused() {
+        TestClient c = f.connect();
+        c.send(new Message.Hello(Message.PROTOCOL_VERSION, "~pg", 0));
+        assertEquals(1002, c.awaitClose());
+    }
+
+    @Test
+    void anUnknownTableIsRejectedAndTheConnectionStaysUsable() {
+        TestClient c = f.client("bad-table", 0);
+        c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis()), insert("pg_authid", obj("oid", 1), obj("rolname", "x"))));
+        Message.Reject r = c.awaitReject(1);
+        assertEquals("42P01", r.sqlState());
+        assertEquals(null, c.closeCode());
+    }
+
+    @Test
+    void aFrameOverTheLimitClosesWith1009() throws SQLException, IOException {
+        try (Relay small = Relay.start(f.config().withMaxFrameBytes(64 * 1024))) {
+            TestClient c = TestClient.connect(small.uri());
+            try {
+                c.hello("bad-big", 0);
+                try {
+                    c.sendText("{\"type\":\"progress\",\"cursor\":1" + " ".repeat(100_000) + "}");
+                } catch (IllegalStateException e) {
+                    // The relay may close before the client has finished sending.
+                }
+                assertEquals(1009, c.awaitClose());
+            } finally {
+                c.close();
+            }
+        }
+    }
+}

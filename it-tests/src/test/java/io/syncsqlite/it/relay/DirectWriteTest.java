@@ -1,0 +1,132 @@
+package io.syncsqlite.it.relay;
+
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.Message;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static io.syncsqlite.it.support.Json.update;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Writes made straight to PostgreSQL (psql, other services) reach clients and take part in the merge. */
+class DirectWriteTest {
+
+    private static final long HOUR = 3_600_000;
+    private static RelayFixture f;
+
+    @BeforeAll
+    static void start() {
+        f = RelayFixture.start("direct",
+                "CREATE TABLE item (id int PRIMARY KEY, name text, qty int)",
+                "CREATE TABLE bulk (id int PRIMARY KEY, v text)");
+    }
+
+    @AfterAll
+    static void stop() {
+        f.close();
+    }
+
+    private static long head() {
+        return f.queryLong("SELECT coalesce(max(seq), 0) FROM syncsqlite.commit_log");
+    }
+
+    private static List<FeedEntry> itemEntries(TestClient c, int... ids) {
+        return c.entries().stream().filter(e -> e.table().equals("item")
+                && java.util.Arrays.stream(ids).anyMatch(id -> id == e.pk().get("id").asInt())).toList();
+    }
+
+    @Test
+    void directInsertUpdateDeleteReachAConnectedClientInCommitOrder() {
+        TestClient c = f.client("direct-watch", head());
+        long before = System.currentTimeMillis();
+        f.execute("INSERT INTO item VALUES (1, 'one', 0)",
+                "UPDATE item SET qty = 5 WHERE id = 1",
+                "INSERT INTO item VALUES (2, 'two', 0)",
+                "DELETE FROM item WHERE id = 1",
+                "UPDATE item SET id = 3 WHERE id = 2");
+        c.awaitCursor(head());
+        List<FeedEntry> e = itemEntries(c, 1, 2, 3);
+        assertEquals(6, e.size(), e.toString());
+        assertEquals(List.of("U1", "U1", "U2", "D1", "D2", "U3"), e.stream()
+                .map(x -> (x.kind() == FeedKind.UPSERT ? "U" : "D") + x.pk().get("id").asInt()).toList());
+        assertEquals(5, e.get(1).row().get("qty").asInt());
+        for (int i = 1; i < 5; i++) {
+            assertTrue(e.get(i).seq() > e.get(i - 1).seq(), "one commit each: " + e);
+        }
+        assertEquals(e.get(4).seq(), e.get(5).seq(), "a key change is one commit: delete + upsert");
+        assertTrue(Hlc.unpack(e.get(0).hlc()).millis() >= before - 1000, "direct writes are stamped with the time");
+    }
+
+    @Test
+    void aDirectWriteMergesWithClientWritesByTimestamp() {
+        f.execute("INSERT INTO item VALUES (10, 'ten', 1)");
+        TestClient c = f.client("direct-merge", head());
+        long now = System.currentTimeMillis();
+
+        c.push(tx(1, Hlc.ofMillis(now - HOUR), update("item", obj("id", 10), obj("qty", 2))));
+        long lostAt = c.awaitAck(1).seq();
+        assertEquals(1, f.queryLong("SELECT qty FROM item WHERE id = 10"), "an older client write loses");
+        c.awaitCursor(lostAt);
+        assertEquals(1, c.entries().stream().filter(e -> e.seq() == lostAt).findFirst().orElseThrow()
+                .row().get("qty").asInt(), "and its origin hears the surviving value");
+
+        long future = Hlc.ofMillis(now + HOUR);
+        c.push(tx(2, future, update("item", obj("id", 10), obj("qty", 3))));
+        c.awaitAck(2);
+        assertEquals(3, f.queryLong("SELECT qty FROM item WHERE id = 10"), "a newer client write wins");
+
+        // A direct write is stamped past the row's clocks even when a client clock runs ahead ...
+        f.execute("UPDATE item SET qty = 4 WHERE id = 10");
+        long qtyClock = f.queryLong("SELECT (cols -> 'qty' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 10}'");
+        assertTrue(qtyClock > future, "stamped after the client's clock");
+        // ... and stamps only the columns it changed.
+        long nameClock = f.queryLong("SELECT (cols -> 'name' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 10}'");
+        assertTrue(nameClock < future, "name was not changed by the direct update");
+
+        c.push(tx(3, Hlc.ofMillis(now + HOUR / 2), update("item", obj("id", 10), obj("qty", 5, "name", "x"))));
+        c.push(tx(4, Hlc.ofMillis(now + HOUR / 2) + 1, update("item", obj("id", 10), obj("name", "renamed"))));
+        c.awaitAck(4);
+        assertEquals(List.of(List.of("renamed", "4")), f.query("SELECT name, qty FROM item WHERE id = 10"));
+    }
+
+    @Test
+    void aCommitTooBigForOneMessageArrivesInPartsEndingOnItsBoundary() {
+        TestClient c = f.client("direct-bulk", head());
+        f.execute("INSERT INTO bulk SELECT g, 'v' || g FROM generate_series(1, 2500) AS g");
+        long seq = head();
+        c.awaitCursor(seq);
+        List<Message.Changes> parts = c.changes().stream()
+                .filter(ch -> ch.entries().stream().anyMatch(e -> e.seq() == seq)).toList();
+        assertEquals(3, parts.size());
+        assertEquals(List.of(0L, 0L, seq), parts.stream().map(Message.Changes::through).toList());
+        assertEquals(2500, parts.stream().mapToInt(ch -> ch.entries().size()).sum());
+        assertEquals(2500, c.entries().stream().filter(e -> e.table().equals("bulk")).map(e -> e.pk().get("id").asInt())
+                .distinct().count());
+    }
+
+    @Test
+    void aClientBehindTheMemoryBufferCatchesUpFromPostgres() {
+        long cursor = head();
+        f.execute("INSERT INTO item VALUES (20, 'a', 1)", "INSERT INTO item VALUES (21, 'b', 1)",
+                "UPDATE item SET qty = 2 WHERE id = 20");
+        long last = head();
+        // A restarted relay has an empty buffer: everything before its start is read from PostgreSQL.
+        f.restart();
+        TestClient c = f.client("direct-catchup", cursor);
+        c.awaitCursor(last);
+        List<FeedEntry> e = c.entries();
+        assertEquals(3, e.size(), e.toString());
+        assertEquals(List.of(20, 21, 20), e.stream().map(x -> x.pk().get("id").asInt()).toList());
+        assertTrue(e.stream().allMatch(x -> x.seq() > cursor && x.seq() <= last));
+    }
+}

@@ -1,0 +1,169 @@
+package io.syncsqlite.it.relay;
+
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Hlc;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.syncsqlite.it.support.Json.delete;
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static io.syncsqlite.it.support.Json.update;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Last-writer-wins per column (docs/DESIGN.md, "Merge rules"): the outcome depends on (hlc, node), never
+ * on the order in which transactions reach the relay. Timestamps here are fixed small values, so every
+ * row is created by a client, not by a direct write stamped with the current time.
+ */
+class MergeTest {
+
+    private static RelayFixture f;
+    private static TestClient a;
+    private static TestClient b;
+    private static final AtomicLong txA = new AtomicLong();
+    private static final AtomicLong txB = new AtomicLong();
+
+    @BeforeAll
+    static void start() {
+        f = RelayFixture.start("merge", "CREATE TABLE doc (id int PRIMARY KEY, title text, body text, n int)");
+        a = f.client("node-a", 0);
+        b = f.client("node-b", 0);
+    }
+
+    @AfterAll
+    static void stop() {
+        f.close();
+    }
+
+    private static long at(long millis) {
+        return Hlc.ofMillis(1_000_000 + millis);
+    }
+
+    private static void pushA(long hlc, io.syncsqlite.protocol.RowChange... changes) {
+        ClientTx t = tx(txA.incrementAndGet(), hlc, changes);
+        a.push(t);
+        a.awaitAck(t.id());
+    }
+
+    private static void pushB(long hlc, io.syncsqlite.protocol.RowChange... changes) {
+        ClientTx t = tx(txB.incrementAndGet(), hlc, changes);
+        b.push(t);
+        b.awaitAck(t.id());
+    }
+
+    private static List<String> row(int id) {
+        List<List<String>> rows = f.query("SELECT title, body, n FROM doc WHERE id = " + id);
+        return rows.isEmpty() ? null : rows.get(0);
+    }
+
+    @Test
+    void concurrentEditsToDifferentColumnsBothSurvive() {
+        pushA(at(1), insert("doc", obj("id", 1), obj("title", "t0", "body", "b0", "n", 0)));
+        // Both edited version 0 concurrently; B's is older but touches another column.
+        pushA(at(20), update("doc", obj("id", 1), obj("title", "t-from-a")));
+        pushB(at(10), update("doc", obj("id", 1), obj("body", "b-from-b")));
+        assertEquals(List.of("t-from-a", "b-from-b", "0"), row(1));
+    }
+
+    @Test
+    void sameColumnTheLaterTimestampWinsWhicheverArrivesFirst() {
+        pushA(at(1), insert("doc", obj("id", 2), obj("title", "t0", "n", 0)),
+                insert("doc", obj("id", 3), obj("title", "t0", "n", 0)));
+        // Row 2: older first, newer second.
+        pushA(at(100), update("doc", obj("id", 2), obj("title", "older")));
+        pushB(at(200), update("doc", obj("id", 2), obj("title", "newer")));
+        // Row 3: newer first, older second.
+        pushB(at(200), update("doc", obj("id", 3), obj("title", "newer")));
+        pushA(at(100), update("doc", obj("id", 3), obj("title", "older")));
+        assertEquals("newer", row(2).get(0));
+        assertEquals("newer", row(3).get(0));
+    }
+
+    @Test
+    void equalTimestampsAreOrderedByNodeId() {
+        pushA(at(1), insert("doc", obj("id", 4), obj("title", "t0")), insert("doc", obj("id", 5), obj("title", "t0")));
+        pushA(at(300), update("doc", obj("id", 4), obj("title", "a")));
+        pushB(at(300), update("doc", obj("id", 4), obj("title", "b")));
+        pushB(at(300), update("doc", obj("id", 5), obj("title", "b")));
+        pushA(at(300), update("doc", obj("id", 5), obj("title", "a")));
+        assertEquals("b", row(4).get(0)); // "node-b" > "node-a"
+        assertEquals("b", row(5).get(0));
+    }
+
+    @Test
+    void aDeleteWinsOverAConcurrentUpdateInEitherOrder() {
+        pushA(at(1), insert("doc", obj("id", 6), obj("title", "t0")), insert("doc", obj("id", 7), obj("title", "t0")));
+        // Row 6: the update (later timestamp) arrives first, the delete second.
+        pushB(at(50), update("doc", obj("id", 6), obj("title", "edited")));
+        pushA(at(40), delete("doc", obj("id", 6)));
+        // Row 7: the delete arrives first; the update of a deleted row is dropped.
+        pushA(at(40), delete("doc", obj("id", 7)));
+        pushB(at(50), update("doc", obj("id", 7), obj("title", "edited")));
+        assertEquals(null, row(6));
+        assertEquals(null, row(7));
+    }
+
+    @Test
+    void anInsertAfterADeleteRecreatesOnlyIfItIsLater() {
+        pushA(at(1), insert("doc", obj("id", 8), obj("title", "v1")), insert("doc", obj("id", 9), obj("title", "v1")));
+        pushA(at(100), delete("doc", obj("id", 8)), delete("doc", obj("id", 9)));
+        pushB(at(150), insert("doc", obj("id", 8), obj("title", "v2")));
+        pushB(at(50), insert("doc", obj("id", 9), obj("title", "stale")));
+        assertEquals(List.of("v2"), List.of(row(8).get(0)));
+        assertEquals(null, row(9));
+    }
+
+    @Test
+    void anOlderDeleteArrivingLateStillBeatsTheOlderInsert() {
+        // The delete reaches the relay before the insert it deletes (two offline clients): it is
+        // recorded, so the insert does not bring the row back.
+        pushB(at(500), delete("doc", obj("id", 10)));
+        pushA(at(400), insert("doc", obj("id", 10), obj("title", "x")));
+        assertEquals(null, row(10));
+    }
+
+    @Test
+    void aTransactionThatLosesEverywhereStillTellsItsOriginTheOutcome() {
+        pushA(at(1), insert("doc", obj("id", 11), obj("title", "t0", "n", 1)));
+        pushB(at(600), update("doc", obj("id", 11), obj("n", 2)));
+        ClientTx lost = tx(txA.incrementAndGet(), at(590), update("doc", obj("id", 11), obj("n", 3)));
+        a.push(lost);
+        long seq = a.awaitAck(lost.id()).seq();
+        a.awaitCursor(seq);
+        List<FeedEntry> atSeq = a.entries().stream().filter(e -> e.seq() == seq).toList();
+        assertEquals(1, atSeq.size(), atSeq.toString());
+        assertEquals(FeedKind.UPSERT, atSeq.get(0).kind());
+        assertEquals(2, atSeq.get(0).row().get("n").asInt());
+        assertEquals(at(600), atSeq.get(0).hlc());
+
+        ClientTx lostInsert = tx(txA.incrementAndGet(), at(2), insert("doc", obj("id", 12), obj("title", "x")));
+        pushB(at(700), delete("doc", obj("id", 12)));
+        a.push(lostInsert);
+        long seq2 = a.awaitAck(lostInsert.id()).seq();
+        a.awaitCursor(seq2);
+        List<FeedEntry> atSeq2 = a.entries().stream().filter(e -> e.seq() == seq2).toList();
+        assertEquals(1, atSeq2.size(), atSeq2.toString());
+        assertEquals(FeedKind.DELETE, atSeq2.get(0).kind());
+    }
+
+    @Test
+    void laterChangesOfOneTransactionOverrideItsEarlierOnes() {
+        pushA(at(800), insert("doc", obj("id", 13), obj("title", "first", "n", 1)),
+                update("doc", obj("id", 13), obj("title", "second")),
+                delete("doc", obj("id", 14)),
+                insert("doc", obj("id", 14), obj("title", "re")));
+        assertEquals(Arrays.asList("second", null, "1"), row(13));
+        assertEquals("re", row(14).get(0));
+    }
+}

@@ -1,0 +1,106 @@
+package io.syncsqlite.it.relay;
+
+import io.syncsqlite.it.support.PostgresFixture;
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.relay.Relay;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Installing the relay's schema is idempotent, and several relays can serve one database. */
+class SchemaInstallTest {
+
+    private static RelayFixture fresh(String prefix, List<String> tables, String... ddl) {
+        String url = PostgresFixture.server().newDatabase(prefix);
+        RelayFixture f = RelayFixture.on(url, tables);
+        f.execute(ddl);
+        return f;
+    }
+
+    @Test
+    void twoRelaysStartAtOnceOnAFreshDatabaseAndServeItTogether() throws Exception {
+        RelayFixture f = fresh("install", List.of(),
+                "CREATE TABLE a (id int PRIMARY KEY, v text)",
+                "CREATE TABLE b (k text, n int, PRIMARY KEY (k, n))",
+                "CREATE TABLE no_key (v text)");
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Relay>> starts = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            starts.add(pool.submit(() -> {
+                go.await();
+                return f.startRelay();
+            }));
+        }
+        go.countDown();
+        try (Relay one = starts.get(0).get(60, TimeUnit.SECONDS); Relay two = starts.get(1).get(60, TimeUnit.SECONDS)) {
+            pool.shutdown();
+            assertEquals(List.of(List.of("a", "2"), List.of("b", "2")), triggers(f));
+
+            // A client of one relay writes; a client of the other hears it.
+            TestClient writer = TestClient.connect(one.uri());
+            TestClient reader = TestClient.connect(two.uri());
+            try {
+                writer.hello("install-writer", 0);
+                reader.hello("install-reader", 0);
+                writer.push(tx(1, Hlc.ofMillis(System.currentTimeMillis()),
+                        insert("b", obj("k", "x", "n", 1), obj())));
+                long seq = writer.awaitAck(1).seq();
+                reader.awaitCursor(seq);
+                assertEquals("x", reader.entries().get(reader.entries().size() - 1).pk().get("k").asText());
+            } finally {
+                writer.close();
+                reader.close();
+            }
+        }
+        // Once more, sequentially: nothing is created twice.
+        try (Relay again = f.startRelay()) {
+            assertTrue(again.port() > 0);
+            assertEquals(List.of(List.of("a", "2"), List.of("b", "2")), triggers(f));
+            assertEquals(1, f.queryLong("SELECT count(*) FROM pg_proc WHERE proname = 'capture'"
+                    + " AND pronamespace = 'syncsqlite'::regnamespace"));
+        }
+    }
+
+    @Test
+    void aTableListLimitsWhatIsSyncedAndIsChecked() {
+        RelayFixture f = fresh("tables", List.of("A_Table"),
+                "CREATE TABLE a_table (id int PRIMARY KEY)",
+                "CREATE TABLE other (id int PRIMARY KEY)",
+                "CREATE TABLE no_key (v text)");
+        try (Relay r = f.startRelay()) {
+            assertTrue(r.port() > 0);
+            assertEquals(List.of(List.of("a_table", "2")), triggers(f));
+        }
+        RelayFixture missing = RelayFixture.on(f.dbUrl(), List.of("nope"));
+        IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class, () -> startUnwrapped(missing));
+        assertTrue(e1.getMessage().contains("nope"));
+        RelayFixture keyless = RelayFixture.on(f.dbUrl(), List.of("no_key"));
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () -> startUnwrapped(keyless));
+        assertTrue(e2.getMessage().contains("primary key"));
+    }
+
+    private static void startUnwrapped(RelayFixture f) throws Exception {
+        Relay.start(f.config()).close();
+    }
+
+    private static List<List<String>> triggers(RelayFixture f) {
+        return f.query("SELECT c.relname, count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                + " WHERE t.tgname LIKE 'syncsqlite%' GROUP BY c.relname ORDER BY c.relname");
+    }
+}

@@ -1,0 +1,222 @@
+package io.syncsqlite.relay;
+
+import io.syncsqlite.relay.apply.PostgresChangeApplier;
+import io.syncsqlite.relay.db.ConnectionPool;
+import io.syncsqlite.relay.feed.ChangeFeed;
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.SchemaInstaller;
+import io.syncsqlite.relay.session.ClientSession;
+import io.syncsqlite.relay.ws.RelayWebSocketServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A running relay: a WebSocket endpoint that applies client transactions to PostgreSQL and streams
+ * PostgreSQL's commits back to clients.
+ *
+ * <pre>{@code
+ * try (Relay relay = Relay.start(RelayConfig.of("jdbc:postgresql://localhost/app", "app", "secret")
+ *         .withHost("127.0.0.1").withPort(0))) {
+ *     URI uri = relay.uri(); // ws://127.0.0.1:<port>/sync
+ * }
+ * }</pre>
+ *
+ * <p><b>Threads.</b> One WebSocket selector thread plus decoder threads (Java-WebSocket), one feed
+ * thread ({@code syncsqlite-feed}), and a fixed pool of workers ({@code syncsqlite-worker-N}) that runs
+ * every session's lane. All are daemon threads; {@link #close()} stops them.
+ *
+ * <p>Thread-safe: {@link #port()}, {@link #uri()} and {@link #close()} may be called from any thread.
+ */
+public final class Relay implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Relay.class);
+    private static final long BUFFER_ENTRIES = 100_000;
+
+    private final RelayConfig config;
+    private final ConnectionPool pool;
+    private final ChangeFeed feed;
+    private final ExecutorService workers;
+    private final RelayWebSocketServer server;
+    private final Set<ClientSession> sessions;
+    private final int port;
+    private boolean closed;
+
+    private Relay(RelayConfig config, ConnectionPool pool, ChangeFeed feed, ExecutorService workers,
+                  RelayWebSocketServer server, Set<ClientSession> sessions) {
+        this.config = config;
+        this.pool = pool;
+        this.feed = feed;
+        this.workers = workers;
+        this.server = server;
+        this.sessions = sessions;
+        this.port = server.getPort();
+    }
+
+    /**
+     * Installs (or checks) the relay's schema and triggers, starts the change feed and listens.
+     *
+     * @throws SQLException             if PostgreSQL is unreachable or refuses the installation
+     * @throws IOException              if the port cannot be bound
+     * @throws IllegalArgumentException if a configured table does not exist or has no primary key
+     */
+    public static Relay start(RelayConfig config) throws SQLException, IOException {
+        ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
+                config.pgPassword(), "syncsqlite-relay");
+        Catalog catalog;
+        try (Connection c = connector.open()) {
+            catalog = SchemaInstaller.install(c, config.schema(), config.tables());
+        }
+        ConnectionPool pool = new ConnectionPool(connector, config.poolSize());
+        ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2));
+        ExecutorService workers = null;
+        RelayWebSocketServer server = null;
+        try {
+            feed.start();
+            workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
+            PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog);
+            Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+            ExecutorService lanes = workers;
+            server = new RelayWebSocketServer(new InetSocketAddress(config.host(), config.port()),
+                    config.maxFrameBytes(), (out, remote) -> {
+                ClientSession[] self = new ClientSession[1];
+                self[0] = new ClientSession(out, applier, feed, lanes, remote, () -> sessions.remove(self[0]));
+                sessions.add(self[0]);
+                return self[0];
+            });
+            server.start();
+            server.started().get(30, TimeUnit.SECONDS);
+            Relay relay = new Relay(config, pool, feed, workers, server, sessions);
+            log.info("syncsqlite relay listening on {} (database {})", relay.uri(), RelayConfig.maskUrl(config.pgUrl()));
+            return relay;
+        } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            stopQuietly(server);
+            feed.close();
+            if (workers != null) {
+                workers.shutdownNow();
+            }
+            pool.close();
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            if (cause instanceof SQLException s) {
+                throw s;
+            }
+            throw new IOException("cannot listen on " + config.host() + ":" + config.port() + ": " + cause, cause);
+        } catch (SQLException e) {
+            feed.close();
+            pool.close();
+            throw e;
+        }
+    }
+
+    /** Starts a throwaway PostgreSQL for demos (see {@link EmbeddedDatabase}). */
+    public static EmbeddedDatabase startEmbeddedPostgres() throws IOException {
+        return EmbeddedDatabase.start();
+    }
+
+    /** The port the relay listens on (the chosen one if the configuration said 0). */
+    public int port() {
+        return port;
+    }
+
+    /** The address clients connect to, {@code ws://host:port/sync}. */
+    public URI uri() {
+        String host = config.host().equals("0.0.0.0") ? "localhost" : config.host();
+        if (host.contains(":")) {
+            host = "[" + host + "]";
+        }
+        return URI.create("ws://" + host + ":" + port() + "/sync");
+    }
+
+    public RelayConfig config() {
+        return config;
+    }
+
+    /**
+     * Graceful shutdown: stops accepting connections and messages, lets every session finish the apply
+     * it is running (and send its acks), closes every connection with 1001, then stops the feed, the
+     * workers and the database connections. Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        server.stopAccepting();
+        List<CompletableFuture<Void>> drains = sessions.stream().map(ClientSession::drain).toList();
+        try {
+            CompletableFuture.allOf(drains.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("some sessions did not finish their work within 30 s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        stopQuietly(server);
+        // Sessions release their snapshot connections on their lanes after the sockets close.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!sessions.isEmpty() && System.nanoTime() < deadline) {
+            sleep(10);
+        }
+        feed.close();
+        workers.shutdown();
+        try {
+            if (!workers.awaitTermination(10, TimeUnit.SECONDS)) {
+                workers.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            workers.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        pool.close();
+        log.info("syncsqlite relay on port {} stopped", port);
+    }
+
+    private static void stopQuietly(RelayWebSocketServer server) {
+        if (server == null) {
+            return;
+        }
+        try {
+            server.stop(5000, "relay shutting down");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,93 @@
+package io.syncsqlite.relay;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything a relay needs to start.
+ *
+ * @param pgUrl         JDBC URL of the PostgreSQL database, e.g. {@code jdbc:postgresql://db:5432/app}
+ * @param pgUser        database user (may be empty when the URL or the server supplies it)
+ * @param pgPassword    database password (may be empty)
+ * @param host          address to listen on; {@link #DEFAULT_HOST} listens on every interface
+ * @param port          WebSocket port; 0 picks a free one (see {@link Relay#port()})
+ * @param schema        the PostgreSQL schema whose tables are synced
+ * @param tables        the tables to sync; empty means every table of {@code schema} with a primary key
+ * @param poolSize      database connections for applying client transactions
+ * @param maxFrameBytes largest WebSocket frame accepted from a client; larger ones close with 1009
+ *
+ * <p>Immutable; thread-safe.
+ */
+public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
+                          List<String> tables, int poolSize, int maxFrameBytes) {
+
+    public static final String DEFAULT_HOST = "0.0.0.0";
+    public static final int DEFAULT_PORT = 7780;
+    public static final String DEFAULT_SCHEMA = "public";
+    public static final int DEFAULT_POOL_SIZE = 8;
+    public static final int DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+
+    public RelayConfig {
+        Objects.requireNonNull(pgUrl, "pgUrl");
+        pgUser = pgUser == null ? "" : pgUser;
+        pgPassword = pgPassword == null ? "" : pgPassword;
+        host = host == null || host.isBlank() ? DEFAULT_HOST : host;
+        schema = schema == null || schema.isBlank() ? DEFAULT_SCHEMA : schema;
+        tables = tables == null ? List.of() : List.copyOf(tables);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be between 0 and 65535: " + port);
+        }
+        if (poolSize < 1) {
+            throw new IllegalArgumentException("pool size must be at least 1: " + poolSize);
+        }
+        if (maxFrameBytes < 1024) {
+            throw new IllegalArgumentException("max frame bytes must be at least 1024: " + maxFrameBytes);
+        }
+    }
+
+    /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
+    public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES);
+    }
+
+    public RelayConfig withHost(String host) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    public RelayConfig withPort(int port) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    public RelayConfig withSchema(String schema) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    public RelayConfig withTables(List<String> tables) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    public RelayConfig withPoolSize(int poolSize) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+    }
+
+    /** Never shows the password, also not one embedded in the URL. */
+    @Override
+    public String toString() {
+        return "RelayConfig[pgUrl=" + maskUrl(pgUrl) + ", pgUser=" + pgUser + ", pgPassword=" + (pgPassword.isEmpty() ? "" : "***")
+                + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
+                + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + "]";
+    }
+
+    /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */
+    public static String maskUrl(String url) {
+        if (url == null) {
+            return null;
+        }
+        return url.replaceAll("(?i)(password=)[^&;]*", "$1***").replaceAll("//([^/:@]+):[^/@]*@", "//$1:***@");
+    }
+}

@@ -1,0 +1,229 @@
+package io.syncsqlite.relay;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Command line entry point: {@code java -jar syncsqlite-relay.jar [options]}.
+ *
+ * <p>Options come from flags, else from environment variables, else defaults. Without a PostgreSQL URL
+ * the relay starts an embedded PostgreSQL (for a first try) and stops it on exit.
+ *
+ * <p>Thread-safe: {@link #parse} is a pure function; {@link #main} runs once per process.
+ */
+public final class RelayMain {
+
+    static final String USAGE = """
+            Usage: java -jar syncsqlite-relay.jar [options]
+
+            Syncs SQLite files (jdbc:syncsqlite: driver) with one PostgreSQL database.
+
+            Options (each may also be given as --name=value):
+              --pg-url URL         JDBC URL of PostgreSQL, e.g. jdbc:postgresql://db:5432/app
+                                   [env SYNCSQLITE_PG_URL; default: start an embedded PostgreSQL]
+              --pg-user USER       database user            [env SYNCSQLITE_PG_USER]
+              --pg-password PASS   database password        [env SYNCSQLITE_PG_PASSWORD]
+              --host HOST          address to listen on     [env SYNCSQLITE_HOST; default 0.0.0.0]
+              --port PORT          WebSocket port, 0 = any  [env SYNCSQLITE_PORT; default 7780]
+              --schema SCHEMA      schema of synced tables  [env SYNCSQLITE_SCHEMA; default public]
+              --tables a,b,c       tables to sync           [env SYNCSQLITE_TABLES; default: every table
+                                   of the schema that has a primary key]
+              --pool-size N        database connections for applying changes [default 8]
+              --max-frame-bytes N  largest frame accepted from a client [default 16777216]
+              --help               print this help and exit
+
+            Clients connect to ws://HOST:PORT/sync.
+            """;
+
+    private RelayMain() {
+    }
+
+    /**
+     * Parsed command line.
+     *
+     * @param pgUrl null when PostgreSQL should be embedded
+     */
+    record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
+                   String schema, List<String> tables, int poolSize, int maxFrameBytes) {
+
+        RelayConfig config(String url, String user, String password) {
+            return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes);
+        }
+    }
+
+    /** A command line the relay cannot run with; the message says why. */
+    static final class UsageException extends Exception {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    public static void main(String[] args) {
+        Options options;
+        try {
+            options = parse(args, System.getenv());
+        } catch (UsageException e) {
+            System.err.println("syncsqlite-relay: " + e.getMessage());
+            System.err.println("Run with --help for the options.");
+            System.exit(2);
+            return;
+        }
+        if (options.help()) {
+            System.out.print(USAGE);
+            return;
+        }
+        // Before the first logger exists: a readable default for the command line, unless overridden.
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "io/syncsqlite/relay/relay-logback.xml");
+        }
+        Logger log = LoggerFactory.getLogger(RelayMain.class);
+        EmbeddedDatabase embedded = null;
+        Relay relay;
+        try {
+            RelayConfig config;
+            if (options.pgUrl() == null) {
+                log.info("no PostgreSQL URL given (--pg-url or SYNCSQLITE_PG_URL): starting an embedded PostgreSQL");
+                embedded = EmbeddedDatabase.start(false); // stopped by our hook, after the relay
+                log.info("embedded PostgreSQL: {} user {}", embedded.jdbcUrl(), embedded.user());
+                config = options.config(embedded.jdbcUrl(), embedded.user(), embedded.password());
+            } else {
+                config = options.config(options.pgUrl(), options.pgUser(), options.pgPassword());
+            }
+            relay = Relay.start(config);
+        } catch (Exception e) {
+            log.error("relay failed to start: {}", e.toString());
+            closeQuietly(embedded);
+            System.exit(1);
+            return;
+        }
+        EmbeddedDatabase db = embedded;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            relay.close();
+            closeQuietly(db);
+        }, "syncsqlite-shutdown"));
+        try {
+            // The relay's threads are daemons: park here until the shutdown hook ends the process.
+            new CountDownLatch(1).await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Flags win over environment variables, which win over defaults. */
+    static Options parse(String[] args, Map<String, String> env) throws UsageException {
+        String pgUrl = env.get("SYNCSQLITE_PG_URL");
+        String pgUser = env.get("SYNCSQLITE_PG_USER");
+        String pgPassword = env.get("SYNCSQLITE_PG_PASSWORD");
+        String host = env.getOrDefault("SYNCSQLITE_HOST", RelayConfig.DEFAULT_HOST);
+        String port = env.get("SYNCSQLITE_PORT");
+        String schema = env.getOrDefault("SYNCSQLITE_SCHEMA", RelayConfig.DEFAULT_SCHEMA);
+        String tables = env.get("SYNCSQLITE_TABLES");
+        String poolSize = null;
+        String maxFrameBytes = null;
+        boolean help = false;
+
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        while (!rest.isEmpty()) {
+            String arg = rest.remove(0);
+            if (arg.equals("--help") || arg.equals("-h")) {
+                help = true;
+                continue;
+            }
+            if (!arg.startsWith("--")) {
+                throw new UsageException("unexpected argument '" + arg + "'");
+            }
+            String name = arg;
+            String value;
+            int eq = arg.indexOf('=');
+            if (eq > 0) {
+                name = arg.substring(0, eq);
+                value = arg.substring(eq + 1);
+            } else {
+                if (rest.isEmpty() || rest.get(0).startsWith("--")) {
+                    throw new UsageException("option " + name + " needs a value");
+                }
+                value = rest.remove(0);
+            }
+            switch (name) {
+                case "--pg-url" -> pgUrl = value;
+                case "--pg-user" -> pgUser = value;
+                case "--pg-password" -> pgPassword = value;
+                case "--host" -> host = value;
+                case "--port" -> port = value;
+                case "--schema" -> schema = value;
+                case "--tables" -> tables = value;
+                case "--pool-size" -> poolSize = value;
+                case "--max-frame-bytes" -> maxFrameBytes = value;
+                default -> throw new UsageException("unknown option " + name);
+            }
+        }
+        if (pgUrl != null && pgUrl.isBlank()) {
+            pgUrl = null;
+        }
+        if (pgUrl != null && !pgUrl.startsWith("jdbc:postgresql:")) {
+            throw new UsageException("--pg-url must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db), got "
+                    + RelayConfig.maskUrl(pgUrl));
+        }
+        if (host.isBlank()) {
+            throw new UsageException("--host must not be empty");
+        }
+        if (schema.isBlank()) {
+            throw new UsageException("--schema must not be empty");
+        }
+        return new Options(help, pgUrl, pgUser, pgPassword, host,
+                number("--port", port, RelayConfig.DEFAULT_PORT, 0, 65535), schema, tableList(tables),
+                number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
+                number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE));
+    }
+
+    private static int number(String name, String value, int fallback, int min, int max) throws UsageException {
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n < min || n > max) {
+                throw new UsageException(name + " must be between " + min + " and " + max + ", got " + n);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException(name + " must be a number, got '" + value + "'");
+        }
+    }
+
+    private static List<String> tableList(String tables) throws UsageException {
+        if (tables == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String t : tables.split(",")) {
+            String name = t.trim();
+            if (!name.isEmpty()) {
+                out.add(name);
+            }
+        }
+        if (out.isEmpty() && !tables.isBlank()) {
+            throw new UsageException("--tables lists no table names");
+        }
+        return out;
+    }
+
+    private static void closeQuietly(EmbeddedDatabase db) {
+        if (db == null) {
+            return;
+        }
+        try {
+            db.close();
+        } catch (Exception e) {
+            PrintStream err = System.err;
+            err.println("syncsqlite-relay: could not stop the embedded PostgreSQL: " + e);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package io.syncsqlite.relay.apply;
+
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.Message;
+
+import java.sql.SQLException;
+
+/**
+ * Applies client transactions to the central database and answers for each one.
+ *
+ * <p>Implementations are thread-safe; the relay calls them from its session lanes, at most one call at a
+ * time per session, but concurrently across sessions (and across relays on one database).
+ */
+public interface ChangeApplier {
+
+    /** Where a client stands, for {@link Message.Welcome}. */
+    ClientPosition position(String node) throws SQLException;
+
+    /**
+     * Applies one client transaction (or recognises a resend) and returns the answer to send:
+     * {@link Message.Ack} only after the database commit, or {@link Message.Reject} after the rollback.
+     *
+     * @throws ApplyFailure when the outcome cannot be decided now (database unreachable, repeated
+     *                      serialization failures); the session then closes so the client resends later
+     */
+    Message apply(String node, ClientTx tx) throws ApplyFailure;
+
+    /**
+     * @param appliedTx  the highest transaction of the client already applied (or rejected), 0 if none
+     * @param appliedSeq the feed position of that transaction's outcome
+     * @param head       the newest feed position
+     */
+    record ClientPosition(long appliedTx, long appliedSeq, long head) {
+    }
+}

@@ -1,0 +1,220 @@
+package io.syncsqlite.relay.apply;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.relay.db.ConnectionPool;
+import io.syncsqlite.relay.db.PgErrors;
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.TableInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Applies client transactions to PostgreSQL with last-writer-wins merge per column, one PostgreSQL
+ * transaction per client transaction (see {@link TxRun} for the steps).
+ *
+ * <p>Errors are classified by SQLState ({@link PgErrors}): deadlocks and serialization failures run the
+ * transaction again (up to 5 attempts); data errors reject it, and the rejection is recorded as the
+ * client's applied transaction in a transaction of its own, together with the current images of the rows
+ * it touched, so a resend is answered rather than retried and the client converges even if it never sees
+ * the {@link Message.Reject}; connection and server errors raise {@link ApplyFailure}.
+ *
+ * <p>An {@link Message.Ack} is returned only after PostgreSQL has committed.
+ *
+ * <p>Thread-safe: any number of threads may apply concurrently; each borrows its own connection.
+ */
+public final class PostgresChangeApplier implements ChangeApplier {
+
+    private static final Logger log = LoggerFactory.getLogger(PostgresChangeApplier.class);
+    private static final int MAX_ATTEMPTS = 5;
+    private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(30);
+
+    private static final String POSITION = "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
+            + "coalesce((SELECT applied_seq FROM syncsqlite.client WHERE node = ?), 0), "
+            + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0)";
+
+    private final ConnectionPool pool;
+    private final Catalog catalog;
+    private final Map<TableInfo, TableStatements> statements = new ConcurrentHashMap<>();
+
+    public PostgresChangeApplier(ConnectionPool pool, Catalog catalog) {
+        this.pool = pool;
+        this.catalog = catalog;
+    }
+
+    @Override
+    public ClientPosition position(String node) throws SQLException {
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = false;
+        try (PreparedStatement ps = c.prepareStatement(POSITION)) {
+            ps.setString(1, node);
+            ps.setString(2, node);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3));
+                c.commit();
+                return p;
+            }
+        } catch (SQLException e) {
+            broken = !rollbackQuietly(c);
+            throw e;
+        } finally {
+            pool.release(c, broken);
+        }
+    }
+
+    @Override
+    public Message apply(String node, ClientTx tx) throws ApplyFailure {
+        List<Op> ops;
+        try {
+            ops = Validation.validate(catalog, tx);
+        } catch (InvalidChange e) {
+            log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, e.sqlState());
+            return new Message.Reject(tx.id(), e.sqlState(), e.getMessage(), List.of());
+        }
+        for (int attempt = 1; ; attempt++) {
+            Connection c;
+            try {
+                c = pool.borrow(BORROW_TIMEOUT);
+            } catch (SQLException e) {
+                throw new ApplyFailure("no database connection", e);
+            }
+            boolean broken = false;
+            try {
+                return new TxRun(c, this::statements, node, tx, ops).run();
+            } catch (SQLException e) {
+                broken = !rollbackQuietly(c);
+                PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
+                switch (action) {
+                    case RETRY -> {
+                        if (attempt >= MAX_ATTEMPTS) {
+                            throw new ApplyFailure("tx " + tx.id() + " failed " + attempt + " times with SQLState "
+                                    + PgErrors.sqlState(e), e);
+                        }
+                        log.debug("tx {} of node {}: SQLState {}, attempt {} of {}", tx.id(), node,
+                                PgErrors.sqlState(e), attempt, MAX_ATTEMPTS);
+                        backoff(attempt);
+                    }
+                    case REJECT -> {
+                        try {
+                            return reject(c, node, tx, ops, e);
+                        } catch (SQLException e2) {
+                            broken = !rollbackQuietly(c);
+                            throw new ApplyFailure("could not record the rejection of tx " + tx.id(), e2);
+                        }
+                    }
+                    case RECONNECT -> {
+                        broken = true;
+                        throw new ApplyFailure("database error applying tx " + tx.id() + ": SQLState "
+                                + PgErrors.sqlState(e), e);
+                    }
+                }
+            } finally {
+                pool.release(c, broken);
+            }
+        }
+    }
+
+    /**
+     * Records a refused transaction as applied, logs the current state of the rows it touched (into the
+     * feed, and into the Reject for the client to revert to), all in one new transaction.
+     */
+    private Message reject(Connection c, String node, ClientTx tx, List<Op> ops, SQLException cause)
+            throws SQLException {
+        String sqlState = PgErrors.sqlState(cause);
+        long[] client = TxRun.lockClient(c, node);
+        if (client[0] >= tx.id()) {
+            // Another session of the same node settled this transaction meanwhile.
+            c.rollback();
+            return new Message.Ack(tx.id(), client[1]);
+        }
+        List<FeedEntry> current = logCurrentRows(c, ops);
+        TxRun.markCommit(c, node, tx.id());
+        c.commit();
+        log.info("rejected tx {} of node {}: SQLState {}", tx.id(), node, sqlState);
+        if (log.isDebugEnabled()) {
+            log.debug("rejection of tx {} of node {}: {}", tx.id(), node, PgErrors.describe(cause));
+        }
+        return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause), current);
+    }
+
+    private List<FeedEntry> logCurrentRows(Connection c, List<Op> ops) throws SQLException {
+        Map<TableInfo, Set<String>> keys = new LinkedHashMap<>();
+        for (Op op : ops) {
+            keys.computeIfAbsent(op.table(), t -> new LinkedHashSet<>()).add(op.pkJson());
+        }
+        List<FeedEntry> current = new ArrayList<>();
+        for (Map.Entry<TableInfo, Set<String>> e : keys.entrySet()) {
+            // A key PostgreSQL cannot even parse (the reason for the rejection, perhaps) has no current
+            // row: skip that table's keys rather than fail the rejection.
+            Savepoint sp = c.setSavepoint();
+            try (PreparedStatement ps = c.prepareStatement(statements(e.getKey()).logCurrent())) {
+                ps.setString(1, "[" + String.join(",", e.getValue()) + "]");
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String row = rs.getString(2);
+                        current.add(new FeedEntry(0, e.getKey().name(), row == null ? FeedKind.DELETE : FeedKind.UPSERT,
+                                object(rs.getString(1)), row == null ? null : object(row), rs.getLong(3)));
+                    }
+                }
+                c.releaseSavepoint(sp);
+            } catch (SQLException ex) {
+                if (PgErrors.classify(ex) != PgErrors.Action.REJECT) {
+                    throw ex;
+                }
+                c.rollback(sp);
+            }
+        }
+        return current;
+    }
+
+    private TableStatements statements(TableInfo table) {
+        return statements.computeIfAbsent(table, TableStatements::new);
+    }
+
+    private static ObjectNode object(String json) throws SQLException {
+        try {
+            return (ObjectNode) MessageCodec.JSON.readTree(json);
+        } catch (IOException | ClassCastException e) {
+            throw new SQLException("unexpected JSON from PostgreSQL", "XX000", e);
+        }
+    }
+
+    /** Rolls back; false if even that failed, which means the connection is unusable. */
+    private static boolean rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+            return true;
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static void backoff(int attempt) {
+        try {
+            Thread.sleep(ThreadLocalRandom.current().nextLong(5, 20L * attempt + 10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package io.syncsqlite.relay.apply;
+
+import io.syncsqlite.relay.schema.Sql;
+import io.syncsqlite.relay.schema.TableInfo;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * The SQL the applier runs against one synced table. Every statement takes its rows as one JSON array
+ * parameter and lets {@code jsonb_populate_recordset} convert the values to the columns' types, so values
+ * are never part of SQL text and many rows cost one statement; names come from the catalog and are quoted.
+ *
+ * <p>Thread-safe: immutable apart from a concurrent cache of the column-set-specific statements.
+ */
+final class TableStatements {
+
+    private final TableInfo table;
+    private final String records;
+    private final String lockKeys;
+    private final String presence;
+    private final String logCurrent;
+    private final String delete;
+    private final Map<String, String> inserts = new ConcurrentHashMap<>();
+    private final Map<String, String> updates = new ConcurrentHashMap<>();
+
+    TableStatements(TableInfo table) {
+        this.table = table;
+        String q = table.qualifiedName();
+        List<String> pk = table.primaryKey();
+        this.records = "jsonb_populate_recordset(NULL::" + q + ", ?::jsonb)";
+
+        // Normalises the client's keys to PostgreSQL's own JSON form (e.g. "5" for an int key becomes 5)
+        // and takes the per-row advisory locks in lock-key order, so that two relay transactions touching
+        // the same rows always lock them in the same order and cannot deadlock on them. The sort is in a
+        // subquery, which PostgreSQL does not flatten, so the locks are taken in that order.
+        this.lockKeys = "SELECT s.i, s.pk::text, pg_advisory_xact_lock(s.k) FROM ("
+                + "SELECT x.i, x.pk, hashtextextended(" + Sql.literal(table.name()) + " || x.pk::text, 0) AS k FROM ("
+                + "SELECT e.i, " + Sql.pkObject("r.", pk) + " AS pk "
+                + "FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i), "
+                + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r) AS x "
+                + "ORDER BY k) AS s";
+
+        this.presence = "SELECT " + Sql.pkObject("t.", pk) + "::text FROM " + q + " AS t WHERE ("
+                + Sql.columns("t.", pk) + ") IN (SELECT " + Sql.columns("k.", pk)
+                + " FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k) FOR UPDATE OF t";
+
+        String firstPk = "t." + Sql.ident(pk.get(0));
+        this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT "
+                + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
+                + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t) END, "
+                + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) "
+                + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
+                + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "
+                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(table.name())
+                + " AND rc.pk = " + Sql.pkObject("k.", pk) + " "
+                + "RETURNING pk::text, \"row\"::text, hlc";
+
+        this.delete = "DELETE FROM " + q + " AS t USING " + records + " AS r WHERE " + Sql.pkEquals("t.", "r.", pk);
+    }
+
+    TableInfo table() {
+        return table;
+    }
+
+    /** Parameter: JSON array of key objects. Returns (ordinal, normalised key) in lock order. */
+    String lockKeys() {
+        return lockKeys;
+    }
+
+    /** Parameter: JSON array of normalised keys. Returns the keys of the rows that exist, locked. */
+    String presence() {
+        return presence;
+    }
+
+    /**
+     * Parameter: JSON array of key objects. Logs each row's current image (or a delete) into
+     * {@code syncsqlite.change}, returning (pk, row, hlc).
+     */
+    String logCurrent() {
+        return logCurrent;
+    }
+
+    /** Deletes rows. Parameter: JSON array of key objects. */
+    String delete() {
+        return delete;
+    }
+
+    /**
+     * Inserts rows, or, where one exists after all, overwrites the given columns. Parameter: JSON array of
+     * objects with key and values; no key twice (ON CONFLICT DO UPDATE cannot touch a row twice).
+     */
+    String insert(List<String> columns) {
+        return inserts.computeIfAbsent(String.join("\u0000", columns), k -> {
+            List<String> pk = table.primaryKey();
+            List<String> all = new java.util.ArrayList<>(pk);
+            all.addAll(columns);
+            String conflict = columns.isEmpty() ? "DO NOTHING" : "DO UPDATE SET " + columns.stream()
+                    .map(c -> Sql.ident(c) + " = excluded." + Sql.ident(c)).collect(Collectors.joining(", "));
+            return "INSERT INTO " + table.qualifiedName() + " AS t (" + Sql.columns("", all) + ") "
+                    + (table.identityAlways() ? "OVERRIDING SYSTEM VALUE " : "")
+                    + "SELECT " + Sql.columns("r.", all) + " FROM " + records + " AS r "
+                    + "ON CONFLICT (" + Sql.columns("", pk) + ") " + conflict;
+        });
+    }
+
+    /**
+     * Sets the given columns of existing rows. Parameter: JSON array of objects with key and values; no
+     * key twice (UPDATE ... FROM would apply only one of them).
+     */
+    String update(List<String> columns) {
+        return updates.computeIfAbsent(String.join("\u0000", columns), k -> "UPDATE " + table.qualifiedName()
+                + " AS t SET " + columns.stream().map(c -> Sql.ident(c) + " = r." + Sql.ident(c))
+                .collect(Collectors.joining(", "))
+                + " FROM " + records + " AS r WHERE " + Sql.pkEquals("t.", "r.", table.primaryKey()));
+    }
+}

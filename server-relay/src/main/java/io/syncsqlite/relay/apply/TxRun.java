@@ -1,0 +1,451 @@
+package io.syncsqlite.relay.apply;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.relay.schema.TableInfo;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Function;
+
+/**
+ * One attempt at applying one client transaction in one PostgreSQL transaction, following the merge
+ * table of docs/DESIGN.md:
+ * <ol>
+ *   <li>lock the client's row and recognise a resend ({@code tx <= applied_tx});</li>
+ *   <li>{@code SET LOCAL syncsqlite.hlc/node}, so the capture trigger logs this transaction's writes with
+ *       the client's timestamp;</li>
+ *   <li>normalise every key and take the per-row advisory locks, sorted; lock the existing rows
+ *       ({@code FOR UPDATE}) and their clocks, so direct writers and other relays cannot interleave;</li>
+ *   <li>decide each change in order against the clocks (kept in memory and updated as it goes), queueing
+ *       the winning writes; consecutive writes of the same shape (table, kind, columns) to distinct rows
+ *       go to PostgreSQL as one set-based statement ({@link RunWriter});</li>
+ *   <li>write the new clocks, log the current image of every row that got no statement at all (so the
+ *       origin learns the outcome), mark the commit, record the client's position, commit.</li>
+ * </ol>
+ * Ties between equal (hlc, node) pairs go to the incoming change: only the same transaction of the same
+ * node can repeat a pair (resends are filtered first), and its later changes must override its earlier ones.
+ *
+ * <p>Not thread-safe: used once, by one thread, with a connection that thread borrowed.
+ */
+final class TxRun {
+
+    // Two statements, one round trip. Insert-if-missing first, so FOR UPDATE always has a row to lock.
+    private static final String LOCK_CLIENT = "INSERT INTO syncsqlite.client (node) VALUES (?) ON CONFLICT (node) DO NOTHING; "
+            + "SELECT applied_tx, applied_seq FROM syncsqlite.client WHERE node = ? FOR UPDATE";
+
+    // The same, also doing SET LOCAL syncsqlite.hlc/node (harmless for a resend, which rolls back).
+    private static final String LOCK_CLIENT_SET_CLOCK = "INSERT INTO syncsqlite.client (node) VALUES (?) ON CONFLICT (node) DO NOTHING; "
+            + "SELECT applied_tx, applied_seq, set_config('syncsqlite.hlc', ?, true), set_config('syncsqlite.node', ?, true) "
+            + "FROM syncsqlite.client WHERE node = ? FOR UPDATE";
+
+    private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk::text, rc.alive, rc.alive_hlc, rc.alive_node, "
+            + "rc.cols::text FROM syncsqlite.row_clock AS rc WHERE (rc.tbl, rc.pk) IN "
+            + "(SELECT u.t, u.p::jsonb FROM unnest(?::text[], ?::text[]) AS u(t, p)) FOR UPDATE OF rc";
+
+    private static final String WRITE_CLOCKS = "INSERT INTO syncsqlite.row_clock AS rc "
+            + "(tbl, pk, alive, alive_hlc, alive_node, cols) "
+            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM jsonb_to_recordset(?::jsonb) "
+            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb) "
+            + "ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, alive_hlc = excluded.alive_hlc, "
+            + "alive_node = excluded.alive_node, cols = excluded.cols";
+
+    static final String MARK_COMMIT = "UPDATE syncsqlite.client SET applied_tx = ?, "
+            + "applied_seq = syncsqlite.commit_mark() WHERE node = ? RETURNING applied_seq";
+
+    private final Connection c;
+    private final Function<TableInfo, TableStatements> statements;
+    private final String node;
+    private final ClientTx tx;
+    private final List<Op> ops;
+    private final Map<RowKey, RowState> rows = new LinkedHashMap<>();
+    private final RowState[] opRows;
+    private final RunWriter writes;
+
+    TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops) {
+        this.c = c;
+        this.statements = statements;
+        this.node = node;
+        this.tx = tx;
+        this.ops = ops;
+        this.opRows = new RowState[ops.size()];
+        this.writes = new RunWriter(c);
+    }
+
+    /** Applies and commits; returns the Ack to send. On SQLException the caller rolls back. */
+    Message run() throws SQLException {
+        long[] client = lockClient(c, node, tx.hlc());
+        if (client[0] >= tx.id()) {
+            c.rollback();
+            return new Message.Ack(tx.id(), client[1]);
+        }
+        lockRows();
+        readState();
+        for (int i = 0; i < ops.size(); i++) {
+            boolean cascaded = decide(ops.get(i), opRows[i]);
+            if (cascaded && i < ops.size() - 1) {
+                // ON DELETE CASCADE may just have deleted rows this transaction touches next: write what
+                // is queued and read the state again rather than decide on stale clocks.
+                writes.flush();
+                writeClocks();
+                readState();
+            }
+        }
+        writes.flush();
+        writeClocks();
+        logUntouchedRows();
+        long seq = markCommit(c, node, tx.id());
+        c.commit();
+        return new Message.Ack(tx.id(), seq);
+    }
+
+    /** Locks (creating if needed) the client's row; returns {applied_tx, applied_seq}. */
+    static long[] lockClient(Connection c, String node) throws SQLException {
+        return lockClient(c, node, -1);
+    }
+
+    /** The same, and, if {@code hlc >= 0}, makes the capture trigger log this transaction's writes with it. */
+    private static long[] lockClient(Connection c, String node, long hlc) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(hlc < 0 ? LOCK_CLIENT : LOCK_CLIENT_SET_CLOCK)) {
+            ps.setString(1, node);
+            if (hlc < 0) {
+                ps.setString(2, node);
+            } else {
+                ps.setString(2, Long.toString(hlc));
+                ps.setString(3, node);
+                ps.setString(4, node);
+            }
+            boolean isResult = ps.execute();
+            while (!isResult) {
+                if (ps.getUpdateCount() == -1) {
+                    throw new SQLException("client lock returned no row", "XX000");
+                }
+                isResult = ps.getMoreResults();
+            }
+            try (ResultSet rs = ps.getResultSet()) {
+                if (!rs.next()) {
+                    throw new SQLException("client row missing after insert", "XX000");
+                }
+                return new long[]{rs.getLong(1), rs.getLong(2)};
+            }
+        }
+    }
+
+    /** Draws the feed position and records it as the client's; returns the seq. */
+    static long markCommit(Connection c, String node, long txId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(MARK_COMMIT)) {
+            ps.setLong(1, txId);
+            ps.setString(2, node);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private void lockRows() throws SQLException {
+        Map<TableInfo, List<Integer>> byTable = new TreeMap<>(Comparator.comparing(TableInfo::name));
+        for (int i = 0; i < ops.size(); i++) {
+            byTable.computeIfAbsent(ops.get(i).table(), t -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<TableInfo, List<Integer>> e : byTable.entrySet()) {
+            TableInfo table = e.getKey();
+            List<String> distinct = new ArrayList<>();
+            Map<String, Integer> ordinal = new HashMap<>();
+            for (int i : e.getValue()) {
+                String pk = ops.get(i).pkJson();
+                if (ordinal.putIfAbsent(pk, distinct.size() + 1) == null) {
+                    distinct.add(pk);
+                }
+            }
+            String[] canonical = new String[distinct.size() + 1];
+            try (PreparedStatement ps = c.prepareStatement(statements.apply(table).lockKeys())) {
+                ps.setString(1, "[" + String.join(",", distinct) + "]");
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        canonical[rs.getInt(1)] = rs.getString(2);
+                    }
+                }
+            }
+            for (int i : e.getValue()) {
+                RowKey key = new RowKey(table.name(), canonical[ordinal.get(ops.get(i).pkJson())]);
+                opRows[i] = rows.computeIfAbsent(key, k -> new RowState(table, k));
+            }
+        }
+    }
+
+    /** Reads whether each row exists (locking it) and its clocks. */
+    private void readState() throws SQLException {
+        Map<TableInfo, List<RowState>> byTable = new LinkedHashMap<>();
+        for (RowState s : rows.values()) {
+            s.reset();
+            byTable.computeIfAbsent(s.table, t -> new ArrayList<>()).add(s);
+        }
+        for (Map.Entry<TableInfo, List<RowState>> e : byTable.entrySet()) {
+            try (PreparedStatement ps = c.prepareStatement(statements.apply(e.getKey()).presence())) {
+                ps.setString(1, keyArray(e.getValue()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        RowState s = rows.get(new RowKey(e.getKey().name(), rs.getString(1)));
+                        if (s != null) {
+                            s.exists = true;
+                            s.alive = true;
+                        }
+                    }
+                }
+            }
+        }
+        String[] tbls = new String[rows.size()];
+        String[] pks = new String[rows.size()];
+        int n = 0;
+        for (RowKey k : rows.keySet()) {
+            tbls[n] = k.table();
+            pks[n++] = k.pk();
+        }
+        try (PreparedStatement ps = c.prepareStatement(READ_CLOCKS)) {
+            ps.setArray(1, c.createArrayOf("text", tbls));
+            ps.setArray(2, c.createArrayOf("text", pks));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    RowState s = rows.get(new RowKey(rs.getString(1), rs.getString(2)));
+                    if (s != null) {
+                        s.alive = rs.getBoolean(3);
+                        s.aliveHlc = rs.getLong(4);
+                        s.aliveNode = rs.getString(5);
+                        s.readCols(rs.getString(6));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Decides one change and queues its writes; returns true if it deleted a row with cascading FKs. */
+    private boolean decide(Op op, RowState s) throws SQLException {
+        long h = tx.hlc();
+        TableStatements sql = statements.apply(op.table());
+        switch (op.kind()) {
+            case INSERT -> {
+                if (s.exists) {
+                    List<String> won = winners(op, s);
+                    if (!won.isEmpty()) {
+                        writes.add(sql.update(won), s.key, json(op, won));
+                        s.touched = true;
+                    }
+                    s.stamp(won, h, node);
+                    if (wins(h, s.aliveHlc, s.aliveNode)) {
+                        s.setExistence(true, h, node);
+                    }
+                } else if (s.alive || wins(h, s.aliveHlc, s.aliveNode)) {
+                    List<String> all = names(op.values());
+                    writes.add(sql.insert(all), s.key, json(op, all));
+                    s.touched = true;
+                    s.exists = true;
+                    s.setExistence(true, h, node);
+                    s.stamp(all, h, node);
+                }
+                // else: a later delete is recorded, the row stays deleted.
+            }
+            case UPDATE -> {
+                if (s.exists) {
+                    List<String> won = winners(op, s);
+                    if (!won.isEmpty()) {
+                        writes.add(sql.update(won), s.key, json(op, won));
+                        s.touched = true;
+                        s.stamp(won, h, node);
+                    }
+                }
+                // else: the row is gone, and a delete wins over a concurrent update.
+            }
+            case DELETE -> {
+                if (wins(h, s.aliveHlc, s.aliveNode)) {
+                    if (s.exists) {
+                        writes.add(sql.delete(), s.key, s.key.pk());
+                        s.touched = true;
+                        s.exists = false;
+                        s.setExistence(false, h, node);
+                        return op.table().deleteCascades();
+                    }
+                    // Absent already: record the delete anyway, so that an older insert of the same
+                    // row arriving later (from an offline client) does not bring it back.
+                    s.setExistence(false, h, node);
+                }
+            }
+        }
+        return false;
+    }
+
+    private boolean wins(long h, long clockHlc, String clockNode) {
+        return Hlc.compare(h, node, clockHlc, clockNode) >= 0;
+    }
+
+    private List<String> winners(Op op, RowState s) {
+        List<String> won = new ArrayList<>();
+        for (Iterator<String> it = op.values().fieldNames(); it.hasNext(); ) {
+            String col = it.next();
+            RowState.Clock clock = s.cols.get(col);
+            if (clock == null || wins(tx.hlc(), clock.hlc(), clock.node())) {
+                won.add(col);
+            }
+        }
+        return won;
+    }
+
+    /** Writes every changed clock in one statement. */
+    private void writeClocks() throws SQLException {
+        ArrayNode all = MessageCodec.JSON.createArrayNode();
+        for (RowState s : rows.values()) {
+            if (!s.dirty) {
+                continue;
+            }
+            ObjectNode o = all.addObject();
+            o.put("tbl", s.key.table());
+            o.putRawValue("pk", new RawValue(s.key.pk())); // PostgreSQL's own JSON text, kept verbatim
+            o.put("alive", s.alive);
+            o.put("alive_hlc", s.aliveHlc);
+            o.put("alive_node", s.aliveNode);
+            o.set("cols", s.colsJson());
+            s.dirty = false;
+        }
+        if (all.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(WRITE_CLOCKS)) {
+            ps.setString(1, all.toString());
+            ps.execute();
+        }
+    }
+
+
+    /** Rows no statement touched still get a change entry with their current state, for the origin. */
+    private void logUntouchedRows() throws SQLException {
+        Map<TableInfo, List<RowState>> byTable = new LinkedHashMap<>();
+        for (RowState s : rows.values()) {
+            if (!s.touched) {
+                byTable.computeIfAbsent(s.table, t -> new ArrayList<>()).add(s);
+            }
+        }
+        for (Map.Entry<TableInfo, List<RowState>> e : byTable.entrySet()) {
+            try (PreparedStatement ps = c.prepareStatement(statements.apply(e.getKey()).logCurrent())) {
+                ps.setString(1, keyArray(e.getValue()));
+                ps.execute();
+            }
+        }
+    }
+
+    private static String keyArray(Collection<RowState> states) {
+        StringBuilder sb = new StringBuilder("[");
+        for (RowState s : states) {
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            sb.append(s.key.pk());
+        }
+        return sb.append(']').toString();
+    }
+
+    private static List<String> names(ObjectNode values) {
+        List<String> names = new ArrayList<>(values.size());
+        values.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    private static String json(Op op, List<String> columns) {
+        ObjectNode o = op.pk().deepCopy();
+        for (String col : columns) {
+            o.set(col, op.values().get(col));
+        }
+        try {
+            return MessageCodec.JSON.writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A row of a synced table, by PostgreSQL's own JSON text of its key. */
+    record RowKey(String table, String pk) {
+    }
+
+    /** What this transaction knows about one row: existence and clocks, as read and as changed. */
+    static final class RowState {
+        record Clock(long hlc, String node) {
+        }
+
+        final TableInfo table;
+        final RowKey key;
+        final Map<String, Clock> cols = new HashMap<>();
+        boolean exists;
+        boolean alive;
+        long aliveHlc;
+        String aliveNode = "";
+        boolean dirty;
+        boolean touched;
+
+        RowState(TableInfo table, RowKey key) {
+            this.table = table;
+            this.key = key;
+        }
+
+        void reset() {
+            exists = false;
+            alive = false;
+            aliveHlc = 0;
+            aliveNode = "";
+            cols.clear();
+            dirty = false;
+        }
+
+        void setExistence(boolean alive, long hlc, String node) {
+            this.alive = alive;
+            this.aliveHlc = hlc;
+            this.aliveNode = node;
+            this.dirty = true;
+        }
+
+        void stamp(List<String> columns, long hlc, String node) {
+            for (String col : columns) {
+                cols.put(col, new Clock(hlc, node));
+                dirty = true;
+            }
+        }
+
+        void readCols(String json) throws SQLException {
+            try {
+                JsonNode tree = MessageCodec.JSON.readTree(json);
+                for (Iterator<Map.Entry<String, JsonNode>> it = tree.properties().iterator(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> f = it.next();
+                    cols.put(f.getKey(), new Clock(f.getValue().get(0).asLong(), f.getValue().get(1).asText()));
+                }
+            } catch (JsonProcessingException | RuntimeException e) {
+                throw new SQLException("malformed clocks in syncsqlite.row_clock for " + key, "XX000", e);
+            }
+        }
+
+        ObjectNode colsJson() {
+            ObjectNode o = MessageCodec.JSON.createObjectNode();
+            for (Map.Entry<String, Clock> e : cols.entrySet()) {
+                ArrayNode a = o.putArray(e.getKey());
+                a.add(e.getValue().hlc());
+                a.add(e.getValue().node());
+            }
+            return o;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package io.syncsqlite.relay.apply;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.BooleanNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.protocol.ChangeKind;
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.protocol.RowChange;
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.ColumnInfo;
+import io.syncsqlite.relay.schema.TableInfo;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Resolves a client transaction's table and column names against the catalog, so that only names read
+ * from PostgreSQL's catalog ever reach SQL text, and prepares values for PostgreSQL.
+ *
+ * <p>Thread-safe: stateless.
+ */
+final class Validation {
+
+    private Validation() {
+    }
+
+    static List<Op> validate(Catalog catalog, ClientTx tx) throws InvalidChange {
+        List<Op> ops = new ArrayList<>(tx.changes().size());
+        for (RowChange change : tx.changes()) {
+            ops.add(validate(catalog, change));
+        }
+        return ops;
+    }
+
+    private static Op validate(Catalog catalog, RowChange change) throws InvalidChange {
+        TableInfo table = catalog.table(change.table());
+        if (table == null) {
+            throw new InvalidChange("42P01", "table " + change.table() + " is not synced by this relay");
+        }
+        Map<String, JsonNode> pkValues = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = change.pk().properties().iterator(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> f = it.next();
+            ColumnInfo col = column(table, f.getKey());
+            if (!col.primaryKey()) {
+                throw new InvalidChange("42703", "column " + col.name() + " is not part of the primary key of "
+                        + table.name());
+            }
+            if (f.getValue() == null || f.getValue().isNull() || f.getValue().isContainerNode()) {
+                throw new InvalidChange("42703", "primary key column " + col.name() + " of " + table.name()
+                        + " needs a scalar value");
+            }
+            pkValues.put(col.name(), convert(col, f.getValue()));
+        }
+        if (pkValues.size() != table.primaryKey().size()) {
+            throw new InvalidChange("42703", "incomplete primary key for " + table.name() + ": expected "
+                    + table.primaryKey());
+        }
+        ObjectNode pk = MessageCodec.JSON.createObjectNode();
+        for (String name : table.primaryKey()) {
+            pk.set(name, pkValues.get(name));
+        }
+
+        ObjectNode values = MessageCodec.JSON.createObjectNode();
+        if (change.kind() != ChangeKind.DELETE) {
+            Map<String, JsonNode> given = new HashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = change.values().properties().iterator(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> f = it.next();
+                ColumnInfo col = column(table, f.getKey());
+                // Key columns come from pk; generated columns are PostgreSQL's to compute.
+                if (!col.primaryKey() && !col.generated()) {
+                    given.put(col.name(), convert(col, f.getValue()));
+                }
+            }
+            for (ColumnInfo col : table.columns()) {
+                JsonNode v = given.get(col.name());
+                if (v != null) {
+                    values.set(col.name(), v);
+                }
+            }
+        }
+        try {
+            return new Op(table, change.kind(), pk, values, MessageCodec.JSON.writeValueAsString(pk));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static ColumnInfo column(TableInfo table, String name) throws InvalidChange {
+        ColumnInfo col = table.column(name);
+        if (col == null) {
+            throw new InvalidChange("42703", "column " + name + " of table " + table.name() + " does not exist");
+        }
+        return col;
+    }
+
+    /** SQLite has no boolean type: its 0/1 become PostgreSQL booleans. */
+    private static JsonNode convert(ColumnInfo col, JsonNode value) {
+        if (col.isBoolean() && value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
+            return BooleanNode.valueOf(value.asLong() == 1);
+        }
+        return value == null ? MessageCodec.JSON.nullNode() : value;
+    }
+}

@@ -1,0 +1,144 @@
+package io.syncsqlite.relay.db;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A small pool of PostgreSQL connections over {@link DriverManager}: at most {@code maxSize} open at
+ * once, created on demand, kept for reuse, dropped when a caller reports them broken.
+ *
+ * <p>Pooled connections have auto-commit off; every borrower ends its transaction (commit or rollback)
+ * before {@link #release}. The relay needs nothing more than this, which is why it does not pull in a
+ * full pool library.
+ *
+ * <p>Thread-safe: any thread may borrow and release. A borrowed connection belongs to one thread at a
+ * time, as JDBC connections are not meant to be shared.
+ */
+public final class ConnectionPool implements AutoCloseable {
+
+    private final PgConnector connector;
+    private final Semaphore permits;
+    private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
+    private volatile boolean closed;
+
+    public ConnectionPool(PgConnector connector, int maxSize) {
+        if (maxSize < 1) {
+            throw new IllegalArgumentException("pool size must be at least 1");
+        }
+        this.connector = connector;
+        this.permits = new Semaphore(maxSize, true);
+    }
+
+    /**
+     * A connection with auto-commit off, waiting up to {@code timeout} for one to be free.
+     *
+     * @throws SQLException SQLState 08001 when none is free in time or the pool is closed, or whatever
+     *                      opening a new connection throws
+     */
+    public Connection borrow(Duration timeout) throws SQLException {
+        if (closed) {
+            throw new SQLException("connection pool is closed", "08003");
+        }
+        try {
+            if (!permits.tryAcquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new SQLException("no database connection free within " + timeout, "08001");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted while waiting for a database connection", "08001", e);
+        }
+        try {
+            Connection c = idle.pollFirst();
+            if (c == null) {
+                c = connector.open();
+                c.setAutoCommit(false);
+            }
+            return c;
+        } catch (SQLException | RuntimeException e) {
+            permits.release();
+            throw e;
+        }
+    }
+
+    /**
+     * Gives a connection back. {@code broken} (or a closed connection) closes it instead of keeping it,
+     * so the next borrower opens a fresh one.
+     */
+    public void release(Connection c, boolean broken) {
+        try {
+            boolean keep = !broken && !closed && !c.isClosed();
+            if (keep) {
+                idle.addFirst(c);
+            } else {
+                closeQuietly(c);
+            }
+        } catch (SQLException e) {
+            closeQuietly(c);
+        } finally {
+            permits.release();
+        }
+        if (closed) {
+            drainIdle();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        drainIdle();
+    }
+
+    private void drainIdle() {
+        Connection c;
+        while ((c = idle.pollFirst()) != null) {
+            closeQuietly(c);
+        }
+    }
+
+    public static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // Closing a broken connection may fail; there is nothing left to do with it.
+        }
+    }
+
+    /** Opens raw connections. */
+    public static final class PgConnector {
+        private final String url;
+        private final Properties properties;
+
+        public PgConnector(String url, String user, String password, String applicationName) {
+            this.url = url;
+            this.properties = new Properties();
+            if (user != null && !user.isEmpty()) {
+                properties.setProperty("user", user);
+            }
+            if (password != null && !password.isEmpty()) {
+                properties.setProperty("password", password);
+            }
+            properties.setProperty("ApplicationName", applicationName);
+            properties.setProperty("tcpKeepAlive", "true");
+        }
+
+        /** A new connection in auto-commit mode. */
+        public Connection open() throws SQLException {
+            Properties copy = new Properties();
+            copy.putAll(properties);
+            return DriverManager.getConnection(url, copy);
+        }
+
+        public String url() {
+            return url;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.syncsqlite.relay.db;
+
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+import java.sql.SQLException;
+
+/**
+ * Classifies PostgreSQL errors by SQLState, never by message text.
+ *
+ * <p>Thread-safe: stateless.
+ */
+public final class PgErrors {
+
+    /** What the relay does about an error raised while applying a client transaction. */
+    public enum Action {
+        /** 40001 serialization failure, 40P01 deadlock: run the whole transaction again. */
+        RETRY,
+        /**
+         * The data itself is refused (constraint, invalid value, unknown object, privilege, check option,
+         * a trigger's RAISE): report it to the client; retrying would fail the same way.
+         */
+        REJECT,
+        /**
+         * The connection or the server is in trouble (08, 57, resources, internal): close the client's
+         * session so it reconnects and resends, which is safe because applies are idempotent.
+         */
+        RECONNECT
+    }
+
+    private PgErrors() {
+    }
+
+    public static Action classify(SQLException e) {
+        String state = sqlState(e);
+        if (state == null || state.length() != 5) {
+            // pgjdbc reports a dead socket without a server SQLState.
+            return Action.RECONNECT;
+        }
+        if (state.equals("40001") || state.equals("40P01")) {
+            return Action.RETRY;
+        }
+        return switch (state.substring(0, 2)) {
+            // 21 cardinality, 22 data, 23 integrity, 27 triggered data change, 2B dependent privileges,
+            // 42 syntax/access/undefined object, 44 WITH CHECK OPTION (views, RLS), P0 PL/pgSQL RAISE.
+            case "21", "22", "23", "27", "2B", "42", "44", "P0" -> Action.REJECT;
+            default -> Action.RECONNECT;
+        };
+    }
+
+    /**
+     * The SQLState PostgreSQL reported. A failed JDBC batch wraps the server's error in a
+     * BatchUpdateException, so this looks through the chain for it first.
+     */
+    public static String sqlState(SQLException e) {
+        PSQLException server = serverError(e);
+        return server != null ? server.getSQLState() : e.getSQLState();
+    }
+
+    private static PSQLException serverError(SQLException e) {
+        Throwable t = e;
+        for (int depth = 0; t != null && depth < 10; depth++) {
+            if (t instanceof PSQLException p && p.getServerErrorMessage() != null) {
+                return p;
+            }
+            t = t instanceof SQLException s && s.getNextException() != null ? s.getNextException() : t.getCause();
+        }
+        return null;
+    }
+
+    /**
+     * The server's message and detail for the client that caused the error. It can contain values the
+     * client sent, so it goes back to that client only and is never logged at INFO.
+     */
+    public static String describe(SQLException e) {
+        PSQLException p = serverError(e);
+        if (p != null) {
+            ServerErrorMessage m = p.getServerErrorMessage();
+            StringBuilder sb = new StringBuilder(String.valueOf(m.getMessage()));
+            if (m.getDetail() != null) {
+                sb.append(" (").append(m.getDetail()).append(')');
+            }
+            return sb.toString();
+        }
+        return String.valueOf(e.getMessage());
+    }
+}

@@ -1,0 +1,255 @@
+package io.syncsqlite.relay.feed;
+
+import io.syncsqlite.relay.db.ConnectionPool;
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.TableInfo;
+import org.postgresql.PGConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * The relay's view of PostgreSQL's commit-ordered change log: one per relay.
+ *
+ * <p>A dedicated thread ({@code syncsqlite-feed}) holds its own connection, LISTENs on
+ * {@code syncsqlite_feed} and, on every notification and at least every 500 ms (in case a notification
+ * is missed, e.g. across a reconnect), reads the commits after {@link #head()} into a bounded
+ * {@link TailBuffer} and wakes the registered {@link Listener}s. Sessions then read from the buffer, or
+ * from PostgreSQL through the pool when they are behind it ({@link #read}).
+ *
+ * <p>Snapshots for new clients ({@link #tryOpenSnapshot}) use connections of their own, at most
+ * {@code maxSnapshots} at once; a session that finds no free slot is woken when one frees.
+ *
+ * <p>Thread-safe: {@link #read}, {@link #head}, listener registration and snapshots may be used from any
+ * thread; listeners are called on the feed thread and must return quickly.
+ */
+public final class ChangeFeed implements AutoCloseable {
+
+    /** Woken when the feed has new commits. Must not block. */
+    public interface Listener {
+        void onFeedAdvanced();
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(ChangeFeed.class);
+    private static final int POLL_MILLIS = 500;
+    private static final int PAGE_COMMITS = 500;
+    private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(30);
+
+    private final ConnectionPool.PgConnector connector;
+    private final ConnectionPool pool;
+    private final Catalog catalog;
+    private final Set<String> tables;
+    private final long bufferEntries;
+    private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
+    private final Object snapshotLock = new Object();
+    private final Queue<Runnable> snapshotWaiters = new ArrayDeque<>();
+    private final int maxSnapshots;
+    private int openSnapshots;
+    private volatile TailBuffer buffer;
+    private volatile boolean closed;
+    private Thread thread;
+    private Connection listenConnection;
+
+    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
+                      long bufferEntries, int maxSnapshots) {
+        this.connector = connector;
+        this.pool = pool;
+        this.catalog = catalog;
+        this.tables = catalog.tables().stream().map(TableInfo::name).collect(Collectors.toUnmodifiableSet());
+        this.bufferEntries = bufferEntries;
+        this.maxSnapshots = maxSnapshots;
+    }
+
+    /** Connects, LISTENs, reads the current head and starts the feed thread. */
+    public synchronized void start() throws SQLException {
+        listenConnection = listen();
+        buffer = new TailBuffer(bufferEntries, currentHead(listenConnection));
+        thread = new Thread(this::run, "syncsqlite-feed");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** The newest commit the feed has read. */
+    public long head() {
+        return buffer.head();
+    }
+
+    public void addListener(Listener l) {
+        listeners.add(l);
+    }
+
+    public void removeListener(Listener l) {
+        listeners.remove(l);
+    }
+
+    /**
+     * Up to {@code maxCommits} complete commits after {@code cursor}: from memory if the buffer still
+     * holds them, else from PostgreSQL (which may return commits the feed thread has not seen yet; they
+     * are committed, so that is as correct and only earlier).
+     */
+    public List<FeedCommit> read(long cursor, int maxCommits) throws SQLException {
+        List<FeedCommit> fromBuffer = buffer.after(cursor, maxCommits);
+        if (fromBuffer != null) {
+            return fromBuffer;
+        }
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = false;
+        try {
+            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, tables);
+            c.commit();
+            return commits;
+        } catch (SQLException e) {
+            broken = true;
+            throw e;
+        } finally {
+            pool.release(c, broken);
+        }
+    }
+
+    /**
+     * Opens a consistent snapshot of every synced table, or returns {@code null} if too many snapshots
+     * are being sent already; then {@code wakeup} runs once a slot is free (the caller tries again).
+     */
+    public Snapshot tryOpenSnapshot(Runnable wakeup) throws SQLException {
+        synchronized (snapshotLock) {
+            if (openSnapshots >= maxSnapshots) {
+                snapshotWaiters.add(wakeup);
+                return null;
+            }
+            openSnapshots++;
+        }
+        try {
+            return Snapshot.open(connector.open(), catalog, this::snapshotClosed);
+        } catch (SQLException | RuntimeException e) {
+            snapshotClosed();
+            throw e;
+        }
+    }
+
+    private void snapshotClosed() {
+        List<Runnable> waiting;
+        synchronized (snapshotLock) {
+            openSnapshots--;
+            waiting = List.copyOf(snapshotWaiters);
+            snapshotWaiters.clear();
+        }
+        // Wake every waiter, not one: a waiter may have disconnected meanwhile, and a wake-up it swallows
+        // would leave the others waiting. Those that lose the race for the slot register again.
+        for (Runnable r : waiting) {
+            r.run();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null) {
+            try {
+                // The thread notices within one poll interval.
+                t.join(POLL_MILLIS * 4L);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        listeners.clear();
+    }
+
+    private void run() {
+        Connection c = listenConnection;
+        boolean failing = false;
+        while (!closed) {
+            try {
+                if (c == null) {
+                    c = listen();
+                }
+                readNew(c);
+                if (failing) {
+                    log.info("change feed reconnected to PostgreSQL at seq {}", head());
+                    failing = false;
+                }
+                // Returns as soon as a notification arrives, else after the poll interval.
+                c.unwrap(PGConnection.class).getNotifications(POLL_MILLIS);
+            } catch (SQLException | RuntimeException e) {
+                if (!failing && !closed) {
+                    log.warn("change feed lost PostgreSQL (SQLState {}); retrying every second", sqlState(e));
+                }
+                failing = true;
+                ConnectionPool.closeQuietly(c);
+                c = null;
+                sleep(1000);
+            }
+        }
+        ConnectionPool.closeQuietly(c);
+    }
+
+    private void readNew(Connection c) throws SQLException {
+        while (!closed) {
+            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, tables);
+            if (page.isEmpty()) {
+                return;
+            }
+            buffer.append(page);
+            for (Listener l : listeners) {
+                try {
+                    l.onFeedAdvanced();
+                } catch (RuntimeException e) {
+                    log.warn("feed listener failed", e);
+                }
+            }
+            if (page.size() < PAGE_COMMITS) {
+                return;
+            }
+        }
+    }
+
+    private Connection listen() throws SQLException {
+        Connection c = connector.open();
+        try (Statement st = c.createStatement()) {
+            st.execute("LISTEN syncsqlite_feed");
+        } catch (SQLException e) {
+            ConnectionPool.closeQuietly(c);
+            throw e;
+        }
+        return c;
+    }
+
+    private static long currentHead(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(seq), 0) FROM syncsqlite.commit_log");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static String sqlState(Exception e) {
+        return e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName();
+    }
+
+    private void sleep(long millis) {
+        long end = System.currentTimeMillis() + millis;
+        while (!closed && System.currentTimeMillis() < end) {
+            try {
+                Thread.sleep(Math.min(100, millis));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package io.syncsqlite.relay.feed;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+
+/**
+ * The most recent commits of the feed in memory, so that clients that keep up are served without a
+ * query each. It holds every commit with {@code floor < seq <= head}; older commits are evicted once
+ * the buffer holds more than its capacity in entries, and readers behind {@code floor} go to PostgreSQL.
+ *
+ * <p>Thread-safe: all methods synchronize on the buffer; the feed thread appends, session lanes read.
+ */
+final class TailBuffer {
+
+    private final long capacityEntries;
+    private final NavigableMap<Long, FeedCommit> commits = new TreeMap<>();
+    private long floor;
+    private long head;
+    private long entries;
+
+    TailBuffer(long capacityEntries, long start) {
+        this.capacityEntries = capacityEntries;
+        this.floor = start;
+        this.head = start;
+    }
+
+    synchronized void append(List<FeedCommit> page) {
+        for (FeedCommit c : page) {
+            if (c.seq() <= head) {
+                continue;
+            }
+            commits.put(c.seq(), c);
+            entries += c.entries().size();
+            head = c.seq();
+        }
+        while (entries > capacityEntries && !commits.isEmpty()) {
+            Map.Entry<Long, FeedCommit> first = commits.pollFirstEntry();
+            entries -= first.getValue().entries().size();
+            floor = first.getKey();
+        }
+    }
+
+    /**
+     * Up to {@code max} commits after {@code cursor}, or {@code null} if the buffer no longer holds all
+     * of them ({@code cursor < floor}).
+     */
+    synchronized List<FeedCommit> after(long cursor, int max) {
+        if (cursor < floor) {
+            return null;
+        }
+        List<FeedCommit> out = new ArrayList<>(Math.min(max, commits.size()));
+        for (FeedCommit c : commits.tailMap(cursor, false).values()) {
+            if (out.size() >= max) {
+                break;
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    synchronized long head() {
+        return head;
+    }
+}

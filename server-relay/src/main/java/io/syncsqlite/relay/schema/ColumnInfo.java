@@ -1,0 +1,19 @@
+package io.syncsqlite.relay.schema;
+
+/**
+ * One column of a synced table, as PostgreSQL's catalog describes it.
+ *
+ * @param name       the column name exactly as PostgreSQL stores it
+ * @param type       the full type, e.g. {@code numeric(10,2)} ({@code format_type})
+ * @param baseType   the type's name in {@code pg_type}, e.g. {@code bool}, {@code int4}, {@code bytea}
+ * @param primaryKey whether the column is part of the primary key
+ * @param generated  a generated column: computed by PostgreSQL, never written by the relay
+ *
+ * <p>Immutable; thread-safe.
+ */
+public record ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated) {
+
+    public boolean isBoolean() {
+        return baseType.equals("bool");
+    }
+}

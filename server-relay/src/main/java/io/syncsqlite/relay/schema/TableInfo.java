@@ -1,0 +1,87 @@
+package io.syncsqlite.relay.schema;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One synced table: its columns in table order, its primary key, and the facts the merge needs.
+ *
+ * <p>Immutable; thread-safe.
+ */
+public final class TableInfo {
+
+    private final String schema;
+    private final String name;
+    private final List<ColumnInfo> columns;
+    private final List<String> primaryKey;
+    private final boolean identityAlways;
+    private final boolean deleteCascades;
+    private final Map<String, ColumnInfo> byName = new HashMap<>();
+    private final Map<String, ColumnInfo> byFoldedName = new HashMap<>();
+    private final String qualified;
+
+    /**
+     * @param identityAlways whether a column is {@code GENERATED ALWAYS AS IDENTITY}: inserts then need
+     *                       {@code OVERRIDING SYSTEM VALUE}, because clients bring their own keys
+     * @param deleteCascades whether deleting a row can delete or re-key rows of other tables (a foreign
+     *                       key referencing this table with ON DELETE CASCADE or SET DEFAULT)
+     */
+    public TableInfo(String schema, String name, List<ColumnInfo> columns, List<String> primaryKey,
+                     boolean identityAlways, boolean deleteCascades) {
+        this.schema = schema;
+        this.name = name;
+        this.columns = List.copyOf(columns);
+        this.primaryKey = List.copyOf(primaryKey);
+        this.identityAlways = identityAlways;
+        this.deleteCascades = deleteCascades;
+        for (ColumnInfo c : this.columns) {
+            byName.put(c.name(), c);
+            // SQLite names are case-insensitive: a client's "Name" means PostgreSQL's "name". Two
+            // PostgreSQL columns differing only in case keep the first; exact matches win anyway.
+            byFoldedName.putIfAbsent(c.name().toLowerCase(Locale.ROOT), c);
+        }
+        this.qualified = Sql.ident(schema) + "." + Sql.ident(name);
+    }
+
+    public String schema() {
+        return schema;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The table as a quoted, schema-qualified SQL name. */
+    public String qualifiedName() {
+        return qualified;
+    }
+
+    public List<ColumnInfo> columns() {
+        return columns;
+    }
+
+    public List<String> primaryKey() {
+        return primaryKey;
+    }
+
+    public boolean identityAlways() {
+        return identityAlways;
+    }
+
+    public boolean deleteCascades() {
+        return deleteCascades;
+    }
+
+    /** The column a client means by {@code clientName}: exact match first, then case-insensitive. */
+    public ColumnInfo column(String clientName) {
+        ColumnInfo c = byName.get(clientName);
+        return c != null ? c : byFoldedName.get(clientName.toLowerCase(Locale.ROOT));
+    }
+
+    @Override
+    public String toString() {
+        return schema + "." + name;
+    }
+}

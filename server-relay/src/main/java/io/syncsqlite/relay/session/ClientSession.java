@@ -1,0 +1,367 @@
+package io.syncsqlite.relay.session;
+
+import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.protocol.ProtocolException;
+import io.syncsqlite.relay.apply.ApplyFailure;
+import io.syncsqlite.relay.apply.ChangeApplier;
+import io.syncsqlite.relay.db.PgErrors;
+import io.syncsqlite.relay.feed.ChangeFeed;
+import io.syncsqlite.relay.feed.FeedCommit;
+import io.syncsqlite.relay.feed.FeedJson;
+import io.syncsqlite.relay.feed.Snapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.SQLException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One connected client: the protocol state machine (hello → welcome, then push → ack/reject and
+ * changes ← progress), flow control, and the snapshot for a new client.
+ *
+ * <p><b>Threads.</b> The WebSocket server calls {@link #onText}, {@link #onBinary} and {@link #onClosed}
+ * on its own threads, and the feed calls {@link #onFeedAdvanced} on the feed thread; none of them does
+ * any work beyond queueing it on the session's {@link SerialLane}, which runs everything else (decoding,
+ * database work, sending) one task at a time on the relay's worker pool. Because applies and feed sends
+ * share the lane, the {@code ack} of a transaction is always sent before any {@code changes} containing
+ * its commit (docs/DESIGN.md, "Invariant"). The fields from {@code state} on are touched by lane tasks
+ * only; the volatile and atomic ones before them are shared across threads.
+ *
+ * <p>Errors stay inside the session: a bad message closes this connection only (1002, 1003, 1008),
+ * and a database failure closes it with 1011 so that the client reconnects and resends.
+ *
+ * <p>Thread-safe in the sense above: the public methods may be called from any thread; everything else
+ * is confined to the lane.
+ */
+public final class ClientSession implements ChangeFeed.Listener {
+
+    private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
+
+    static final int MAX_UNCONFIRMED = 4;
+    static final int MAX_ENTRIES = 1000;
+    static final long MAX_BYTES = 4L << 20;
+    private static final int MAX_QUEUED_MESSAGES = 1000;
+    private static final int READ_COMMITS = 256;
+
+    private enum State { AWAIT_HELLO, ACTIVE }
+
+    private final Outbound out;
+    private final ChangeApplier applier;
+    private final ChangeFeed feed;
+    private final SerialLane lane;
+    private final String remote;
+    private final Runnable onEnd;
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicBoolean pumpQueued = new AtomicBoolean();
+    private final AtomicBoolean ended = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile boolean draining;
+    private volatile String node;
+
+    private State state = State.AWAIT_HELLO;
+    private long sentThrough;
+    private boolean snapshotPending;
+    private Snapshot snapshot;
+    private final FlowWindow window = new FlowWindow();
+    private final ArrayDeque<FeedCommit> backlog = new ArrayDeque<>();
+    private FeedCommit partial;
+    private int partialIndex;
+
+    /**
+     * @param onEnd runs once on the lane when the session has released everything (for the registry)
+     */
+    public ClientSession(Outbound out, ChangeApplier applier, ChangeFeed feed, Executor workers, String remote,
+                         Runnable onEnd) {
+        this.out = out;
+        this.applier = applier;
+        this.feed = feed;
+        this.lane = new SerialLane(workers);
+        this.remote = remote;
+        this.onEnd = onEnd;
+    }
+
+    /** The client's node id once it said hello, else null. */
+    public String node() {
+        return node;
+    }
+
+    /** A text frame arrived (WebSocket thread). */
+    public void onText(String text) {
+        if (closed || draining) {
+            return;
+        }
+        if (queued.incrementAndGet() > MAX_QUEUED_MESSAGES) {
+            close(CloseCodes.POLICY_VIOLATION, "too many messages waiting to be applied");
+            return;
+        }
+        lane.submit(() -> {
+            queued.decrementAndGet();
+            handle(text);
+        });
+    }
+
+    /** A binary frame arrived (WebSocket thread): the protocol is text only. */
+    public void onBinary() {
+        close(CloseCodes.UNSUPPORTED_DATA, "binary frames are not supported");
+    }
+
+    /** The connection is closed, by either side (WebSocket thread). */
+    public void onClosed(int code, boolean byClient) {
+        closed = true;
+        log.info("node {} disconnected ({}, code {})", node != null ? node : "(no hello)",
+                byClient ? "by client" : "by relay", code);
+        lane.submit(this::end);
+    }
+
+    /** New commits are in the feed (feed thread). */
+    @Override
+    public void onFeedAdvanced() {
+        requestPump();
+    }
+
+    /**
+     * Stops taking new messages and completes once the task running now (an apply and its acks) has
+     * finished. Messages still queued are dropped; the client resends them after reconnecting.
+     */
+    public CompletableFuture<Void> drain() {
+        draining = true;
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        lane.submit(() -> done.complete(null));
+        return done;
+    }
+
+    /** Decodes and dispatches one client message (lane). */
+    private void handle(String text) {
+        if (closed || draining) {
+            return;
+        }
+        Message m;
+        try {
+            m = MessageCodec.decode(text);
+        } catch (ProtocolException e) {
+            close(CloseCodes.PROTOCOL_ERROR, e.getMessage());
+            return;
+        }
+        try {
+            if (state == State.AWAIT_HELLO) {
+                if (m instanceof Message.Hello hello) {
+                    hello(hello);
+                } else {
+                    close(CloseCodes.PROTOCOL_ERROR, "the first message must be hello");
+                }
+            } else if (m instanceof Message.Push push) {
+                push(push);
+            } else if (m instanceof Message.Progress progress) {
+                window.confirm(progress.cursor());
+                pump();
+            } else {
+                close(CloseCodes.PROTOCOL_ERROR, "unexpected " + m.getClass().getSimpleName().toLowerCase()
+                        + " message");
+            }
+        } catch (SQLException e) {
+            databaseFailure(e);
+        }
+    }
+
+    private void hello(Message.Hello hello) throws SQLException {
+        if (hello.version() != Message.PROTOCOL_VERSION) {
+            close(CloseCodes.PROTOCOL_ERROR, "unsupported protocol version " + hello.version());
+            return;
+        }
+        if (hello.node().startsWith("~")) {
+            close(CloseCodes.PROTOCOL_ERROR, "node ids starting with ~ are reserved");
+            return;
+        }
+        if (hello.node().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+            close(CloseCodes.PROTOCOL_ERROR, "node id contains control characters");
+            return;
+        }
+        ChangeApplier.ClientPosition position = applier.position(hello.node());
+        node = hello.node();
+        state = State.ACTIVE;
+        sentThrough = hello.cursor();
+        snapshotPending = hello.cursor() == 0;
+        log.info("node {} connected from {} (cursor {}, applied tx {})", node, remote, hello.cursor(),
+                position.appliedTx());
+        if (hello.cursor() > position.head()) {
+            log.warn("node {} has cursor {} beyond the feed head {}: was the database replaced?", node,
+                    hello.cursor(), position.head());
+        }
+        send(MessageCodec.encode(new Message.Welcome(position.appliedTx(), position.appliedSeq(), position.head())));
+        feed.addListener(this);
+        pump();
+    }
+
+    private void push(Message.Push push) throws SQLException {
+        for (ClientTx tx : push.txs()) {
+            if (closed) {
+                return;
+            }
+            Message answer;
+            try {
+                answer = applier.apply(node, tx);
+            } catch (ApplyFailure e) {
+                SQLException cause = e.getCause() instanceof SQLException s ? s : null;
+                log.warn("node {}: {}; closing so that the client resends", node, e.getMessage());
+                if (cause != null && log.isDebugEnabled()) {
+                    log.debug("node {}: apply failure", node, cause);
+                }
+                close(CloseCodes.INTERNAL_ERROR, "relay cannot apply now, resend later");
+                return;
+            }
+            send(MessageCodec.encode(answer));
+        }
+        pump();
+    }
+
+    private void requestPump() {
+        if (pumpQueued.compareAndSet(false, true)) {
+            lane.submit(() -> {
+                pumpQueued.set(false);
+                try {
+                    pump();
+                } catch (SQLException e) {
+                    databaseFailure(e);
+                }
+            });
+        }
+    }
+
+    /** Sends feed messages while the client has fewer than {@link #MAX_UNCONFIRMED} unconfirmed. */
+    private void pump() throws SQLException {
+        while (state == State.ACTIVE && !closed && !draining && window.size() < MAX_UNCONFIRMED) {
+            boolean sent = snapshotPending ? sendSnapshotBatch() : sendFeedBatch();
+            if (!sent) {
+                return;
+            }
+        }
+    }
+
+    private boolean sendSnapshotBatch() throws SQLException {
+        if (snapshot == null) {
+            snapshot = feed.tryOpenSnapshot(this::requestPump);
+            if (snapshot == null) {
+                return false; // woken when another snapshot finishes
+            }
+        }
+        List<String> entries = snapshot.next(MAX_ENTRIES, MAX_BYTES);
+        boolean last = snapshot.exhausted();
+        long through = last ? snapshot.through() : 0;
+        send(FeedJson.changes(entries, through, snapshot.total()));
+        window.sent(through);
+        if (last) {
+            sentThrough = through;
+            snapshot.close();
+            snapshot = null;
+            snapshotPending = false;
+        }
+        return true;
+    }
+
+    /**
+     * Sends the next commits after {@link #sentThrough}, as many whole commits as fit in one message.
+     * A single commit too big for one message goes out in parts with {@code through} 0, the last part
+     * carrying its seq, so a client's cursor only ever lands on a commit boundary.
+     */
+    private boolean sendFeedBatch() throws SQLException {
+        if (partial != null) {
+            sendPartial();
+            return true;
+        }
+        if (backlog.isEmpty()) {
+            backlog.addAll(feed.read(sentThrough, READ_COMMITS));
+            if (backlog.isEmpty()) {
+                return false;
+            }
+        }
+        List<String> entries = new ArrayList<>();
+        long bytes = 0;
+        long through = sentThrough;
+        while (!backlog.isEmpty()) {
+            FeedCommit c = backlog.peekFirst();
+            if (c.entries().size() > MAX_ENTRIES || c.bytes() > MAX_BYTES) {
+                if (entries.isEmpty()) {
+                    partial = backlog.pollFirst();
+                    partialIndex = 0;
+                    sendPartial();
+                    return true;
+                }
+                break;
+            }
+            if (entries.size() + c.entries().size() > MAX_ENTRIES || bytes + c.bytes() > MAX_BYTES) {
+                break;
+            }
+            entries.addAll(c.entries());
+            bytes += c.bytes();
+            through = c.seq();
+            backlog.pollFirst();
+        }
+        send(FeedJson.changes(entries, through, 0));
+        window.sent(through);
+        sentThrough = through;
+        return true;
+    }
+
+    private void sendPartial() {
+        List<String> all = partial.entries();
+        List<String> part = new ArrayList<>();
+        long bytes = 0;
+        while (partialIndex < all.size() && part.size() < MAX_ENTRIES
+                && (part.isEmpty() || bytes + all.get(partialIndex).length() <= MAX_BYTES)) {
+            String e = all.get(partialIndex++);
+            part.add(e);
+            bytes += e.length();
+        }
+        boolean last = partialIndex >= all.size();
+        long through = last ? partial.seq() : 0;
+        send(FeedJson.changes(part, through, 0));
+        window.sent(through);
+        if (last) {
+            sentThrough = partial.seq();
+            partial = null;
+        }
+    }
+
+    private void databaseFailure(SQLException e) {
+        log.warn("node {}: database error (SQLState {}); closing so that the client reconnects", node,
+                PgErrors.sqlState(e));
+        log.debug("node {}: database error", node, e);
+        close(CloseCodes.INTERNAL_ERROR, "relay database error");
+    }
+
+    private void send(String text) {
+        if (!closed) {
+            out.send(text);
+        }
+    }
+
+    /** Closes the connection (from any thread). */
+    private void close(int code, String reason) {
+        closed = true;
+        out.close(code, CloseCodes.reason(reason));
+        lane.submit(this::end);
+    }
+
+    /** Releases what the session holds; runs on the lane, once. */
+    private void end() {
+        if (!ended.compareAndSet(false, true)) {
+            return;
+        }
+        feed.removeListener(this);
+        if (snapshot != null) {
+            snapshot.close();
+            snapshot = null;
+        }
+        backlog.clear();
+        partial = null;
+        onEnd.run();
+    }
+}

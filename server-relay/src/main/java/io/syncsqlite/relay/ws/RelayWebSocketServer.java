@@ -1,0 +1,138 @@
+package io.syncsqlite.relay.ws;
+
+import io.syncsqlite.relay.session.ClientSession;
+import io.syncsqlite.relay.session.CloseCodes;
+import io.syncsqlite.relay.session.Outbound;
+import org.java_websocket.WebSocket;
+import org.java_websocket.drafts.Draft_6455;
+import org.java_websocket.exceptions.WebsocketNotConnectedException;
+import org.java_websocket.handshake.ClientHandshake;
+import org.java_websocket.server.WebSocketServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiFunction;
+
+/**
+ * The relay's WebSocket endpoint (Java-WebSocket). Frames larger than the configured limit are refused
+ * by the library's draft with close code 1009 before they are buffered; dead peers are dropped after
+ * 30 s without a pong.
+ *
+ * <p><b>Threads.</b> Java-WebSocket runs one selector thread and a few decoder threads; they call
+ * {@code onOpen}, {@code onMessage}, {@code onClose} and {@code onError}. Those callbacks only hand the
+ * event to the connection's {@link ClientSession}, which queues it on its own lane: no database work,
+ * and nothing that blocks, ever runs on these threads. {@link #stopAccepting} and {@link #started} may
+ * be called from any thread.
+ */
+public final class RelayWebSocketServer extends WebSocketServer {
+
+    private static final Logger log = LoggerFactory.getLogger(RelayWebSocketServer.class);
+
+    private final BiFunction<Outbound, String, ClientSession> sessions;
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private volatile boolean accepting = true;
+
+    /**
+     * @param sessions creates the session of a new connection, given its outbound side and remote address
+     */
+    public RelayWebSocketServer(InetSocketAddress address, int maxFrameBytes,
+                                BiFunction<Outbound, String, ClientSession> sessions) {
+        super(address, Math.max(2, Runtime.getRuntime().availableProcessors()),
+                List.of(new Draft_6455(Collections.emptyList(), maxFrameBytes)));
+        this.sessions = sessions;
+        setConnectionLostTimeout(30);
+        setReuseAddr(true);
+        setTcpNoDelay(true);
+        setDaemon(true);
+    }
+
+    /** Completes when the server listens, or exceptionally if it cannot bind. */
+    public CompletableFuture<Void> started() {
+        return started;
+    }
+
+    /** New connections are closed with 1001 from now on. */
+    public void stopAccepting() {
+        accepting = false;
+    }
+
+    @Override
+    public void onStart() {
+        started.complete(null);
+    }
+
+    @Override
+    public void onOpen(WebSocket conn, ClientHandshake handshake) {
+        if (!accepting) {
+            conn.close(CloseCodes.GOING_AWAY, "relay shutting down");
+            return;
+        }
+        InetSocketAddress remote = conn.getRemoteSocketAddress();
+        conn.setAttachment(sessions.apply(new SocketOutbound(conn), remote == null ? "?" : remote.toString()));
+    }
+
+    @Override
+    public void onMessage(WebSocket conn, String message) {
+        ClientSession s = conn.getAttachment();
+        if (s != null) {
+            s.onText(message);
+        }
+    }
+
+    @Override
+    public void onMessage(WebSocket conn, ByteBuffer message) {
+        ClientSession s = conn.getAttachment();
+        if (s != null) {
+            s.onBinary();
+        }
+    }
+
+    @Override
+    public void onClose(WebSocket conn, int code, String reason, boolean remote) {
+        ClientSession s = conn.getAttachment();
+        if (s != null) {
+            s.onClosed(code, remote);
+        }
+    }
+
+    @Override
+    public void onError(WebSocket conn, Exception ex) {
+        if (conn == null) {
+            // A server-level failure, such as the port being taken.
+            if (!started.completeExceptionally(ex)) {
+                log.error("WebSocket server failed", ex);
+            }
+            return;
+        }
+        ClientSession s = conn.getAttachment();
+        log.debug("connection error (node {})", s == null ? null : s.node(), ex);
+    }
+
+    /** Sends through Java-WebSocket, whose send and close are thread-safe. */
+    private static final class SocketOutbound implements Outbound {
+        private final WebSocket conn;
+
+        SocketOutbound(WebSocket conn) {
+            this.conn = conn;
+        }
+
+        @Override
+        public void send(String text) {
+            try {
+                conn.send(text);
+            } catch (WebsocketNotConnectedException e) {
+                // Closed meanwhile; the session learns it through onClose.
+            }
+        }
+
+        @Override
+        public void close(int code, String reason) {
+            conn.close(code, reason);
+        }
+    }
+}

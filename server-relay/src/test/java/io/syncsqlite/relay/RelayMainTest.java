@@ -1,0 +1,103 @@
+package io.syncsqlite.relay;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RelayMainTest {
+
+    private static RelayMain.Options parse(Map<String, String> env, String... args) throws Exception {
+        return RelayMain.parse(args, env);
+    }
+
+    @Test
+    void defaultsWithoutFlagsOrEnvironment() throws Exception {
+        RelayMain.Options o = parse(Map.of());
+        assertFalse(o.help());
+        assertNull(o.pgUrl(), "no URL: embedded PostgreSQL");
+        assertEquals("0.0.0.0", o.host());
+        assertEquals(7780, o.port());
+        assertEquals("public", o.schema());
+        assertEquals(List.of(), o.tables());
+        assertEquals(8, o.poolSize());
+        assertEquals(16 << 20, o.maxFrameBytes());
+    }
+
+    @Test
+    void flagsInBothSpellings() throws Exception {
+        RelayMain.Options o = parse(Map.of(), "--pg-url", "jdbc:postgresql://db/app", "--pg-user=app",
+                "--pg-password", "s3cret", "--host", "127.0.0.1", "--port=0", "--schema", "sales",
+                "--tables", " orders, customers ,,", "--pool-size", "3", "--max-frame-bytes=65536");
+        assertEquals("jdbc:postgresql://db/app", o.pgUrl());
+        assertEquals("app", o.pgUser());
+        assertEquals("s3cret", o.pgPassword());
+        assertEquals("127.0.0.1", o.host());
+        assertEquals(0, o.port());
+        assertEquals("sales", o.schema());
+        assertEquals(List.of("orders", "customers"), o.tables());
+        assertEquals(3, o.poolSize());
+        assertEquals(65536, o.maxFrameBytes());
+        RelayConfig c = o.config(o.pgUrl(), o.pgUser(), o.pgPassword());
+        assertFalse(c.toString().contains("s3cret"));
+    }
+
+    @Test
+    void environmentFillsInAndFlagsWin() throws Exception {
+        Map<String, String> env = Map.of("SYNCSQLITE_PG_URL", "jdbc:postgresql://env/db", "SYNCSQLITE_PG_USER", "envuser",
+                "SYNCSQLITE_PG_PASSWORD", "envpw", "SYNCSQLITE_PORT", "9000", "SYNCSQLITE_TABLES", "a,b");
+        RelayMain.Options fromEnv = parse(env);
+        assertEquals("jdbc:postgresql://env/db", fromEnv.pgUrl());
+        assertEquals("envuser", fromEnv.pgUser());
+        assertEquals("envpw", fromEnv.pgPassword());
+        assertEquals(9000, fromEnv.port());
+        assertEquals(List.of("a", "b"), fromEnv.tables());
+
+        RelayMain.Options flags = parse(env, "--port", "9001", "--tables", "c", "--pg-url", "jdbc:postgresql://flag/db");
+        assertEquals(9001, flags.port());
+        assertEquals(List.of("c"), flags.tables());
+        assertEquals("jdbc:postgresql://flag/db", flags.pgUrl());
+        assertEquals("envuser", flags.pgUser());
+    }
+
+    @Test
+    void help() throws Exception {
+        assertTrue(parse(Map.of(), "--help").help());
+        assertTrue(RelayMain.USAGE.contains("--pg-url"));
+    }
+
+    @Test
+    void badInputIsAClearError() {
+        assertMessage("unknown option --bogus", "--bogus", "1");
+        assertMessage("needs a value", "--port");
+        assertMessage("needs a value", "--port", "--host", "x");
+        assertMessage("--port must be a number", "--port", "http");
+        assertMessage("--port must be between 0 and 65535", "--port", "70000");
+        assertMessage("--pool-size must be between 1", "--pool-size", "0");
+        assertMessage("unexpected argument 'extra'", "extra");
+        assertMessage("must be a PostgreSQL JDBC URL", "--pg-url", "postgres://user:pw@db/app");
+        assertMessage("--tables lists no table names", "--tables", ",");
+        RelayMain.UsageException e = assertThrows(RelayMain.UsageException.class,
+                () -> parse(Map.of("SYNCSQLITE_PORT", "abc")));
+        assertTrue(e.getMessage().contains("--port must be a number"), e.getMessage());
+    }
+
+    @Test
+    void passwordsInUrlsAreMasked() {
+        assertEquals("jdbc:postgresql://db/app?user=a&password=***&ssl=true",
+                RelayConfig.maskUrl("jdbc:postgresql://db/app?user=a&password=x&ssl=true"));
+        assertEquals("jdbc:postgresql://a:***@db/app", RelayConfig.maskUrl("jdbc:postgresql://a:pw@db/app"));
+    }
+
+    private static void assertMessage(String expected, String... args) {
+        RelayMain.UsageException e = assertThrows(RelayMain.UsageException.class, () -> parse(Map.of(), args));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+        assertFalse(e.getMessage().contains("pw@"), "no password in messages: " + e.getMessage());
+    }
+}

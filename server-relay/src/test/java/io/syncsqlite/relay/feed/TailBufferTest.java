@@ -1,0 +1,31 @@
+package io.syncsqlite.relay.feed;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+class TailBufferTest {
+
+    private static FeedCommit commit(long seq, int entries) {
+        return new FeedCommit(seq, java.util.Collections.nCopies(entries, "{}"), entries * 2L);
+    }
+
+    @Test
+    void servesCommitsAfterACursorUntilTheyAreEvicted() {
+        TailBuffer b = new TailBuffer(5, 10);
+        assertEquals(List.of(), b.after(10, 100));
+        assertNull(b.after(9, 100), "before the buffer's start");
+        b.append(List.of(commit(11, 2), commit(13, 2)));
+        assertEquals(13, b.head());
+        assertEquals(List.of(13L), b.after(11, 100).stream().map(FeedCommit::seq).toList());
+        assertEquals(List.of(11L), b.after(10, 1).stream().map(FeedCommit::seq).toList());
+        b.append(List.of(commit(14, 2))); // 6 entries > 5: commit 11 goes
+        assertNull(b.after(10, 100));
+        assertEquals(List.of(13L, 14L), b.after(11, 100).stream().map(FeedCommit::seq).toList());
+        b.append(List.of(commit(14, 2), commit(12, 1))); // already seen: ignored
+        assertEquals(14, b.head());
+    }
+}
