@@ -73,7 +73,6 @@ public class LocalWriteBenchmark {
                     // Start the timed part with an empty outbox, as a synced client would be.
                     try (Statement st = conn.createStatement()) {
                         st.execute("DELETE FROM _sync_outbox");
-                        st.execute("DELETE FROM _sync_tx");
                     }
                 }
             }
