@@ -188,14 +188,28 @@ final class LocalStore implements AutoCloseable {
         });
     }
 
-    /** Reverts a rejected transaction: drops its outbox rows and restores the server's rows. */
-    void reject(long tx, List<FeedEntry> current) throws SQLException {
-        inTransaction(() -> {
+    /**
+     * Reverts a rejected transaction: drops its outbox rows and restores the server's rows.
+     *
+     * @return the refused row changes, as they were captured
+     */
+    List<RowChange> reject(long tx, List<FeedEntry> current) throws SQLException {
+        return inTransaction(() -> {
             PreparedStatement prev = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq < ? AND hlc IS NOT NULL");
             prev.setLong(1, tx);
             long low;
             try (ResultSet rs = prev.executeQuery()) {
                 low = rs.next() ? rs.getLong(1) : 0;
+            }
+            List<RowChange> refused = new ArrayList<>();
+            PreparedStatement rows = prepared("SELECT tbl, op, pk, vals, changed FROM _sync_outbox"
+                    + " WHERE seq > ? AND seq <= ? AND op <> 0 ORDER BY seq");
+            rows.setLong(1, low);
+            rows.setLong(2, tx);
+            try (ResultSet rs = rows.executeQuery()) {
+                while (rs.next()) {
+                    refused.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4), rs.getString(5)));
+                }
             }
             PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq < ?");
             del.setLong(1, low);
@@ -216,7 +230,7 @@ final class LocalStore implements AutoCloseable {
             delEcho.setLong(1, echoFrom);
             delEcho.executeUpdate();
             pruneSettled();
-            return null;
+            return refused;
         });
     }
 

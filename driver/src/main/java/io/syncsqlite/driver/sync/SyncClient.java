@@ -63,6 +63,7 @@ final class SyncClient implements Runnable {
     private final String nodeId;
     private final LocalStore store;
     private final Consumer<java.util.Set<String>> onRemoteChange;
+    private final Consumer<Rejection> onRejection;
     private final HttpClient http;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -83,11 +84,13 @@ final class SyncClient implements Runnable {
     private long oldestUnackedSentNanos;
     private int serverIndex;
 
-    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<java.util.Set<String>> onRemoteChange) {
+    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<java.util.Set<String>> onRemoteChange,
+               Consumer<Rejection> onRejection) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
         this.onRemoteChange = onRemoteChange;
+        this.onRejection = onRejection;
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
         this.thread = new Thread(this, "syncsqlite-sync-" + nodeId);
         this.thread.setDaemon(true);
@@ -264,7 +267,8 @@ final class SyncClient implements Runnable {
         } else if (m instanceof Message.Reject reject) {
             LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
                     reject.tx(), reject.sqlState(), reject.reason());
-            store.reject(reject.tx(), reject.current());
+            List<io.syncsqlite.protocol.RowChange> refused = store.reject(reject.tx(), reject.current());
+            onRejection.accept(new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused));
             ackedThroughTx = Math.max(ackedThroughTx, reject.tx());
             oldestUnackedSentNanos = System.nanoTime();
             push();

@@ -53,6 +53,7 @@ public final class SyncNode {
     private final String nodeId;
     private final HybridClock clock;
     private final CopyOnWriteArrayList<Consumer<Set<String>>> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Consumer<Rejection>> rejectionListeners = new CopyOnWriteArrayList<>();
     private volatile Map<String, TableInfo> synced;
     private final SyncClient client;
     private int references;
@@ -68,7 +69,7 @@ public final class SyncNode {
         this.synced = synced;
         if (clientDb != null) {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced);
-            this.client = new SyncClient(config, nodeId, store, this::fireRemoteChange);
+            this.client = new SyncClient(config, nodeId, store, this::fireRemoteChange, this::fireRejection);
         } else {
             this.client = null;
         }
@@ -282,6 +283,32 @@ public final class SyncNode {
 
     public void removeRemoteChangeListener(Consumer<Set<String>> listener) {
         listeners.remove(listener);
+    }
+
+    /**
+     * Registers a listener told of every local transaction the server refused, after it was reverted
+     * locally (on the sync thread; keep it short).
+     */
+    public void addRejectionListener(Consumer<Rejection> listener) {
+        rejectionListeners.add(listener);
+    }
+
+    public void removeRejectionListener(Consumer<Rejection> listener) {
+        rejectionListeners.remove(listener);
+    }
+
+    private void fireRejection(Rejection rejection) {
+        if (rejectionListeners.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "local transaction {0} was refused by the server ({1}) and reverted;"
+                    + " register a rejection listener to handle it", rejection.tx(), rejection.sqlState());
+        }
+        for (Consumer<Rejection> l : rejectionListeners) {
+            try {
+                l.accept(rejection);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "rejection listener failed", e);
+            }
+        }
     }
 
     private void fireRemoteChange(Set<String> tables) {

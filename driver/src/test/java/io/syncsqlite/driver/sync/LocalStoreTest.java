@@ -150,7 +150,7 @@ class LocalStoreTest {
         exec("INSERT INTO task (id, title) VALUES ('t9', 'later tx')");
         List<ClientTx> txs = store.pendingAfter(0, 100);
         assertEquals(2, txs.size());
-        store.reject(txs.get(0).id(), List.of(upsert(0, "t1", "server", 1, false)));
+        assertEquals(1, store.reject(txs.get(0).id(), List.of(upsert(0, "t1", "server", 1, false))).size());
         assertEquals("server|1|0", row("t1"));
         assertEquals("later tx|null|0", row("t9"));
         List<ClientTx> left = store.pendingAfter(0, 100);

@@ -101,7 +101,7 @@ public final class Cluster implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws SQLException, IOException {
         for (Client c : clients) {
             c.close();
         }
