@@ -161,18 +161,24 @@ final class LocalStore implements AutoCloseable {
 
     /**
      * Applies feed entries in one transaction, keeping pending local columns, and moves the cursor to
-     * {@code through} (if it is larger).
+     * {@code through} (if it is larger). Snapshot entries (position 0) stand for the state at
+     * {@code snapshotBase}, the feed head the relay announced before taking the snapshot: writes
+     * acknowledged at or below it are already in the snapshot.
      *
      * @return the table names that changed, for listeners
      */
     Set<String> applyFeed(List<FeedEntry> entries, long through) throws SQLException {
+        return applyFeed(entries, through, 0);
+    }
+
+    Set<String> applyFeed(List<FeedEntry> entries, long through, long snapshotBase) throws SQLException {
         return inTransaction(() -> {
             Set<String> touched = new HashSet<>();
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = entries.isEmpty() ? new PendingOverlay() : overlay();
             for (FeedEntry e : entries) {
                 clock.observe(e.hlc());
-                if (applyEntry(e, overlay)) {
+                if (applyEntry(e, e.seq() == 0 ? snapshotBase : e.seq(), overlay)) {
                     touched.add(e.table());
                 }
             }
@@ -224,7 +230,7 @@ final class LocalStore implements AutoCloseable {
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = overlay();
             for (FeedEntry e : current) {
-                applyEntry(new FeedEntry(0, e.table(), e.kind(), e.pk(), e.row(), e.hlc()), overlay);
+                applyEntry(e, 0, overlay);
             }
             PreparedStatement delEcho = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
             delEcho.setLong(1, echoFrom);
@@ -234,13 +240,13 @@ final class LocalStore implements AutoCloseable {
         });
     }
 
-    private boolean applyEntry(FeedEntry e, PendingOverlay overlay) throws SQLException {
+    private boolean applyEntry(FeedEntry e, long position, PendingOverlay overlay) throws SQLException {
         TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
         if (t == null || !t.hasPrimaryKey()) {
             return false;
         }
         String key = RowKey.of(t, e.pk());
-        PendingOverlay.RowPending pending = overlay.at(key, e.seq());
+        PendingOverlay.RowPending pending = overlay.at(key, position);
         if (e.kind() == FeedKind.DELETE) {
             if (pending.any()) {
                 return false;
@@ -468,6 +474,14 @@ final class LocalStore implements AutoCloseable {
              ResultSet rs = st.executeQuery("SELECT coalesce(max(seq), 0) FROM _sync_outbox")) {
             return rs.next() ? rs.getLong(1) : 0;
         }
+    }
+
+    /** Forgets the feed position, so the next connection starts with a snapshot. */
+    void resetCursor() throws SQLException {
+        inTransaction(() -> {
+            setState("cursor", 0);
+            return null;
+        });
     }
 
     long stateLong(String key) throws SQLException {

@@ -33,7 +33,11 @@ final class PendingOverlay {
         return byRow.isEmpty();
     }
 
-    /** The view of one row for a feed entry at {@code seq} (0 for a snapshot: every pending write counts). */
+    /**
+     * The view of one row for a feed entry at position {@code seq}: writes acknowledged at or below it are
+     * already part of that state. Callers pass the snapshot's base position for snapshot entries, and 0 to
+     * count every pending write.
+     */
     RowPending at(String rowKey, long seq) {
         java.util.List<Pending> list = byRow.get(rowKey);
         if (list == null) {
@@ -43,7 +47,7 @@ final class PendingOverlay {
         boolean any = false;
         int lastOp = 0;
         for (Pending p : list) {
-            if (seq == 0 || p.ackSeq > seq) {
+            if (p.ackSeq > seq) {
                 any = true;
                 cols.addAll(p.columns);
                 lastOp = p.op;

@@ -76,6 +76,8 @@ final class SyncClient implements Runnable {
     private volatile long unsettled = -1;
     private volatile long cursorSnapshot;
     private volatile long refreshed;
+    private volatile boolean resyncRequested;
+    private long snapshotBase;
     private final java.util.concurrent.atomic.AtomicLong nudges = new java.util.concurrent.atomic.AtomicLong();
 
     private Transport transport;
@@ -114,6 +116,16 @@ final class SyncClient implements Runnable {
 
     long refreshedGeneration() {
         return refreshed;
+    }
+
+    /**
+     * Asks for a fresh snapshot: a table became synced locally after feed positions for it were passed
+     * (an application that creates its tables after opening the connection), so rows of it already
+     * streamed were skipped. Snapshot rows are idempotent upserts; pending local writes are kept.
+     */
+    void requestResync() {
+        resyncRequested = true;
+        events.offer(NUDGE);
     }
 
     SyncStatus status() {
@@ -195,8 +207,13 @@ final class SyncClient implements Runnable {
             }
         });
         transport = t;
+        if (resyncRequested) {
+            resyncRequested = false;
+            store.resetCursor();
+        }
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
         Message.Welcome welcome = awaitWelcome(t);
+        snapshotBase = welcome.head();
         store.acknowledge(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
@@ -213,6 +230,8 @@ final class SyncClient implements Runnable {
                 lastSync = Instant.now();
             } else if (e instanceof Closed c && c.from() == t) {
                 throw new IOException(c.cause());
+            } else if (e instanceof Nudge && resyncRequested) {
+                throw new IOException("reconnecting for a snapshot: tables became synced locally");
             } else if (e instanceof Nudge) {
                 // A write made outside an auto-commit wrap (a RETURNING query, another program) may be unstamped.
                 store.stampOrphans();
@@ -273,7 +292,7 @@ final class SyncClient implements Runnable {
             oldestUnackedSentNanos = System.nanoTime();
             push();
         } else if (m instanceof Message.Changes changes) {
-            java.util.Set<String> touched = store.applyFeed(changes.entries(), changes.through());
+            java.util.Set<String> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
             transport.send(new Message.Progress(store.cursor()));
             if (!touched.isEmpty()) {
                 onRemoteChange.accept(touched);

@@ -228,7 +228,12 @@ public final class SyncNode {
 
     /** Re-reads the schema and refreshes triggers after DDL, joining the caller's transaction if any. */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
+        Map<String, TableInfo> before = synced;
         synced = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
+        if (client != null && !before.keySet().containsAll(synced.keySet())) {
+            // Rows of the new table may already have streamed past and been skipped.
+            client.requestResync();
+        }
     }
 
     /** Signals that a stamped transaction was committed. */

@@ -222,4 +222,19 @@ class SyncEndToEndTest {
         assertEquals(List.of(Map.of("node", "a", "applied_tx", (long) id)),
                 cluster.pgRows("SELECT node, applied_tx FROM syncsqlite.client WHERE node = 'a'"));
     }
+
+    @Test
+    void tablesTheAppCreatesAfterConnectingReceiveRowsThatAlreadyStreamedPast() throws Exception {
+        Cluster c = cluster("e2e_late_table");
+        c.pg("INSERT INTO item (id, title, qty) VALUES (1, 'existed before the client', 1)");
+        Client a = c.client("a"); // no local table yet: the snapshot's rows for it are skipped
+        Client b = c.client("b", LOCAL_ITEM);
+        c.awaitConverged(ALL, b);
+        c.pg("INSERT INTO item (id, title, qty) VALUES (2, 'streamed live', 2)");
+        c.awaitConverged(ALL, b);
+        a.awaitSynced();
+        a.script(LOCAL_ITEM); // as Hibernate's hbm2ddl or Flyway would, after the connection is open
+        c.awaitConverged(ALL, a, b);
+        assertEquals(2, a.rows(ALL).size());
+    }
 }
