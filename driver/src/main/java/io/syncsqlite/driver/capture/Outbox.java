@@ -44,7 +44,7 @@ public final class Outbox {
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
                 + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER)",
-        "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
     };
 
