@@ -27,12 +27,11 @@ import java.util.concurrent.Executor;
  *
  * <p>As thread-safe as the delegate: sqlite-jdbc objects are meant for one thread at a time.
  */
-public class DelegatingConnection implements Connection {
+public class DelegatingConnection extends DelegatingWrapper<Connection> implements Connection {
 
-    protected final Connection delegate;
 
     public DelegatingConnection(Connection delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     protected Statement wrapStatement(Statement statement) {
@@ -49,27 +48,6 @@ public class DelegatingConnection implements Connection {
 
     protected DatabaseMetaData wrapMetaData(DatabaseMetaData metaData) {
         return metaData == null ? null : new DelegatingDatabaseMetaData(metaData, this);
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        if (iface.isInstance(this)) {
-            return iface.cast(this);
-        }
-        if (iface.isInstance(delegate)) {
-            return iface.cast(delegate);
-        }
-        return delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || iface.isInstance(delegate) || delegate.isWrapperFor(iface);
-    }
-
-    @Override
-    public String toString() {
-        return getClass().getSimpleName() + "[" + delegate + "]";
     }
 
     @Override

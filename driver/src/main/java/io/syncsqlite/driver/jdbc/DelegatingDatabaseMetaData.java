@@ -12,39 +12,17 @@ import java.sql.SQLException;
  *
  * <p>As thread-safe as the delegate: sqlite-jdbc objects are meant for one thread at a time.
  */
-public class DelegatingDatabaseMetaData implements DatabaseMetaData {
+public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaData> implements DatabaseMetaData {
 
-    protected final DatabaseMetaData delegate;
     protected final Connection owner;
 
     public DelegatingDatabaseMetaData(DatabaseMetaData delegate, Connection owner) {
-        this.delegate = delegate;
+        super(delegate);
         this.owner = owner;
     }
 
     private static ResultSet wrapResultSet(ResultSet resultSet) {
         return resultSet == null ? null : new DelegatingResultSet(resultSet, null);
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        if (iface.isInstance(this)) {
-            return iface.cast(this);
-        }
-        if (iface.isInstance(delegate)) {
-            return iface.cast(delegate);
-        }
-        return delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || iface.isInstance(delegate) || delegate.isWrapperFor(iface);
-    }
-
-    @Override
-    public String toString() {
-        return getClass().getSimpleName() + "[" + delegate + "]";
     }
 
     @Override

@@ -30,35 +30,13 @@ import java.util.Map;
  * <p>As thread-safe as the delegate: sqlite-jdbc objects are meant for one thread at a time.
  */
 @SuppressWarnings("deprecation")
-public class DelegatingResultSet implements ResultSet {
+public class DelegatingResultSet extends DelegatingWrapper<ResultSet> implements ResultSet {
 
-    protected final ResultSet delegate;
     protected final Statement owner;
 
     public DelegatingResultSet(ResultSet delegate, Statement owner) {
-        this.delegate = delegate;
+        super(delegate);
         this.owner = owner;
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        if (iface.isInstance(this)) {
-            return iface.cast(this);
-        }
-        if (iface.isInstance(delegate)) {
-            return iface.cast(delegate);
-        }
-        return delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || iface.isInstance(delegate) || delegate.isWrapperFor(iface);
-    }
-
-    @Override
-    public String toString() {
-        return getClass().getSimpleName() + "[" + delegate + "]";
     }
 
     @Override

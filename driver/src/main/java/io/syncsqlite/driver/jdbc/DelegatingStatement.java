@@ -13,39 +13,17 @@ import java.sql.Statement;
  *
  * <p>As thread-safe as the delegate: sqlite-jdbc objects are meant for one thread at a time.
  */
-public class DelegatingStatement implements Statement {
+public class DelegatingStatement extends DelegatingWrapper<Statement> implements Statement {
 
-    protected final Statement delegate;
     protected final Connection owner;
 
     public DelegatingStatement(Statement delegate, Connection owner) {
-        this.delegate = delegate;
+        super(delegate);
         this.owner = owner;
     }
 
     protected ResultSet wrapResultSet(ResultSet resultSet) {
         return resultSet == null ? null : new DelegatingResultSet(resultSet, this);
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        if (iface.isInstance(this)) {
-            return iface.cast(this);
-        }
-        if (iface.isInstance(delegate)) {
-            return iface.cast(delegate);
-        }
-        return delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || iface.isInstance(delegate) || delegate.isWrapperFor(iface);
-    }
-
-    @Override
-    public String toString() {
-        return getClass().getSimpleName() + "[" + delegate + "]";
     }
 
     @Override
