@@ -43,7 +43,7 @@ public final class Outbox {
 
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
-                + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER)",
+                + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
     };
@@ -51,11 +51,25 @@ public final class Outbox {
     private Outbox() {
     }
 
+    /** Marks the rows a counter statement captured with the amounts it added (JSON object). */
+    public static final String ANNOTATE_DELTAS = "UPDATE _sync_outbox SET deltas = ?"
+            + " WHERE seq > ? AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
+
+    public static final String MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM _sync_outbox";
+
     /** Creates the bookkeeping tables if missing. Call inside a write transaction. */
     public static void create(Connection conn) throws SQLException {
         try (Statement st = conn.createStatement()) {
             for (String sql : DDL) {
                 st.execute(sql);
+            }
+            boolean hasDeltas = false;
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT 1 FROM pragma_table_info('_sync_outbox') WHERE name = 'deltas'")) {
+                hasDeltas = rs.next();
+            }
+            if (!hasDeltas) {
+                // files created before counters existed
+                st.execute("ALTER TABLE _sync_outbox ADD COLUMN deltas TEXT");
             }
         }
     }

@@ -36,6 +36,8 @@ public class SyncConnection extends DelegatingConnection {
     private final PreparedStatement begin;
     private final PreparedStatement commit;
     private final PreparedStatement rollback;
+    private final PreparedStatement maxSeq;
+    private final PreparedStatement annotate;
     /** A transaction opened with SQL text while JDBC auto-commit is on. */
     private boolean sqlTransaction;
     /** The savepoint whose RELEASE ends {@link #sqlTransaction}, when a SAVEPOINT opened it. */
@@ -51,6 +53,8 @@ public class SyncConnection extends DelegatingConnection {
         this.begin = delegate.prepareStatement("BEGIN");
         this.commit = delegate.prepareStatement("COMMIT");
         this.rollback = delegate.prepareStatement("ROLLBACK");
+        this.maxSeq = delegate.prepareStatement(Outbox.MAX_SEQ);
+        this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
     }
 
     /** The synced file this connection belongs to: status, listeners, waiting for sync. */
@@ -64,6 +68,15 @@ public class SyncConnection extends DelegatingConnection {
 
     /** Runs {@code call} (which executes a statement of kind {@code info}) in the right transaction. */
     <T> T run(SqlInfo info, SqlCall<T> call) throws SQLException {
+        return run(info, null, call);
+    }
+
+    /**
+     * As {@link #run(SqlInfo, SqlCall)}, for a counter statement: the rows it captures are marked, inside
+     * its transaction, with the amounts it added ({@code deltas}, a JSON object), so that the relay adds
+     * them rather than overwriting.
+     */
+    <T> T run(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         checkOpen();
         StatementKind kind = info.kind();
         boolean jdbcAuto = delegate.getAutoCommit();
@@ -110,7 +123,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         if (!autoCommitting) {
             dirty = true;
-            T r = call.call();
+            T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
                 node.refreshCapture(delegate, true);
             }
@@ -131,7 +144,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         begin.executeUpdate();
         try {
-            T r = call.call();
+            T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
                 node.refreshCapture(delegate, true);
             }
@@ -162,6 +175,39 @@ public class SyncConnection extends DelegatingConnection {
         }
         dirty = true;
         return call.call();
+    }
+
+    private <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+        long before;
+        try (java.sql.ResultSet rs = maxSeq.executeQuery()) {
+            before = rs.next() ? rs.getLong(1) : 0;
+        }
+        T r = call.call();
+        annotate.setString(1, deltas);
+        annotate.setLong(2, before);
+        annotate.setString(3, info.table());
+        annotate.executeUpdate();
+        return r;
+    }
+
+    /** The JSON object of amounts a counter statement adds, or {@code null} when it is not one. */
+    static String deltas(SqlInfo info, Object[] parameters) {
+        if (info.counters().isEmpty() || info.table() == null) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder("{");
+        for (io.syncsqlite.driver.sql.Counter c : info.counters()) {
+            java.math.BigDecimal amount = c.amount(parameters);
+            if (amount == null) {
+                continue;
+            }
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            sb.append('"').append(c.column().replace("\\", "\\\\").replace("\"", "\\\"")).append("\":")
+                    .append(amount.toPlainString());
+        }
+        return sb.length() == 1 ? null : sb.append('}').toString();
     }
 
     private <T> T finishSqlTransaction(SqlCall<T> call) throws SQLException {

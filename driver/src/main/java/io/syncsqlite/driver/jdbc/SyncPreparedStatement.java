@@ -1,6 +1,10 @@
 package io.syncsqlite.driver.jdbc;
 
+import io.syncsqlite.driver.sql.Counter;
 import io.syncsqlite.driver.sql.SqlInfo;
+
+import java.math.BigDecimal;
+import java.util.Arrays;
 
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -9,7 +13,9 @@ import java.sql.SQLException;
 /**
  * A prepared statement, classified once when prepared: executing it costs one field read on top of
  * sqlite-jdbc, plus the transaction wrap of an auto-commit write. The application's prepared statement is
- * never re-prepared.
+ * never re-prepared. For a counter statement ({@code SET c = c + ?}) it also remembers the numeric
+ * parameters, which are the amounts added. Counter statements run through {@code executeBatch} are
+ * captured as plain writes: a batch does not say which rows each entry touched.
  *
  * <p>Not thread-safe, like the statement it wraps.
  */
@@ -17,11 +23,81 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     private final SyncConnection connection;
     private final SqlInfo info;
+    /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
+    private final Object[] parameters;
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info) {
         super(delegate, connection, sql);
         this.connection = connection;
         this.info = info;
+        int max = info.counters().stream().mapToInt(Counter::parameter).max().orElse(0);
+        this.parameters = max > 0 ? new Object[max] : null;
+    }
+
+    private void remember(int index, Object value) {
+        if (parameters != null && index >= 1 && index <= parameters.length) {
+            parameters[index - 1] = value;
+        }
+    }
+
+    @Override
+    public void setInt(int parameterIndex, int x) throws SQLException {
+        super.setInt(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setLong(int parameterIndex, long x) throws SQLException {
+        super.setLong(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setShort(int parameterIndex, short x) throws SQLException {
+        super.setShort(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setDouble(int parameterIndex, double x) throws SQLException {
+        super.setDouble(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setFloat(int parameterIndex, float x) throws SQLException {
+        super.setFloat(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setBigDecimal(int parameterIndex, BigDecimal x) throws SQLException {
+        super.setBigDecimal(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setObject(int parameterIndex, Object x) throws SQLException {
+        super.setObject(parameterIndex, x);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void setObject(int parameterIndex, Object x, int targetSqlType) throws SQLException {
+        super.setObject(parameterIndex, x, targetSqlType);
+        remember(parameterIndex, x);
+    }
+
+    @Override
+    public void clearParameters() throws SQLException {
+        super.clearParameters();
+        if (parameters != null) {
+            Arrays.fill(parameters, null);
+        }
+    }
+
+    private String deltas() {
+        return parameters == null && info.counters().isEmpty() ? null : SyncConnection.deltas(info, parameters);
     }
 
     @Override
@@ -31,17 +107,17 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public int executeUpdate() throws SQLException {
-        return connection.run(info, super::executeUpdate);
+        return connection.run(info, deltas(), super::executeUpdate);
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
-        return connection.run(info, super::executeLargeUpdate);
+        return connection.run(info, deltas(), super::executeLargeUpdate);
     }
 
     @Override
     public boolean execute() throws SQLException {
-        return connection.run(info, super::execute);
+        return connection.run(info, deltas(), super::execute);
     }
 
     @Override

@@ -36,7 +36,8 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public boolean execute(String sql) throws SQLException {
-        return connection.run(info(sql), () -> super.execute(sql));
+        SqlInfo info = info(sql);
+        return connection.run(info, SyncConnection.deltas(info, null), () -> super.execute(sql));
     }
 
     @Override
@@ -56,7 +57,8 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public int executeUpdate(String sql) throws SQLException {
-        return connection.run(info(sql), () -> super.executeUpdate(sql));
+        SqlInfo info = info(sql);
+        return connection.run(info, SyncConnection.deltas(info, null), () -> super.executeUpdate(sql));
     }
 
     @Override
@@ -76,7 +78,8 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public long executeLargeUpdate(String sql) throws SQLException {
-        return connection.run(info(sql), () -> super.executeLargeUpdate(sql));
+        SqlInfo info = info(sql);
+        return connection.run(info, SyncConnection.deltas(info, null), () -> super.executeLargeUpdate(sql));
     }
 
     @Override

@@ -1,14 +1,29 @@
 package io.syncsqlite.driver.sql;
 
+import net.sf.jsqlparser.expression.DoubleValue;
+import net.sf.jsqlparser.expression.Expression;
+import net.sf.jsqlparser.expression.JdbcParameter;
+import net.sf.jsqlparser.expression.LongValue;
+import net.sf.jsqlparser.expression.SignedExpression;
+import net.sf.jsqlparser.expression.operators.arithmetic.Addition;
+import net.sf.jsqlparser.expression.operators.arithmetic.Subtraction;
+import net.sf.jsqlparser.expression.operators.relational.ExpressionList;
+import net.sf.jsqlparser.expression.operators.relational.ParenthesedExpressionList;
 import net.sf.jsqlparser.parser.CCJSqlParserUtil;
+import net.sf.jsqlparser.schema.Column;
 import net.sf.jsqlparser.schema.Table;
 import net.sf.jsqlparser.statement.Statement;
 import net.sf.jsqlparser.statement.delete.Delete;
 import net.sf.jsqlparser.statement.insert.Insert;
 import net.sf.jsqlparser.statement.update.Update;
+import net.sf.jsqlparser.statement.update.UpdateSet;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -107,6 +122,7 @@ public final class SqlClassifier {
     private static SqlInfo dml(String sql, StatementKind kind, String lexedTable) {
         String table = lexedTable;
         boolean parsed = false;
+        List<Counter> counters = new ArrayList<>();
         try {
             Statement st = CCJSqlParserUtil.newParser(sql).Statement();
             Table target = st instanceof Insert ins ? ins.getTable()
@@ -116,10 +132,100 @@ public final class SqlClassifier {
                 table = unquote(target.getName());
                 parsed = true;
             }
+            if (st instanceof Update up) {
+                counters(up.getUpdateSets(), Map.of(), counters);
+            } else if (st instanceof Insert ins && ins.getConflictAction() != null
+                    && ins.getConflictAction().getUpdateSets() != null) {
+                counters(ins.getConflictAction().getUpdateSets(), insertedValues(ins), counters);
+            }
         } catch (Exception | StackOverflowError e) {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
-        return new SqlInfo(kind, table, null, parsed);
+        return new SqlInfo(kind, table, null, parsed, counters);
+    }
+
+    /** Finds {@code c = c + x} / {@code c = c - x} assignments whose {@code x} is a parameter or a number. */
+    private static void counters(List<UpdateSet> sets, Map<String, Expression> inserted, List<Counter> out) {
+        for (UpdateSet set : sets) {
+            if (set.getColumns().size() != set.getValues().size()) {
+                continue;
+            }
+            for (int i = 0; i < set.getColumns().size(); i++) {
+                String column = unquote(set.getColumn(i).getColumnName());
+                Counter c = counter(column, unwrap(set.getValue(i)), inserted);
+                if (c != null) {
+                    out.add(c);
+                }
+            }
+        }
+    }
+
+    private static Counter counter(String column, Expression e, Map<String, Expression> inserted) {
+        if (e instanceof Addition add) {
+            if (isColumn(add.getLeftExpression(), column)) {
+                return amount(column, 1, add.getRightExpression(), inserted);
+            }
+            if (isColumn(add.getRightExpression(), column)) {
+                return amount(column, 1, add.getLeftExpression(), inserted);
+            }
+        } else if (e instanceof Subtraction sub && isColumn(sub.getLeftExpression(), column)) {
+            return amount(column, -1, sub.getRightExpression(), inserted);
+        }
+        return null;
+    }
+
+    private static Counter amount(String column, int sign, Expression e, Map<String, Expression> inserted) {
+        e = unwrap(e);
+        if (e instanceof SignedExpression signed && signed.getSign() == '-') {
+            return amount(column, -sign, signed.getExpression(), inserted);
+        }
+        if (e instanceof JdbcParameter p && p.getIndex() != null) {
+            return new Counter(column, sign, p.getIndex(), null);
+        }
+        if (e instanceof LongValue v) {
+            return new Counter(column, sign, 0, BigDecimal.valueOf(v.getValue()));
+        }
+        if (e instanceof DoubleValue v) {
+            return new Counter(column, sign, 0, BigDecimal.valueOf(v.getValue()));
+        }
+        if (e instanceof Column c && c.getTable() != null && "excluded".equalsIgnoreCase(c.getTable().getName())) {
+            Expression value = inserted.get(unquote(c.getColumnName()).toLowerCase(Locale.ROOT));
+            return value == null ? null : amount(column, sign, value, Map.of());
+        }
+        return null;
+    }
+
+    private static boolean isColumn(Expression e, String column) {
+        e = unwrap(e);
+        return e instanceof Column c && (c.getTable() == null || c.getTable().getName() == null
+                || !"excluded".equalsIgnoreCase(c.getTable().getName()))
+                && unquote(c.getColumnName()).equalsIgnoreCase(column);
+    }
+
+    private static Expression unwrap(Expression e) {
+        while (e instanceof ParenthesedExpressionList<?> p && p.size() == 1) {
+            e = (Expression) p.get(0);
+        }
+        return e;
+    }
+
+    /** The single row of an {@code INSERT ... VALUES}, by lower-case column name. */
+    private static Map<String, Expression> insertedValues(Insert ins) {
+        Map<String, Expression> out = new HashMap<>();
+        if (ins.getColumns() == null || ins.getValues() == null) {
+            return out;
+        }
+        ExpressionList<?> row = ins.getValues().getExpressions();
+        if (row.size() == 1 && row.get(0) instanceof ExpressionList<?> nested) {
+            row = nested;
+        }
+        if (row.size() != ins.getColumns().size()) {
+            return out;
+        }
+        for (int i = 0; i < row.size(); i++) {
+            out.put(unquote(ins.getColumns().get(i).getColumnName()).toLowerCase(Locale.ROOT), (Expression) row.get(i));
+        }
+        return out;
     }
 
     private static SqlInfo rollback(List<SqlLexer.Token> t, List<String> originals) {

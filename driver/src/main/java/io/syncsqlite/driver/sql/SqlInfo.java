@@ -1,5 +1,7 @@
 package io.syncsqlite.driver.sql;
 
+import java.util.List;
+
 /**
  * What the driver needs to know about one SQL text.
  *
@@ -7,6 +9,15 @@ package io.syncsqlite.driver.sql;
  * @param table   the table written or altered (unquoted, as written), or {@code null}
  * @param name    the savepoint name for SAVEPOINT / RELEASE / ROLLBACK TO, else {@code null}
  * @param parsed  whether JSqlParser understood the statement (false: the lexer alone classified it)
+ * @param counters columns the statement adds to (counter intent), empty for plain writes
  */
-public record SqlInfo(StatementKind kind, String table, String name, boolean parsed) {
+public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters) {
+
+    public SqlInfo {
+        counters = List.copyOf(counters);
+    }
+
+    public SqlInfo(StatementKind kind, String table, String name, boolean parsed) {
+        this(kind, table, name, parsed, List.of());
+    }
 }

@@ -96,7 +96,7 @@ final class LocalStore implements AutoCloseable {
         List<ClientTx> out = new ArrayList<>();
         List<RowChange> changes = new ArrayList<>();
         int rows = 0;
-        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack FROM _sync_outbox"
+        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox"
                 + " WHERE seq > ? ORDER BY seq LIMIT ?");
         ps.setLong(1, afterTx);
         ps.setInt(2, Math.max(maxRows, 1) * 2 + 1);
@@ -104,7 +104,7 @@ final class LocalStore implements AutoCloseable {
             while (rs.next()) {
                 int op = rs.getInt(3);
                 if (op != Outbox.OP_NONE) {
-                    changes.add(rowChange(rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6)));
+                    changes.add(rowChange(rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(9)));
                 }
                 if (rs.getObject(7) == null) {
                     continue;
@@ -126,10 +126,12 @@ final class LocalStore implements AutoCloseable {
         return out;
     }
 
-    private static RowChange rowChange(String tbl, int op, String pk, String vals, String changed) throws SQLException {
+    private static RowChange rowChange(String tbl, int op, String pk, String vals, String changed, String deltas)
+            throws SQLException {
         ObjectNode pkNode = object(pk);
+        ObjectNode added = deltas == null ? MessageCodec.JSON.createObjectNode() : object(deltas);
         return switch (op) {
-            case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, object(vals));
+            case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, object(vals), added);
             case Outbox.OP_UPDATE -> {
                 ObjectNode all = object(vals);
                 ObjectNode only = MessageCodec.JSON.createObjectNode();
@@ -140,7 +142,7 @@ final class LocalStore implements AutoCloseable {
                         only.set(e.getKey(), e.getValue());
                     }
                 }
-                yield new RowChange(tbl, ChangeKind.UPDATE, pkNode, only);
+                yield new RowChange(tbl, ChangeKind.UPDATE, pkNode, only, added);
             }
             case Outbox.OP_DELETE -> new RowChange(tbl, ChangeKind.DELETE, pkNode, MessageCodec.JSON.createObjectNode());
             default -> throw new SQLException("unknown outbox op " + op);
@@ -208,13 +210,14 @@ final class LocalStore implements AutoCloseable {
                 low = rs.next() ? rs.getLong(1) : 0;
             }
             List<RowChange> refused = new ArrayList<>();
-            PreparedStatement rows = prepared("SELECT tbl, op, pk, vals, changed FROM _sync_outbox"
+            PreparedStatement rows = prepared("SELECT tbl, op, pk, vals, changed, deltas FROM _sync_outbox"
                     + " WHERE seq > ? AND seq <= ? AND op <> 0 ORDER BY seq");
             rows.setLong(1, low);
             rows.setLong(2, tx);
             try (ResultSet rs = rows.executeQuery()) {
                 while (rs.next()) {
-                    refused.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4), rs.getString(5)));
+                    refused.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                            rs.getString(6)));
                 }
             }
             PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq < ?");
@@ -272,13 +275,21 @@ final class LocalStore implements AutoCloseable {
                 continue;
             }
             cols.add(c);
-            values.add(f.getValue());
+            java.math.BigDecimal added = pending.columns().contains(lower) ? null : pending.deltas().get(lower);
+            if (added != null && (f.getValue().isNumber() || f.getValue().isNull())) {
+                // A counter with local increments the server has not counted yet: show both.
+                java.math.BigDecimal server = f.getValue().isNull() ? java.math.BigDecimal.ZERO : f.getValue().decimalValue();
+                values.add(MessageCodec.JSON.getNodeFactory().numberNode(server.add(added)));
+            } else {
+                values.add(f.getValue());
+            }
         }
         // Every column goes into VALUES (a row that is new here must satisfy NOT NULL with the server's
         // values); columns with pending local writes are left out of the DO UPDATE, so they keep the
         // local value until the relay's merged result for them arrives.
         Set<String> keep = new HashSet<>(pkLower);
         keep.addAll(pending.columns());
+        // counter columns are not kept: their value above is the server's plus the pending increments
         PreparedStatement ps = prepared(upsertSql(t, cols, keep, "INSERT"));
         for (int i = 0; i < cols.size(); i++) {
             bind(ps, i + 1, cols.get(i), values.get(i));
@@ -400,11 +411,11 @@ final class LocalStore implements AutoCloseable {
         Map<String, TableInfo> all = tables.get();
         List<Object[]> open = new ArrayList<>();
         try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed, hlc, ack FROM _sync_outbox ORDER BY seq")) {
+             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox ORDER BY seq")) {
             while (rs.next()) {
                 int op = rs.getInt(3);
                 if (op != Outbox.OP_NONE) {
-                    open.add(new Object[]{rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6)});
+                    open.add(new Object[]{rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(9)});
                 }
                 if (rs.getObject(7) != null) {
                     long ack = rs.getObject(8) == null ? Long.MAX_VALUE : rs.getLong(8);
@@ -424,10 +435,17 @@ final class LocalStore implements AutoCloseable {
             if (t == null || !t.hasPrimaryKey()) {
                 continue;
             }
-            RowChange rc = rowChange((String) r[0], (Integer) r[1], (String) r[2], (String) r[3], (String) r[4]);
+            RowChange rc = rowChange((String) r[0], (Integer) r[1], (String) r[2], (String) r[3], (String) r[4],
+                    (String) r[5]);
             Set<String> cols = new HashSet<>();
             rc.values().fieldNames().forEachRemaining(n -> cols.add(n.toLowerCase(Locale.ROOT)));
-            overlay.add(RowKey.of(t, rc.pk()), ack, (Integer) r[1], cols);
+            Map<String, java.math.BigDecimal> added = new HashMap<>();
+            for (Map.Entry<String, JsonNode> d : rc.deltas().properties()) {
+                String lower = d.getKey().toLowerCase(Locale.ROOT);
+                cols.remove(lower);
+                added.put(lower, d.getValue().decimalValue());
+            }
+            overlay.add(RowKey.of(t, rc.pk()), ack, (Integer) r[1], cols, added);
         }
     }
 

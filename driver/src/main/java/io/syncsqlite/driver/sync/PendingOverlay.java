@@ -1,5 +1,6 @@
 package io.syncsqlite.driver.sync;
 
+import java.math.BigDecimal;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -19,14 +20,17 @@ import java.util.Set;
  */
 final class PendingOverlay {
 
-    /** One pending outbox row: its ack position (MAX_VALUE when unknown), kind and changed columns. */
-    private record Pending(long ackSeq, int op, Set<String> columns) {
+    /**
+     * One pending outbox row: its ack position (MAX_VALUE when unknown), kind, the columns it set, and the
+     * amounts it added to counter columns.
+     */
+    private record Pending(long ackSeq, int op, Set<String> columns, Map<String, BigDecimal> deltas) {
     }
 
     private final Map<String, java.util.List<Pending>> byRow = new HashMap<>();
 
-    void add(String rowKey, long ackSeq, int op, Set<String> lowerColumns) {
-        byRow.computeIfAbsent(rowKey, k -> new java.util.ArrayList<>()).add(new Pending(ackSeq, op, lowerColumns));
+    void add(String rowKey, long ackSeq, int op, Set<String> lowerColumns, Map<String, BigDecimal> deltas) {
+        byRow.computeIfAbsent(rowKey, k -> new java.util.ArrayList<>()).add(new Pending(ackSeq, op, lowerColumns, deltas));
     }
 
     boolean isEmpty() {
@@ -44,16 +48,18 @@ final class PendingOverlay {
             return RowPending.NONE;
         }
         Set<String> cols = new HashSet<>();
+        Map<String, BigDecimal> deltas = new HashMap<>();
         boolean any = false;
         int lastOp = 0;
         for (Pending p : list) {
             if (p.ackSeq > seq) {
                 any = true;
                 cols.addAll(p.columns);
+                p.deltas.forEach((c, d) -> deltas.merge(c, d, BigDecimal::add));
                 lastOp = p.op;
             }
         }
-        return any ? new RowPending(true, lastOp, cols) : RowPending.NONE;
+        return any ? new RowPending(true, lastOp, cols, deltas) : RowPending.NONE;
     }
 
     /**
@@ -62,8 +68,9 @@ final class PendingOverlay {
      * @param any     whether anything is pending
      * @param lastOp  the last pending operation's outbox op code
      * @param columns lower-case names of columns with pending values
+     * @param deltas  pending increments of counter columns, by lower-case name
      */
-    record RowPending(boolean any, int lastOp, Set<String> columns) {
-        static final RowPending NONE = new RowPending(false, 0, Set.of());
+    record RowPending(boolean any, int lastOp, Set<String> columns, Map<String, BigDecimal> deltas) {
+        static final RowPending NONE = new RowPending(false, 0, Set.of(), Map.of());
     }
 }

@@ -303,4 +303,24 @@ class CaptureTest {
         assertEquals("08003", e.getSQLState());
         assertTrue(conn.isWrapperFor(SyncConnection.class));
     }
+
+    @Test
+    void counterStatementsRecordTheAmountAdded() throws SQLException {
+        exec("INSERT INTO item (id, title, qty) VALUES (1, 'a', 5)");
+        try (PreparedStatement ps = conn.prepareStatement("UPDATE item SET qty = (qty + ?) WHERE id = ?")) {
+            ps.setInt(1, 3);
+            ps.setInt(2, 1);
+            ps.executeUpdate();
+        }
+        exec("UPDATE item SET qty = qty - 2 WHERE id = 1");
+        exec("UPDATE item SET title = 'plain' WHERE id = 1");
+        List<String> deltas = new ArrayList<>();
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT deltas FROM _sync_outbox ORDER BY seq")) {
+            while (rs.next()) {
+                deltas.add(rs.getString(1));
+            }
+        }
+        assertEquals(java.util.Arrays.asList(null, "{\"qty\":3}", "{\"qty\":-2}", null), deltas);
+    }
 }

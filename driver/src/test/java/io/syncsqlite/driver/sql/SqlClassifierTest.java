@@ -82,4 +82,25 @@ class SqlClassifierTest {
     void savepointNames(String sql, String name) {
         assertEquals(name, classifier.classify(sql).name());
     }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', nullValues = "~", textBlock = """
+        update item set qty=(qty+?) where id=?                                   | qty:+1:p1
+        UPDATE item SET qty = qty - ? WHERE id = ?                               | qty:-1:p1
+        update item set title = ?, qty = ? + qty where id = ?                    | qty:+1:p2
+        update item set qty = qty - -3                                           | qty:+1:3
+        update item set price = price + 2.5, qty = qty * 2                       | price:+1:2.5
+        INSERT INTO categories(name, count) VALUES ('Food', ?) ON CONFLICT(name) DO UPDATE SET count = count + excluded.count | count:+1:p1
+        insert into c (name, count) values (?, 4) on conflict (name) do update set count = count + excluded.count | count:+1:4
+        update item set qty = ? where id = ?                                     | ~
+        update item set qty = other + 1                                          | ~
+        update item set qty = qty + (select 1)                                   | ~
+        """)
+    void countersAreInferredFromTheSql(String sql, String expected) {
+        java.util.List<String> got = classifier.classify(sql).counters().stream()
+                .map(c -> c.column() + ":" + (c.sign() > 0 ? "+1" : "-1") + ":"
+                        + (c.literal() != null ? c.literal().stripTrailingZeros().toPlainString() : "p" + c.parameter()))
+                .toList();
+        assertEquals(expected == null ? java.util.List.of() : java.util.List.of(expected), got, sql);
+    }
 }

@@ -168,4 +168,24 @@ class LocalStoreTest {
         store.stampOrphans();
         assertEquals(1, store.pendingAfter(0, 100).size());
     }
+
+    @Test
+    void pendingIncrementsAreAddedToTheServersCounterRatherThanHidingIt() throws Exception {
+        store.applyFeed(List.of(upsert(1, "t1", "a", 10, false)), 1);
+        try (java.sql.PreparedStatement ps = app.prepareStatement("UPDATE task SET priority = priority + ? WHERE id = 't1'")) {
+            ps.setInt(1, 5);
+            ps.executeUpdate();
+        }
+        assertEquals("a|15|0", row("t1"));
+        List<ClientTx> pending = store.pendingAfter(0, 100);
+        assertEquals("{\"priority\":5}", pending.get(0).changes().get(0).deltas().toString());
+        // Another client added 100 meanwhile: the server says 110; ours is not counted there yet.
+        store.applyFeed(List.of(upsert(2, "t1", "a", 110, false)), 2);
+        assertEquals("a|115|0", row("t1"));
+        // The server counted ours at 3: from then on the server's value is the whole truth.
+        store.acknowledge(pending.get(0).id(), 3);
+        store.applyFeed(List.of(upsert(3, "t1", "a", 115, false)), 3);
+        assertEquals("a|115|0", row("t1"));
+        assertEquals(0, store.unsettled());
+    }
 }
