@@ -25,6 +25,7 @@ final class TableStatements {
     private final String delete;
     private final Map<String, String> inserts = new ConcurrentHashMap<>();
     private final Map<String, String> updates = new ConcurrentHashMap<>();
+    private final Map<String, String> additions = new ConcurrentHashMap<>();
 
     TableStatements(TableInfo table) {
         this.table = table;
@@ -104,6 +105,19 @@ final class TableStatements {
                     + "SELECT " + Sql.columns("r.", all) + " FROM " + records + " AS r "
                     + "ON CONFLICT (" + Sql.columns("", pk) + ") " + conflict;
         });
+    }
+
+    /**
+     * Adds amounts to counter columns of existing rows ({@code c = coalesce(c, 0) + amount}): increments
+     * from several clients commute, so they add up instead of overwriting each other. Parameter: JSON
+     * array of objects with key and amounts; no key twice.
+     */
+    String add(List<String> columns) {
+        return additions.computeIfAbsent(String.join("\u0000", columns), k -> "UPDATE " + table.qualifiedName()
+                + " AS t SET " + columns.stream().map(c -> Sql.ident(c) + " = coalesce(t." + Sql.ident(c) + ", 0) + r."
+                        + Sql.ident(c))
+                .collect(Collectors.joining(", "))
+                + " FROM " + records + " AS r WHERE " + Sql.pkEquals("t.", "r.", table.primaryKey()));
     }
 
     /**

@@ -244,6 +244,8 @@ final class TxRun {
         switch (op.kind()) {
             case INSERT -> {
                 if (s.exists) {
+                    // Another client created the row first: a counter's inserted amount is added to it.
+                    addCounters(op, s, sql);
                     List<String> won = winners(op, s);
                     if (!won.isEmpty()) {
                         writes.add(sql.update(won), s.key, json(op, won));
@@ -265,6 +267,7 @@ final class TxRun {
             }
             case UPDATE -> {
                 if (s.exists) {
+                    addCounters(op, s, sql);
                     List<String> won = winners(op, s);
                     if (!won.isEmpty()) {
                         writes.add(sql.update(won), s.key, json(op, won));
@@ -292,14 +295,43 @@ final class TxRun {
         return false;
     }
 
+    /** Queues the additions of a counter change to an existing row. Counters are not subject to LWW. */
+    private void addCounters(Op op, RowState s, TableStatements sql) throws SQLException {
+        if (op.deltas().isEmpty()) {
+            return;
+        }
+        List<String> columns = names(op.deltas());
+        ObjectNode o = op.pk().deepCopy();
+        o.setAll(op.deltas());
+        try {
+            writes.add(sql.add(columns), s.key, MessageCodec.JSON.writeValueAsString(o));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        s.touched = true;
+        // The column's clock only moves forward, so an older plain write still loses to it.
+        List<String> later = new ArrayList<>();
+        for (String col : columns) {
+            RowState.Clock clock = s.cols.get(col);
+            if (clock == null || wins(tx.hlc(), clock.hlc(), clock.node())) {
+                later.add(col);
+            }
+        }
+        s.stamp(later, tx.hlc(), node);
+    }
+
     private boolean wins(long h, long clockHlc, String clockNode) {
         return Hlc.compare(h, node, clockHlc, clockNode) >= 0;
     }
 
+    /** Columns whose value this change sets by last-writer-wins (counter columns are added instead). */
     private List<String> winners(Op op, RowState s) {
         List<String> won = new ArrayList<>();
         for (Iterator<String> it = op.values().fieldNames(); it.hasNext(); ) {
             String col = it.next();
+            if (op.deltas().has(col)) {
+                continue;
+            }
             RowState.Clock clock = s.cols.get(col);
             if (clock == null || wins(tx.hlc(), clock.hlc(), clock.node())) {
                 won.add(col);

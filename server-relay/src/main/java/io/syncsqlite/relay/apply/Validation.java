@@ -83,8 +83,19 @@ final class Validation {
                 }
             }
         }
+        ObjectNode deltas = MessageCodec.JSON.createObjectNode();
+        if (change.kind() != ChangeKind.DELETE) {
+            for (Map.Entry<String, JsonNode> f : change.deltas().properties()) {
+                ColumnInfo col = column(table, f.getKey());
+                if (col.primaryKey() || col.generated()) {
+                    throw new InvalidChange("42703", "column " + col.name() + " of " + table.name()
+                            + " cannot be a counter");
+                }
+                deltas.set(col.name(), f.getValue());
+            }
+        }
         try {
-            return new Op(table, change.kind(), pk, values, MessageCodec.JSON.writeValueAsString(pk));
+            return new Op(table, change.kind(), pk, values, MessageCodec.JSON.writeValueAsString(pk), deltas);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
