@@ -92,6 +92,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, e.sqlState());
             return new Message.Reject(tx.id(), e.sqlState(), e.getMessage(), List.of());
         }
+        int compensations = 0;
         for (int attempt = 1; ; attempt++) {
             Connection c;
             try {
@@ -116,6 +117,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
                         backoff(attempt);
                     }
                     case REJECT -> {
+                        if ("23503".equals(PgErrors.sqlState(e)) && compensations < MAX_ATTEMPTS
+                                && restoreParents(c, tx, ops, e)) {
+                            compensations++;
+                            continue;
+                        }
                         try {
                             return reject(c, node, tx, ops, e);
                         } catch (SQLException e2) {
@@ -186,6 +192,21 @@ public final class PostgresChangeApplier implements ChangeApplier {
             }
         }
         return current;
+    }
+
+    /** See {@link Compensation}; false (and the transaction is rejected) if nothing could be restored. */
+    private boolean restoreParents(Connection c, ClientTx tx, List<Op> ops, SQLException violation) {
+        try {
+            boolean restored = Compensation.restoreParents(c, catalog, violation, ops, tx.hlc());
+            if (restored) {
+                log.info("tx {}: restored deleted parent rows it refers to", tx.id());
+            }
+            return restored;
+        } catch (SQLException e) {
+            rollbackQuietly(c);
+            log.debug("tx {}: compensation failed: SQLState {}", tx.id(), PgErrors.sqlState(e));
+            return false;
+        }
     }
 
     private TableStatements statements(TableInfo table) {

@@ -1,0 +1,146 @@
+package io.syncsqlite.relay.apply;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.Sql;
+import io.syncsqlite.relay.schema.TableInfo;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Referential-integrity compensation: when a client's insert or update refers to a parent row that was
+ * deleted concurrently (PostgreSQL answers 23503), the parent comes back, with its last image from the
+ * change log, instead of the child being refused. That is the answer of ElectricSQL's active-active
+ * design: a player enrolled offline in a tournament someone deleted meanwhile keeps the tournament.
+ *
+ * <p>Only parents that existed and were deleted (a tombstone in {@code row_clock}) are restored; a key that
+ * never existed is a genuine error and the transaction is rejected. The restoration is its own committed
+ * PostgreSQL transaction, logged in the feed like any write, so every client gets the parent back before
+ * the child (commit order). Rows the delete removed by cascade are not restored.
+ *
+ * <p>Stateless; thread-safe.
+ */
+final class Compensation {
+
+    private static final String FOREIGN_KEY = """
+            SELECT pn.nspname, pc.relname,
+                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(att, ord)
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att),
+                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(att, ord)
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.att)
+            FROM pg_constraint con
+            JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+            JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+            WHERE con.contype = 'f' AND con.conname = ? AND cn.nspname = ? AND cc.relname = ?""";
+
+    private Compensation() {
+    }
+
+    /**
+     * Restores the deleted parents that {@code ops} refer to through the foreign key named in
+     * {@code violation}, in a transaction of its own on {@code c} (which must have no transaction open).
+     *
+     * @return whether anything was restored (then the client transaction is worth another attempt)
+     */
+    static boolean restoreParents(Connection c, Catalog catalog, SQLException violation, List<Op> ops, long hlc)
+            throws SQLException {
+        if (!(violation instanceof PSQLException pe) || pe.getServerErrorMessage() == null) {
+            return false;
+        }
+        ServerErrorMessage m = pe.getServerErrorMessage();
+        if (m.getConstraint() == null || m.getTable() == null || m.getSchema() == null) {
+            return false;
+        }
+        String parentName;
+        List<String> childCols = new ArrayList<>();
+        List<String> parentCols = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(FOREIGN_KEY)) {
+            ps.setString(1, m.getConstraint());
+            ps.setString(2, m.getSchema());
+            ps.setString(3, m.getTable());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    c.rollback();
+                    return false;
+                }
+                parentName = rs.getString(2);
+                for (Object o : (Object[]) rs.getArray(3).getArray()) {
+                    childCols.add((String) o);
+                }
+                for (Object o : (Object[]) rs.getArray(4).getArray()) {
+                    parentCols.add((String) o);
+                }
+            }
+        }
+        TableInfo parent = catalog.table(parentName);
+        if (parent == null || !parentCols.equals(parent.primaryKey())) {
+            // Only keys of synced parents have history to restore from.
+            c.rollback();
+            return false;
+        }
+        List<String> keys = new ArrayList<>();
+        for (Op op : ops) {
+            if (!op.table().name().equals(m.getTable())) {
+                continue;
+            }
+            ObjectNode key = MessageCodec.JSON.createObjectNode();
+            for (int i = 0; i < childCols.size(); i++) {
+                var v = op.values().has(childCols.get(i)) ? op.values().get(childCols.get(i)) : op.pk().get(childCols.get(i));
+                if (v == null || v.isNull()) {
+                    key = null;
+                    break;
+                }
+                key.set(parentCols.get(i), v);
+            }
+            if (key != null) {
+                keys.add(key.toString());
+            }
+        }
+        if (keys.isEmpty()) {
+            c.rollback();
+            return false;
+        }
+        String q = parent.qualifiedName();
+        String pkOf = Sql.pkObject("k.", parent.primaryKey());
+        // For each referenced key: absent from the table, tombstoned, and with a last image in the log.
+        String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk FROM jsonb_populate_recordset(NULL::" + q
+                + ", ?::jsonb) AS k), "
+                + "dead AS (SELECT w.pk FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = " + Sql.literal(parent.name())
+                + " AND rc.pk = w.pk AND NOT rc.alive), "
+                + "images AS (SELECT DISTINCT ON (d.pk) d.pk, ch.\"row\" FROM dead d JOIN syncsqlite.change ch"
+                + " ON ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U' ORDER BY d.pk, ch.id DESC), "
+                + "revived AS (UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
+                + " alive_node = '~compensation' FROM images i WHERE rc.tbl = " + Sql.literal(parent.name())
+                + " AND rc.pk = i.pk RETURNING i.\"row\") "
+                + "INSERT INTO " + q + " SELECT (jsonb_populate_record(NULL::" + q + ", r.\"row\")).* FROM revived r"
+                + " ON CONFLICT DO NOTHING";
+        int restored;
+        try (PreparedStatement set = c.prepareStatement(
+                "SELECT set_config('syncsqlite.hlc', ?, true), set_config('syncsqlite.node', '~compensation', true)")) {
+            set.setString(1, Long.toString(hlc));
+            set.execute();
+        }
+        try (PreparedStatement ps = c.prepareStatement(restore)) {
+            ps.setString(1, "[" + String.join(",", keys) + "]");
+            ps.setLong(2, hlc);
+            restored = ps.executeUpdate();
+        }
+        if (restored == 0) {
+            c.rollback();
+            return false;
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT syncsqlite.commit_mark()")) {
+            ps.execute();
+        }
+        c.commit();
+        return true;
+    }
+}
