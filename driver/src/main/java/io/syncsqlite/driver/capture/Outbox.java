@@ -51,11 +51,14 @@ public final class Outbox {
     private Outbox() {
     }
 
-    /** Marks the rows a counter statement captured with the amounts it added (JSON object). */
+    /**
+     * Marks the rows a counter statement just captured with the amounts it added (JSON object): the last
+     * {@code changes()} outbox rows, one per row the statement changed. Run right after the statement, in
+     * its transaction. No read may come before the statement: in WAL mode a read snapshot taken before a
+     * write fails with SQLITE_BUSY_SNAPSHOT as soon as another connection (the sync client) has committed.
+     */
     public static final String ANNOTATE_DELTAS = "UPDATE _sync_outbox SET deltas = ?"
-            + " WHERE seq > ? AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
-
-    public static final String MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM _sync_outbox";
+            + " WHERE seq > (SELECT max(seq) FROM _sync_outbox) - changes() AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
 
     /** Creates the bookkeeping tables if missing. Call inside a write transaction. */
     public static void create(Connection conn) throws SQLException {

@@ -36,7 +36,6 @@ public class SyncConnection extends DelegatingConnection {
     private final PreparedStatement begin;
     private final PreparedStatement commit;
     private final PreparedStatement rollback;
-    private final PreparedStatement maxSeq;
     private final PreparedStatement annotate;
     /** A transaction opened with SQL text while JDBC auto-commit is on. */
     private boolean sqlTransaction;
@@ -53,7 +52,6 @@ public class SyncConnection extends DelegatingConnection {
         this.begin = delegate.prepareStatement("BEGIN");
         this.commit = delegate.prepareStatement("COMMIT");
         this.rollback = delegate.prepareStatement("ROLLBACK");
-        this.maxSeq = delegate.prepareStatement(Outbox.MAX_SEQ);
         this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
     }
 
@@ -178,14 +176,9 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
-        long before;
-        try (java.sql.ResultSet rs = maxSeq.executeQuery()) {
-            before = rs.next() ? rs.getLong(1) : 0;
-        }
         T r = call.call();
         annotate.setString(1, deltas);
-        annotate.setLong(2, before);
-        annotate.setString(3, info.table());
+        annotate.setString(2, info.table());
         annotate.executeUpdate();
         return r;
     }
@@ -198,7 +191,8 @@ public class SyncConnection extends DelegatingConnection {
         StringBuilder sb = new StringBuilder("{");
         for (io.syncsqlite.driver.sql.Counter c : info.counters()) {
             java.math.BigDecimal amount = c.amount(parameters);
-            if (amount == null) {
+            // A zero amount changes no value, so the triggers capture no row for it: nothing to mark.
+            if (amount == null || amount.signum() == 0) {
                 continue;
             }
             if (sb.length() > 1) {
