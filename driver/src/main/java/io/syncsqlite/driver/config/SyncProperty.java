@@ -16,6 +16,9 @@ public enum SyncProperty {
             "Relay WebSocket URL(s), comma-separated (ws:// or wss://). Empty: capture only, no sync."),
     TABLES("sync.tables", "",
             "Comma-separated synced tables. Empty: every table with a primary key."),
+    COUNTERS("sync.counters", "",
+            "Comma-separated table.column counters: besides SET c = c + ?, an INSERT adds its value to them"
+                    + " when the row already exists elsewhere."),
     NODE("sync.node", "",
             "Node id of this database file. Empty: a random id generated once and stored in the file."),
     ENABLED("sync.enabled", "true",

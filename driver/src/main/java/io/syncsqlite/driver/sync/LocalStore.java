@@ -48,11 +48,18 @@ final class LocalStore implements AutoCloseable {
     private final HybridClock clock;
     private final Supplier<Map<String, TableInfo>> tables;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
+    private final Set<String> counters;
 
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables) {
+        this(db, clock, tables, Set.of());
+    }
+
+    /** @param counters declared counter columns, lower-case {@code table.column} ({@code sync.counters}) */
+    LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables, Set<String> counters) {
         this.db = db;
         this.clock = clock;
         this.tables = tables;
+        this.counters = counters;
     }
 
     long cursor() throws SQLException {
@@ -126,10 +133,21 @@ final class LocalStore implements AutoCloseable {
         return out;
     }
 
-    private static RowChange rowChange(String tbl, int op, String pk, String vals, String changed, String deltas)
+    private RowChange rowChange(String tbl, int op, String pk, String vals, String changed, String deltas)
             throws SQLException {
         ObjectNode pkNode = object(pk);
         ObjectNode added = deltas == null ? MessageCodec.JSON.createObjectNode() : object(deltas);
+        if (op == Outbox.OP_INSERT && !counters.isEmpty()) {
+            // A declared counter's inserted value is an amount: if another client created the row first,
+            // the relay adds it rather than resetting the counter.
+            String prefix = tbl.toLowerCase(Locale.ROOT) + ".";
+            for (Map.Entry<String, JsonNode> v : object(vals).properties()) {
+                if (v.getValue().isNumber() && !added.has(v.getKey())
+                        && counters.contains(prefix + v.getKey().toLowerCase(Locale.ROOT))) {
+                    added.set(v.getKey(), v.getValue());
+                }
+            }
+        }
         return switch (op) {
             case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, object(vals), added);
             case Outbox.OP_UPDATE -> {
@@ -428,7 +446,7 @@ final class LocalStore implements AutoCloseable {
         return overlay;
     }
 
-    private static void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long ack)
+    private void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long ack)
             throws SQLException {
         for (Object[] r : rows) {
             TableInfo t = all.get(((String) r[0]).toLowerCase(Locale.ROOT));

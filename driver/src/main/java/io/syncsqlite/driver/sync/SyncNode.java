@@ -68,7 +68,7 @@ public final class SyncNode {
         this.clock = clock;
         this.synced = synced;
         if (clientDb != null) {
-            LocalStore store = new LocalStore(clientDb, clock, () -> this.synced);
+            LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters());
             this.client = new SyncClient(config, nodeId, store, this::fireRemoteChange, this::fireRejection);
         } else {
             this.client = null;

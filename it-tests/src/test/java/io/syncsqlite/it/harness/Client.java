@@ -23,18 +23,20 @@ public final class Client implements AutoCloseable {
     private final String name;
     private final Path file;
     private final TcpProxy proxy;
+    private final String extraParams;
     private Connection conn;
 
-    Client(String name, Path file, TcpProxy proxy) throws SQLException {
+    Client(String name, Path file, TcpProxy proxy, String extraParams) throws SQLException {
         this.name = name;
         this.file = file;
         this.proxy = proxy;
+        this.extraParams = extraParams;
         reopen();
     }
 
     public String url() {
         return "jdbc:syncsqlite:" + file + "?sync.server=" + proxy.wsUrl() + "&sync.node=" + name
-                + "&sync.lingerMs=0&sync.reconnectMaxMs=300";
+                + "&sync.lingerMs=0&sync.reconnectMaxMs=300" + extraParams;
     }
 
     /** Closes the connection (stopping this file's sync client) and opens it again. */

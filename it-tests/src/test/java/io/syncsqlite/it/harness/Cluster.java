@@ -24,6 +24,7 @@ public final class Cluster implements AutoCloseable {
     private final RelayFixture relay;
     private final Path dir;
     private final List<Client> clients = new ArrayList<>();
+    private String clientParams = "";
 
     private Cluster(RelayFixture relay, Path dir) {
         this.relay = relay;
@@ -35,6 +36,12 @@ public final class Cluster implements AutoCloseable {
         return new Cluster(RelayFixture.start(name, pgDdl), dir);
     }
 
+    /** Extra URL parameters (starting with {@code &}) for clients created from now on. */
+    public Cluster clientParams(String params) {
+        this.clientParams = params;
+        return this;
+    }
+
     /** A new client whose SQLite file gets {@code localDdl} before it is opened through the driver. */
     public Client client(String name, String... localDdl) throws SQLException, IOException {
         Path file = dir.resolve(name + ".db");
@@ -44,7 +51,7 @@ public final class Cluster implements AutoCloseable {
                 st.execute(sql);
             }
         }
-        Client c = new Client(name, file, new TcpProxy(relay.relay().port()));
+        Client c = new Client(name, file, new TcpProxy(relay.relay().port()), clientParams);
         clients.add(c);
         return c;
     }
