@@ -98,15 +98,18 @@ final class LocalStore implements AutoCloseable {
         });
     }
 
-    /** Unacknowledged transactions after {@code afterTx}, up to about {@code maxRows} row changes. */
+    /**
+     * Unacknowledged transactions after {@code afterTx}, up to about {@code maxRows} row changes. A single
+     * transaction larger than that is returned whole, alone: a transaction is never split.
+     */
     List<ClientTx> pendingAfter(long afterTx, int maxRows) throws SQLException {
         List<ClientTx> out = new ArrayList<>();
         List<RowChange> changes = new ArrayList<>();
         int rows = 0;
+        // No LIMIT: reading stops in Java after maxRows, or at the end of the first transaction.
         PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox"
-                + " WHERE seq > ? ORDER BY seq LIMIT ?");
+                + " WHERE seq > ? ORDER BY seq");
         ps.setLong(1, afterTx);
-        ps.setInt(2, Math.max(maxRows, 1) * 2 + 1);
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 int op = rs.getInt(3);
@@ -209,6 +212,8 @@ final class LocalStore implements AutoCloseable {
             if (through > cursor()) {
                 setState("cursor", through);
             }
+            // What this node has seen must survive a restart, or a later write could be stamped earlier.
+            setState("hlc", clock.last());
             pruneSettled();
             return touched;
         });
@@ -569,6 +574,7 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** Closes the statements and the sync client's own SQLite connection. */
     @Override
     public void close() {
         for (PreparedStatement ps : statements.values()) {
@@ -579,5 +585,10 @@ final class LocalStore implements AutoCloseable {
             }
         }
         statements.clear();
+        try {
+            db.close();
+        } catch (SQLException ignored) {
+            // nothing more to release
+        }
     }
 }
