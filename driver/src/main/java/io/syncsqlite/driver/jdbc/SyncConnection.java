@@ -127,6 +127,13 @@ public class SyncConnection extends DelegatingConnection {
             }
             return r;
         }
+        if (info.returning()) {
+            // Its rows are read after this call returns and SQLite cannot commit while they are open:
+            // SQLite commits it when it is done, and the sync client stamps its rows when nudged.
+            T r = call.call();
+            node.committed();
+            return r;
+        }
         if (kind == StatementKind.UNKNOWN) {
             // Several statements, or a form the lexer does not know: it may manage transactions itself, so it
             // runs as written; its captured rows are stamped right after, in a transaction of their own.

@@ -141,7 +141,7 @@ public final class SqlClassifier {
         } catch (Exception | StackOverflowError e) {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
-        return new SqlInfo(kind, table, null, parsed, counters);
+        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql));
     }
 
     /** Finds {@code c = c + x} / {@code c = c - x} assignments whose {@code x} is a parameter or a number. */
@@ -298,6 +298,18 @@ public final class SqlClassifier {
             }
         }
         return t.size();
+    }
+
+    private static boolean hasReturning(String sql) {
+        if (sql.toUpperCase(Locale.ROOT).indexOf("RETURNING") < 0) {
+            return false;
+        }
+        for (SqlLexer.Token t : SqlLexer.tokens(sql, Integer.MAX_VALUE, null)) {
+            if (t.is("RETURNING")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** True when a {@code ;} outside quotes and comments is followed by anything but space or comments. */

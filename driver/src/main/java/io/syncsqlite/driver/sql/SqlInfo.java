@@ -10,14 +10,16 @@ import java.util.List;
  * @param name    the savepoint name for SAVEPOINT / RELEASE / ROLLBACK TO, else {@code null}
  * @param parsed  whether JSqlParser understood the statement (false: the lexer alone classified it)
  * @param counters columns the statement adds to (counter intent), empty for plain writes
+ * @param returning whether a write has a RETURNING clause (it yields rows while its statement is open)
  */
-public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters) {
+public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
+                      boolean returning) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed) {
-        this(kind, table, name, parsed, List.of());
+        this(kind, table, name, parsed, List.of(), false);
     }
 }
