@@ -110,7 +110,6 @@ class ReviewFindingsTest {
     }
 
     @Test
-    @Disabled("review finding: a DROP TABLE rolled back still removes the table from the node's synced map (refreshCapture publishes uncommitted schema)")
     void aRolledBackDropTableKeepsTheTableSynced() throws Exception {
         try (Connection c = open(""); Statement st = c.createStatement()) {
             c.setAutoCommit(false);

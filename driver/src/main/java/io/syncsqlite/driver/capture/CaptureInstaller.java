@@ -71,17 +71,22 @@ public final class CaptureInstaller {
         }
     }
 
-    private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,
-                                                               LongSupplier clock) throws SQLException {
-        Outbox.create(conn);
-        Map<String, TableInfo> all = SchemaReader.readTables(conn);
+    /** The tables that are synced in the file as it is now (reads only). */
+    public static Map<String, TableInfo> syncedTables(Connection conn, Set<String> configured) throws SQLException {
         Map<String, TableInfo> synced = new LinkedHashMap<>();
-        for (Map.Entry<String, TableInfo> e : all.entrySet()) {
+        for (Map.Entry<String, TableInfo> e : SchemaReader.readTables(conn).entrySet()) {
             boolean wanted = configured.isEmpty() ? e.getValue().hasPrimaryKey() : configured.contains(e.getKey());
             if (wanted) {
                 synced.put(e.getKey(), e.getValue());
             }
         }
+        return synced;
+    }
+
+    private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,
+                                                               LongSupplier clock) throws SQLException {
+        Outbox.create(conn);
+        Map<String, TableInfo> synced = syncedTables(conn, configured);
         Map<String, String> recorded = new HashMap<>();
         try (Statement st = conn.createStatement();
              ResultSet rs = st.executeQuery("SELECT name, triggers FROM _sync_tables")) {

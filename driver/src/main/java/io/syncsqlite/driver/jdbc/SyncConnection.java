@@ -43,6 +43,8 @@ public class SyncConnection extends DelegatingConnection {
     private String outerSavepoint;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
+    /** The open transaction ran DDL: the node's synced tables are re-read when it ends. */
+    private boolean schemaChanged;
     private boolean closed;
 
     public SyncConnection(Connection delegate, SyncNode node) throws SQLException {
@@ -114,6 +116,7 @@ public class SyncConnection extends DelegatingConnection {
                     outerSavepoint = null;
                     dirty = false;
                 }
+                transactionEnded();
                 return r;
             }
             default:
@@ -124,6 +127,7 @@ public class SyncConnection extends DelegatingConnection {
             T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
                 node.refreshCapture(delegate, true);
+                schemaChanged = true;
             }
             return r;
         }
@@ -152,6 +156,7 @@ public class SyncConnection extends DelegatingConnection {
             T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
                 node.refreshCapture(delegate, true);
+                schemaChanged = true;
             }
             stampNow();
             commit.executeUpdate();
@@ -160,6 +165,8 @@ public class SyncConnection extends DelegatingConnection {
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly(e);
             throw e;
+        } finally {
+            transactionEnded();
         }
     }
 
@@ -222,7 +229,16 @@ public class SyncConnection extends DelegatingConnection {
             dirty = false;
             node.committed();
         }
+        transactionEnded();
         return r;
+    }
+
+    /** After any commit or rollback: publish the synced tables if the transaction ran DDL. */
+    private void transactionEnded() throws SQLException {
+        if (schemaChanged) {
+            schemaChanged = false;
+            node.reloadTables(delegate);
+        }
     }
 
     private void stampNow() throws SQLException {
@@ -265,6 +281,7 @@ public class SyncConnection extends DelegatingConnection {
         if (stamped) {
             node.committed();
         }
+        transactionEnded();
     }
 
     @Override
@@ -272,6 +289,7 @@ public class SyncConnection extends DelegatingConnection {
         checkOpen();
         delegate.rollback();
         dirty = false;
+        transactionEnded();
     }
 
     @Override
@@ -291,6 +309,9 @@ public class SyncConnection extends DelegatingConnection {
         if (committing) {
             dirty = false;
             node.committed();
+        }
+        if (autoCommit) {
+            transactionEnded();
         }
         if (!autoCommit) {
             sqlTransaction = false;

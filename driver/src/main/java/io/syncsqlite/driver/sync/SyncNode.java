@@ -226,11 +226,28 @@ public final class SyncNode {
         }
     }
 
-    /** Re-reads the schema and refreshes triggers after DDL, joining the caller's transaction if any. */
+    /**
+     * Re-reads the schema and refreshes triggers after DDL. With {@code inTransaction} the work joins the
+     * caller's open transaction and nothing is published yet: the caller calls {@link #reloadTables} once
+     * that transaction has ended, because a rolled-back DROP or CREATE must not change what the sync
+     * client applies.
+     */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
+        Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
+        if (!inTransaction) {
+            publish(installed);
+        }
+    }
+
+    /** Publishes the synced tables as the file has them now, after a transaction that ran DDL ended. */
+    public void reloadTables(Connection raw) throws SQLException {
+        publish(CaptureInstaller.syncedTables(raw, config.tables()));
+    }
+
+    private synchronized void publish(Map<String, TableInfo> now) {
         Map<String, TableInfo> before = synced;
-        synced = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
-        if (client != null && !before.keySet().containsAll(synced.keySet())) {
+        synced = now;
+        if (client != null && !before.keySet().containsAll(now.keySet())) {
             // Rows of the new table may already have streamed past and been skipped.
             client.requestResync();
         }
