@@ -28,7 +28,9 @@ class DirectWriteTest {
     static void start() {
         f = RelayFixture.start("direct",
                 "CREATE TABLE item (id int PRIMARY KEY, name text, qty int)",
-                "CREATE TABLE bulk (id int PRIMARY KEY, v text)");
+                "CREATE TABLE bulk (id int PRIMARY KEY, v text)",
+                // Deferrable, so that a statement may move keys onto each other.
+                "CREATE TABLE shift (id int PRIMARY KEY DEFERRABLE, name text, qty int)");
     }
 
     @AfterAll
@@ -65,6 +67,55 @@ class DirectWriteTest {
         }
         assertEquals(e.get(4).seq(), e.get(5).seq(), "a key change is one commit: delete + upsert");
         assertTrue(Hlc.unpack(e.get(0).hlc()).millis() >= before - 1000, "direct writes are stamped with the time");
+    }
+
+    @Test
+    void oneTransactionIsOneCommitAlsoAcrossStatementsAndRolledBackSavepoints() throws Exception {
+        TestClient c = f.client("direct-savepoint", head());
+        long commits = f.queryLong("SELECT count(*) FROM syncsqlite.commit_log");
+        try (java.sql.Connection conn = f.connection(); java.sql.Statement st = conn.createStatement()) {
+            conn.setAutoCommit(false);
+            st.execute("INSERT INTO item SELECT g, 'sp' || g, 0 FROM generate_series(40, 49) AS g");
+            st.execute("SAVEPOINT a");
+            st.execute("INSERT INTO item VALUES (50, 'gone', 0)");
+            st.execute("ROLLBACK TO SAVEPOINT a");
+            st.execute("UPDATE item SET qty = 1 WHERE id BETWEEN 40 AND 44");
+            conn.commit();
+            // Only a rolled-back savepoint wrote: the next write still marks the commit.
+            st.execute("SAVEPOINT b");
+            st.execute("INSERT INTO item VALUES (51, 'gone', 0)");
+            st.execute("ROLLBACK TO SAVEPOINT b");
+            st.execute("DELETE FROM item WHERE id = 49");
+            conn.commit();
+        }
+        assertEquals(commits + 2, f.queryLong("SELECT count(*) FROM syncsqlite.commit_log"));
+        c.awaitCursor(head());
+        List<FeedEntry> e = c.entries().stream().filter(x -> x.table().equals("item")).toList();
+        assertEquals(16, e.size(), e.toString());
+        assertEquals(1, e.subList(0, 15).stream().map(FeedEntry::seq).distinct().count(), "one commit: " + e);
+        assertTrue(e.get(15).seq() > e.get(14).seq());
+        assertTrue(e.stream().noneMatch(x -> x.pk().get("id").asInt() >= 50), "rolled back rows are not in the feed");
+        assertEquals(FeedKind.DELETE, e.get(15).kind());
+        assertEquals(0, f.queryLong("SELECT count(*) FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk IN ('{\"id\": 50}', '{\"id\": 51}')"));
+    }
+
+    @Test
+    void aMultiRowKeyShiftKeepsEveryKeyThatStillExistsAlive() {
+        TestClient c = f.client("direct-shift", head());
+        f.execute("INSERT INTO shift VALUES (60, 'a', 1), (61, 'b', 2), (62, 'c', 3)");
+        long before = f.queryLong("SELECT (cols -> 'name' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'shift' AND pk = '{\"id\": 61}'");
+        f.execute("UPDATE shift SET id = id + 1 WHERE id BETWEEN 60 AND 62");
+        c.awaitCursor(head());
+        List<FeedEntry> shift = c.entries().stream().filter(x -> x.table().equals("shift") && x.seq() == head()).toList();
+        // 60 is gone; 61 and 62 hold other rows now; 63 is new.
+        assertEquals(List.of("D60", "U61", "U62", "U63"), shift.stream()
+                .map(x -> (x.kind() == FeedKind.UPSERT ? "U" : "D") + x.pk().get("id").asInt()).sorted().toList());
+        assertEquals(FeedKind.DELETE, shift.get(0).kind(), "deletes come first");
+        assertEquals(List.of(List.of("60", "f"), List.of("61", "t"), List.of("62", "t"), List.of("63", "t")),
+                f.query("SELECT pk ->> 'id', alive FROM syncsqlite.row_clock WHERE tbl = 'shift'"
+                        + " AND (pk ->> 'id')::int BETWEEN 60 AND 63 ORDER BY 1"));
+        assertTrue(f.queryLong("SELECT (cols -> 'name' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'shift' AND pk = '{\"id\": 61}'") > before,
+                "the changed value of a kept key is stamped");
     }
 
     @Test

@@ -50,7 +50,7 @@ class SchemaInstallTest {
         go.countDown();
         try (Relay one = starts.get(0).get(60, TimeUnit.SECONDS); Relay two = starts.get(1).get(60, TimeUnit.SECONDS)) {
             pool.shutdown();
-            assertEquals(List.of(List.of("a", "2"), List.of("b", "2")), triggers(f));
+            assertEquals(List.of(List.of("a", "4"), List.of("b", "4")), triggers(f));
 
             // A client of one relay writes; a client of the other hears it.
             TestClient writer = TestClient.connect(one.uri());
@@ -71,9 +71,36 @@ class SchemaInstallTest {
         // Once more, sequentially: nothing is created twice.
         try (Relay again = f.startRelay()) {
             assertTrue(again.port() > 0);
-            assertEquals(List.of(List.of("a", "2"), List.of("b", "2")), triggers(f));
+            assertEquals(List.of(List.of("a", "4"), List.of("b", "4")), triggers(f));
             assertEquals(1, f.queryLong("SELECT count(*) FROM pg_proc WHERE proname = 'capture'"
                     + " AND pronamespace = 'syncsqlite'::regnamespace"));
+        }
+    }
+
+    @Test
+    void triggersOfTheRowLevelVersionAreReplaced() {
+        RelayFixture f = fresh("upgrade", List.of(), "CREATE TABLE u (id int PRIMARY KEY, v text)");
+        try (Relay r = f.startRelay()) {
+            assertTrue(r.port() > 0);
+        }
+        // What an earlier version installed: one row-level capture trigger, a commit trigger without WHEN.
+        f.execute("DROP TRIGGER syncsqlite_capture_insert ON u", "DROP TRIGGER syncsqlite_capture_update ON u",
+                "DROP TRIGGER syncsqlite_capture_delete ON u", "DROP TRIGGER syncsqlite_commit ON u",
+                "CREATE TRIGGER syncsqlite_capture AFTER INSERT OR UPDATE OR DELETE ON u FOR EACH ROW"
+                        + " EXECUTE FUNCTION syncsqlite.capture('id')",
+                "CREATE CONSTRAINT TRIGGER syncsqlite_commit AFTER INSERT OR UPDATE OR DELETE ON u"
+                        + " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION syncsqlite.commit_mark_trigger()");
+        try (Relay r = f.startRelay()) {
+            assertTrue(r.port() > 0);
+            assertEquals(List.of(List.of("u", "4")), triggers(f));
+            assertEquals(List.of(List.of("syncsqlite_capture_delete", "f"), List.of("syncsqlite_capture_insert", "f"),
+                    List.of("syncsqlite_capture_update", "f"), List.of("syncsqlite_commit", "t")),
+                    f.query("SELECT tgname, tgqual IS NOT NULL FROM pg_trigger WHERE tgrelid = 'u'::regclass"
+                            + " AND tgname LIKE 'syncsqlite%' ORDER BY 1"));
+            long commits = f.queryLong("SELECT count(*) FROM syncsqlite.commit_log");
+            f.execute("INSERT INTO u SELECT g, 'v' FROM generate_series(1, 3) AS g");
+            assertEquals(commits + 1, f.queryLong("SELECT count(*) FROM syncsqlite.commit_log"));
+            assertEquals(3, f.queryLong("SELECT count(*) FROM syncsqlite.change WHERE tbl = 'u'"));
         }
     }
 
@@ -85,7 +112,7 @@ class SchemaInstallTest {
                 "CREATE TABLE no_key (v text)");
         try (Relay r = f.startRelay()) {
             assertTrue(r.port() > 0);
-            assertEquals(List.of(List.of("a_table", "2")), triggers(f));
+            assertEquals(List.of(List.of("a_table", "4")), triggers(f));
         }
         RelayFixture missing = RelayFixture.on(f.dbUrl(), List.of("nope"));
         IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class, () -> startUnwrapped(missing));

@@ -44,9 +44,11 @@ final class TableStatements {
                 + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r) AS x "
                 + "ORDER BY k) AS s";
 
-        this.presence = "SELECT " + Sql.pkObject("t.", pk) + "::text FROM " + q + " AS t WHERE ("
-                + Sql.columns("t.", pk) + ") IN (SELECT " + Sql.columns("k.", pk)
-                + " FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k) FOR UPDATE OF t";
+        // One primary key lookup per key (a locking subquery is not flattened into a join, which, with
+        // the statistics of a table that is filling up, could be planned as a scan of the whole table).
+        this.presence = "SELECT " + Sql.pkObject("t.", pk) + "::text FROM jsonb_populate_recordset(NULL::" + q
+                + ", ?::jsonb) AS k CROSS JOIN LATERAL (SELECT * FROM " + q + " AS x WHERE "
+                + Sql.pkEquals("x.", "k.", pk) + " FOR UPDATE) AS t";
 
         String firstPk = "t." + Sql.ident(pk.get(0));
         this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT "

@@ -20,11 +20,13 @@ import java.util.Set;
  */
 final class FeedReader {
 
-    // LEFT JOIN: a commit without change rows still moves the cursor.
+    // LEFT JOIN: a commit without change rows still moves the cursor. The lateral subquery (OFFSET 0 keeps
+    // it from being flattened) reads each commit's rows through the xid index; a plain join was planned as
+    // a hash join over the whole change table, re-read on every notification.
     private static final String READ = """
             WITH l AS (SELECT seq, xid FROM syncsqlite.commit_log WHERE seq > ? ORDER BY seq LIMIT ?)
             SELECT l.seq, c.id, c.tbl, c.kind, c.pk::text, c."row"::text, c.hlc
-            FROM l LEFT JOIN syncsqlite.change c ON c.xid = l.xid
+            FROM l LEFT JOIN LATERAL (SELECT * FROM syncsqlite.change AS x WHERE x.xid = l.xid OFFSET 0) AS c ON true
             ORDER BY l.seq, c.id""";
 
     private FeedReader() {

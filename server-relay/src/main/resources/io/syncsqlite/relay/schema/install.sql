@@ -83,8 +83,9 @@ END
 $fn$;
 
 -- Deferred constraint trigger body: marks the commit of any transaction that wrote a synced table.
--- It fires once per written row at commit; all but the first only find the mark already made, which is
--- checked here so they skip the call (and the SECURITY DEFINER switch) altogether.
+-- The trigger's WHEN clause (SchemaInstaller) queues it for the first written row of a transaction only,
+-- so it normally runs once; it still checks the mark, because a relay transaction (or SET CONSTRAINTS
+-- ... IMMEDIATE followed by more writes) may have drawn it already.
 CREATE OR REPLACE FUNCTION syncsqlite.commit_mark_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -95,86 +96,115 @@ BEGIN
 END
 $fn$;
 
--- Row capture. Trigger arguments: the table's primary key column names.
--- Relay mode (the relay did SET LOCAL syncsqlite.hlc/node): log the row image with the client's HLC;
--- only deletes are stamped here (that covers ON DELETE CASCADE children), the relay stamps the columns
--- it writes itself. Direct mode: stamp the clocks of what changed with direct_hlc and node '~pg'.
+-- Capture, set-based: one call per statement and event (AFTER INSERT / UPDATE / DELETE ... FOR EACH
+-- STATEMENT with transition tables syncsqlite_new / syncsqlite_old). Trigger arguments: the table's
+-- primary key column names.
+-- Every written row is logged into change: 'U' with the full new image, 'D' for a key that is gone. An
+-- UPDATE pairs old and new rows by key: an old key no new row has is a 'D' (logged before the 'U's), a
+-- new row is a 'U'; so a key change is a 'D' of the old key plus a 'U' of the new one.
+-- Relay mode (the relay did SET LOCAL syncsqlite.hlc/node): rows are logged with the client's HLC; only
+-- deletes are stamped here (that covers ON DELETE CASCADE children), the relay stamps the columns it
+-- writes itself. Direct mode: the clocks of what changed are stamped with node '~pg' and the HLC
+-- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence and every column, UPDATE
+-- the columns whose value changed (a new key: existence and every column), DELETE existence (dead).
 CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-    -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) after inlining, it would
-    -- cost the primary key index and turn every stamp into a sequential scan.
+    -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) it would cost the primary key
+    -- index and turn every clock lookup into a sequential scan.
     tname      text    := TG_TABLE_NAME;
     relay_hlc  text    := current_setting('syncsqlite.hlc', true);
     relay_mode boolean := relay_hlc IS NOT NULL AND relay_hlc <> '';
-    new_row    jsonb;
-    old_row    jsonb;
-    new_pk     jsonb;
-    old_pk     jsonb;
     h          bigint;
     node       text;
-    stamped    jsonb;
+    now_hlc    bigint;
+    -- The key of a row image is the image minus every other column (one operator per row).
+    nonpk      text[];
 BEGIN
-    -- A one-column key (the common case) is built without a query: this runs for every row.
-    IF TG_OP <> 'DELETE' THEN
-        new_row := to_jsonb(NEW);
-        IF TG_NARGS = 1 THEN
-            new_pk := jsonb_build_object(TG_ARGV[0], new_row -> TG_ARGV[0]);
-        ELSE
-            SELECT jsonb_object_agg(k, new_row -> k) INTO new_pk FROM unnest(TG_ARGV) AS k;
-        END IF;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        old_row := to_jsonb(OLD);
-        IF TG_NARGS = 1 THEN
-            old_pk := jsonb_build_object(TG_ARGV[0], old_row -> TG_ARGV[0]);
-        ELSE
-            SELECT jsonb_object_agg(k, old_row -> k) INTO old_pk FROM unnest(TG_ARGV) AS k;
-        END IF;
-    END IF;
+    SELECT coalesce(array_agg(a.attname::text), '{}') INTO nonpk FROM pg_attribute AS a
+    WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND a.attname::text <> ALL (TG_ARGV);
     IF relay_mode THEN
         h := relay_hlc::bigint;
         node := current_setting('syncsqlite.node', true);
+    ELSE
+        now_hlc := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16;
     END IF;
 
-    -- The old key is gone: a delete, or an update that moved the row to another key.
-    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND old_pk IS DISTINCT FROM new_pk) THEN
-        IF NOT relay_mode THEN
-            h := syncsqlite.direct_hlc(tname, old_pk);
-            node := '~pg';
-        END IF;
-        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) VALUES (tname, 'D', old_pk, NULL, h);
-        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-        VALUES (tname, old_pk, false, h, node, '{}')
-        ON CONFLICT (tbl, pk) DO UPDATE
-            SET alive = false, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node;
-        IF TG_OP = 'DELETE' THEN
+    IF TG_OP = 'INSERT' THEN
+        IF relay_mode THEN
+            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
+            SELECT tname, 'U', n.img - nonpk, n.img, h FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS n;
             RETURN NULL;
         END IF;
+        WITH n AS MATERIALIZED (
+            SELECT x.img, x.pk, greatest(now_hlc, coalesce((
+                       SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
+                       WHERE rc.tbl = tname AND rc.pk = x.pk), 0)) AS h
+            FROM (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS i) AS x),
+        logged AS (
+            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'U', n.pk, n.img, n.h FROM n)
+        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
+        SELECT tname, n.pk, true, n.h, '~pg',
+               (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(n.h, '~pg')), '{}') FROM unnest(nonpk) AS k)
+        FROM n
+        ON CONFLICT (tbl, pk) DO UPDATE
+            SET alive = true, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node,
+                cols = rc.cols || excluded.cols;
+        RETURN NULL;
     END IF;
 
-    IF NOT relay_mode THEN
-        h := syncsqlite.direct_hlc(tname, new_pk);
-        IF TG_OP = 'UPDATE' AND old_pk = new_pk THEN
-            SELECT coalesce(jsonb_object_agg(n.key, jsonb_build_array(h, '~pg')), '{}') INTO stamped
-            FROM jsonb_each(new_row) AS n
-            WHERE n.key <> ALL (TG_ARGV) AND n.value IS DISTINCT FROM old_row -> n.key;
-            -- alive_hlc 0: a row that existed before syncsqlite was installed has no existence clock.
-            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-            VALUES (tname, new_pk, true, 0, '', stamped)
-            ON CONFLICT (tbl, pk) DO UPDATE SET cols = rc.cols || excluded.cols;
-        ELSE
-            SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(h, '~pg')), '{}') INTO stamped
-            FROM jsonb_object_keys(new_row) AS k
-            WHERE k <> ALL (TG_ARGV);
-            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-            VALUES (tname, new_pk, true, h, '~pg', stamped)
-            ON CONFLICT (tbl, pk) DO UPDATE
-                SET alive = true, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node,
-                    cols = rc.cols || excluded.cols;
-        END IF;
+    IF TG_OP = 'DELETE' THEN
+        WITH o AS MATERIALIZED (
+            SELECT x.pk, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
+                       SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
+                       WHERE rc.tbl = tname AND rc.pk = x.pk), 0)) END AS h
+            FROM (SELECT to_jsonb(r) - nonpk AS pk FROM syncsqlite_old AS r) AS x),
+        logged AS (
+            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'D', o.pk, NULL, o.h FROM o)
+        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
+        SELECT tname, o.pk, false, o.h, CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}' FROM o
+        ON CONFLICT (tbl, pk) DO UPDATE
+            SET alive = false, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node;
+        RETURN NULL;
     END IF;
-    INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) VALUES (tname, 'U', new_pk, new_row, h);
+
+    -- UPDATE. Keys are unique among the old rows and among the new rows, so the three groups (gone,
+    -- kept, new) have distinct keys and one upsert can stamp them all.
+    WITH o AS MATERIALIZED (
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_old AS r) AS i),
+    n AS MATERIALIZED (
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS i),
+    ev AS MATERIALIZED (
+        SELECT e.ord, e.kind, e.pk, e.img, e.old,
+               CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
+                   SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
+                   WHERE rc.tbl = tname AND rc.pk = e.pk), 0)) END AS h
+        FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old
+              FROM o WHERE NOT EXISTS (SELECT FROM n WHERE n.pk = o.pk)
+              UNION ALL
+              SELECT 1, 'U', n.pk, n.img, o.img FROM n LEFT JOIN o ON o.pk = n.pk) AS e),
+    logged AS (
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
+        SELECT tname, ev.kind, ev.pk, ev.img, ev.h FROM ev ORDER BY ev.ord)
+    -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
+    -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
+    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
+    SELECT tname, ev.pk, ev.kind = 'U',
+           CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
+           CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
+           CASE WHEN ev.kind = 'D' THEN '{}'::jsonb
+                WHEN ev.old IS NULL THEN (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(ev.h, '~pg')), '{}')
+                                          FROM unnest(nonpk) AS k)
+                ELSE (SELECT coalesce(jsonb_object_agg(c.key, jsonb_build_array(ev.h, '~pg')), '{}')
+                      FROM jsonb_each(ev.img) AS c
+                      WHERE c.key = ANY (nonpk) AND c.value IS DISTINCT FROM ev.old -> c.key) END
+    FROM ev
+    WHERE NOT relay_mode OR ev.kind = 'D'
+    ON CONFLICT (tbl, pk) DO UPDATE
+        SET alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
+            alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
+            alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
+            cols = rc.cols || excluded.cols;
     RETURN NULL;
 END
 $fn$;
