@@ -61,7 +61,6 @@ class ReviewFindingsTest {
     }
 
     @Test
-    @Disabled("review finding: multi-statement SQL that opens a transaction (BEGIN; INSERT ...) fails in auto-commit: the UNKNOWN path checks the JDBC flag, not SQLite's")
     void aMultiStatementStringThatBeginsATransactionIsTrackedUntilItsCommit() throws Exception {
         try (Connection c = open(""); Statement st = c.createStatement()) {
             assertDoesNotThrow(() -> st.executeUpdate("BEGIN; INSERT INTO item (id, title) VALUES (1, 'a')"));
@@ -72,7 +71,6 @@ class ReviewFindingsTest {
     }
 
     @Test
-    @Disabled("review finding: RELEASE of an inner savepoint that reuses the outer one's name is taken for the outer RELEASE: stamped mid-transaction, then every write fails")
     void releasingAnInnerSavepointWithTheOuterNameDoesNotEndTheTransaction() throws Exception {
         try (Connection c = open(""); Statement st = c.createStatement()) {
             st.execute("SAVEPOINT a");
@@ -87,7 +85,6 @@ class ReviewFindingsTest {
     }
 
     @Test
-    @Disabled("review finding: when SQLite ends a SQL-text transaction by itself (OR ROLLBACK), sqlTransaction stays true and later auto-commit writes are never wrapped or stamped")
     void afterSqliteRolledBackASqlTransactionAutoCommitWritesAreStampedAgain() throws Exception {
         try (Connection c = open(""); Statement st = c.createStatement()) {
             st.executeUpdate("INSERT INTO item (id, title) VALUES (1, 'a')");

@@ -39,8 +39,12 @@ public class SyncConnection extends DelegatingConnection {
     private final PreparedStatement annotate;
     /** A transaction opened with SQL text while JDBC auto-commit is on. */
     private boolean sqlTransaction;
-    /** The savepoint whose RELEASE ends {@link #sqlTransaction}, when a SAVEPOINT opened it. */
-    private String outerSavepoint;
+    /**
+     * Open savepoints of a {@link #sqlTransaction} that a SAVEPOINT opened (innermost first): releasing
+     * the last of them commits. Names may repeat; RELEASE removes up to the innermost one of that name.
+     */
+    private final java.util.ArrayDeque<String> savepoints = new java.util.ArrayDeque<>();
+    private boolean openedBySavepoint;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
     /** The open transaction ran DDL: the node's synced tables are re-read when it ends. */
@@ -88,7 +92,8 @@ public class SyncConnection extends DelegatingConnection {
                 T r = call.call();
                 if (jdbcAuto) {
                     sqlTransaction = true;
-                    outerSavepoint = null;
+                    openedBySavepoint = false;
+                    savepoints.clear();
                     dirty = false;
                 }
                 return r;
@@ -97,23 +102,28 @@ public class SyncConnection extends DelegatingConnection {
                 T r = call.call();
                 if (autoCommitting) {
                     sqlTransaction = true;
-                    outerSavepoint = info.name();
+                    openedBySavepoint = true;
+                    savepoints.clear();
                     dirty = false;
+                }
+                if (sqlTransaction && info.name() != null) {
+                    savepoints.push(info.name());
                 }
                 return r;
             }
             case COMMIT:
                 return sqlTransaction || !jdbcAuto ? finishSqlTransaction(call) : call.call();
             case RELEASE:
-                if (sqlTransaction && outerSavepoint != null && outerSavepoint.equalsIgnoreCase(info.name())) {
+                if (sqlTransaction && openedBySavepoint && releasesLast(info.name())) {
                     return finishSqlTransaction(call);
                 }
-                return call.call();
+                T released = call.call();
+                popThrough(info.name());
+                return released;
             case ROLLBACK: {
                 T r = call.call();
                 if (sqlTransaction || !jdbcAuto) {
-                    sqlTransaction = false;
-                    outerSavepoint = null;
+                    endSqlTransaction();
                     dirty = false;
                 }
                 transactionEnded();
@@ -142,12 +152,19 @@ public class SyncConnection extends DelegatingConnection {
             // Several statements, or a form the lexer does not know: it may manage transactions itself, so it
             // runs as written; its captured rows are stamped right after, in a transaction of their own.
             T r = call.call();
-            if (delegate.getAutoCommit()) {
+            try {
                 node.refreshCapture(delegate, false);
                 stampAlone();
-            } else {
+            } catch (SQLException e) {
+                if (!isTransactionOpenError(e)) {
+                    throw e;
+                }
+                // The SQL began a transaction (e.g. "BEGIN; INSERT ..."): it stays open until its COMMIT.
                 sqlTransaction = true;
+                openedBySavepoint = false;
                 dirty = true;
+                node.refreshCapture(delegate, true);
+                schemaChanged = true;
             }
             return r;
         }
@@ -222,15 +239,56 @@ public class SyncConnection extends DelegatingConnection {
         if (dirty) {
             stampNow();
         }
-        T r = call.call();
-        sqlTransaction = false;
-        outerSavepoint = null;
+        T r;
+        try {
+            r = call.call();
+        } catch (SQLException e) {
+            if (String.valueOf(e.getMessage()).contains("no transaction is active")) {
+                // SQLite already ended it (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), a full disk): so do we.
+                endSqlTransaction();
+                dirty = false;
+                transactionEnded();
+            }
+            throw e;
+        }
+        endSqlTransaction();
         if (dirty) {
             dirty = false;
             node.committed();
         }
         transactionEnded();
         return r;
+    }
+
+    private void endSqlTransaction() {
+        sqlTransaction = false;
+        openedBySavepoint = false;
+        savepoints.clear();
+    }
+
+    /** Whether RELEASE {@code name} releases the outermost open savepoint (and so commits). */
+    private boolean releasesLast(String name) {
+        int depth = 0;
+        for (String sp : savepoints) {
+            depth++;
+            if (sp.equalsIgnoreCase(name)) {
+                return depth == savepoints.size();
+            }
+        }
+        return false;
+    }
+
+    private void popThrough(String name) {
+        if (name == null || savepoints.stream().noneMatch(name::equalsIgnoreCase)) {
+            return;
+        }
+        while (!savepoints.isEmpty() && !savepoints.pop().equalsIgnoreCase(name)) {
+            // pop the inner savepoints released along with it
+        }
+    }
+
+    private static boolean isTransactionOpenError(SQLException e) {
+        return String.valueOf(e.getMessage()).contains("within a transaction");
     }
 
     /** After any commit or rollback: publish the synced tables if the transaction ran DDL. */
@@ -314,7 +372,7 @@ public class SyncConnection extends DelegatingConnection {
             transactionEnded();
         }
         if (!autoCommit) {
-            sqlTransaction = false;
+            endSqlTransaction();
         }
     }
 
