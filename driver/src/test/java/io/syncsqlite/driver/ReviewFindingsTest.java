@@ -1,7 +1,6 @@
 package io.syncsqlite.driver;
 
 import io.syncsqlite.driver.jdbc.SyncConnection;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -86,6 +86,18 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Applies a welcome: every transaction up to {@code appliedTx} is applied on the relay. Their real feed
+     * positions are unknown (only the last one's, {@code appliedSeq}), and holding their columns until
+     * {@code appliedSeq} could hide a later write by someone else forever. They are settled at the current
+     * cursor instead: the relay sends an acknowledgement before the feed that contains it on the same
+     * connection, so their results all lie ahead of the cursor and will be applied as they come (at worst
+     * an older server value shows briefly before them).
+     */
+    void acknowledgeOnWelcome(long appliedTx, long appliedSeq) throws SQLException {
+        acknowledge(appliedTx, Math.min(appliedSeq, cursor()));
+    }
+
     /** Marks every transaction up to {@code tx} acknowledged at {@code seq} (from Welcome or Ack). */
     void acknowledge(long tx, long seq) throws SQLException {
         inTransaction(() -> {

@@ -214,7 +214,7 @@ final class SyncClient implements Runnable {
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
-        store.acknowledge(welcome.appliedTx(), welcome.appliedSeq());
+        store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
         connected = true;

@@ -10,7 +10,6 @@ import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.MessageCodec;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -85,7 +84,6 @@ class ReviewSyncFindingsTest {
     }
 
     @Test
-    @Disabled("review finding: Welcome marks every unacked tx as acked at appliedSeq; a later remote write to the same column between the tx's real position and appliedSeq is masked forever")
     void afterAReconnectTheClientEndsOnTheServersValue() throws Exception {
         String file = dir.resolve("app.db").toString();
         try (Connection app = DriverManager.getConnection(url());
@@ -101,8 +99,8 @@ class ReviewSyncFindingsTest {
                 assertEquals(2, txs.size());
                 // Both were pushed; the relay applied A at 100 and B at 110, and another client set t1 at 105
                 // (a later HLC, it wins). The connection dropped before either ack arrived. On reconnect the
-                // welcome says appliedTx = B, appliedSeq = 110, which the client applies to A as well.
-                store.acknowledge(txs.get(1).id(), 110);
+                // welcome says appliedTx = B, appliedSeq = 110.
+                store.acknowledgeOnWelcome(txs.get(1).id(), 110);
                 store.applyFeed(List.of(upsert(100, "t1", "mine", 2)), 100);
                 store.applyFeed(List.of(upsert(105, "t1", "theirs, later", 3)), 105);
                 store.applyFeed(List.of(upsert(110, "t2", "mine too", 4)), 110);
