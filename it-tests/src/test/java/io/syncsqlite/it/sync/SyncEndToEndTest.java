@@ -237,4 +237,22 @@ class SyncEndToEndTest {
         c.awaitConverged(ALL, a, b);
         assertEquals(2, a.rows(ALL).size());
     }
+
+    @Test
+    void uiStateMovesBothWaysWithinASecond() throws Exception {
+        Cluster c = cluster("e2e_slider");
+        Client a = c.client("a", LOCAL_ITEM);
+        Client b = c.client("b", LOCAL_ITEM);
+        c.pg("INSERT INTO item (id, title, qty) VALUES (1, 'slider', 0)");
+        c.awaitConverged(ALL, a, b);
+        for (int value = 1; value <= 5; value++) {
+            c.pg("UPDATE item SET qty = " + value + " WHERE id = 1");
+            long expected = value;
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(1))
+                    .until(() -> expected == (Long) a.rows(ALL).get(0).get("qty") && expected == (Long) b.rows(ALL).get(0).get("qty"));
+        }
+        a.exec("UPDATE item SET qty = 42 WHERE id = 1");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(1))
+                .until(() -> Long.valueOf(42).equals(c.pgRows(ALL).get(0).get("qty")));
+    }
 }
