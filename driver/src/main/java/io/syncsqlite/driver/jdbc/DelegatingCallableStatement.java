@@ -39,309 +39,309 @@ public class DelegatingCallableStatement extends DelegatingPreparedStatement imp
     }
 
     @Override
-    public Array getArray(int columnIndex) throws SQLException {
-        return callable.getArray(columnIndex);
+    public Array getArray(int parameterIndex) throws SQLException {
+        return callable.getArray(parameterIndex);
     }
 
     @Override
-    public Array getArray(String columnLabel) throws SQLException {
-        return callable.getArray(columnLabel);
+    public Array getArray(String parameterName) throws SQLException {
+        return callable.getArray(parameterName);
     }
 
     @Override
-    public BigDecimal getBigDecimal(int columnIndex) throws SQLException {
-        return callable.getBigDecimal(columnIndex);
+    public BigDecimal getBigDecimal(int parameterIndex) throws SQLException {
+        return callable.getBigDecimal(parameterIndex);
     }
 
     @Override
-    public BigDecimal getBigDecimal(String columnLabel) throws SQLException {
-        return callable.getBigDecimal(columnLabel);
+    public BigDecimal getBigDecimal(String parameterName) throws SQLException {
+        return callable.getBigDecimal(parameterName);
     }
 
     @Deprecated
     @Override
-    public BigDecimal getBigDecimal(int columnIndex, int scale) throws SQLException {
-        return callable.getBigDecimal(columnIndex, scale);
+    public BigDecimal getBigDecimal(int parameterIndex, int scale) throws SQLException {
+        return callable.getBigDecimal(parameterIndex, scale);
     }
 
     @Override
-    public Blob getBlob(int columnIndex) throws SQLException {
-        return callable.getBlob(columnIndex);
+    public Blob getBlob(int parameterIndex) throws SQLException {
+        return callable.getBlob(parameterIndex);
     }
 
     @Override
-    public Blob getBlob(String columnLabel) throws SQLException {
-        return callable.getBlob(columnLabel);
+    public Blob getBlob(String parameterName) throws SQLException {
+        return callable.getBlob(parameterName);
     }
 
     @Override
-    public boolean getBoolean(int columnIndex) throws SQLException {
-        return callable.getBoolean(columnIndex);
+    public boolean getBoolean(int parameterIndex) throws SQLException {
+        return callable.getBoolean(parameterIndex);
     }
 
     @Override
-    public boolean getBoolean(String columnLabel) throws SQLException {
-        return callable.getBoolean(columnLabel);
+    public boolean getBoolean(String parameterName) throws SQLException {
+        return callable.getBoolean(parameterName);
     }
 
     @Override
-    public byte getByte(int columnIndex) throws SQLException {
-        return callable.getByte(columnIndex);
+    public byte getByte(int parameterIndex) throws SQLException {
+        return callable.getByte(parameterIndex);
     }
 
     @Override
-    public byte getByte(String columnLabel) throws SQLException {
-        return callable.getByte(columnLabel);
+    public byte getByte(String parameterName) throws SQLException {
+        return callable.getByte(parameterName);
     }
 
     @Override
-    public byte[] getBytes(int columnIndex) throws SQLException {
-        return callable.getBytes(columnIndex);
+    public byte[] getBytes(int parameterIndex) throws SQLException {
+        return callable.getBytes(parameterIndex);
     }
 
     @Override
-    public byte[] getBytes(String columnLabel) throws SQLException {
-        return callable.getBytes(columnLabel);
+    public byte[] getBytes(String parameterName) throws SQLException {
+        return callable.getBytes(parameterName);
     }
 
     @Override
-    public Reader getCharacterStream(int columnIndex) throws SQLException {
-        return callable.getCharacterStream(columnIndex);
+    public Reader getCharacterStream(int parameterIndex) throws SQLException {
+        return callable.getCharacterStream(parameterIndex);
     }
 
     @Override
-    public Reader getCharacterStream(String columnLabel) throws SQLException {
-        return callable.getCharacterStream(columnLabel);
+    public Reader getCharacterStream(String parameterName) throws SQLException {
+        return callable.getCharacterStream(parameterName);
     }
 
     @Override
-    public Clob getClob(int columnIndex) throws SQLException {
-        return callable.getClob(columnIndex);
+    public Clob getClob(int parameterIndex) throws SQLException {
+        return callable.getClob(parameterIndex);
     }
 
     @Override
-    public Clob getClob(String columnLabel) throws SQLException {
-        return callable.getClob(columnLabel);
+    public Clob getClob(String parameterName) throws SQLException {
+        return callable.getClob(parameterName);
     }
 
     @Override
-    public Date getDate(int columnIndex) throws SQLException {
-        return callable.getDate(columnIndex);
+    public Date getDate(int parameterIndex) throws SQLException {
+        return callable.getDate(parameterIndex);
     }
 
     @Override
-    public Date getDate(String columnLabel) throws SQLException {
-        return callable.getDate(columnLabel);
+    public Date getDate(String parameterName) throws SQLException {
+        return callable.getDate(parameterName);
     }
 
     @Override
-    public Date getDate(int columnIndex, Calendar cal) throws SQLException {
-        return callable.getDate(columnIndex, cal);
+    public Date getDate(int parameterIndex, Calendar cal) throws SQLException {
+        return callable.getDate(parameterIndex, cal);
     }
 
     @Override
-    public Date getDate(String columnLabel, Calendar cal) throws SQLException {
-        return callable.getDate(columnLabel, cal);
+    public Date getDate(String parameterName, Calendar cal) throws SQLException {
+        return callable.getDate(parameterName, cal);
     }
 
     @Override
-    public double getDouble(int columnIndex) throws SQLException {
-        return callable.getDouble(columnIndex);
+    public double getDouble(int parameterIndex) throws SQLException {
+        return callable.getDouble(parameterIndex);
     }
 
     @Override
-    public double getDouble(String columnLabel) throws SQLException {
-        return callable.getDouble(columnLabel);
+    public double getDouble(String parameterName) throws SQLException {
+        return callable.getDouble(parameterName);
     }
 
     @Override
-    public float getFloat(int columnIndex) throws SQLException {
-        return callable.getFloat(columnIndex);
+    public float getFloat(int parameterIndex) throws SQLException {
+        return callable.getFloat(parameterIndex);
     }
 
     @Override
-    public float getFloat(String columnLabel) throws SQLException {
-        return callable.getFloat(columnLabel);
+    public float getFloat(String parameterName) throws SQLException {
+        return callable.getFloat(parameterName);
     }
 
     @Override
-    public int getInt(int columnIndex) throws SQLException {
-        return callable.getInt(columnIndex);
+    public int getInt(int parameterIndex) throws SQLException {
+        return callable.getInt(parameterIndex);
     }
 
     @Override
-    public int getInt(String columnLabel) throws SQLException {
-        return callable.getInt(columnLabel);
+    public int getInt(String parameterName) throws SQLException {
+        return callable.getInt(parameterName);
     }
 
     @Override
-    public long getLong(int columnIndex) throws SQLException {
-        return callable.getLong(columnIndex);
+    public long getLong(int parameterIndex) throws SQLException {
+        return callable.getLong(parameterIndex);
     }
 
     @Override
-    public long getLong(String columnLabel) throws SQLException {
-        return callable.getLong(columnLabel);
+    public long getLong(String parameterName) throws SQLException {
+        return callable.getLong(parameterName);
     }
 
     @Override
-    public Reader getNCharacterStream(int columnIndex) throws SQLException {
-        return callable.getNCharacterStream(columnIndex);
+    public Reader getNCharacterStream(int parameterIndex) throws SQLException {
+        return callable.getNCharacterStream(parameterIndex);
     }
 
     @Override
-    public Reader getNCharacterStream(String columnLabel) throws SQLException {
-        return callable.getNCharacterStream(columnLabel);
+    public Reader getNCharacterStream(String parameterName) throws SQLException {
+        return callable.getNCharacterStream(parameterName);
     }
 
     @Override
-    public NClob getNClob(int columnIndex) throws SQLException {
-        return callable.getNClob(columnIndex);
+    public NClob getNClob(int parameterIndex) throws SQLException {
+        return callable.getNClob(parameterIndex);
     }
 
     @Override
-    public NClob getNClob(String columnLabel) throws SQLException {
-        return callable.getNClob(columnLabel);
+    public NClob getNClob(String parameterName) throws SQLException {
+        return callable.getNClob(parameterName);
     }
 
     @Override
-    public String getNString(int columnIndex) throws SQLException {
-        return callable.getNString(columnIndex);
+    public String getNString(int parameterIndex) throws SQLException {
+        return callable.getNString(parameterIndex);
     }
 
     @Override
-    public String getNString(String columnLabel) throws SQLException {
-        return callable.getNString(columnLabel);
+    public String getNString(String parameterName) throws SQLException {
+        return callable.getNString(parameterName);
     }
 
     @Override
-    public Object getObject(int columnIndex) throws SQLException {
-        return callable.getObject(columnIndex);
+    public Object getObject(int parameterIndex) throws SQLException {
+        return callable.getObject(parameterIndex);
     }
 
     @Override
-    public Object getObject(String columnLabel) throws SQLException {
-        return callable.getObject(columnLabel);
+    public Object getObject(String parameterName) throws SQLException {
+        return callable.getObject(parameterName);
     }
 
     @Override
-    public <T> T getObject(int columnIndex, Class<T> type) throws SQLException {
-        return callable.getObject(columnIndex, type);
+    public <T> T getObject(int parameterIndex, Class<T> type) throws SQLException {
+        return callable.getObject(parameterIndex, type);
     }
 
     @Override
-    public Object getObject(int columnIndex, Map<String, Class<?>> map) throws SQLException {
-        return callable.getObject(columnIndex, map);
+    public Object getObject(int parameterIndex, Map<String, Class<?>> map) throws SQLException {
+        return callable.getObject(parameterIndex, map);
     }
 
     @Override
-    public <T> T getObject(String columnLabel, Class<T> type) throws SQLException {
-        return callable.getObject(columnLabel, type);
+    public <T> T getObject(String parameterName, Class<T> type) throws SQLException {
+        return callable.getObject(parameterName, type);
     }
 
     @Override
-    public Object getObject(String columnLabel, Map<String, Class<?>> map) throws SQLException {
-        return callable.getObject(columnLabel, map);
+    public Object getObject(String parameterName, Map<String, Class<?>> map) throws SQLException {
+        return callable.getObject(parameterName, map);
     }
 
     @Override
-    public Ref getRef(int columnIndex) throws SQLException {
-        return callable.getRef(columnIndex);
+    public Ref getRef(int parameterIndex) throws SQLException {
+        return callable.getRef(parameterIndex);
     }
 
     @Override
-    public Ref getRef(String columnLabel) throws SQLException {
-        return callable.getRef(columnLabel);
+    public Ref getRef(String parameterName) throws SQLException {
+        return callable.getRef(parameterName);
     }
 
     @Override
-    public RowId getRowId(int columnIndex) throws SQLException {
-        return callable.getRowId(columnIndex);
+    public RowId getRowId(int parameterIndex) throws SQLException {
+        return callable.getRowId(parameterIndex);
     }
 
     @Override
-    public RowId getRowId(String columnLabel) throws SQLException {
-        return callable.getRowId(columnLabel);
+    public RowId getRowId(String parameterName) throws SQLException {
+        return callable.getRowId(parameterName);
     }
 
     @Override
-    public SQLXML getSQLXML(int columnIndex) throws SQLException {
-        return callable.getSQLXML(columnIndex);
+    public SQLXML getSQLXML(int parameterIndex) throws SQLException {
+        return callable.getSQLXML(parameterIndex);
     }
 
     @Override
-    public SQLXML getSQLXML(String columnLabel) throws SQLException {
-        return callable.getSQLXML(columnLabel);
+    public SQLXML getSQLXML(String parameterName) throws SQLException {
+        return callable.getSQLXML(parameterName);
     }
 
     @Override
-    public short getShort(int columnIndex) throws SQLException {
-        return callable.getShort(columnIndex);
+    public short getShort(int parameterIndex) throws SQLException {
+        return callable.getShort(parameterIndex);
     }
 
     @Override
-    public short getShort(String columnLabel) throws SQLException {
-        return callable.getShort(columnLabel);
+    public short getShort(String parameterName) throws SQLException {
+        return callable.getShort(parameterName);
     }
 
     @Override
-    public String getString(int columnIndex) throws SQLException {
-        return callable.getString(columnIndex);
+    public String getString(int parameterIndex) throws SQLException {
+        return callable.getString(parameterIndex);
     }
 
     @Override
-    public String getString(String columnLabel) throws SQLException {
-        return callable.getString(columnLabel);
+    public String getString(String parameterName) throws SQLException {
+        return callable.getString(parameterName);
     }
 
     @Override
-    public Time getTime(int columnIndex) throws SQLException {
-        return callable.getTime(columnIndex);
+    public Time getTime(int parameterIndex) throws SQLException {
+        return callable.getTime(parameterIndex);
     }
 
     @Override
-    public Time getTime(String columnLabel) throws SQLException {
-        return callable.getTime(columnLabel);
+    public Time getTime(String parameterName) throws SQLException {
+        return callable.getTime(parameterName);
     }
 
     @Override
-    public Time getTime(int columnIndex, Calendar cal) throws SQLException {
-        return callable.getTime(columnIndex, cal);
+    public Time getTime(int parameterIndex, Calendar cal) throws SQLException {
+        return callable.getTime(parameterIndex, cal);
     }
 
     @Override
-    public Time getTime(String columnLabel, Calendar cal) throws SQLException {
-        return callable.getTime(columnLabel, cal);
+    public Time getTime(String parameterName, Calendar cal) throws SQLException {
+        return callable.getTime(parameterName, cal);
     }
 
     @Override
-    public Timestamp getTimestamp(int columnIndex) throws SQLException {
-        return callable.getTimestamp(columnIndex);
+    public Timestamp getTimestamp(int parameterIndex) throws SQLException {
+        return callable.getTimestamp(parameterIndex);
     }
 
     @Override
-    public Timestamp getTimestamp(String columnLabel) throws SQLException {
-        return callable.getTimestamp(columnLabel);
+    public Timestamp getTimestamp(String parameterName) throws SQLException {
+        return callable.getTimestamp(parameterName);
     }
 
     @Override
-    public Timestamp getTimestamp(int columnIndex, Calendar cal) throws SQLException {
-        return callable.getTimestamp(columnIndex, cal);
+    public Timestamp getTimestamp(int parameterIndex, Calendar cal) throws SQLException {
+        return callable.getTimestamp(parameterIndex, cal);
     }
 
     @Override
-    public Timestamp getTimestamp(String columnLabel, Calendar cal) throws SQLException {
-        return callable.getTimestamp(columnLabel, cal);
+    public Timestamp getTimestamp(String parameterName, Calendar cal) throws SQLException {
+        return callable.getTimestamp(parameterName, cal);
     }
 
     @Override
-    public URL getURL(int columnIndex) throws SQLException {
-        return callable.getURL(columnIndex);
+    public URL getURL(int parameterIndex) throws SQLException {
+        return callable.getURL(parameterIndex);
     }
 
     @Override
-    public URL getURL(String columnLabel) throws SQLException {
-        return callable.getURL(columnLabel);
+    public URL getURL(String parameterName) throws SQLException {
+        return callable.getURL(parameterName);
     }
 
     @Override

@@ -200,21 +200,22 @@ final class LocalStore implements AutoCloseable {
      * {@code snapshotBase}, the feed head the relay announced before taking the snapshot: writes
      * acknowledged at or below it are already in the snapshot.
      *
-     * @return the table names that changed, for listeners
+     * @return the rows that changed locally, for listeners
      */
-    Set<String> applyFeed(List<FeedEntry> entries, long through) throws SQLException {
+    List<RemoteChange> applyFeed(List<FeedEntry> entries, long through) throws SQLException {
         return applyFeed(entries, through, 0);
     }
 
-    Set<String> applyFeed(List<FeedEntry> entries, long through, long snapshotBase) throws SQLException {
+    List<RemoteChange> applyFeed(List<FeedEntry> entries, long through, long snapshotBase) throws SQLException {
         return inTransaction(() -> {
-            Set<String> touched = new HashSet<>();
+            List<RemoteChange> touched = new ArrayList<>();
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = entries.isEmpty() ? new PendingOverlay() : overlay();
             for (FeedEntry e : entries) {
                 clock.observe(e.hlc());
                 if (applyEntry(e, e.seq() == 0 ? snapshotBase : e.seq(), overlay)) {
-                    touched.add(e.table());
+                    TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
+                    touched.add(new RemoteChange(t == null ? e.table() : t.name(), e.pk(), e.kind() == FeedKind.DELETE));
                 }
             }
             // The triggers captured our own apply; those rows must not travel back to the relay.

@@ -62,7 +62,7 @@ final class SyncClient implements Runnable {
     private final SyncUrl config;
     private final String nodeId;
     private final LocalStore store;
-    private final Consumer<java.util.Set<String>> onRemoteChange;
+    private final Consumer<List<RemoteChange>> onRemoteChange;
     private final Consumer<Rejection> onRejection;
     private final HttpClient http;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
@@ -86,7 +86,7 @@ final class SyncClient implements Runnable {
     private long oldestUnackedSentNanos;
     private int serverIndex;
 
-    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<java.util.Set<String>> onRemoteChange,
+    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<List<RemoteChange>> onRemoteChange,
                Consumer<Rejection> onRejection) {
         this.config = config;
         this.nodeId = nodeId;
@@ -292,7 +292,7 @@ final class SyncClient implements Runnable {
             oldestUnackedSentNanos = System.nanoTime();
             push();
         } else if (m instanceof Message.Changes changes) {
-            java.util.Set<String> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
+            List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
             transport.send(new Message.Progress(store.cursor()));
             if (!touched.isEmpty()) {
                 onRemoteChange.accept(touched);

@@ -16,6 +16,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -54,6 +55,7 @@ public final class SyncNode {
     private final HybridClock clock;
     private final CopyOnWriteArrayList<Consumer<Set<String>>> listeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<Rejection>> rejectionListeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Consumer<List<RemoteChange>>> rowListeners = new CopyOnWriteArrayList<>();
     private volatile Map<String, TableInfo> synced;
     private final SyncClient client;
     private int references;
@@ -333,7 +335,32 @@ public final class SyncNode {
         }
     }
 
-    private void fireRemoteChange(Set<String> tables) {
+    /**
+     * Registers a listener told each changed row (table, key, deleted) of every applied feed batch, on the
+     * sync thread after the batch committed locally; keep it short.
+     */
+    public void addRemoteRowListener(Consumer<List<RemoteChange>> listener) {
+        rowListeners.add(listener);
+    }
+
+    public void removeRemoteRowListener(Consumer<List<RemoteChange>> listener) {
+        rowListeners.remove(listener);
+    }
+
+    private void fireRemoteChange(List<RemoteChange> rows) {
+        for (Consumer<List<RemoteChange>> l : rowListeners) {
+            try {
+                l.accept(rows);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "remote row listener failed", e);
+            }
+        }
+        Set<String> tables = new java.util.LinkedHashSet<>();
+        rows.forEach(r -> tables.add(r.table()));
+        fireRemoteTables(tables);
+    }
+
+    private void fireRemoteTables(Set<String> tables) {
         for (Consumer<Set<String>> l : listeners) {
             try {
                 l.accept(tables);

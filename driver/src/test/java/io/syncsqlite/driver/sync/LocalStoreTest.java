@@ -92,8 +92,11 @@ class LocalStoreTest {
         exec("UPDATE task SET title = 'edited offline' WHERE id = 't1'");
         assertEquals(1, store.pendingAfter(0, 100).size());
         // Another client's change to the same row arrives before ours is acknowledged.
-        store.applyFeed(List.of(upsert(10, "t1", "server title", 7, true)), 10);
+        List<RemoteChange> changed = store.applyFeed(List.of(upsert(10, "t1", "server title", 7, true)), 10);
         assertEquals("edited offline|7|1", row("t1"));
+        assertEquals(1, changed.size());
+        assertEquals("task", changed.get(0).table());
+        assertEquals("t1", changed.get(0).key().get("id").asText());
         assertEquals(1, outboxRows(), "the apply itself is not captured as a local change");
         assertEquals(10, store.cursor());
     }

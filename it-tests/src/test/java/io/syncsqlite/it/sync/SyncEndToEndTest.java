@@ -70,11 +70,15 @@ class SyncEndToEndTest {
         Cluster c = cluster("e2e_direct");
         Client a = c.client("a", LOCAL_ITEM);
         Client b = c.client("b", LOCAL_ITEM);
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        b.node().addRemoteRowListener(rows -> rows.forEach(r -> seen.add(r.table() + ":" + r.key().get("id") + ":" + r.deleted())));
         c.pg("INSERT INTO item (id, title, qty) VALUES (10, 'from psql', 1), (11, 'second', 2)");
         c.awaitConverged(ALL, a, b);
         c.pg("UPDATE item SET note = 'edited in psql' WHERE id = 10", "DELETE FROM item WHERE id = 11");
         c.awaitConverged(ALL, a, b);
         assertEquals(List.of(row(10, "from psql", 1L, "edited in psql")), a.rows(ALL));
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> seen.containsAll(List.of("item:10:false", "item:11:false", "item:11:true")));
     }
 
     @Test
