@@ -19,6 +19,8 @@ public enum SyncProperty {
     COUNTERS("sync.counters", "",
             "Comma-separated table.column counters: besides SET c = c + ?, an INSERT adds its value to them"
                     + " when the row already exists elsewhere."),
+    LWW("sync.lww", "",
+            "Comma-separated table.column pairs always merged last-writer-wins, even when written as c = c + ?."),
     NODE("sync.node", "",
             "Node id of this database file. Empty: a random id generated once and stored in the file."),
     ENABLED("sync.enabled", "true",

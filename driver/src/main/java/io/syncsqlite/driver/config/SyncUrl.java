@@ -25,6 +25,7 @@ import java.util.Set;
  * @param servers       relay URIs, empty for capture without sync
  * @param tables        synced table names (lower case), empty for "every table with a primary key"
  * @param counters      columns declared counters, as lower-case {@code table.column}
+ * @param lww           columns declared last-writer-wins (never counters), as lower-case {@code table.column}
  * @param node          configured node id, or empty
  * @param syncEnabled   whether to run the background sync client
  * @param reconnectMaxMs backoff ceiling
@@ -32,7 +33,7 @@ import java.util.Set;
  * @param lingerMs      how long sync outlives the last connection
  */
 public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
-                      Set<String> tables, Set<String> counters, String node, boolean syncEnabled, long reconnectMaxMs,
+                      Set<String> tables, Set<String> counters, Set<String> lww, String node, boolean syncEnabled, long reconnectMaxMs,
                       int batchRows, long lingerMs) {
 
     public static final String PREFIX = "jdbc:syncsqlite:";
@@ -92,6 +93,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         String sqliteUrl = "jdbc:sqlite:" + path + (passthrough.isEmpty() ? "" : "?" + String.join("&", passthrough));
         return new SyncUrl(sqliteUrl, sqlite, path, servers(SyncProperty.SERVER.get(sync)),
                 tables(SyncProperty.TABLES.get(sync)), counters(SyncProperty.COUNTERS.get(sync)),
+                counters(SyncProperty.LWW.get(sync)),
                 SyncProperty.NODE.get(sync).trim(),
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
                 positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
@@ -141,7 +143,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         for (String c : out) {
             int dot = c.indexOf('.');
             if (dot <= 0 || dot == c.length() - 1) {
-                throw new SQLException("sync.counters takes table.column pairs, got '" + c + "'",
+                throw new SQLException("sync.counters and sync.lww take table.column pairs, got '" + c + "'",
                         SyncSqlState.INVALID_PARAMETER.code());
             }
         }

@@ -215,12 +215,15 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /** The JSON object of amounts a counter statement adds, or {@code null} when it is not one. */
-    static String deltas(SqlInfo info, Object[] parameters) {
+    String deltas(SqlInfo info, Object[] parameters) {
         if (info.counters().isEmpty() || info.table() == null) {
             return null;
         }
         StringBuilder sb = new StringBuilder("{");
         for (io.syncsqlite.driver.sql.Counter c : info.counters()) {
+            if (node.forcedLww(info.table(), c.column())) {
+                continue;
+            }
             java.math.BigDecimal amount = c.amount(parameters);
             // A zero amount changes no value, so the triggers capture no row for it: nothing to mark.
             if (amount == null || amount.signum() == 0) {

@@ -97,7 +97,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     }
 
     private String deltas() {
-        return parameters == null && info.counters().isEmpty() ? null : SyncConnection.deltas(info, parameters);
+        return parameters == null && info.counters().isEmpty() ? null : connection.deltas(info, parameters);
     }
 
     @Override

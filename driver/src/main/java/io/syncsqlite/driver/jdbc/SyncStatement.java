@@ -37,7 +37,7 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public boolean execute(String sql) throws SQLException {
         SqlInfo info = info(sql);
-        return connection.run(info, SyncConnection.deltas(info, null), () -> super.execute(sql));
+        return connection.run(info, connection.deltas(info, null), () -> super.execute(sql));
     }
 
     @Override
@@ -58,7 +58,7 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public int executeUpdate(String sql) throws SQLException {
         SqlInfo info = info(sql);
-        return connection.run(info, SyncConnection.deltas(info, null), () -> super.executeUpdate(sql));
+        return connection.run(info, connection.deltas(info, null), () -> super.executeUpdate(sql));
     }
 
     @Override
@@ -79,7 +79,7 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public long executeLargeUpdate(String sql) throws SQLException {
         SqlInfo info = info(sql);
-        return connection.run(info, SyncConnection.deltas(info, null), () -> super.executeLargeUpdate(sql));
+        return connection.run(info, connection.deltas(info, null), () -> super.executeLargeUpdate(sql));
     }
 
     @Override

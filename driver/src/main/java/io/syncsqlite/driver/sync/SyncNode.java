@@ -262,6 +262,12 @@ public final class SyncNode {
         }
     }
 
+    /** Whether {@code table.column} is declared last-writer-wins ({@code sync.lww}): never a counter. */
+    public boolean forcedLww(String table, String column) {
+        return !config.lww().isEmpty()
+                && config.lww().contains((table + "." + column).toLowerCase(java.util.Locale.ROOT));
+    }
+
     public String nodeId() {
         return nodeId;
     }

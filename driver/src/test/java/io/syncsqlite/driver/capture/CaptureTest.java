@@ -323,4 +323,18 @@ class CaptureTest {
         }
         assertEquals(java.util.Arrays.asList(null, "{\"qty\":3}", "{\"qty\":-2}", null), deltas);
     }
+
+    @Test
+    void aColumnDeclaredLastWriterWinsIsNeverACounter() throws SQLException {
+        try (Connection c = DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("lww.db")
+                + "?sync.lingerMs=0&sync.lww=item.qty"); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER, price REAL)");
+            st.execute("INSERT INTO item VALUES (1, 1, 1.0)");
+            st.execute("UPDATE item SET qty = qty + 1, price = price + 0.5 WHERE id = 1");
+            try (ResultSet rs = st.executeQuery("SELECT deltas FROM _sync_outbox ORDER BY seq DESC LIMIT 1")) {
+                assertTrue(rs.next());
+                assertEquals("{\"price\":0.5}", rs.getString(1));
+            }
+        }
+    }
 }
