@@ -17,6 +17,8 @@ import java.util.Objects;
  *       per transaction, in order, each sent only after the PostgreSQL commit;</li>
  *   <li>relay → {@link Changes} in commit order (first a snapshot when the cursor is 0); client →
  *       {@link Progress} after applying them, which is also the relay's flow control.</li>
+ *   <li>at any time after the welcome: client → {@link IdRequest} for a table with an integer key; relay →
+ *       {@link IdGrant} with values drawn from that key's PostgreSQL sequence.</li>
  * </ol>
  * Ordering guarantee: the relay sends the {@code Ack} of a transaction before any {@code Changes} that
  * contain its commit, so a client can hold its own pending values until the feed reaches that commit
@@ -31,10 +33,15 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Reject.class, name = "reject"),
         @JsonSubTypes.Type(value = Message.Changes.class, name = "changes"),
         @JsonSubTypes.Type(value = Message.Progress.class, name = "progress"),
+        @JsonSubTypes.Type(value = Message.IdRequest.class, name = "idRequest"),
+        @JsonSubTypes.Type(value = Message.IdGrant.class, name = "idGrant"),
 })
 public sealed interface Message {
 
     int PROTOCOL_VERSION = 1;
+
+    /** The largest {@link IdRequest#count()} a relay grants at once. */
+    int MAX_ID_REQUEST = 1_000_000;
 
     /** First client message. {@code cursor} 0 asks for a snapshot. */
     record Hello(int version, String node, long cursor) implements Message {
@@ -92,6 +99,32 @@ public sealed interface Message {
 
     /** The client has applied the feed through {@code cursor}. */
     record Progress(long cursor) implements Message {
+    }
+
+    /**
+     * Asks for {@code count} fresh values of the integer primary key of {@code table}, so that rows inserted
+     * without a key (SQLite's {@code INTEGER PRIMARY KEY}, JPA's {@code IDENTITY}) never collide across
+     * clients, even when they are created offline.
+     */
+    record IdRequest(String table, int count) implements Message {
+        public IdRequest {
+            Objects.requireNonNull(table, "table");
+            if (count < 1 || count > MAX_ID_REQUEST) {
+                throw new IllegalArgumentException("id request count must be 1.." + MAX_ID_REQUEST);
+            }
+        }
+    }
+
+    /**
+     * The answer to {@link IdRequest}: {@code ranges} reserved for this client, in ascending order (usually
+     * one; several when other writers drew from the same sequence meanwhile). When the relay cannot allocate
+     * keys for the table, {@code ranges} is empty and {@code error} says why.
+     */
+    record IdGrant(String table, List<IdRange> ranges, String error) implements Message {
+        public IdGrant {
+            Objects.requireNonNull(table, "table");
+            ranges = List.copyOf(Objects.requireNonNull(ranges, "ranges"));
+        }
     }
 
     private static void requireNode(String node) {

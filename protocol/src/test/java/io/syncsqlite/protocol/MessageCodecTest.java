@@ -30,7 +30,10 @@ class MessageCodecTest {
                 new Message.Reject(4, "23505", "duplicate key", List.of(
                         new FeedEntry(0, "item", FeedKind.DELETE, pk, null, 0))),
                 new Message.Changes(List.of(new FeedEntry(100, "item", FeedKind.UPSERT, pk, vals, 77)), 100, 0),
-                new Message.Progress(100));
+                new Message.Progress(100),
+                new Message.IdRequest("item", 1000),
+                new Message.IdGrant("item", List.of(new IdRange(1, 900), new IdRange(905, 1004)), null),
+                new Message.IdGrant("tag", List.of(), "the key tag.name is text in PostgreSQL"));
         for (Message m : all) {
             String text = MessageCodec.encode(m);
             assertEquals(m, MessageCodec.decode(text), text);

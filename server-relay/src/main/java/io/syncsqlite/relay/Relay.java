@@ -3,6 +3,7 @@ package io.syncsqlite.relay;
 import io.syncsqlite.relay.apply.PostgresChangeApplier;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
+import io.syncsqlite.relay.keys.KeyAllocator;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.SchemaInstaller;
 import io.syncsqlite.relay.session.ClientSession;
@@ -91,12 +92,13 @@ public final class Relay implements AutoCloseable {
             feed.start();
             workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
             PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog);
+            KeyAllocator keys = new KeyAllocator(pool, catalog);
             Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
             ExecutorService lanes = workers;
             server = new RelayWebSocketServer(new InetSocketAddress(config.host(), config.port()),
                     config.maxFrameBytes(), (out, remote) -> {
                 ClientSession[] self = new ClientSession[1];
-                self[0] = new ClientSession(out, applier, feed, lanes, remote, () -> sessions.remove(self[0]));
+                self[0] = new ClientSession(out, applier, keys, feed, lanes, remote, () -> sessions.remove(self[0]));
                 sessions.add(self[0]);
                 return self[0];
             });

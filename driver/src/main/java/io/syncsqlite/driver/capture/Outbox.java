@@ -46,6 +46,9 @@ public final class Outbox {
                 + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
+        // Integer key ranges the relay reserved for this node, per table (lower-case name).
+        "CREATE TABLE IF NOT EXISTS _sync_idblock (tbl TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
+                + " PRIMARY KEY (tbl, lo)) WITHOUT ROWID",
     };
 
     private Outbox() {

@@ -26,6 +26,23 @@ public record TableInfo(String name, List<Column> columns, List<String> pk) {
         pk = List.copyOf(pk);
     }
 
+    /**
+     * The column that is an alias of SQLite's rowid ({@code id INTEGER PRIMARY KEY}, also declared as a
+     * table constraint): SQLite fills it in when an INSERT leaves it out, so the driver allocates its
+     * values instead (see {@code KeyRewriter}). {@code null} for any other key.
+     */
+    public Column rowidKey() {
+        if (pk.size() != 1) {
+            return null;
+        }
+        for (Column c : columns) {
+            if (c.name().equalsIgnoreCase(pk.get(0))) {
+                return c.declaredType() != null && c.declaredType().equalsIgnoreCase("INTEGER") ? c : null;
+            }
+        }
+        return null;
+    }
+
     public boolean hasPrimaryKey() {
         return !pk.isEmpty();
     }

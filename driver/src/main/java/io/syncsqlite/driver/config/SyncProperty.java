@@ -30,7 +30,11 @@ public enum SyncProperty {
     BATCH_ROWS("sync.batchRows", "2000",
             "Most row changes sent in one push message."),
     LINGER_MS("sync.lingerMs", "2000",
-            "How long the sync client keeps running after the last connection to the file closes.");
+            "How long the sync client keeps running after the last connection to the file closes."),
+    ID_BLOCK("sync.idBlock", "1000",
+            "Integer keys reserved from the relay per request, for rows inserted without a key into a synced"
+                    + " table with an INTEGER PRIMARY KEY. The client keeps at least this many in stock, so it"
+                    + " can insert that many rows per table while offline.");
 
     private final String key;
     private final String defaultValue;

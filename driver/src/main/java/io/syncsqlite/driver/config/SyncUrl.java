@@ -1,6 +1,7 @@
 package io.syncsqlite.driver.config;
 
 import io.syncsqlite.driver.jdbc.SyncSqlState;
+import io.syncsqlite.protocol.Message;
 
 import java.net.URI;
 import java.net.URLDecoder;
@@ -31,10 +32,11 @@ import java.util.Set;
  * @param reconnectMaxMs backoff ceiling
  * @param batchRows     rows per push
  * @param lingerMs      how long sync outlives the last connection
+ * @param idBlock       integer keys requested from the relay at a time, per table
  */
 public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
                       Set<String> tables, Set<String> counters, Set<String> lww, String node, boolean syncEnabled, long reconnectMaxMs,
-                      int batchRows, long lingerMs) {
+                      int batchRows, long lingerMs, int idBlock) {
 
     public static final String PREFIX = "jdbc:syncsqlite:";
 
@@ -97,7 +99,16 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                 SyncProperty.NODE.get(sync).trim(),
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
                 positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
-                nonNegative(sync, SyncProperty.LINGER_MS));
+                nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync));
+    }
+
+    private static int idBlock(Properties sync) throws SQLException {
+        long v = positive(sync, SyncProperty.ID_BLOCK);
+        if (v > Message.MAX_ID_REQUEST) {
+            throw new SQLException("sync.idBlock must be at most " + Message.MAX_ID_REQUEST
+                    + ", was " + v, SyncSqlState.INVALID_PARAMETER.code());
+        }
+        return (int) v;
     }
 
     /** True when the path names a file (not an in-memory database), so several connections share it. */

@@ -1,6 +1,7 @@
 package io.syncsqlite.driver.jdbc;
 
 import io.syncsqlite.driver.sql.Counter;
+import io.syncsqlite.driver.sql.KeyRewriter;
 import io.syncsqlite.driver.sql.SqlInfo;
 
 import java.math.BigDecimal;
@@ -15,7 +16,9 @@ import java.sql.SQLException;
  * sqlite-jdbc, plus the transaction wrap of an auto-commit write. The application's prepared statement is
  * never re-prepared. For a counter statement ({@code SET c = c + ?}) it also remembers the numeric
  * parameters, which are the amounts added. Counter statements run through {@code executeBatch} are
- * captured as plain writes: a batch does not say which rows each entry touched.
+ * captured as plain writes: a batch does not say which rows each entry touched. An INSERT that leaves an
+ * integer key to SQLite was prepared in its rewritten form, and each execution (or batch entry) binds
+ * fresh keys from the node's stock after the application's parameters.
  *
  * <p>Not thread-safe, like the statement it wraps.
  */
@@ -23,13 +26,17 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     private final SyncConnection connection;
     private final SqlInfo info;
+    /** The rewrite that adds integer keys (bound from the node's stock at each execution), or null. */
+    private final KeyRewriter.KeyedInsert keyed;
     /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
     private final Object[] parameters;
 
-    public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info) {
+    public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
+                                 KeyRewriter.KeyedInsert keyed) {
         super(delegate, connection, sql);
         this.connection = connection;
         this.info = info;
+        this.keyed = keyed;
         int max = info.counters().stream().mapToInt(Counter::parameter).max().orElse(0);
         this.parameters = max > 0 ? new Object[max] : null;
     }
@@ -96,27 +103,47 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         }
     }
 
+    /** Binds fresh keys for the rows this execution inserts (a rewritten INSERT only). */
+    private void bindKeys() throws SQLException {
+        if (keyed != null) {
+            long[] keys = connection.nextKeys(keyed, info.table());
+            for (int r = 0; r < keys.length; r++) {
+                super.setLong(keyed.keyParameter(r), keys[r]);
+            }
+        }
+    }
+
+    @Override
+    public void addBatch() throws SQLException {
+        bindKeys();
+        super.addBatch();
+    }
+
     private String deltas() {
         return parameters == null && info.counters().isEmpty() ? null : connection.deltas(info, parameters);
     }
 
     @Override
     public ResultSet executeQuery() throws SQLException {
+        bindKeys();
         return connection.runQuery(info, super::executeQuery);
     }
 
     @Override
     public int executeUpdate() throws SQLException {
+        bindKeys();
         return connection.run(info, deltas(), super::executeUpdate);
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
+        bindKeys();
         return connection.run(info, deltas(), super::executeLargeUpdate);
     }
 
     @Override
     public boolean execute() throws SQLException {
+        bindKeys();
         return connection.run(info, deltas(), super::execute);
     }
 

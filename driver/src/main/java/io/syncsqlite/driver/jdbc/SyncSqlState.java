@@ -19,7 +19,12 @@ public enum SyncSqlState {
     /** DDL on a synced table that sync cannot follow. */
     SCHEMA_CHANGE_REFUSED("SY002"),
     /** The driver's own bookkeeping in the SQLite file failed. */
-    SYNC_STATE("SY003");
+    SYNC_STATE("SY003"),
+    /**
+     * A row needs an integer key from the relay and none is in stock: the client has not reached the
+     * relay since the table became synced, or used up its keys offline ({@code sync.idBlock}).
+     */
+    NO_KEYS("SY004");
 
     private final String code;
 

@@ -40,52 +40,78 @@ final class SqlLexer {
      */
     static List<Token> tokens(String sql, int limit, List<String> originals) {
         List<Token> out = new ArrayList<>();
+        scan(sql, limit, (text, quoted, original, start, end) -> {
+            out.add(new Token(text, quoted));
+            if (originals != null) {
+                originals.add(original);
+            }
+        });
+        return out;
+    }
+
+    /** A token with its place in the SQL text: {@code sql.substring(start, end)} is what was written. */
+    record Span(Token token, String original, int start, int end) {
+    }
+
+    /** Every token of {@code sql} with its position (for rewriting a statement in place). */
+    static List<Span> spans(String sql) {
+        List<Span> out = new ArrayList<>();
+        scan(sql, Integer.MAX_VALUE, (text, quoted, original, start, end) ->
+                out.add(new Span(new Token(text, quoted), original, start, end)));
+        return out;
+    }
+
+    private interface Sink {
+        void token(String text, boolean quoted, String original, int start, int end);
+    }
+
+    private static void scan(String sql, int limit, Sink sink) {
+        int count = 0;
         int i = 0;
         int n = sql.length();
-        while (i < n && out.size() < limit) {
+        while (i < n && count < limit) {
             char c = sql.charAt(i);
+            int start = i;
             if (Character.isWhitespace(c)) {
                 i++;
-            } else if (c == '-' && i + 1 < n && sql.charAt(i + 1) == '-') {
+                continue;
+            }
+            if (c == '-' && i + 1 < n && sql.charAt(i + 1) == '-') {
                 int nl = sql.indexOf('\n', i);
                 i = nl < 0 ? n : nl + 1;
-            } else if (c == '/' && i + 1 < n && sql.charAt(i + 1) == '*') {
+                continue;
+            }
+            if (c == '/' && i + 1 < n && sql.charAt(i + 1) == '*') {
                 int end = sql.indexOf("*/", i + 2);
                 i = end < 0 ? n : end + 2;
-            } else if (c == '\'') {
+                continue;
+            }
+            if (c == '\'') {
                 i = skipQuoted(sql, i, '\'');
-                add(out, originals, "'", false, "'");
+                sink.token("'", false, "'", start, i);
             } else if (c == '"' || c == '`') {
                 int end = skipQuoted(sql, i, c);
                 String body = sql.substring(i + 1, Math.max(i + 1, end - 1));
                 String text = body.replace(String.valueOf(c) + c, String.valueOf(c));
-                add(out, originals, text, true, text);
                 i = end;
+                sink.token(text, true, text, start, i);
             } else if (c == '[') {
                 int end = sql.indexOf(']', i);
                 end = end < 0 ? n : end;
                 String text = sql.substring(i + 1, end);
-                add(out, originals, text, true, text);
-                i = end + 1;
+                i = Math.min(n, end + 1);
+                sink.token(text, true, text, start, i);
             } else if (Character.isLetterOrDigit(c) || c == '_' || c == '$') {
-                int start = i;
                 while (i < n && (Character.isLetterOrDigit(sql.charAt(i)) || sql.charAt(i) == '_' || sql.charAt(i) == '$')) {
                     i++;
                 }
                 String word = sql.substring(start, i);
-                add(out, originals, word.toUpperCase(Locale.ROOT), false, word);
+                sink.token(word.toUpperCase(Locale.ROOT), false, word, start, i);
             } else {
-                add(out, originals, String.valueOf(c), false, String.valueOf(c));
                 i++;
+                sink.token(String.valueOf(c), false, String.valueOf(c), start, i);
             }
-        }
-        return out;
-    }
-
-    private static void add(List<Token> out, List<String> originals, String text, boolean quoted, String original) {
-        out.add(new Token(text, quoted));
-        if (originals != null) {
-            originals.add(original);
+            count++;
         }
     }
 

@@ -569,6 +569,14 @@ final class LocalStore implements AutoCloseable {
         return ps;
     }
 
+    /** Stores key ranges the relay granted (see {@link KeyStock#store}). */
+    void storeKeyRanges(String table, List<io.syncsqlite.protocol.IdRange> ranges, Long firstFree) throws SQLException {
+        inTransaction(() -> {
+            KeyStock.store(db, table, ranges, firstFree);
+            return null;
+        });
+    }
+
     interface Work<T> {
         T run() throws SQLException;
     }

@@ -18,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The background loop that keeps one SQLite file in sync with a relay.
@@ -62,6 +63,8 @@ final class SyncClient implements Runnable {
     private final SyncUrl config;
     private final String nodeId;
     private final LocalStore store;
+    private final KeyStock keys;
+    private final Supplier<List<String>> keyedTables;
     private final Consumer<List<RemoteChange>> onRemoteChange;
     private final Consumer<Rejection> onRejection;
     private final HttpClient http;
@@ -86,11 +89,13 @@ final class SyncClient implements Runnable {
     private long oldestUnackedSentNanos;
     private int serverIndex;
 
-    SyncClient(SyncUrl config, String nodeId, LocalStore store, Consumer<List<RemoteChange>> onRemoteChange,
-               Consumer<Rejection> onRejection) {
+    SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
+               Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
+        this.keys = keys;
+        this.keyedTables = keyedTables;
         this.onRemoteChange = onRemoteChange;
         this.onRejection = onRejection;
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
@@ -128,6 +133,19 @@ final class SyncClient implements Runnable {
         events.offer(NUDGE);
     }
 
+    /** A table's key stock ran low: ask the relay for more on the next turn of the loop. */
+    void keysLow() {
+        events.offer(NUDGE);
+    }
+
+    /**
+     * Whether key ranges may arrive soon: connected, or still trying the first connection. An insert that
+     * needs a key waits for them only then; offline it fails at once instead of stalling the application.
+     */
+    boolean mayReceiveKeys() {
+        return connected || running && lastError == null;
+    }
+
     SyncStatus status() {
         return new SyncStatus(connected, relay, unsettled, cursorSnapshot, lastSync, lastError);
     }
@@ -159,6 +177,7 @@ final class SyncClient implements Runnable {
                 LOG.log(System.Logger.Level.DEBUG, "sync connection to {0} ended: {1}", uri, e.toString());
             } finally {
                 connected = false;
+                keys.connectionLost();
                 if (transport != null) {
                     transport.close();
                     transport = null;
@@ -222,6 +241,8 @@ final class SyncClient implements Runnable {
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
+        keys.connectionLost();
+        requestKeys();
         push();
         while (running) {
             Event e = events.poll(1, TimeUnit.SECONDS);
@@ -235,6 +256,7 @@ final class SyncClient implements Runnable {
             } else if (e instanceof Nudge) {
                 // A write made outside an auto-commit wrap (a RETURNING query, another program) may be unstamped.
                 store.stampOrphans();
+                requestKeys();
                 push();
             }
             long now = System.nanoTime();
@@ -291,6 +313,16 @@ final class SyncClient implements Runnable {
             ackedThroughTx = Math.max(ackedThroughTx, reject.tx());
             oldestUnackedSentNanos = System.nanoTime();
             push();
+        } else if (m instanceof Message.IdGrant grant) {
+            if (grant.error() != null || grant.ranges().isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "relay allocates no keys for table {0}: {1}", grant.table(),
+                        grant.error());
+                keys.refused(grant.table(), grant.error() == null ? "no keys granted" : grant.error());
+            } else {
+                store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
+                keys.granted(grant.table(), grant.ranges());
+                requestKeys();
+            }
         } else if (m instanceof Message.Changes changes) {
             List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
             transport.send(new Message.Progress(store.cursor()));
@@ -301,6 +333,13 @@ final class SyncClient implements Runnable {
             throw new IOException("unexpected message from relay: " + m.getClass().getSimpleName());
         }
         refreshCounters();
+    }
+
+    /** Asks for a key range for every table whose stock is low and has no request in flight. */
+    private void requestKeys() throws IOException {
+        for (String table : keys.toRequest(keyedTables.get())) {
+            transport.send(new Message.IdRequest(table, keys.blockSize()));
+        }
     }
 
     private void push() throws SQLException, IOException {

@@ -5,6 +5,9 @@ import io.syncsqlite.driver.capture.Outbox;
 import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.config.SyncUrl;
 import io.syncsqlite.driver.jdbc.SyncSqlState;
+import io.syncsqlite.driver.sql.KeyRewriter;
+import io.syncsqlite.driver.sql.SqlInfo;
+import io.syncsqlite.driver.sql.StatementKind;
 import io.syncsqlite.protocol.HybridClock;
 
 import java.io.File;
@@ -18,6 +21,7 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
@@ -57,21 +61,28 @@ public final class SyncNode {
     private final CopyOnWriteArrayList<Consumer<Rejection>> rejectionListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<List<RemoteChange>>> rowListeners = new CopyOnWriteArrayList<>();
     private volatile Map<String, TableInfo> synced;
+    private final KeyStock keys;
+    /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
+    private final Map<String, Optional<KeyRewriter.KeyedInsert>> keyedInserts = new ConcurrentHashMap<>();
     private final SyncClient client;
     private int references;
     private ScheduledFuture<?> pendingClose;
     private boolean closed;
 
     private SyncNode(String key, SyncUrl config, String nodeId, HybridClock clock, Map<String, TableInfo> synced,
-                     Connection clientDb) {
+                     KeyStock keys, Connection clientDb) {
         this.key = key;
         this.config = config;
         this.nodeId = nodeId;
         this.clock = clock;
         this.synced = synced;
+        this.keys = keys;
         if (clientDb != null) {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters());
-            this.client = new SyncClient(config, nodeId, store, this::fireRemoteChange, this::fireRejection);
+            this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
+                    this::fireRejection);
+            SyncClient c = this.client;
+            keys.onLow(c::keysLow);
         } else {
             this.client = null;
         }
@@ -144,6 +155,8 @@ public final class SyncNode {
             }
         }
         Map<String, TableInfo> synced = CaptureInstaller.install(raw, config.tables(), clock::now);
+        KeyStock keys = shared && !config.servers().isEmpty()
+                ? KeyStock.load(raw, synced, config.idBlock()) : KeyStock.empty(config.idBlock());
         Connection clientDb = null;
         if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
             Properties p = new Properties();
@@ -153,7 +166,7 @@ public final class SyncNode {
                 st.execute("PRAGMA busy_timeout = 10000");
             }
         }
-        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, clientDb);
+        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb);
         if (node.client != null) {
             node.client.start();
         }
@@ -249,10 +262,63 @@ public final class SyncNode {
     private synchronized void publish(Map<String, TableInfo> now) {
         Map<String, TableInfo> before = synced;
         synced = now;
+        keyedInserts.clear();
         if (client != null && !before.keySet().containsAll(now.keySet())) {
             // Rows of the new table may already have streamed past and been skipped.
             client.requestResync();
         }
+    }
+
+    /**
+     * Whether new rows of synced tables with an integer rowid key get their keys from the relay's ranges.
+     * True for a file with a relay configured; without one (capture only, in-memory databases) SQLite
+     * picks keys itself, since there is nobody to collide with.
+     */
+    public boolean allocatesKeys() {
+        return config.isFile() && !config.servers().isEmpty();
+    }
+
+    /**
+     * The rewritten form of {@code sql} when it inserts into a synced table with an integer rowid key and
+     * leaves the key out, else {@code null}.
+     *
+     * @throws SQLException 0A000 for an INSERT that leaves the key out in a form that cannot be rewritten
+     */
+    public KeyRewriter.KeyedInsert keyedInsert(String sql, SqlInfo info) throws SQLException {
+        if (info.kind() != StatementKind.INSERT || info.table() == null || !allocatesKeys()) {
+            return null;
+        }
+        Optional<KeyRewriter.KeyedInsert> cached = keyedInserts.get(sql);
+        if (cached != null) {
+            return cached.orElse(null);
+        }
+        TableInfo t = synced.get(info.table().toLowerCase(java.util.Locale.ROOT));
+        TableInfo.Column key = t == null ? null : t.rowidKey();
+        KeyRewriter.KeyedInsert keyed = key == null ? null
+                : KeyRewriter.rewrite(sql, key.name(), t.columns().stream().map(TableInfo.Column::name).toList());
+        if (keyedInserts.size() >= 4096) {
+            keyedInserts.clear(); // statements with literal values: each text is seen once
+        }
+        keyedInserts.put(sql, Optional.ofNullable(keyed));
+        return keyed;
+    }
+
+    /**
+     * Takes a fresh key for a new row of {@code table}. With no key in stock, waits briefly for the first
+     * range while the client is connecting or connected; fails with SY004 otherwise.
+     */
+    public long nextKey(String table) throws SQLException {
+        boolean mayArrive = client != null && client.mayReceiveKeys();
+        return keys.take(table, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+    }
+
+    /** Keys in stock for new rows of {@code table}. */
+    public long keysAvailable(String table) {
+        return keys.available(table);
+    }
+
+    private List<String> keyedTables() {
+        return synced.values().stream().filter(t -> t.rowidKey() != null).map(TableInfo::name).toList();
     }
 
     /** Signals that a stamped transaction was committed. */

@@ -11,6 +11,7 @@ import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.feed.FeedCommit;
 import io.syncsqlite.relay.feed.FeedJson;
 import io.syncsqlite.relay.feed.Snapshot;
+import io.syncsqlite.relay.keys.KeyAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +56,7 @@ public final class ClientSession implements ChangeFeed.Listener {
 
     private final Outbound out;
     private final ChangeApplier applier;
+    private final KeyAllocator keys;
     private final ChangeFeed feed;
     private final SerialLane lane;
     private final String remote;
@@ -78,10 +80,11 @@ public final class ClientSession implements ChangeFeed.Listener {
     /**
      * @param onEnd runs once on the lane when the session has released everything (for the registry)
      */
-    public ClientSession(Outbound out, ChangeApplier applier, ChangeFeed feed, Executor workers, String remote,
-                         Runnable onEnd) {
+    public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Executor workers,
+                         String remote, Runnable onEnd) {
         this.out = out;
         this.applier = applier;
+        this.keys = keys;
         this.feed = feed;
         this.lane = new SerialLane(workers);
         this.remote = remote;
@@ -162,6 +165,8 @@ public final class ClientSession implements ChangeFeed.Listener {
             } else if (m instanceof Message.Progress progress) {
                 window.confirm(progress.cursor());
                 pump();
+            } else if (m instanceof Message.IdRequest request) {
+                send(MessageCodec.encode(keys.allocate(request)));
             } else {
                 close(CloseCodes.PROTOCOL_ERROR, "unexpected " + m.getClass().getSimpleName().toLowerCase()
                         + " message");

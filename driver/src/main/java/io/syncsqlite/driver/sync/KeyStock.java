@@ -1,0 +1,257 @@
+package io.syncsqlite.driver.sync;
+
+import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.driver.jdbc.SyncSqlState;
+import io.syncsqlite.protocol.IdRange;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The integer keys this node may give to new rows, per synced table with an {@code INTEGER PRIMARY KEY}:
+ * ranges the relay reserved from the key's PostgreSQL sequence, so no other client and no PostgreSQL
+ * writer ever uses them (docs/DESIGN.md, "Integer keys").
+ *
+ * <p>Ranges are stored in {@code _sync_idblock} when granted. What has been used is not written on every
+ * insert (that would add a write to each one): on opening, the next free key of a range is one past the
+ * largest key the table holds inside it. Keys handed out to transactions that rolled back are simply
+ * skipped. The one reuse this allows is SQLite's own: after a restart, the key of the newest row of a range
+ * can be given again if that row was deleted, which is what SQLite does for a rowid table anyway.
+ *
+ * <p>The client asks for a new range whenever a table holds fewer than {@code blockSize} keys, so a node
+ * that was online once can insert at least {@code blockSize} rows per table offline.
+ *
+ * <p>Thread-safe: every method synchronizes on the stock; application threads take keys, the sync thread
+ * adds ranges.
+ */
+public final class KeyStock {
+
+    /** How long an insert waits for the first range of a table while the client is connected. */
+    static final long FIRST_RANGE_WAIT_MS = 5000;
+
+    private final int blockSize;
+    /** Per lower-case table name: ranges in ascending order; element 0 of the head is its next free key. */
+    private final Map<String, ArrayDeque<long[]>> ranges = new HashMap<>();
+    private final Set<String> requested = new HashSet<>();
+    private final Map<String, String> refusals = new HashMap<>();
+    private Runnable onLow = () -> { };
+
+    private KeyStock(int blockSize) {
+        this.blockSize = blockSize;
+    }
+
+    /** A stock with nothing in it, for nodes that never sync. */
+    static KeyStock empty(int blockSize) {
+        return new KeyStock(blockSize);
+    }
+
+    /** Loads the stored ranges, skipping what the tables already use. */
+    static KeyStock load(Connection raw, Map<String, TableInfo> synced, int blockSize) throws SQLException {
+        KeyStock stock = new KeyStock(blockSize);
+        Map<String, TableInfo> byLower = new HashMap<>();
+        synced.values().forEach(t -> byLower.put(fold(t.name()), t));
+        try (Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT tbl, lo, hi FROM _sync_idblock ORDER BY tbl, lo")) {
+            while (rs.next()) {
+                String table = rs.getString(1);
+                TableInfo info = byLower.get(table);
+                if (info == null || info.rowidKey() == null) {
+                    continue;
+                }
+                long lo = rs.getLong(2);
+                long hi = rs.getLong(3);
+                long next = Math.max(lo, largestIn(raw, info, lo, hi) + 1);
+                if (next <= hi) {
+                    stock.ranges.computeIfAbsent(table, k -> new ArrayDeque<>()).add(new long[] {next, hi});
+                }
+            }
+        }
+        return stock;
+    }
+
+    private static long largestIn(Connection raw, TableInfo t, long lo, long hi) throws SQLException {
+        String key = '"' + t.rowidKey().name().replace("\"", "\"\"") + '"';
+        String table = '"' + t.name().replace("\"", "\"\"") + '"';
+        try (PreparedStatement ps = raw.prepareStatement(
+                "SELECT max(" + key + ") FROM " + table + " WHERE " + key + " BETWEEN ? AND ?")) {
+            ps.setLong(1, lo);
+            ps.setLong(2, hi);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getObject(1) != null ? rs.getLong(1) : Long.MIN_VALUE;
+            }
+        }
+    }
+
+    /** Called (outside the lock's critical work, cheaply) when a table's stock runs low. */
+    synchronized void onLow(Runnable action) {
+        this.onLow = action;
+    }
+
+    /**
+     * Takes the next key of {@code table}, waiting up to {@code waitMs} for a first range when none is
+     * in stock.
+     *
+     * @throws SQLException SY004 when no key is available
+     */
+    public long take(String table, long waitMs) throws SQLException {
+        String t = fold(table);
+        Runnable notify = null;
+        long key;
+        synchronized (this) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+            while ((key = poll(t)) == Long.MIN_VALUE) {
+                if (refusals.containsKey(t)) {
+                    throw new SQLException("no integer key for a new row of " + table + ": the relay refused to"
+                            + " allocate keys (" + refusals.get(t) + ")", SyncSqlState.NO_KEYS.code());
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new SQLException("no integer key in stock for a new row of " + table + ": keys of synced"
+                            + " tables come from the relay (so that clients never collide), and this client has"
+                            + " not received any for this table yet, or used up its stock offline; connect to"
+                            + " the relay once, raise sync.idBlock, or give the key explicitly",
+                            SyncSqlState.NO_KEYS.code());
+                }
+                onLow.run(); // only enqueues an event for the sync thread; never takes this lock
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SQLException("interrupted while waiting for an integer key", SyncSqlState.NO_KEYS.code(), e);
+                }
+            }
+            if (count(t) < blockSize && !requested.contains(t)) {
+                notify = onLow;
+            }
+        }
+        if (notify != null) {
+            notify.run();
+        }
+        return key;
+    }
+
+    private long poll(String table) {
+        ArrayDeque<long[]> d = ranges.get(table);
+        while (d != null && !d.isEmpty()) {
+            long[] head = d.peekFirst();
+            if (head[0] <= head[1]) {
+                return head[0]++;
+            }
+            d.pollFirst();
+        }
+        return Long.MIN_VALUE;
+    }
+
+    private long count(String table) {
+        long n = 0;
+        ArrayDeque<long[]> d = ranges.get(table);
+        if (d != null) {
+            for (long[] r : d) {
+                n += r[1] - r[0] + 1;
+            }
+        }
+        return n;
+    }
+
+    /** Keys in stock for {@code table}. */
+    public synchronized long available(String table) {
+        return count(fold(table));
+    }
+
+    /**
+     * The tables among {@code keyed} that need a new range and have no request in flight, marked as
+     * requested; the caller sends one request of {@link #blockSize()} keys for each.
+     */
+    synchronized List<String> toRequest(Iterable<String> keyed) {
+        List<String> out = new ArrayList<>();
+        for (String table : keyed) {
+            String t = fold(table);
+            if (!requested.contains(t) && !refusals.containsKey(t) && count(t) < blockSize) {
+                requested.add(t);
+                out.add(table);
+            }
+        }
+        return out;
+    }
+
+    /** Forgets requests in flight (the connection they were sent on is gone). */
+    synchronized void connectionLost() {
+        requested.clear();
+    }
+
+    /** Adds granted ranges (already stored) and wakes inserts waiting for a key. */
+    synchronized void granted(String table, List<IdRange> granted) {
+        String t = fold(table);
+        requested.remove(t);
+        ArrayDeque<long[]> d = ranges.computeIfAbsent(t, k -> new ArrayDeque<>());
+        for (IdRange r : granted) {
+            d.add(new long[] {r.lo(), r.hi()});
+        }
+        notifyAll();
+    }
+
+    /** The relay cannot allocate keys for {@code table}; inserts that need one fail with {@code reason}. */
+    synchronized void refused(String table, String reason) {
+        String t = fold(table);
+        requested.remove(t);
+        refusals.put(t, reason);
+        notifyAll();
+    }
+
+    /** The first key still free in stock per table, so exhausted stored ranges can be deleted. */
+    synchronized Map<String, Long> firstFree() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        ranges.forEach((t, d) -> {
+            if (!d.isEmpty()) {
+                out.put(t, d.peekFirst()[0]);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * Stores granted ranges in {@code _sync_idblock} and deletes the ranges of that table that are used
+     * up. Runs inside the caller's transaction on the sync client's connection, before the ranges are
+     * handed out, so a key is never given from a range the file does not remember.
+     */
+    static void store(Connection db, String table, List<IdRange> granted, Long firstFree) throws SQLException {
+        String t = fold(table);
+        if (firstFree != null) {
+            try (PreparedStatement ps = db.prepareStatement("DELETE FROM _sync_idblock WHERE tbl = ? AND hi < ?")) {
+                ps.setString(1, t);
+                ps.setLong(2, firstFree);
+                ps.executeUpdate();
+            }
+        }
+        try (PreparedStatement ps = db.prepareStatement(
+                "INSERT OR IGNORE INTO _sync_idblock (tbl, lo, hi) VALUES (?, ?, ?)")) {
+            for (IdRange r : granted) {
+                ps.setString(1, t);
+                ps.setLong(2, r.lo());
+                ps.setLong(3, r.hi());
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    int blockSize() {
+        return blockSize;
+    }
+
+    static String fold(String table) {
+        return table.toLowerCase(Locale.ROOT);
+    }
+}
