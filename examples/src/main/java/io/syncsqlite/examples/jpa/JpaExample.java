@@ -11,7 +11,7 @@ import org.hibernate.cfg.Configuration;
  *
  * <p>Run against a relay: {@code mvn -pl examples exec:java -Dexec.mainClass=io.syncsqlite.examples.jpa.JpaExample
  * -Dexec.args="app.db ws://localhost:7780/sync"}. The relay's PostgreSQL needs the same three tables
- * (player, tournament, enrolment); see {@link #POSTGRES_DDL}.
+ * (player, tournament, enrolment, game with an IDENTITY key); see {@link #POSTGRES_DDL}.
  */
 public final class JpaExample {
 
@@ -21,6 +21,8 @@ public final class JpaExample {
         "CREATE TABLE tournament (id VARCHAR(255) PRIMARY KEY, title VARCHAR(255))",
         "CREATE TABLE enrolment (tournament_id VARCHAR(255) NOT NULL, player_id VARCHAR(255) NOT NULL,"
                 + " PRIMARY KEY (tournament_id, player_id))",
+        "CREATE TABLE game (id BIGSERIAL PRIMARY KEY, round INTEGER NOT NULL, result VARCHAR(255),"
+                + " tournament_id VARCHAR(255) REFERENCES tournament (id))",
     };
 
     private JpaExample() {
@@ -31,6 +33,7 @@ public final class JpaExample {
         return new Configuration()
                 .addAnnotatedClass(Player.class)
                 .addAnnotatedClass(Tournament.class)
+                .addAnnotatedClass(Game.class)
                 .setProperty("hibernate.connection.url",
                         "jdbc:syncsqlite:" + sqliteFile + "?sync.server=" + relay)   // was jdbc:sqlite:<file>
                 .setProperty("hibernate.dialect", "org.hibernate.community.dialect.SQLiteDialect")

@@ -1,5 +1,6 @@
 package io.syncsqlite.it.sync;
 
+import io.syncsqlite.examples.jpa.Game;
 import io.syncsqlite.examples.jpa.JpaExample;
 import io.syncsqlite.examples.jpa.Player;
 import io.syncsqlite.examples.jpa.Tournament;
@@ -11,6 +12,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -76,6 +80,51 @@ class JpaTwoClientsTest {
                 }
             });
             assertEquals(1900, relay.queryLong("SELECT rating FROM player WHERE name = 'Ann'"));
+
+            // IDENTITY keys: both clients record games at the same time; ids never collide.
+            List<Long> fromOne = recordGames(one, tournamentId, "one");
+            List<Long> fromTwo = recordGames(two, tournamentId, "two");
+            Set<Long> all = new HashSet<>(fromOne);
+            all.addAll(fromTwo);
+            assertEquals(10, all.size(), "ids given by Hibernate on the two clients: " + fromOne + " " + fromTwo);
+            await().atMost(Duration.ofSeconds(30)).until(() -> relay.queryLong("SELECT count(*) FROM game") == 10);
+            assertEquals(10, relay.queryLong("SELECT count(DISTINCT id) FROM game"));
+            for (EntityManagerFactory side : List.of(one, two)) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> {
+                    EntityManager check = side.createEntityManager();
+                    try {
+                        for (long id : all) {
+                            Game g = check.find(Game.class, id);
+                            String expected = fromOne.contains(id) ? "one" : "two";
+                            if (g == null || !g.getResult().startsWith(expected)
+                                    || !g.getTournament().getId().equals(tournamentId)) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    } finally {
+                        check.close();
+                    }
+                });
+            }
+        }
+    }
+
+    private static List<Long> recordGames(EntityManagerFactory emf, String tournamentId, String who) {
+        EntityManager em = emf.createEntityManager();
+        try {
+            em.getTransaction().begin();
+            Tournament t = em.find(Tournament.class, tournamentId);
+            List<Game> games = new ArrayList<>();
+            for (int round = 1; round <= 5; round++) {
+                Game g = new Game(t, round, who + " won round " + round);
+                em.persist(g);
+                games.add(g);
+            }
+            em.getTransaction().commit();
+            return games.stream().map(Game::getId).toList();
+        } finally {
+            em.close();
         }
     }
 }
