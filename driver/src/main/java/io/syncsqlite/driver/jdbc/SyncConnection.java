@@ -84,6 +84,9 @@ public class SyncConnection extends DelegatingConnection {
     <T> T run(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         checkOpen();
         StatementKind kind = info.kind();
+        if (kind == StatementKind.ALTER_TABLE) {
+            refuseUnfollowableAlter(info);
+        }
         boolean jdbcAuto = delegate.getAutoCommit();
         boolean autoCommitting = jdbcAuto && !sqlTransaction;
         switch (kind) {
@@ -185,6 +188,25 @@ public class SyncConnection extends DelegatingConnection {
             throw e;
         } finally {
             transactionEnded();
+        }
+    }
+
+    /**
+     * Refuses ALTER TABLE forms on a synced table that sync cannot follow: dropping or renaming a column,
+     * or renaming the table, would silently stop syncing that data (PostgreSQL and the other clients keep
+     * the old name, and rows would carry a column nobody else has). Adding a column is followed.
+     */
+    private void refuseUnfollowableAlter(SqlInfo info) throws SQLException {
+        if (info.table() == null || !node.syncedTables().containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
+            return;
+        }
+        String action = info.name();
+        if ("DROP".equals(action) || "RENAME".equals(action)) {
+            throw new SQLException("ALTER TABLE ... " + action + " on synced table " + info.table() + " is refused:"
+                    + " sync cannot follow a dropped or renamed column or table, which would silently stop"
+                    + " syncing its data. Change the table in PostgreSQL and on every client together"
+                    + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables",
+                    SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
     }
 

@@ -108,7 +108,7 @@ public final class SqlClassifier {
             case "CREATE":
                 return create(t, originals);
             case "ALTER":
-                return new SqlInfo(StatementKind.ALTER_TABLE, tableAfter(t, originals, 0, "TABLE"), null, false);
+                return alter(t, originals);
             case "DROP":
                 if (t.size() > 1 && t.get(1).is("TABLE")) {
                     return new SqlInfo(StatementKind.DROP_TABLE, tableAfter(t, originals, 0, "TABLE"), null, false);
@@ -226,6 +226,17 @@ public final class SqlClassifier {
             out.put(unquote(ins.getColumns().get(i).getColumnName()).toLowerCase(Locale.ROOT), (Expression) row.get(i));
         }
         return out;
+    }
+
+    /** ALTER TABLE: the table, and as {@code name} the word after it ({@code ADD}, {@code DROP}, {@code RENAME}). */
+    private static SqlInfo alter(List<SqlLexer.Token> t, List<String> originals) {
+        String table = tableAfter(t, originals, 0, "TABLE");
+        int k = 3;
+        if (t.size() > 4 && t.get(3).is(".")) {
+            k = 5;
+        }
+        String action = t.size() > k && t.get(1).is("TABLE") && !t.get(k).quoted() ? t.get(k).text() : null;
+        return new SqlInfo(StatementKind.ALTER_TABLE, table, action, false);
     }
 
     private static SqlInfo rollback(List<SqlLexer.Token> t, List<String> originals) {

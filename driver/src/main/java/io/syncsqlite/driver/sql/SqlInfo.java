@@ -7,7 +7,8 @@ import java.util.List;
  *
  * @param kind    the statement's kind
  * @param table   the table written or altered (unquoted, as written), or {@code null}
- * @param name    the savepoint name for SAVEPOINT / RELEASE / ROLLBACK TO, else {@code null}
+ * @param name    the savepoint name for SAVEPOINT / RELEASE / ROLLBACK TO; for ALTER TABLE what it does
+ *                (the upper-case word after the table name: ADD, DROP, RENAME); else {@code null}
  * @param parsed  whether JSqlParser understood the statement (false: the lexer alone classified it)
  * @param counters columns the statement adds to (counter intent), empty for plain writes
  * @param returning whether a write has a RETURNING clause (it yields rows while its statement is open)
