@@ -35,6 +35,10 @@ public final class Client implements AutoCloseable {
     }
 
     public String url() {
+        return url(name, file, proxy, extraParams);
+    }
+
+    static String url(String name, Path file, TcpProxy proxy, String extraParams) {
         return "jdbc:syncsqlite:" + file + "?sync.server=" + proxy.wsUrl() + "&sync.node=" + name
                 + "&sync.lingerMs=0&sync.reconnectMaxMs=300" + extraParams;
     }
@@ -104,8 +108,7 @@ public final class Client implements AutoCloseable {
     }
 
     @Override
-    public void close() throws SQLException, IOException {
+    public void close() throws SQLException {
         conn.close();
-        proxy.close();
     }
 }

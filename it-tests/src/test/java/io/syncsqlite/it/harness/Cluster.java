@@ -24,6 +24,8 @@ public final class Cluster implements AutoCloseable {
     private final RelayFixture relay;
     private final Path dir;
     private final List<Client> clients = new ArrayList<>();
+    private final List<TcpProxy> proxies = new ArrayList<>();
+    private final List<AutoCloseable> resources = new ArrayList<>();
     private String clientParams = "";
 
     private Cluster(RelayFixture relay, Path dir) {
@@ -44,6 +46,11 @@ public final class Cluster implements AutoCloseable {
 
     /** A new client whose SQLite file gets {@code localDdl} before it is opened through the driver. */
     public Client client(String name, String... localDdl) throws SQLException, IOException {
+        return open(name, file(name, localDdl), proxy());
+    }
+
+    /** Creates {@code <name>.db} with {@code localDdl} (through plain sqlite-jdbc), for a client to open. */
+    public Path file(String name, String... localDdl) throws SQLException {
         Path file = dir.resolve(name + ".db");
         try (Connection plain = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
              Statement st = plain.createStatement()) {
@@ -51,9 +58,32 @@ public final class Cluster implements AutoCloseable {
                 st.execute(sql);
             }
         }
-        Client c = new Client(name, file, new TcpProxy(relay.relay().port()), clientParams);
+        return file;
+    }
+
+    /** A proxy to the relay, following it across restarts (for a client in this JVM or another). */
+    public TcpProxy proxy() throws IOException {
+        TcpProxy p = new TcpProxy(relay.relay().port());
+        proxies.add(p);
+        return p;
+    }
+
+    /** Closes {@code resource} (a client process, say) when the cluster closes, before anything else. */
+    public <T extends AutoCloseable> T closeWith(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
+    /** Opens an existing file through the driver as a client behind {@code proxy}. */
+    public Client open(String name, Path file, TcpProxy proxy) throws SQLException {
+        Client c = new Client(name, file, proxy, clientParams);
         clients.add(c);
         return c;
+    }
+
+    /** The driver URL for a client named {@code name} on {@code file} behind {@code proxy}. */
+    public String url(String name, Path file, TcpProxy proxy) {
+        return Client.url(name, file, proxy, clientParams);
     }
 
     public String dbUrl() {
@@ -77,8 +107,8 @@ public final class Cluster implements AutoCloseable {
     /** Stops the relay gracefully and starts a new one on the same database (another port). */
     public void restartRelay() {
         relay.restart();
-        for (Client c : clients) {
-            c.proxy().target(relay.relay().port());
+        for (TcpProxy p : proxies) {
+            p.target(relay.relay().port());
         }
     }
 
@@ -88,8 +118,8 @@ public final class Cluster implements AutoCloseable {
 
     public void startRelay() {
         relay.restart();
-        for (Client c : clients) {
-            c.proxy().target(relay.relay().port());
+        for (TcpProxy p : proxies) {
+            p.target(relay.relay().port());
         }
     }
 
@@ -108,9 +138,15 @@ public final class Cluster implements AutoCloseable {
     }
 
     @Override
-    public void close() throws SQLException, IOException {
+    public void close() throws Exception {
+        for (AutoCloseable r : resources) {
+            r.close();
+        }
         for (Client c : clients) {
             c.close();
+        }
+        for (TcpProxy p : proxies) {
+            p.close();
         }
         relay.close();
     }

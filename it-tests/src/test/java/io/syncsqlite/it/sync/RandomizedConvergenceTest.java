@@ -1,13 +1,19 @@
 package io.syncsqlite.it.sync;
 
 import io.syncsqlite.it.harness.Client;
+import io.syncsqlite.it.harness.ClientProcess;
 import io.syncsqlite.it.harness.Cluster;
+import io.syncsqlite.it.harness.TcpProxy;
+import io.syncsqlite.it.harness.WriterMain;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,9 +27,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Randomized convergence: four clients make random inserts, updates, deletes and counter increments over
- * two related tables, while going offline and online at random and the relay restarts. At quiescence every
- * replica equals PostgreSQL, and every counter of an account nobody deleted equals the sum of the
- * increments committed on all clients.
+ * two related tables, while going offline and online at random and the relay restarts. A fifth client runs
+ * in its own JVM ({@link WriterMain}) writing rows and increments, is killed with SIGKILL halfway while
+ * it writes and syncs, and is reopened from its file. At quiescence every replica equals PostgreSQL, and
+ * every counter of an account nobody deleted equals the sum of the increments committed on all clients
+ * (for the killed client: the increments its file committed, recorded in the same transactions).
  *
  * <p>CI runs three fixed seeds. {@code -Dsyncsqlite.soak.seconds=600} runs random seeds for that long;
  * every seed is printed, and {@code -Dsyncsqlite.seed=N} replays one.
@@ -35,6 +43,7 @@ class RandomizedConvergenceTest {
         "CREATE TABLE entry (id INTEGER PRIMARY KEY, acct_id INTEGER NOT NULL REFERENCES acct (id) ON DELETE CASCADE,"
                 + " note TEXT)",
     };
+    private static final String LEDGER = "CREATE TABLE ledger (acct INTEGER NOT NULL, amount INTEGER NOT NULL)";
     private static final String ACCTS = "SELECT id, name, balance FROM acct ORDER BY id";
     private static final String ENTRIES = "SELECT id, acct_id, note FROM entry ORDER BY id";
 
@@ -66,15 +75,28 @@ class RandomizedConvergenceTest {
         try (Cluster c = Cluster.start("e2e_random", runDir, SCHEMA)) {
             // balance is only ever added to: declared a counter, an insert's 0 adds nothing to a row another
             // client created first instead of resetting it
-            c.clientParams("&sync.counters=acct.balance");
+            // ledger (the writer's record of its own increments) stays local
+            c.clientParams("&sync.counters=acct.balance&sync.tables=acct,entry");
             List<Client> clients = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 clients.add(c.client("n" + i, SCHEMA));
             }
+            Path writerFile = c.file("w", SCHEMA[0], SCHEMA[1], LEDGER);
+            TcpProxy writerProxy = c.proxy();
+            ClientProcess writer = c.closeWith(ClientProcess.start(c.url("w", writerFile, writerProxy), seed * 31 + 7,
+                    runDir.resolve("writer.log")));
             boolean[] online = {true, true, true, true};
             Map<Long, Long> increments = new HashMap<>();
             Set<Long> deleted = new HashSet<>();
             for (int step = 0; step < steps; step++) {
+                if (step == steps / 2) {
+                    awaitLedgerRows(writerFile, 3);
+                    writer.kill();
+                    System.out.println("writer killed with " + count(writerFile, "SELECT count(*) FROM ledger")
+                            + " committed increments, " + count(writerFile,
+                            "SELECT count(*) FROM _sync_outbox WHERE ack IS NULL") + " outbox rows not yet acknowledged");
+                    clients.add(c.open("w", writerFile, writerProxy));
+                }
                 int who = rnd.nextInt(4);
                 Client cl = clients.get(who);
                 long acct = 1 + rnd.nextInt(12);
@@ -126,6 +148,9 @@ class RandomizedConvergenceTest {
             for (Client cl : clients) {
                 cl.awaitSynced();
             }
+            for (Map<String, Object> row : clients.get(4).rows("SELECT acct, sum(amount) AS s FROM ledger GROUP BY acct")) {
+                increments.merge(((Number) row.get("acct")).longValue(), ((Number) row.get("s")).longValue(), Long::sum);
+            }
             Client[] all = clients.toArray(new Client[0]);
             c.awaitConverged(ACCTS, all);
             c.awaitConverged(ENTRIES, all);
@@ -136,6 +161,18 @@ class RandomizedConvergenceTest {
                             "seed " + seed + ": balance of account " + id);
                 }
             }
+        }
+    }
+
+    /** Waits until the writer process has committed at least {@code n} increments (read with plain sqlite-jdbc). */
+    private static void awaitLedgerRows(Path file, int n) {
+        Cluster.eventually(() -> count(file, "SELECT count(*) FROM ledger"), count -> count >= n);
+    }
+
+    private static int count(Path file, String sql) throws SQLException {
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + file + "?busy_timeout=5000");
+             ResultSet rs = plain.createStatement().executeQuery(sql)) {
+            return rs.next() ? rs.getInt(1) : 0;
         }
     }
 
