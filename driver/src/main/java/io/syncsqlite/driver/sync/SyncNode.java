@@ -164,6 +164,11 @@ public final class SyncNode {
             clientDb = org.sqlite.JDBC.createConnection(config.sqliteUrl(), p);
             try (Statement st = clientDb.createStatement()) {
                 st.execute("PRAGMA busy_timeout = 10000");
+                // The feed brings rows in PostgreSQL's commit order, already checked there, and brings the
+                // effects of PostgreSQL's ON DELETE CASCADE as rows of their own. Enforcing foreign keys here
+                // too (an application may set foreign_keys=true for its own connections) could refuse a
+                // valid batch, or cascade away a child row this client has not uploaded yet.
+                st.execute("PRAGMA foreign_keys = OFF");
             }
         }
         SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb);
