@@ -11,9 +11,14 @@ import java.sql.CallableStatement;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
 
 /**
  * A connection to a synced SQLite file: the one place where every statement's transaction is decided.
@@ -227,6 +232,69 @@ public class SyncConnection extends DelegatingConnection {
         }
         dirty = true;
         return call.call();
+    }
+
+    /**
+     * Runs a batch of a counter statement ({@code SET c = c + ?}) so that every entry's rows carry that
+     * entry's amounts. A batch does not say which rows each entry touched, but it does say how many: entry
+     * {@code i} changed {@code counts[i]} rows, and the triggers captured them in execution order, one
+     * outbox row each. So the batch's outbox rows are split by the counts and annotated per entry. If the
+     * captured rows do not add up (a counter that is NULL, an amount of zero that changed nothing), the
+     * split would be a guess: the batch fails with SY001 instead, and in auto-commit mode is rolled back.
+     *
+     * @param deltas per entry, the amounts it adds (null: none)
+     * @param asLong the batch's counts as longs
+     */
+    <T> T runCounterBatch(SqlInfo info, List<String> deltas, SqlCall<T> call, Function<T, long[]> asLong)
+            throws SQLException {
+        return run(info, () -> {
+            long before = maxOutboxSeq();
+            T result = call.call();
+            annotateBatch(info.table(), before, asLong.apply(result), deltas);
+            return result;
+        });
+    }
+
+    private long maxOutboxSeq() throws SQLException {
+        try (Statement st = delegate.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(max(seq), 0) FROM _sync_outbox")) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    private void annotateBatch(String table, long after, long[] counts, List<String> deltas) throws SQLException {
+        List<long[]> rows = new ArrayList<>();
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "SELECT seq, op FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE ORDER BY seq")) {
+            ps.setLong(1, after);
+            ps.setString(2, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(new long[] {rs.getLong(1), rs.getInt(2)});
+                }
+            }
+        }
+        long total = Arrays.stream(counts).sum();
+        if (counts.length != deltas.size() || rows.size() != total || Arrays.stream(counts).anyMatch(c -> c < 0)) {
+            throw new SQLException("a batch of counter updates on " + table + " changed " + total + " rows but "
+                    + rows.size() + " row changes were captured, so the amounts cannot be attributed to rows; run"
+                    + " the entries one by one (a NULL counter or a zero amount that changes nothing causes this)",
+                    SyncSqlState.NOT_SYNCABLE.code());
+        }
+        try (PreparedStatement mark = delegate.prepareStatement(
+                "UPDATE _sync_outbox SET deltas = ? WHERE seq = ? AND op IN (1, 2)")) {
+            int at = 0;
+            for (int i = 0; i < counts.length; i++) {
+                for (long r = 0; r < counts[i]; r++, at++) {
+                    if (deltas.get(i) != null) {
+                        mark.setString(1, deltas.get(i));
+                        mark.setLong(2, rows.get(at)[0]);
+                        mark.addBatch();
+                    }
+                }
+            }
+            mark.executeBatch();
+        }
     }
 
     private <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {

@@ -5,7 +5,9 @@ import io.syncsqlite.driver.sql.KeyRewriter;
 import io.syncsqlite.driver.sql.SqlInfo;
 
 import java.math.BigDecimal;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -15,8 +17,8 @@ import java.sql.SQLException;
  * A prepared statement, classified once when prepared: executing it costs one field read on top of
  * sqlite-jdbc, plus the transaction wrap of an auto-commit write. The application's prepared statement is
  * never re-prepared. For a counter statement ({@code SET c = c + ?}) it also remembers the numeric
- * parameters, which are the amounts added. Counter statements run through {@code executeBatch} are
- * captured as plain writes: a batch does not say which rows each entry touched. An INSERT that leaves an
+ * parameters, which are the amounts added, per batch entry too (see
+ * {@link SyncConnection#runCounterBatch}). An INSERT that leaves an
  * integer key to SQLite was prepared in its rewritten form, and each execution (or batch entry) binds
  * fresh keys from the node's stock after the application's parameters.
  *
@@ -30,6 +32,8 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final KeyRewriter.KeyedInsert keyed;
     /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
     private final Object[] parameters;
+    /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
+    private final List<String> batchDeltas = new ArrayList<>();
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
                                  KeyRewriter.KeyedInsert keyed) {
@@ -117,6 +121,15 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public void addBatch() throws SQLException {
         bindKeys();
         super.addBatch();
+        if (!info.counters().isEmpty()) {
+            batchDeltas.add(deltas());
+        }
+    }
+
+    @Override
+    public void clearBatch() throws SQLException {
+        super.clearBatch();
+        batchDeltas.clear();
     }
 
     private String deltas() {
@@ -149,12 +162,27 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public int[] executeBatch() throws SQLException {
-        return connection.run(info, super::executeBatch);
+        if (info.counters().isEmpty()) {
+            return connection.run(info, super::executeBatch);
+        }
+        try {
+            return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeBatch,
+                    counts -> Arrays.stream(counts).asLongStream().toArray());
+        } finally {
+            batchDeltas.clear();
+        }
     }
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
-        return connection.run(info, super::executeLargeBatch);
+        if (info.counters().isEmpty()) {
+            return connection.run(info, super::executeLargeBatch);
+        }
+        try {
+            return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeLargeBatch, counts -> counts);
+        } finally {
+            batchDeltas.clear();
+        }
     }
 
     @Override
