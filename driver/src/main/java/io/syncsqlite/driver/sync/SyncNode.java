@@ -2,6 +2,7 @@ package io.syncsqlite.driver.sync;
 
 import io.syncsqlite.driver.capture.CaptureInstaller;
 import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.capture.SchemaReader;
 import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.config.SyncUrl;
 import io.syncsqlite.driver.jdbc.SyncSqlState;
@@ -155,6 +156,9 @@ public final class SyncNode {
             }
         }
         Map<String, TableInfo> synced = CaptureInstaller.install(raw, config.tables(), clock::now);
+        if (config.tables().isEmpty()) {
+            warnUnkeyedTables(raw);
+        }
         KeyStock keys = shared && !config.servers().isEmpty()
                 ? KeyStock.load(raw, synced, config.idBlock()) : KeyStock.empty(config.idBlock());
         Connection clientDb = null;
@@ -178,6 +182,20 @@ public final class SyncNode {
         LOG.log(System.Logger.Level.DEBUG, "opened sync node {0} for {1} ({2} synced tables)", nodeId,
                 SyncUrl.mask(config.path()), synced.size());
         return node;
+    }
+
+    /**
+     * Says which tables are not synced for lack of a primary key: without {@code sync.tables}, only keyed
+     * tables sync, and a JPA {@code @ElementCollection} table gets a key only when its element column is
+     * not nullable; an application would otherwise wonder why those rows never arrive elsewhere.
+     */
+    private static void warnUnkeyedTables(Connection raw) throws SQLException {
+        List<String> unkeyed = SchemaReader.readTables(raw).values().stream()
+                .filter(t -> !t.hasPrimaryKey()).map(TableInfo::name).toList();
+        if (!unkeyed.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "tables without a primary key are not synced: {0}; give them a"
+                    + " key (for a JPA @ElementCollection: @Column(nullable = false) on the element)", unkeyed);
+        }
     }
 
     private static String readOrCreateNodeId(Connection raw, String configured) throws SQLException {

@@ -21,6 +21,8 @@ public final class JpaExample {
         "CREATE TABLE tournament (id VARCHAR(255) PRIMARY KEY, title VARCHAR(255))",
         "CREATE TABLE enrolment (tournament_id VARCHAR(255) NOT NULL, player_id VARCHAR(255) NOT NULL,"
                 + " PRIMARY KEY (tournament_id, player_id))",
+        "CREATE TABLE player_tags (player_id VARCHAR(255) NOT NULL REFERENCES player (id), tags VARCHAR(255) NOT NULL,"
+                + " PRIMARY KEY (player_id, tags))",
         "CREATE TABLE game (id BIGSERIAL PRIMARY KEY, round INTEGER NOT NULL, result VARCHAR(255),"
                 + " tournament_id VARCHAR(255) REFERENCES tournament (id))",
     };

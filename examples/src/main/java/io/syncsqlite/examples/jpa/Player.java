@@ -1,8 +1,13 @@
 package io.syncsqlite.examples.jpa;
 
+import jakarta.persistence.Column;
+import jakarta.persistence.ElementCollection;
 import jakarta.persistence.Entity;
+import jakarta.persistence.FetchType;
 import jakarta.persistence.Id;
 
+import java.util.HashSet;
+import java.util.Set;
 import java.util.UUID;
 
 /** A player. Ids are UUID strings assigned by the application, so devices never collide offline. */
@@ -13,6 +18,11 @@ public class Player {
     private String id;
     private String name;
     private int rating;
+
+    /** A set of values in a table of its own ({@code player_tags}); Hibernate keys it by (player, tag). */
+    @ElementCollection(fetch = FetchType.EAGER)
+    @Column(name = "tags", nullable = false)
+    private Set<String> tags = new HashSet<>();
 
     protected Player() {
     }
@@ -37,5 +47,9 @@ public class Player {
 
     public void setRating(int rating) {
         this.rating = rating;
+    }
+
+    public Set<String> getTags() {
+        return tags;
     }
 }

@@ -40,6 +40,7 @@ class JpaTwoClientsTest {
             em.getTransaction().begin();
             Player ann = new Player("Ann", 1800);
             Player bob = new Player("Bob", 1650);
+            ann.getTags().addAll(Set.of("left-handed", "captain"));
             Tournament t = new Tournament("Spring Open");
             t.enrol(ann);
             t.enrol(bob);
@@ -64,6 +65,16 @@ class JpaTwoClientsTest {
                 }
             }, s -> s.size() == 2);
             assertEquals(Set.of("Ann", "Bob"), names);
+            // An @ElementCollection (its own table, keyed by owner and value) syncs like any table.
+            Set<String> tags = await().atMost(Duration.ofSeconds(30)).until(() -> {
+                EntityManager other = two.createEntityManager();
+                try {
+                    return Set.copyOf(other.find(Player.class, ann.getId()).getTags());
+                } finally {
+                    other.close();
+                }
+            }, s -> s.size() == 2);
+            assertEquals(Set.of("left-handed", "captain"), tags);
 
             // And back: a rating changed on the second client reaches PostgreSQL and the first.
             EntityManager em2 = two.createEntityManager();
