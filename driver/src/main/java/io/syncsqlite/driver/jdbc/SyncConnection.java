@@ -486,10 +486,30 @@ public class SyncConnection extends DelegatingConnection {
      * execution. Prepared once either way.
      */
     private PreparedStatement prepare(String sql, SqlTextCall<PreparedStatement> prepare) throws SQLException {
+        checkOpen();
         SqlInfo info = classify(sql);
         KeyRewriter.KeyedInsert keyed = node.keyedInsert(sql, info);
         PreparedStatement ps = prepare.call(keyed == null ? sql : keyed.preparedSql());
         return new SyncPreparedStatement(ps, this, sql, info, keyed);
+    }
+
+    @Override
+    public Statement createStatement() throws SQLException {
+        checkOpen();
+        return super.createStatement();
+    }
+
+    @Override
+    public Statement createStatement(int resultSetType, int resultSetConcurrency) throws SQLException {
+        checkOpen();
+        return super.createStatement(resultSetType, resultSetConcurrency);
+    }
+
+    @Override
+    public Statement createStatement(int resultSetType, int resultSetConcurrency, int resultSetHoldability)
+            throws SQLException {
+        checkOpen();
+        return super.createStatement(resultSetType, resultSetConcurrency, resultSetHoldability);
     }
 
     @Override

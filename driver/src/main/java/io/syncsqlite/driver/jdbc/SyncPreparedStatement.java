@@ -107,8 +107,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         }
     }
 
-    /** Binds fresh keys for the rows this execution inserts (a rewritten INSERT only). */
-    private void bindKeys() throws SQLException {
+    /** Refuses a closed statement, and binds fresh keys for the rows a rewritten INSERT inserts. */
+    private void beforeExecute() throws SQLException {
+        checkOpen();
         if (keyed != null) {
             long[] keys = connection.nextKeys(keyed, info.table());
             for (int r = 0; r < keys.length; r++) {
@@ -119,7 +120,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public void addBatch() throws SQLException {
-        bindKeys();
+        beforeExecute();
         super.addBatch();
         if (!info.counters().isEmpty()) {
             batchDeltas.add(deltas());
@@ -138,30 +139,38 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public ResultSet executeQuery() throws SQLException {
-        bindKeys();
+        beforeExecute();
         return connection.runQuery(info, super::executeQuery);
     }
 
     @Override
     public int executeUpdate() throws SQLException {
-        bindKeys();
+        beforeExecute();
         return connection.run(info, deltas(), super::executeUpdate);
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
-        bindKeys();
+        beforeExecute();
         return connection.run(info, deltas(), super::executeLargeUpdate);
     }
 
     @Override
     public boolean execute() throws SQLException {
-        bindKeys();
+        beforeExecute();
         return connection.run(info, deltas(), super::execute);
+    }
+
+    /** sqlite-jdbc fails calls on a closed statement without a SQLState ("statement is not executing"). */
+    private void checkOpen() throws SQLException {
+        if (isClosed()) {
+            throw new SQLException("statement is closed", SyncSqlState.CONNECTION_CLOSED.code());
+        }
     }
 
     @Override
     public int[] executeBatch() throws SQLException {
+        checkOpen();
         if (info.counters().isEmpty()) {
             return connection.run(info, super::executeBatch);
         }
@@ -175,6 +184,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
+        checkOpen();
         if (info.counters().isEmpty()) {
             return connection.run(info, super::executeLargeBatch);
         }

@@ -34,6 +34,7 @@ public class SyncStatement extends DelegatingStatement {
      * integer keys for an INSERT that leaves them to SQLite.
      */
     private <T> T run(String sql, SqlTextCall<T> call) throws SQLException {
+        checkOpen();
         SqlInfo info = info(sql);
         String run = connection.withKeys(sql, info);
         return connection.run(info, connection.deltas(info, null), () -> call.call(run));
@@ -41,6 +42,7 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public ResultSet executeQuery(String sql) throws SQLException {
+        checkOpen();
         SqlInfo info = info(sql);
         String run = connection.withKeys(sql, info);
         return connection.runQuery(info, () -> super.executeQuery(run));
@@ -108,6 +110,7 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public void addBatch(String sql) throws SQLException {
+        checkOpen();
         super.addBatch(connection.withKeys(sql, info(sql)));
         batch.add(sql);
     }
@@ -120,6 +123,7 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public int[] executeBatch() throws SQLException {
+        checkOpen();
         try {
             return connection.run(batchInfo(), super::executeBatch);
         } finally {
@@ -129,10 +133,18 @@ public class SyncStatement extends DelegatingStatement {
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
+        checkOpen();
         try {
             return connection.run(batchInfo(), super::executeLargeBatch);
         } finally {
             batch.clear();
+        }
+    }
+
+    /** sqlite-jdbc runs some calls on a closed statement anyway, or fails them without a SQLState. */
+    private void checkOpen() throws SQLException {
+        if (isClosed()) {
+            throw new SQLException("statement is closed", SyncSqlState.CONNECTION_CLOSED.code());
         }
     }
 
