@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * ranges the relay reserved from the key's PostgreSQL sequence, so no other client and no PostgreSQL
  * writer ever uses them (docs/DESIGN.md, "Integer keys").
  *
- * <p>Ranges are stored in {@code _sync_idblock} when granted. What has been used is not written on every
+ * <p>Ranges are stored in {@code _sync_idblock} when granted (right after they are handed out). What has been used is not written on every
  * insert (that would add a write to each one): on opening, the next free key of a range is one past the
  * largest key the table holds inside it. Keys handed out to transactions that rolled back are simply
  * skipped. The one reuse this allows is SQLite's own: after a restart, the key of the newest row of a range
@@ -187,12 +187,16 @@ public final class KeyStock {
         return out;
     }
 
-    /** Forgets requests in flight (the connection they were sent on is gone). */
+    /**
+     * Forgets requests in flight (the connection they were sent on is gone) and refusals (the next relay,
+     * or this one after a catalog change, may know the table).
+     */
     synchronized void connectionLost() {
         requested.clear();
+        refusals.clear();
     }
 
-    /** Adds granted ranges (already stored) and wakes inserts waiting for a key. */
+    /** Adds granted ranges and wakes inserts waiting for a key. */
     synchronized void granted(String table, List<IdRange> granted) {
         String t = fold(table);
         requested.remove(t);

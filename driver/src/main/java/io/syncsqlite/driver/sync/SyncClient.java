@@ -319,8 +319,11 @@ final class SyncClient implements Runnable {
                         grant.error());
                 keys.refused(grant.table(), grant.error() == null ? "no keys granted" : grant.error());
             } else {
-                store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
+                // Handed out first, stored second: an insert may be waiting for these keys inside a transaction
+                // that holds SQLite's write lock, which storing them needs. Storing only keeps unused keys
+                // across a restart; a range lost by a crash in between is simply never used.
                 keys.granted(grant.table(), grant.ranges());
+                store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
                 requestKeys();
             }
         } else if (m instanceof Message.Changes changes) {
