@@ -217,6 +217,11 @@ final class SyncClient implements Runnable {
         Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, new Transport.Listener() {
             @Override
             public void onMessage(Message message) {
+                if (message instanceof Message.IdGrant grant) {
+                    // Handed out at once, on the network thread: an insert waiting for its first key may hold
+                    // SQLite's write lock, which this client's own thread needs before it can get to it.
+                    acceptGrant(grant);
+                }
                 events.offer(new Incoming(transportRef(), message));
             }
 
@@ -231,6 +236,9 @@ final class SyncClient implements Runnable {
             store.resetCursor();
         }
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
+        // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
+        keys.connectionLost();
+        requestKeys();
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
@@ -241,8 +249,6 @@ final class SyncClient implements Runnable {
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
-        keys.connectionLost();
-        requestKeys();
         push();
         while (running) {
             Event e = events.poll(1, TimeUnit.SECONDS);
@@ -314,15 +320,9 @@ final class SyncClient implements Runnable {
             oldestUnackedSentNanos = System.nanoTime();
             push();
         } else if (m instanceof Message.IdGrant grant) {
-            if (grant.error() != null || grant.ranges().isEmpty()) {
-                LOG.log(System.Logger.Level.WARNING, "relay allocates no keys for table {0}: {1}", grant.table(),
-                        grant.error());
-                keys.refused(grant.table(), grant.error() == null ? "no keys granted" : grant.error());
-            } else {
-                // Handed out first, stored second: an insert may be waiting for these keys inside a transaction
-                // that holds SQLite's write lock, which storing them needs. Storing only keeps unused keys
-                // across a restart; a range lost by a crash in between is simply never used.
-                keys.granted(grant.table(), grant.ranges());
+            // Already handed out (acceptGrant); stored now only to keep unused keys across a restart. A range
+            // lost to a crash before this point is simply never used.
+            if (grant.error() == null && !grant.ranges().isEmpty()) {
                 store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
                 requestKeys();
             }
@@ -336,6 +336,17 @@ final class SyncClient implements Runnable {
             throw new IOException("unexpected message from relay: " + m.getClass().getSimpleName());
         }
         refreshCounters();
+    }
+
+    /** Makes granted keys available to inserts (any thread). */
+    private void acceptGrant(Message.IdGrant grant) {
+        if (grant.error() != null || grant.ranges().isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "relay allocates no keys for table {0}: {1}", grant.table(),
+                    grant.error());
+            keys.refused(grant.table(), grant.error() == null ? "no keys granted" : grant.error());
+        } else {
+            keys.granted(grant.table(), grant.ranges());
+        }
     }
 
     /** Asks for a key range for every table whose stock is low and has no request in flight. */

@@ -170,6 +170,22 @@ class IntegerKeysTest {
     }
 
     @Test
+    void aFirstKeylessInsertInsideAWriteTransactionGetsItsKey() throws Exception {
+        try (Cluster cluster = Cluster.start("keysintx", dir, PG_ITEM, "CREATE TABLE tag (name text PRIMARY KEY)")) {
+            Client a = cluster.client("a", LOCAL_ITEM, "CREATE TABLE tag (name TEXT PRIMARY KEY)");
+            Connection c = a.connection();
+            c.setAutoCommit(false);
+            // This transaction holds SQLite's write lock while the first key range is still on its way.
+            c.createStatement().executeUpdate("INSERT INTO tag (name) VALUES ('first')");
+            c.createStatement().executeUpdate("INSERT INTO item (name) VALUES ('keyless')");
+            c.commit();
+            c.setAutoCommit(true);
+            a.awaitSynced();
+            cluster.awaitConverged("SELECT id, name FROM item", a);
+        }
+    }
+
+    @Test
     void textKeysAreNotTouched() throws Exception {
         try (Cluster cluster = Cluster.start("keystext", dir, "CREATE TABLE tag (name text PRIMARY KEY, n int)")) {
             Client a = cluster.client("a", "CREATE TABLE tag (name TEXT PRIMARY KEY, n INTEGER)");
