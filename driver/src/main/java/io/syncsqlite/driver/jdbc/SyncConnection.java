@@ -53,6 +53,8 @@ public class SyncConnection extends DelegatingConnection {
     private boolean openedBySavepoint;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
+    /** Whether the node has been told this connection is inside an application transaction. */
+    private boolean inAppTransaction;
     /** The open transaction ran DDL: the node's synced tables are re-read when it ends. */
     private boolean schemaChanged;
     private boolean closed;
@@ -94,6 +96,9 @@ public class SyncConnection extends DelegatingConnection {
         }
         boolean jdbcAuto = delegate.getAutoCommit();
         boolean autoCommitting = jdbcAuto && !sqlTransaction;
+        if (!autoCommitting || kind == StatementKind.BEGIN || kind == StatementKind.SAVEPOINT) {
+            inAppTransaction(true);
+        }
         switch (kind) {
             case READ, PRAGMA, ROLLBACK_TO:
                 return call.call();
@@ -230,8 +235,22 @@ public class SyncConnection extends DelegatingConnection {
             node.committed();
             return r;
         }
+        inAppTransaction(true);
         dirty = true;
         return call.call();
+    }
+
+    /**
+     * Tells the node whether this connection is inside an application transaction, from its first statement
+     * to its commit or rollback: the sync client holds its own commits back meanwhile (for a bounded time),
+     * because a commit between the transaction's first read and its first write would make that write fail
+     * with SQLITE_BUSY_SNAPSHOT (docs/DESIGN.md, "Sharing the file with the application").
+     */
+    private void inAppTransaction(boolean open) {
+        if (open != inAppTransaction) {
+            inAppTransaction = open;
+            node.appTransaction(this, open);
+        }
     }
 
     /**
@@ -387,6 +406,7 @@ public class SyncConnection extends DelegatingConnection {
 
     /** After any commit or rollback: publish the synced tables if the transaction ran DDL. */
     private void transactionEnded() throws SQLException {
+        inAppTransaction(false);
         if (schemaChanged) {
             schemaChanged = false;
             node.reloadTables(delegate);
@@ -591,6 +611,7 @@ public class SyncConnection extends DelegatingConnection {
         try {
             delegate.close();
         } finally {
+            inAppTransaction(false);
             node.release();
         }
     }

@@ -49,6 +49,7 @@ final class LocalStore implements AutoCloseable {
     private final Supplier<Map<String, TableInfo>> tables;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final Set<String> counters;
+    private final WriteGate gate;
 
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables) {
         this(db, clock, tables, Set.of());
@@ -56,10 +57,34 @@ final class LocalStore implements AutoCloseable {
 
     /** @param counters declared counter columns, lower-case {@code table.column} ({@code sync.counters}) */
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables, Set<String> counters) {
+        this(db, clock, tables, counters, WriteGate.NONE);
+    }
+
+    /** Brackets each of this store's write transactions (see {@link SyncNode}'s application transactions). */
+    interface WriteGate {
+        WriteGate NONE = new WriteGate() {
+            @Override
+            public void enter() {
+            }
+
+            @Override
+            public void exit() {
+            }
+        };
+
+        void enter();
+
+        void exit();
+    }
+
+    /** @param gate brackets each write transaction; the node uses it to keep out of application transactions */
+    LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables, Set<String> counters,
+               WriteGate gate) {
         this.db = db;
         this.clock = clock;
         this.tables = tables;
         this.counters = counters;
+        this.gate = gate;
     }
 
     long cursor() throws SQLException {
@@ -582,6 +607,7 @@ final class LocalStore implements AutoCloseable {
     }
 
     private <T> T inTransaction(Work<T> work) throws SQLException {
+        gate.enter();
         try (Statement st = db.createStatement()) {
             st.execute("BEGIN IMMEDIATE");
             try {
@@ -592,6 +618,8 @@ final class LocalStore implements AutoCloseable {
                 st.execute("ROLLBACK");
                 throw e;
             }
+        } finally {
+            gate.exit();
         }
     }
 

@@ -66,6 +66,14 @@ public final class SyncNode {
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
     private final Map<String, Optional<KeyRewriter.KeyedInsert>> keyedInserts = new ConcurrentHashMap<>();
     private final SyncClient client;
+    /**
+     * Application transactions and the sync client's write transactions keep out of each other (see
+     * {@link #appTransaction}); these three are guarded by {@code gate}.
+     */
+    private final Object gate = new Object();
+    private final Set<Object> appTransactions = new java.util.HashSet<>();
+    private boolean syncWriting;
+    private boolean syncWaiting;
     private int references;
     private ScheduledFuture<?> pendingClose;
     private boolean closed;
@@ -79,7 +87,8 @@ public final class SyncNode {
         this.synced = synced;
         this.keys = keys;
         if (clientDb != null) {
-            LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters());
+            LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
+                    syncGate);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection);
             SyncClient c = this.client;
@@ -342,6 +351,70 @@ public final class SyncNode {
 
     private List<String> keyedTables() {
         return synced.values().stream().filter(t -> t.rowidKey() != null).map(TableInfo::name).toList();
+    }
+
+    /**
+     * How long the sync client holds a commit back while application transactions are open: long enough for
+     * ordinary read-then-write transactions; bounded, so a connection left open in manual-commit mode delays
+     * sync by at most this much per commit instead of stopping it.
+     */
+    static final long SYNC_WAIT_MS = 1000;
+    /** How long an application transaction waits for the sync client's write transaction to end (they are short). */
+    static final long APP_WAIT_MS = 2000;
+
+    /**
+     * An application connection entered ({@code open}) or left a transaction. Entering waits while the sync
+     * client writes or is waiting for its turn: otherwise a busy application would keep it out for
+     * {@link #SYNC_WAIT_MS} at every commit, and a transaction whose first read preceded a sync commit would
+     * fail at its first write with SQLITE_BUSY_SNAPSHOT.
+     */
+    public void appTransaction(Object connection, boolean open) {
+        synchronized (gate) {
+            if (open) {
+                awaitGate(APP_WAIT_MS, () -> !syncWriting && !syncWaiting);
+                appTransactions.add(connection);
+            } else if (appTransactions.remove(connection) && appTransactions.isEmpty()) {
+                gate.notifyAll();
+            }
+        }
+    }
+
+    /** The sync client's side of the gate around its write transactions (see {@link LocalStore.WriteGate}). */
+    private final LocalStore.WriteGate syncGate = new LocalStore.WriteGate() {
+        @Override
+        public void enter() {
+            synchronized (gate) {
+                syncWaiting = true;
+                try {
+                    awaitGate(SYNC_WAIT_MS, appTransactions::isEmpty);
+                } finally {
+                    syncWaiting = false;
+                }
+                syncWriting = true;
+            }
+        }
+
+        @Override
+        public void exit() {
+            synchronized (gate) {
+                syncWriting = false;
+                gate.notifyAll();
+            }
+        }
+    };
+
+    /** Waits on {@link #gate} (held) until {@code done}, at most {@code maxMillis}. */
+    private void awaitGate(long maxMillis, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
+        long left;
+        while (!done.getAsBoolean() && (left = deadline - System.nanoTime()) > 0) {
+            try {
+                TimeUnit.NANOSECONDS.timedWait(gate, left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Signals that a stamped transaction was committed. */
