@@ -93,6 +93,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             return new Message.Reject(tx.id(), e.sqlState(), e.getMessage(), List.of());
         }
         int compensations = 0;
+        boolean inOrder = false;
         for (int attempt = 1; ; attempt++) {
             Connection c;
             try {
@@ -101,11 +102,19 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 throw new ApplyFailure("no database connection", e);
             }
             boolean broken = false;
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder);
             try {
-                return new TxRun(c, this::statements, node, tx, ops).run();
+                return run.run();
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
+                if (action == PgErrors.Action.REJECT && run.reordered()) {
+                    // The regrouped writes may be what the constraint saw: decide on the original order.
+                    inOrder = true;
+                    attempt--;
+                    continue; // the finally releases the connection
+
+                }
                 switch (action) {
                     case RETRY -> {
                         if (attempt >= MAX_ATTEMPTS) {
@@ -210,7 +219,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
     }
 
     private TableStatements statements(TableInfo table) {
-        return statements.computeIfAbsent(table, TableStatements::new);
+        return statements.computeIfAbsent(table, t -> new TableStatements(t, catalog.tables().indexOf(t)));
     }
 
     private static ObjectNode object(String json) throws SQLException {

@@ -18,6 +18,7 @@ import java.util.stream.Collectors;
 final class TableStatements {
 
     private final TableInfo table;
+    private final int rank;
     private final String records;
     private final String lockKeys;
     private final String presence;
@@ -27,8 +28,10 @@ final class TableStatements {
     private final Map<String, String> updates = new ConcurrentHashMap<>();
     private final Map<String, String> additions = new ConcurrentHashMap<>();
 
-    TableStatements(TableInfo table) {
+    /** @param rank the table's place in parents-first order (foreign keys), for ordering grouped writes */
+    TableStatements(TableInfo table, int rank) {
         this.table = table;
+        this.rank = rank;
         String q = table.qualifiedName();
         List<String> pk = table.primaryKey();
         this.records = "jsonb_populate_recordset(NULL::" + q + ", ?::jsonb)";
@@ -69,6 +72,10 @@ final class TableStatements {
     }
 
     /** Parameter: JSON array of key objects. Returns (ordinal, normalised key) in lock order. */
+
+    int rank() {
+        return rank;
+    }
     String lockKeys() {
         return lockKeys;
     }

@@ -36,8 +36,8 @@ import java.util.function.Function;
  *   <li>normalise every key and take the per-row advisory locks, sorted; lock the existing rows
  *       ({@code FOR UPDATE}) and their clocks, so direct writers and other relays cannot interleave;</li>
  *   <li>decide each change in order against the clocks (kept in memory and updated as it goes), queueing
- *       the winning writes; consecutive writes of the same shape (table, kind, columns) to distinct rows
- *       go to PostgreSQL as one set-based statement ({@link RunWriter});</li>
+ *       the winning writes; writes of the same shape (table, kind, columns) to distinct rows go to
+ *       PostgreSQL as one set-based statement ({@link RunWriter}, which may regroup them);</li>
  *   <li>write the new clocks, log the current image of every row that got no statement at all (so the
  *       origin learns the outcome), mark the commit, record the client's position, commit.</li>
  * </ol>
@@ -82,14 +82,21 @@ final class TxRun {
     private final RowState[] opRows;
     private final RunWriter writes;
 
-    TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops) {
+    /** @param inOrder write strictly in the transaction's order (see {@link RunWriter}) */
+    TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops,
+          boolean inOrder) {
         this.c = c;
         this.statements = statements;
         this.node = node;
         this.tx = tx;
         this.ops = ops;
         this.opRows = new RowState[ops.size()];
-        this.writes = new RunWriter(c);
+        this.writes = new RunWriter(c, inOrder);
+    }
+
+    /** Whether this attempt wrote in another order than the transaction's (see {@link RunWriter}). */
+    boolean reordered() {
+        return writes.reordered();
     }
 
     /** Applies and commits; returns the Ack to send. On SQLException the caller rolls back. */
@@ -250,7 +257,7 @@ final class TxRun {
                     addCounters(op, s, sql);
                     List<String> won = winners(op, s);
                     if (!won.isEmpty()) {
-                        writes.add(sql.update(won), s.key, json(op, won));
+                        writes.add(sql.update(won), s.key, json(op, won), sql.rank(), false);
                         s.touched = true;
                     }
                     s.stamp(won, h, node);
@@ -259,7 +266,7 @@ final class TxRun {
                     }
                 } else if (s.alive || wins(h, s.aliveHlc, s.aliveNode)) {
                     List<String> all = names(op.values());
-                    writes.add(sql.insert(all), s.key, json(op, all));
+                    writes.add(sql.insert(all), s.key, json(op, all), sql.rank(), false);
                     s.touched = true;
                     s.exists = true;
                     s.setExistence(true, h, node);
@@ -272,7 +279,7 @@ final class TxRun {
                     addCounters(op, s, sql);
                     List<String> won = winners(op, s);
                     if (!won.isEmpty()) {
-                        writes.add(sql.update(won), s.key, json(op, won));
+                        writes.add(sql.update(won), s.key, json(op, won), sql.rank(), false);
                         s.touched = true;
                         s.stamp(won, h, node);
                     }
@@ -282,7 +289,7 @@ final class TxRun {
             case DELETE -> {
                 if (wins(h, s.aliveHlc, s.aliveNode)) {
                     if (s.exists) {
-                        writes.add(sql.delete(), s.key, s.key.pk());
+                        writes.add(sql.delete(), s.key, s.key.pk(), sql.rank(), true);
                         s.touched = true;
                         s.exists = false;
                         s.setExistence(false, h, node);
@@ -306,7 +313,7 @@ final class TxRun {
         ObjectNode o = op.pk().deepCopy();
         o.setAll(op.deltas());
         try {
-            writes.add(sql.add(columns), s.key, MessageCodec.JSON.writeValueAsString(o));
+            writes.add(sql.add(columns), s.key, MessageCodec.JSON.writeValueAsString(o), sql.rank(), false);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
