@@ -50,6 +50,10 @@ final class LocalStore implements AutoCloseable {
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final Set<String> counters;
     private final WriteGate gate;
+    /** The pending overlay kept across feed batches (see {@link #overlay()}); null: build it from the outbox. */
+    private PendingOverlay pending;
+    /** The outbox seq of the last transaction marker {@link #pending} includes. */
+    private long pendingThrough;
 
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables) {
         this(db, clock, tables, Set.of());
@@ -133,6 +137,10 @@ final class LocalStore implements AutoCloseable {
             pruneSettled();
             return null;
         });
+        if (pending != null) {
+            pending.acknowledge(tx, seq);
+            pending.prune(cursor());
+        }
     }
 
     /**
@@ -232,6 +240,15 @@ final class LocalStore implements AutoCloseable {
     }
 
     List<RemoteChange> applyFeed(List<FeedEntry> entries, long through, long snapshotBase) throws SQLException {
+        List<RemoteChange> touched = applyFeedInTransaction(entries, through, snapshotBase);
+        if (pending != null) {
+            pending.prune(cursor());
+        }
+        return touched;
+    }
+
+    private List<RemoteChange> applyFeedInTransaction(List<FeedEntry> entries, long through, long snapshotBase)
+            throws SQLException {
         return inTransaction(() -> {
             List<RemoteChange> touched = new ArrayList<>();
             long echoFrom = maxOutboxSeq();
@@ -263,6 +280,14 @@ final class LocalStore implements AutoCloseable {
      * @return the refused row changes, as they were captured
      */
     List<RowChange> reject(long tx, List<FeedEntry> current) throws SQLException {
+        try {
+            return rejectInTransaction(tx, current);
+        } finally {
+            pending = null; // the rejected transaction's rows are gone from the outbox: rebuild
+        }
+    }
+
+    private List<RowChange> rejectInTransaction(long tx, List<FeedEntry> current) throws SQLException {
         return inTransaction(() -> {
             PreparedStatement prev = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq < ? AND hlc IS NOT NULL");
             prev.setLong(1, tx);
@@ -467,29 +492,43 @@ final class LocalStore implements AutoCloseable {
     }
 
     /** Builds the overlay of pending local writes from the outbox (settled transactions excluded). */
+    /**
+     * The pending overlay for a feed batch: the cached one, brought up to date with the transactions
+     * committed locally since the last call (only those rows are read and parsed), plus the open
+     * transaction at the end of the outbox, which is read again each time.
+     */
     private PendingOverlay overlay() throws SQLException {
-        PendingOverlay overlay = new PendingOverlay();
         Map<String, TableInfo> all = tables.get();
+        if (pending == null) {
+            pending = new PendingOverlay();
+            pendingThrough = 0;
+        }
         List<Object[]> open = new ArrayList<>();
-        try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox ORDER BY seq")) {
+        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox"
+                + " WHERE seq > ? ORDER BY seq");
+        ps.setLong(1, pendingThrough);
+        try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 int op = rs.getInt(3);
                 if (op != Outbox.OP_NONE) {
                     open.add(new Object[]{rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(9)});
                 }
                 if (rs.getObject(7) != null) {
+                    long seq = rs.getLong(1);
                     long ack = rs.getObject(8) == null ? Long.MAX_VALUE : rs.getLong(8);
-                    addAll(overlay, all, open, ack);
+                    addAll(pending, all, open, seq, ack);
                     open.clear();
+                    pendingThrough = seq;
                 }
             }
         }
-        addAll(overlay, all, open, Long.MAX_VALUE);
-        return overlay;
+        PendingOverlay openTransaction = new PendingOverlay();
+        addAll(openTransaction, all, open, Long.MAX_VALUE, Long.MAX_VALUE);
+        pending.tail(openTransaction);
+        return pending;
     }
 
-    private void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long ack)
+    private void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long tx, long ack)
             throws SQLException {
         for (Object[] r : rows) {
             TableInfo t = all.get(((String) r[0]).toLowerCase(Locale.ROOT));
@@ -506,7 +545,7 @@ final class LocalStore implements AutoCloseable {
                 cols.remove(lower);
                 added.put(lower, d.getValue().decimalValue());
             }
-            overlay.add(RowKey.of(t, rc.pk()), ack, (Integer) r[1], cols, added);
+            overlay.add(RowKey.of(t, rc.pk()), tx, ack, (Integer) r[1], cols, added);
         }
     }
 

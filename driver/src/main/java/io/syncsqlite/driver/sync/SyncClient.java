@@ -45,6 +45,7 @@ final class SyncClient implements Runnable {
     private static final long SILENCE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int MAX_UNACKED_TXS = 5000;
+    private static final long REFRESH_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private sealed interface Event permits Incoming, Closed, Nudge {
     }
@@ -83,6 +84,8 @@ final class SyncClient implements Runnable {
     private long snapshotBase;
     private final java.util.concurrent.atomic.AtomicLong nudges = new java.util.concurrent.atomic.AtomicLong();
 
+    private long lastRefreshNanos = System.nanoTime() - REFRESH_NANOS;
+    private boolean refreshPending;
     private Transport transport;
     private long sentThroughTx;
     private long ackedThroughTx;
@@ -206,7 +209,8 @@ final class SyncClient implements Runnable {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         long left;
         while (running && (left = deadline - System.nanoTime()) > 0) {
-            if (events.poll(left, TimeUnit.NANOSECONDS) instanceof Nudge) {
+            Event e = events.poll(refreshPending ? Math.min(left, REFRESH_NANOS) : left, TimeUnit.NANOSECONDS);
+            if (e instanceof Nudge || e == null && refreshPending) {
                 refreshCounters();
             }
         }
@@ -251,7 +255,10 @@ final class SyncClient implements Runnable {
         long lastPing = System.nanoTime();
         push();
         while (running) {
-            Event e = events.poll(1, TimeUnit.SECONDS);
+            Event e = events.poll(refreshPending ? REFRESH_NANOS : TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+            if (e == null && refreshPending) {
+                refreshCounters();
+            }
             if (e instanceof Incoming in && in.from() == t) {
                 handle(in.message());
                 lastSync = Instant.now();
@@ -371,12 +378,24 @@ final class SyncClient implements Runnable {
         refreshCounters();
     }
 
+    /**
+     * Refreshes the status counters, at most every {@link #REFRESH_NANOS}: counting unsettled transactions
+     * reads the outbox, and doing it after every message made a large catch-up quadratic. A skipped refresh
+     * is done when the loop next falls idle.
+     */
     private void refreshCounters() {
+        long now = System.nanoTime();
+        if (now - lastRefreshNanos < REFRESH_NANOS) {
+            refreshPending = true;
+            return;
+        }
         long generation = nudges.get();
         try {
             unsettled = store.unsettled();
             cursorSnapshot = store.cursor();
             refreshed = generation;
+            lastRefreshNanos = now;
+            refreshPending = false;
         } catch (SQLException e) {
             lastError = e.getMessage();
         }
