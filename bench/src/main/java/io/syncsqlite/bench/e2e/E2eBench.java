@@ -70,7 +70,7 @@ public final class E2eBench {
     }
 
     record Options(String pgUrl, String pgUser, String pgPassword, boolean quick, int runs, int rows, int commits,
-                   int initialRows, int catchup, boolean grouped, String only) {
+                   int initialRows, int catchup, boolean grouped, String only, int idle) {
 
         static Options parse(String[] args) {
             String url = null;
@@ -82,7 +82,8 @@ public final class E2eBench {
             Integer commits = null;
             Integer initial = null;
             Integer catchup = null;
-            String only = "1,2,3,4";
+            Integer idle = null;
+            String only = "1,2,3,4,5";
             boolean grouped = false;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -98,10 +99,11 @@ public final class E2eBench {
                     case "--1m" -> initial = 1_000_000;
                     case "--catchup" -> catchup = Integer.parseInt(args[++i]);
                     case "--only" -> only = args[++i];
+                    case "--idle" -> idle = Integer.parseInt(args[++i]);
                     case "--catchup-grouped" -> grouped = true;
                     case "-h", "--help" -> {
                         System.out.println("usage: E2eBench [--pg-url URL --pg-user U --pg-password P] [--quick] [--runs n]"
-                                + " [--rows n] [--commits n] [--initial-rows n | --1m] [--catchup n] [--catchup-grouped] [--only 1,2,3,4]");
+                                + " [--rows n] [--commits n] [--initial-rows n | --1m] [--catchup n] [--catchup-grouped] [--idle n] [--only 1,2,3,4,5]");
                         System.exit(0);
                     }
                     default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -113,7 +115,7 @@ public final class E2eBench {
                     commits != null ? commits : quick ? 200 : 500,
                     initial != null ? initial : quick ? 50_000 : 200_000,
                     catchup != null ? catchup : quick ? 10_000 : 20_000,
-                    grouped, only);
+                    grouped, only, idle != null ? idle : quick ? 500 : 2000);
         }
 
         boolean runs(int scenario) {
@@ -183,6 +185,33 @@ public final class E2eBench {
                     scenario4(r);
                 });
             }
+        }
+        if (o.runs(5)) {
+            for (int run = 0; run < Math.min(3, o.runs()); run++) {
+                final int r = run;
+                attempt("5", r, () -> scenario5(r));
+            }
+        }
+    }
+
+    /** Issue 7 item 6: idle clients on one relay process (see {@link IdleClients}). */
+    private void scenario5(int r) throws Exception {
+        String db = pg.newDatabase("e2e_s5");
+        try {
+            pgExec(db, PG_DDL);
+            IdleClients.Result res = IdleClients.run(pg.url(db, null), pg.user(), pg.password(), o.idle(),
+                    dir.resolve("relay-s5-" + r + ".log"));
+            String n = String.valueOf(res.clients());
+            record("5 " + n + " idle clients: relay RSS per client", "syncsqlite", "KiB", false, res.rssPerClientKiB());
+            record("5 " + n + " idle clients: relay heap per client", "syncsqlite", "KiB", false, res.heapPerClientKiB());
+            record("5 " + n + " idle clients: one change reaches all", "syncsqlite", "ms", false, res.fanOutMaxMs());
+            record("5 " + n + " idle clients: one change, p50 client", "syncsqlite", "ms", false, res.fanOutP50Ms());
+            log("5", r, "%d clients connected in %.1f s; relay RSS %.1f KiB and heap %.1f KiB per client;"
+                            + " one PostgreSQL change reached the median client after %.1f ms, all after %.1f ms",
+                    res.clients(), res.connectSeconds(), res.rssPerClientKiB(), res.heapPerClientKiB(),
+                    res.fanOutP50Ms(), res.fanOutMaxMs());
+        } finally {
+            pg.drop(db);
         }
     }
 
