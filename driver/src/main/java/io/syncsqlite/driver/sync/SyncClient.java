@@ -68,6 +68,7 @@ final class SyncClient implements Runnable {
     private final Supplier<List<String>> keyedTables;
     private final Consumer<List<RemoteChange>> onRemoteChange;
     private final Consumer<Rejection> onRejection;
+    private final Consumer<SnapshotProgress> onSnapshot;
     private final HttpClient http;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -82,6 +83,8 @@ final class SyncClient implements Runnable {
     private volatile long refreshed;
     private volatile boolean resyncRequested;
     private long snapshotBase;
+    /** Rows of the snapshot in progress received so far (sync thread only). */
+    private long snapshotReceived;
     private final java.util.concurrent.atomic.AtomicLong nudges = new java.util.concurrent.atomic.AtomicLong();
 
     private long lastRefreshNanos = System.nanoTime() - REFRESH_NANOS;
@@ -93,7 +96,8 @@ final class SyncClient implements Runnable {
     private int serverIndex;
 
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
-               Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection) {
+               Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
+               Consumer<SnapshotProgress> onSnapshot) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -101,6 +105,7 @@ final class SyncClient implements Runnable {
         this.keyedTables = keyedTables;
         this.onRemoteChange = onRemoteChange;
         this.onRejection = onRejection;
+        this.onSnapshot = onSnapshot;
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
         this.thread = new Thread(this, "syncsqlite-sync-" + nodeId);
         this.thread.setDaemon(true);
@@ -245,6 +250,7 @@ final class SyncClient implements Runnable {
         requestKeys();
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
+        snapshotReceived = 0;
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
@@ -336,6 +342,14 @@ final class SyncClient implements Runnable {
         } else if (m instanceof Message.Changes changes) {
             List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
             transport.send(new Message.Progress(store.cursor()));
+            if (changes.snapshotTotal() > 0) {
+                snapshotReceived += changes.entries().size();
+                boolean done = changes.through() > 0;
+                onSnapshot.accept(new SnapshotProgress(snapshotReceived, changes.snapshotTotal(), done));
+                if (done) {
+                    snapshotReceived = 0;
+                }
+            }
             if (!touched.isEmpty()) {
                 onRemoteChange.accept(touched);
             }

@@ -61,6 +61,7 @@ public final class SyncNode {
     private final CopyOnWriteArrayList<Consumer<Set<String>>> listeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<Rejection>> rejectionListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<List<RemoteChange>>> rowListeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Consumer<SnapshotProgress>> snapshotListeners = new CopyOnWriteArrayList<>();
     private volatile Map<String, TableInfo> synced;
     private final KeyStock keys;
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
@@ -90,7 +91,7 @@ public final class SyncNode {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
                     syncGate);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
-                    this::fireRejection);
+                    this::fireRejection, this::fireSnapshotProgress);
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {
@@ -487,6 +488,28 @@ public final class SyncNode {
 
     public void removeRejectionListener(Consumer<Rejection> listener) {
         rejectionListeners.remove(listener);
+    }
+
+    /**
+     * Registers a listener told how far a snapshot has come (rows received of total), after each applied
+     * batch, on the sync thread; keep it short. A new client gets a snapshot before the live feed.
+     */
+    public void addSnapshotProgressListener(Consumer<SnapshotProgress> listener) {
+        snapshotListeners.add(listener);
+    }
+
+    public void removeSnapshotProgressListener(Consumer<SnapshotProgress> listener) {
+        snapshotListeners.remove(listener);
+    }
+
+    private void fireSnapshotProgress(SnapshotProgress progress) {
+        for (Consumer<SnapshotProgress> l : snapshotListeners) {
+            try {
+                l.accept(progress);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "snapshot progress listener failed", e);
+            }
+        }
     }
 
     private void fireRejection(Rejection rejection) {
