@@ -10,12 +10,22 @@ import java.util.List;
  * @param seq     the commit's position in {@code syncsqlite.commit_log}
  * @param entries the encoded entries in change order (empty for a commit whose rows were all logged
  *                elsewhere, which still moves clients' cursors)
+ * @param keys    for each entry, its row's identity (table and canonical key), for compaction
  * @param bytes   the total length of the entries, for batching
  *
  * <p>Immutable; thread-safe.
  */
-public record FeedCommit(long seq, List<String> entries, long bytes) {
+public record FeedCommit(long seq, List<String> entries, List<String> keys, long bytes) {
     public FeedCommit {
         entries = List.copyOf(entries);
+        keys = List.copyOf(keys);
+        if (keys.size() != entries.size()) {
+            throw new IllegalArgumentException("one key per entry");
+        }
+    }
+
+    /** The identity of a row in {@link #keys}: its table and its key as PostgreSQL's canonical jsonb text. */
+    public static String rowKey(String table, String pkJson) {
+        return table + '\u0000' + pkJson;
     }
 }

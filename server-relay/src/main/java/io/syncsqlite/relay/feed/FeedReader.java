@@ -46,15 +46,17 @@ final class FeedReader {
             try (ResultSet rs = ps.executeQuery()) {
                 long seq = -1;
                 List<String> entries = new ArrayList<>();
+                List<String> keys = new ArrayList<>();
                 long bytes = 0;
                 while (rs.next()) {
                     long s = rs.getLong(1);
                     if (s != seq) {
                         if (seq >= 0) {
-                            commits.add(new FeedCommit(seq, entries, bytes));
+                            commits.add(new FeedCommit(seq, entries, keys, bytes));
                         }
                         seq = s;
                         entries = new ArrayList<>();
+                        keys = new ArrayList<>();
                         bytes = 0;
                     }
                     rs.getLong(2);
@@ -65,10 +67,11 @@ final class FeedReader {
                     String entry = FeedJson.entry(s, rs.getString(3), rs.getString(5),
                             "D".equals(kind) ? null : rs.getString(6), rs.getLong(7));
                     entries.add(entry);
+                    keys.add(FeedCommit.rowKey(rs.getString(3), rs.getString(5)));
                     bytes += entry.length();
                 }
                 if (seq >= 0) {
-                    commits.add(new FeedCommit(seq, entries, bytes));
+                    commits.add(new FeedCommit(seq, entries, keys, bytes));
                 }
             }
         }

@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -70,6 +72,8 @@ public final class ClientSession implements ChangeFeed.Listener {
 
     private State state = State.AWAIT_HELLO;
     private long sentThrough;
+    /** The feed head when a reconnecting client said hello: batches before it are compacted. */
+    private long catchUpThrough;
     private boolean snapshotPending;
     private Snapshot snapshot;
     private final FlowWindow window = new FlowWindow();
@@ -194,6 +198,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         state = State.ACTIVE;
         sentThrough = hello.cursor();
         snapshotPending = hello.cursor() == 0;
+        catchUpThrough = hello.cursor() == 0 ? 0 : position.head();
         log.info("node {} connected from {} (cursor {}, applied tx {})", node, remote, hello.cursor(),
                 position.appliedTx());
         if (hello.cursor() > position.head()) {
@@ -288,6 +293,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             }
         }
         List<String> entries = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
         long bytes = 0;
         long through = sentThrough;
         while (!backlog.isEmpty()) {
@@ -305,14 +311,41 @@ public final class ClientSession implements ChangeFeed.Listener {
                 break;
             }
             entries.addAll(c.entries());
+            keys.addAll(c.keys());
             bytes += c.bytes();
             through = c.seq();
             backlog.pollFirst();
         }
-        send(FeedJson.changes(entries, through, 0));
+        // Compacted only while catching up on what happened while the client was away; a live client
+        // gets every commit's images as they were committed.
+        boolean catchingUp = sentThrough < catchUpThrough;
+        send(FeedJson.changes(catchingUp ? compact(entries, keys) : entries, through, 0));
         window.sent(through);
         sentThrough = through;
         return true;
+    }
+
+    /**
+     * Keeps only the last image of each row among {@code entries} (several commits, for a client catching
+     * up from its cursor to the head it found at hello): entries are whole row images, so the last one is the row's state at the batch's end, and it
+     * keeps its own position for the client's pending overlay. A row updated a thousand times while a
+     * client was away costs it one entry per batch, not a thousand.
+     */
+    static List<String> compact(List<String> entries, List<String> keys) {
+        Map<String, Integer> last = new HashMap<>(keys.size() * 2);
+        for (int i = 0; i < keys.size(); i++) {
+            last.put(keys.get(i), i);
+        }
+        if (last.size() == entries.size()) {
+            return entries;
+        }
+        List<String> out = new ArrayList<>(last.size());
+        for (int i = 0; i < entries.size(); i++) {
+            if (last.get(keys.get(i)) == i) {
+                out.add(entries.get(i));
+            }
+        }
+        return out;
     }
 
     private void sendPartial() {

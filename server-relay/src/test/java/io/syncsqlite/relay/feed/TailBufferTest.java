@@ -10,7 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 class TailBufferTest {
 
     private static FeedCommit commit(long seq, int entries) {
-        return new FeedCommit(seq, java.util.Collections.nCopies(entries, "{}"), entries * 2L);
+        return new FeedCommit(seq, java.util.Collections.nCopies(entries, "{}"),
+                java.util.stream.IntStream.range(0, entries).mapToObj(i -> "k" + i).toList(), entries * 2L);
     }
 
     @Test
