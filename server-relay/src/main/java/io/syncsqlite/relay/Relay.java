@@ -4,6 +4,8 @@ import io.syncsqlite.relay.apply.PostgresChangeApplier;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.keys.KeyAllocator;
+import io.syncsqlite.relay.ops.HttpEndpoints;
+import io.syncsqlite.relay.ops.Metrics;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.SchemaInstaller;
 import io.syncsqlite.relay.session.ClientSession;
@@ -56,17 +58,19 @@ public final class Relay implements AutoCloseable {
     private final ExecutorService workers;
     private final RelayWebSocketServer server;
     private final Set<ClientSession> sessions;
+    private final HttpEndpoints http;
     private final int port;
     private boolean closed;
 
     private Relay(RelayConfig config, ConnectionPool pool, ChangeFeed feed, ExecutorService workers,
-                  RelayWebSocketServer server, Set<ClientSession> sessions) {
+                  RelayWebSocketServer server, Set<ClientSession> sessions, HttpEndpoints http) {
         this.config = config;
         this.pool = pool;
         this.feed = feed;
         this.workers = workers;
         this.server = server;
         this.sessions = sessions;
+        this.http = http;
         this.port = server.getPort();
     }
 
@@ -88,23 +92,29 @@ public final class Relay implements AutoCloseable {
         ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2));
         ExecutorService workers = null;
         RelayWebSocketServer server = null;
+        HttpEndpoints http = null;
         try {
             feed.start();
             workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
             PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog);
             KeyAllocator keys = new KeyAllocator(pool, catalog);
             Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+            Metrics metrics = new Metrics();
+            metrics.gauges(sessions::size, feed::head);
             ExecutorService lanes = workers;
             server = new RelayWebSocketServer(new InetSocketAddress(config.host(), config.port()),
                     config.maxFrameBytes(), (out, remote) -> {
                 ClientSession[] self = new ClientSession[1];
-                self[0] = new ClientSession(out, applier, keys, feed, lanes, remote, () -> sessions.remove(self[0]));
+                self[0] = new ClientSession(out, applier, keys, feed, metrics, lanes, remote, () -> sessions.remove(self[0]));
                 sessions.add(self[0]);
                 return self[0];
             });
             server.start();
             server.started().get(30, TimeUnit.SECONDS);
-            Relay relay = new Relay(config, pool, feed, workers, server, sessions);
+            if (config.httpPort() != RelayConfig.NO_HTTP) {
+                http = HttpEndpoints.start(config.host(), config.httpPort(), pool, metrics);
+            }
+            Relay relay = new Relay(config, pool, feed, workers, server, sessions, http);
             log.info("syncsqlite relay listening on {} (database {})", relay.uri(), RelayConfig.maskUrl(config.pgUrl()));
             return relay;
         } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
@@ -112,6 +122,9 @@ public final class Relay implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             stopQuietly(server);
+            if (http != null) {
+                http.close();
+            }
             feed.close();
             if (workers != null) {
                 workers.shutdownNow();
@@ -137,6 +150,11 @@ public final class Relay implements AutoCloseable {
     /** The port the relay listens on (the chosen one if the configuration said 0). */
     public int port() {
         return port;
+    }
+
+    /** The port of {@code /health} and {@code /metrics}, or -1 when they are not served. */
+    public int httpPort() {
+        return http == null ? RelayConfig.NO_HTTP : http.port();
     }
 
     /** The address clients connect to, {@code ws://host:port/sync}. */
@@ -165,6 +183,9 @@ public final class Relay implements AutoCloseable {
             }
             closed = true;
         }
+        if (http != null) {
+            http.draining(); // health says 503 at once: take this relay out of rotation
+        }
         server.stopAccepting();
         List<CompletableFuture<Void>> drains = sessions.stream().map(ClientSession::drain).toList();
         try {
@@ -189,6 +210,9 @@ public final class Relay implements AutoCloseable {
         } catch (InterruptedException e) {
             workers.shutdownNow();
             Thread.currentThread().interrupt();
+        }
+        if (http != null) {
+            http.close();
         }
         pool.close();
         log.info("syncsqlite relay on port {} stopped", port);

@@ -15,17 +15,21 @@ import java.util.Objects;
  * @param tables        the tables to sync; empty means every table of {@code schema} with a primary key
  * @param poolSize      database connections for applying client transactions
  * @param maxFrameBytes largest WebSocket frame accepted from a client; larger ones close with 1009
+ * @param httpPort      port of {@code /health} and {@code /metrics} on {@code host}; 0 picks a free one,
+ *                      {@link #NO_HTTP} (-1) serves none
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
-                          List<String> tables, int poolSize, int maxFrameBytes) {
+                          List<String> tables, int poolSize, int maxFrameBytes, int httpPort) {
 
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_PORT = 7780;
     public static final String DEFAULT_SCHEMA = "public";
     public static final int DEFAULT_POOL_SIZE = 8;
     public static final int DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+    /** {@link #httpPort()} value for "no health and metrics endpoint". */
+    public static final int NO_HTTP = -1;
 
     public RelayConfig {
         Objects.requireNonNull(pgUrl, "pgUrl");
@@ -40,6 +44,9 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         if (poolSize < 1) {
             throw new IllegalArgumentException("pool size must be at least 1: " + poolSize);
         }
+        if (httpPort < NO_HTTP || httpPort > 65535) {
+            throw new IllegalArgumentException("http port must be between 0 and 65535, or -1 for none: " + httpPort);
+        }
         if (maxFrameBytes < 1024) {
             throw new IllegalArgumentException("max frame bytes must be at least 1024: " + maxFrameBytes);
         }
@@ -48,31 +55,36 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
-                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES);
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+    }
+
+    /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
+    public RelayConfig withHttpPort(int httpPort) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
     }
 
     /** Never shows the password, also not one embedded in the URL. */

@@ -37,6 +37,8 @@ public final class RelayMain {
                                    of the schema that has a primary key]
               --pool-size N        database connections for applying changes [default 8]
               --max-frame-bytes N  largest frame accepted from a client [default 16777216]
+              --http-port PORT     serve GET /health and /metrics (Prometheus) on this port, 0 = any
+                                   [env SYNCSQLITE_HTTP_PORT; default: not served]
               --help               print this help and exit
 
             Clients connect to ws://HOST:PORT/sync.
@@ -51,10 +53,10 @@ public final class RelayMain {
      * @param pgUrl null when PostgreSQL should be embedded
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
-                   String schema, List<String> tables, int poolSize, int maxFrameBytes) {
+                   String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort) {
 
         RelayConfig config(String url, String user, String password) {
-            return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes);
+            return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
         }
     }
 
@@ -127,6 +129,7 @@ public final class RelayMain {
         String tables = env.get("SYNCSQLITE_TABLES");
         String poolSize = null;
         String maxFrameBytes = null;
+        String httpPort = env.get("SYNCSQLITE_HTTP_PORT");
         boolean help = false;
 
         List<String> rest = new ArrayList<>(Arrays.asList(args));
@@ -161,6 +164,7 @@ public final class RelayMain {
                 case "--tables" -> tables = value;
                 case "--pool-size" -> poolSize = value;
                 case "--max-frame-bytes" -> maxFrameBytes = value;
+                case "--http-port" -> httpPort = value;
                 default -> throw new UsageException("unknown option " + name);
             }
         }
@@ -180,7 +184,8 @@ public final class RelayMain {
         return new Options(help, pgUrl, pgUser, pgPassword, host,
                 number("--port", port, RelayConfig.DEFAULT_PORT, 0, 65535), schema, tableList(tables),
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
-                number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE));
+                number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE),
+                number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535));
     }
 
     private static int number(String name, String value, int fallback, int min, int max) throws UsageException {

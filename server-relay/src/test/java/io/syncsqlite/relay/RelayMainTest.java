@@ -28,6 +28,15 @@ class RelayMainTest {
         assertEquals(List.of(), o.tables());
         assertEquals(8, o.poolSize());
         assertEquals(16 << 20, o.maxFrameBytes());
+        assertEquals(RelayConfig.NO_HTTP, o.httpPort(), "no health/metrics port unless asked for");
+    }
+
+    @Test
+    void httpPortFromFlagOrEnvironment() throws Exception {
+        assertEquals(9100, parse(Map.of(), "--http-port", "9100").httpPort());
+        assertEquals(9101, parse(Map.of("SYNCSQLITE_HTTP_PORT", "9101")).httpPort());
+        assertEquals(9102, parse(Map.of("SYNCSQLITE_HTTP_PORT", "9101"), "--http-port=9102").httpPort());
+        assertEquals(9102, parse(Map.of(), "--http-port=9102").config("jdbc:postgresql://x/y", "", "").httpPort());
     }
 
     @Test

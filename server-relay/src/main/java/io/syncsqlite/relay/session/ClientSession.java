@@ -12,6 +12,7 @@ import io.syncsqlite.relay.feed.FeedCommit;
 import io.syncsqlite.relay.feed.FeedJson;
 import io.syncsqlite.relay.feed.Snapshot;
 import io.syncsqlite.relay.keys.KeyAllocator;
+import io.syncsqlite.relay.ops.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +60,7 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final Outbound out;
     private final ChangeApplier applier;
     private final KeyAllocator keys;
+    private final Metrics metrics;
     private final ChangeFeed feed;
     private final SerialLane lane;
     private final String remote;
@@ -84,11 +86,12 @@ public final class ClientSession implements ChangeFeed.Listener {
     /**
      * @param onEnd runs once on the lane when the session has released everything (for the registry)
      */
-    public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Executor workers,
-                         String remote, Runnable onEnd) {
+    public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Metrics metrics,
+                         Executor workers, String remote, Runnable onEnd) {
         this.out = out;
         this.applier = applier;
         this.keys = keys;
+        this.metrics = metrics;
         this.feed = feed;
         this.lane = new SerialLane(workers);
         this.remote = remote;
@@ -194,6 +197,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             return;
         }
         ChangeApplier.ClientPosition position = applier.position(hello.node());
+        metrics.connected();
         node = hello.node();
         state = State.ACTIVE;
         sentThrough = hello.cursor();
@@ -216,8 +220,10 @@ public final class ClientSession implements ChangeFeed.Listener {
                 return;
             }
             Message answer;
+            long t0 = System.nanoTime();
             try {
                 answer = applier.apply(node, tx);
+                metrics.applied(answer instanceof Message.Ack, tx.changes().size(), System.nanoTime() - t0);
             } catch (ApplyFailure e) {
                 SQLException cause = e.getCause() instanceof SQLException s ? s : null;
                 log.warn("node {}: {}; closing so that the client resends", node, e.getMessage());
@@ -266,6 +272,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         boolean last = snapshot.exhausted();
         long through = last ? snapshot.through() : 0;
         send(FeedJson.changes(entries, through, snapshot.total()));
+        metrics.sent(entries.size());
         window.sent(through);
         if (last) {
             sentThrough = through;
@@ -293,7 +300,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             }
         }
         List<String> entries = new ArrayList<>();
-        List<String> keys = new ArrayList<>();
+        List<String> rowKeys = new ArrayList<>();
         long bytes = 0;
         long through = sentThrough;
         while (!backlog.isEmpty()) {
@@ -311,7 +318,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                 break;
             }
             entries.addAll(c.entries());
-            keys.addAll(c.keys());
+            rowKeys.addAll(c.keys());
             bytes += c.bytes();
             through = c.seq();
             backlog.pollFirst();
@@ -319,7 +326,9 @@ public final class ClientSession implements ChangeFeed.Listener {
         // Compacted only while catching up on what happened while the client was away; a live client
         // gets every commit's images as they were committed.
         boolean catchingUp = sentThrough < catchUpThrough;
-        send(FeedJson.changes(catchingUp ? compact(entries, keys) : entries, through, 0));
+        List<String> batch = catchingUp ? compact(entries, rowKeys) : entries;
+        send(FeedJson.changes(batch, through, 0));
+        metrics.sent(batch.size());
         window.sent(through);
         sentThrough = through;
         return true;
@@ -361,6 +370,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         boolean last = partialIndex >= all.size();
         long through = last ? partial.seq() : 0;
         send(FeedJson.changes(part, through, 0));
+        metrics.sent(part.size());
         window.sent(through);
         if (last) {
             sentThrough = partial.seq();
