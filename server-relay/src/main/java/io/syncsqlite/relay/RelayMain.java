@@ -39,6 +39,9 @@ public final class RelayMain {
               --max-frame-bytes N  largest frame accepted from a client [default 16777216]
               --http-port PORT     serve GET /health and /metrics (Prometheus) on this port, 0 = any
                                    [env SYNCSQLITE_HTTP_PORT; default: not served]
+              --config FILE        read options from a properties file (keys as the flags without
+                                   dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
+                                   flags override environment variables, which override the file
               --help               print this help and exit
 
             Clients connect to ws://HOST:PORT/sync.
@@ -119,18 +122,30 @@ public final class RelayMain {
     }
 
     /** Flags win over environment variables, which win over defaults. */
+    /** An option by name (a flag without its dashes), and its environment variable or {@code null}. */
+    private record Option(String name, String env) {
+    }
+
+    private static final List<Option> OPTIONS = List.of(
+            new Option("pg-url", "SYNCSQLITE_PG_URL"), new Option("pg-user", "SYNCSQLITE_PG_USER"),
+            new Option("pg-password", "SYNCSQLITE_PG_PASSWORD"), new Option("host", "SYNCSQLITE_HOST"),
+            new Option("port", "SYNCSQLITE_PORT"), new Option("schema", "SYNCSQLITE_SCHEMA"),
+            new Option("tables", "SYNCSQLITE_TABLES"), new Option("pool-size", null),
+            new Option("max-frame-bytes", null), new Option("http-port", "SYNCSQLITE_HTTP_PORT"));
+
+    private static boolean known(String name) {
+        return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
+    }
+
+    /**
+     * Reads the options: a config file ({@code --config FILE} or {@code SYNCSQLITE_CONFIG}; Java
+     * properties whose keys are the flag names without dashes, e.g. {@code pg-url=...}), then environment
+     * variables, then flags, each overriding the one before.
+     */
     static Options parse(String[] args, Map<String, String> env) throws UsageException {
-        String pgUrl = env.get("SYNCSQLITE_PG_URL");
-        String pgUser = env.get("SYNCSQLITE_PG_USER");
-        String pgPassword = env.get("SYNCSQLITE_PG_PASSWORD");
-        String host = env.getOrDefault("SYNCSQLITE_HOST", RelayConfig.DEFAULT_HOST);
-        String port = env.get("SYNCSQLITE_PORT");
-        String schema = env.getOrDefault("SYNCSQLITE_SCHEMA", RelayConfig.DEFAULT_SCHEMA);
-        String tables = env.get("SYNCSQLITE_TABLES");
-        String poolSize = null;
-        String maxFrameBytes = null;
-        String httpPort = env.get("SYNCSQLITE_HTTP_PORT");
+        Map<String, String> flags = new java.util.HashMap<>();
         boolean help = false;
+        String configFile = env.get("SYNCSQLITE_CONFIG");
 
         List<String> rest = new ArrayList<>(Arrays.asList(args));
         while (!rest.isEmpty()) {
@@ -154,20 +169,32 @@ public final class RelayMain {
                 }
                 value = rest.remove(0);
             }
-            switch (name) {
-                case "--pg-url" -> pgUrl = value;
-                case "--pg-user" -> pgUser = value;
-                case "--pg-password" -> pgPassword = value;
-                case "--host" -> host = value;
-                case "--port" -> port = value;
-                case "--schema" -> schema = value;
-                case "--tables" -> tables = value;
-                case "--pool-size" -> poolSize = value;
-                case "--max-frame-bytes" -> maxFrameBytes = value;
-                case "--http-port" -> httpPort = value;
-                default -> throw new UsageException("unknown option " + name);
+            String key = name.substring(2);
+            if (key.equals("config")) {
+                configFile = value;
+            } else if (known(key)) {
+                flags.put(key, value);
+            } else {
+                throw new UsageException("unknown option " + name);
             }
         }
+        Map<String, String> values = new java.util.HashMap<>(readConfig(configFile));
+        for (Option o : OPTIONS) {
+            if (o.env() != null && env.get(o.env()) != null) {
+                values.put(o.name(), env.get(o.env()));
+            }
+        }
+        values.putAll(flags);
+        String pgUrl = values.get("pg-url");
+        String pgUser = values.get("pg-user");
+        String pgPassword = values.get("pg-password");
+        String host = values.getOrDefault("host", RelayConfig.DEFAULT_HOST);
+        String port = values.get("port");
+        String schema = values.getOrDefault("schema", RelayConfig.DEFAULT_SCHEMA);
+        String tables = values.get("tables");
+        String poolSize = values.get("pool-size");
+        String maxFrameBytes = values.get("max-frame-bytes");
+        String httpPort = values.get("http-port");
         if (pgUrl != null && pgUrl.isBlank()) {
             pgUrl = null;
         }
@@ -186,6 +213,27 @@ public final class RelayMain {
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
                 number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE),
                 number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535));
+    }
+
+    private static Map<String, String> readConfig(String file) throws UsageException {
+        if (file == null || file.isBlank()) {
+            return Map.of();
+        }
+        java.util.Properties p = new java.util.Properties();
+        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {
+            p.load(r);
+        } catch (java.io.IOException e) {
+            throw new UsageException("cannot read config file " + file + ": " + e.getMessage());
+        }
+        Map<String, String> out = new java.util.HashMap<>();
+        for (String key : p.stringPropertyNames()) {
+            if (!known(key)) {
+                throw new UsageException("unknown key '" + key + "' in config file " + file + "; known: "
+                        + String.join(", ", OPTIONS.stream().map(Option::name).toList()));
+            }
+            out.put(key, p.getProperty(key).trim());
+        }
+        return out;
     }
 
     private static int number(String name, String value, int fallback, int min, int max) throws UsageException {

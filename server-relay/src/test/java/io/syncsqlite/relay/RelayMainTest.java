@@ -32,6 +32,30 @@ class RelayMainTest {
     }
 
     @Test
+    void configFileIsOverriddenByEnvironmentAndFlags(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("relay.properties");
+        java.nio.file.Files.writeString(file, "pg-url=jdbc:postgresql://file/db\nport=7001\nschema=sales\n"
+                + "tables=a, b\nhttp-port=9200\n");
+        RelayMain.Options fromFile = parse(Map.of(), "--config", file.toString());
+        assertEquals("jdbc:postgresql://file/db", fromFile.pgUrl());
+        assertEquals(7001, fromFile.port());
+        assertEquals("sales", fromFile.schema());
+        assertEquals(List.of("a", "b"), fromFile.tables());
+        assertEquals(9200, fromFile.httpPort());
+        RelayMain.Options layered = parse(Map.of("SYNCSQLITE_CONFIG", file.toString(), "SYNCSQLITE_PORT", "7002"),
+                "--schema", "ops");
+        assertEquals(7002, layered.port(), "environment over file");
+        assertEquals("ops", layered.schema(), "flag over file");
+        assertEquals("jdbc:postgresql://file/db", layered.pgUrl());
+        java.nio.file.Files.writeString(file, "prot=7001\n");
+        RelayMain.UsageException e = assertThrows(RelayMain.UsageException.class,
+                () -> parse(Map.of(), "--config", file.toString()));
+        assertTrue(e.getMessage().contains("prot"), e.getMessage());
+        assertThrows(RelayMain.UsageException.class, () -> parse(Map.of(), "--config", dir.resolve("missing").toString()));
+    }
+
+    @Test
     void httpPortFromFlagOrEnvironment() throws Exception {
         assertEquals(9100, parse(Map.of(), "--http-port", "9100").httpPort());
         assertEquals(9101, parse(Map.of("SYNCSQLITE_HTTP_PORT", "9101")).httpPort());
