@@ -1,6 +1,7 @@
 package io.syncsqlite.relay;
 
 import io.syncsqlite.relay.apply.PostgresChangeApplier;
+import io.syncsqlite.relay.auth.TokenVerifier;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.keys.KeyAllocator;
@@ -82,6 +83,8 @@ public final class Relay implements AutoCloseable {
      * @throws IllegalArgumentException if a configured table does not exist or has no primary key
      */
     public static Relay start(RelayConfig config) throws SQLException, IOException {
+        TokenVerifier verifier = config.auth() == null ? null
+                : TokenVerifier.of(config.auth().hs256Secret(), config.auth().jwksFile(), config.auth().audience());
         ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
                 config.pgPassword(), "syncsqlite-relay");
         Catalog catalog;
@@ -103,7 +106,7 @@ public final class Relay implements AutoCloseable {
             metrics.gauges(sessions::size, feed::head);
             ExecutorService lanes = workers;
             server = new RelayWebSocketServer(new InetSocketAddress(config.host(), config.port()),
-                    config.maxFrameBytes(), (out, remote) -> {
+                    config.maxFrameBytes(), verifier, (out, remote) -> {
                 ClientSession[] self = new ClientSession[1];
                 self[0] = new ClientSession(out, applier, keys, feed, metrics, lanes, remote, () -> sessions.remove(self[0]));
                 sessions.add(self[0]);

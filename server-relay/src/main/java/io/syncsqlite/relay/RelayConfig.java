@@ -17,11 +17,23 @@ import java.util.Objects;
  * @param maxFrameBytes largest WebSocket frame accepted from a client; larger ones close with 1009
  * @param httpPort      port of {@code /health} and {@code /metrics} on {@code host}; 0 picks a free one,
  *                      {@link #NO_HTTP} (-1) serves none
+ * @param auth          how clients authenticate, or {@code null}: every client is trusted
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
-                          List<String> tables, int poolSize, int maxFrameBytes, int httpPort) {
+                          List<String> tables, int poolSize, int maxFrameBytes, int httpPort, Auth auth) {
+
+    /**
+     * JWT authentication of clients: HS256 with {@code hs256Secret}, and/or RS256/ES256 with the keys of
+     * {@code jwksFile}; tokens must name {@code audience} when it is set. Never printed.
+     */
+    public record Auth(String hs256Secret, java.nio.file.Path jwksFile, String audience) {
+        @Override
+        public String toString() {
+            return "Auth[hs256=" + (hs256Secret != null) + ", jwks=" + jwksFile + ", audience=" + audience + "]";
+        }
+    }
 
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_PORT = 7780;
@@ -55,36 +67,41 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
-                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP);
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
     public RelayConfig withHttpPort(int httpPort) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
+    }
+
+    /** Requires clients to present a JWT verified as {@code auth} says. */
+    public RelayConfig withAuth(Auth auth) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth);
     }
 
     /** Never shows the password, also not one embedded in the URL. */
@@ -92,7 +109,8 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     public String toString() {
         return "RelayConfig[pgUrl=" + maskUrl(pgUrl) + ", pgUser=" + pgUser + ", pgPassword=" + (pgPassword.isEmpty() ? "" : "***")
                 + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
-                + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + "]";
+                + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + ", httpPort=" + httpPort
+                + ", auth=" + auth + "]";
     }
 
     /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */

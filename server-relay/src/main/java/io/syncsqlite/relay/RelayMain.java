@@ -39,6 +39,10 @@ public final class RelayMain {
               --max-frame-bytes N  largest frame accepted from a client [default 16777216]
               --http-port PORT     serve GET /health and /metrics (Prometheus) on this port, 0 = any
                                    [env SYNCSQLITE_HTTP_PORT; default: not served]
+              --jwt-secret SECRET  require clients to present a JWT signed HS256 with this secret
+                                   (32 bytes or more) [env SYNCSQLITE_JWT_SECRET]
+              --jwks-file FILE     ...or RS256/ES256 with a public key of this JWKS file [env SYNCSQLITE_JWKS_FILE]
+              --jwt-audience AUD   tokens must name this audience [env SYNCSQLITE_JWT_AUDIENCE]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
                                    flags override environment variables, which override the file
@@ -56,10 +60,12 @@ public final class RelayMain {
      * @param pgUrl null when PostgreSQL should be embedded
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
-                   String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort) {
+                   String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
+                   RelayConfig.Auth auth) {
 
         RelayConfig config(String url, String user, String password) {
-            return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort);
+            return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                    auth);
         }
     }
 
@@ -131,7 +137,9 @@ public final class RelayMain {
             new Option("pg-password", "SYNCSQLITE_PG_PASSWORD"), new Option("host", "SYNCSQLITE_HOST"),
             new Option("port", "SYNCSQLITE_PORT"), new Option("schema", "SYNCSQLITE_SCHEMA"),
             new Option("tables", "SYNCSQLITE_TABLES"), new Option("pool-size", null),
-            new Option("max-frame-bytes", null), new Option("http-port", "SYNCSQLITE_HTTP_PORT"));
+            new Option("max-frame-bytes", null), new Option("http-port", "SYNCSQLITE_HTTP_PORT"),
+            new Option("jwt-secret", "SYNCSQLITE_JWT_SECRET"), new Option("jwks-file", "SYNCSQLITE_JWKS_FILE"),
+            new Option("jwt-audience", "SYNCSQLITE_JWT_AUDIENCE"));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -195,6 +203,14 @@ public final class RelayMain {
         String poolSize = values.get("pool-size");
         String maxFrameBytes = values.get("max-frame-bytes");
         String httpPort = values.get("http-port");
+        RelayConfig.Auth auth = null;
+        if (values.get("jwt-secret") != null || values.get("jwks-file") != null) {
+            auth = new RelayConfig.Auth(values.get("jwt-secret"),
+                    values.get("jwks-file") == null ? null : java.nio.file.Path.of(values.get("jwks-file")),
+                    values.get("jwt-audience"));
+        } else if (values.get("jwt-audience") != null) {
+            throw new UsageException("--jwt-audience needs --jwt-secret or --jwks-file");
+        }
         if (pgUrl != null && pgUrl.isBlank()) {
             pgUrl = null;
         }
@@ -212,7 +228,7 @@ public final class RelayMain {
                 number("--port", port, RelayConfig.DEFAULT_PORT, 0, 65535), schema, tableList(tables),
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
                 number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE),
-                number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535));
+                number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535), auth);
     }
 
     private static Map<String, String> readConfig(String file) throws UsageException {

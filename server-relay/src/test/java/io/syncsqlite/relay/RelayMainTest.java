@@ -56,6 +56,18 @@ class RelayMainTest {
     }
 
     @Test
+    void jwtOptionsAndNoSecretInToString() throws Exception {
+        RelayMain.Options o = parse(Map.of("SYNCSQLITE_JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+                "--jwt-audience", "app");
+        assertEquals("app", o.auth().audience());
+        assertEquals("0123456789abcdef0123456789abcdef-secret", o.auth().hs256Secret());
+        RelayConfig c = o.config("jdbc:postgresql://x/y", "u", "p");
+        assertFalse(c.toString().contains("0123456789abcdef"), c.toString());
+        assertNull(parse(Map.of()).auth(), "no authentication unless configured");
+        assertThrows(RelayMain.UsageException.class, () -> parse(Map.of(), "--jwt-audience", "app"));
+    }
+
+    @Test
     void httpPortFromFlagOrEnvironment() throws Exception {
         assertEquals(9100, parse(Map.of(), "--http-port", "9100").httpPort());
         assertEquals(9101, parse(Map.of("SYNCSQLITE_HTTP_PORT", "9101")).httpPort());

@@ -31,6 +31,9 @@ public enum SyncProperty {
             "Most row changes sent in one push message."),
     LINGER_MS("sync.lingerMs", "2000",
             "How long the sync client keeps running after the last connection to the file closes."),
+    TOKEN("sync.token", "",
+            "Token (a JWT) presented to the relay as 'Authorization: Bearer'. For tokens that expire, register a"
+                    + " supplier instead (SyncDataSource.setTokenSupplier or SyncNode.setTokenSupplier)."),
     ID_BLOCK("sync.idBlock", "1000",
             "Integer keys reserved from the relay per request, for rows inserted without a key into a synced"
                     + " table with an INTEGER PRIMARY KEY. The client keeps at least this many in stock, so it"

@@ -33,10 +33,11 @@ import java.util.Set;
  * @param batchRows     rows per push
  * @param lingerMs      how long sync outlives the last connection
  * @param idBlock       integer keys requested from the relay at a time, per table
+ * @param token         token presented to the relay, empty for none (never printed)
  */
 public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
                       Set<String> tables, Set<String> counters, Set<String> lww, String node, boolean syncEnabled, long reconnectMaxMs,
-                      int batchRows, long lingerMs, int idBlock) {
+                      int batchRows, long lingerMs, int idBlock, String token) {
 
     public static final String PREFIX = "jdbc:syncsqlite:";
 
@@ -99,7 +100,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                 SyncProperty.NODE.get(sync).trim(),
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
                 positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
-                nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync));
+                nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync), SyncProperty.TOKEN.get(sync).trim());
     }
 
     private static int idBlock(Properties sync) throws SQLException {

@@ -16,6 +16,8 @@ import javax.sql.DataSource;
  */
 public class SyncDataSource implements DataSource {
 
+    private volatile java.util.function.Supplier<String> tokenSupplier;
+
     private final SyncDriver driver = new SyncDriver();
     private volatile String url;
     private final Properties properties = new Properties();
@@ -56,9 +58,23 @@ public class SyncDataSource implements DataSource {
         }
         Connection c = driver.connect(u, copy);
         if (c == null) {
-            throw new SQLException("not a syncsqlite URL: " + u, SyncSqlState.INVALID_PARAMETER.code());
+            throw new SQLException("not a syncsqlite URL: " + io.syncsqlite.driver.config.SyncUrl.mask(u),
+                    SyncSqlState.INVALID_PARAMETER.code());
+        }
+        java.util.function.Supplier<String> supplier = tokenSupplier;
+        if (supplier != null) {
+            c.unwrap(SyncConnection.class).node().setTokenSupplier(supplier);
         }
         return c;
+    }
+
+    /**
+     * Supplies the token presented to the relay at every (re)connection of the files this DataSource
+     * opens (for tokens that expire: the relay ends a session when its token expires, and the client
+     * reconnects with a fresh one). Overrides {@code sync.token}.
+     */
+    public void setTokenSupplier(java.util.function.Supplier<String> supplier) {
+        this.tokenSupplier = supplier;
     }
 
     /** SQLite has no users: the credentials are ignored, as sqlite-jdbc ignores them. */

@@ -93,7 +93,11 @@ public final class SyncDriver implements Driver {
         DriverPropertyInfo[] out = new DriverPropertyInfo[all.length];
         for (int i = 0; i < all.length; i++) {
             SyncProperty p = all[i];
-            DriverPropertyInfo d = new DriverPropertyInfo(p.key(), given.getProperty(p.key(), p.defaultValue()));
+            String value = given.getProperty(p.key(), p.defaultValue());
+            if (p == SyncProperty.TOKEN && !value.isEmpty()) {
+                value = "***"; // tools display these values; a token is a credential
+            }
+            DriverPropertyInfo d = new DriverPropertyInfo(p.key(), value);
             d.description = p.description();
             d.required = false;
             d.choices = p.isChoice() ? p.choices() : null;

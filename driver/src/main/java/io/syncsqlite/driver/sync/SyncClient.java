@@ -69,6 +69,7 @@ final class SyncClient implements Runnable {
     private final Consumer<List<RemoteChange>> onRemoteChange;
     private final Consumer<Rejection> onRejection;
     private final Consumer<SnapshotProgress> onSnapshot;
+    private final Supplier<String> token;
     private final HttpClient http;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -97,7 +98,7 @@ final class SyncClient implements Runnable {
 
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
                Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
-               Consumer<SnapshotProgress> onSnapshot) {
+               Consumer<SnapshotProgress> onSnapshot, Supplier<String> token) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -106,6 +107,7 @@ final class SyncClient implements Runnable {
         this.onRemoteChange = onRemoteChange;
         this.onRejection = onRejection;
         this.onSnapshot = onSnapshot;
+        this.token = token;
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
         this.thread = new Thread(this, "syncsqlite-sync-" + nodeId);
         this.thread.setDaemon(true);
@@ -223,7 +225,7 @@ final class SyncClient implements Runnable {
 
     private void session(URI uri) throws IOException, SQLException, InterruptedException {
         events.clear();
-        Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, new Transport.Listener() {
+        Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, token.get(), new Transport.Listener() {
             @Override
             public void onMessage(Message message) {
                 if (message instanceof Message.IdGrant grant) {

@@ -62,6 +62,7 @@ public final class SyncNode {
     private final CopyOnWriteArrayList<Consumer<Rejection>> rejectionListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<List<RemoteChange>>> rowListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<SnapshotProgress>> snapshotListeners = new CopyOnWriteArrayList<>();
+    private volatile java.util.function.Supplier<String> tokenSupplier;
     private volatile Map<String, TableInfo> synced;
     private final KeyStock keys;
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
@@ -91,7 +92,7 @@ public final class SyncNode {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
                     syncGate);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
-                    this::fireRejection, this::fireSnapshotProgress);
+                    this::fireRejection, this::fireSnapshotProgress, this::token);
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {
@@ -488,6 +489,20 @@ public final class SyncNode {
 
     public void removeRejectionListener(Consumer<Rejection> listener) {
         rejectionListeners.remove(listener);
+    }
+
+    /**
+     * Supplies the token presented to the relay at every (re)connection, in place of {@code sync.token}:
+     * for tokens that expire, so a session the relay ended at expiry resumes with a fresh one. Called on
+     * the sync thread; it may block briefly (a refresh).
+     */
+    public void setTokenSupplier(java.util.function.Supplier<String> supplier) {
+        this.tokenSupplier = supplier;
+    }
+
+    private String token() {
+        java.util.function.Supplier<String> s = tokenSupplier;
+        return s != null ? s.get() : config.token();
     }
 
     /**

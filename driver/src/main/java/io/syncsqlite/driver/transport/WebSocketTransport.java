@@ -43,10 +43,22 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     /** Opens a connection, waiting at most {@code timeout} for the handshake. */
     public static WebSocketTransport connect(HttpClient http, URI uri, Duration timeout, Transport.Listener listener)
             throws IOException {
+        return connect(http, uri, timeout, null, listener);
+    }
+
+    /**
+     * Opens a connection presenting {@code token} (a JWT, sent as {@code Authorization: Bearer}; null: none),
+     * waiting at most {@code timeout} for the handshake. The token never appears in exceptions or logs.
+     */
+    public static WebSocketTransport connect(HttpClient http, URI uri, Duration timeout, String token,
+                                             Transport.Listener listener) throws IOException {
         WebSocketTransport t = new WebSocketTransport(listener);
         try {
-            t.socket = http.newWebSocketBuilder()
-                    .connectTimeout(timeout)
+            WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(timeout);
+            if (token != null && !token.isBlank()) {
+                builder.header("Authorization", "Bearer " + token.trim());
+            }
+            t.socket = builder
                     .buildAsync(uri, t)
                     .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             return t;

@@ -1,5 +1,6 @@
 package io.syncsqlite.relay.ws;
 
+import io.syncsqlite.relay.auth.TokenVerifier;
 import io.syncsqlite.relay.session.ClientSession;
 import io.syncsqlite.relay.session.CloseCodes;
 import io.syncsqlite.relay.session.Outbound;
@@ -34,17 +35,29 @@ public final class RelayWebSocketServer extends WebSocketServer {
     private static final Logger log = LoggerFactory.getLogger(RelayWebSocketServer.class);
 
     private final BiFunction<Outbound, String, ClientSession> sessions;
+    private final TokenVerifier verifier;
+    private final java.util.concurrent.ScheduledExecutorService expiries;
+    private final java.util.Map<WebSocket, java.util.concurrent.ScheduledFuture<?>> expiring =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private volatile boolean accepting = true;
 
     /**
+     * @param verifier checks the JWT of every new connection ({@code Authorization: Bearer}), or null to
+     *                 trust every client
      * @param sessions creates the session of a new connection, given its outbound side and remote address
      */
-    public RelayWebSocketServer(InetSocketAddress address, int maxFrameBytes,
+    public RelayWebSocketServer(InetSocketAddress address, int maxFrameBytes, TokenVerifier verifier,
                                 BiFunction<Outbound, String, ClientSession> sessions) {
         super(address, Math.max(2, Runtime.getRuntime().availableProcessors()),
                 List.of(new Draft_6455(Collections.emptyList(), maxFrameBytes)));
         this.sessions = sessions;
+        this.verifier = verifier;
+        this.expiries = verifier == null ? null : java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "syncsqlite-token-expiry");
+            t.setDaemon(true);
+            return t;
+        });
         setConnectionLostTimeout(30);
         setReuseAddr(true);
         setTcpNoDelay(true);
@@ -73,7 +86,31 @@ public final class RelayWebSocketServer extends WebSocketServer {
             return;
         }
         InetSocketAddress remote = conn.getRemoteSocketAddress();
+        if (verifier != null && !authenticate(conn, handshake, remote)) {
+            return;
+        }
         conn.setAttachment(sessions.apply(new SocketOutbound(conn), remote == null ? "?" : remote.toString()));
+    }
+
+    /**
+     * Verifies the connection's token; refuses it with {@link CloseCodes#UNAUTHORIZED} and the reason, or
+     * schedules its end for when the token expires (the client reconnects with a fresh one).
+     */
+    private boolean authenticate(WebSocket conn, ClientHandshake handshake, InetSocketAddress remote) {
+        String header = handshake.getFieldValue("Authorization");
+        String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+        try {
+            TokenVerifier.Principal p = verifier.verify(token);
+            long delay = java.time.Duration.between(java.time.Instant.now(), p.expiresAt()).toMillis();
+            expiring.put(conn, expiries.schedule(() -> conn.close(CloseCodes.UNAUTHORIZED, "token expired"),
+                    Math.max(0, delay), java.util.concurrent.TimeUnit.MILLISECONDS));
+            log.debug("connection from {} authenticated as {}", remote, p.subject());
+            return true;
+        } catch (TokenVerifier.Refused e) {
+            log.info("connection from {} refused: {}", remote, e.getMessage());
+            conn.close(CloseCodes.UNAUTHORIZED, "unauthorized: " + e.getMessage());
+            return false;
+        }
     }
 
     @Override
@@ -94,6 +131,10 @@ public final class RelayWebSocketServer extends WebSocketServer {
 
     @Override
     public void onClose(WebSocket conn, int code, String reason, boolean remote) {
+        java.util.concurrent.ScheduledFuture<?> expiry = expiring.remove(conn);
+        if (expiry != null) {
+            expiry.cancel(false);
+        }
         ClientSession s = conn.getAttachment();
         if (s != null) {
             s.onClosed(code, remote);
