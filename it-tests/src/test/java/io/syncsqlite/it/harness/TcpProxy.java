@@ -84,6 +84,15 @@ public final class TcpProxy implements AutoCloseable {
                 upstream.setTcpNoDelay(true);
                 sockets.add(client);
                 sockets.add(upstream);
+                if (!online) {
+                    // Cut while this connection was being set up (cutAll ran before the adds): cut it too,
+                    // or a client going "offline" right after connecting would stay online.
+                    closeQuietly(client);
+                    closeQuietly(upstream);
+                    sockets.remove(client);
+                    sockets.remove(upstream);
+                    continue;
+                }
                 pump(client, upstream);
                 pump(upstream, client);
             } catch (IOException e) {

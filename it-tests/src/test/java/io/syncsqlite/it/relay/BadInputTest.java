@@ -76,6 +76,21 @@ class BadInputTest {
     }
 
     @Test
+    void aMessageFloodClosesWith1008() {
+        TestClient c = f.client("bad-flood", 0);
+        try {
+            // Far above the per-client rate; stop once the relay has closed, as a client would.
+            for (int i = 0; i < 5000 && c.closeCode() == null; i++) {
+                c.sendProgress(0);
+            }
+        } catch (IllegalStateException closedMeanwhile) {
+            // the relay closed the connection part-way through the flood, as it should
+        }
+        assertEquals(1008, c.awaitClose(), () -> "errors: " + c.errors());
+        assertEquals("message rate exceeded", c.closeReason());
+    }
+
+    @Test
     void anUnknownMessageTypeClosesWith1002() {
         TestClient c = f.client("bad-type", 0);
         c.sendText("{\"type\":\"shout\",\"text\":\"hi\"}");

@@ -53,6 +53,7 @@ public final class ClientSession implements ChangeFeed.Listener {
     static final int MAX_ENTRIES = 1000;
     static final long MAX_BYTES = 4L << 20;
     private static final int MAX_QUEUED_MESSAGES = 1000;
+    static final int MAX_MESSAGES_PER_SECOND = 1000;
     private static final int READ_COMMITS = 256;
 
     private enum State { AWAIT_HELLO, ACTIVE }
@@ -66,6 +67,11 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final String remote;
     private final Runnable onEnd;
     private final AtomicInteger queued = new AtomicInteger();
+    /**
+     * Messages per second a client may send: a syncing client sends a push per batch and a progress per
+     * feed message, far below this; a flood closes the connection before it costs the relay.
+     */
+    private final RateLimit rate = new RateLimit(MAX_MESSAGES_PER_SECOND, 2 * MAX_MESSAGES_PER_SECOND);
     private final AtomicBoolean pumpQueued = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile boolean closed;
@@ -106,6 +112,10 @@ public final class ClientSession implements ChangeFeed.Listener {
     /** A text frame arrived (WebSocket thread). */
     public void onText(String text) {
         if (closed || draining) {
+            return;
+        }
+        if (!rate.tryTake()) {
+            close(CloseCodes.POLICY_VIOLATION, "message rate exceeded");
             return;
         }
         if (queued.incrementAndGet() > MAX_QUEUED_MESSAGES) {
