@@ -59,8 +59,14 @@ public sealed interface Message {
      * @param appliedTx  the highest transaction id of this client already applied (0 if none)
      * @param appliedSeq the feed position of that transaction's commit
      * @param head       the newest feed position at this moment
+     * @param resync     the client's cursor lies before the retained history: a full snapshot follows, and
+     *                   the client removes local rows the snapshot does not contain (keeping its own
+     *                   unsent writes)
      */
-    record Welcome(long appliedTx, long appliedSeq, long head) implements Message {
+    record Welcome(long appliedTx, long appliedSeq, long head, boolean resync) implements Message {
+        public Welcome(long appliedTx, long appliedSeq, long head) {
+            this(appliedTx, appliedSeq, head, false);
+        }
     }
 
     /** Committed client transactions, in commit order. */

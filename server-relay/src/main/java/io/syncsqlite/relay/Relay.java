@@ -4,6 +4,7 @@ import io.syncsqlite.relay.apply.PostgresChangeApplier;
 import io.syncsqlite.relay.auth.TokenVerifier;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
+import io.syncsqlite.relay.feed.Retention;
 import io.syncsqlite.relay.keys.KeyAllocator;
 import io.syncsqlite.relay.ops.HttpEndpoints;
 import io.syncsqlite.relay.ops.Metrics;
@@ -60,11 +61,12 @@ public final class Relay implements AutoCloseable {
     private final RelayWebSocketServer server;
     private final Set<ClientSession> sessions;
     private final HttpEndpoints http;
+    private final Retention retention;
     private final int port;
     private boolean closed;
 
     private Relay(RelayConfig config, ConnectionPool pool, ChangeFeed feed, ExecutorService workers,
-                  RelayWebSocketServer server, Set<ClientSession> sessions, HttpEndpoints http) {
+                  RelayWebSocketServer server, Set<ClientSession> sessions, HttpEndpoints http, Retention retention) {
         this.config = config;
         this.pool = pool;
         this.feed = feed;
@@ -72,6 +74,7 @@ public final class Relay implements AutoCloseable {
         this.server = server;
         this.sessions = sessions;
         this.http = http;
+        this.retention = retention;
         this.port = server.getPort();
     }
 
@@ -96,6 +99,7 @@ public final class Relay implements AutoCloseable {
         ExecutorService workers = null;
         RelayWebSocketServer server = null;
         HttpEndpoints http = null;
+        Retention retention = null;
         try {
             feed.start();
             workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
@@ -114,10 +118,13 @@ public final class Relay implements AutoCloseable {
             });
             server.start();
             server.started().get(30, TimeUnit.SECONDS);
+            if (config.retention() != null) {
+                retention = Retention.start(pool, feed, config.retention());
+            }
             if (config.httpPort() != RelayConfig.NO_HTTP) {
                 http = HttpEndpoints.start(config.host(), config.httpPort(), pool, metrics);
             }
-            Relay relay = new Relay(config, pool, feed, workers, server, sessions, http);
+            Relay relay = new Relay(config, pool, feed, workers, server, sessions, http, retention);
             log.info("syncsqlite relay listening on {} (database {})", relay.uri(), RelayConfig.maskUrl(config.pgUrl()));
             return relay;
         } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
@@ -127,6 +134,9 @@ public final class Relay implements AutoCloseable {
             stopQuietly(server);
             if (http != null) {
                 http.close();
+            }
+            if (retention != null) {
+                retention.close();
             }
             feed.close();
             if (workers != null) {
@@ -153,6 +163,11 @@ public final class Relay implements AutoCloseable {
     /** The port the relay listens on (the chosen one if the configuration said 0). */
     public int port() {
         return port;
+    }
+
+    /** Prunes history once now (as the retention timer does); 0 when no retention is configured. */
+    public int pruneHistory() throws SQLException {
+        return retention == null ? 0 : retention.pruneOnce();
     }
 
     /** The port of {@code /health} and {@code /metrics}, or -1 when they are not served. */
@@ -203,6 +218,9 @@ public final class Relay implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (!sessions.isEmpty() && System.nanoTime() < deadline) {
             sleep(10);
+        }
+        if (retention != null) {
+            retention.close();
         }
         feed.close();
         workers.shutdown();

@@ -43,6 +43,8 @@ public final class RelayMain {
                                    (32 bytes or more) [env SYNCSQLITE_JWT_SECRET]
               --jwks-file FILE     ...or RS256/ES256 with a public key of this JWKS file [env SYNCSQLITE_JWKS_FILE]
               --jwt-audience AUD   tokens must name this audience [env SYNCSQLITE_JWT_AUDIENCE]
+              --retention-hours H  keep the change history H hours; clients offline longer resync
+                                   from a snapshot [env SYNCSQLITE_RETENTION_HOURS; default: forever]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
                                    flags override environment variables, which override the file
@@ -61,11 +63,11 @@ public final class RelayMain {
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
-                   RelayConfig.Auth auth) {
+                   RelayConfig.Auth auth, java.time.Duration retention) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                    auth);
+                    auth, retention);
         }
     }
 
@@ -139,7 +141,8 @@ public final class RelayMain {
             new Option("tables", "SYNCSQLITE_TABLES"), new Option("pool-size", null),
             new Option("max-frame-bytes", null), new Option("http-port", "SYNCSQLITE_HTTP_PORT"),
             new Option("jwt-secret", "SYNCSQLITE_JWT_SECRET"), new Option("jwks-file", "SYNCSQLITE_JWKS_FILE"),
-            new Option("jwt-audience", "SYNCSQLITE_JWT_AUDIENCE"));
+            new Option("jwt-audience", "SYNCSQLITE_JWT_AUDIENCE"),
+            new Option("retention-hours", "SYNCSQLITE_RETENTION_HOURS"));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -228,7 +231,16 @@ public final class RelayMain {
                 number("--port", port, RelayConfig.DEFAULT_PORT, 0, 65535), schema, tableList(tables),
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
                 number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE),
-                number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535), auth);
+                number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535), auth,
+                retention(values.get("retention-hours")));
+    }
+
+    private static java.time.Duration retention(String hours) throws UsageException {
+        if (hours == null) {
+            return null;
+        }
+        int h = number("--retention-hours", hours, 0, 1, 100_000);
+        return java.time.Duration.ofHours(h);
     }
 
     private static Map<String, String> readConfig(String file) throws UsageException {

@@ -87,6 +87,11 @@ public final class TriggerSql {
         return out;
     }
 
+    /** The key of a row of {@code t} (aliased {@code row}) as JSON, exactly as the capture triggers build it. */
+    public static String keyJson(TableInfo t, String row) {
+        return jsonObject(t, t.pk(), row);
+    }
+
     private static String jsonObject(TableInfo t, List<String> names, String row) {
         StringJoiner j = new StringJoiner(", ", "json_object(", ")");
         for (String name : names) {

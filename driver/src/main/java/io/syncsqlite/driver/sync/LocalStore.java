@@ -54,6 +54,8 @@ final class LocalStore implements AutoCloseable {
     private PendingOverlay pending;
     /** The outbox seq of the last transaction marker {@link #pending} includes. */
     private long pendingThrough;
+    /** During a resync snapshot: the keys of every row it brought; null otherwise. */
+    private Set<String> resyncSeen;
 
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables) {
         this(db, clock, tables, Set.of());
@@ -335,6 +337,9 @@ final class LocalStore implements AutoCloseable {
             return false;
         }
         String key = RowKey.of(t, e.pk());
+        if (resyncSeen != null) {
+            resyncSeen.add(key);
+        }
         PendingOverlay.RowPending pending = overlay.at(key, position);
         if (e.kind() == FeedKind.DELETE) {
             if (pending.any()) {
@@ -631,6 +636,72 @@ final class LocalStore implements AutoCloseable {
             statements.put(sql, ps);
         }
         return ps;
+    }
+
+    /** A resync snapshot begins (the relay pruned history this file still needed): note every row it brings. */
+    void beginResync() {
+        resyncSeen = new HashSet<>();
+    }
+
+    boolean resyncing() {
+        return resyncSeen != null;
+    }
+
+    /**
+     * Ends a resync snapshot: removes every local row of a synced table that the snapshot did not bring,
+     * unless this client has a pending write on it (its own unsent or unsettled writes are kept and still
+     * go up). The deletions are the server's state, not local writes: they do not travel back.
+     *
+     * @return the removed rows, for listeners
+     */
+    List<RemoteChange> endResync() throws SQLException {
+        Set<String> seen = resyncSeen;
+        resyncSeen = null;
+        if (seen == null) {
+            return List.of();
+        }
+        return inTransaction(() -> {
+            long echoFrom = maxOutboxSeq();
+            PendingOverlay overlay = overlay();
+            List<RemoteChange> removed = new ArrayList<>();
+            for (TableInfo t : tables.get().values()) {
+                if (!t.hasPrimaryKey()) {
+                    continue;
+                }
+                String table = '"' + t.name().replace("\"", "\"\"") + '"';
+                List<ObjectNode> gone = new ArrayList<>();
+                try (Statement st = db.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT " + TriggerSql.keyJson(t, "r") + " FROM " + table + " AS r")) {
+                    while (rs.next()) {
+                        ObjectNode pk = object(rs.getString(1));
+                        String key = RowKey.of(t, pk);
+                        if (!seen.contains(key) && !overlay.at(key, 0).any()) {
+                            gone.add(pk);
+                        }
+                    }
+                }
+                StringBuilder where = new StringBuilder();
+                for (String c : t.pk()) {
+                    where.append(where.length() == 0 ? "" : " AND ").append('"').append(c.replace("\"", "\"\""))
+                            .append("\" = ?");
+                }
+                try (PreparedStatement del = db.prepareStatement("DELETE FROM " + table + " WHERE " + where)) {
+                    for (ObjectNode pk : gone) {
+                        int i = 1;
+                        for (String c : t.pk()) {
+                            JsonNode v = pk.get(c);
+                            del.setObject(i++, v == null || v.isNull() ? null : v.isNumber() ? v.numberValue() : v.asText());
+                        }
+                        del.executeUpdate();
+                        removed.add(new RemoteChange(t.name(), pk, true));
+                    }
+                }
+            }
+            PreparedStatement echo = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
+            echo.setLong(1, echoFrom);
+            echo.executeUpdate();
+            return removed;
+        });
     }
 
     /** Stores key ranges the relay granted (see {@link KeyStock#store}). */

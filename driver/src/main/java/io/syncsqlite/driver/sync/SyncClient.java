@@ -253,6 +253,11 @@ final class SyncClient implements Runnable {
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
         snapshotReceived = 0;
+        if (welcome.resync()) {
+            LOG.log(System.Logger.Level.INFO, "the relay no longer has the history since this file''s cursor {0}:"
+                    + " resyncing from a snapshot", store.cursor());
+            store.beginResync();
+        }
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
@@ -343,6 +348,10 @@ final class SyncClient implements Runnable {
             }
         } else if (m instanceof Message.Changes changes) {
             List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
+            if (changes.through() > 0 && store.resyncing()) {
+                touched = new java.util.ArrayList<>(touched);
+                touched.addAll(store.endResync());
+            }
             transport.send(new Message.Progress(store.cursor()));
             if (changes.snapshotTotal() > 0) {
                 snapshotReceived += changes.entries().size();

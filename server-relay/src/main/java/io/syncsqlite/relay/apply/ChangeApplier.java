@@ -29,7 +29,9 @@ public interface ChangeApplier {
      * @param appliedTx  the highest transaction of the client already applied (or rejected), 0 if none
      * @param appliedSeq the feed position of that transaction's outcome
      * @param head       the newest feed position
+     * @param horizon    the oldest feed position still in the history (0 when nothing was pruned): a client
+     *                   whose cursor is below {@code horizon - 1} has missed pruned commits and must resync
      */
-    record ClientPosition(long appliedTx, long appliedSeq, long head) {
+    record ClientPosition(long appliedTx, long appliedSeq, long head, long horizon) {
     }
 }

@@ -51,7 +51,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
 
     private static final String POSITION = "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT applied_seq FROM syncsqlite.client WHERE node = ?), 0), "
-            + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0)";
+            + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0), "
+            + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0)";
 
     private final ConnectionPool pool;
     private final Catalog catalog;
@@ -71,7 +72,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             ps.setString(2, node);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3));
+                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));
                 c.commit();
                 return p;
             }

@@ -37,6 +37,8 @@ import java.util.stream.Collectors;
  */
 public final class ChangeFeed implements AutoCloseable {
 
+    private final java.util.concurrent.atomic.AtomicLong horizon = new java.util.concurrent.atomic.AtomicLong();
+
     /** Woken when the feed has new commits. Must not block. */
     public interface Listener {
         void onFeedAdvanced();
@@ -86,6 +88,19 @@ public final class ChangeFeed implements AutoCloseable {
         return buffer.head();
     }
 
+    /**
+     * The oldest commit position still in PostgreSQL's history as last seen (0 if none was pruned): a
+     * session whose position is below {@code horizon() - 1} can no longer be caught up from the history.
+     */
+    public long horizon() {
+        return horizon.get();
+    }
+
+    /** Records that history before {@code oldestKept} is gone (by this relay's pruning or another's). */
+    public void raiseHorizon(long oldestKept) {
+        horizon.accumulateAndGet(oldestKept, Math::max);
+    }
+
     public void addListener(Listener l) {
         listeners.add(l);
     }
@@ -108,6 +123,14 @@ public final class ChangeFeed implements AutoCloseable {
         boolean broken = false;
         try {
             List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, tables);
+            // Read after the commits: pruning removes the oldest first, so if the oldest kept commit is
+            // still at or before cursor + 1 now, nothing this read needed was missing (see horizon()).
+            try (java.sql.Statement st = c.createStatement();
+                 java.sql.ResultSet rs = st.executeQuery("SELECT coalesce(min(seq), 0) FROM syncsqlite.commit_log")) {
+                if (rs.next()) {
+                    raiseHorizon(rs.getLong(1));
+                }
+            }
             c.commit();
             return commits;
         } catch (SQLException e) {

@@ -210,16 +210,24 @@ public final class ClientSession implements ChangeFeed.Listener {
         metrics.connected();
         node = hello.node();
         state = State.ACTIVE;
-        sentThrough = hello.cursor();
-        snapshotPending = hello.cursor() == 0;
-        catchUpThrough = hello.cursor() == 0 ? 0 : position.head();
+        // A cursor before the retained history (see Retention) cannot be caught up: resync from a snapshot.
+        boolean resync = hello.cursor() > 0 && hello.cursor() < position.horizon() - 1;
+        long cursor = resync ? 0 : hello.cursor();
+        sentThrough = cursor;
+        snapshotPending = cursor == 0;
+        catchUpThrough = cursor == 0 ? 0 : position.head();
         log.info("node {} connected from {} (cursor {}, applied tx {})", node, remote, hello.cursor(),
                 position.appliedTx());
         if (hello.cursor() > position.head()) {
             log.warn("node {} has cursor {} beyond the feed head {}: was the database replaced?", node,
                     hello.cursor(), position.head());
         }
-        send(MessageCodec.encode(new Message.Welcome(position.appliedTx(), position.appliedSeq(), position.head())));
+        if (resync) {
+            log.info("node {} is behind the retained history (cursor {}, oldest kept {}): resyncing it", node,
+                    hello.cursor(), position.horizon());
+        }
+        send(MessageCodec.encode(new Message.Welcome(position.appliedTx(), position.appliedSeq(), position.head(),
+                resync)));
         feed.addListener(this);
         pump();
     }
@@ -306,6 +314,13 @@ public final class ClientSession implements ChangeFeed.Listener {
         if (backlog.isEmpty()) {
             backlog.addAll(feed.read(sentThrough, READ_COMMITS));
             if (backlog.isEmpty()) {
+                return false;
+            }
+            if (sentThrough < feed.horizon() - 1) {
+                // History this client still needed was pruned while it was connected (it fell behind by more
+                // than the retention): reconnecting makes it resync instead of silently skipping commits.
+                backlog.clear();
+                close(CloseCodes.GOING_AWAY, "history pruned: reconnect to resync");
                 return false;
             }
         }

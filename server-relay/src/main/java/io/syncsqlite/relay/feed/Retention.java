@@ -1,0 +1,138 @@
+package io.syncsqlite.relay.feed;
+
+import io.syncsqlite.relay.db.ConnectionPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Prunes the feed's history: commits older than the retention, with their row images, leaving the newest
+ * commit whatever its age (it is the feed's head). Without it {@code syncsqlite.change} and
+ * {@code commit_log} grow with every change forever.
+ *
+ * <p>What pruning means for clients: one whose cursor lies before the oldest kept commit cannot be caught
+ * up from the history and is resynced from a snapshot instead (its unsent writes are kept; see
+ * {@code Message.Welcome#resync}). A connected client that falls that far behind is disconnected and
+ * resynced the same way when it reconnects. Merge clocks ({@code row_clock}), including tombstones of
+ * deleted rows, are kept: they decide merges, not catch-up.
+ *
+ * <p>Several relays may prune the same database: each run holds a transaction-level advisory lock, so
+ * they take turns; each relay also learns the horizon from the database after every run.
+ *
+ * <p>Thread-safe: one daemon thread runs the prune; {@link #close} stops it.
+ */
+public final class Retention implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Retention.class);
+    private static final long PRUNE_LOCK = 0x5953_5052_554e_4531L; // "SYPRUNE1"
+    private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(10);
+
+    private final ConnectionPool pool;
+    private final ChangeFeed feed;
+    private final Duration keep;
+    private final ScheduledExecutorService timer;
+
+    private Retention(ConnectionPool pool, ChangeFeed feed, Duration keep) {
+        this.pool = pool;
+        this.feed = feed;
+        this.keep = keep;
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "syncsqlite-retention");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Prunes history older than {@code keep}, every {@code keep / 10} (between 1 s and 10 min). */
+    public static Retention start(ConnectionPool pool, ChangeFeed feed, Duration keep) {
+        Retention r = new Retention(pool, feed, keep);
+        long every = Math.max(1000, Math.min(TimeUnit.MINUTES.toMillis(10), keep.toMillis() / 10));
+        r.timer.scheduleWithFixedDelay(r::runQuietly, every, every, TimeUnit.MILLISECONDS);
+        return r;
+    }
+
+    private void runQuietly() {
+        try {
+            pruneOnce();
+        } catch (SQLException | RuntimeException e) {
+            log.warn("pruning history failed (will retry): {}", e.toString());
+        }
+    }
+
+    /** One pruning run; returns the number of commits removed. */
+    public int pruneOnce() throws SQLException {
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = true;
+        try {
+            int removed = 0;
+            try (PreparedStatement lock = c.prepareStatement("SELECT pg_try_advisory_xact_lock(?)")) {
+                lock.setLong(1, PRUNE_LOCK);
+                try (ResultSet rs = lock.executeQuery()) {
+                    rs.next();
+                    if (rs.getBoolean(1)) {
+                        removed = prune(c);
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(min(seq), 0) FROM syncsqlite.commit_log");
+                 ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                feed.raiseHorizon(rs.getLong(1));
+            }
+            c.commit();
+            broken = false;
+            if (removed > 0) {
+                log.info("pruned {} commit(s) older than {} from the history", removed, keep);
+            }
+            return removed;
+        } finally {
+            if (broken) {
+                try {
+                    c.rollback();
+                } catch (SQLException ignored) {
+                    // the connection is dropped below
+                }
+            }
+            pool.release(c, broken);
+        }
+    }
+
+    private int prune(Connection c) throws SQLException {
+        // The cutoff position: the newest commit older than the retention, never the head itself.
+        long cutoff;
+        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(seq), 0) FROM syncsqlite.commit_log"
+                + " WHERE committed_at < clock_timestamp() - ?::interval"
+                + " AND seq < (SELECT max(seq) FROM syncsqlite.commit_log)")) {
+            ps.setString(1, keep.toMillis() + " milliseconds");
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                cutoff = rs.getLong(1);
+            }
+        }
+        if (cutoff == 0) {
+            return 0;
+        }
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.change WHERE xid IN"
+                + " (SELECT xid FROM syncsqlite.commit_log WHERE seq <= ?)")) {
+            ps.setLong(1, cutoff);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.commit_log WHERE seq <= ?")) {
+            ps.setLong(1, cutoff);
+            return ps.executeUpdate();
+        }
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}
