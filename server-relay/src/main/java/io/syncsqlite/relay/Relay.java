@@ -88,6 +88,7 @@ public final class Relay implements AutoCloseable {
     public static Relay start(RelayConfig config) throws SQLException, IOException {
         TokenVerifier verifier = config.auth() == null ? null
                 : TokenVerifier.of(config.auth().hs256Secret(), config.auth().jwksFile(), config.auth().audience());
+        javax.net.ssl.SSLContext tlsContext = config.tls() == null ? null : sslContext(config.tls());
         ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
                 config.pgPassword(), "syncsqlite-relay");
         Catalog catalog;
@@ -116,6 +117,9 @@ public final class Relay implements AutoCloseable {
                 sessions.add(self[0]);
                 return self[0];
             });
+            if (tlsContext != null) {
+                server.setWebSocketFactory(new org.java_websocket.server.DefaultSSLWebSocketServerFactory(tlsContext));
+            }
             server.start();
             server.started().get(30, TimeUnit.SECONDS);
             if (config.retention() != null) {
@@ -155,6 +159,23 @@ public final class Relay implements AutoCloseable {
         }
     }
 
+    private static javax.net.ssl.SSLContext sslContext(RelayConfig.Tls tls) throws IOException {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(tls.keystore())) {
+            char[] password = tls.password().toCharArray();
+            java.security.KeyStore ks = java.security.KeyStore.getInstance(
+                    tls.keystore().toString().endsWith(".jks") ? "JKS" : "PKCS12");
+            ks.load(in, password);
+            javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                    javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, password);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot use the TLS keystore " + tls.keystore() + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Starts a throwaway PostgreSQL for demos (see {@link EmbeddedDatabase}). */
     public static EmbeddedDatabase startEmbeddedPostgres() throws IOException {
         return EmbeddedDatabase.start();
@@ -181,7 +202,7 @@ public final class Relay implements AutoCloseable {
         if (host.contains(":")) {
             host = "[" + host + "]";
         }
-        return URI.create("ws://" + host + ":" + port() + "/sync");
+        return URI.create((config.tls() == null ? "ws://" : "wss://") + host + ":" + port() + "/sync");
     }
 
     public RelayConfig config() {

@@ -20,12 +20,21 @@ import java.util.Objects;
  * @param auth          how clients authenticate, or {@code null}: every client is trusted
  * @param retention     how long the feed's history is kept (clients offline longer resync from a
  *                      snapshot), or {@code null} to keep it forever
+ * @param tls           the keystore for {@code wss://}, or {@code null} for plain {@code ws://}
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
                           List<String> tables, int poolSize, int maxFrameBytes, int httpPort, Auth auth,
-                          java.time.Duration retention) {
+                          java.time.Duration retention, Tls tls) {
+
+    /** A PKCS12 (or JKS) keystore with the relay's certificate and key. The password is never printed. */
+    public record Tls(java.nio.file.Path keystore, String password) {
+        @Override
+        public String toString() {
+            return "Tls[" + keystore + "]";
+        }
+    }
 
     /**
      * JWT authentication of clients: HS256 with {@code hs256Secret}, and/or RS256/ES256 with the keys of
@@ -73,47 +82,53 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
-                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null);
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
     public RelayConfig withHttpPort(int httpPort) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     /** Requires clients to present a JWT verified as {@code auth} says. */
     public RelayConfig withAuth(Auth auth) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     /** Keeps the feed's history for {@code retention} (null: forever). */
     public RelayConfig withRetention(java.time.Duration retention) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention);
+                auth, retention, tls);
+    }
+
+    /** Serves {@code wss://} with the certificate of {@code tls}. */
+    public RelayConfig withTls(Tls tls) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                auth, retention, tls);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
     }
 
     /** Never shows the password, also not one embedded in the URL. */
@@ -122,7 +137,7 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         return "RelayConfig[pgUrl=" + maskUrl(pgUrl) + ", pgUser=" + pgUser + ", pgPassword=" + (pgPassword.isEmpty() ? "" : "***")
                 + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
                 + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + ", httpPort=" + httpPort
-                + ", auth=" + auth + ", retention=" + retention + "]";
+                + ", auth=" + auth + ", retention=" + retention + ", tls=" + tls + "]";
     }
 
     /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */

@@ -45,6 +45,9 @@ public final class RelayMain {
               --jwt-audience AUD   tokens must name this audience [env SYNCSQLITE_JWT_AUDIENCE]
               --retention-hours H  keep the change history H hours; clients offline longer resync
                                    from a snapshot [env SYNCSQLITE_RETENTION_HOURS; default: forever]
+              --tls-keystore FILE  serve wss:// with the certificate in this PKCS12 keystore
+                                   [env SYNCSQLITE_TLS_KEYSTORE; password: --tls-keystore-password or
+                                   SYNCSQLITE_TLS_KEYSTORE_PASSWORD]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
                                    flags override environment variables, which override the file
@@ -63,11 +66,11 @@ public final class RelayMain {
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
-                   RelayConfig.Auth auth, java.time.Duration retention) {
+                   RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                    auth, retention);
+                    auth, retention, tls);
         }
     }
 
@@ -142,7 +145,9 @@ public final class RelayMain {
             new Option("max-frame-bytes", null), new Option("http-port", "SYNCSQLITE_HTTP_PORT"),
             new Option("jwt-secret", "SYNCSQLITE_JWT_SECRET"), new Option("jwks-file", "SYNCSQLITE_JWKS_FILE"),
             new Option("jwt-audience", "SYNCSQLITE_JWT_AUDIENCE"),
-            new Option("retention-hours", "SYNCSQLITE_RETENTION_HOURS"));
+            new Option("retention-hours", "SYNCSQLITE_RETENTION_HOURS"),
+            new Option("tls-keystore", "SYNCSQLITE_TLS_KEYSTORE"),
+            new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -232,7 +237,9 @@ public final class RelayMain {
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
                 number("--max-frame-bytes", maxFrameBytes, RelayConfig.DEFAULT_MAX_FRAME_BYTES, 1024, Integer.MAX_VALUE),
                 number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535), auth,
-                retention(values.get("retention-hours")));
+                retention(values.get("retention-hours")),
+                values.get("tls-keystore") == null ? null : new RelayConfig.Tls(
+                        java.nio.file.Path.of(values.get("tls-keystore")), values.getOrDefault("tls-keystore-password", "")));
     }
 
     private static java.time.Duration retention(String hours) throws UsageException {

@@ -34,6 +34,11 @@ public enum SyncProperty {
     TOKEN("sync.token", "",
             "Token (a JWT) presented to the relay as 'Authorization: Bearer'. For tokens that expire, register a"
                     + " supplier instead (SyncDataSource.setTokenSupplier or SyncNode.setTokenSupplier)."),
+    TRUST_STORE("sync.trustStore", "",
+            "Trust store (PKCS12 or JKS file) for wss:// relays with certificates the JDK does not trust."
+                    + " Empty: the JDK's default trust store."),
+    TRUST_STORE_PASSWORD("sync.trustStorePassword", "",
+            "Password of sync.trustStore."),
     ID_BLOCK("sync.idBlock", "1000",
             "Integer keys reserved from the relay per request, for rows inserted without a key into a synced"
                     + " table with an INTEGER PRIMARY KEY. The client keeps at least this many in stock, so it"

@@ -34,10 +34,13 @@ import java.util.Set;
  * @param lingerMs      how long sync outlives the last connection
  * @param idBlock       integer keys requested from the relay at a time, per table
  * @param token         token presented to the relay, empty for none (never printed)
+ * @param trustStore    trust store file for wss:// relays, empty for the JDK's default
+ * @param trustStorePassword its password (never printed)
  */
 public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
                       Set<String> tables, Set<String> counters, Set<String> lww, String node, boolean syncEnabled, long reconnectMaxMs,
-                      int batchRows, long lingerMs, int idBlock, String token) {
+                      int batchRows, long lingerMs, int idBlock, String token,
+                      String trustStore, String trustStorePassword) {
 
     public static final String PREFIX = "jdbc:syncsqlite:";
 
@@ -100,7 +103,8 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                 SyncProperty.NODE.get(sync).trim(),
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
                 positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
-                nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync), SyncProperty.TOKEN.get(sync).trim());
+                nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync), SyncProperty.TOKEN.get(sync).trim(),
+                SyncProperty.TRUST_STORE.get(sync).trim(), SyncProperty.TRUST_STORE_PASSWORD.get(sync));
     }
 
     private static int idBlock(Properties sync) throws SQLException {

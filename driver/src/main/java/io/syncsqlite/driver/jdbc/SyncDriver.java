@@ -94,7 +94,7 @@ public final class SyncDriver implements Driver {
         for (int i = 0; i < all.length; i++) {
             SyncProperty p = all[i];
             String value = given.getProperty(p.key(), p.defaultValue());
-            if (p == SyncProperty.TOKEN && !value.isEmpty()) {
+            if ((p == SyncProperty.TOKEN || p == SyncProperty.TRUST_STORE_PASSWORD) && !value.isEmpty()) {
                 value = "***"; // tools display these values; a token is a credential
             }
             DriverPropertyInfo d = new DriverPropertyInfo(p.key(), value);

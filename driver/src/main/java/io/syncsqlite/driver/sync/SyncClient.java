@@ -98,7 +98,7 @@ final class SyncClient implements Runnable {
 
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
                Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
-               Consumer<SnapshotProgress> onSnapshot, Supplier<String> token) {
+               Consumer<SnapshotProgress> onSnapshot, Supplier<String> token, javax.net.ssl.SSLContext tls) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -108,7 +108,11 @@ final class SyncClient implements Runnable {
         this.onRejection = onRejection;
         this.onSnapshot = onSnapshot;
         this.token = token;
-        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+        HttpClient.Builder http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT);
+        if (tls != null) {
+            http.sslContext(tls);
+        }
+        this.http = http.build();
         this.thread = new Thread(this, "syncsqlite-sync-" + nodeId);
         this.thread.setDaemon(true);
     }

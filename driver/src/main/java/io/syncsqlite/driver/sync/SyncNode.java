@@ -81,7 +81,7 @@ public final class SyncNode {
     private boolean closed;
 
     private SyncNode(String key, SyncUrl config, String nodeId, HybridClock clock, Map<String, TableInfo> synced,
-                     KeyStock keys, Connection clientDb) {
+                     KeyStock keys, Connection clientDb, javax.net.ssl.SSLContext tls) {
         this.key = key;
         this.config = config;
         this.nodeId = nodeId;
@@ -92,7 +92,7 @@ public final class SyncNode {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
                     syncGate);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
-                    this::fireRejection, this::fireSnapshotProgress, this::token);
+                    this::fireRejection, this::fireSnapshotProgress, this::token, tls);
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {
@@ -172,6 +172,9 @@ public final class SyncNode {
         }
         KeyStock keys = shared && !config.servers().isEmpty()
                 ? KeyStock.load(raw, synced, config.idBlock()) : KeyStock.empty(config.idBlock());
+        // Before the client's own connection opens: a bad trust store fails the open with nothing to clean up.
+        javax.net.ssl.SSLContext tls = config.trustStore().isEmpty() ? null
+                : io.syncsqlite.driver.transport.TrustStores.context(config.trustStore(), config.trustStorePassword());
         Connection clientDb = null;
         if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
             Properties p = new Properties();
@@ -186,7 +189,7 @@ public final class SyncNode {
                 st.execute("PRAGMA foreign_keys = OFF");
             }
         }
-        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb);
+        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, tls);
         if (node.client != null) {
             node.client.start();
         }
