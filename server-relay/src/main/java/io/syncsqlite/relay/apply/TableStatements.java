@@ -56,7 +56,7 @@ final class TableStatements {
         String firstPk = "t." + Sql.ident(pk.get(0));
         this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT "
                 + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
-                + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t) END, "
+                + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END, "
                 + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "

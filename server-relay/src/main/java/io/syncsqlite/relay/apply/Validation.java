@@ -109,11 +109,25 @@ final class Validation {
         return col;
     }
 
-    /** SQLite has no boolean type: its 0/1 become PostgreSQL booleans. */
+    /**
+     * SQLite has no boolean or JSON type: its 0/1 become PostgreSQL booleans, and the text of a JSON
+     * document stored in a TEXT column becomes that document in a json/jsonb column (not a JSON string
+     * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such.
+     */
     private static JsonNode convert(ColumnInfo col, JsonNode value) {
+        if (value == null) {
+            return MessageCodec.JSON.nullNode();
+        }
         if (col.isBoolean() && value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
             return BooleanNode.valueOf(value.asLong() == 1);
         }
-        return value == null ? MessageCodec.JSON.nullNode() : value;
+        if (value.isTextual() && (col.baseType().equals("json") || col.baseType().equals("jsonb"))) {
+            try {
+                return MessageCodec.JSON.readTree(value.asText());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
+                return value;
+            }
+        }
+        return value;
     }
 }

@@ -108,7 +108,7 @@ public final class Snapshot implements AutoCloseable {
         }
         TableInfo t = tables.get(tableIndex);
         String pk = Sql.pkObject("t.", t.primaryKey());
-        ps = c.prepareStatement("SELECT " + pk + "::text, to_jsonb(t)::text, "
+        ps = c.prepareStatement("SELECT " + pk + "::text, to_jsonb(t.*)::text, "
                 + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) FROM " + t.qualifiedName() + " AS t "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk);
         // With auto-commit off, pgjdbc fetches through a cursor: a big table never sits in memory whole.

@@ -133,14 +133,14 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         IF relay_mode THEN
             INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
-            SELECT tname, 'U', n.img - nonpk, n.img, h FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS n;
+            SELECT tname, 'U', n.img - nonpk, n.img, h FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS n;
             RETURN NULL;
         END IF;
         WITH n AS MATERIALIZED (
             SELECT x.img, x.pk, greatest(now_hlc, coalesce((
                        SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
                        WHERE rc.tbl = tname AND rc.pk = x.pk), 0)) AS h
-            FROM (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS i) AS x),
+            FROM (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i) AS x),
         logged AS (
             INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'U', n.pk, n.img, n.h FROM n)
         INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
@@ -158,7 +158,7 @@ BEGIN
             SELECT x.pk, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                        SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
                        WHERE rc.tbl = tname AND rc.pk = x.pk), 0)) END AS h
-            FROM (SELECT to_jsonb(r) - nonpk AS pk FROM syncsqlite_old AS r) AS x),
+            FROM (SELECT to_jsonb(r.*) - nonpk AS pk FROM syncsqlite_old AS r) AS x),
         logged AS (
             INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'D', o.pk, NULL, o.h FROM o)
         INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
@@ -171,9 +171,9 @@ BEGIN
     -- UPDATE. Keys are unique among the old rows and among the new rows, so the three groups (gone,
     -- kept, new) have distinct keys and one upsert can stamp them all.
     WITH o AS MATERIALIZED (
-        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_old AS r) AS i),
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS i),
     n AS MATERIALIZED (
-        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r) AS img FROM syncsqlite_new AS r) AS i),
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
     ev AS MATERIALIZED (
         SELECT e.ord, e.kind, e.pk, e.img, e.old,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
