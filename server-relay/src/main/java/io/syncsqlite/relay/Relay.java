@@ -104,7 +104,11 @@ public final class Relay implements AutoCloseable {
         try {
             feed.start();
             workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
-            PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog);
+            PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog, () -> {
+                try (Connection c = connector.open()) {
+                    return SchemaInstaller.install(c, config.schema(), config.tables());
+                }
+            });
             KeyAllocator keys = new KeyAllocator(pool, catalog);
             Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
             Metrics metrics = new Metrics();

@@ -56,11 +56,55 @@ public final class PostgresChangeApplier implements ChangeApplier {
 
     private final ConnectionPool pool;
     private final Catalog catalog;
+    private final CatalogReload reload;
+    private long lastReload = System.nanoTime() - java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final Map<TableInfo, TableStatements> statements = new ConcurrentHashMap<>();
 
     public PostgresChangeApplier(ConnectionPool pool, Catalog catalog) {
+        this(pool, catalog, null);
+    }
+
+    /**
+     * @param reload reads the catalog again from PostgreSQL (installing capture on tables that now match),
+     *               or null: used when a client names a table or column the relay does not know yet
+     */
+    public PostgresChangeApplier(ConnectionPool pool, Catalog catalog, CatalogReload reload) {
         this.pool = pool;
         this.catalog = catalog;
+        this.reload = reload;
+    }
+
+    /** Reads the synced tables' schema again. */
+    @FunctionalInterface
+    public interface CatalogReload {
+        Catalog read() throws SQLException;
+    }
+
+    /**
+     * Re-reads the catalog after a client named an unknown table (42P01) or column (42703), at most once
+     * a second: a column added in PostgreSQL, or a new table, is picked up without a restart.
+     *
+     * @return whether the catalog was read again
+     */
+    private boolean reloadFor(InvalidChange e) {
+        if (reload == null || !("42P01".equals(e.sqlState()) || "42703".equals(e.sqlState()))) {
+            return false;
+        }
+        synchronized (this) {
+            long now = System.nanoTime();
+            if (now - lastReload < java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
+                return false;
+            }
+            lastReload = now;
+        }
+        try {
+            catalog.replaceWith(reload.read());
+            log.info("schema read again from PostgreSQL after a client named an unknown table or column");
+            return true;
+        } catch (SQLException ex) {
+            log.warn("could not read the schema again: SQLState {}", PgErrors.sqlState(ex));
+            return false;
+        }
     }
 
     @Override
@@ -90,8 +134,15 @@ public final class PostgresChangeApplier implements ChangeApplier {
         try {
             ops = Validation.validate(catalog, tx);
         } catch (InvalidChange e) {
-            log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, e.sqlState());
-            return new Message.Reject(tx.id(), e.sqlState(), e.getMessage(), List.of());
+            try {
+                if (!reloadFor(e)) {
+                    throw e;
+                }
+                ops = Validation.validate(catalog, tx);
+            } catch (InvalidChange still) {
+                log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, still.sqlState());
+                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(), List.of());
+            }
         }
         int compensations = 0;
         boolean inOrder = false;

@@ -2,7 +2,6 @@ package io.syncsqlite.relay.feed;
 
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.schema.Catalog;
-import io.syncsqlite.relay.schema.TableInfo;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Collectors;
 
 /**
  * The relay's view of PostgreSQL's commit-ordered change log: one per relay.
@@ -52,7 +50,6 @@ public final class ChangeFeed implements AutoCloseable {
     private final ConnectionPool.PgConnector connector;
     private final ConnectionPool pool;
     private final Catalog catalog;
-    private final Set<String> tables;
     private final long bufferEntries;
     private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
     private final Object snapshotLock = new Object();
@@ -69,7 +66,6 @@ public final class ChangeFeed implements AutoCloseable {
         this.connector = connector;
         this.pool = pool;
         this.catalog = catalog;
-        this.tables = catalog.tables().stream().map(TableInfo::name).collect(Collectors.toUnmodifiableSet());
         this.bufferEntries = bufferEntries;
         this.maxSnapshots = maxSnapshots;
     }
@@ -122,7 +118,7 @@ public final class ChangeFeed implements AutoCloseable {
         Connection c = pool.borrow(BORROW_TIMEOUT);
         boolean broken = false;
         try {
-            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, tables);
+            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, catalog.names());
             // Read after the commits: pruning removes the oldest first, so if the oldest kept commit is
             // still at or before cursor + 1 now, nothing this read needed was missing (see horizon()).
             try (java.sql.Statement st = c.createStatement();
@@ -223,7 +219,7 @@ public final class ChangeFeed implements AutoCloseable {
 
     private void readNew(Connection c) throws SQLException {
         while (!closed) {
-            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, tables);
+            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, catalog.names());
             if (page.isEmpty()) {
                 return;
             }

@@ -1,0 +1,43 @@
+package io.syncsqlite.it.sync;
+
+import io.syncsqlite.it.harness.Client;
+import io.syncsqlite.it.harness.Cluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Schema changes in PostgreSQL while the relay runs (issue 5): a column added to a synced table, and a new
+ * table, are picked up without restarting the relay once a client uses them.
+ */
+class CatalogReloadTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void anAddedColumnAndANewTableWorkWithoutARestart() throws Exception {
+        try (Cluster cluster = Cluster.start("reload", dir, "CREATE TABLE note (id text PRIMARY KEY, body text)")) {
+            Client c = cluster.client("c", "CREATE TABLE note (id TEXT PRIMARY KEY, body TEXT)");
+            c.exec("INSERT INTO note (id, body) VALUES ('n1', 'before')");
+            c.awaitSynced();
+
+            // The schema grows on both sides (PostgreSQL by the operator, SQLite by the app's migration).
+            cluster.pg("ALTER TABLE note ADD COLUMN tag text", "CREATE TABLE label (id text PRIMARY KEY, name text)");
+            c.script("ALTER TABLE note ADD COLUMN tag TEXT", "CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+            c.exec("INSERT INTO note (id, body, tag) VALUES ('n2', 'after', 'new column')");
+            c.exec("INSERT INTO label (id, name) VALUES ('l1', 'new table')");
+            c.awaitSynced();
+            assertEquals("new column", cluster.pgRows("SELECT tag FROM note WHERE id = 'n2'").get(0).get("tag"));
+            assertEquals("new table", cluster.pgRows("SELECT name FROM label WHERE id = 'l1'").get(0).get("name"));
+
+            // And back: direct writes to the new column and the new table reach the client.
+            cluster.pg("UPDATE note SET tag = 'set in psql' WHERE id = 'n1'", "INSERT INTO label VALUES ('l2', 'from psql')");
+            cluster.awaitConverged("SELECT id, body, tag FROM note ORDER BY id", c);
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c);
+        }
+    }
+}
