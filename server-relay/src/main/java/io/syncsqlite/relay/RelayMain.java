@@ -48,6 +48,7 @@ public final class RelayMain {
               --tls-keystore FILE  serve wss:// with the certificate in this PKCS12 keystore
                                    [env SYNCSQLITE_TLS_KEYSTORE; password: --tls-keystore-password or
                                    SYNCSQLITE_TLS_KEYSTORE_PASSWORD]
+              --log-format FORMAT  text, or json (one JSON object per line) [env SYNCSQLITE_LOG_FORMAT]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
                                    flags override environment variables, which override the file
@@ -66,7 +67,7 @@ public final class RelayMain {
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
-                   RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls) {
+                   RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls, String logFormat) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
@@ -97,7 +98,8 @@ public final class RelayMain {
         }
         // Before the first logger exists: a readable default for the command line, unless overridden.
         if (System.getProperty("logback.configurationFile") == null) {
-            System.setProperty("logback.configurationFile", "io/syncsqlite/relay/relay-logback.xml");
+            System.setProperty("logback.configurationFile", options.logFormat().equals("json")
+                    ? "io/syncsqlite/relay/relay-logback-json.xml" : "io/syncsqlite/relay/relay-logback.xml");
         }
         Logger log = LoggerFactory.getLogger(RelayMain.class);
         EmbeddedDatabase embedded = null;
@@ -147,7 +149,8 @@ public final class RelayMain {
             new Option("jwt-audience", "SYNCSQLITE_JWT_AUDIENCE"),
             new Option("retention-hours", "SYNCSQLITE_RETENTION_HOURS"),
             new Option("tls-keystore", "SYNCSQLITE_TLS_KEYSTORE"),
-            new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"));
+            new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"),
+            new Option("log-format", "SYNCSQLITE_LOG_FORMAT"));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -239,7 +242,16 @@ public final class RelayMain {
                 number("--http-port", httpPort, RelayConfig.NO_HTTP, 0, 65535), auth,
                 retention(values.get("retention-hours")),
                 values.get("tls-keystore") == null ? null : new RelayConfig.Tls(
-                        java.nio.file.Path.of(values.get("tls-keystore")), values.getOrDefault("tls-keystore-password", "")));
+                        java.nio.file.Path.of(values.get("tls-keystore")), values.getOrDefault("tls-keystore-password", "")),
+                logFormat(values.get("log-format")));
+    }
+
+    private static String logFormat(String value) throws UsageException {
+        String f = value == null ? "text" : value.trim();
+        if (!f.equals("text") && !f.equals("json")) {
+            throw new UsageException("--log-format must be text or json, got '" + f + "'");
+        }
+        return f;
     }
 
     private static java.time.Duration retention(String hours) throws UsageException {

@@ -26,6 +26,11 @@ public final class RelayProcess implements AutoCloseable {
     }
 
     public static RelayProcess start(String dbUrl, Path log) throws IOException, InterruptedException {
+        return start(dbUrl, log, new String[0]);
+    }
+
+    /** With more command-line options after the database and listening ones. */
+    public static RelayProcess start(String dbUrl, Path log, String... extraArgs) throws IOException, InterruptedException {
         PostgresFixture.Server server = PostgresFixture.server();
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -39,6 +44,7 @@ public final class RelayProcess implements AutoCloseable {
             cmd.add("--pg-password");
             cmd.add(server.password());
         }
+        cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         long deadline = System.nanoTime() + 60_000_000_000L;
@@ -64,6 +70,15 @@ public final class RelayProcess implements AutoCloseable {
     public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor();
+    }
+
+    /** SIGTERM, as an init system or orchestrator stops the relay: waits for the exit and returns its code. */
+    public int terminate(long timeoutSeconds) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(timeoutSeconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("relay process did not exit within " + timeoutSeconds + " s of SIGTERM");
+        }
+        return process.exitValue();
     }
 
     @Override
