@@ -51,7 +51,7 @@ class RetentionTest {
             try (Connection offline = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.enabled=false&sync.lingerMs=0")) {
                 offline.createStatement().executeUpdate("INSERT INTO note VALUES ('a4', 'written offline')");
             }
-            Thread.sleep(20);
+            Thread.sleep(20); // the commits must be older than the 1 ms retention (time, not a condition)
             assertTrue(relay.pruneHistory() >= 3, "the commits made while the client was away are pruned");
 
             try (Connection c = DriverManager.getConnection(online)) {
