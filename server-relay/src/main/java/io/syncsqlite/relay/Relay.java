@@ -9,6 +9,7 @@ import io.syncsqlite.relay.keys.KeyAllocator;
 import io.syncsqlite.relay.ops.HttpEndpoints;
 import io.syncsqlite.relay.ops.Metrics;
 import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.CatalogWatcher;
 import io.syncsqlite.relay.schema.SchemaInstaller;
 import io.syncsqlite.relay.session.ClientSession;
 import io.syncsqlite.relay.ws.RelayWebSocketServer;
@@ -62,11 +63,15 @@ public final class Relay implements AutoCloseable {
     private final Set<ClientSession> sessions;
     private final HttpEndpoints http;
     private final Retention retention;
+    private final CatalogWatcher watcher;
+    /** How often each relay checks PostgreSQL's schema for changes (see {@link CatalogWatcher}). */
+    private static final long CATALOG_CHECK_MILLIS = 2000;
     private final int port;
     private boolean closed;
 
     private Relay(RelayConfig config, ConnectionPool pool, ChangeFeed feed, ExecutorService workers,
-                  RelayWebSocketServer server, Set<ClientSession> sessions, HttpEndpoints http, Retention retention) {
+                  RelayWebSocketServer server, Set<ClientSession> sessions, HttpEndpoints http, Retention retention,
+                  CatalogWatcher watcher) {
         this.config = config;
         this.pool = pool;
         this.feed = feed;
@@ -75,6 +80,7 @@ public final class Relay implements AutoCloseable {
         this.sessions = sessions;
         this.http = http;
         this.retention = retention;
+        this.watcher = watcher;
         this.port = server.getPort();
     }
 
@@ -101,8 +107,10 @@ public final class Relay implements AutoCloseable {
         RelayWebSocketServer server = null;
         HttpEndpoints http = null;
         Retention retention = null;
+        CatalogWatcher watcher = null;
         try {
             feed.start();
+            watcher = CatalogWatcher.start(connector, catalog, config.tables(), CATALOG_CHECK_MILLIS);
             workers = Executors.newFixedThreadPool(Math.max(4, 2 * config.poolSize()), daemonThreads("syncsqlite-worker-"));
             PostgresChangeApplier applier = new PostgresChangeApplier(pool, catalog, () -> {
                 try (Connection c = connector.open()) {
@@ -132,7 +140,7 @@ public final class Relay implements AutoCloseable {
             if (config.httpPort() != RelayConfig.NO_HTTP) {
                 http = HttpEndpoints.start(config.host(), config.httpPort(), pool, metrics);
             }
-            Relay relay = new Relay(config, pool, feed, workers, server, sessions, http, retention);
+            Relay relay = new Relay(config, pool, feed, workers, server, sessions, http, retention, watcher);
             log.info("syncsqlite relay listening on {} (database {})", relay.uri(), RelayConfig.maskUrl(config.pgUrl()));
             return relay;
         } catch (ExecutionException | TimeoutException | InterruptedException | RuntimeException e) {
@@ -146,6 +154,9 @@ public final class Relay implements AutoCloseable {
             if (retention != null) {
                 retention.close();
             }
+            if (watcher != null) {
+                watcher.close();
+            }
             feed.close();
             if (workers != null) {
                 workers.shutdownNow();
@@ -157,6 +168,9 @@ public final class Relay implements AutoCloseable {
             }
             throw new IOException("cannot listen on " + config.host() + ":" + config.port() + ": " + cause, cause);
         } catch (SQLException e) {
+            if (watcher != null) {
+                watcher.close();
+            }
             feed.close();
             pool.close();
             throw e;
@@ -247,6 +261,7 @@ public final class Relay implements AutoCloseable {
         if (retention != null) {
             retention.close();
         }
+        watcher.close();
         feed.close();
         workers.shutdown();
         try {

@@ -1,0 +1,135 @@
+package io.syncsqlite.relay.schema;
+
+import io.syncsqlite.relay.db.ConnectionPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Picks up schema changes made in PostgreSQL while the relay runs (a column added, a table created that
+ * the synced set includes): every {@code intervalMillis} it reads a fingerprint of the synced schema's
+ * tables, columns and primary keys, and when it changed it runs {@link SchemaInstaller#install} again
+ * (which puts capture triggers on new tables, under the install lock) and swaps the {@link Catalog}.
+ *
+ * <p>Polling rather than a DDL event trigger: event triggers need a superuser, and one cheap catalog query
+ * every few seconds per relay costs nothing measurable. Every relay watches on its own, so several relays
+ * all pick the change up within one interval.
+ *
+ * <p>Thread-safe: one daemon thread of its own ({@code syncsqlite-catalog}); {@link #close()} may be
+ * called from any thread.
+ */
+public final class CatalogWatcher implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CatalogWatcher.class);
+
+    private static final String FINGERPRINT = """
+            SELECT md5(coalesce((SELECT string_agg(c.relname || '.' || a.attname || ':'
+                                                   || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull,
+                                                   ',' ORDER BY c.relname, a.attnum)
+                                 FROM pg_class c
+                                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                 WHERE n.nspname = ? AND c.relkind IN ('r', 'p')), '')
+                       || '|' ||
+                       coalesce((SELECT string_agg(k.conrelid::regclass::text || ':' || k.conkey::text, ','
+                                                   ORDER BY k.conrelid::regclass::text)
+                                 FROM pg_constraint k
+                                 JOIN pg_namespace n ON n.oid = k.connamespace
+                                 WHERE n.nspname = ? AND k.contype = 'p'), ''))""";
+
+    private final ConnectionPool.PgConnector connector;
+    private final Catalog catalog;
+    private final List<String> configuredTables;
+    private final long intervalMillis;
+    private final Thread thread;
+    private volatile boolean closed;
+    private String fingerprint;
+
+    private CatalogWatcher(ConnectionPool.PgConnector connector, Catalog catalog, List<String> configuredTables,
+                           long intervalMillis) {
+        this.connector = connector;
+        this.catalog = catalog;
+        this.configuredTables = configuredTables;
+        this.intervalMillis = intervalMillis;
+        this.thread = new Thread(this::run, "syncsqlite-catalog");
+        this.thread.setDaemon(true);
+    }
+
+    /**
+     * Reads the current fingerprint (so that only later changes cause a reload) and starts watching.
+     *
+     * @param configuredTables the relay's {@code --tables}; empty means every table with a primary key
+     */
+    public static CatalogWatcher start(ConnectionPool.PgConnector connector, Catalog catalog,
+                                       List<String> configuredTables, long intervalMillis) throws SQLException {
+        CatalogWatcher w = new CatalogWatcher(connector, catalog, configuredTables, intervalMillis);
+        try (Connection c = connector.open()) {
+            w.fingerprint = fingerprint(c, catalog.schema());
+        }
+        w.thread.start();
+        return w;
+    }
+
+    private void run() {
+        Connection c = null;
+        while (!closed) {
+            try {
+                Thread.sleep(intervalMillis);
+            } catch (InterruptedException e) {
+                break;
+            }
+            try {
+                if (c == null || c.isClosed()) {
+                    c = connector.open();
+                }
+                String now = fingerprint(c, catalog.schema());
+                if (!Objects.equals(now, fingerprint)) {
+                    Catalog newer = SchemaInstaller.install(c, catalog.schema(), configuredTables);
+                    catalog.replaceWith(newer);
+                    fingerprint = now;
+                    log.info("schema of {} changed in PostgreSQL: catalog reloaded, syncing {}", catalog.schema(),
+                            newer.tables().stream().map(t -> t.name() + t.columns().stream().map(ColumnInfo::name).toList()).toList());
+                }
+            } catch (SQLException | RuntimeException e) {
+                // A half-done ALTER or a lost connection: keep the old catalog and try again next time.
+                log.warn("could not check the schema for changes (SQLState {}); retrying",
+                        e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName());
+                ConnectionPool.closeQuietly(c);
+                c = null;
+            }
+        }
+        ConnectionPool.closeQuietly(c);
+    }
+
+    private static String fingerprint(Connection c, String schema) throws SQLException {
+        boolean autoCommit = c.getAutoCommit();
+        c.setAutoCommit(true);
+        try (PreparedStatement ps = c.prepareStatement(FINGERPRINT)) {
+            ps.setString(1, schema);
+            ps.setString(2, schema);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        } finally {
+            c.setAutoCommit(autoCommit);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
