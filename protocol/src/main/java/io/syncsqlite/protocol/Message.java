@@ -35,6 +35,8 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Progress.class, name = "progress"),
         @JsonSubTypes.Type(value = Message.IdRequest.class, name = "idRequest"),
         @JsonSubTypes.Type(value = Message.IdGrant.class, name = "idGrant"),
+        @JsonSubTypes.Type(value = Message.SchemaRequest.class, name = "schemaRequest"),
+        @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
 })
 public sealed interface Message {
 
@@ -130,6 +132,29 @@ public sealed interface Message {
         public IdGrant {
             Objects.requireNonNull(table, "table");
             ranges = List.copyOf(Objects.requireNonNull(ranges, "ranges"));
+        }
+    }
+
+    /** Asks for the synced tables' definitions, for a client that creates its tables from the server's. */
+    record SchemaRequest(int version) implements Message {
+    }
+
+    /** The synced tables as SQLite should declare them (see {@code sync.schema=server}). */
+    record Schema(List<TableDef> tables) implements Message {
+        public Schema {
+            tables = List.copyOf(Objects.requireNonNull(tables, "tables"));
+        }
+
+        /** One table: its columns in order, and its primary key columns in key order. */
+        public record TableDef(String name, List<ColumnDef> columns, List<String> primaryKey) {
+            public TableDef {
+                columns = List.copyOf(columns);
+                primaryKey = List.copyOf(primaryKey);
+            }
+        }
+
+        /** One column: its name and the SQLite type to declare it with. */
+        public record ColumnDef(String name, String sqliteType) {
         }
     }
 

@@ -33,7 +33,12 @@ class MessageCodecTest {
                 new Message.Progress(100),
                 new Message.IdRequest("item", 1000),
                 new Message.IdGrant("item", List.of(new IdRange(1, 900), new IdRange(905, 1004)), null),
-                new Message.IdGrant("tag", List.of(), "the key tag.name is text in PostgreSQL"));
+                new Message.IdGrant("tag", List.of(), "the key tag.name is text in PostgreSQL"),
+                new Message.Welcome(1, 2, 3, true),
+                new Message.SchemaRequest(1),
+                new Message.Schema(List.of(new Message.Schema.TableDef("item",
+                        List.of(new Message.Schema.ColumnDef("id", "INTEGER"), new Message.Schema.ColumnDef("name", "TEXT")),
+                        List.of("id")))));
         for (Message m : all) {
             String text = MessageCodec.encode(m);
             assertEquals(m, MessageCodec.decode(text), text);

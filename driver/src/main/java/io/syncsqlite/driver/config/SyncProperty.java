@@ -39,6 +39,10 @@ public enum SyncProperty {
                     + " Empty: the JDK's default trust store."),
     TRUST_STORE_PASSWORD("sync.trustStorePassword", "",
             "Password of sync.trustStore."),
+    SCHEMA("sync.schema", "local",
+            "local: the application creates its tables. server: tables the relay syncs that the file lacks are"
+                    + " created from the server's schema at the first connection (their rows follow).",
+            "local", "server"),
     ID_BLOCK("sync.idBlock", "1000",
             "Integer keys reserved from the relay per request, for rows inserted without a key into a synced"
                     + " table with an INTEGER PRIMARY KEY. The client keeps at least this many in stock, so it"

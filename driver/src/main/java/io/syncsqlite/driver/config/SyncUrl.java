@@ -36,11 +36,12 @@ import java.util.Set;
  * @param token         token presented to the relay, empty for none (never printed)
  * @param trustStore    trust store file for wss:// relays, empty for the JDK's default
  * @param trustStorePassword its password (never printed)
+ * @param schemaFromServer whether missing synced tables are created from the relay's schema
  */
 public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, List<URI> servers,
                       Set<String> tables, Set<String> counters, Set<String> lww, String node, boolean syncEnabled, long reconnectMaxMs,
                       int batchRows, long lingerMs, int idBlock, String token,
-                      String trustStore, String trustStorePassword) {
+                      String trustStore, String trustStorePassword, boolean schemaFromServer) {
 
     public static final String PREFIX = "jdbc:syncsqlite:";
 
@@ -104,7 +105,8 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
                 positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
                 nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync), SyncProperty.TOKEN.get(sync).trim(),
-                SyncProperty.TRUST_STORE.get(sync).trim(), SyncProperty.TRUST_STORE_PASSWORD.get(sync));
+                SyncProperty.TRUST_STORE.get(sync).trim(), SyncProperty.TRUST_STORE_PASSWORD.get(sync),
+                "server".equals(SyncProperty.SCHEMA.get(sync)));
     }
 
     private static int idBlock(Properties sync) throws SQLException {

@@ -638,6 +638,57 @@ final class LocalStore implements AutoCloseable {
         return ps;
     }
 
+    /**
+     * Creates the tables of {@code schema} this file lacks (for {@code sync.schema=server}), in one
+     * transaction on the sync client's connection.
+     *
+     * @return whether any table was created
+     */
+    boolean createMissingTables(io.syncsqlite.protocol.Message.Schema schema) throws SQLException {
+        Set<String> existing = new HashSet<>();
+        try (Statement st = db.createStatement();
+             ResultSet rs = st.executeQuery("SELECT lower(name) FROM sqlite_schema WHERE type = 'table'")) {
+            while (rs.next()) {
+                existing.add(rs.getString(1));
+            }
+        }
+        List<String> ddl = new ArrayList<>();
+        for (io.syncsqlite.protocol.Message.Schema.TableDef t : schema.tables()) {
+            if (existing.contains(t.name().toLowerCase(Locale.ROOT)) || t.name().toLowerCase(Locale.ROOT).startsWith("_sync_")) {
+                continue;
+            }
+            StringJoiner cols = new StringJoiner(", ");
+            for (io.syncsqlite.protocol.Message.Schema.ColumnDef c : t.columns()) {
+                String type = c.sqliteType().replaceAll("[^A-Za-z]", "");
+                cols.add(quoteIdent(c.name()) + " " + type);
+            }
+            StringJoiner pk = new StringJoiner(", ", "PRIMARY KEY (", ")");
+            t.primaryKey().forEach(k -> pk.add(quoteIdent(k)));
+            ddl.add("CREATE TABLE IF NOT EXISTS " + quoteIdent(t.name()) + " (" + cols + ", " + pk + ")");
+        }
+        if (ddl.isEmpty()) {
+            return false;
+        }
+        inTransaction(() -> {
+            try (Statement st = db.createStatement()) {
+                for (String sql : ddl) {
+                    st.execute(sql);
+                }
+            }
+            return null;
+        });
+        return true;
+    }
+
+    private static String quoteIdent(String name) {
+        return '"' + name.replace("\"", "\"\"") + '"';
+    }
+
+    /** The sync client's own connection (for the node's capture refresh after it created tables). */
+    Connection connection() {
+        return db;
+    }
+
     /** A resync snapshot begins (the relay pruned history this file still needed): note every row it brings. */
     void beginResync() {
         resyncSeen = new HashSet<>();

@@ -70,6 +70,13 @@ final class SyncClient implements Runnable {
     private final Consumer<Rejection> onRejection;
     private final Consumer<SnapshotProgress> onSnapshot;
     private final Supplier<String> token;
+    private final SqlConsumer<java.sql.Connection> onTablesCreated;
+
+    /** A callback that may fail with an SQLException. */
+    @FunctionalInterface
+    interface SqlConsumer<T> {
+        void accept(T value) throws SQLException;
+    }
     private final HttpClient http;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -98,7 +105,8 @@ final class SyncClient implements Runnable {
 
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
                Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
-               Consumer<SnapshotProgress> onSnapshot, Supplier<String> token, javax.net.ssl.SSLContext tls) {
+               Consumer<SnapshotProgress> onSnapshot, Supplier<String> token, javax.net.ssl.SSLContext tls,
+               SqlConsumer<java.sql.Connection> onTablesCreated) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -108,6 +116,7 @@ final class SyncClient implements Runnable {
         this.onRejection = onRejection;
         this.onSnapshot = onSnapshot;
         this.token = token;
+        this.onTablesCreated = onTablesCreated;
         HttpClient.Builder http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT);
         if (tls != null) {
             http.sslContext(tls);
@@ -254,6 +263,9 @@ final class SyncClient implements Runnable {
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
         requestKeys();
+        if (config.schemaFromServer()) {
+            t.send(new Message.SchemaRequest(Message.PROTOCOL_VERSION));
+        }
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
         snapshotReceived = 0;
@@ -349,6 +361,11 @@ final class SyncClient implements Runnable {
             if (grant.error() == null && !grant.ranges().isEmpty()) {
                 store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
                 requestKeys();
+            }
+        } else if (m instanceof Message.Schema schema) {
+            if (store.createMissingTables(schema)) {
+                // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).
+                onTablesCreated.accept(store.connection());
             }
         } else if (m instanceof Message.Changes changes) {
             List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);

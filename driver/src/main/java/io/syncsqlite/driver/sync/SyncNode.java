@@ -92,7 +92,8 @@ public final class SyncNode {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
                     syncGate);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
-                    this::fireRejection, this::fireSnapshotProgress, this::token, tls);
+                    this::fireRejection, this::fireSnapshotProgress, this::token, tls,
+                    c -> refreshCapture(c, false));
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {

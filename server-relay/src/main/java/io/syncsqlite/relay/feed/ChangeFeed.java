@@ -84,6 +84,11 @@ public final class ChangeFeed implements AutoCloseable {
         return buffer.head();
     }
 
+    /** The synced tables this feed serves (current, see {@link Catalog#replaceWith}). */
+    public Catalog catalog() {
+        return catalog;
+    }
+
     /**
      * The oldest commit position still in PostgreSQL's history as last seen (0 if none was pruned): a
      * session whose position is below {@code horizon() - 1} can no longer be caught up from the history.

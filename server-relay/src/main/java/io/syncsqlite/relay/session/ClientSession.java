@@ -184,6 +184,8 @@ public final class ClientSession implements ChangeFeed.Listener {
                 pump();
             } else if (m instanceof Message.IdRequest request) {
                 send(MessageCodec.encode(keys.allocate(request)));
+            } else if (m instanceof Message.SchemaRequest) {
+                send(MessageCodec.encode(io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog())));
             } else {
                 close(CloseCodes.PROTOCOL_ERROR, "unexpected " + m.getClass().getSimpleName().toLowerCase()
                         + " message");
