@@ -86,10 +86,18 @@ class BadInputTest {
         } catch (IllegalStateException closedMeanwhile) {
             // the relay closed the connection part-way through the flood, as it should
         }
-        assertEquals(1008, c.awaitClose(), () -> "errors: " + c.errors());
-        // Whichever guard trips first: the per-client rate, or the bound on messages waiting to be handled.
-        assertTrue(java.util.Set.of("message rate exceeded", "too many messages waiting to be applied")
-                .contains(c.closeReason()), c.closeReason());
+        int code = c.awaitClose();
+        if (code == -1) {
+            // The relay closed while this client was still writing: the JDK client reports the broken pipe
+            // instead of the close frame. Only valid progress messages were sent, so only a flood guard closes.
+            assertTrue(c.errors().stream().anyMatch(e -> e.contains("Broken pipe") || e.contains("Connection reset")),
+                    () -> "errors: " + c.errors());
+        } else {
+            assertEquals(1008, code, () -> "errors: " + c.errors());
+            // Whichever guard trips first: the per-client rate, or the bound on messages waiting to be handled.
+            assertTrue(java.util.Set.of("message rate exceeded", "too many messages waiting to be applied")
+                    .contains(c.closeReason()), c.closeReason());
+        }
     }
 
     @Test
