@@ -79,12 +79,13 @@ public final class Client implements AutoCloseable {
         proxy.online(true);
     }
 
-    public void exec(String sql, Object... args) throws SQLException {
+    /** Runs one statement and returns its update count (-1 for a query). */
+    public int exec(String sql, Object... args) throws SQLException {
         try (PreparedStatement ps = conn.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
-            ps.execute();
+            return ps.execute() ? -1 : ps.getUpdateCount();
         }
     }
 

@@ -51,10 +51,11 @@ public final class WriterMain {
                             if (amount != 0) {
                                 add.setInt(1, amount);
                                 add.setLong(2, acct);
-                                add.executeUpdate();
-                                ledger.setLong(1, acct);
-                                ledger.setInt(2, amount);
-                                ledger.executeUpdate();
+                                if (add.executeUpdate() == 1) {
+                                    ledger.setLong(1, acct);
+                                    ledger.setInt(2, amount);
+                                    ledger.executeUpdate();
+                                }
                             }
                         } else if (present) {
                             note.setLong(1, 1 + rnd.nextInt(40));

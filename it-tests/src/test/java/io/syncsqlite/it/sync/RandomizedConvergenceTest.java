@@ -109,15 +109,16 @@ class RandomizedConvergenceTest {
                         cl.exec("UPDATE acct SET name = ? WHERE id = ?", "renamed " + step + " by n" + who, acct);
                     } else if (op < 60) {
                         int amount = rnd.nextInt(21) - 10;
-                        if (amount != 0 && exists(cl, acct)) {
-                            cl.exec("UPDATE acct SET balance = balance + ? WHERE id = ?", amount, acct);
+                        // the update count, not an earlier SELECT, says whether it happened: the sync client
+                        // may apply a remote delete between the two
+                        if (amount != 0 && cl.exec("UPDATE acct SET balance = balance + ? WHERE id = ?", amount,
+                                acct) == 1) {
                             increments.merge(acct, (long) amount, Long::sum);
                         }
                     } else if (op < 64) {
-                        if (exists(cl, acct)) {
+                        if (cl.exec("DELETE FROM acct WHERE id = ?", acct) > 0) {
                             deleted.add(acct);
                         }
-                        cl.exec("DELETE FROM acct WHERE id = ?", acct);
                     } else if (op < 80) {
                         if (exists(cl, acct)) {
                             long id = 1 + rnd.nextInt(40);
