@@ -37,6 +37,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.IdGrant.class, name = "idGrant"),
         @JsonSubTypes.Type(value = Message.SchemaRequest.class, name = "schemaRequest"),
         @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
+        @JsonSubTypes.Type(value = Message.Resync.class, name = "resync"),
 })
 public sealed interface Message {
 
@@ -133,6 +134,17 @@ public sealed interface Message {
             Objects.requireNonNull(table, "table");
             ranges = List.copyOf(Objects.requireNonNull(ranges, "ranges"));
         }
+    }
+
+    /**
+     * Relay to client, mid-session: what the client may see has changed (a per-user scope gained or lost
+     * rows), so a full snapshot of its scope follows, exactly as after a {@link Welcome} with
+     * {@code resync}: the client removes local rows the snapshot does not contain, keeping its own unsent
+     * writes.
+     *
+     * @param head the newest feed position before the snapshot (its entries are at least this recent)
+     */
+    record Resync(long head) implements Message {
     }
 
     /** Asks for the synced tables' definitions, for a client that creates its tables from the server's. */

@@ -689,6 +689,11 @@ final class LocalStore implements AutoCloseable {
         return db;
     }
 
+    /** The synced tables as last read from this file. */
+    java.util.Collection<TableInfo> syncedTables() {
+        return tables.get().values();
+    }
+
     /** A resync snapshot begins (the relay pruned history this file still needed): note every row it brings. */
     void beginResync() {
         resyncSeen = new HashSet<>();

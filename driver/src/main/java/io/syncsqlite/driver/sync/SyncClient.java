@@ -90,6 +90,8 @@ final class SyncClient implements Runnable {
     private volatile long cursorSnapshot;
     private volatile long refreshed;
     private volatile boolean resyncRequested;
+    /** What {@link SchemaCheck} found at the last connect (empty until the relay answered). */
+    private volatile List<String> schemaDifferences = List.of();
     private long snapshotBase;
     /** Rows of the snapshot in progress received so far (sync thread only). */
     private long snapshotReceived;
@@ -170,7 +172,7 @@ final class SyncClient implements Runnable {
     }
 
     SyncStatus status() {
-        return new SyncStatus(connected, relay, unsettled, cursorSnapshot, lastSync, lastError);
+        return new SyncStatus(connected, relay, unsettled, cursorSnapshot, lastSync, lastError, schemaDifferences);
     }
 
     void stop() {
@@ -263,9 +265,9 @@ final class SyncClient implements Runnable {
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
         requestKeys();
-        if (config.schemaFromServer()) {
-            t.send(new Message.SchemaRequest(Message.PROTOCOL_VERSION));
-        }
+        // Always: the answer is checked against the local tables (SchemaCheck), and with
+        // sync.schema=server it also creates the tables this file lacks.
+        t.send(new Message.SchemaRequest(Message.PROTOCOL_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
         snapshotReceived = 0;
@@ -363,10 +365,22 @@ final class SyncClient implements Runnable {
                 requestKeys();
             }
         } else if (m instanceof Message.Schema schema) {
-            if (store.createMissingTables(schema)) {
+            if (config.schemaFromServer() && store.createMissingTables(schema)) {
                 // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).
                 onTablesCreated.accept(store.connection());
             }
+            List<String> differences = SchemaCheck.differences(store.syncedTables(), schema);
+            schemaDifferences = differences;
+            if (!differences.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "the local schema differs from the relay''s: {0}",
+                        String.join("; ", differences));
+            }
+        } else if (m instanceof Message.Resync resync) {
+            // The user's scope changed on the relay: a snapshot of the new scope follows.
+            LOG.log(System.Logger.Level.INFO, "the relay resyncs this file: what it may see has changed");
+            snapshotBase = resync.head();
+            snapshotReceived = 0;
+            store.beginResync();
         } else if (m instanceof Message.Changes changes) {
             List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
             if (changes.through() > 0 && store.resyncing()) {

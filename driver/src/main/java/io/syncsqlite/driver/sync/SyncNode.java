@@ -449,7 +449,7 @@ public final class SyncNode {
     }
 
     public SyncStatus status() {
-        return client == null ? new SyncStatus(false, null, -1, 0, null, "sync is not running") : client.status();
+        return client == null ? new SyncStatus(false, null, -1, 0, null, "sync is not running", null) : client.status();
     }
 
     /**

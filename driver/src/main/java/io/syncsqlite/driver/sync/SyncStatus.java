@@ -11,7 +11,13 @@ import java.time.Instant;
  * @param cursor         the feed position applied
  * @param lastSync       when the last message from a relay arrived, or {@code null}
  * @param lastError      the last connection problem, or {@code null}
+ * @param schemaDifferences how the local synced tables differ from the relay's, as found when the
+ *                       connection was made (tables it does not sync, columns one side lacks, other keys,
+ *                       incompatible column types); empty when they fit or before the first connect
  */
 public record SyncStatus(boolean connected, String relay, long unsettled, long cursor, Instant lastSync,
-                         String lastError) {
+                         String lastError, java.util.List<String> schemaDifferences) {
+    public SyncStatus {
+        schemaDifferences = schemaDifferences == null ? java.util.List.of() : java.util.List.copyOf(schemaDifferences);
+    }
 }
