@@ -11,6 +11,7 @@ import io.syncsqlite.relay.ops.Metrics;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.CatalogWatcher;
 import io.syncsqlite.relay.schema.SchemaInstaller;
+import io.syncsqlite.relay.scope.ScopeRules;
 import io.syncsqlite.relay.session.ClientSession;
 import io.syncsqlite.relay.ws.RelayWebSocketServer;
 import org.slf4j.Logger;
@@ -102,7 +103,29 @@ public final class Relay implements AutoCloseable {
             catalog = SchemaInstaller.install(c, config.schema(), config.tables());
         }
         ConnectionPool pool = new ConnectionPool(connector, config.poolSize());
+        ScopeRules scopes = null;
+        if (config.scopes() != null) {
+            if (config.auth() == null) {
+                throw new IllegalArgumentException("per-user scopes need authentication: without a token there is no"
+                        + " user to scope");
+            }
+            scopes = ScopeRules.load(config.scopes(), catalog);
+            try (Connection c = connector.open()) {
+                scopes.register(c);
+                if (!c.getAutoCommit()) {
+                    c.commit();
+                }
+            }
+            if (!scopes.unnamedTables().isEmpty()) {
+                log.warn("scope rules name no rule for {}: no user sees or writes those tables", scopes.unnamedTables());
+            }
+            log.info("per-user scopes from {} on {} table(s)", config.scopes(), scopes.rules().size());
+        }
         ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2));
+        if (scopes != null) {
+            feed.parseRows();
+        }
+        ScopeRules scopeRules = scopes;
         ExecutorService workers = null;
         RelayWebSocketServer server = null;
         HttpEndpoints http = null;
@@ -123,9 +146,10 @@ public final class Relay implements AutoCloseable {
             metrics.gauges(sessions::size, feed::head);
             ExecutorService lanes = workers;
             server = new RelayWebSocketServer(new InetSocketAddress(config.host(), config.port()),
-                    config.maxFrameBytes(), verifier, (out, remote) -> {
+                    config.maxFrameBytes(), verifier, config.maxConnections(), (out, remote, principal) -> {
                 ClientSession[] self = new ClientSession[1];
-                self[0] = new ClientSession(out, applier, keys, feed, metrics, lanes, remote, () -> sessions.remove(self[0]));
+                self[0] = new ClientSession(out, applier, keys, feed, metrics, lanes, remote, () -> sessions.remove(self[0]),
+                        scopeRules, principal);
                 sessions.add(self[0]);
                 return self[0];
             });

@@ -21,12 +21,15 @@ import java.util.Objects;
  * @param retention     how long the feed's history is kept (clients offline longer resync from a
  *                      snapshot), or {@code null} to keep it forever
  * @param tls           the keystore for {@code wss://}, or {@code null} for plain {@code ws://}
+ * @param scopes        a JSON file of per-user scope rules (see {@code ScopeRules}; needs {@code auth}), or
+ *                      {@code null}: every user sees and writes every row
+ * @param maxConnections authenticated connections served at once; more are closed with 1013
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
                           List<String> tables, int poolSize, int maxFrameBytes, int httpPort, Auth auth,
-                          java.time.Duration retention, Tls tls) {
+                          java.time.Duration retention, Tls tls, java.nio.file.Path scopes, int maxConnections) {
 
     /** A PKCS12 (or JKS) keystore with the relay's certificate and key. The password is never printed. */
     public record Tls(java.nio.file.Path keystore, String password) {
@@ -52,6 +55,7 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     public static final String DEFAULT_SCHEMA = "public";
     public static final int DEFAULT_POOL_SIZE = 8;
     public static final int DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+    public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
     /** {@link #httpPort()} value for "no health and metrics endpoint". */
     public static final int NO_HTTP = -1;
 
@@ -74,6 +78,9 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         if (httpPort < NO_HTTP || httpPort > 65535) {
             throw new IllegalArgumentException("http port must be between 0 and 65535, or -1 for none: " + httpPort);
         }
+        if (maxConnections < 1) {
+            throw new IllegalArgumentException("max connections must be at least 1: " + maxConnections);
+        }
         if (maxFrameBytes < 1024) {
             throw new IllegalArgumentException("max frame bytes must be at least 1024: " + maxFrameBytes);
         }
@@ -82,53 +89,64 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
-                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null);
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null, null, DEFAULT_MAX_CONNECTIONS);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
     public RelayConfig withHttpPort(int httpPort) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     /** Requires clients to present a JWT verified as {@code auth} says. */
     public RelayConfig withAuth(Auth auth) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     /** Keeps the feed's history for {@code retention} (null: forever). */
     public RelayConfig withRetention(java.time.Duration retention) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls);
+                auth, retention, tls, scopes, maxConnections);
     }
 
     /** Serves {@code wss://} with the certificate of {@code tls}. */
     public RelayConfig withTls(Tls tls) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls);
+                auth, retention, tls, scopes, maxConnections);
+    }
+
+    /** Scopes every user's rows by the rules in {@code scopes} (requires {@link #withAuth}). */
+    public RelayConfig withScopes(java.nio.file.Path scopes) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                auth, retention, tls, scopes, maxConnections);
+    }
+
+    public RelayConfig withMaxConnections(int maxConnections) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                auth, retention, tls, scopes, maxConnections);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
     }
 
     /** Never shows the password, also not one embedded in the URL. */
@@ -137,7 +155,8 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         return "RelayConfig[pgUrl=" + maskUrl(pgUrl) + ", pgUser=" + pgUser + ", pgPassword=" + (pgPassword.isEmpty() ? "" : "***")
                 + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
                 + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + ", httpPort=" + httpPort
-                + ", auth=" + auth + ", retention=" + retention + ", tls=" + tls + "]";
+                + ", auth=" + auth + ", retention=" + retention + ", tls=" + tls + ", scopes=" + scopes
+                + ", maxConnections=" + maxConnections + "]";
     }
 
     /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */

@@ -48,6 +48,10 @@ public final class RelayMain {
               --tls-keystore FILE  serve wss:// with the certificate in this PKCS12 keystore
                                    [env SYNCSQLITE_TLS_KEYSTORE; password: --tls-keystore-password or
                                    SYNCSQLITE_TLS_KEYSTORE_PASSWORD]
+              --scopes FILE        per-user scopes: which rows of each table a user may read and write,
+                                   by claims of their token (JSON; see docs/OPERATIONS.md); needs
+                                   --jwt-secret or --jwks-file [env SYNCSQLITE_SCOPES]
+              --max-connections N  clients served at once; more are refused with 1013 [default 10000]
               --log-format FORMAT  text, or json (one JSON object per line) [env SYNCSQLITE_LOG_FORMAT]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
@@ -67,11 +71,12 @@ public final class RelayMain {
      */
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
-                   RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls, String logFormat) {
+                   RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls, String logFormat,
+                   java.nio.file.Path scopes, int maxConnections) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                    auth, retention, tls);
+                    auth, retention, tls, scopes, maxConnections);
         }
     }
 
@@ -150,7 +155,8 @@ public final class RelayMain {
             new Option("retention-hours", "SYNCSQLITE_RETENTION_HOURS"),
             new Option("tls-keystore", "SYNCSQLITE_TLS_KEYSTORE"),
             new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"),
-            new Option("log-format", "SYNCSQLITE_LOG_FORMAT"));
+            new Option("log-format", "SYNCSQLITE_LOG_FORMAT"), new Option("scopes", "SYNCSQLITE_SCOPES"),
+            new Option("max-connections", null));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -222,6 +228,9 @@ public final class RelayMain {
         } else if (values.get("jwt-audience") != null) {
             throw new UsageException("--jwt-audience needs --jwt-secret or --jwks-file");
         }
+        if (values.get("scopes") != null && auth == null) {
+            throw new UsageException("--scopes needs --jwt-secret or --jwks-file: without a token there is no user to scope");
+        }
         if (pgUrl != null && pgUrl.isBlank()) {
             pgUrl = null;
         }
@@ -243,7 +252,10 @@ public final class RelayMain {
                 retention(values.get("retention-hours")),
                 values.get("tls-keystore") == null ? null : new RelayConfig.Tls(
                         java.nio.file.Path.of(values.get("tls-keystore")), values.getOrDefault("tls-keystore-password", "")),
-                logFormat(values.get("log-format")));
+                logFormat(values.get("log-format")),
+                values.get("scopes") == null ? null : java.nio.file.Path.of(values.get("scopes")),
+                number("--max-connections", values.get("max-connections"), RelayConfig.DEFAULT_MAX_CONNECTIONS, 1,
+                        1_000_000));
     }
 
     private static String logFormat(String value) throws UsageException {

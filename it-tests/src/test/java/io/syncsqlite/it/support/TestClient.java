@@ -51,8 +51,17 @@ public final class TestClient implements AutoCloseable {
     }
 
     public static TestClient connect(URI uri) {
+        return connect(uri, null);
+    }
+
+    /** Connects presenting {@code token} as {@code Authorization: Bearer} (none if null). */
+    public static TestClient connect(URI uri, String token) {
         TestClient client = new TestClient();
-        client.ws = HttpClient.newHttpClient().newWebSocketBuilder()
+        WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder();
+        if (token != null) {
+            builder.header("Authorization", "Bearer " + token);
+        }
+        client.ws = builder
                 .connectTimeout(Duration.ofSeconds(10))
                 .buildAsync(uri, client.new Listener())
                 .orTimeout(20, TimeUnit.SECONDS)

@@ -147,6 +147,39 @@ class SyncEndToEndTest {
         assertEquals("client, later", pg.get(1).get("note"));
     }
 
+    /**
+     * One client transaction of 20,000 rows (a bulk import) lands as one PostgreSQL transaction, while
+     * small transactions of another client on the same table keep landing. PostgreSQL's lock table holds
+     * a few thousand locks per connection by default: per-row advisory locks made such a transaction fail
+     * with "out of shared memory" and be resent forever.
+     */
+    @Test
+    void aTransactionOfTwentyThousandRowsLands() throws Exception {
+        Cluster c = cluster("e2e_bulk");
+        Client a = c.client("a", LOCAL_ITEM);
+        Client b = c.client("b", LOCAL_ITEM);
+        Connection ac = a.connection();
+        ac.setAutoCommit(false);
+        try (PreparedStatement ins = ac.prepareStatement("INSERT INTO item (id, title, qty) VALUES (?, ?, ?)")) {
+            for (int i = 1; i <= 20_000; i++) {
+                ins.setInt(1, i);
+                ins.setString(2, "bulk " + i);
+                ins.setInt(3, i % 10);
+                ins.addBatch();
+            }
+            ins.executeBatch();
+        }
+        ac.commit();
+        ac.setAutoCommit(true);
+        for (int i = 0; i < 20; i++) {
+            b.exec("INSERT INTO item (id, title, qty) VALUES (?, ?, 1)", 50_000 + i, "small " + i);
+        }
+        a.awaitSynced();
+        b.awaitSynced();
+        c.awaitConverged("SELECT count(*) AS n FROM item", a, b);
+        assertEquals(20_020L, ((Number) c.pgRows("SELECT count(*) AS n FROM item").get(0).get("n")).longValue());
+    }
+
     @Test
     void aClientOfflineDuringManyWritesCatchesUp() throws Exception {
         Cluster c = cluster("e2e_catchup");

@@ -2,6 +2,7 @@ package io.syncsqlite.relay.apply;
 
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.Message;
+import io.syncsqlite.relay.scope.Scope;
 
 import java.sql.SQLException;
 
@@ -20,10 +21,12 @@ public interface ChangeApplier {
      * Applies one client transaction (or recognises a resend) and returns the answer to send:
      * {@link Message.Ack} only after the database commit, or {@link Message.Reject} after the rollback.
      *
+     * @param scope the user's scope: rows the transaction touches must be in it before and after, and
+     *              the rows a rejection reports are limited to it; null when the relay has no scopes
      * @throws ApplyFailure when the outcome cannot be decided now (database unreachable, repeated
      *                      serialization failures); the session then closes so the client resends later
      */
-    Message apply(String node, ClientTx tx) throws ApplyFailure;
+    Message apply(String node, ClientTx tx, Scope scope) throws ApplyFailure;
 
     /**
      * @param appliedTx  the highest transaction of the client already applied (or rejected), 0 if none

@@ -10,6 +10,7 @@ import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.TableInfo;
+import io.syncsqlite.relay.scope.Scope;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,7 +130,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
     }
 
     @Override
-    public Message apply(String node, ClientTx tx) throws ApplyFailure {
+    public Message apply(String node, ClientTx tx, Scope scope) throws ApplyFailure {
         List<Op> ops;
         try {
             ops = Validation.validate(catalog, tx);
@@ -154,7 +155,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 throw new ApplyFailure("no database connection", e);
             }
             boolean broken = false;
-            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder);
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope);
             try {
                 return run.run();
             } catch (SQLException e) {
@@ -184,7 +185,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                             continue;
                         }
                         try {
-                            return reject(c, node, tx, ops, e);
+                            return reject(c, node, tx, ops, e, scope);
                         } catch (SQLException e2) {
                             broken = !rollbackQuietly(c);
                             throw new ApplyFailure("could not record the rejection of tx " + tx.id(), e2);
@@ -206,7 +207,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
      * Records a refused transaction as applied, logs the current state of the rows it touched (into the
      * feed, and into the Reject for the client to revert to), all in one new transaction.
      */
-    private Message reject(Connection c, String node, ClientTx tx, List<Op> ops, SQLException cause)
+    private Message reject(Connection c, String node, ClientTx tx, List<Op> ops, SQLException cause, Scope scope)
             throws SQLException {
         String sqlState = PgErrors.sqlState(cause);
         long[] client = TxRun.lockClient(c, node);
@@ -216,6 +217,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
             return new Message.Ack(tx.id(), client[1]);
         }
         List<FeedEntry> current = logCurrentRows(c, ops);
+        if (scope != null) {
+            // The client reverts to these; a row outside its scope is one it must not see: it reverts to none.
+            current = current.stream().map(e -> e.row() == null || scope.contains(e.table(), e.row()) ? e
+                    : new FeedEntry(0, e.table(), FeedKind.DELETE, e.pk(), null, e.hlc())).toList();
+        }
         TxRun.markCommit(c, node, tx.id());
         c.commit();
         log.info("rejected tx {} of node {}: SQLState {}", tx.id(), node, sqlState);

@@ -21,6 +21,7 @@ final class TableStatements {
     private final int rank;
     private final String records;
     private final String lockKeys;
+    private final String lockTable;
     private final String presence;
     private final String logCurrent;
     private final String delete;
@@ -40,12 +41,17 @@ final class TableStatements {
         // and takes the per-row advisory locks in lock-key order, so that two relay transactions touching
         // the same rows always lock them in the same order and cannot deadlock on them. The sort is in a
         // subquery, which PostgreSQL does not flatten, so the locks are taken in that order.
-        this.lockKeys = "SELECT s.i, s.pk::text, pg_advisory_xact_lock(s.k) FROM ("
-                + "SELECT x.i, x.pk, hashtextextended(" + Sql.literal(table.name()) + " || x.pk::text, 0) AS k FROM ("
-                + "SELECT e.i, " + Sql.pkObject("r.", pk) + " AS pk "
+        // First the table's lock: shared by every relay transaction that locks rows one by one, exclusive
+        // for a bulk transaction, which then takes no row locks at all (see TxRun.lockRows).
+        String tableLock = "SELECT pg_advisory_xact_lock%s(hashtextextended(" + Sql.literal("\u0001" + table.name())
+                + ", 0)); ";
+        String keys = "SELECT e.i, " + Sql.pkObject("r.", pk) + " AS pk "
                 + "FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i), "
-                + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r) AS x "
-                + "ORDER BY k) AS s";
+                + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r";
+        this.lockKeys = String.format(tableLock, "_shared") + "SELECT s.i, s.pk::text, pg_advisory_xact_lock(s.k) FROM ("
+                + "SELECT x.i, x.pk, hashtextextended(" + Sql.literal(table.name()) + " || x.pk::text, 0) AS k FROM ("
+                + keys + ") AS x ORDER BY k) AS s";
+        this.lockTable = String.format(tableLock, "") + "SELECT x.i, x.pk::text FROM (" + keys + ") AS x";
 
         // One primary key lookup per key (a locking subquery is not flattened into a join, which, with
         // the statistics of a table that is filling up, could be planned as a scan of the whole table).
@@ -76,8 +82,17 @@ final class TableStatements {
     int rank() {
         return rank;
     }
+    /**
+     * Takes the table's lock shared, then one advisory lock per key in lock-key order; returns each key's
+     * ordinal and canonical JSON. Two statements: read the second result.
+     */
     String lockKeys() {
         return lockKeys;
+    }
+
+    /** Takes the table's lock exclusively and returns the canonical keys, locking no row (bulk transactions). */
+    String lockTable() {
+        return lockTable;
     }
 
     /** Parameter: JSON array of normalised keys. Returns the keys of the rows that exist, locked. */

@@ -10,6 +10,7 @@ import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.schema.TableInfo;
+import io.syncsqlite.relay.scope.Scope;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -81,11 +82,16 @@ final class TxRun {
     private final Map<RowKey, RowState> rows = new LinkedHashMap<>();
     private final RowState[] opRows;
     private final RunWriter writes;
+    private final Scope scope;
 
-    /** @param inOrder write strictly in the transaction's order (see {@link RunWriter}) */
+    /**
+     * @param inOrder write strictly in the transaction's order (see {@link RunWriter})
+     * @param scope   the user's scope, checked before and after the writes ({@link ScopeCheck}); null for none
+     */
     TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops,
-          boolean inOrder) {
+          boolean inOrder, Scope scope) {
         this.c = c;
+        this.scope = scope;
         this.statements = statements;
         this.node = node;
         this.tx = tx;
@@ -108,6 +114,9 @@ final class TxRun {
         }
         lockRows();
         readState();
+        if (scope != null) {
+            ScopeCheck.check(c, scope, keysByTable(), false);
+        }
         for (int i = 0; i < ops.size(); i++) {
             boolean cascaded = decide(ops.get(i), opRows[i]);
             if (cascaded && i < ops.size() - 1) {
@@ -120,10 +129,22 @@ final class TxRun {
         }
         writes.flush();
         writeClocks();
+        if (scope != null) {
+            ScopeCheck.check(c, scope, keysByTable(), true);
+        }
         logUntouchedRows();
         long seq = markCommit(c, node, tx.id());
         c.commit();
         return new Message.Ack(tx.id(), seq);
+    }
+
+    /** The canonical keys of the rows the transaction touches, per table. */
+    private Map<TableInfo, List<String>> keysByTable() {
+        Map<TableInfo, List<String>> out = new LinkedHashMap<>();
+        for (RowState s : rows.values()) {
+            out.computeIfAbsent(s.table, t -> new ArrayList<>()).add(s.key.pk());
+        }
+        return out;
     }
 
     /** Locks (creating if needed) the client's row; returns {applied_tx, applied_seq}. */
@@ -170,6 +191,16 @@ final class TxRun {
         }
     }
 
+    /**
+     * Distinct rows of one table above which a transaction locks the whole table instead of each row:
+     * PostgreSQL's lock table holds only a few thousand locks per connection by default
+     * ({@code max_locks_per_transaction} 64 times the connections), and a bulk import of 20,000 rows
+     * failed with "out of shared memory" on every resend. Every other relay transaction holds the same
+     * table lock shared while it locks rows, so the two kinds exclude each other; tables are locked in
+     * name order, each before its rows, so no order of two transactions can deadlock on them.
+     */
+    static final int BULK_KEYS = 1000;
+
     private void lockRows() throws SQLException {
         Map<TableInfo, List<Integer>> byTable = new TreeMap<>(Comparator.comparing(TableInfo::name));
         for (int i = 0; i < ops.size(); i++) {
@@ -186,9 +217,14 @@ final class TxRun {
                 }
             }
             String[] canonical = new String[distinct.size() + 1];
-            try (PreparedStatement ps = c.prepareStatement(statements.apply(table).lockKeys())) {
+            TableStatements st = statements.apply(table);
+            try (PreparedStatement ps = c.prepareStatement(distinct.size() > BULK_KEYS ? st.lockTable() : st.lockKeys())) {
                 ps.setString(1, "[" + String.join(",", distinct) + "]");
-                try (ResultSet rs = ps.executeQuery()) {
+                ps.execute(); // the first result is the table lock's one row; the keys are the second
+                if (!ps.getMoreResults()) {
+                    throw new SQLException("key lock returned no keys", "XX000");
+                }
+                try (ResultSet rs = ps.getResultSet()) {
                     while (rs.next()) {
                         canonical[rs.getInt(1)] = rs.getString(2);
                     }

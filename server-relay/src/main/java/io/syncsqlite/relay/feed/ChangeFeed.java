@@ -57,6 +57,8 @@ public final class ChangeFeed implements AutoCloseable {
     private final int maxSnapshots;
     private int openSnapshots;
     private volatile TailBuffer buffer;
+    /** Whether commits carry parsed rows for per-user scopes (set before {@link #start}). */
+    private volatile boolean parseRows;
     private volatile boolean closed;
     private Thread thread;
     private Connection listenConnection;
@@ -68,6 +70,11 @@ public final class ChangeFeed implements AutoCloseable {
         this.catalog = catalog;
         this.bufferEntries = bufferEntries;
         this.maxSnapshots = maxSnapshots;
+    }
+
+    /** Makes every commit carry its entries parsed ({@link FeedCommit#rows}), for per-user scopes. */
+    public void parseRows() {
+        parseRows = true;
     }
 
     /** Connects, LISTENs, reads the current head and starts the feed thread. */
@@ -111,8 +118,8 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     /**
-     * Up to {@code maxCommits} complete commits after {@code cursor}: from memory if the buffer still
-     * holds them, else from PostgreSQL (which may return commits the feed thread has not seen yet; they
+     * Up to {@code maxCommits} complete commits after {@code cursor} (or the first part of one too big to
+     * read at once, see {@link FeedCommit#more()}): from memory if the buffer still holds them, else from PostgreSQL (which may return commits the feed thread has not seen yet; they
      * are committed, so that is as correct and only earlier).
      */
     public List<FeedCommit> read(long cursor, int maxCommits) throws SQLException {
@@ -120,10 +127,9 @@ public final class ChangeFeed implements AutoCloseable {
         if (fromBuffer != null) {
             return fromBuffer;
         }
-        Connection c = pool.borrow(BORROW_TIMEOUT);
-        boolean broken = false;
-        try {
-            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, catalog.names());
+        return inTransaction(c -> {
+            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, FeedReader.MAX_ROWS,
+                    catalog.names(), parseRows);
             // Read after the commits: pruning removes the oldest first, so if the oldest kept commit is
             // still at or before cursor + 1 now, nothing this read needed was missing (see horizon()).
             try (java.sql.Statement st = c.createStatement();
@@ -132,8 +138,30 @@ public final class ChangeFeed implements AutoCloseable {
                     raiseHorizon(rs.getLong(1));
                 }
             }
-            c.commit();
             return commits;
+        });
+    }
+
+    /** The next part of a commit read in parts ({@link FeedCommit#more()}), from PostgreSQL. */
+    public FeedCommit readRest(FeedCommit part) throws SQLException {
+        return inTransaction(c -> FeedReader.readRest(c, part.seq(), part.lastId(), FeedReader.MAX_ROWS,
+                catalog.names(), parseRows));
+    }
+
+    /** Work a session does on a pooled connection, in one transaction. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /** Runs {@code work} on a connection from the pool and commits. */
+    public <T> T inTransaction(Work<T> work) throws SQLException {
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = false;
+        try {
+            T result = work.run(c);
+            c.commit();
+            return result;
         } catch (SQLException e) {
             broken = true;
             throw e;
@@ -147,6 +175,11 @@ public final class ChangeFeed implements AutoCloseable {
      * are being sent already; then {@code wakeup} runs once a slot is free (the caller tries again).
      */
     public Snapshot tryOpenSnapshot(Runnable wakeup) throws SQLException {
+        return tryOpenSnapshot(wakeup, null);
+    }
+
+    /** The same, with only the rows {@code scope} holds (every row if it is null). */
+    public Snapshot tryOpenSnapshot(Runnable wakeup, io.syncsqlite.relay.scope.Scope scope) throws SQLException {
         synchronized (snapshotLock) {
             if (openSnapshots >= maxSnapshots) {
                 snapshotWaiters.add(wakeup);
@@ -155,7 +188,7 @@ public final class ChangeFeed implements AutoCloseable {
             openSnapshots++;
         }
         try {
-            return Snapshot.open(connector.open(), catalog, this::snapshotClosed);
+            return Snapshot.open(connector.open(), catalog, scope, this::snapshotClosed);
         } catch (SQLException | RuntimeException e) {
             snapshotClosed();
             throw e;
@@ -224,20 +257,23 @@ public final class ChangeFeed implements AutoCloseable {
 
     private void readNew(Connection c) throws SQLException {
         while (!closed) {
-            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, catalog.names());
+            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, FeedReader.MAX_ROWS,
+                    catalog.names(), parseRows);
             if (page.isEmpty()) {
                 return;
             }
-            buffer.append(page);
+            if (page.get(0).more()) {
+                // Too big to hold: sessions read it from PostgreSQL in parts (readRest).
+                buffer.skipPast(page.get(0).seq());
+            } else {
+                buffer.append(page);
+            }
             for (Listener l : listeners) {
                 try {
                     l.onFeedAdvanced();
                 } catch (RuntimeException e) {
                     log.warn("feed listener failed", e);
                 }
-            }
-            if (page.size() < PAGE_COMMITS) {
-                return;
             }
         }
     }

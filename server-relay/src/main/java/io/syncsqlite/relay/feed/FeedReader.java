@@ -1,5 +1,9 @@
 package io.syncsqlite.relay.feed;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncsqlite.protocol.MessageCodec;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -20,14 +24,23 @@ import java.util.Set;
  */
 final class FeedReader {
 
+    /** Change rows read at most per call: a commit with more is read in parts of this size. */
+    static final int MAX_ROWS = 10_000;
+
     // LEFT JOIN: a commit without change rows still moves the cursor. The lateral subquery (OFFSET 0 keeps
     // it from being flattened) reads each commit's rows through the xid index; a plain join was planned as
-    // a hash join over the whole change table, re-read on every notification.
+    // a hash join over the whole change table, re-read on every notification. The outer LIMIT bounds what
+    // one call holds, whatever the size of the commits.
     private static final String READ = """
             WITH l AS (SELECT seq, xid FROM syncsqlite.commit_log WHERE seq > ? ORDER BY seq LIMIT ?)
-            SELECT l.seq, c.id, c.tbl, c.kind, c.pk::text, c."row"::text, c.hlc
+            SELECT l.seq, c.id, c.tbl, c.kind, c.pk::text, c."row"::text, c.hlc, c.old::text
             FROM l LEFT JOIN LATERAL (SELECT * FROM syncsqlite.change AS x WHERE x.xid = l.xid OFFSET 0) AS c ON true
-            ORDER BY l.seq, c.id""";
+            ORDER BY l.seq, c.id LIMIT ?""";
+
+    private static final String READ_REST = """
+            SELECT l.seq, c.id, c.tbl, c.kind, c.pk::text, c."row"::text, c.hlc, c.old::text
+            FROM syncsqlite.commit_log AS l JOIN syncsqlite.change AS c ON c.xid = l.xid
+            WHERE l.seq = ? AND c.id > ? ORDER BY c.id LIMIT ?""";
 
     private FeedReader() {
     }
@@ -35,46 +48,104 @@ final class FeedReader {
     /**
      * Up to {@code maxCommits} complete commits after {@code cursor}, oldest first, with the entries of
      * {@code tables} only: the log is shared by every relay on the database, which may sync other tables.
-     * A commit without such entries is still returned, empty, so that cursors move past it.
+     * A commit without such entries is still returned, empty, so that cursors move past it. At most
+     * {@code maxRows} change rows are read: the commits that fit whole, or, if the first one alone is
+     * bigger, its first part ({@link FeedCommit#more()}; the rest through {@link #readRest}).
+     *
+     * @param parse also parse each entry into a {@link FeedRow} (for per-user scopes)
      */
-    static List<FeedCommit> readAfter(Connection c, long cursor, int maxCommits, Set<String> tables)
-            throws SQLException {
-        List<FeedCommit> commits = new ArrayList<>();
+    static List<FeedCommit> readAfter(Connection c, long cursor, int maxCommits, int maxRows, Set<String> tables,
+                                      boolean parse) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(READ)) {
             ps.setLong(1, cursor);
             ps.setInt(2, maxCommits);
-            try (ResultSet rs = ps.executeQuery()) {
-                long seq = -1;
-                List<String> entries = new ArrayList<>();
-                List<String> keys = new ArrayList<>();
-                long bytes = 0;
-                while (rs.next()) {
-                    long s = rs.getLong(1);
-                    if (s != seq) {
-                        if (seq >= 0) {
-                            commits.add(new FeedCommit(seq, entries, keys, bytes));
-                        }
-                        seq = s;
-                        entries = new ArrayList<>();
-                        keys = new ArrayList<>();
-                        bytes = 0;
-                    }
-                    rs.getLong(2);
-                    if (rs.wasNull() || !tables.contains(rs.getString(3))) {
-                        continue;
-                    }
-                    String kind = rs.getString(4);
-                    String entry = FeedJson.entry(s, rs.getString(3), rs.getString(5),
-                            "D".equals(kind) ? null : rs.getString(6), rs.getLong(7));
-                    entries.add(entry);
-                    keys.add(FeedCommit.rowKey(rs.getString(3), rs.getString(5)));
-                    bytes += entry.length();
+            ps.setInt(3, maxRows + 1);
+            return read(ps, maxRows, tables, parse, false);
+        }
+    }
+
+    /** The next part of commit {@code seq} after change row {@code afterId}: at most {@code maxRows} rows. */
+    static FeedCommit readRest(Connection c, long seq, long afterId, int maxRows, Set<String> tables, boolean parse)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(READ_REST)) {
+            ps.setLong(1, seq);
+            ps.setLong(2, afterId);
+            ps.setInt(3, maxRows + 1);
+            List<FeedCommit> parts = read(ps, maxRows, tables, parse, true);
+            return parts.isEmpty() ? new FeedCommit(seq, List.of(), List.of(), 0, parse ? List.of() : null, false, afterId)
+                    : parts.get(0);
+        }
+    }
+
+    /**
+     * Groups the rows by commit. With more than {@code maxRows} rows (the query asks for one extra), the
+     * last commit may be cut: it is dropped if whole commits precede it (they are read again next time),
+     * else returned as a part, marked {@code more} when the extra row is still its own.
+     */
+    private static List<FeedCommit> read(PreparedStatement ps, int maxRows, Set<String> tables, boolean parse,
+                                         boolean rest) throws SQLException {
+        List<FeedCommit> commits = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            long seq = -1;
+            List<String> entries = new ArrayList<>();
+            List<String> keys = new ArrayList<>();
+            List<FeedRow> rows = parse ? new ArrayList<>() : null;
+            long bytes = 0;
+            long lastId = 0;
+            int read = 0;
+            boolean cut = false;
+            while (rs.next()) {
+                long s = rs.getLong(1);
+                if (++read > maxRows) {
+                    // The extra row: the commit being built is cut only if this row is still its own.
+                    cut = s == seq;
+                    break;
                 }
-                if (seq >= 0) {
-                    commits.add(new FeedCommit(seq, entries, keys, bytes));
+                if (s != seq) {
+                    if (seq >= 0) {
+                        commits.add(new FeedCommit(seq, entries, keys, bytes, rows, false, lastId));
+                    }
+                    seq = s;
+                    entries = new ArrayList<>();
+                    keys = new ArrayList<>();
+                    rows = parse ? new ArrayList<>() : null;
+                    bytes = 0;
+                    lastId = 0;
                 }
+                long id = rs.getLong(2);
+                if (rs.wasNull()) {
+                    continue;
+                }
+                lastId = id;
+                if (!tables.contains(rs.getString(3))) {
+                    continue;
+                }
+                String kind = rs.getString(4);
+                String rowJson = "D".equals(kind) ? null : rs.getString(6);
+                String entry = FeedJson.entry(s, rs.getString(3), rs.getString(5), rowJson, rs.getLong(7));
+                entries.add(entry);
+                keys.add(FeedCommit.rowKey(rs.getString(3), rs.getString(5)));
+                if (parse) {
+                    rows.add(new FeedRow(s, rs.getString(3), rs.getString(5), tree(rowJson), tree(rs.getString(8)),
+                            rs.getLong(7)));
+                }
+                bytes += entry.length();
+            }
+            if (seq >= 0 && !(cut && !commits.isEmpty() && !rest)) {
+                commits.add(new FeedCommit(seq, entries, keys, bytes, rows, cut, lastId));
             }
         }
         return commits;
+    }
+
+    private static JsonNode tree(String json) throws SQLException {
+        if (json == null) {
+            return null;
+        }
+        try {
+            return MessageCodec.JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new SQLException("unexpected JSON from PostgreSQL", "XX000", e);
+        }
     }
 }

@@ -4,6 +4,7 @@ import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
+import io.syncsqlite.relay.scope.Scope;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -24,7 +25,9 @@ import java.util.List;
  * snapshot sees all of them too; it sees no seq above M. The rows are therefore exactly the state after
  * commit M, and streaming {@code seq > M} afterwards neither skips nor repeats a commit.
  *
- * <p>Tables are read parents first, so a child row never arrives before its parent.
+ * <p>Tables are read parents first, so a child row never arrives before its parent. With a user's scope,
+ * only the tables it shows and the rows it holds are read (its conditions evaluated by PostgreSQL in the
+ * same snapshot, membership subqueries included).
  *
  * <p>Not thread-safe: owned by one session and used on its lane only. Holds its own connection until
  * {@link #close()}.
@@ -33,6 +36,8 @@ public final class Snapshot implements AutoCloseable {
 
     private final Connection c;
     private final List<TableInfo> tables;
+    /** Per table (same order), the scope's condition on its rows, or null for every row. */
+    private final List<Scope.Predicate> filters;
     private final Runnable onClose;
     private final long through;
     private final long total;
@@ -42,9 +47,11 @@ public final class Snapshot implements AutoCloseable {
     private boolean exhausted;
     private boolean closed;
 
-    private Snapshot(Connection c, List<TableInfo> tables, Runnable onClose) throws SQLException {
+    private Snapshot(Connection c, List<TableInfo> tables, List<Scope.Predicate> filters, Scope scope,
+                     Runnable onClose) throws SQLException {
         this.c = c;
         this.tables = tables;
+        this.filters = filters;
         this.onClose = onClose;
         c.setAutoCommit(false);
         c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
@@ -54,12 +61,27 @@ public final class Snapshot implements AutoCloseable {
             r.next();
             this.through = r.getLong(1);
         }
+        if (scope != null) {
+            // In this transaction: the memberships the snapshot's rows were chosen by, as of `through`;
+            // any later change to them comes through the feed after it.
+            scope.reloadMemberships(c);
+        }
         this.total = count();
     }
 
-    static Snapshot open(Connection c, Catalog catalog, Runnable onClose) throws SQLException {
+    /** @param scope the user's scope: only the rows it holds, of the tables it shows; null for every row */
+    static Snapshot open(Connection c, Catalog catalog, Scope scope, Runnable onClose) throws SQLException {
         try {
-            return new Snapshot(c, catalog.tables(), onClose);
+            List<TableInfo> tables = new ArrayList<>();
+            List<Scope.Predicate> filters = new ArrayList<>();
+            for (TableInfo t : catalog.tables()) {
+                Scope.Predicate p = scope == null ? null : scope.predicate(t, "t.");
+                if (scope == null || p != null) {
+                    tables.add(t);
+                    filters.add(p);
+                }
+            }
+            return new Snapshot(c, tables, filters, scope, onClose);
         } catch (SQLException | RuntimeException e) {
             ConnectionPool.closeQuietly(c);
             throw e;
@@ -110,7 +132,9 @@ public final class Snapshot implements AutoCloseable {
         String pk = Sql.pkObject("t.", t.primaryKey());
         ps = c.prepareStatement("SELECT " + pk + "::text, to_jsonb(t.*)::text, "
                 + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) FROM " + t.qualifiedName() + " AS t "
-                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk);
+                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
+                + where(filters.get(tableIndex)));
+        bind(ps, 1, filters.get(tableIndex));
         // With auto-commit off, pgjdbc fetches through a cursor: a big table never sits in memory whole.
         ps.setFetchSize(1000);
         rs = ps.executeQuery();
@@ -129,13 +153,33 @@ public final class Snapshot implements AutoCloseable {
             return 0;
         }
         StringBuilder sql = new StringBuilder("SELECT 0");
-        for (TableInfo t : tables) {
-            sql.append(" + (SELECT count(*) FROM ").append(t.qualifiedName()).append(')');
+        for (int i = 0; i < tables.size(); i++) {
+            sql.append(" + (SELECT count(*) FROM ").append(tables.get(i).qualifiedName()).append(" AS t")
+                    .append(where(filters.get(i))).append(')');
         }
-        try (Statement st = c.createStatement(); ResultSet r = st.executeQuery(sql.toString())) {
-            r.next();
-            return r.getLong(1);
+        try (PreparedStatement st = c.prepareStatement(sql.toString())) {
+            int index = 1;
+            for (Scope.Predicate p : filters) {
+                index = bind(st, index, p);
+            }
+            try (ResultSet r = st.executeQuery()) {
+                r.next();
+                return r.getLong(1);
+            }
         }
+    }
+
+    private static String where(Scope.Predicate p) {
+        return p == null ? "" : " WHERE coalesce(" + p.sql() + ", false)";
+    }
+
+    /** Binds the predicate's parameter, if it has one, at {@code index}; returns the next index. */
+    private int bind(PreparedStatement ps, int index, Scope.Predicate p) throws SQLException {
+        if (p == null || !p.hasParameter()) {
+            return index;
+        }
+        ps.setArray(index, c.createArrayOf("text", p.values().toArray()));
+        return index + 1;
     }
 
     @Override

@@ -44,6 +44,20 @@ final class TailBuffer {
     }
 
     /**
+     * Moves past commit {@code seq} without holding it (a commit too big for memory): the buffer starts
+     * again empty after it, so every reader before it goes to PostgreSQL.
+     */
+    synchronized void skipPast(long seq) {
+        if (seq <= head) {
+            return;
+        }
+        commits.clear();
+        entries = 0;
+        floor = seq;
+        head = seq;
+    }
+
+    /**
      * Up to {@code max} commits after {@code cursor}, or {@code null} if the buffer no longer holds all
      * of them ({@code cursor < floor}).
      */

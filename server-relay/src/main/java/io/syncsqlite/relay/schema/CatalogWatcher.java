@@ -96,6 +96,7 @@ public final class CatalogWatcher implements AutoCloseable {
                     log.info("schema of {} changed in PostgreSQL: catalog reloaded, syncing {}", catalog.schema(),
                             newer.tables().stream().map(t -> t.name() + t.columns().stream().map(ColumnInfo::name).toList()).toList());
                 }
+                SchemaInstaller.backfillPending(c, catalog);
             } catch (SQLException | RuntimeException e) {
                 // A half-done ALTER or a lost connection: keep the old catalog and try again next time.
                 log.warn("could not check the schema for changes (SQLState {}); retrying",

@@ -69,7 +69,15 @@ public final class SchemaInstaller {
             upgradeTriggers(c);
             Catalog catalog = SchemaIntrospector.read(c, schema, tables);
             for (TableInfo t : catalog.tables()) {
-                ensureTriggers(c, t);
+                if (ensureTriggers(c, t)) {
+                    // Its rows so far were never captured: see backfillPending. Only clients that exist now can
+                    // lack them; later ones start from a snapshot.
+                    try (PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.backfill (tbl)"
+                            + " SELECT ? WHERE EXISTS (SELECT FROM syncsqlite.client) ON CONFLICT DO NOTHING")) {
+                        ps.setString(1, t.name());
+                        ps.executeUpdate();
+                    }
+                }
             }
             c.commit();
             log.info("syncsqlite schema ready; syncing {} table(s) of schema {}: {}", catalog.tables().size(),
@@ -89,7 +97,7 @@ public final class SchemaInstaller {
      * the new rows) whose arguments are the primary key columns, and the deferred commit-mark constraint
      * trigger. Capture triggers created for another primary key are recreated.
      */
-    private static void ensureTriggers(Connection c, TableInfo t) throws SQLException {
+    private static boolean ensureTriggers(Connection c, TableInfo t) throws SQLException {
         Map<String, List<String>> capture = new HashMap<>();
         boolean hasCommit = false;
         try (PreparedStatement ps = c.prepareStatement("""
@@ -107,6 +115,7 @@ public final class SchemaInstaller {
                 }
             }
         }
+        boolean wasCaptured = !capture.isEmpty();
         for (Map.Entry<String, String> e : CAPTURE_TRIGGERS.entrySet()) {
             List<String> args = capture.get(e.getKey());
             if (args != null && !args.equals(t.primaryKey())) {
@@ -120,6 +129,113 @@ public final class SchemaInstaller {
         }
         if (!hasCommit) {
             createCommit(c, t.schema(), t.name());
+        }
+        return !wasCaptured;
+    }
+
+    /**
+     * Logs the rows that tables put under capture already held ({@code syncsqlite.backfill}), so that
+     * clients already syncing (their snapshot predates the table) receive them through the feed instead of
+     * only at their next resync: a table created, or added to {@code --tables}, while clients run. Every
+     * relay calls this from its {@link CatalogWatcher}; a table is taken once it has been pending for
+     * {@link #BACKFILL_DELAY_SECONDS}, longer than the watchers' period, so every relay on the database
+     * syncs the table by then (a relay's feed drops entries of tables it does not know). Skipped when no
+     * client has ever connected: every client still starts from a snapshot.
+     *
+     * <p>In chunks of {@link #BACKFILL_CHUNK} rows in key order, one transaction each, with the feed mark
+     * of a commit. Each chunk locks its rows {@code FOR SHARE}, so a concurrent writer of one of them
+     * either committed before (and the chunk logs its result) or waits and commits after (its own capture
+     * then comes later in the feed): an older image never follows a newer one. A relay that dies midway
+     * leaves the table claimed for an hour, then another starts it again (images are idempotent).
+     */
+    public static void backfillPending(Connection c, Catalog catalog) throws SQLException {
+        boolean autoCommit = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            while (true) {
+                String table;
+                boolean anyClient;
+                try (PreparedStatement ps = c.prepareStatement("SELECT b.tbl, EXISTS (SELECT FROM syncsqlite.client)"
+                        + " FROM syncsqlite.backfill AS b WHERE b.since < now() - make_interval(secs => ?)"
+                        + " ORDER BY b.since LIMIT 1 FOR UPDATE SKIP LOCKED")) {
+                    ps.setInt(1, BACKFILL_DELAY_SECONDS);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            c.commit();
+                            return;
+                        }
+                        table = rs.getString(1);
+                        anyClient = rs.getBoolean(2);
+                    }
+                }
+                TableInfo t = catalog.table(table);
+                long rows = 0;
+                if (t != null && anyClient) {
+                    // Claimed for an hour: other relays skip it meanwhile, and take it over if this one dies.
+                    try (PreparedStatement ps = c.prepareStatement(
+                            "UPDATE syncsqlite.backfill SET since = now() + interval '1 hour' WHERE tbl = ?")) {
+                        ps.setString(1, table);
+                        ps.executeUpdate();
+                    }
+                    c.commit();
+                    String after = null;
+                    while (true) {
+                        String[] chunk = backfillChunk(c, t, after);
+                        if (chunk[1] == null) {
+                            break;
+                        }
+                        rows += Long.parseLong(chunk[0]);
+                        try (Statement st = c.createStatement()) {
+                            st.execute("SELECT syncsqlite.commit_mark()");
+                        }
+                        c.commit();
+                        after = chunk[1];
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.backfill WHERE tbl = ?")) {
+                    ps.setString(1, table);
+                    ps.executeUpdate();
+                }
+                c.commit();
+                if (rows > 0) {
+                    log.info("sent the {} row(s) table {} held before its capture was installed to the feed", rows, t);
+                }
+            }
+        } catch (SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        } finally {
+            c.setAutoCommit(autoCommit);
+        }
+    }
+
+    static final int BACKFILL_DELAY_SECONDS = 3;
+    static final int BACKFILL_CHUNK = 5000;
+
+    /** Logs the next chunk after key {@code after} (a row image, or null); returns {count, last row image or null}. */
+    private static String[] backfillChunk(Connection c, TableInfo t, String after) throws SQLException {
+        String q = t.qualifiedName();
+        String keys = Sql.columns("t.", t.primaryKey());
+        String pk = Sql.pkObject("r.", t.primaryKey());
+        String sql = "WITH rows AS MATERIALIZED (SELECT t.* FROM " + q + " AS t"
+                + (after == null ? "" : " WHERE (" + keys + ") > (SELECT " + Sql.columns("k.", t.primaryKey())
+                        + " FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS k)")
+                + " ORDER BY " + keys + " LIMIT " + BACKFILL_CHUNK + " FOR SHARE), "
+                + "logged AS (INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT " + Sql.literal(t.name())
+                + ", 'U', " + pk + ", to_jsonb(r.*), coalesce((SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols)"
+                + " FROM syncsqlite.row_clock AS rc WHERE rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
+                + "), 0) FROM rows AS r RETURNING 1) "
+                + "SELECT (SELECT count(*) FROM logged), (SELECT to_jsonb(r.*)::text FROM rows AS r ORDER BY "
+                + String.join(", ", t.primaryKey().stream().map(k -> "r." + Sql.ident(k) + " DESC").toList()) + " LIMIT 1)";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            if (after != null) {
+                ps.setString(1, after);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                long n = rs.getLong(1);
+                return new String[]{Long.toString(n), n == 0 ? null : rs.getString(2)};
+            }
         }
     }
 

@@ -10,9 +10,15 @@ import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.feed.FeedCommit;
 import io.syncsqlite.relay.feed.FeedJson;
+import io.syncsqlite.relay.feed.FeedRow;
 import io.syncsqlite.relay.feed.Snapshot;
 import io.syncsqlite.relay.keys.KeyAllocator;
 import io.syncsqlite.relay.ops.Metrics;
+import io.syncsqlite.relay.auth.TokenVerifier;
+import io.syncsqlite.relay.scope.Scope;
+import io.syncsqlite.relay.scope.ScopeRules;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +72,8 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final SerialLane lane;
     private final String remote;
     private final Runnable onEnd;
+    private final ScopeRules scopes;
+    private final TokenVerifier.Principal principal;
     private final AtomicInteger queued = new AtomicInteger();
     /**
      * Messages per second a client may send: a syncing client sends a push per batch and a progress per
@@ -79,6 +87,11 @@ public final class ClientSession implements ChangeFeed.Listener {
     private volatile String node;
 
     private State state = State.AWAIT_HELLO;
+    /** What this user may see and write (set at hello); null when the relay has no scopes. */
+    private Scope scope;
+    /** The digest of the scope of the snapshot being sent, stored once the client confirms its end. */
+    private String scopeDigest;
+    private long scopeDigestThrough;
     private long sentThrough;
     /** The feed head when a reconnecting client said hello: batches before it are compacted. */
     private long catchUpThrough;
@@ -94,6 +107,21 @@ public final class ClientSession implements ChangeFeed.Listener {
      */
     public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Metrics metrics,
                          Executor workers, String remote, Runnable onEnd) {
+        this(out, applier, keys, feed, metrics, workers, remote, onEnd, null, null);
+    }
+
+    /**
+     * @param scopes    the relay's per-user scope rules, or null for none
+     * @param principal the authenticated user (required with {@code scopes}), or null
+     */
+    public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Metrics metrics,
+                         Executor workers, String remote, Runnable onEnd, ScopeRules scopes,
+                         TokenVerifier.Principal principal) {
+        if (scopes != null && principal == null) {
+            throw new IllegalArgumentException("per-user scopes need an authenticated user");
+        }
+        this.scopes = scopes;
+        this.principal = principal;
         this.out = out;
         this.applier = applier;
         this.keys = keys;
@@ -181,11 +209,26 @@ public final class ClientSession implements ChangeFeed.Listener {
                 push(push);
             } else if (m instanceof Message.Progress progress) {
                 window.confirm(progress.cursor());
+                if (scopeDigestThrough > 0 && progress.cursor() >= scopeDigestThrough) {
+                    // The client has applied the whole snapshot of this scope: a reconnect need not resync.
+                    String digest = scopeDigest;
+                    feed.inTransaction(c -> {
+                        Scope.storeDigest(c, node, digest);
+                        return null;
+                    });
+                    scopeDigest = null;
+                    scopeDigestThrough = 0;
+                }
                 pump();
             } else if (m instanceof Message.IdRequest request) {
                 send(MessageCodec.encode(keys.allocate(request)));
             } else if (m instanceof Message.SchemaRequest) {
-                send(MessageCodec.encode(io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog())));
+                Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
+                if (scope != null) {
+                    // Tables the user cannot see are not described either.
+                    schema = new Message.Schema(schema.tables().stream().filter(t -> scope.visible(t.name())).toList());
+                }
+                send(MessageCodec.encode(schema));
             } else {
                 close(CloseCodes.PROTOCOL_ERROR, "unexpected " + m.getClass().getSimpleName().toLowerCase()
                         + " message");
@@ -208,12 +251,23 @@ public final class ClientSession implements ChangeFeed.Listener {
             close(CloseCodes.PROTOCOL_ERROR, "node id contains control characters");
             return;
         }
+        boolean scopeChanged = false;
+        if (scopes != null) {
+            Scope s = scopes.scopeFor(principal.subject(), principal.claims());
+            String stored = feed.inTransaction(c -> {
+                s.reloadMemberships(c);
+                return Scope.storedDigest(c, hello.node());
+            });
+            scope = s;
+            scopeChanged = !s.digest().equals(stored);
+        }
         ChangeApplier.ClientPosition position = applier.position(hello.node());
         metrics.connected();
         node = hello.node();
         state = State.ACTIVE;
         // A cursor before the retained history (see Retention) cannot be caught up: resync from a snapshot.
-        boolean resync = hello.cursor() > 0 && hello.cursor() < position.horizon() - 1;
+        // So is one whose scope changed while it was away: the feed would never remove rows it lost.
+        boolean resync = hello.cursor() > 0 && (hello.cursor() < position.horizon() - 1 || scopeChanged);
         long cursor = resync ? 0 : hello.cursor();
         sentThrough = cursor;
         snapshotPending = cursor == 0;
@@ -225,8 +279,8 @@ public final class ClientSession implements ChangeFeed.Listener {
                     hello.cursor(), position.head());
         }
         if (resync) {
-            log.info("node {} is behind the retained history (cursor {}, oldest kept {}): resyncing it", node,
-                    hello.cursor(), position.horizon());
+            log.info("node {} is behind the retained history (cursor {}, oldest kept {}) or its scope changed:"
+                    + " resyncing it", node, hello.cursor(), position.horizon());
         }
         send(MessageCodec.encode(new Message.Welcome(position.appliedTx(), position.appliedSeq(), position.head(),
                 resync)));
@@ -242,7 +296,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             Message answer;
             long t0 = System.nanoTime();
             try {
-                answer = applier.apply(node, tx);
+                answer = applier.apply(node, tx, scope);
                 metrics.applied(answer instanceof Message.Ack, tx.changes().size(), System.nanoTime() - t0);
             } catch (ApplyFailure e) {
                 SQLException cause = e.getCause() instanceof SQLException s ? s : null;
@@ -283,10 +337,12 @@ public final class ClientSession implements ChangeFeed.Listener {
 
     private boolean sendSnapshotBatch() throws SQLException {
         if (snapshot == null) {
-            snapshot = feed.tryOpenSnapshot(this::requestPump);
+            snapshot = feed.tryOpenSnapshot(this::requestPump, scope);
             if (snapshot == null) {
                 return false; // woken when another snapshot finishes
             }
+            // The snapshot read the memberships in its own transaction (Snapshot.open).
+            scopeDigest = scope == null ? null : scope.digest();
         }
         List<String> entries = snapshot.next(MAX_ENTRIES, MAX_BYTES);
         boolean last = snapshot.exhausted();
@@ -296,6 +352,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         window.sent(through);
         if (last) {
             sentThrough = through;
+            scopeDigestThrough = scopeDigest == null ? 0 : through;
             snapshot.close();
             snapshot = null;
             snapshotPending = false;
@@ -314,7 +371,10 @@ public final class ClientSession implements ChangeFeed.Listener {
             return true;
         }
         if (backlog.isEmpty()) {
-            backlog.addAll(feed.read(sentThrough, READ_COMMITS));
+            fillBacklog();
+            if (snapshotPending) {
+                return true; // the scope changed: a resync snapshot replaces these commits
+            }
             if (backlog.isEmpty()) {
                 return false;
             }
@@ -332,7 +392,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         long through = sentThrough;
         while (!backlog.isEmpty()) {
             FeedCommit c = backlog.peekFirst();
-            if (c.entries().size() > MAX_ENTRIES || c.bytes() > MAX_BYTES) {
+            if (c.entries().size() > MAX_ENTRIES || c.bytes() > MAX_BYTES || c.more()) {
                 if (entries.isEmpty()) {
                     partial = backlog.pollFirst();
                     partialIndex = 0;
@@ -362,6 +422,97 @@ public final class ClientSession implements ChangeFeed.Listener {
     }
 
     /**
+     * Reads the next commits into the backlog, each reduced to what this user may see. A commit that may
+     * change the user's memberships makes the session read them again first; if they changed, rows
+     * entered or left the scope that the feed will never mention again, so the session resyncs the client
+     * instead ({@link Message.Resync} and a snapshot of the new scope).
+     */
+    private void fillBacklog() throws SQLException {
+        List<FeedCommit> commits = feed.read(sentThrough, READ_COMMITS);
+        if (scope == null) {
+            backlog.addAll(commits);
+            return;
+        }
+        for (FeedCommit c : commits) {
+            if (touchesMembership(c) && feed.inTransaction(scope::reloadMemberships)) {
+                resyncScope();
+                return;
+            }
+            backlog.add(visible(c));
+        }
+    }
+
+    /** The user's scope changed: drop what was queued and send a snapshot of the new scope. */
+    private void resyncScope() throws SQLException {
+        backlog.clear();
+        partial = null;
+        // Not the scope the client holds any more: nothing is stored until the new snapshot is confirmed.
+        scopeDigest = null;
+        scopeDigestThrough = 0;
+        feed.inTransaction(c -> {
+            Scope.storeDigest(c, node, null);
+            return null;
+        });
+        log.info("node {}: the scope of user {} changed; resyncing it", node, scope.subject());
+        send(MessageCodec.encode(new Message.Resync(feed.head())));
+        snapshotPending = true;
+    }
+
+    private boolean touchesMembership(FeedCommit c) {
+        if (!scope.hasMemberships()) {
+            return false;
+        }
+        for (FeedRow r : c.rows()) {
+            if (scope.touchesMembership(r.table(), r.row(), r.old(), r.row() == null)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The part of a commit this user may see: images of rows in scope; a delete for a row the change took
+     * out of the scope (its previous scoped values were in it); deletes of rows that were in scope (or
+     * whose previous values were not logged). Everything else is left out, so a client never receives a
+     * row outside its scope, in the live feed or in catch-up (which compacts what this leaves).
+     */
+    private FeedCommit visible(FeedCommit c) {
+        List<String> entries = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        long bytes = 0;
+        for (int i = 0; i < c.rows().size(); i++) {
+            FeedRow r = c.rows().get(i);
+            String entry;
+            if (!scope.visible(r.table())) {
+                continue;
+            } else if (r.row() != null) {
+                if (scope.contains(r.table(), r.row())) {
+                    entry = c.entries().get(i);
+                } else if (r.old() != null && scope.contains(r.table(), before(r))) {
+                    entry = r.deletion();
+                } else {
+                    continue;
+                }
+            } else if (r.old() == null || scope.contains(r.table(), r.old())) {
+                entry = c.entries().get(i);
+            } else {
+                continue;
+            }
+            entries.add(entry);
+            keys.add(c.keys().get(i));
+            bytes += entry.length();
+        }
+        return new FeedCommit(c.seq(), entries, keys, bytes, null, c.more(), c.lastId());
+    }
+
+    /** The scoped values of an updated row before the update: the new image with the changed ones restored. */
+    private static JsonNode before(FeedRow r) {
+        ObjectNode o = r.row().deepCopy();
+        r.old().fields().forEachRemaining(f -> o.set(f.getKey(), f.getValue()));
+        return o;
+    }
+
+    /**
      * Keeps only the last image of each row among {@code entries} (several commits, for a client catching
      * up from its cursor to the head it found at hello): entries are whole row images, so the last one is the row's state at the batch's end, and it
      * keeps its own position for the client's pending overlay. A row updated a thousand times while a
@@ -384,7 +535,20 @@ public final class ClientSession implements ChangeFeed.Listener {
         return out;
     }
 
-    private void sendPartial() {
+    private void sendPartial() throws SQLException {
+        while (partialIndex >= partial.entries().size() && partial.more()) {
+            // A commit too big to read at once: its next part, from PostgreSQL.
+            FeedCommit next = feed.readRest(partial);
+            if (scope != null) {
+                if (touchesMembership(next) && feed.inTransaction(scope::reloadMemberships)) {
+                    resyncScope();
+                    return;
+                }
+                next = visible(next);
+            }
+            partial = next;
+            partialIndex = 0;
+        }
         List<String> all = partial.entries();
         List<String> part = new ArrayList<>();
         long bytes = 0;
@@ -394,7 +558,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             part.add(e);
             bytes += e.length();
         }
-        boolean last = partialIndex >= all.size();
+        boolean last = partialIndex >= all.size() && !partial.more();
         long through = last ? partial.seq() : 0;
         send(FeedJson.changes(part, through, 0));
         metrics.sent(part.size());

@@ -25,6 +25,8 @@ public final class CloseCodes {
     public static final int TOO_BIG = 1009;
     /** The relay cannot serve the client now (database unreachable); reconnect and resend. */
     public static final int INTERNAL_ERROR = 1011;
+    /** RFC 6455 "try again later": the relay is at its connection limit. */
+    public static final int TRY_AGAIN_LATER = 1013;
     /** No valid token: missing, forged, expired, wrong audience (an application code, as 4000-4999 are). */
     public static final int UNAUTHORIZED = 4401;
 

@@ -17,7 +17,6 @@ import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BiFunction;
 
 /**
  * The relay's WebSocket endpoint (Java-WebSocket). Frames larger than the configured limit are refused
@@ -34,7 +33,9 @@ public final class RelayWebSocketServer extends WebSocketServer {
 
     private static final Logger log = LoggerFactory.getLogger(RelayWebSocketServer.class);
 
-    private final BiFunction<Outbound, String, ClientSession> sessions;
+    private final SessionFactory sessions;
+    private final int maxConnections;
+    private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
     private final TokenVerifier verifier;
     private final java.util.concurrent.ScheduledExecutorService expiries;
     private final java.util.Map<WebSocket, java.util.concurrent.ScheduledFuture<?>> expiring =
@@ -45,13 +46,15 @@ public final class RelayWebSocketServer extends WebSocketServer {
     /**
      * @param verifier checks the JWT of every new connection ({@code Authorization: Bearer}), or null to
      *                 trust every client
-     * @param sessions creates the session of a new connection, given its outbound side and remote address
+     * @param maxConnections authenticated connections served at once; more are closed with 1013
+     * @param sessions creates the session of a new connection
      */
     public RelayWebSocketServer(InetSocketAddress address, int maxFrameBytes, TokenVerifier verifier,
-                                BiFunction<Outbound, String, ClientSession> sessions) {
+                                int maxConnections, SessionFactory sessions) {
         super(address, Math.max(2, Runtime.getRuntime().availableProcessors()),
                 List.of(new Draft_6455(Collections.emptyList(), maxFrameBytes)));
         this.sessions = sessions;
+        this.maxConnections = maxConnections;
         this.verifier = verifier;
         this.expiries = verifier == null ? null : java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "syncsqlite-token-expiry");
@@ -62,6 +65,17 @@ public final class RelayWebSocketServer extends WebSocketServer {
         setReuseAddr(true);
         setTcpNoDelay(true);
         setDaemon(true);
+    }
+
+    /** Creates the session of a new connection. */
+    @FunctionalInterface
+    public interface SessionFactory {
+        /**
+         * @param out       the connection's outbound side
+         * @param remote    the remote address, for logs
+         * @param principal the verified token's user, or null when the relay does not authenticate
+         */
+        ClientSession open(Outbound out, String remote, TokenVerifier.Principal principal);
     }
 
     /** Completes when the server listens, or exceptionally if it cannot bind. */
@@ -86,17 +100,27 @@ public final class RelayWebSocketServer extends WebSocketServer {
             return;
         }
         InetSocketAddress remote = conn.getRemoteSocketAddress();
-        if (verifier != null && !authenticate(conn, handshake, remote)) {
+        TokenVerifier.Principal principal = null;
+        if (verifier != null) {
+            principal = authenticate(conn, handshake, remote);
+            if (principal == null) {
+                return;
+            }
+        }
+        if (active.incrementAndGet() > maxConnections) {
+            active.decrementAndGet();
+            log.warn("connection from {} refused: {} connections already", remote, maxConnections);
+            conn.close(CloseCodes.TRY_AGAIN_LATER, "relay at its connection limit, try again later");
             return;
         }
-        conn.setAttachment(sessions.apply(new SocketOutbound(conn), remote == null ? "?" : remote.toString()));
+        conn.setAttachment(sessions.open(new SocketOutbound(conn), remote == null ? "?" : remote.toString(), principal));
     }
 
     /**
      * Verifies the connection's token; refuses it with {@link CloseCodes#UNAUTHORIZED} and the reason, or
      * schedules its end for when the token expires (the client reconnects with a fresh one).
      */
-    private boolean authenticate(WebSocket conn, ClientHandshake handshake, InetSocketAddress remote) {
+    private TokenVerifier.Principal authenticate(WebSocket conn, ClientHandshake handshake, InetSocketAddress remote) {
         String header = handshake.getFieldValue("Authorization");
         String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
         try {
@@ -105,11 +129,11 @@ public final class RelayWebSocketServer extends WebSocketServer {
             expiring.put(conn, expiries.schedule(() -> conn.close(CloseCodes.UNAUTHORIZED, "token expired"),
                     Math.max(0, delay), java.util.concurrent.TimeUnit.MILLISECONDS));
             log.debug("connection from {} authenticated as {}", remote, p.subject());
-            return true;
+            return p;
         } catch (TokenVerifier.Refused e) {
             log.info("connection from {} refused: {}", remote, e.getMessage());
             conn.close(CloseCodes.UNAUTHORIZED, "unauthorized: " + e.getMessage());
-            return false;
+            return null;
         }
     }
 
@@ -137,6 +161,7 @@ public final class RelayWebSocketServer extends WebSocketServer {
         }
         ClientSession s = conn.getAttachment();
         if (s != null) {
+            active.decrementAndGet();
             s.onClosed(code, remote);
         }
     }

@@ -27,6 +27,17 @@ CREATE TABLE IF NOT EXISTS syncsqlite.change (
     hlc   bigint    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS change_xid_idx ON syncsqlite.change (xid);
+-- The previous values of a row's scoped columns (see scoped_column): for a 'D' all of them, for a 'U'
+-- those that changed; NULL when the table has none or nothing scoped changed.
+ALTER TABLE syncsqlite.change ADD COLUMN IF NOT EXISTS old jsonb;
+
+-- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
+-- needs their previous values to remove a row from the clients whose scope it leaves.
+CREATE TABLE IF NOT EXISTS syncsqlite.scoped_column (
+    tbl text NOT NULL,
+    col text NOT NULL,
+    PRIMARY KEY (tbl, col)
+);
 
 -- One row per committed transaction that touched a synced table, numbered in commit order.
 CREATE TABLE IF NOT EXISTS syncsqlite.commit_log (
@@ -41,8 +52,17 @@ CREATE TABLE IF NOT EXISTS syncsqlite.client (
     applied_tx  bigint NOT NULL DEFAULT 0,
     applied_seq bigint NOT NULL DEFAULT 0
 );
+-- With per-user scopes: the digest of the scope the client last fully holds (Scope.digest()).
+ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS scope_digest text;
 
 CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
+
+-- Tables whose capture was just installed: the rows they already held still have to reach the feed
+-- (SchemaInstaller.backfillPending).
+CREATE TABLE IF NOT EXISTS syncsqlite.backfill (
+    tbl   text        PRIMARY KEY,
+    since timestamptz NOT NULL DEFAULT now()
+);
 
 -- The newest timestamp among a row's clocks.
 CREATE OR REPLACE FUNCTION syncsqlite.row_hlc(p_alive_hlc bigint, p_cols jsonb) RETURNS bigint
@@ -120,9 +140,14 @@ DECLARE
     now_hlc    bigint;
     -- The key of a row image is the image minus every other column (one operator per row).
     nonpk      text[];
+    -- Columns whose previous values are logged (syncsqlite.scoped_column); NULL when none.
+    scols      text[];
 BEGIN
     SELECT coalesce(array_agg(a.attname::text), '{}') INTO nonpk FROM pg_attribute AS a
     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND a.attname::text <> ALL (TG_ARGV);
+    IF TG_OP <> 'INSERT' THEN
+        SELECT array_agg(sc.col) INTO scols FROM syncsqlite.scoped_column AS sc WHERE sc.tbl = tname;
+    END IF;
     IF relay_mode THEN
         h := relay_hlc::bigint;
         node := current_setting('syncsqlite.node', true);
@@ -155,12 +180,15 @@ BEGIN
 
     IF TG_OP = 'DELETE' THEN
         WITH o AS MATERIALIZED (
-            SELECT x.pk, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
+            SELECT x.img - nonpk AS pk, x.img, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                        SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
-                       WHERE rc.tbl = tname AND rc.pk = x.pk), 0)) END AS h
-            FROM (SELECT to_jsonb(r.*) - nonpk AS pk FROM syncsqlite_old AS r) AS x),
+                       WHERE rc.tbl = tname AND rc.pk = x.img - nonpk), 0)) END AS h
+            FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS x),
         logged AS (
-            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'D', o.pk, NULL, o.h FROM o)
+            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+            SELECT tname, 'D', o.pk, NULL, o.h,
+                   CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, o.img -> k) FROM unnest(scols) AS k) END
+            FROM o)
         INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
         SELECT tname, o.pk, false, o.h, CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}' FROM o
         ON CONFLICT (tbl, pk) DO UPDATE
@@ -175,17 +203,22 @@ BEGIN
     n AS MATERIALIZED (
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
     ev AS MATERIALIZED (
-        SELECT e.ord, e.kind, e.pk, e.img, e.old,
+        SELECT e.ord, e.kind, e.pk, e.img, e.old, e.gone,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                    SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
                    WHERE rc.tbl = tname AND rc.pk = e.pk), 0)) END AS h
-        FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old
+        FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old, o.img AS gone
               FROM o WHERE NOT EXISTS (SELECT FROM n WHERE n.pk = o.pk)
               UNION ALL
-              SELECT 1, 'U', n.pk, n.img, o.img FROM n LEFT JOIN o ON o.pk = n.pk) AS e),
+              SELECT 1, 'U', n.pk, n.img, o.img, NULL FROM n LEFT JOIN o ON o.pk = n.pk) AS e),
     logged AS (
-        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
-        SELECT tname, ev.kind, ev.pk, ev.img, ev.h FROM ev ORDER BY ev.ord)
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+        SELECT tname, ev.kind, ev.pk, ev.img, ev.h,
+               CASE WHEN scols IS NULL THEN NULL
+                    WHEN ev.kind = 'D' THEN (SELECT jsonb_object_agg(k, ev.gone -> k) FROM unnest(scols) AS k)
+                    WHEN ev.old IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
+                                                  WHERE ev.old -> k IS DISTINCT FROM ev.img -> k) END
+        FROM ev ORDER BY ev.ord)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)

@@ -1,0 +1,392 @@
+package io.syncsqlite.it.sync;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import io.syncsqlite.driver.jdbc.SyncConnection;
+import io.syncsqlite.driver.sync.Rejection;
+import io.syncsqlite.driver.sync.SyncNode;
+import io.syncsqlite.it.harness.TcpProxy;
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.relay.Relay;
+import io.syncsqlite.relay.RelayConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static io.syncsqlite.it.support.Json.update;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Per-user scopes (issue 6): two users with disjoint notes, projects shared through a membership table, a
+ * shared read-only table and a table no rule names. A client never receives a row outside its scope (not
+ * in the snapshot, not live, not in catch-up, not in a rejection), a row that leaves the scope is removed
+ * from the client, membership changes add and remove whole projects, and writes outside the scope are
+ * rejected with 42501 while PostgreSQL stays unchanged.
+ */
+class ScopesTest {
+
+    private static final String SECRET = "0123456789abcdef0123456789abcdef-scope-secret";
+    private static final String[] PG = {
+        "CREATE TABLE note (id text PRIMARY KEY, owner text NOT NULL, body text)",
+        "CREATE TABLE project (id text PRIMARY KEY, name text)",
+        "CREATE TABLE member (project_id text NOT NULL, user_id text NOT NULL, PRIMARY KEY (project_id, user_id))",
+        "CREATE TABLE doc (id text PRIMARY KEY, project_id text NOT NULL, title text)",
+        "CREATE TABLE tag (id text PRIMARY KEY, label text)",
+        "INSERT INTO note VALUES ('n-a1', 'alice', 'a1'), ('n-a2', 'alice', 'a2'), ('n-b1', 'bob', 'b1')",
+        "INSERT INTO project VALUES ('p1', 'Apollo'), ('p2', 'Borealis')",
+        "INSERT INTO member VALUES ('p1', 'alice'), ('p2', 'bob')",
+        "INSERT INTO doc VALUES ('d1', 'p1', 'plan'), ('d2', 'p2', 'secret'), ('d3', 'p1', 'notes')",
+        "INSERT INTO tag VALUES ('t1', 'red'), ('t2', 'blue')",
+    };
+    private static final String[] LOCAL = {
+        "CREATE TABLE note (id TEXT PRIMARY KEY, owner TEXT NOT NULL, body TEXT)",
+        "CREATE TABLE project (id TEXT PRIMARY KEY, name TEXT)",
+        "CREATE TABLE member (project_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (project_id, user_id))",
+        "CREATE TABLE doc (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, title TEXT)",
+        "CREATE TABLE tag (id TEXT PRIMARY KEY, label TEXT)",
+    };
+    private static final String RULES = """
+            {
+              "note":   { "rows": "owner = :sub" },
+              "member": { "rows": "user_id = :sub", "write": false },
+              "doc":    { "rows": "project_id IN (SELECT project_id FROM member WHERE user_id = :sub)" },
+              "tag":    { "rows": "all", "write": false }
+            }
+            """;
+
+    @TempDir
+    Path dir;
+
+    private RelayFixture f;
+    private Relay relay;
+    private final List<Connection> opened = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        f = RelayFixture.start("scopes", PG);
+        Path rules = dir.resolve("scopes.json");
+        Files.writeString(rules, RULES);
+        relay = Relay.start(f.config().withAuth(new RelayConfig.Auth(SECRET, null, null)).withScopes(rules));
+    }
+
+    @AfterEach
+    void stop() throws SQLException {
+        for (Connection c : opened) {
+            c.close();
+        }
+        relay.close();
+        f.close();
+    }
+
+    static String token(String user) throws Exception {
+        Instant now = Instant.now();
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(user).notBeforeTime(Date.from(now.minusSeconds(5)))
+                .expirationTime(Date.from(now.plusSeconds(600))).build();
+        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
+        jwt.sign(new MACSigner(SECRET.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        return jwt.serialize();
+    }
+
+    private TestClient protocolClient(String user, String node, long cursor) throws Exception {
+        TestClient c = TestClient.connect(relay.uri(), token(user));
+        c.hello(node, cursor);
+        return c;
+    }
+
+    private Connection open(String name, String user) throws Exception {
+        return open(name, user, relay.uri().toString());
+    }
+
+    private Connection open(String name, String user, String server) throws Exception {
+        Path file = dir.resolve(name + ".db");
+        if (!Files.exists(file)) {
+            try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + file); Statement st = plain.createStatement()) {
+                for (String ddl : LOCAL) {
+                    st.execute(ddl);
+                }
+            }
+        }
+        Connection c = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.server=" + server
+                + "&sync.lingerMs=0&sync.reconnectMaxMs=300&sync.token=" + token(user));
+        opened.add(c);
+        return c;
+    }
+
+    private static SyncNode node(Connection c) throws SQLException {
+        return c.unwrap(SyncConnection.class).node();
+    }
+
+    private static List<String> ids(Connection c, String table) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT " + (table.equals("member") ? "project_id || '/' || user_id" : "id")
+                     + " FROM " + table + " ORDER BY 1")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
+    /** Everything alice may see, by table. */
+    private static void assertAlicesRowsOnly(List<FeedEntry> entries) {
+        for (FeedEntry e : entries) {
+            assertFalse(e.table().equals("project"), "a table no rule names: " + e);
+            if (e.kind() == FeedKind.UPSERT) {
+                switch (e.table()) {
+                    case "note" -> assertEquals("alice", e.row().get("owner").asText(), e.toString());
+                    case "member" -> assertEquals("alice", e.row().get("user_id").asText(), e.toString());
+                    case "doc" -> assertFalse(e.row().get("project_id").asText().equals("p2"), e.toString());
+                    default -> {
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void theSnapshotAndTheLiveFeedHoldOnlyTheUsersRows() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-raw", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        List<String> got = alice.entries().stream().map(e -> e.table() + ":"
+                + e.pk().path(e.table().equals("member") ? "project_id" : "id").asText()).sorted().toList();
+        assertEquals(List.of("doc:d1", "doc:d3", "member:p1", "note:n-a1", "note:n-a2", "tag:t1", "tag:t2"), got);
+        assertEquals(7, alice.changes().get(alice.changes().size() - 1).snapshotTotal(), "progress counts her rows only");
+
+        f.execute("INSERT INTO note VALUES ('n-b2', 'bob', 'b2')", "INSERT INTO doc VALUES ('d4', 'p2', 'more secrets')",
+                "INSERT INTO note VALUES ('n-a3', 'alice', 'a3')", "INSERT INTO doc VALUES ('d5', 'p1', 'ok')",
+                "UPDATE note SET body = 'b1 edited' WHERE id = 'n-b1'", "DELETE FROM doc WHERE id = 'd2'",
+                "INSERT INTO project VALUES ('p3', 'Cygnus')");
+        alice.await(() -> alice.entries().stream().anyMatch(e -> e.pk().toString().contains("d5")) ? true : null, "live");
+        assertAlicesRowsOnly(alice.entries());
+        assertTrue(alice.entries().stream().noneMatch(e -> e.pk().toString().contains("d2")),
+                "not even the delete of a row she never saw");
+        assertTrue(alice.entries().stream().anyMatch(e -> e.pk().toString().contains("n-a3")));
+
+        // Catch-up from an old cursor is filtered the same way.
+        long cursor = alice.cursor();
+        awaitScopeConfirmed("alice-raw");
+        alice.close();
+        f.execute("INSERT INTO note VALUES ('n-b3', 'bob', 'b3'), ('n-a4', 'alice', 'a4')",
+                "UPDATE doc SET title = 'secret v2' WHERE id = 'd4'");
+        TestClient again = protocolClient("alice", "alice-raw", cursor);
+        again.await(() -> again.entries().stream().anyMatch(e -> e.pk().toString().contains("n-a4")) ? true : null,
+                "catch-up");
+        assertAlicesRowsOnly(again.entries());
+        again.close();
+    }
+
+    @Test
+    void aRowThatLeavesTheScopeIsRemovedFromTheClient() throws Exception {
+        Connection alice = open("alice", "alice");
+        Connection bob = open("bob", "bob");
+        assertTrue(node(alice).awaitSynced(Duration.ofSeconds(20)));
+        assertTrue(node(bob).awaitSynced(Duration.ofSeconds(20)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "note").equals(List.of("n-a1", "n-a2")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(bob, "note").equals(List.of("n-b1")));
+        assertEquals(List.of(), ids(alice, "project"));
+
+        f.execute("UPDATE note SET owner = 'bob' WHERE id = 'n-a2'");
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "note").equals(List.of("n-a1")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(bob, "note").equals(List.of("n-a2", "n-b1")));
+
+        // And back, with its current values.
+        f.execute("UPDATE note SET owner = 'alice', body = 'returned' WHERE id = 'n-a2'");
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "note").equals(List.of("n-a1", "n-a2")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(bob, "note").equals(List.of("n-b1")));
+        try (ResultSet rs = alice.createStatement().executeQuery("SELECT body FROM note WHERE id = 'n-a2'")) {
+            assertTrue(rs.next());
+            assertEquals("returned", rs.getString(1));
+        }
+    }
+
+    @Test
+    void aRowThatLeftTheScopeWhileTheClientWasAwayIsDeletedInCatchUp() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-away", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long cursor = alice.cursor();
+        awaitScopeConfirmed("alice-away");
+        alice.close();
+        // Leaves her scope, then changes again out of it: catch-up compacts what the filter leaves, so the
+        // delete must survive the later (invisible) change.
+        f.execute("UPDATE note SET owner = 'bob' WHERE id = 'n-a1'", "UPDATE note SET body = 'now bob''s' WHERE id = 'n-a1'",
+                "INSERT INTO note VALUES ('n-a5', 'alice', 'a5')");
+        TestClient back = protocolClient("alice", "alice-away", cursor);
+        back.await(() -> back.entries().stream().anyMatch(e -> e.pk().toString().contains("n-a5")) ? true : null,
+                "catch-up");
+        List<FeedEntry> aboutA1 = back.entries().stream().filter(e -> e.pk().toString().contains("n-a1")).toList();
+        assertTrue(back.messages().stream().noneMatch(m -> m instanceof Message.Resync), "caught up, not resynced");
+        assertEquals(1, aboutA1.size(), aboutA1.toString());
+        assertEquals(FeedKind.DELETE, aboutA1.get(0).kind());
+        assertAlicesRowsOnly(back.entries());
+        back.close();
+    }
+
+    @Test
+    void writesOutsideTheScopeAreRejectedAndChangeNothing() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-w", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long hlc = System.currentTimeMillis() << 16;
+        alice.push(
+                tx(1, hlc + 1, insert("note", obj("id", "n-x"), obj("owner", "bob", "body", "planted"))),
+                tx(2, hlc + 2, update("note", obj("id", "n-b1"), obj("body", "overwritten by alice"))),
+                tx(3, hlc + 3, insert("note", obj("id", "n-b1"), obj("owner", "alice", "body", "hijacked"))),
+                tx(4, hlc + 4, update("note", obj("id", "n-a1"), obj("owner", "bob"))),
+                tx(5, hlc + 5, insert("tag", obj("id", "t9"), obj("label", "mine"))),
+                tx(6, hlc + 6, insert("doc", obj("id", "d9"), obj("project_id", "p2", "title", "into bob's project"))),
+                tx(7, hlc + 7, insert("project", obj("id", "p9"), obj("name", "invisible table"))),
+                tx(8, hlc + 8, insert("doc", obj("id", "d8"), obj("project_id", "p1", "title", "fine"))),
+                tx(9, hlc + 9, update("note", obj("id", "n-a1"), obj("body", "fine too"))));
+        for (long id = 1; id <= 7; id++) {
+            Message.Reject r = alice.awaitReject(id);
+            assertEquals("42501", r.sqlState(), "tx " + id + ": " + r.reason());
+            for (FeedEntry e : r.current()) {
+                assertTrue(e.row() == null || !"bob".equals(String.valueOf(e.row().path("owner").asText())),
+                        "a rejection must not reveal bob's row: " + e);
+            }
+        }
+        alice.awaitAck(8);
+        alice.awaitAck(9);
+        assertEquals(0, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-x'"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-b1' AND owner = 'bob' AND body = 'b1'"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a1' AND owner = 'alice' AND body = 'fine too'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM tag WHERE id = 't9'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM doc WHERE id = 'd9'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM project WHERE id = 'p9'"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM doc WHERE id = 'd8'"));
+        assertAlicesRowsOnly(alice.entries());
+        alice.close();
+    }
+
+    @Test
+    void theDriverRevertsARejectedWriteAndTellsTheApp() throws Exception {
+        Connection alice = open("alice-app", "alice");
+        List<Rejection> rejections = new CopyOnWriteArrayList<>();
+        node(alice).addRejectionListener(rejections::add);
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "tag").equals(List.of("t1", "t2")));
+        alice.createStatement().executeUpdate("INSERT INTO tag VALUES ('t-local', 'not allowed')");
+        alice.createStatement().executeUpdate("INSERT INTO note VALUES ('n-gift', 'bob', 'for bob')");
+        alice.createStatement().executeUpdate("INSERT INTO note VALUES ('n-mine', 'alice', 'kept')");
+        assertTrue(node(alice).awaitSynced(Duration.ofSeconds(20)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> rejections.size() == 2);
+        assertTrue(rejections.stream().allMatch(r -> r.sqlState().equals("42501")), rejections.toString());
+        assertEquals(List.of("t1", "t2"), ids(alice, "tag"));
+        assertEquals(List.of("n-a1", "n-a2", "n-mine"), ids(alice, "note"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-mine'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-gift'"));
+    }
+
+    @Test
+    void membershipChangesAddAndRemoveWholeProjects() throws Exception {
+        TcpProxy proxy = new TcpProxy(relay.port());
+        Connection alice = open("alice-m", "alice", proxy.wsUrl());
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "doc").equals(List.of("d1", "d3")));
+
+        f.execute("INSERT INTO member VALUES ('p2', 'alice')");
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "doc").equals(List.of("d1", "d2", "d3")));
+        // A pending write survives the resync that removal causes.
+        proxy.online(false);
+        alice.createStatement().executeUpdate("INSERT INTO doc VALUES ('d-new', 'p2', 'written offline')");
+        f.execute("DELETE FROM member WHERE project_id = 'p1' AND user_id = 'alice'");
+        proxy.online(true);
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(alice, "doc").equals(List.of("d-new", "d2")));
+        assertTrue(node(alice).awaitSynced(Duration.ofSeconds(20)));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM doc WHERE id = 'd-new'"));
+        assertEquals(List.of("p2/alice"), ids(alice, "member"));
+
+        // Removed while the client is away: it is resynced when it comes back.
+        alice.close();
+        f.execute("DELETE FROM member WHERE project_id = 'p2' AND user_id = 'alice'",
+                "INSERT INTO member VALUES ('p1', 'alice')");
+        Connection back = open("alice-m", "alice", proxy.wsUrl());
+        await().atMost(Duration.ofSeconds(10)).until(() -> ids(back, "doc").equals(List.of("d1", "d3")));
+        assertEquals(List.of("p1/alice"), ids(back, "member"));
+        proxy.close();
+    }
+
+    @Test
+    void rulesThatDoNotFitTheSchemaStopTheRelayWithAClearMessage() throws Exception {
+        Path bad = dir.resolve("bad.json");
+        String[][] cases = {
+            {"{\"nothing\": {\"rows\": \"all\"}}", "nothing: no such synced table"},
+            {"{\"note\": {\"rows\": \"ownr = :sub\"}}", "has no column ownr"},
+            {"{\"note\": {\"rows\": \"owner = 'bob' OR true\"}}", "is none of"},
+            {"{\"doc\": {\"rows\": \"project_id IN (SELECT project_id FROM nope WHERE user_id = :sub)\"}}", "no such synced table"},
+            {"[1, 2]", "JSON object"},
+        };
+        for (String[] k : cases) {
+            Files.writeString(bad, k[0]);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Relay.start(
+                    f.config().withAuth(new RelayConfig.Auth(SECRET, null, null)).withScopes(bad)).close());
+            assertTrue(e.getMessage().contains(k[1]), e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Relay.start(f.config().withScopes(bad)).close());
+        assertTrue(e.getMessage().contains("authentication"), e.getMessage());
+    }
+
+    @Test
+    void connectionsBeyondTheLimitAreRefusedWith1013() throws Exception {
+        try (Relay small = Relay.start(f.config().withMaxConnections(2))) {
+            TestClient a = TestClient.connect(small.uri());
+            TestClient b = TestClient.connect(small.uri());
+            a.hello("cap-a", 0);
+            b.hello("cap-b", 0);
+            TestClient c = TestClient.connect(small.uri());
+            assertEquals(1013, c.awaitClose());
+            a.close();
+            a.awaitClose();
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                TestClient d = TestClient.connect(small.uri());
+                try {
+                    d.hello("cap-d", 0);
+                    return true;
+                } catch (AssertionError | RuntimeException refused) {
+                    return false;
+                } finally {
+                    d.close();
+                }
+            });
+            b.close();
+        }
+    }
+
+    /**
+     * Waits until the relay has recorded that the client holds its scope, which it does when the client
+     * confirms the snapshot's end; a client that leaves before that is resynced on its return, not caught up.
+     */
+    private void awaitScopeConfirmed(String node) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> f.queryLong(
+                "SELECT count(*) FROM syncsqlite.client WHERE node = '" + node + "' AND scope_digest IS NOT NULL") == 1);
+    }
+
+}

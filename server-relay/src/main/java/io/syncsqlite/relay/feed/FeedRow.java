@@ -1,0 +1,21 @@
+package io.syncsqlite.relay.feed;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * One feed entry parsed, for relays with per-user scopes: sessions test {@link #row} and {@link #old}
+ * against their user's scope before sending the entry.
+ *
+ * @param row the new row image, null for a delete
+ * @param old the previous values of the table's scoped columns (all of them for a delete, those that
+ *            changed for an update), null if none changed, the row is new, or they were not logged
+ *
+ * <p>Immutable once built (the trees are never modified); thread-safe.
+ */
+public record FeedRow(long seq, String table, String pkJson, JsonNode row, JsonNode old, long hlc) {
+
+    /** The entry that removes this row from a client (its scope no longer holds it). */
+    public String deletion() {
+        return FeedJson.entry(seq, table, pkJson, null, hlc);
+    }
+}
