@@ -35,6 +35,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import static io.syncsqlite.it.support.Json.delete;
 import static io.syncsqlite.it.support.Json.insert;
 import static io.syncsqlite.it.support.Json.obj;
 import static io.syncsqlite.it.support.Json.tx;
@@ -61,6 +62,8 @@ class ScopesTest {
         "CREATE TABLE member (project_id text NOT NULL, user_id text NOT NULL, PRIMARY KEY (project_id, user_id))",
         "CREATE TABLE doc (id text PRIMARY KEY, project_id text NOT NULL, title text)",
         "CREATE TABLE tag (id text PRIMARY KEY, label text)",
+        "CREATE TABLE comment (id text PRIMARY KEY, note_id text NOT NULL REFERENCES note (id) ON DELETE CASCADE,"
+                + " owner text NOT NULL, body text)",
         "INSERT INTO note VALUES ('n-a1', 'alice', 'a1'), ('n-a2', 'alice', 'a2'), ('n-b1', 'bob', 'b1')",
         "INSERT INTO project VALUES ('p1', 'Apollo'), ('p2', 'Borealis')",
         "INSERT INTO member VALUES ('p1', 'alice'), ('p2', 'bob')",
@@ -73,13 +76,16 @@ class ScopesTest {
         "CREATE TABLE member (project_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (project_id, user_id))",
         "CREATE TABLE doc (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, title TEXT)",
         "CREATE TABLE tag (id TEXT PRIMARY KEY, label TEXT)",
+        "CREATE TABLE comment (id TEXT PRIMARY KEY, note_id TEXT NOT NULL REFERENCES note (id) ON DELETE CASCADE,"
+                + " owner TEXT NOT NULL, body TEXT)",
     };
     private static final String RULES = """
             {
               "note":   { "rows": "owner = :sub" },
               "member": { "rows": "user_id = :sub", "write": false },
               "doc":    { "rows": "project_id IN (SELECT project_id FROM member WHERE user_id = :sub)" },
-              "tag":    { "rows": "all", "write": false }
+              "tag":    { "rows": "all", "write": false },
+              "comment": { "rows": "owner = :sub" }
             }
             """;
 
@@ -165,6 +171,7 @@ class ScopesTest {
                 switch (e.table()) {
                     case "note" -> assertEquals("alice", e.row().get("owner").asText(), e.toString());
                     case "member" -> assertEquals("alice", e.row().get("user_id").asText(), e.toString());
+                    case "comment" -> assertEquals("alice", e.row().get("owner").asText(), e.toString());
                     case "doc" -> assertFalse(e.row().get("project_id").asText().equals("p2"), e.toString());
                     default -> {
                     }
@@ -284,6 +291,37 @@ class ScopesTest {
         assertEquals(0, f.queryLong("SELECT count(*) FROM project WHERE id = 'p9'"));
         assertEquals(1, f.queryLong("SELECT count(*) FROM doc WHERE id = 'd8'"));
         assertAlicesRowsOnly(alice.entries());
+        alice.close();
+    }
+
+    @Test
+    void rowsTheClientNeverNamedAreHeldToTheScopeToo() throws Exception {
+        // Bob commented on alice's n-a1; only alice's own comment is on n-a2.
+        f.execute("INSERT INTO comment VALUES ('c-b', 'n-a1', 'bob', 'nice'), ('c-a', 'n-a2', 'alice', 'mine')",
+                "INSERT INTO note VALUES ('n-a9', 'alice', 'to delete'), ('n-b9', 'bob', 'to delete')",
+                "DELETE FROM note WHERE id IN ('n-a9', 'n-b9')");
+        TestClient alice = protocolClient("alice", "alice-c", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long hlc = System.currentTimeMillis() << 16;
+        alice.push(
+                // Her own note, but ON DELETE CASCADE would delete bob's comment with it.
+                tx(1, hlc + 1, delete("note", obj("id", "n-a1"))),
+                // A comment on bob's deleted note: compensation would bring bob's note back for her.
+                tx(2, hlc + 2, insert("comment", obj("id", "c-1"), obj("note_id", "n-b9", "owner", "alice"))),
+                // The same on notes of her own: the cascade and the restored parent are in her scope.
+                tx(3, hlc + 3, delete("note", obj("id", "n-a2"))),
+                tx(4, hlc + 4, insert("comment", obj("id", "c-2"), obj("note_id", "n-a9", "owner", "alice"))));
+        assertEquals("42501", alice.awaitReject(1).sqlState());
+        assertEquals("23503", alice.awaitReject(2).sqlState(), "the parent stays deleted: the key is refused");
+        alice.awaitAck(3);
+        alice.awaitAck(4);
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a1'"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-b'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-b9'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-1'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-a'"), "cascaded with n-a2");
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a9' AND owner = 'alice'"), "restored");
+        assertEquals(1, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-2'"));
         alice.close();
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.Sql;
+import io.syncsqlite.relay.scope.Scope;
 import io.syncsqlite.relay.schema.TableInfo;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -50,8 +51,8 @@ final class Compensation {
      *
      * @return whether anything was restored (then the client transaction is worth another attempt)
      */
-    static boolean restoreParents(Connection c, Catalog catalog, SQLException violation, List<Op> ops, long hlc)
-            throws SQLException {
+    static boolean restoreParents(Connection c, Catalog catalog, SQLException violation, List<Op> ops, long hlc,
+                                  Scope scope) throws SQLException {
         if (!(violation instanceof PSQLException pe) || pe.getServerErrorMessage() == null) {
             return false;
         }
@@ -136,6 +137,11 @@ final class Compensation {
         if (restored == 0) {
             c.rollback();
             return false;
+        }
+        if (scope != null) {
+            // A user may bring back only parents they could have written: otherwise the foreign key stands
+            // and the transaction is rejected (ScopeCheck throws 42501, which the caller takes as "no").
+            ScopeCheck.checkLogged(c, scope, catalog);
         }
         try (PreparedStatement ps = c.prepareStatement("SELECT syncsqlite.commit_mark()")) {
             ps.execute();

@@ -155,7 +155,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 throw new ApplyFailure("no database connection", e);
             }
             boolean broken = false;
-            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope);
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog);
             try {
                 return run.run();
             } catch (SQLException e) {
@@ -180,7 +180,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                     }
                     case REJECT -> {
                         if ("23503".equals(PgErrors.sqlState(e)) && compensations < MAX_ATTEMPTS
-                                && restoreParents(c, tx, ops, e)) {
+                                && restoreParents(c, tx, ops, e, scope)) {
                             compensations++;
                             continue;
                         }
@@ -262,9 +262,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
     }
 
     /** See {@link Compensation}; false (and the transaction is rejected) if nothing could be restored. */
-    private boolean restoreParents(Connection c, ClientTx tx, List<Op> ops, SQLException violation) {
+    private boolean restoreParents(Connection c, ClientTx tx, List<Op> ops, SQLException violation, Scope scope) {
         try {
-            boolean restored = Compensation.restoreParents(c, catalog, violation, ops, tx.hlc());
+            boolean restored = Compensation.restoreParents(c, catalog, violation, ops, tx.hlc(), scope);
             if (restored) {
                 log.info("tx {}: restored deleted parent rows it refers to", tx.id());
             }

@@ -1,5 +1,6 @@
 package io.syncsqlite.relay.apply;
 
+import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
 import io.syncsqlite.relay.scope.Scope;
@@ -8,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -17,6 +19,11 @@ import java.util.Map;
  * row of someone else's, even one whose key they guessed); after them, every row it touched that still
  * exists must be in scope (a user cannot write a row out of their scope, or move one out). Both checks are
  * one query per table, run by PostgreSQL on the locked rows, membership subqueries included.
+ *
+ * <p>The check after the writes ({@link #checkLogged}) reads this transaction's capture log rather than
+ * the client's list of rows, so rows the client never named are held to the same scope: those PostgreSQL
+ * changed for it ({@code ON DELETE CASCADE}, {@code SET NULL}, triggers) and parents that compensation
+ * restores. Without that, deleting one's own row could delete someone else's through a cascade.
  *
  * <p>A violation raises SQLState 42501, which rejects exactly this transaction through the usual path.
  *
@@ -59,4 +66,55 @@ final class ScopeCheck {
             }
         }
     }
+
+    /**
+     * After the writes: every row this transaction changed, as its capture log records it, must be in
+     * scope, in a table the user may write: rows that exist by their current values, deleted rows by the
+     * previous values of their scoped columns (which the capture trigger logs for exactly this).
+     */
+    static void checkLogged(Connection c, Scope scope, Catalog catalog) throws SQLException {
+        List<String> tables = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT DISTINCT tbl FROM syncsqlite.change WHERE xid = pg_current_xact_id()");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                tables.add(rs.getString(1));
+            }
+        }
+        for (String name : tables) {
+            TableInfo t = catalog.table(name);
+            if (t == null || !scope.writable(t.name())) {
+                throw new SQLException("the transaction would change table " + name + ", which is not writable for"
+                        + " user " + scope.subject() + " (through ON DELETE CASCADE, a trigger or a restored parent)",
+                        "42501");
+            }
+            Scope.Predicate p = scope.predicate(t, "t.");
+            if (!p.hasParameter()) {
+                continue; // every row
+            }
+            String q = t.qualifiedName();
+            String present = "SELECT " + Sql.pkObject("t.", t.primaryKey()) + "::text FROM (SELECT DISTINCT pk FROM"
+                    + " syncsqlite.change WHERE xid = pg_current_xact_id() AND tbl = ? AND kind = 'U') AS ch"
+                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.pk) AS k JOIN " + q + " AS t ON "
+                    + Sql.pkEquals("t.", "k.", t.primaryKey()) + " WHERE NOT coalesce(" + p.sql() + ", false) LIMIT 1";
+            String deleted = "SELECT ch.pk::text FROM syncsqlite.change AS ch CROSS JOIN LATERAL"
+                    + " jsonb_populate_record(NULL::" + q + ", ch.old) AS t WHERE ch.xid = pg_current_xact_id()"
+                    + " AND ch.tbl = ? AND ch.kind = 'D' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql()
+                    + ", false) LIMIT 1";
+            for (String sql : List.of(present, deleted)) {
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    ps.setString(1, name);
+                    ps.setArray(2, c.createArrayOf("text", p.values().toArray()));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            throw new SQLException("the transaction would " + (sql == present ? "leave" : "delete")
+                                    + " row " + rs.getString(1) + " of table " + name + " outside the write scope of"
+                                    + " user " + scope.subject(), "42501");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
 }

@@ -10,6 +10,7 @@ import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.schema.TableInfo;
+import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.scope.Scope;
 
 import java.sql.Connection;
@@ -83,15 +84,17 @@ final class TxRun {
     private final RowState[] opRows;
     private final RunWriter writes;
     private final Scope scope;
+    private final Catalog catalog;
 
     /**
      * @param inOrder write strictly in the transaction's order (see {@link RunWriter})
      * @param scope   the user's scope, checked before and after the writes ({@link ScopeCheck}); null for none
      */
     TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops,
-          boolean inOrder, Scope scope) {
+          boolean inOrder, Scope scope, Catalog catalog) {
         this.c = c;
         this.scope = scope;
+        this.catalog = catalog;
         this.statements = statements;
         this.node = node;
         this.tx = tx;
@@ -130,7 +133,8 @@ final class TxRun {
         writes.flush();
         writeClocks();
         if (scope != null) {
-            ScopeCheck.check(c, scope, keysByTable(), true);
+            // Every row the transaction changed, cascades included, not only those the client named.
+            ScopeCheck.checkLogged(c, scope, catalog);
         }
         logUntouchedRows();
         long seq = markCommit(c, node, tx.id());
