@@ -119,4 +119,34 @@ class SlowClientTest {
         live.close();
         late.close();
     }
+
+    /**
+     * Retention may prune a commit while a slow client has only part of it: the relay must not take the
+     * missing rest for the commit's end (the client would skip rows for good) but end the session, so the
+     * client reconnects and resyncs.
+     */
+    @Test
+    void aCommitPrunedBetweenItsPartsEndsTheSessionInsteadOfEndingTheCommitEarly() throws Exception {
+        f.execute("CREATE TABLE bulk2 (id bigint PRIMARY KEY, payload text)");
+        f.restart();
+        TestClient c = f.client("pruned", 0);
+        c.await(() -> c.cursor() > 0 ? true : null, "snapshot");
+        c.autoProgress(false);
+        long from = c.cursor();
+        f.execute("INSERT INTO bulk2 SELECT g, 'row ' || g FROM generate_series(1, 25000) AS g");
+        long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+        c.await(() -> changesMessages(c) >= 4 ? true : null, "the window's worth of the first part");
+        // What Retention does to a commit, in one transaction.
+        f.execute("WITH gone AS (DELETE FROM syncsqlite.commit_log WHERE seq = " + head + " RETURNING xid)"
+                + " DELETE FROM syncsqlite.change WHERE xid IN (SELECT xid FROM gone)");
+        c.autoProgress(true);
+        c.sendProgress(c.cursor());
+        assertEquals(1001, c.awaitClose());
+        assertTrue(c.cursor() < head, "the cursor never reached the commit it only had part of");
+        long got = c.entries().stream().filter(e -> e.table().equals("bulk2")).count();
+        assertTrue(got >= 10_000 && got < 25_000, "the first part was read whole, the rest never: " + got);
+        assertTrue(from < head);
+        c.close();
+    }
+
 }

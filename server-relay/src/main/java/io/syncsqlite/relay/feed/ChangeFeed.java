@@ -142,7 +142,10 @@ public final class ChangeFeed implements AutoCloseable {
         });
     }
 
-    /** The next part of a commit read in parts ({@link FeedCommit#more()}), from PostgreSQL. */
+    /**
+     * The next part of a commit read in parts ({@link FeedCommit#more()}), from PostgreSQL; null if
+     * retention pruned the commit since its first part was read.
+     */
     public FeedCommit readRest(FeedCommit part) throws SQLException {
         return inTransaction(c -> FeedReader.readRest(c, part.seq(), part.lastId(), FeedReader.MAX_ROWS,
                 catalog.names(), parseRows));

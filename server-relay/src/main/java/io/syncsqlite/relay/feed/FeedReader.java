@@ -72,8 +72,19 @@ final class FeedReader {
             ps.setLong(2, afterId);
             ps.setInt(3, maxRows + 1);
             List<FeedCommit> parts = read(ps, maxRows, tables, parse, true);
-            return parts.isEmpty() ? new FeedCommit(seq, List.of(), List.of(), 0, parse ? List.of() : null, false, afterId)
-                    : parts.get(0);
+            if (!parts.isEmpty()) {
+                return parts.get(0);
+            }
+        }
+        // Nothing after afterId: the commit's last part was exactly maxRows long, or retention pruned the
+        // commit meanwhile (its rows and its log entry go in one transaction), which the caller must not
+        // mistake for the commit's end.
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM syncsqlite.commit_log WHERE seq = ?")) {
+            ps.setLong(1, seq);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new FeedCommit(seq, List.of(), List.of(), 0, parse ? List.of() : null, false, afterId)
+                        : null;
+            }
         }
     }
 

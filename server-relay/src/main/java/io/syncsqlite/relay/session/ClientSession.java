@@ -539,6 +539,12 @@ public final class ClientSession implements ChangeFeed.Listener {
         while (partialIndex >= partial.entries().size() && partial.more()) {
             // A commit too big to read at once: its next part, from PostgreSQL.
             FeedCommit next = feed.readRest(partial);
+            if (next == null) {
+                // Pruned between two parts: the client has part of it and can only resync.
+                partial = null;
+                close(CloseCodes.GOING_AWAY, "history pruned: reconnect to resync");
+                return;
+            }
             if (scope != null) {
                 if (touchesMembership(next) && feed.inTransaction(scope::reloadMemberships)) {
                     resyncScope();
