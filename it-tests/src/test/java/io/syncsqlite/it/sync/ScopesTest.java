@@ -326,6 +326,20 @@ class ScopesTest {
     }
 
     @Test
+    void aNodeIdBelongsToTheFirstUserWhoUsedIt() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-phone", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        alice.close();
+        TestClient bob = TestClient.connect(relay.uri(), token("bob"));
+        bob.send(new Message.Hello(Message.PROTOCOL_VERSION, "alice-phone", 0));
+        assertEquals(1008, bob.awaitClose());
+        assertTrue(bob.messages().stream().noneMatch(m -> m instanceof Message.Welcome));
+        TestClient again = protocolClient("alice", "alice-phone", 0);
+        again.await(() -> again.cursor() > 0 ? true : null, "alice still may");
+        again.close();
+    }
+
+    @Test
     void theDriverRevertsARejectedWriteAndTellsTheApp() throws Exception {
         Connection alice = open("alice-app", "alice");
         List<Rejection> rejections = new CopyOnWriteArrayList<>();

@@ -238,6 +238,23 @@ public final class ClientSession implements ChangeFeed.Listener {
         }
     }
 
+    /**
+     * Binds a node id to the first user who authenticates with it and returns that user: node ids are
+     * chosen by clients, and one user reusing another's would share its transaction numbering.
+     */
+    private static String bindNode(java.sql.Connection c, String node, String subject) throws SQLException {
+        try (java.sql.PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.client (node, subject)"
+                + " VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET subject = coalesce(syncsqlite.client.subject,"
+                + " excluded.subject) RETURNING subject")) {
+            ps.setString(1, node);
+            ps.setString(2, subject);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
     private void hello(Message.Hello hello) throws SQLException {
         if (hello.version() != Message.PROTOCOL_VERSION) {
             close(CloseCodes.PROTOCOL_ERROR, "unsupported protocol version " + hello.version());
@@ -250,6 +267,13 @@ public final class ClientSession implements ChangeFeed.Listener {
         if (hello.node().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
             close(CloseCodes.PROTOCOL_ERROR, "node id contains control characters");
             return;
+        }
+        if (principal != null && principal.subject() != null) {
+            String owner = feed.inTransaction(c -> bindNode(c, hello.node(), principal.subject()));
+            if (!principal.subject().equals(owner)) {
+                close(CloseCodes.POLICY_VIOLATION, "node id is in use by another user");
+                return;
+            }
         }
         boolean scopeChanged = false;
         if (scopes != null) {

@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS syncsqlite.client (
 );
 -- With per-user scopes: the digest of the scope the client last fully holds (Scope.digest()).
 ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS scope_digest text;
+-- With authentication: the token subject that first used the node id; no other user may use it (their
+-- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
+ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS subject text;
 
 CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
 
