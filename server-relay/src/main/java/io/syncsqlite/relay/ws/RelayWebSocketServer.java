@@ -113,7 +113,15 @@ public final class RelayWebSocketServer extends WebSocketServer {
             conn.close(CloseCodes.TRY_AGAIN_LATER, "relay at its connection limit, try again later");
             return;
         }
-        conn.setAttachment(sessions.open(new SocketOutbound(conn), remote == null ? "?" : remote.toString(), principal));
+        try {
+            conn.setAttachment(sessions.open(new SocketOutbound(conn), remote == null ? "?" : remote.toString(),
+                    principal));
+        } catch (RuntimeException e) {
+            // No session to close later: give the slot back here, or the limit would shrink for good.
+            active.decrementAndGet();
+            log.warn("connection from {}: session could not start", remote, e);
+            conn.close(CloseCodes.INTERNAL_ERROR, "relay error");
+        }
     }
 
     /**
