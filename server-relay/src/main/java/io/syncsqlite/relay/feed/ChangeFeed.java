@@ -165,7 +165,9 @@ public final class ChangeFeed implements AutoCloseable {
             T result = work.run(c);
             c.commit();
             return result;
-        } catch (SQLException e) {
+        } catch (SQLException | RuntimeException e) {
+            // Closed rather than reused: its transaction is still open, and the next borrower would
+            // commit whatever this work left half done.
             broken = true;
             throw e;
         } finally {
