@@ -76,6 +76,20 @@ class BadInputTest {
     }
 
     @Test
+    void aTransactionStampedFarInTheFutureIsNotAppliedAndTheReasonSaysWhy() {
+        // It would win every last-writer-wins decision on its rows until the clocks caught up with it.
+        TestClient c = f.client("bad-clock", 0);
+        long dayAhead = Hlc.ofMillis(System.currentTimeMillis() + 86_400_000L);
+        c.push(tx(1, dayAhead, insert("t", obj("id", 2000), obj("v", "from the future"))));
+        assertEquals(1008, c.awaitClose());
+        assertTrue(c.closeReason().startsWith("transaction clock is 86"), c.closeReason());
+        assertTrue(c.closeReason().endsWith("s ahead of the relay's: check the device clock"), c.closeReason());
+        assertTrue(c.messages().stream().noneMatch(m -> m instanceof Message.Ack || m instanceof Message.Reject),
+                "neither applied nor rejected: the client keeps it and resends once the clocks agree");
+        assertEquals(0, f.queryLong("SELECT count(*) FROM syncsqlite.client WHERE node = 'bad-clock' AND applied_tx > 0"));
+    }
+
+    @Test
     void aMessageFloodClosesWith1008() {
         TestClient c = f.client("bad-flood", 0);
         try {

@@ -22,6 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DirectWriteTest {
 
     private static final long HOUR = 3_600_000;
+    /** Ahead of the clock, within the ten minutes the relay accepts. */
+    private static final long AHEAD = 300_000;
     private static RelayFixture f;
 
     @BeforeAll
@@ -131,7 +133,7 @@ class DirectWriteTest {
         assertEquals(1, c.entries().stream().filter(e -> e.seq() == lostAt).findFirst().orElseThrow()
                 .row().get("qty").asInt(), "and its origin hears the surviving value");
 
-        long future = Hlc.ofMillis(now + HOUR);
+        long future = Hlc.ofMillis(now + AHEAD);
         c.push(tx(2, future, update("item", obj("id", 10), obj("qty", 3))));
         c.awaitAck(2);
         assertEquals(3, f.queryLong("SELECT qty FROM item WHERE id = 10"), "a newer client write wins");
@@ -144,8 +146,8 @@ class DirectWriteTest {
         long nameClock = f.queryLong("SELECT (cols -> 'name' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 10}'");
         assertTrue(nameClock < future, "name was not changed by the direct update");
 
-        c.push(tx(3, Hlc.ofMillis(now + HOUR / 2), update("item", obj("id", 10), obj("qty", 5, "name", "x"))));
-        c.push(tx(4, Hlc.ofMillis(now + HOUR / 2) + 1, update("item", obj("id", 10), obj("name", "renamed"))));
+        c.push(tx(3, Hlc.ofMillis(now + AHEAD / 2), update("item", obj("id", 10), obj("qty", 5, "name", "x"))));
+        c.push(tx(4, Hlc.ofMillis(now + AHEAD / 2) + 1, update("item", obj("id", 10), obj("name", "renamed"))));
         c.awaitAck(4);
         assertEquals(List.of(List.of("renamed", "4")), f.query("SELECT name, qty FROM item WHERE id = 10"));
     }

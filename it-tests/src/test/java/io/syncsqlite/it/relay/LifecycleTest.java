@@ -36,7 +36,7 @@ class LifecycleTest {
         RelayFixture f = RelayFixture.start("lifecycle", "CREATE TABLE t (id int PRIMARY KEY, v int)");
         Thread closer;
         TestClient c = f.client("life", 0);
-        long future = Hlc.ofMillis(System.currentTimeMillis() + 3_600_000);
+        long future = Hlc.ofMillis(System.currentTimeMillis() + 300_000);
         c.push(tx(1, future, insert("t", obj("id", 1), obj("v", 1))));
         c.awaitAck(1);
         try (Connection blocker = f.connection()) {

@@ -54,7 +54,7 @@ class OperationsProcessTest {
 
                 TestClient c = TestClient.connect(URI.create("ws://127.0.0.1:" + relay.port() + "/sync"));
                 c.hello("proc-node", 0);
-                long future = Hlc.ofMillis(System.currentTimeMillis() + 3_600_000);
+                long future = Hlc.ofMillis(System.currentTimeMillis() + 300_000);
                 c.push(tx(1, future, insert("t", obj("id", 1), obj("v", "client-secret-value-4711"))));
                 c.awaitAck(1);
                 f.execute("INSERT INTO t VALUES (2, 'direct-secret-value-0815')");

@@ -13,6 +13,7 @@ import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.relay.Relay;
 import io.syncsqlite.relay.RelayConfig;
@@ -64,6 +65,8 @@ class ScopesTest {
         "CREATE TABLE tag (id text PRIMARY KEY, label text)",
         "CREATE TABLE comment (id text PRIMARY KEY, note_id text NOT NULL REFERENCES note (id) ON DELETE CASCADE,"
                 + " owner text NOT NULL, body text)",
+        "CREATE TABLE account (id text PRIMARY KEY, owner text NOT NULL, email text UNIQUE)",
+        "CREATE TABLE badge (id bigserial PRIMARY KEY, label text)",
         "INSERT INTO note VALUES ('n-a1', 'alice', 'a1'), ('n-a2', 'alice', 'a2'), ('n-b1', 'bob', 'b1')",
         "INSERT INTO project VALUES ('p1', 'Apollo'), ('p2', 'Borealis')",
         "INSERT INTO member VALUES ('p1', 'alice'), ('p2', 'bob')",
@@ -78,6 +81,8 @@ class ScopesTest {
         "CREATE TABLE tag (id TEXT PRIMARY KEY, label TEXT)",
         "CREATE TABLE comment (id TEXT PRIMARY KEY, note_id TEXT NOT NULL REFERENCES note (id) ON DELETE CASCADE,"
                 + " owner TEXT NOT NULL, body TEXT)",
+        "CREATE TABLE account (id TEXT PRIMARY KEY, owner TEXT NOT NULL, email TEXT UNIQUE)",
+        "CREATE TABLE badge (id INTEGER PRIMARY KEY, label TEXT)",
     };
     private static final String RULES = """
             {
@@ -85,7 +90,9 @@ class ScopesTest {
               "member": { "rows": "user_id = :sub", "write": false },
               "doc":    { "rows": "project_id IN (SELECT project_id FROM member WHERE user_id = :sub)" },
               "tag":    { "rows": "all", "write": false },
-              "comment": { "rows": "owner = :sub" }
+              "comment": { "rows": "owner = :sub" },
+              "account": { "rows": "owner = :sub" },
+              "badge":  { "rows": "all", "write": false }
             }
             """;
 
@@ -311,7 +318,9 @@ class ScopesTest {
                 // The same on notes of her own: the cascade and the restored parent are in her scope.
                 tx(3, hlc + 3, delete("note", obj("id", "n-a2"))),
                 tx(4, hlc + 4, insert("comment", obj("id", "c-2"), obj("note_id", "n-a9", "owner", "alice"))));
-        assertEquals("42501", alice.awaitReject(1).sqlState());
+        Message.Reject cascade = alice.awaitReject(1);
+        assertEquals("42501", cascade.sqlState());
+        assertFalse(cascade.reason().contains("c-b"), "the reason names no key of bob's: " + cascade.reason());
         assertEquals("23503", alice.awaitReject(2).sqlState(), "the parent stays deleted: the key is refused");
         alice.awaitAck(3);
         alice.awaitAck(4);
@@ -322,6 +331,95 @@ class ScopesTest {
         assertEquals(0, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-a'"), "cascaded with n-a2");
         assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a9' AND owner = 'alice'"), "restored");
         assertEquals(1, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-2'"));
+        alice.close();
+    }
+
+    @Test
+    void deletingAKeyThatHasNoRowLeavesNoTombstoneForAnotherUsersInsert() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-tomb", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long now = System.currentTimeMillis();
+        // Alice guesses a key bob will use and deletes it first, stamped now.
+        alice.push(tx(1, Hlc.ofMillis(now), delete("note", obj("id", "n-b7"))));
+        alice.awaitAck(1);
+        assertEquals(0, f.queryLong("SELECT count(*) FROM syncsqlite.row_clock WHERE tbl = 'note' AND pk = '{\"id\": \"n-b7\"}'"),
+                "nothing shows the key was ever alice's, so no tombstone");
+        // Bob wrote the row offline a second earlier and syncs now: a tombstone would have cancelled it.
+        TestClient bob = protocolClient("bob", "bob-tomb", 0);
+        bob.await(() -> bob.cursor() > 0 ? true : null, "snapshot");
+        bob.push(tx(1, Hlc.ofMillis(now - 1000), insert("note", obj("id", "n-b7"), obj("owner", "bob", "body", "mine"))));
+        bob.awaitAck(1);
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-b7' AND owner = 'bob'"));
+        // Deleting a row that exists and is hers still records the delete against older inserts.
+        alice.push(tx(2, Hlc.ofMillis(now + 1), delete("note", obj("id", "n-a2"))));
+        alice.awaitAck(2);
+        alice.push(tx(3, Hlc.ofMillis(now), insert("note", obj("id", "n-a2"), obj("owner", "alice", "body", "older"))));
+        alice.awaitAck(3);
+        assertEquals(0, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a2'"));
+        alice.close();
+        bob.close();
+    }
+
+    @Test
+    void rejectionsUnderAScopeCarryPostgresMessageButNotItsDetail() throws Exception {
+        f.execute("INSERT INTO account VALUES ('acc-b', 'bob', 'bob@example.com')");
+        TestClient alice = protocolClient("alice", "alice-acc", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        alice.push(tx(1, System.currentTimeMillis() << 16,
+                insert("account", obj("id", "acc-a"), obj("owner", "alice", "email", "bob@example.com"))));
+        Message.Reject r = alice.awaitReject(1);
+        assertEquals("23505", r.sqlState());
+        assertTrue(r.reason().startsWith("duplicate key value violates unique constraint"), r.reason());
+        // PostgreSQL's DETAIL quotes the conflicting key; other constraints quote other users' rows.
+        assertFalse(r.reason().contains("Key ("), r.reason());
+        assertFalse(r.reason().contains("bob@example.com"), r.reason());
+        alice.close();
+    }
+
+    @Test
+    void aTriggerCannotHandTheUserSomeoneElsesRow() throws Exception {
+        // A schema's own trigger: commenting on a note claims it for the commenter.
+        f.execute("CREATE FUNCTION claim_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                        + " UPDATE note SET owner = NEW.owner WHERE id = NEW.note_id; RETURN NEW; END $$",
+                "CREATE TRIGGER claim AFTER INSERT ON comment FOR EACH ROW EXECUTE FUNCTION claim_note()");
+        TestClient alice = protocolClient("alice", "alice-claim", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long hlc = System.currentTimeMillis() << 16;
+        alice.push(tx(1, hlc + 1, insert("comment", obj("id", "c-9"), obj("note_id", "n-b1", "owner", "alice"))),
+                tx(2, hlc + 2, insert("comment", obj("id", "c-10"), obj("note_id", "n-a1", "owner", "alice"))));
+        Message.Reject r = alice.awaitReject(1);
+        assertEquals("42501", r.sqlState());
+        assertTrue(r.reason().contains("take over a row of table note"), r.reason());
+        alice.awaitAck(2);
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-b1' AND owner = 'bob'"));
+        assertEquals(0, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-9'"));
+        assertEquals(1, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-10'"));
+        alice.close();
+    }
+
+    @Test
+    void aKeyWithoutARowIsLoggedAsADeleteOfNothing() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-none", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        // Refused (member is read-only); the rejection logs the key's current state: no row. Without a
+        // mark, such a delete could be anyone's membership, and every session would read its own again.
+        alice.push(tx(1, System.currentTimeMillis() << 16, insert("member", obj("project_id", "p2", "user_id", "mallory"), obj())));
+        assertEquals("42501", alice.awaitReject(1).sqlState());
+        assertEquals(List.of(List.of("{}")), f.query("SELECT old::text FROM syncsqlite.change WHERE tbl = 'member'"
+                + " AND pk = '{\"project_id\": \"p2\", \"user_id\": \"mallory\"}' AND kind = 'D'"));
+        alice.close();
+    }
+
+    @Test
+    void keysAreNotDrawnForATableTheUserCannotWrite() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-ids", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        // badge has a bigserial key, so without the check the relay would reserve values of its sequence.
+        alice.send(new Message.IdRequest("badge", 10));
+        Message.IdGrant g = alice.awaitMessage(Message.IdGrant.class);
+        assertTrue(g.ranges().isEmpty(), g.toString());
+        assertEquals("table badge is not writable for this user", g.error());
+        assertEquals(1, f.queryLong("SELECT nextval('badge_id_seq')"), "no value was drawn");
         alice.close();
     }
 
@@ -429,6 +527,43 @@ class ScopesTest {
                 }
             });
             b.close();
+        }
+    }
+
+    @Test
+    void connectionsThatVanishDuringTheHandshakeGiveTheirSlotsBack() throws Exception {
+        try (Relay small = Relay.start(f.config().withMaxConnections(3))) {
+            byte[] upgrade = ("GET /sync HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            // Peers that reset the connection right after asking to upgrade: the relay may still be
+            // opening their session when it learns they are gone.
+            for (int i = 0; i < 300; i++) {
+                try (java.net.Socket s = new java.net.Socket("127.0.0.1", small.uri().getPort())) {
+                    s.setSoLinger(true, 0);
+                    s.getOutputStream().write(upgrade);
+                    s.getOutputStream().flush();
+                    if (i % 2 == 0) {
+                        Thread.sleep(0, 200_000);
+                    }
+                }
+            }
+            // Every slot comes back: three clients at once are served.
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                List<TestClient> three = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 3; i++) {
+                        TestClient c = TestClient.connect(small.uri());
+                        three.add(c);
+                        c.hello("slot-" + i, 0);
+                    }
+                    return true;
+                } catch (AssertionError | RuntimeException refused) {
+                    return false;
+                } finally {
+                    three.forEach(TestClient::close);
+                }
+            });
         }
     }
 

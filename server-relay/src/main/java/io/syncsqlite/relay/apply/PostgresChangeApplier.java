@@ -228,7 +228,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
         if (log.isDebugEnabled()) {
             log.debug("rejection of tx {} of node {}: {}", tx.id(), node, PgErrors.describe(cause));
         }
-        return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause), current);
+        // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
+        return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause, scope == null), current);
     }
 
     private List<FeedEntry> logCurrentRows(Connection c, List<Op> ops) throws SQLException {

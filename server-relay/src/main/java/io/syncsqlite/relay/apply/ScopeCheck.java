@@ -69,8 +69,10 @@ final class ScopeCheck {
 
     /**
      * After the writes: every row this transaction changed, as its capture log records it, must be in
-     * scope, in a table the user may write: rows that exist by their current values, deleted rows by the
-     * previous values of their scoped columns (which the capture trigger logs for exactly this).
+     * scope, in a table the user may write: rows that exist by their current values, updated rows also by
+     * their values before the update, deleted rows by their previous values (the capture trigger logs the
+     * previous values of scoped columns for exactly this). The messages name no key: the row may be
+     * another user's.
      */
     static void checkLogged(Connection c, Scope scope, Catalog catalog) throws SQLException {
         List<String> tables = new ArrayList<>();
@@ -93,23 +95,33 @@ final class ScopeCheck {
                 continue; // every row
             }
             String q = t.qualifiedName();
-            String present = "SELECT " + Sql.pkObject("t.", t.primaryKey()) + "::text FROM (SELECT DISTINCT pk FROM"
-                    + " syncsqlite.change WHERE xid = pg_current_xact_id() AND tbl = ? AND kind = 'U') AS ch"
-                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.pk) AS k JOIN " + q + " AS t ON "
-                    + Sql.pkEquals("t.", "k.", t.primaryKey()) + " WHERE NOT coalesce(" + p.sql() + ", false) LIMIT 1";
-            String deleted = "SELECT ch.pk::text FROM syncsqlite.change AS ch CROSS JOIN LATERAL"
-                    + " jsonb_populate_record(NULL::" + q + ", ch.old) AS t WHERE ch.xid = pg_current_xact_id()"
-                    + " AND ch.tbl = ? AND ch.kind = 'D' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql()
-                    + ", false) LIMIT 1";
-            for (String sql : List.of(present, deleted)) {
+            String mine = " FROM syncsqlite.change AS ch WHERE ch.xid = pg_current_xact_id() AND ch.tbl = ?";
+            String outside = " WHERE NOT coalesce(" + p.sql() + ", false) LIMIT 1";
+            String present = "SELECT 1 FROM (SELECT DISTINCT ch.pk" + mine + " AND ch.kind = 'U') AS ch"
+                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.pk) AS k"
+                    + " JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", t.primaryKey()) + outside;
+            // An update's previous scoped values over its new image: the row must have been in scope before
+            // the update too. The check before the writes holds the existing rows the client named to that;
+            // this catches the others: a row a trigger changed, or one another writer inserted between that
+            // check and an insert that the conflict then turned into an update.
+            String moved = "SELECT 1 FROM (SELECT ch.\"row\" || ch.old AS img" + mine + " AND ch.kind = 'U'"
+                    + " AND ch.old IS NOT NULL AND ch.old <> '{}') AS ch"
+                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.img) AS t" + outside;
+            // A deleted row by its previous scoped values; '{}' marks a delete logged for a key that had no
+            // row (TableStatements.logCurrent), which deleted nothing.
+            String deleted = "SELECT 1 FROM (SELECT ch.old" + mine + " AND ch.kind = 'D' AND ch.old IS NOT NULL"
+                    + " AND ch.old <> '{}') AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.old) AS t"
+                    + outside;
+            for (String sql : List.of(present, moved, deleted)) {
                 try (PreparedStatement ps = c.prepareStatement(sql)) {
                     ps.setString(1, name);
                     ps.setArray(2, c.createArrayOf("text", p.values().toArray()));
                     try (ResultSet rs = ps.executeQuery()) {
                         if (rs.next()) {
-                            throw new SQLException("the transaction would " + (sql == present ? "leave" : "delete")
-                                    + " row " + rs.getString(1) + " of table " + name + " outside the write scope of"
-                                    + " user " + scope.subject(), "42501");
+                            // Without the row's key: the row may be another user's, and so its key.
+                            throw new SQLException("the transaction would " + (sql == deleted ? "delete a row"
+                                    : sql == moved ? "take over a row" : "leave a row") + " of table " + name
+                                    + " outside the write scope of user " + scope.subject(), "42501");
                         }
                     }
                 }

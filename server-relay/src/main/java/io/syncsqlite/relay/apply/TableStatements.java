@@ -60,10 +60,13 @@ final class TableStatements {
                 + Sql.pkEquals("x.", "k.", pk) + " FOR UPDATE) AS t";
 
         String firstPk = "t." + Sql.ident(pk.get(0));
-        this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT "
+        // A key without a row is logged as a delete whose previous values are '{}': it deleted nothing, so
+        // it cannot have taken a row out of anyone's scope or membership (see ClientSession.visible).
+        this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc, old) SELECT "
                 + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
                 + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END, "
-                + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) "
+                + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0), "
+                + "CASE WHEN " + firstPk + " IS NULL THEN '{}'::jsonb END "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(table.name())

@@ -336,8 +336,13 @@ final class TxRun {
                         return op.table().deleteCascades();
                     }
                     // Absent already: record the delete anyway, so that an older insert of the same
-                    // row arriving later (from an offline client) does not bring it back.
-                    s.setExistence(false, h, node);
+                    // row arriving later (from an offline client) does not bring it back. Not when the
+                    // user's scope limits the table's rows: nothing shows that the absent row was ever
+                    // theirs, and the tombstone would silently cancel another user's later insert of
+                    // that key (one that user stamped before this delete's time).
+                    if (scope == null || !scope.limitsRows(op.table())) {
+                        s.setExistence(false, h, node);
+                    }
                 }
             }
         }

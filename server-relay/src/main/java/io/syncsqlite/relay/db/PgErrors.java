@@ -73,11 +73,20 @@ public final class PgErrors {
      * client sent, so it goes back to that client only and is never logged at INFO.
      */
     public static String describe(SQLException e) {
+        return describe(e, true);
+    }
+
+    /**
+     * The same, with the detail only if {@code withDetail}: a detail can hold values of rows other than
+     * the client's own (the existing row an exclusion constraint conflicts with, a row a trigger changed),
+     * which a user confined to a scope must not learn.
+     */
+    public static String describe(SQLException e, boolean withDetail) {
         PSQLException p = serverError(e);
         if (p != null) {
             ServerErrorMessage m = p.getServerErrorMessage();
             StringBuilder sb = new StringBuilder(String.valueOf(m.getMessage()));
-            if (m.getDetail() != null) {
+            if (withDetail && m.getDetail() != null) {
                 sb.append(" (").append(m.getDetail()).append(')');
             }
             return sb.toString();

@@ -95,6 +95,12 @@ public final class Scope {
         return true; // Everyone
     }
 
+    /** Whether the user sees only some rows of the table (its rule has a condition), not all or none. */
+    public boolean limitsRows(TableInfo table) {
+        TableRule r = rules.rule(table.name());
+        return r instanceof TableRule.ByClaim || r instanceof TableRule.Membership;
+    }
+
     /**
      * The scope as SQL over {@code alias}, a row of {@code table}; null if the table is invisible.
      */
@@ -119,7 +125,9 @@ public final class Scope {
     /**
      * Whether a feed change of {@code table} may add or remove one of this user's memberships: its new
      * row or its previous values match the user's claim, or it is a delete whose previous values were not
-     * logged.
+     * logged. A delete with previous values {@code {}} deleted nothing (a key without a row, logged for
+     * the outcome of a client's transaction) and matches no claim: anyone can cause those, and each would
+     * otherwise make every session read its memberships again.
      */
     public boolean touchesMembership(String table, JsonNode row, JsonNode old, boolean delete) {
         for (TableRule r : rules.rules()) {

@@ -137,13 +137,13 @@ public final class ScopeRules {
             // Rows are matched as text in SQL (::text) and in Java (the JSON value's text); for these types
             // the two agree, for timestamps or floats they need not (formatting, DateStyle).
             throw new IllegalArgumentException(where + ": column " + table.name() + "." + name + " is of type "
-                    + c.type() + "; scopes match text, varchar, char, integer, uuid or boolean columns");
+                    + c.type() + "; scopes match text, varchar, citext, integer, uuid or boolean columns");
         }
         return c.name();
     }
 
     private static final Set<String> SCOPE_TYPES =
-            Set.of("text", "varchar", "bpchar", "int2", "int4", "int8", "uuid", "bool", "citext", "name");
+            Set.of("text", "varchar", "int2", "int4", "int8", "uuid", "bool", "citext", "name");
 
     /** The rule of a table, or null if the table is invisible to every user. */
     public TableRule rule(String table) {

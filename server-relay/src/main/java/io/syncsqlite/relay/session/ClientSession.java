@@ -60,6 +60,14 @@ public final class ClientSession implements ChangeFeed.Listener {
     static final long MAX_BYTES = 4L << 20;
     private static final int MAX_QUEUED_MESSAGES = 1000;
     static final int MAX_MESSAGES_PER_SECOND = 1000;
+    /**
+     * How far ahead of the relay's clock a transaction's HLC may be. A timestamp far in the future would
+     * win every last-writer-wins decision on the rows it touches until the world's clocks caught up with
+     * it (forever, for year 9999), so such a transaction is not applied: the session closes with 1008 and
+     * the client keeps it pending, to be accepted once the relay's clock has reached it. Ten minutes
+     * tolerates any NTP-synchronised device; a device clock set a day ahead is told why, in the close reason.
+     */
+    static final long MAX_CLOCK_AHEAD_MS = java.time.Duration.ofMinutes(10).toMillis();
     private static final int READ_COMMITS = 256;
 
     private enum State { AWAIT_HELLO, ACTIVE }
@@ -221,7 +229,13 @@ public final class ClientSession implements ChangeFeed.Listener {
                 }
                 pump();
             } else if (m instanceof Message.IdRequest request) {
-                send(MessageCodec.encode(keys.allocate(request)));
+                if (scope != null && !scope.writable(request.table())) {
+                    // Drawing from the sequence of a table one may not write only burns its values.
+                    send(MessageCodec.encode(new Message.IdGrant(request.table(), List.of(),
+                            "table " + request.table() + " is not writable for this user")));
+                } else {
+                    send(MessageCodec.encode(keys.allocate(request)));
+                }
             } else if (m instanceof Message.SchemaRequest) {
                 Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
                 if (scope != null) {
@@ -315,6 +329,15 @@ public final class ClientSession implements ChangeFeed.Listener {
     private void push(Message.Push push) throws SQLException {
         for (ClientTx tx : push.txs()) {
             if (closed) {
+                return;
+            }
+            // ClientTx's constructor has already refused a negative HLC.
+            long aheadMs = io.syncsqlite.protocol.Hlc.unpack(tx.hlc()).millis() - System.currentTimeMillis();
+            if (aheadMs > MAX_CLOCK_AHEAD_MS) {
+                log.warn("node {}: tx {} is stamped {} s ahead of the relay's clock; closing, the client keeps it",
+                        node, tx.id(), aheadMs / 1000);
+                close(CloseCodes.POLICY_VIOLATION, "transaction clock is " + aheadMs / 1000
+                        + " s ahead of the relay's: check the device clock");
                 return;
             }
             Message answer;
@@ -497,7 +520,7 @@ public final class ClientSession implements ChangeFeed.Listener {
     /**
      * The part of a commit this user may see: images of rows in scope; a delete for a row the change took
      * out of the scope (its previous scoped values were in it); deletes of rows that were in scope (or
-     * whose previous values were not logged). Everything else is left out, so a client never receives a
+     * whose previous values were not logged, or of keys that had no row). Everything else is left out, so a client never receives a
      * row outside its scope, in the live feed or in catch-up (which compacts what this leaves).
      */
     private FeedCommit visible(FeedCommit c) {
@@ -517,7 +540,9 @@ public final class ClientSession implements ChangeFeed.Listener {
                 } else {
                     continue;
                 }
-            } else if (r.old() == null || scope.contains(r.table(), r.old())) {
+            } else if (r.old() == null || r.old().isEmpty() || scope.contains(r.table(), r.old())) {
+                // A delete of a row that was in scope, or whose previous values were not logged, or of a
+                // key that had no row (old '{}': the outcome its origin's transaction must hear).
                 entry = c.entries().get(i);
             } else {
                 continue;

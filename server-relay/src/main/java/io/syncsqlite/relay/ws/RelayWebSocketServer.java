@@ -7,6 +7,7 @@ import io.syncsqlite.relay.session.Outbound;
 import org.java_websocket.WebSocket;
 import org.java_websocket.drafts.Draft_6455;
 import org.java_websocket.exceptions.WebsocketNotConnectedException;
+import org.java_websocket.framing.CloseFrame;
 import org.java_websocket.handshake.ClientHandshake;
 import org.java_websocket.server.WebSocketServer;
 import org.slf4j.Logger;
@@ -41,6 +42,14 @@ public final class RelayWebSocketServer extends WebSocketServer {
     private final java.util.Map<WebSocket, java.util.concurrent.ScheduledFuture<?>> expiring =
             new java.util.concurrent.ConcurrentHashMap<>();
     private final CompletableFuture<Void> started = new CompletableFuture<>();
+    /**
+     * Each connection from onOpen to onClose: {@link #OPENING} while onOpen runs, then its session;
+     * {@link #CLOSED} if onClose came while onOpen still ran. Java-WebSocket calls the two on different
+     * threads and does not order them, and a session must be ended exactly once.
+     */
+    private final java.util.Map<WebSocket, Object> states = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Object OPENING = "opening";
+    private static final Object CLOSED = "closed";
     private volatile boolean accepting = true;
 
     /**
@@ -95,33 +104,81 @@ public final class RelayWebSocketServer extends WebSocketServer {
 
     @Override
     public void onOpen(WebSocket conn, ClientHandshake handshake) {
+        states.put(conn, OPENING);
+        ClientSession s = null;
+        try {
+            s = start(conn, handshake);
+        } finally {
+            if (s == null) {
+                // Refused (and closed), or failed: nothing to end later.
+                states.remove(conn);
+                cancelExpiry(conn);
+            }
+        }
+        if (s == null) {
+            return;
+        }
+        conn.setAttachment(s);
+        // The peer may have vanished meanwhile, and Java-WebSocket either called onClose on another thread
+        // (while this ran), or never will: when the socket fails while the handshake is still being
+        // decoded, it closes the channel, finds no connection to report, and then marks it open anyway.
+        // Either way the session ends here, or its slot and its feed listener would leak.
+        if (!states.replace(conn, OPENING, s) || !conn.isOpen() || !channelOpen(conn)) {
+            if (states.remove(conn, s) || states.remove(conn, CLOSED)) {
+                cancelExpiry(conn);
+                ended(s, CloseFrame.ABNORMAL_CLOSE, true);
+                conn.closeConnection(CloseFrame.ABNORMAL_CLOSE, "connection lost"); // no-op if already closed
+            }
+        }
+    }
+
+    private static boolean channelOpen(WebSocket conn) {
+        return !(conn instanceof org.java_websocket.WebSocketImpl impl) || impl.getChannel() == null
+                || impl.getChannel().isOpen();
+    }
+
+    /** Authenticates and counts the connection and starts its session; null if it was refused and closed. */
+    private ClientSession start(WebSocket conn, ClientHandshake handshake) {
         if (!accepting) {
             conn.close(CloseCodes.GOING_AWAY, "relay shutting down");
-            return;
+            return null;
         }
         InetSocketAddress remote = conn.getRemoteSocketAddress();
         TokenVerifier.Principal principal = null;
         if (verifier != null) {
             principal = authenticate(conn, handshake, remote);
             if (principal == null) {
-                return;
+                return null;
             }
         }
         if (active.incrementAndGet() > maxConnections) {
             active.decrementAndGet();
             log.warn("connection from {} refused: {} connections already", remote, maxConnections);
             conn.close(CloseCodes.TRY_AGAIN_LATER, "relay at its connection limit, try again later");
-            return;
+            return null;
         }
         try {
-            conn.setAttachment(sessions.open(new SocketOutbound(conn), remote == null ? "?" : remote.toString(),
-                    principal));
+            return sessions.open(new SocketOutbound(conn), remote == null ? "?" : remote.toString(), principal);
         } catch (RuntimeException e) {
             // No session to close later: give the slot back here, or the limit would shrink for good.
             active.decrementAndGet();
             log.warn("connection from {}: session could not start", remote, e);
             conn.close(CloseCodes.INTERNAL_ERROR, "relay error");
+            return null;
         }
+    }
+
+    private void cancelExpiry(WebSocket conn) {
+        java.util.concurrent.ScheduledFuture<?> expiry = expiring.remove(conn);
+        if (expiry != null) {
+            expiry.cancel(false);
+        }
+    }
+
+    /** Gives the connection's slot back and tells its session; called exactly once per started session. */
+    private void ended(ClientSession s, int code, boolean remote) {
+        active.decrementAndGet();
+        s.onClosed(code, remote);
     }
 
     /**
@@ -163,14 +220,15 @@ public final class RelayWebSocketServer extends WebSocketServer {
 
     @Override
     public void onClose(WebSocket conn, int code, String reason, boolean remote) {
-        java.util.concurrent.ScheduledFuture<?> expiry = expiring.remove(conn);
-        if (expiry != null) {
-            expiry.cancel(false);
-        }
-        ClientSession s = conn.getAttachment();
-        if (s != null) {
-            active.decrementAndGet();
-            s.onClosed(code, remote);
+        cancelExpiry(conn);
+        Object[] was = new Object[1];
+        // A session is ended here; a connection whose onOpen still runs is marked, and onOpen ends it.
+        states.computeIfPresent(conn, (k, v) -> {
+            was[0] = v;
+            return v == OPENING ? CLOSED : null;
+        });
+        if (was[0] instanceof ClientSession s) {
+            ended(s, code, remote);
         }
     }
 
