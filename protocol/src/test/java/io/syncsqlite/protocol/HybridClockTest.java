@@ -43,6 +43,18 @@ class HybridClockTest {
     }
 
     @Test
+    void aTimestampFarInTheFutureMovesTheClockOnlyToTheBound() {
+        HybridClock clock = new HybridClock(source);
+        clock.observe(Hlc.ofMillis(wall.get() + 365L * 86_400_000L));
+        long next = clock.now();
+        long ahead = Hlc.unpack(next).millis() - wall.get();
+        assertTrue(ahead <= HybridClock.MAX_OBSERVED_AHEAD_MS, "a year-ahead row must not carry this node past"
+                + " what relays accept: " + ahead + " ms ahead");
+        assertTrue(ahead >= HybridClock.MAX_OBSERVED_AHEAD_MS - 1, "but as far as the bound allows: " + ahead);
+        assertTrue(HybridClock.MAX_OBSERVED_AHEAD_MS < HybridClock.MAX_AHEAD_OF_RELAY_MS);
+    }
+
+    @Test
     void startValueIsRespectedAfterRestart() {
         long persisted = Hlc.ofMillis(wall.get() + 10_000) + 7;
         HybridClock clock = new HybridClock(source, persisted);

@@ -90,6 +90,17 @@ class BadInputTest {
     }
 
     @Test
+    void aResendOfATransactionAlreadyAppliedIsAcknowledgedWhateverItsClock() {
+        // Applied before relays bounded clocks, its acknowledgement lost: it must be answered, not refused.
+        f.execute("INSERT INTO syncsqlite.client (node, applied_tx, applied_seq) VALUES ('old-clock', 1, 0)");
+        TestClient c = f.client("old-clock", 0);
+        c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() + 86_400_000L), insert("t", obj("id", 2001), obj("v", "x"))));
+        c.awaitAck(1);
+        assertEquals(null, c.closeCode());
+        assertEquals(0, f.queryLong("SELECT count(*) FROM t WHERE id = 2001"));
+    }
+
+    @Test
     void aMessageFloodClosesWith1008() {
         TestClient c = f.client("bad-flood", 0);
         try {

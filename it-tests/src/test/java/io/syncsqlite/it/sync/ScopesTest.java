@@ -67,6 +67,7 @@ class ScopesTest {
                 + " owner text NOT NULL, body text)",
         "CREATE TABLE account (id text PRIMARY KEY, owner text NOT NULL, email text UNIQUE)",
         "CREATE TABLE badge (id bigserial PRIMARY KEY, label text)",
+        "CREATE TABLE ticket (id bigserial PRIMARY KEY, owner text NOT NULL)",
         "INSERT INTO note VALUES ('n-a1', 'alice', 'a1'), ('n-a2', 'alice', 'a2'), ('n-b1', 'bob', 'b1')",
         "INSERT INTO project VALUES ('p1', 'Apollo'), ('p2', 'Borealis')",
         "INSERT INTO member VALUES ('p1', 'alice'), ('p2', 'bob')",
@@ -83,6 +84,7 @@ class ScopesTest {
                 + " owner TEXT NOT NULL, body TEXT)",
         "CREATE TABLE account (id TEXT PRIMARY KEY, owner TEXT NOT NULL, email TEXT UNIQUE)",
         "CREATE TABLE badge (id INTEGER PRIMARY KEY, label TEXT)",
+        "CREATE TABLE ticket (id INTEGER PRIMARY KEY, owner TEXT NOT NULL)",
     };
     private static final String RULES = """
             {
@@ -92,7 +94,8 @@ class ScopesTest {
               "tag":    { "rows": "all", "write": false },
               "comment": { "rows": "owner = :sub" },
               "account": { "rows": "owner = :sub" },
-              "badge":  { "rows": "all", "write": false }
+              "badge":  { "rows": "all", "write": false },
+              "ticket": { "rows": "owner = :sub" }
             }
             """;
 
@@ -378,8 +381,11 @@ class ScopesTest {
 
     @Test
     void aTriggerCannotHandTheUserSomeoneElsesRow() throws Exception {
-        // A schema's own trigger: commenting on a note claims it for the commenter.
+        // A schema's own trigger: commenting on a note marks it, then claims it for the commenter (the
+        // first change leaves the scoped column alone, so only the row's state before the transaction,
+        // not its previous change, shows it was bob's).
         f.execute("CREATE FUNCTION claim_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                        + " UPDATE note SET body = body || ' (commented)' WHERE id = NEW.note_id;"
                         + " UPDATE note SET owner = NEW.owner WHERE id = NEW.note_id; RETURN NEW; END $$",
                 "CREATE TRIGGER claim AFTER INSERT ON comment FOR EACH ROW EXECUTE FUNCTION claim_note()");
         TestClient alice = protocolClient("alice", "alice-claim", 0);
@@ -394,6 +400,18 @@ class ScopesTest {
         assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-b1' AND owner = 'bob'"));
         assertEquals(0, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-9'"));
         assertEquals(1, f.queryLong("SELECT count(*) FROM comment WHERE id = 'c-10'"));
+        alice.close();
+    }
+
+    @Test
+    void aRowMovedOutOfScopeAndBackWithinOneTransactionIsFine() throws Exception {
+        TestClient alice = protocolClient("alice", "alice-back", 0);
+        alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
+        long hlc = System.currentTimeMillis() << 16;
+        alice.push(tx(1, hlc, update("note", obj("id", "n-a1"), obj("owner", "bob")),
+                update("note", obj("id", "n-a1"), obj("owner", "alice", "body", "round trip"))));
+        alice.awaitAck(1);
+        assertEquals(1, f.queryLong("SELECT count(*) FROM note WHERE id = 'n-a1' AND owner = 'alice' AND body = 'round trip'"));
         alice.close();
     }
 
@@ -420,6 +438,12 @@ class ScopesTest {
         assertTrue(g.ranges().isEmpty(), g.toString());
         assertEquals("table badge is not writable for this user", g.error());
         assertEquals(1, f.queryLong("SELECT nextval('badge_id_seq')"), "no value was drawn");
+        // Table names fold case as everywhere else: a local table spelled Ticket is PostgreSQL's ticket.
+        alice.send(new Message.IdRequest("Ticket", 10));
+        Message.IdGrant mine = alice.await(() -> alice.messages().stream().filter(m -> m instanceof Message.IdGrant)
+                .map(m -> (Message.IdGrant) m).skip(1).findFirst().orElse(null), "the second grant");
+        assertEquals(null, mine.error());
+        assertEquals(10, mine.ranges().stream().mapToLong(r -> r.hi() - r.lo() + 1).sum(), mine.toString());
         alice.close();
     }
 

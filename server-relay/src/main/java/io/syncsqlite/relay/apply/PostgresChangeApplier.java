@@ -124,6 +124,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
         } catch (SQLException e) {
             broken = !rollbackQuietly(c);
             throw e;
+        } catch (RuntimeException | Error e) {
+            broken = true;
+            throw e;
         } finally {
             pool.release(c, broken);
         }
@@ -197,6 +200,14 @@ public final class PostgresChangeApplier implements ChangeApplier {
                                 + PgErrors.sqlState(e), e);
                     }
                 }
+            } catch (RuntimeException | Error e) {
+                // A bug, not a database answer: the connection's transaction holds writes that have not
+                // passed the scope check after them; closing it is the only way to be sure none commits.
+                broken = true;
+                if (e instanceof Error err) {
+                    throw err;
+                }
+                throw new ApplyFailure("relay error applying tx " + tx.id(), e);
             } finally {
                 pool.release(c, broken);
             }

@@ -50,7 +50,7 @@ final class ScopeCheck {
                 continue; // every row
             }
             String q = t.qualifiedName();
-            String sql = "SELECT " + Sql.pkObject("t.", t.primaryKey()) + "::text FROM " + q + " AS t JOIN "
+            String sql = "SELECT 1 FROM " + q + " AS t JOIN "
                     + "jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k ON " + Sql.pkEquals("t.", "k.", t.primaryKey())
                     + " WHERE NOT coalesce(" + p.sql() + ", false) LIMIT 1";
             try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -58,7 +58,8 @@ final class ScopeCheck {
                 ps.setArray(2, c.createArrayOf("text", p.values().toArray()));
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
-                        throw new SQLException((after ? "the transaction would leave row " : "row ") + rs.getString(1)
+                        // No key: whether a key the client guessed is someone else's row is itself a leak.
+                        throw new SQLException((after ? "the transaction would leave a row" : "a row it writes")
                                 + " of table " + t.name() + (after ? " outside" : " is outside")
                                 + " the write scope of user " + scope.subject(), "42501");
                     }
@@ -104,9 +105,14 @@ final class ScopeCheck {
             // the update too. The check before the writes holds the existing rows the client named to that;
             // this catches the others: a row a trigger changed, or one another writer inserted between that
             // check and an insert that the conflict then turned into an update.
-            String moved = "SELECT 1 FROM (SELECT ch.\"row\" || ch.old AS img" + mine + " AND ch.kind = 'U'"
-                    + " AND ch.old IS NOT NULL AND ch.old <> '{}') AS ch"
-                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.img) AS t" + outside;
+            // Only each row's first logged change counts: the row must have been in scope before the
+            // transaction (a row it moves out of scope and back is its own business; the final image is
+            // checked above). A first 'U' of an existing row always has old values ('{}' if no scoped value
+            // changed), so a trigger cannot take a row over in a second step; a new row has none.
+            String moved = "SELECT 1 FROM (SELECT DISTINCT ON (ch.pk) ch.kind, ch.old, ch.\"row\" || ch.old AS img"
+                    + mine + " ORDER BY ch.pk, ch.id) AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q
+                    + ", ch.img) AS t WHERE ch.kind = 'U' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql()
+                    + ", false) LIMIT 1";
             // A deleted row by its previous scoped values; '{}' marks a delete logged for a key that had no
             // row (TableStatements.logCurrent), which deleted nothing.
             String deleted = "SELECT 1 FROM (SELECT ch.old" + mine + " AND ch.kind = 'D' AND ch.old IS NOT NULL"

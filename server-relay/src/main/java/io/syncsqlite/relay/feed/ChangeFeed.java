@@ -160,16 +160,15 @@ public final class ChangeFeed implements AutoCloseable {
     /** Runs {@code work} on a connection from the pool and commits. */
     public <T> T inTransaction(Work<T> work) throws SQLException {
         Connection c = pool.borrow(BORROW_TIMEOUT);
-        boolean broken = false;
+        // Unless the work commits, the connection is closed rather than reused: its transaction is still
+        // open, and the next borrower would commit whatever the work left half done (SQLException,
+        // RuntimeException or Error alike).
+        boolean broken = true;
         try {
             T result = work.run(c);
             c.commit();
+            broken = false;
             return result;
-        } catch (SQLException | RuntimeException e) {
-            // Closed rather than reused: its transaction is still open, and the next borrower would
-            // commit whatever this work left half done.
-            broken = true;
-            throw e;
         } finally {
             pool.release(c, broken);
         }

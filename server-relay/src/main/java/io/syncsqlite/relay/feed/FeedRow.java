@@ -8,7 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
  *
  * @param row the new row image, null for a delete
  * @param old the previous values of the table's scoped columns (all of them for a delete, those that
- *            changed for an update), null if none changed, the row is new, or they were not logged
+ *            changed for an update, {@code {}} if none did or for a delete of a key that had no row), null
+ *            if the row is new or they were not logged
  *
  * <p>Immutable once built (the trees are never modified); thread-safe.
  */

@@ -137,7 +137,7 @@ public final class ScopeRules {
             // Rows are matched as text in SQL (::text) and in Java (the JSON value's text); for these types
             // the two agree, for timestamps or floats they need not (formatting, DateStyle).
             throw new IllegalArgumentException(where + ": column " + table.name() + "." + name + " is of type "
-                    + c.type() + "; scopes match text, varchar, citext, integer, uuid or boolean columns");
+                    + c.type() + "; scopes match text, varchar, citext, name, integer, uuid or boolean columns");
         }
         return c.name();
     }

@@ -65,9 +65,9 @@ public final class ClientSession implements ChangeFeed.Listener {
      * win every last-writer-wins decision on the rows it touches until the world's clocks caught up with
      * it (forever, for year 9999), so such a transaction is not applied: the session closes with 1008 and
      * the client keeps it pending, to be accepted once the relay's clock has reached it. Ten minutes
-     * tolerates any NTP-synchronised device; a device clock set a day ahead is told why, in the close reason.
+     * tolerates any NTP-synchronised device; drivers observe remote clocks only up to half of it.
      */
-    static final long MAX_CLOCK_AHEAD_MS = java.time.Duration.ofMinutes(10).toMillis();
+    static final long MAX_CLOCK_AHEAD_MS = io.syncsqlite.protocol.HybridClock.MAX_AHEAD_OF_RELAY_MS;
     private static final int READ_COMMITS = 256;
 
     private enum State { AWAIT_HELLO, ACTIVE }
@@ -87,6 +87,8 @@ public final class ClientSession implements ChangeFeed.Listener {
      * Messages per second a client may send: a syncing client sends a push per batch and a progress per
      * feed message, far below this; a flood closes the connection before it costs the relay.
      */
+    /** The client's last applied transaction when it said hello (resends up to it are only acknowledged). */
+    private long appliedAtHello;
     private final RateLimit rate = new RateLimit(MAX_MESSAGES_PER_SECOND, 2 * MAX_MESSAGES_PER_SECOND);
     private final AtomicBoolean pumpQueued = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -229,7 +231,8 @@ public final class ClientSession implements ChangeFeed.Listener {
                 }
                 pump();
             } else if (m instanceof Message.IdRequest request) {
-                if (scope != null && !scope.writable(request.table())) {
+                io.syncsqlite.relay.schema.TableInfo table = feed.catalog().table(request.table()); // folds case
+                if (scope != null && table != null && !scope.writable(table.name())) {
                     // Drawing from the sequence of a table one may not write only burns its values.
                     send(MessageCodec.encode(new Message.IdGrant(request.table(), List.of(),
                             "table " + request.table() + " is not writable for this user")));
@@ -300,6 +303,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             scopeChanged = !s.digest().equals(stored);
         }
         ChangeApplier.ClientPosition position = applier.position(hello.node());
+        appliedAtHello = position.appliedTx();
         metrics.connected();
         node = hello.node();
         state = State.ACTIVE;
@@ -331,9 +335,10 @@ public final class ClientSession implements ChangeFeed.Listener {
             if (closed) {
                 return;
             }
-            // ClientTx's constructor has already refused a negative HLC.
+            // ClientTx's constructor has already refused a negative HLC. A resend of a transaction already
+            // applied (stamped before relays bounded clocks) is let through, to be acknowledged.
             long aheadMs = io.syncsqlite.protocol.Hlc.unpack(tx.hlc()).millis() - System.currentTimeMillis();
-            if (aheadMs > MAX_CLOCK_AHEAD_MS) {
+            if (aheadMs > MAX_CLOCK_AHEAD_MS && tx.id() > appliedAtHello) {
                 log.warn("node {}: tx {} is stamped {} s ahead of the relay's clock; closing, the client keeps it",
                         node, tx.id(), aheadMs / 1000);
                 close(CloseCodes.POLICY_VIOLATION, "transaction clock is " + aheadMs / 1000

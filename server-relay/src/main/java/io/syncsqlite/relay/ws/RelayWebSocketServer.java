@@ -108,6 +108,11 @@ public final class RelayWebSocketServer extends WebSocketServer {
         ClientSession s = null;
         try {
             s = start(conn, handshake);
+        } catch (RuntimeException e) {
+            // A bug (a verifier failing in an unexpected way): refuse the connection rather than leave it
+            // open without a session.
+            log.warn("connection from {} could not be opened", conn.getRemoteSocketAddress(), e);
+            conn.close(CloseCodes.INTERNAL_ERROR, "relay error");
         } finally {
             if (s == null) {
                 // Refused (and closed), or failed: nothing to end later.

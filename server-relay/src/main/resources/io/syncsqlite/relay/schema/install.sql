@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS syncsqlite.change (
 );
 CREATE INDEX IF NOT EXISTS change_xid_idx ON syncsqlite.change (xid);
 -- The previous values of a row's scoped columns (see scoped_column): for a 'D' all of them, for a 'U'
--- those that changed; NULL when the table has none or nothing scoped changed.
+-- of an existing row those that changed ('{}' if none); NULL for a new row or a table with none. A 'D'
+-- with '{}' is logged by the relay for a key that had no row (TableStatements.logCurrent).
 ALTER TABLE syncsqlite.change ADD COLUMN IF NOT EXISTS old jsonb;
 
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
@@ -219,8 +220,9 @@ BEGIN
         SELECT tname, ev.kind, ev.pk, ev.img, ev.h,
                CASE WHEN scols IS NULL THEN NULL
                     WHEN ev.kind = 'D' THEN (SELECT jsonb_object_agg(k, ev.gone -> k) FROM unnest(scols) AS k)
-                    WHEN ev.old IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
-                                                  WHERE ev.old -> k IS DISTINCT FROM ev.img -> k) END
+                    -- '{}' when none changed: an update, as distinct from a new row (NULL).
+                    WHEN ev.old IS NOT NULL THEN coalesce((SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
+                                                  WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
         FROM ev ORDER BY ev.ord)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
