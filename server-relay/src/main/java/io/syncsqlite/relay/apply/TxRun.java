@@ -62,7 +62,7 @@ final class TxRun {
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
     private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk::text, rc.alive, rc.alive_hlc, rc.alive_node, "
-            + "rc.cols::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
+            + "rc.cols::text, rc.dead_old::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p::jsonb FOR UPDATE) AS rc";
 
     private static final String WRITE_CLOCKS = "INSERT INTO syncsqlite.row_clock AS rc "
@@ -280,6 +280,7 @@ final class TxRun {
                         s.aliveHlc = rs.getLong(4);
                         s.aliveNode = rs.getString(5);
                         s.readCols(rs.getString(6));
+                        s.readDeadOld(rs.getString(7));
                     }
                 }
             }
@@ -304,7 +305,7 @@ final class TxRun {
                     if (wins(h, s.aliveHlc, s.aliveNode)) {
                         s.setExistence(true, h, node);
                     }
-                } else if (s.alive || wins(h, s.aliveHlc, s.aliveNode)) {
+                } else if (s.alive || wins(h, s.aliveHlc, s.aliveNode) || tombstoneOutOfSight(op.table(), s)) {
                     List<String> all = names(op.values());
                     writes.add(sql.insert(all), s.key, json(op, all), sql.rank(), false);
                     s.touched = true;
@@ -347,6 +348,17 @@ final class TxRun {
             }
         }
         return false;
+    }
+
+    /**
+     * Whether the row's tombstone is of a row this user could not see: under a scope that limits the
+     * table's rows, such a tombstone does not stop the user's insert of that key, or one user could cancel
+     * another's inserts of keys they guessed by creating and deleting them first (stamped up to the
+     * relay's clock bound ahead). A tombstone without logged previous values (a table without scoped
+     * columns, or deleted before the relay logged them) still stops every older insert.
+     */
+    private boolean tombstoneOutOfSight(TableInfo table, RowState s) {
+        return scope != null && s.deadOld != null && scope.limitsRows(table) && !scope.contains(table.name(), s.deadOld);
     }
 
     /** Queues the additions of a counter change to an existing row. Counters are not subject to LWW. */
@@ -483,6 +495,8 @@ final class TxRun {
         String aliveNode = "";
         boolean dirty;
         boolean touched;
+        /** A deleted row's previous scoped values (row_clock.dead_old), or null. */
+        JsonNode deadOld;
 
         RowState(TableInfo table, RowKey key) {
             this.table = table;
@@ -496,6 +510,7 @@ final class TxRun {
             aliveNode = "";
             cols.clear();
             dirty = false;
+            deadOld = null;
         }
 
         void setExistence(boolean alive, long hlc, String node) {
@@ -521,6 +536,14 @@ final class TxRun {
                 }
             } catch (JsonProcessingException | RuntimeException e) {
                 throw new SQLException("malformed clocks in syncsqlite.row_clock for " + key, "XX000", e);
+            }
+        }
+
+        void readDeadOld(String json) throws SQLException {
+            try {
+                deadOld = json == null ? null : MessageCodec.JSON.readTree(json);
+            } catch (JsonProcessingException e) {
+                throw new SQLException("malformed dead_old in syncsqlite.row_clock for " + key, "XX000", e);
             }
         }
 

@@ -32,6 +32,12 @@ CREATE INDEX IF NOT EXISTS change_xid_idx ON syncsqlite.change (xid);
 -- with '{}' is logged by the relay for a key that had no row (TableStatements.logCurrent).
 ALTER TABLE syncsqlite.change ADD COLUMN IF NOT EXISTS old jsonb;
 
+-- For a deleted row, the previous values of its scoped columns (as change.old logs them): under a
+-- per-user scope a tombstone stops only the inserts of users who could see the deleted row, so a user
+-- cannot cancel another user's inserts of a key by creating and deleting it first. NULL when the table
+-- has no scoped columns (the tombstone then stops every older insert).
+ALTER TABLE syncsqlite.row_clock ADD COLUMN IF NOT EXISTS dead_old jsonb;
+
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
 -- needs their previous values to remove a row from the clients whose scope it leaves.
 CREATE TABLE IF NOT EXISTS syncsqlite.scoped_column (
@@ -186,17 +192,17 @@ BEGIN
         WITH o AS MATERIALIZED (
             SELECT x.img - nonpk AS pk, x.img, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                        SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
-                       WHERE rc.tbl = tname AND rc.pk = x.img - nonpk), 0)) END AS h
+                       WHERE rc.tbl = tname AND rc.pk = x.img - nonpk), 0)) END AS h,
+                   CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
             FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS x),
         logged AS (
             INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
-            SELECT tname, 'D', o.pk, NULL, o.h,
-                   CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, o.img -> k) FROM unnest(scols) AS k) END
-            FROM o)
-        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-        SELECT tname, o.pk, false, o.h, CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}' FROM o
+            SELECT tname, 'D', o.pk, NULL, o.h, o.old FROM o)
+        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
+        SELECT tname, o.pk, false, o.h, CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old FROM o
         ON CONFLICT (tbl, pk) DO UPDATE
-            SET alive = false, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node;
+            SET alive = false, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node,
+                dead_old = excluded.dead_old;
         RETURN NULL;
     END IF;
 
@@ -226,7 +232,7 @@ BEGIN
         FROM ev ORDER BY ev.ord)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
-    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
+    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
     SELECT tname, ev.pk, ev.kind = 'U',
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
@@ -235,14 +241,17 @@ BEGIN
                                           FROM unnest(nonpk) AS k)
                 ELSE (SELECT coalesce(jsonb_object_agg(c.key, jsonb_build_array(ev.h, '~pg')), '{}')
                       FROM jsonb_each(ev.img) AS c
-                      WHERE c.key = ANY (nonpk) AND c.value IS DISTINCT FROM ev.old -> c.key) END
+                      WHERE c.key = ANY (nonpk) AND c.value IS DISTINCT FROM ev.old -> c.key) END,
+           CASE WHEN ev.kind = 'D' AND scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.gone -> k)
+                                                               FROM unnest(scols) AS k) END
     FROM ev
     WHERE NOT relay_mode OR ev.kind = 'D'
     ON CONFLICT (tbl, pk) DO UPDATE
         SET alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
             alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
             alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
-            cols = rc.cols || excluded.cols;
+            cols = rc.cols || excluded.cols,
+            dead_old = CASE WHEN excluded.alive THEN rc.dead_old ELSE excluded.dead_old END;
     RETURN NULL;
 END
 $fn$;
