@@ -133,7 +133,7 @@ class ReviewSyncFindingsTest {
     @Test
     void aWriteAfterARestartIsOrderedAfterWhatTheClientSawBefore() throws Exception {
         String file = dir.resolve("app.db").toString();
-        long remote = Hlc.ofMillis(System.currentTimeMillis() + 3_600_000L); // a node whose clock runs 1 h ahead
+        long remote = Hlc.ofMillis(System.currentTimeMillis() + 120_000L); // a node whose clock runs 2 min ahead
         try (Connection app = DriverManager.getConnection(url());
              Connection client = DriverManager.getConnection("jdbc:sqlite:" + file)) {
             exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");

@@ -426,16 +426,25 @@ class ScopesTest {
     }
 
     @Test
-    void aKeyWithoutARowIsLoggedAsADeleteOfNothing() throws Exception {
+    void aWriteToAKeyWithoutARowIsReportedToItsOriginOnly() throws Exception {
         TestClient alice = protocolClient("alice", "alice-none", 0);
         alice.await(() -> alice.cursor() > 0 ? true : null, "snapshot");
-        // Refused (member is read-only); the rejection logs the key's current state: no row. Without a
-        // mark, such a delete could be anyone's membership, and every session would read its own again.
+        TestClient bob = protocolClient("bob", "bob-none", 0);
+        bob.await(() -> bob.cursor() > 0 ? true : null, "snapshot");
+        // Refused (member is read-only); the rejection logs the key's current state: no row. Unmarked,
+        // such a delete could be anyone's membership (every session would read its own again) and would
+        // tell every user that someone wrote to that key.
         alice.push(tx(1, System.currentTimeMillis() << 16, insert("member", obj("project_id", "p2", "user_id", "mallory"), obj())));
         assertEquals("42501", alice.awaitReject(1).sqlState());
-        assertEquals(List.of(List.of("{}")), f.query("SELECT old::text FROM syncsqlite.change WHERE tbl = 'member'"
-                + " AND pk = '{\"project_id\": \"p2\", \"user_id\": \"mallory\"}' AND kind = 'D'"));
+        assertEquals(List.of(List.of("{\"~origin\": \"alice-none\"}")), f.query("SELECT old::text FROM syncsqlite.change"
+                + " WHERE tbl = 'member' AND pk = '{\"project_id\": \"p2\", \"user_id\": \"mallory\"}' AND kind = 'D'"));
+        FeedEntry outcome = alice.await(() -> alice.entries().stream()
+                .filter(e -> e.pk().toString().contains("mallory")).findFirst().orElse(null), "the origin hears the outcome");
+        assertEquals(FeedKind.DELETE, outcome.kind());
+        bob.awaitCursor(outcome.seq());
+        assertTrue(bob.entries().stream().noneMatch(e -> e.pk().toString().contains("mallory")), "nobody else does");
         alice.close();
+        bob.close();
     }
 
     @Test

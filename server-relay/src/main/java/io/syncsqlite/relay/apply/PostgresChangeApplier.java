@@ -227,7 +227,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             c.rollback();
             return new Message.Ack(tx.id(), client[1]);
         }
-        List<FeedEntry> current = logCurrentRows(c, ops);
+        List<FeedEntry> current = logCurrentRows(c, node, ops);
         if (scope != null) {
             // The client reverts to these; a row outside its scope is one it must not see: it reverts to none.
             current = current.stream().map(e -> e.row() == null || scope.contains(e.table(), e.row()) ? e
@@ -243,7 +243,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
         return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause, scope == null), current);
     }
 
-    private List<FeedEntry> logCurrentRows(Connection c, List<Op> ops) throws SQLException {
+    private List<FeedEntry> logCurrentRows(Connection c, String node, List<Op> ops) throws SQLException {
         Map<TableInfo, Set<String>> keys = new LinkedHashMap<>();
         for (Op op : ops) {
             keys.computeIfAbsent(op.table(), t -> new LinkedHashSet<>()).add(op.pkJson());
@@ -254,7 +254,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
             // row: skip that table's keys rather than fail the rejection.
             Savepoint sp = c.setSavepoint();
             try (PreparedStatement ps = c.prepareStatement(statements(e.getKey()).logCurrent())) {
-                ps.setString(1, "[" + String.join(",", e.getValue()) + "]");
+                ps.setString(1, node);
+                ps.setString(2, "[" + String.join(",", e.getValue()) + "]");
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         String row = rs.getString(2);

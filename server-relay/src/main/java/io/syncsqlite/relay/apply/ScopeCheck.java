@@ -113,10 +113,10 @@ final class ScopeCheck {
                     + mine + " ORDER BY ch.pk, ch.id) AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q
                     + ", ch.img) AS t WHERE ch.kind = 'U' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql()
                     + ", false) LIMIT 1";
-            // A deleted row by its previous scoped values; '{}' marks a delete logged for a key that had no
-            // row (TableStatements.logCurrent), which deleted nothing.
+            // A deleted row by its previous scoped values; a delete logged for a key that had no row
+            // (TableStatements.logCurrent, which marks it with its origin) deleted nothing.
             String deleted = "SELECT 1 FROM (SELECT ch.old" + mine + " AND ch.kind = 'D' AND ch.old IS NOT NULL"
-                    + " AND ch.old <> '{}') AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.old) AS t"
+                    + " AND ch.old -> '" + io.syncsqlite.relay.feed.FeedRow.NO_ROW_ORIGIN + "' IS NULL) AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.old) AS t"
                     + outside;
             for (String sql : List.of(present, moved, deleted)) {
                 try (PreparedStatement ps = c.prepareStatement(sql)) {

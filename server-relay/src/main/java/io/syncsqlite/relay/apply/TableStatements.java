@@ -1,5 +1,6 @@
 package io.syncsqlite.relay.apply;
 
+import io.syncsqlite.relay.feed.FeedRow;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
 
@@ -60,13 +61,14 @@ final class TableStatements {
                 + Sql.pkEquals("x.", "k.", pk) + " FOR UPDATE) AS t";
 
         String firstPk = "t." + Sql.ident(pk.get(0));
-        // A key without a row is logged as a delete whose previous values are '{}': it deleted nothing, so
-        // it cannot have taken a row out of anyone's scope or membership (see ClientSession.visible).
+        // A key without a row is logged as a delete whose previous values are {"~origin": node}: it deleted
+        // nothing, so it took no row out of anyone's scope or membership, and only the client whose
+        // transaction named the key needs to hear it (see ClientSession.visible).
         this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc, old) SELECT "
                 + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
                 + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END, "
                 + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0), "
-                + "CASE WHEN " + firstPk + " IS NULL THEN '{}'::jsonb END "
+                + "CASE WHEN " + firstPk + " IS NULL THEN jsonb_build_object('" + FeedRow.NO_ROW_ORIGIN + "', ?::text) END "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(table.name())
@@ -104,8 +106,8 @@ final class TableStatements {
     }
 
     /**
-     * Parameter: JSON array of key objects. Logs each row's current image (or a delete) into
-     * {@code syncsqlite.change}, returning (pk, row, hlc).
+     * Parameters: the node whose transaction named the keys, and a JSON array of key objects. Logs each
+     * row's current image (or a delete) into {@code syncsqlite.change}, returning (pk, row, hlc).
      */
     String logCurrent() {
         return logCurrent;

@@ -442,7 +442,8 @@ final class TxRun {
         }
         for (Map.Entry<TableInfo, List<RowState>> e : byTable.entrySet()) {
             try (PreparedStatement ps = c.prepareStatement(statements.apply(e.getKey()).logCurrent())) {
-                ps.setString(1, keyArray(e.getValue()));
+                ps.setString(1, node);
+                ps.setString(2, keyArray(e.getValue()));
                 ps.execute();
             }
         }

@@ -125,9 +125,9 @@ public final class Scope {
     /**
      * Whether a feed change of {@code table} may add or remove one of this user's memberships: its new
      * row or its previous values match the user's claim, or it is a delete whose previous values were not
-     * logged. A delete with previous values {@code {}} deleted nothing (a key without a row, logged for
-     * the outcome of a client's transaction) and matches no claim: anyone can cause those, and each would
-     * otherwise make every session read its memberships again.
+     * logged. A delete of a key that had no row ({@link io.syncsqlite.relay.feed.FeedRow#NO_ROW_ORIGIN})
+     * deleted nothing and matches no claim: anyone can cause those, and each would otherwise make every
+     * session read its memberships again.
      */
     public boolean touchesMembership(String table, JsonNode row, JsonNode old, boolean delete) {
         for (TableRule r : rules.rules()) {

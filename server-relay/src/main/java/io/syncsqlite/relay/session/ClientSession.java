@@ -525,7 +525,8 @@ public final class ClientSession implements ChangeFeed.Listener {
     /**
      * The part of a commit this user may see: images of rows in scope; a delete for a row the change took
      * out of the scope (its previous scoped values were in it); deletes of rows that were in scope (or
-     * whose previous values were not logged, or of keys that had no row). Everything else is left out, so a client never receives a
+     * whose previous values were not logged); deletes of keys that had no row, to the client whose write
+     * named them only. Everything else is left out, so a client never receives a
      * row outside its scope, in the live feed or in catch-up (which compacts what this leaves).
      */
     private FeedCommit visible(FeedCommit c) {
@@ -545,9 +546,15 @@ public final class ClientSession implements ChangeFeed.Listener {
                 } else {
                     continue;
                 }
-            } else if (r.old() == null || r.old().isEmpty() || scope.contains(r.table(), r.old())) {
-                // A delete of a row that was in scope, or whose previous values were not logged, or of a
-                // key that had no row (old '{}': the outcome its origin's transaction must hear).
+            } else if (r.noRowOrigin() != null) {
+                // A key that had no row: only the client whose transaction named it needs the outcome
+                // (to others it would only reveal that someone wrote to that key).
+                if (!r.noRowOrigin().equals(node)) {
+                    continue;
+                }
+                entry = c.entries().get(i);
+            } else if (r.old() == null || scope.contains(r.table(), r.old())) {
+                // A delete of a row that was in scope, or whose previous values were not logged.
                 entry = c.entries().get(i);
             } else {
                 continue;

@@ -96,8 +96,8 @@ class ScopeTest {
                 "a membership moved away from her");
         assertFalse(s.touchesMembership("member", row("user_id", "bob", "project_id", "p9"), null, false));
         assertTrue(s.touchesMembership("member", null, null, true), "a delete without previous values may be hers");
-        assertFalse(s.touchesMembership("member", null, JSON.createObjectNode(), true),
-                "a delete of a key that had no row ('{}') deleted no membership");
+        assertFalse(s.touchesMembership("member", null, row(io.syncsqlite.relay.feed.FeedRow.NO_ROW_ORIGIN, "n1"), true),
+                "a delete of a key that had no row deleted no membership");
         assertFalse(s.touchesMembership("doc", row("project_id", "p1"), null, false));
         assertEquals(Map.of("doc", java.util.Set.of("project_id"), "member", java.util.Set.of("user_id")), r.scopedColumns());
         String sql = s.predicate(CATALOG.table("doc"), "t.").sql();
