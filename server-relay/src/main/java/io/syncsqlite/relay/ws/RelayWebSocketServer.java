@@ -92,6 +92,11 @@ public final class RelayWebSocketServer extends WebSocketServer {
         return started;
     }
 
+    /** Connections counted against the limit now: those with a session that has not ended. */
+    public int connections() {
+        return active.get();
+    }
+
     /** New connections are closed with 1001 from now on. */
     public void stopAccepting() {
         accepting = false;
