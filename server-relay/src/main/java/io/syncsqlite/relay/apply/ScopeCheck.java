@@ -1,5 +1,6 @@
 package io.syncsqlite.relay.apply;
 
+import io.syncsqlite.relay.feed.FeedRow;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
@@ -98,37 +99,37 @@ final class ScopeCheck {
             String q = t.qualifiedName();
             String mine = " FROM syncsqlite.change AS ch WHERE ch.xid = pg_current_xact_id() AND ch.tbl = ?";
             String outside = " WHERE NOT coalesce(" + p.sql() + ", false) LIMIT 1";
-            String present = "SELECT 1 FROM (SELECT DISTINCT ch.pk" + mine + " AND ch.kind = 'U') AS ch"
+            // One round trip, three tests, each naming what it found (never the key: the row may be
+            // another user's, and so its key):
+            // - a row the transaction wrote that now lies outside the scope;
+            // - a row that lay outside the scope before the transaction: each row's first logged change, its
+            //   image with the scoped values it replaced restored. An update of an existing row always logs
+            //   them ('{}' if none changed; a new row logs none), so a trigger cannot take someone else's
+            //   row over, even in two steps, nor can an insert that a concurrent writer's row turned into an
+            //   update; a row the transaction moves out of scope and back is its own business;
+            // - a deleted row, by its previous scoped values (a delete logged for a key that had no row,
+            //   marked with its origin by TableStatements.logCurrent, deleted nothing).
+            String sql = "(SELECT 'leave a row' FROM (SELECT DISTINCT ch.pk" + mine + " AND ch.kind = 'U') AS ch"
                     + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.pk) AS k"
-                    + " JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", t.primaryKey()) + outside;
-            // An update's previous scoped values over its new image: the row must have been in scope before
-            // the update too. The check before the writes holds the existing rows the client named to that;
-            // this catches the others: a row a trigger changed, or one another writer inserted between that
-            // check and an insert that the conflict then turned into an update.
-            // Only each row's first logged change counts: the row must have been in scope before the
-            // transaction (a row it moves out of scope and back is its own business; the final image is
-            // checked above). A first 'U' of an existing row always has old values ('{}' if no scoped value
-            // changed), so a trigger cannot take a row over in a second step; a new row has none.
-            String moved = "SELECT 1 FROM (SELECT DISTINCT ON (ch.pk) ch.kind, ch.old, ch.\"row\" || ch.old AS img"
-                    + mine + " ORDER BY ch.pk, ch.id) AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q
-                    + ", ch.img) AS t WHERE ch.kind = 'U' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql()
-                    + ", false) LIMIT 1";
-            // A deleted row by its previous scoped values; a delete logged for a key that had no row
-            // (TableStatements.logCurrent, which marks it with its origin) deleted nothing.
-            String deleted = "SELECT 1 FROM (SELECT ch.old" + mine + " AND ch.kind = 'D' AND ch.old IS NOT NULL"
-                    + " AND ch.old -> '" + io.syncsqlite.relay.feed.FeedRow.NO_ROW_ORIGIN + "' IS NULL) AS ch CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.old) AS t"
-                    + outside;
-            for (String sql : List.of(present, moved, deleted)) {
-                try (PreparedStatement ps = c.prepareStatement(sql)) {
-                    ps.setString(1, name);
-                    ps.setArray(2, c.createArrayOf("text", p.values().toArray()));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next()) {
-                            // Without the row's key: the row may be another user's, and so its key.
-                            throw new SQLException("the transaction would " + (sql == deleted ? "delete a row"
-                                    : sql == moved ? "take over a row" : "leave a row") + " of table " + name
-                                    + " outside the write scope of user " + scope.subject(), "42501");
-                        }
+                    + " JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", t.primaryKey()) + outside + ")"
+                    + " UNION ALL (SELECT 'take over a row' FROM (SELECT DISTINCT ON (ch.pk) ch.kind, ch.old,"
+                    + " ch.\"row\" || ch.old AS img" + mine + " ORDER BY ch.pk, ch.id) AS ch"
+                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.img) AS t"
+                    + " WHERE ch.kind = 'U' AND ch.old IS NOT NULL AND NOT coalesce(" + p.sql() + ", false) LIMIT 1)"
+                    + " UNION ALL (SELECT 'delete a row' FROM (SELECT ch.old" + mine + " AND ch.kind = 'D'"
+                    + " AND ch.old IS NOT NULL AND ch.old -> '" + FeedRow.NO_ROW_ORIGIN + "' IS NULL) AS ch"
+                    + " CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", ch.old) AS t" + outside + ")"
+                    + " LIMIT 1";
+            java.sql.Array values = c.createArrayOf("text", p.values().toArray());
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (int i = 0; i < 3; i++) {
+                    ps.setString(2 * i + 1, name);
+                    ps.setArray(2 * i + 2, values);
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        throw new SQLException("the transaction would " + rs.getString(1) + " of table " + name
+                                + " outside the write scope of user " + scope.subject(), "42501");
                     }
                 }
             }

@@ -1,6 +1,8 @@
 package io.syncsqlite.relay.session;
 
 import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.protocol.ProtocolException;
@@ -17,6 +19,7 @@ import io.syncsqlite.relay.ops.Metrics;
 import io.syncsqlite.relay.auth.TokenVerifier;
 import io.syncsqlite.relay.scope.Scope;
 import io.syncsqlite.relay.scope.ScopeRules;
+import io.syncsqlite.relay.schema.TableInfo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.slf4j.Logger;
@@ -67,7 +70,7 @@ public final class ClientSession implements ChangeFeed.Listener {
      * the client keeps it pending, to be accepted once the relay's clock has reached it. Ten minutes
      * tolerates any NTP-synchronised device; drivers observe remote clocks only up to half of it.
      */
-    static final long MAX_CLOCK_AHEAD_MS = io.syncsqlite.protocol.HybridClock.MAX_AHEAD_OF_RELAY_MS;
+    static final long MAX_CLOCK_AHEAD_MS = HybridClock.MAX_AHEAD_OF_RELAY_MS;
     private static final int READ_COMMITS = 256;
 
     private enum State { AWAIT_HELLO, ACTIVE }
@@ -231,7 +234,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                 }
                 pump();
             } else if (m instanceof Message.IdRequest request) {
-                io.syncsqlite.relay.schema.TableInfo table = feed.catalog().table(request.table()); // folds case
+                TableInfo table = feed.catalog().table(request.table()); // folds case
                 if (scope != null && table != null && !scope.writable(table.name())) {
                     // Drawing from the sequence of a table one may not write only burns its values.
                     send(MessageCodec.encode(new Message.IdGrant(request.table(), List.of(),
@@ -337,7 +340,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             }
             // ClientTx's constructor has already refused a negative HLC. A resend of a transaction already
             // applied (stamped before relays bounded clocks) is let through, to be acknowledged.
-            long aheadMs = io.syncsqlite.protocol.Hlc.unpack(tx.hlc()).millis() - System.currentTimeMillis();
+            long aheadMs = Hlc.unpack(tx.hlc()).millis() - System.currentTimeMillis();
             if (aheadMs > MAX_CLOCK_AHEAD_MS && tx.id() > appliedAtHello) {
                 log.warn("node {}: tx {} is stamped {} s ahead of the relay's clock; closing, the client keeps it",
                         node, tx.id(), aheadMs / 1000);
