@@ -36,7 +36,12 @@ class MergeTest {
 
     @BeforeAll
     static void start() {
-        f = RelayFixture.start("merge", "CREATE TABLE doc (id int PRIMARY KEY, title text, body text, n int)");
+        f = RelayFixture.start("merge", "CREATE TABLE doc (id int PRIMARY KEY, title text, body text, n int)",
+                // An application trigger that deletes the row it was given when its id is negative.
+                "CREATE TABLE ghost (id int PRIMARY KEY, v text)",
+                "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                        + "DELETE FROM ghost WHERE id = NEW.id; RETURN NULL; END $$",
+                "CREATE TRIGGER vanish AFTER INSERT ON ghost FOR EACH ROW WHEN (NEW.id < 0) EXECUTE FUNCTION vanish()");
         a = f.client("node-a", 0);
         b = f.client("node-b", 0);
     }
@@ -155,6 +160,42 @@ class MergeTest {
         List<FeedEntry> atSeq2 = a.entries().stream().filter(e -> e.seq() == seq2).toList();
         assertEquals(1, atSeq2.size(), atSeq2.toString());
         assertEquals(FeedKind.DELETE, atSeq2.get(0).kind());
+    }
+
+    @Test
+    void aNewRowKeepsOneClockForAllItsColumnsAndStillMergesPerColumn() {
+        pushA(at(1000), insert("doc", obj("id", 15), obj("title", "t0", "body", "b0", "n", 0)));
+        assertEquals(List.of(List.of("{}", Long.toString(at(1000)), "node-a")), f.query(
+                "SELECT cols::text, alive_hlc, alive_node FROM syncsqlite.row_clock WHERE tbl = 'doc' AND pk = '{\"id\": 15}'"));
+        // Each column has the creation clock: an edit from before it loses, a later one wins, column by column.
+        pushB(at(990), update("doc", obj("id", 15), obj("title", "older")));
+        pushB(at(1010), update("doc", obj("id", 15), obj("body", "newer")));
+        assertEquals(List.of("t0", "newer", "0"), row(15));
+        assertEquals(List.of(Arrays.asList("[" + at(1010) + ", \"node-b\"]", null)), f.query("SELECT cols -> 'body', "
+                + "cols -> 'title' FROM syncsqlite.row_clock WHERE tbl = 'doc' AND pk = '{\"id\": 15}'"));
+    }
+
+    @Test
+    void anInsertOntoAnExistingRowKeepsTheClocksOfTheColumnsItDoesNotWrite() {
+        pushA(at(1100), insert("doc", obj("id", 16), obj("title", "t0", "body", "b0", "n", 0)));
+        // B created the same key later, offline, without n: the row's existence clock moves to 1200 ...
+        pushB(at(1200), insert("doc", obj("id", 16), obj("title", "from-b", "body", "from-b")));
+        assertEquals(List.of("from-b", "from-b", "0"), row(16));
+        // ... but n still has its clock of 1100, so an edit of n at 1150 is later and wins.
+        pushA(at(1150), update("doc", obj("id", 16), obj("n", 7)));
+        pushA(at(1150), update("doc", obj("id", 16), obj("title", "stale")));
+        assertEquals(List.of("from-b", "from-b", "7"), row(16));
+    }
+
+    @Test
+    void aClockRowThatAppearsUnderTheTransactionRunsItAgainInsteadOfRejecting() {
+        // The relay inserts the clock of a key it read without one with a plain INSERT; here the
+        // application's trigger deletes the new row at once, and the capture trigger's tombstone takes the key.
+        ClientTx t = tx(txA.incrementAndGet(), at(1300), insert("ghost", obj("id", -1), obj("v", "boo")),
+                insert("ghost", obj("id", 1), obj("v", "stays")));
+        a.push(t);
+        a.awaitAck(t.id());
+        assertEquals(List.of(List.of("1")), f.query("SELECT id FROM ghost ORDER BY id"));
     }
 
     @Test

@@ -150,6 +150,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
         int compensations = 0;
         boolean inOrder = false;
+        boolean upsertClocks = false;
         for (int attempt = 1; ; attempt++) {
             Connection c;
             try {
@@ -158,12 +159,19 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 throw new ApplyFailure("no database connection", e);
             }
             boolean broken = false;
-            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog);
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsertClocks);
             try {
                 return run.run();
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
+                if (!broken && !upsertClocks && PgErrors.isClockConflict(e)) {
+                    // A clock row appeared for a key read without one (a direct writer's insert, or a
+                    // trigger of the application deleting a row): decide again on fresh state, upserting.
+                    upsertClocks = true;
+                    attempt--;
+                    continue;
+                }
                 if (action == PgErrors.Action.REJECT && run.reordered()) {
                     // The regrouped writes may be what the constraint saw: decide on the original order.
                     inOrder = true;

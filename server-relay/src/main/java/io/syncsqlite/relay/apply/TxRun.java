@@ -9,6 +9,8 @@ import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.relay.db.PgErrors;
+import io.syncsqlite.relay.schema.ColumnInfo;
 import io.syncsqlite.relay.schema.TableInfo;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.scope.Scope;
@@ -65,12 +67,24 @@ final class TxRun {
             + "rc.cols::text, rc.dead_old::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p::jsonb FOR UPDATE) AS rc";
 
-    private static final String WRITE_CLOCKS = "INSERT INTO syncsqlite.row_clock AS rc "
+    // Clock rows this transaction creates are plain inserts: their keys are locked (advisory lock, or the
+    // table lock) and were read without a clock row, so only a direct writer's insert of the same key can
+    // get there first, and its 23505 runs the transaction again with UPSERT_CLOCKS. An ON CONFLICT insert
+    // costs about twice as much per row (a speculative insertion, two descents of a jsonb-keyed index).
+    // Rows that had a clock row are upserted (the conflict arbiter finds them through the index, whatever
+    // the statistics say about a table that is filling up).
+    private static final String RECORDS = "x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
+            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean)) ";
+    private static final String UPSERT = "INSERT INTO syncsqlite.row_clock AS rc "
             + "(tbl, pk, alive, alive_hlc, alive_node, cols) "
-            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM jsonb_to_recordset(?::jsonb) "
-            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb) "
+            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x%s "
             + "ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, alive_hlc = excluded.alive_hlc, "
             + "alive_node = excluded.alive_node, cols = excluded.cols";
+    private static final String WRITE_CLOCKS = "WITH " + RECORDS
+            + ", fresh AS (INSERT INTO syncsqlite.row_clock (tbl, pk, alive, alive_hlc, alive_node, cols) "
+            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE x.fresh) "
+            + String.format(UPSERT, " WHERE NOT x.fresh");
+    private static final String UPSERT_CLOCKS = "WITH " + RECORDS + String.format(UPSERT, "");
 
     static final String MARK_COMMIT = "UPDATE syncsqlite.client SET applied_tx = ?, "
             + "applied_seq = syncsqlite.commit_mark() WHERE node = ? RETURNING applied_seq";
@@ -85,14 +99,18 @@ final class TxRun {
     private final RunWriter writes;
     private final Scope scope;
     private final Catalog catalog;
+    private final boolean upsertClocks;
 
     /**
      * @param inOrder write strictly in the transaction's order (see {@link RunWriter})
      * @param scope   the user's scope, checked before and after the writes ({@link ScopeCheck}); null for none
+     * @param upsertClocks write every clock row with ON CONFLICT, also those read as absent (after a clock row
+     *                     appeared under this transaction: see {@link PgErrors#isClockConflict})
      */
     TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops,
-          boolean inOrder, Scope scope, Catalog catalog) {
+          boolean inOrder, Scope scope, Catalog catalog, boolean upsertClocks) {
         this.c = c;
+        this.upsertClocks = upsertClocks;
         this.scope = scope;
         this.catalog = catalog;
         this.statements = statements;
@@ -276,6 +294,7 @@ final class TxRun {
                 while (rs.next()) {
                     RowState s = rows.get(new RowKey(rs.getString(1), rs.getString(2)));
                     if (s != null) {
+                        s.clockRow = true;
                         s.alive = rs.getBoolean(3);
                         s.aliveHlc = rs.getLong(4);
                         s.aliveNode = rs.getString(5);
@@ -309,9 +328,7 @@ final class TxRun {
                     List<String> all = names(op.values());
                     writes.add(sql.insert(all), s.key, json(op, all), sql.rank(), false);
                     s.touched = true;
-                    s.exists = true;
-                    s.setExistence(true, h, node);
-                    s.stamp(all, h, node);
+                    s.create(h, node);
                 }
                 // else: a later delete is recorded, the row stays deleted.
             }
@@ -333,6 +350,7 @@ final class TxRun {
                         writes.add(sql.delete(), s.key, s.key.pk(), sql.rank(), true);
                         s.touched = true;
                         s.exists = false;
+                        s.clockRow = true; // the capture trigger writes the tombstone
                         s.setExistence(false, h, node);
                         return op.table().deleteCascades();
                     }
@@ -378,8 +396,8 @@ final class TxRun {
         // The column's clock only moves forward, so an older plain write still loses to it.
         List<String> later = new ArrayList<>();
         for (String col : columns) {
-            RowState.Clock clock = s.cols.get(col);
-            if (clock == null || wins(tx.hlc(), clock.hlc(), clock.node())) {
+            RowState.Clock clock = s.clock(col);
+            if (wins(tx.hlc(), clock.hlc(), clock.node())) {
                 later.add(col);
             }
         }
@@ -398,8 +416,8 @@ final class TxRun {
             if (op.deltas().has(col)) {
                 continue;
             }
-            RowState.Clock clock = s.cols.get(col);
-            if (clock == null || wins(tx.hlc(), clock.hlc(), clock.node())) {
+            RowState.Clock clock = s.clock(col);
+            if (wins(tx.hlc(), clock.hlc(), clock.node())) {
                 won.add(col);
             }
         }
@@ -414,6 +432,8 @@ final class TxRun {
                 continue;
             }
             ObjectNode o = all.addObject();
+            o.put("fresh", !s.clockRow);
+            s.clockRow = true;
             o.put("tbl", s.key.table());
             o.putRawValue("pk", new RawValue(s.key.pk())); // PostgreSQL's own JSON text, kept verbatim
             o.put("alive", s.alive);
@@ -425,7 +445,7 @@ final class TxRun {
         if (all.isEmpty()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement(WRITE_CLOCKS)) {
+        try (PreparedStatement ps = c.prepareStatement(upsertClocks ? UPSERT_CLOCKS : WRITE_CLOCKS)) {
             ps.setString(1, all.toString());
             ps.execute();
         }
@@ -482,7 +502,16 @@ final class TxRun {
     record RowKey(String table, String pk) {
     }
 
-    /** What this transaction knows about one row: existence and clocks, as read and as changed. */
+    /**
+     * What this transaction knows about one row: existence and clocks, as read and as changed.
+     *
+     * <p>A column without a clock of its own has the row's existence clock: a row is created with every
+     * column at its creation clock, so a new row stores {@code cols = {}}, and a column gets an entry when
+     * a later write stamps it alone. Before the existence clock of a row that exists moves (an insert
+     * onto an existing row), the columns that relied on it get entries with the old one ({@link
+     * #setExistence}). A row that was created before capture has existence clock (0, ''), which every
+     * write beats, as it beat the missing clock before.
+     */
     static final class RowState {
         record Clock(long hlc, String node) {
         }
@@ -496,6 +525,8 @@ final class TxRun {
         String aliveNode = "";
         boolean dirty;
         boolean touched;
+        /** Whether syncsqlite.row_clock has a row for the key (read, or written by this transaction). */
+        boolean clockRow;
         /** A deleted row's previous scoped values (row_clock.dead_old), or null. */
         JsonNode deadOld;
 
@@ -512,9 +543,36 @@ final class TxRun {
             cols.clear();
             dirty = false;
             deadOld = null;
+            clockRow = false;
+        }
+
+        /** The clock of a non-key column: its own, else the row's existence clock. */
+        Clock clock(String column) {
+            Clock own = cols.get(column);
+            return own != null ? own : new Clock(aliveHlc, aliveNode);
+        }
+
+        /** The row is (re)created now: existence and every column get this clock. */
+        void create(long hlc, String node) {
+            exists = true;
+            cols.clear();
+            alive = true;
+            aliveHlc = hlc;
+            aliveNode = node;
+            dirty = true;
         }
 
         void setExistence(boolean alive, long hlc, String node) {
+            if (exists && this.alive && (aliveHlc != 0 || !aliveNode.isEmpty())) {
+                // The row stays: its columns keep their clocks, so those that had the old existence clock
+                // get it as their own before it moves.
+                Clock old = new Clock(aliveHlc, aliveNode);
+                for (ColumnInfo column : table.columns()) {
+                    if (!column.primaryKey() && !column.generated()) {
+                        cols.putIfAbsent(column.name(), old);
+                    }
+                }
+            }
             this.alive = alive;
             this.aliveHlc = hlc;
             this.aliveNode = node;

@@ -49,6 +49,19 @@ public final class PgErrors {
     }
 
     /**
+     * Whether {@code e} is a unique violation of the relay's clock table: a clock row the relay inserted
+     * without ON CONFLICT (its key was read without one) was created meanwhile by someone else.
+     */
+    public static boolean isClockConflict(SQLException e) {
+        PSQLException server = serverError(e);
+        if (server == null || !"23505".equals(server.getSQLState())) {
+            return false;
+        }
+        ServerErrorMessage m = server.getServerErrorMessage();
+        return "syncsqlite".equals(m.getSchema()) && "row_clock".equals(m.getTable());
+    }
+
+    /**
      * The SQLState PostgreSQL reported. A failed JDBC batch wraps the server's error in a
      * BatchUpdateException, so this looks through the chain for it first.
      */

@@ -5,7 +5,8 @@
 
 CREATE SCHEMA IF NOT EXISTS syncsqlite;
 
--- Merge clocks: the existence clock of a row and one [hlc, node] per column.
+-- Merge clocks: the existence clock of a row and an [hlc, node] per column written since the row was
+-- created; a column without one has the existence clock (a new row stores cols = '{}').
 CREATE TABLE IF NOT EXISTS syncsqlite.row_clock (
     tbl        text    NOT NULL,
     pk         jsonb   NOT NULL,
@@ -135,7 +136,8 @@ $fn$;
 -- Relay mode (the relay did SET LOCAL syncsqlite.hlc/node): rows are logged with the client's HLC; only
 -- deletes are stamped here (that covers ON DELETE CASCADE children), the relay stamps the columns it
 -- writes itself. Direct mode: the clocks of what changed are stamped with node '~pg' and the HLC
--- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence and every column, UPDATE
+-- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence (which every column then
+-- has, cols '{}'), UPDATE
 -- the columns whose value changed (a new key: existence and every column), DELETE existence (dead).
 CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
@@ -178,13 +180,11 @@ BEGIN
             FROM (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i) AS x),
         logged AS (
             INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc) SELECT tname, 'U', n.pk, n.img, n.h FROM n)
+        -- A new row: every column has the existence clock, so no column needs an entry of its own.
         INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-        SELECT tname, n.pk, true, n.h, '~pg',
-               (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(n.h, '~pg')), '{}') FROM unnest(nonpk) AS k)
-        FROM n
+        SELECT tname, n.pk, true, n.h, '~pg', '{}' FROM n
         ON CONFLICT (tbl, pk) DO UPDATE
-            SET alive = true, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node,
-                cols = rc.cols || excluded.cols;
+            SET alive = true, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = '{}';
         RETURN NULL;
     END IF;
 
