@@ -102,6 +102,25 @@ class LocalStoreTest {
     }
 
     @Test
+    void aFeedRowThatTheFileAlreadyHoldsIsNotWrittenAgain() throws Exception {
+        store.applyFeed(List.of(upsert(1, "t1", "same", 3, true)), 1);
+        try (Statement st = client.createStatement()) {
+            st.execute("CREATE TABLE rewrites (id TEXT)");
+            st.execute("CREATE TRIGGER count_rewrites AFTER UPDATE ON task BEGIN INSERT INTO rewrites VALUES (NEW.id); END");
+        }
+        // The echo of a row as it already is (the usual case: a client's own write coming back).
+        assertEquals(List.of(), store.applyFeed(List.of(upsert(2, "t1", "same", 3, true)), 2));
+        assertEquals(2, store.cursor());
+        List<RemoteChange> changed = store.applyFeed(List.of(upsert(3, "t1", "same", 4, true)), 3);
+        assertEquals(1, changed.size());
+        assertEquals("same|4|1", row("t1"));
+        try (Statement st = app.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM rewrites")) {
+            rs.next();
+            assertEquals(1, rs.getInt(1), "only the row that differed was written");
+        }
+    }
+
+    @Test
     void aRowNewHereIsInsertedWithEveryServerValue() throws Exception {
         exec("INSERT INTO task (id, title) VALUES ('t2', 'mine')");
         store.applyFeed(List.of(upsert(3, "t3", "other", 2, false)), 3);
