@@ -41,7 +41,20 @@ class MergeTest {
                 "CREATE TABLE ghost (id int PRIMARY KEY, v text)",
                 "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                         + "DELETE FROM ghost WHERE id = NEW.id; RETURN NULL; END $$",
-                "CREATE TRIGGER vanish AFTER INSERT ON ghost FOR EACH ROW WHEN (NEW.id < 0) EXECUTE FUNCTION vanish()");
+                "CREATE TRIGGER vanish AFTER INSERT ON ghost FOR EACH ROW WHEN (NEW.id < 0) EXECUTE FUNCTION vanish()",
+                // Rows from before the relay installed capture: their columns have no clock.
+                "INSERT INTO doc VALUES (100, 't-pre', 'b-pre', 0), (101, 't-pre', 'b-pre', 0)",
+                "CREATE TABLE parent (id int PRIMARY KEY, name text)",
+                "CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE, v text)",
+                // An application trigger that writes a synced row as a direct writer would (capture outside
+                // relay mode), inside the relay's transaction: its clock row appears under the relay.
+                "CREATE TABLE origin (id int PRIMARY KEY)",
+                "CREATE TABLE copy (id int PRIMARY KEY, origin_id int REFERENCES origin, v text)",
+                "CREATE FUNCTION copy_origin() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE h text := "
+                        + "current_setting('syncsqlite.hlc', true); BEGIN PERFORM set_config('syncsqlite.hlc', '', true); "
+                        + "INSERT INTO copy VALUES (NEW.id, NEW.id, 'by trigger'); PERFORM set_config('syncsqlite.hlc', h, true); "
+                        + "RETURN NULL; END $$",
+                "CREATE TRIGGER copy_origin AFTER INSERT ON origin FOR EACH ROW EXECUTE FUNCTION copy_origin()");
         a = f.client("node-a", 0);
         b = f.client("node-b", 0);
     }
@@ -188,14 +201,67 @@ class MergeTest {
     }
 
     @Test
-    void aClockRowThatAppearsUnderTheTransactionRunsItAgainInsteadOfRejecting() {
-        // The relay inserts the clock of a key it read without one with a plain INSERT; here the
-        // application's trigger deletes the new row at once, and the capture trigger's tombstone takes the key.
+    void aRowAnApplicationTriggerDeletesUnderTheTransactionKeepsItsTombstone() {
+        // The application's trigger deletes the new row at once; the capture trigger logs the delete with the
+        // transaction's clock and writes the tombstone, which the relay's own clock write must leave alone.
         ClientTx t = tx(txA.incrementAndGet(), at(1300), insert("ghost", obj("id", -1), obj("v", "boo")),
                 insert("ghost", obj("id", 1), obj("v", "stays")));
         a.push(t);
         a.awaitAck(t.id());
         assertEquals(List.of(List.of("1")), f.query("SELECT id FROM ghost ORDER BY id"));
+        // The row is gone: its tombstone stays, and an insert stamped before the delete does not bring it back.
+        String tombstone = "SELECT alive, alive_hlc, alive_node FROM syncsqlite.row_clock WHERE tbl = 'ghost' AND pk = '{\"id\": -1}'";
+        assertEquals(List.of(List.of("f", Long.toString(at(1300)), "node-a")), f.query(tombstone));
+        pushB(at(1290), insert("ghost", obj("id", -1), obj("v", "older")));
+        assertEquals(List.of(List.of("f", Long.toString(at(1300)), "node-a")), f.query(tombstone), "the older insert lost");
+    }
+
+    @Test
+    void aClockRowThatAppearsUnderTheTransactionRunsItAgainInsteadOfRejecting() {
+        // The relay read key copy 1 without a row or a clock, so it inserts its clock without ON CONFLICT;
+        // the trigger's direct-mode capture creates that clock row first: a unique violation on row_clock,
+        // and the transaction runs again with upserts instead of being rejected.
+        ClientTx t = tx(txA.incrementAndGet(), at(1350), insert("origin", obj("id", 1), obj()),
+                insert("copy", obj("id", 1), obj("origin_id", 1, "v", "by client")));
+        a.push(t);
+        a.awaitAck(t.id());
+        assertEquals(List.of(List.of("by client")), f.query("SELECT v FROM copy WHERE id = 1"));
+    }
+
+    private static List<List<String>> clockAlive(String table, int id) {
+        return f.query("SELECT alive FROM syncsqlite.row_clock WHERE tbl = '" + table + "' AND pk = '{\"id\": " + id + "}'");
+    }
+
+    @Test
+    void aChildDeletedByCascadeInTheTransactionThatWroteItKeepsItsTombstone() {
+        pushA(at(1400), insert("parent", obj("id", 1), obj("name", "p")));
+        pushA(at(1410), insert("child", obj("id", 10), obj("parent_id", 1, "v", "c")), delete("parent", obj("id", 1)));
+        assertEquals(List.of(), f.query("SELECT id FROM child WHERE id = 10"));
+        assertEquals(List.of(List.of("f")), clockAlive("child", 10));
+    }
+
+    @Test
+    void anInsertOntoARowFromBeforeCaptureGivesNoClockToTheColumnsItDoesNotSend() {
+        pushA(at(1500), insert("doc", obj("id", 100), obj("title", "from-a")));
+        // body's only earlier write has no clock: an edit stamped before A's insert still wins it.
+        pushB(at(1450), update("doc", obj("id", 100), obj("body", "from-b")));
+        assertEquals(List.of("from-a", "from-b", "0"), row(100));
+        // The same after a direct UPDATE gave the row a clock row that keeps "no existence clock".
+        f.execute("UPDATE doc SET n = 5 WHERE id = 101");
+        pushA(at(1500), insert("doc", obj("id", 101), obj("title", "from-a")));
+        pushB(at(1450), update("doc", obj("id", 101), obj("body", "from-b")));
+        assertEquals(List.of("from-a", "from-b", "5"), row(101));
+    }
+
+    @Test
+    void aDirectInsertAfterADeleteDropsTheColumnClocksOfTheDeletedRow() {
+        pushA(at(1600), insert("doc", obj("id", 17), obj("title", "t0", "body", "b0", "n", 0)));
+        pushA(at(1700), update("doc", obj("id", 17), obj("title", "t1")));
+        f.execute("DELETE FROM doc WHERE id = 17");
+        f.execute("INSERT INTO doc VALUES (17, 'direct', 'direct', 1)");
+        // Stamped before the direct insert (now), after the deleted row's own title clock (1700): it loses.
+        pushB(at(1800), update("doc", obj("id", 17), obj("title", "stale")));
+        assertEquals(List.of("direct", "direct", "1"), row(17));
     }
 
     @Test

@@ -74,7 +74,14 @@ final class TxRun {
     // Rows that had a clock row are upserted (the conflict arbiter finds them through the index, whatever
     // the statistics say about a table that is filling up).
     private static final String RECORDS = "x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
-            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean)) ";
+            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, known boolean)) ";
+    // A row the relay still takes for alive may have been deleted under it, in this PostgreSQL transaction,
+    // by ON DELETE CASCADE or an application trigger: the capture trigger logged the delete and wrote its
+    // tombstone, which is the truth and stays. Rows whose tombstone the relay wrote or read itself are
+    // "known" (it may have created them again since). The log of this transaction is read through the xid
+    // index: a few rows, and none but the relay's own deletes in the usual case.
+    private static final String NOT_DELETED_UNDER_US = " AND (x.known OR NOT x.alive OR (x.tbl, x.pk) NOT IN ("
+            + "SELECT g.tbl, g.pk FROM syncsqlite.change AS g WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
     private static final String UPSERT = "INSERT INTO syncsqlite.row_clock AS rc "
             + "(tbl, pk, alive, alive_hlc, alive_node, cols) "
             + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x%s "
@@ -82,9 +89,9 @@ final class TxRun {
             + "alive_node = excluded.alive_node, cols = excluded.cols";
     private static final String WRITE_CLOCKS = "WITH " + RECORDS
             + ", fresh AS (INSERT INTO syncsqlite.row_clock (tbl, pk, alive, alive_hlc, alive_node, cols) "
-            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE x.fresh) "
-            + String.format(UPSERT, " WHERE NOT x.fresh");
-    private static final String UPSERT_CLOCKS = "WITH " + RECORDS + String.format(UPSERT, "");
+            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE x.fresh"
+            + NOT_DELETED_UNDER_US + ") " + String.format(UPSERT, " WHERE NOT x.fresh" + NOT_DELETED_UNDER_US);
+    private static final String UPSERT_CLOCKS = "WITH " + RECORDS + String.format(UPSERT, " WHERE true" + NOT_DELETED_UNDER_US);
 
     static final String MARK_COMMIT = "UPDATE syncsqlite.client SET applied_tx = ?, "
             + "applied_seq = syncsqlite.commit_mark() WHERE node = ? RETURNING applied_seq";
@@ -298,6 +305,7 @@ final class TxRun {
                         s.alive = rs.getBoolean(3);
                         s.aliveHlc = rs.getLong(4);
                         s.aliveNode = rs.getString(5);
+                        s.known = !s.alive && s.aliveHlc == tx.hlc() && node.equals(s.aliveNode);
                         s.readCols(rs.getString(6));
                         s.readDeadOld(rs.getString(7));
                     }
@@ -351,6 +359,7 @@ final class TxRun {
                         s.touched = true;
                         s.exists = false;
                         s.clockRow = true; // the capture trigger writes the tombstone
+                        s.known = true;
                         s.setExistence(false, h, node);
                         return op.table().deleteCascades();
                     }
@@ -433,6 +442,7 @@ final class TxRun {
             }
             ObjectNode o = all.addObject();
             o.put("fresh", !s.clockRow);
+            o.put("known", s.known);
             s.clockRow = true;
             o.put("tbl", s.key.table());
             o.putRawValue("pk", new RawValue(s.key.pk())); // PostgreSQL's own JSON text, kept verbatim
@@ -527,6 +537,8 @@ final class TxRun {
         boolean touched;
         /** Whether syncsqlite.row_clock has a row for the key (read, or written by this transaction). */
         boolean clockRow;
+        /** Whether this transaction deleted the row itself, or read the tombstone its own delete left. */
+        boolean known;
         /** A deleted row's previous scoped values (row_clock.dead_old), or null. */
         JsonNode deadOld;
 
@@ -544,6 +556,7 @@ final class TxRun {
             dirty = false;
             deadOld = null;
             clockRow = false;
+            known = false;
         }
 
         /** The clock of a non-key column: its own, else the row's existence clock. */
@@ -563,9 +576,10 @@ final class TxRun {
         }
 
         void setExistence(boolean alive, long hlc, String node) {
-            if (exists && this.alive && (aliveHlc != 0 || !aliveNode.isEmpty())) {
+            if (exists && this.alive) {
                 // The row stays: its columns keep their clocks, so those that had the old existence clock
-                // get it as their own before it moves.
+                // get it as their own before it moves; also (0, ''), a row from before capture, whose
+                // columns had no clock and must not take the new one.
                 Clock old = new Clock(aliveHlc, aliveNode);
                 for (ColumnInfo column : table.columns()) {
                     if (!column.primaryKey() && !column.generated()) {
