@@ -23,6 +23,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -48,6 +49,16 @@ final class LocalStore implements AutoCloseable {
     private final HybridClock clock;
     private final Supplier<Map<String, TableInfo>> tables;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
+    /**
+     * What applying feed rows to a table needs, worked out once per table rather than per row (the SQL
+     * text and the name maps showed as a third of the sync thread's time during an initial sync). Keyed
+     * by identity: the catalog hands out the same {@link TableInfo} until the schema changes.
+     */
+    private final Map<TableInfo, Shape> shapes = new IdentityHashMap<>();
+
+    private record Shape(Map<String, TableInfo.Column> byLower, Set<String> pkLower, String delete,
+                         Map<List<Object>, String> upserts) {
+    }
     private final Set<String> counters;
     private final WriteGate gate;
     /** The pending overlay kept across feed batches (see {@link #overlay()}); null: build it from the outbox. */
@@ -345,20 +356,18 @@ final class LocalStore implements AutoCloseable {
             if (pending.any()) {
                 return false;
             }
-            PreparedStatement ps = prepared(deleteSql(t));
-            bindKey(ps, t, e.pk(), 1);
+            PreparedStatement ps = prepared(shape(t).delete());
+            bindKey(ps, t, shape(t).byLower(), e.pk(), 1);
             return ps.executeUpdate() > 0;
         }
         if (pending.any() && pending.lastOp() == Outbox.OP_DELETE) {
             return false;
         }
-        Map<String, TableInfo.Column> local = t.columnsByLowerName();
+        Shape shape = shape(t);
+        Map<String, TableInfo.Column> local = shape.byLower();
         List<TableInfo.Column> cols = new ArrayList<>();
         List<JsonNode> values = new ArrayList<>();
-        Set<String> pkLower = new HashSet<>();
-        for (String p : t.pk()) {
-            pkLower.add(p.toLowerCase(Locale.ROOT));
-        }
+        Set<String> pkLower = shape.pkLower();
         for (Map.Entry<String, JsonNode> f : e.row().properties()) {
             String lower = f.getKey().toLowerCase(Locale.ROOT);
             TableInfo.Column c = local.get(lower);
@@ -381,7 +390,7 @@ final class LocalStore implements AutoCloseable {
         Set<String> keep = new HashSet<>(pkLower);
         keep.addAll(pending.columns());
         // counter columns are not kept: their value above is the server's plus the pending increments
-        PreparedStatement ps = prepared(upsertSql(t, cols, keep, "INSERT"));
+        PreparedStatement ps = prepared(upsertSql(t, shape, cols, keep, "INSERT"));
         for (int i = 0; i < cols.size(); i++) {
             bind(ps, i + 1, cols.get(i), values.get(i));
         }
@@ -394,7 +403,7 @@ final class LocalStore implements AutoCloseable {
             // A pending local row collides with the server's (a UNIQUE column). The server is the truth;
             // the local row's own push will be rejected and reverted.
             LOG.log(System.Logger.Level.DEBUG, "replacing a local row that conflicts with the server in {0}", t.name());
-            PreparedStatement rp = prepared(upsertSql(t, cols, pkLower, "INSERT OR REPLACE"));
+            PreparedStatement rp = prepared(upsertSql(t, shape, cols, pkLower, "INSERT OR REPLACE"));
             for (int i = 0; i < cols.size(); i++) {
                 bind(rp, i + 1, cols.get(i), values.get(i));
             }
@@ -405,6 +414,25 @@ final class LocalStore implements AutoCloseable {
     private static boolean isConstraint(SQLException ex) {
         return ex instanceof org.sqlite.SQLiteException se
                 && (se.getResultCode().code & 0xff) == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT.code;
+    }
+
+    private Shape shape(TableInfo t) {
+        Shape shape = shapes.get(t);
+        if (shape == null) {
+            if (shapes.size() > 64) {
+                shapes.clear(); // tables replaced by schema changes
+            }
+            Set<String> pkLower = new HashSet<>();
+            t.pk().forEach(p -> pkLower.add(p.toLowerCase(Locale.ROOT)));
+            shape = new Shape(t.columnsByLowerName(), Set.copyOf(pkLower), deleteSql(t), new HashMap<>());
+            shapes.put(t, shape);
+        }
+        return shape;
+    }
+
+    /** {@link #upsertSql(TableInfo, List, Set, String)}, the same String for the same shape of row. */
+    private String upsertSql(TableInfo t, Shape shape, List<TableInfo.Column> cols, Set<String> keep, String verb) {
+        return shape.upserts().computeIfAbsent(List.of(verb, cols, keep), k -> upsertSql(t, cols, keep, verb));
     }
 
     /** INSERT of {@code cols}; on a key conflict, updates every column except those in {@code keep}. */
@@ -421,8 +449,10 @@ final class LocalStore implements AutoCloseable {
             marks.add("?");
             if (!keep.contains(c.name().toLowerCase(Locale.ROOT))) {
                 sets.add(col + " = excluded." + col);
-                current.add(table + "." + col);
-                incoming.add("excluded." + col);
+                // Byte for byte and storage class too: the column's own collation (NOCASE, RTRIM) and
+                // SQLite's numeric comparison (1 = 1.0 in an untyped column) would call a real change equal.
+                current.add(table + "." + col + " COLLATE BINARY").add("typeof(" + table + "." + col + ")");
+                incoming.add("excluded." + col).add("typeof(excluded." + col + ")");
             }
         }
         String sql = verb + " INTO " + table + " " + names + " VALUES " + marks;
@@ -444,8 +474,8 @@ final class LocalStore implements AutoCloseable {
         return "DELETE FROM " + TriggerSql.quote(t.name()) + " WHERE " + where;
     }
 
-    private static void bindKey(PreparedStatement ps, TableInfo t, ObjectNode pk, int from) throws SQLException {
-        Map<String, TableInfo.Column> local = t.columnsByLowerName();
+    private static void bindKey(PreparedStatement ps, TableInfo t, Map<String, TableInfo.Column> local, ObjectNode pk,
+                                int from) throws SQLException {
         int i = from;
         for (String p : t.pk()) {
             JsonNode v = pk.get(p);
