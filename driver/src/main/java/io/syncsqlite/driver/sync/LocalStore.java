@@ -356,8 +356,9 @@ final class LocalStore implements AutoCloseable {
             if (pending.any()) {
                 return false;
             }
-            PreparedStatement ps = prepared(shape(t).delete());
-            bindKey(ps, t, shape(t).byLower(), e.pk(), 1);
+            Shape shape = shape(t);
+            PreparedStatement ps = prepared(shape.delete());
+            bindKey(ps, t, shape.byLower(), e.pk(), 1);
             return ps.executeUpdate() > 0;
         }
         if (pending.any() && pending.lastOp() == Outbox.OP_DELETE) {

@@ -166,8 +166,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
                 if (!broken && !upsertClocks && PgErrors.isClockConflict(e)) {
-                    // A clock row appeared for a key read without one (a direct writer's insert, or a
-                    // trigger of the application deleting a row): decide again on fresh state, upserting.
+                    // A clock row appeared for a key read without one (a direct writer's insert, or an
+                    // application trigger writing a synced row outside relay mode): decide again on fresh
+                    // state, upserting.
                     upsertClocks = true;
                     attempt--;
                     continue;

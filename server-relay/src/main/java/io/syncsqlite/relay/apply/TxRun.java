@@ -68,8 +68,9 @@ final class TxRun {
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p::jsonb FOR UPDATE) AS rc";
 
     // Clock rows this transaction creates are plain inserts: their keys are locked (advisory lock, or the
-    // table lock) and were read without a clock row, so only a direct writer's insert of the same key can
-    // get there first, and its 23505 runs the transaction again with UPSERT_CLOCKS. An ON CONFLICT insert
+    // table lock) and were read without a clock row, so only a direct writer's insert of the same key (or
+    // an application trigger's, outside relay mode) can get there first, and its 23505 runs the
+    // transaction again with UPSERT_CLOCKS. An ON CONFLICT insert
     // costs about twice as much per row (a speculative insertion, two descents of a jsonb-keyed index).
     // Rows that had a clock row are upserted (the conflict arbiter finds them through the index, whatever
     // the statistics say about a table that is filling up).
