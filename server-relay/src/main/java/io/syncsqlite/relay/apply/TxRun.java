@@ -67,32 +67,31 @@ final class TxRun {
             + "rc.cols::text, rc.dead_old::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p::jsonb FOR UPDATE) AS rc";
 
+    // The clock records of one write, as one JSON array parameter.
+    private static final String RECORDS = "WITH x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
+            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, "
+            + "known boolean)) ";
+    // Inserts the records that pass %s. A row the relay still takes for alive may have been deleted under it,
+    // in this PostgreSQL transaction, by ON DELETE CASCADE or an application trigger: the capture trigger
+    // logged the delete and wrote its tombstone, which is the truth and is left alone. Rows whose tombstone
+    // the relay wrote or read itself are "known" (it may have created them again since). This transaction's
+    // log is read through the xid index: a few rows, none but the relay's own deletes in the usual case.
+    private static final String INSERT = "INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols) "
+            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE %s AND (x.known OR NOT x.alive "
+            + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, g.pk FROM syncsqlite.change AS g "
+            + "WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
+    private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, "
+            + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols";
     // Clock rows this transaction creates are plain inserts: their keys are locked (advisory lock, or the
     // table lock) and were read without a clock row, so only a direct writer's insert of the same key (or
     // an application trigger's, outside relay mode) can get there first, and its 23505 runs the
-    // transaction again with UPSERT_CLOCKS. An ON CONFLICT insert
-    // costs about twice as much per row (a speculative insertion, two descents of a jsonb-keyed index).
-    // Rows that had a clock row are upserted (the conflict arbiter finds them through the index, whatever
-    // the statistics say about a table that is filling up).
-    private static final String RECORDS = "x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
-            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, known boolean)) ";
-    // A row the relay still takes for alive may have been deleted under it, in this PostgreSQL transaction,
-    // by ON DELETE CASCADE or an application trigger: the capture trigger logged the delete and wrote its
-    // tombstone, which is the truth and stays. Rows whose tombstone the relay wrote or read itself are
-    // "known" (it may have created them again since). The log of this transaction is read through the xid
-    // index: a few rows, and none but the relay's own deletes in the usual case.
-    private static final String NOT_DELETED_UNDER_US = " AND (x.known OR NOT x.alive OR (x.tbl, x.pk) NOT IN ("
-            + "SELECT g.tbl, g.pk FROM syncsqlite.change AS g WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
-    private static final String UPSERT = "INSERT INTO syncsqlite.row_clock AS rc "
-            + "(tbl, pk, alive, alive_hlc, alive_node, cols) "
-            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x%s "
-            + "ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, alive_hlc = excluded.alive_hlc, "
-            + "alive_node = excluded.alive_node, cols = excluded.cols";
-    private static final String WRITE_CLOCKS = "WITH " + RECORDS
-            + ", fresh AS (INSERT INTO syncsqlite.row_clock (tbl, pk, alive, alive_hlc, alive_node, cols) "
-            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE x.fresh"
-            + NOT_DELETED_UNDER_US + ") " + String.format(UPSERT, " WHERE NOT x.fresh" + NOT_DELETED_UNDER_US);
-    private static final String UPSERT_CLOCKS = "WITH " + RECORDS + String.format(UPSERT, " WHERE true" + NOT_DELETED_UNDER_US);
+    // transaction again with UPSERT_CLOCKS. An ON CONFLICT insert costs about twice as much per row (a
+    // speculative insertion, two descents of a jsonb-keyed index). Rows that had a clock row are upserted
+    // (the conflict arbiter finds them through the index, whatever the statistics say about a table that
+    // is filling up).
+    private static final String WRITE_CLOCKS = RECORDS + ", fresh AS (" + String.format(INSERT, "x.fresh") + ") "
+            + String.format(INSERT, "NOT x.fresh") + ON_CONFLICT;
+    private static final String UPSERT_CLOCKS = RECORDS + String.format(INSERT, "true") + ON_CONFLICT;
 
     static final String MARK_COMMIT = "UPDATE syncsqlite.client SET applied_tx = ?, "
             + "applied_seq = syncsqlite.commit_mark() WHERE node = ? RETURNING applied_seq";
