@@ -65,6 +65,12 @@ final class LocalStore implements AutoCloseable {
     private PendingOverlay pending;
     /** The outbox seq of the last transaction marker {@link #pending} includes. */
     private long pendingThrough;
+    /**
+     * Every transaction marker at or below this outbox seq is acknowledged (acknowledgements are
+     * cumulative), so the next acknowledgement only looks above it: without this bound each one scanned
+     * every row still waiting for its feed echo, tens of thousands during a catch-up. 0: not known yet.
+     */
+    private long ackedThrough;
     /** During a resync snapshot: the keys of every row it brought; null otherwise. */
     private Set<String> resyncSeen;
 
@@ -143,13 +149,16 @@ final class LocalStore implements AutoCloseable {
     /** Marks every transaction up to {@code tx} acknowledged at {@code seq} (from Welcome or Ack). */
     void acknowledge(long tx, long seq) throws SQLException {
         inTransaction(() -> {
-            PreparedStatement ps = prepared("UPDATE _sync_outbox SET ack = ? WHERE seq <= ? AND hlc IS NOT NULL AND ack IS NULL");
+            PreparedStatement ps = prepared("UPDATE _sync_outbox SET ack = ? WHERE seq > ? AND seq <= ?"
+                    + " AND hlc IS NOT NULL AND ack IS NULL");
             ps.setLong(1, seq);
-            ps.setLong(2, tx);
+            ps.setLong(2, ackedThrough);
+            ps.setLong(3, tx);
             ps.executeUpdate();
             pruneSettled();
             return null;
         });
+        ackedThrough = Math.max(ackedThrough, tx);
         if (pending != null) {
             pending.acknowledge(tx, seq);
             pending.prune(cursor());

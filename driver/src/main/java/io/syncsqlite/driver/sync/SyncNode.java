@@ -137,6 +137,37 @@ public final class SyncNode {
         }
     }
 
+    /**
+     * Lets the sync client's own commits skip the sync to disk (synchronous=NORMAL) when the file is in
+     * WAL mode. Everything that connection writes can be fetched again from the relay: acknowledgements
+     * (the relay's Welcome repeats them), feed rows together with their cursor (fetched again from the
+     * older cursor), the pruning of settled outbox rows (pruned again), a rejected transaction's revert
+     * (the relay logged the rows' current images into the feed). In WAL mode a commit without the sync
+     * may be lost by a power failure, never half applied, and an application commit made after it with
+     * its own sync makes it durable too (the log is sequential). The sync cost about 1 ms per
+     * acknowledgement, on the thread that also applies the feed (docs/BENCHMARKS.md). Never raised: an
+     * application that chose a lower level for the file gets it here too. Not in rollback-journal mode,
+     * where NORMAL can corrupt the file on power loss.
+     */
+    private static void relaxSync(Statement st) throws SQLException {
+        try (ResultSet mode = st.executeQuery("PRAGMA journal_mode")) {
+            if (!mode.next() || !"wal".equalsIgnoreCase(mode.getString(1))) {
+                return;
+            }
+        }
+        try (ResultSet level = st.executeQuery("PRAGMA synchronous")) {
+            if (!level.next() || level.getInt(1) <= 1) {
+                return;
+            }
+        }
+        st.execute("PRAGMA synchronous = NORMAL");
+    }
+
+    /** The sync client's own SQLite connection, or null without one (for tests of its settings). */
+    Connection syncConnection() {
+        return client == null ? null : client.localConnection();
+    }
+
     private static SyncNode open(String key, SyncUrl config, Connection raw, boolean shared) throws SQLException {
         String configuredNode = config.node();
         HybridClock clock;
@@ -183,6 +214,7 @@ public final class SyncNode {
             clientDb = org.sqlite.JDBC.createConnection(config.sqliteUrl(), p);
             try (Statement st = clientDb.createStatement()) {
                 st.execute("PRAGMA busy_timeout = 10000");
+                relaxSync(st);
                 // The feed brings rows in PostgreSQL's commit order, already checked there, and brings the
                 // effects of PostgreSQL's ON DELETE CASCADE as rows of their own. Enforcing foreign keys here
                 // too (an application may set foreign_keys=true for its own connections) could refuse a

@@ -189,6 +189,42 @@ class LocalStoreTest {
     }
 
     @Test
+    void anAcknowledgementCoversEveryEarlierTransactionAlsoAfterARestart() throws Exception {
+        for (int i = 1; i <= 4; i++) {
+            exec("INSERT INTO task (id, title) VALUES ('t" + i + "', 'x')");
+        }
+        List<ClientTx> txs = store.pendingAfter(0, 100);
+        assertEquals(4, txs.size());
+        store.acknowledge(txs.get(0).id(), 5);
+        assertEquals(List.of(5L, -1L, -1L, -1L), acks(txs));
+        // The Ack of the second transaction was lost: the third's covers it.
+        store.acknowledge(txs.get(2).id(), 7);
+        assertEquals(List.of(5L, 7L, 7L, -1L), acks(txs));
+        // A new store knows nothing of what was acknowledged before (a restart): a Welcome covers the rest.
+        store.close(); // closes its connection too
+        client = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+        HybridClock clock = new HybridClock(InstantSource.system());
+        Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
+        store = new LocalStore(client, clock, () -> tables);
+        store.acknowledgeOnWelcome(txs.get(3).id(), 8);
+        assertEquals(List.of(5L, 7L, 7L, 0L), acks(txs), "settled at the cursor (0): no feed has arrived");
+        store.applyFeed(List.of(), 8);
+        assertEquals(0, store.unsettled());
+    }
+
+    /** The ack column of each transaction's marker row (-1: none yet; gone rows are not asked for here). */
+    private List<Long> acks(List<ClientTx> txs) throws SQLException {
+        List<Long> out = new java.util.ArrayList<>();
+        for (ClientTx tx : txs) {
+            try (Statement st = app.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT coalesce(ack, -1) FROM _sync_outbox WHERE seq = " + tx.id())) {
+                out.add(rs.next() ? rs.getLong(1) : -2L);
+            }
+        }
+        return out;
+    }
+
+    @Test
     void aRejectedTransactionIsRevertedAndLaterOnesStayPending() throws Exception {
         store.applyFeed(List.of(upsert(1, "t1", "server", 1, false)), 1);
         exec("UPDATE task SET title = 'rejected edit' WHERE id = 't1'");
