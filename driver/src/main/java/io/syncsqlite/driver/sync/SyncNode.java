@@ -211,6 +211,9 @@ public final class SyncNode {
         if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
             Properties p = new Properties();
             p.putAll(config.sqliteProps());
+            // sqlite-jdbc runs SELECT last_insert_rowid() after every INSERT for getGeneratedKeys(), in a
+            // statement it prepares each time; this connection never asks, and it inserts every feed row.
+            p.setProperty("jdbc.get_generated_keys", "false");
             clientDb = org.sqlite.JDBC.createConnection(config.sqliteUrl(), p);
             try (Statement st = clientDb.createStatement()) {
                 st.execute("PRAGMA busy_timeout = 10000");

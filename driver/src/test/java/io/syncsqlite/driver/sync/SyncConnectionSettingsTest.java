@@ -2,6 +2,7 @@ package io.syncsqlite.driver.sync;
 
 import io.syncsqlite.driver.jdbc.SyncConnection;
 import org.junit.jupiter.api.Test;
+import org.sqlite.SQLiteConnection;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -12,11 +13,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /**
  * The sync client's own SQLite connection skips the sync to disk per commit only where that is safe: in
- * WAL mode, never above what the application asked for, never for the application's connections. No relay
+ * WAL mode, never above what the application asked for, never for the application's connections; and it
+ * skips sqlite-jdbc's generated-keys query after each insert, which the application's keep. No relay
  * runs here (the server address is closed): the sync client's connection is opened all the same.
  */
 class SyncConnectionSettingsTest {
@@ -46,6 +50,16 @@ class SyncConnectionSettingsTest {
         try (Connection app = DriverManager.getConnection(url("wal.db", ""))) {
             assertEquals(2, synchronous(app), "the application's connection keeps SQLite's default (FULL)");
             assertEquals(1, synchronous(syncSide(app)), "the sync client's connection runs with NORMAL");
+        }
+    }
+
+    @Test
+    void onlyTheApplicationsConnectionRunsAQueryForGeneratedKeysAfterEachInsert() throws SQLException {
+        try (Connection app = DriverManager.getConnection(url("keys.db", ""))) {
+            assertTrue(app.unwrap(SQLiteConnection.class).getConnectionConfig().isGetGeneratedKeys(),
+                    "applications read getGeneratedKeys() after inserts, as with sqlite-jdbc");
+            assertFalse(syncSide(app).unwrap(SQLiteConnection.class).getConnectionConfig().isGetGeneratedKeys(),
+                    "the sync client never does, and inserts every feed row");
         }
     }
 
