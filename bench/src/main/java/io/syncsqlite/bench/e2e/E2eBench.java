@@ -62,6 +62,8 @@ public final class E2eBench {
     /** scenario/metric -> variant -> values; insertion order is print order. */
     private final Map<String, Map<String, Series>> results = new LinkedHashMap<>();
     private final List<String> notes = new ArrayList<>();
+    /** While true, runs are warm-ups: their figures are not recorded. */
+    private boolean warming;
 
     private E2eBench(Options o, PgServer pg, Path dir) {
         this.o = o;
@@ -70,7 +72,7 @@ public final class E2eBench {
     }
 
     record Options(String pgUrl, String pgUser, String pgPassword, boolean quick, int runs, int rows, int commits,
-                   int initialRows, int catchup, boolean grouped, String only, int idle) {
+                   int initialRows, int catchup, boolean grouped, String only, int idle, int warmup) {
 
         static Options parse(String[] args) {
             String url = null;
@@ -83,6 +85,7 @@ public final class E2eBench {
             Integer initial = null;
             Integer catchup = null;
             Integer idle = null;
+            int warmup = 1;
             String only = "1,2,3,4,5";
             boolean grouped = false;
             for (int i = 0; i < args.length; i++) {
@@ -101,9 +104,10 @@ public final class E2eBench {
                     case "--only" -> only = args[++i];
                     case "--idle" -> idle = Integer.parseInt(args[++i]);
                     case "--catchup-grouped" -> grouped = true;
+                    case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                     case "-h", "--help" -> {
                         System.out.println("usage: E2eBench [--pg-url URL --pg-user U --pg-password P] [--quick] [--runs n]"
-                                + " [--rows n] [--commits n] [--initial-rows n | --1m] [--catchup n] [--catchup-grouped] [--idle n] [--only 1,2,3,4,5]");
+                                + " [--rows n] [--commits n] [--initial-rows n | --1m] [--catchup n] [--catchup-grouped] [--idle n] [--warmup n] [--only 1,2,3,4,5]");
                         System.exit(0);
                     }
                     default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -115,7 +119,7 @@ public final class E2eBench {
                     commits != null ? commits : quick ? 200 : 500,
                     initial != null ? initial : quick ? 50_000 : 200_000,
                     catchup != null ? catchup : quick ? 10_000 : 20_000,
-                    grouped, only, idle != null ? idle : quick ? 500 : 2000);
+                    grouped, only, idle != null ? idle : quick ? 500 : 2000, warmup);
         }
 
         boolean runs(int scenario) {
@@ -135,10 +139,10 @@ public final class E2eBench {
             E2eBench b = new E2eBench(o, pg, dir);
             System.out.printf(Locale.ROOT, "syncsqlite end-to-end benchmark: PostgreSQL %s (%s), %s%n", pg.kind(),
                     pg.version(), maskUrl(pg.adminUrl()));
-            System.out.printf(Locale.ROOT, "java %s (%s), %d cores, max heap %d MiB; runs %d; rows %d, commits %d,"
-                            + " initial rows %d, catch-up changes %d%n",
+            System.out.printf(Locale.ROOT, "java %s (%s), %d cores, max heap %d MiB; runs %d after %d warm-up; rows %d,"
+                            + " commits %d, initial rows %d, catch-up changes %d%n",
                     System.getProperty("java.version"), System.getProperty("java.vm.name"),
-                    Runtime.getRuntime().availableProcessors(), HeapSampler.maxHeap() >> 20, o.runs(), o.rows(),
+                    Runtime.getRuntime().availableProcessors(), HeapSampler.maxHeap() >> 20, o.runs(), o.warmup(), o.rows(),
                     o.commits(), o.initialRows(), o.catchup());
             b.run();
             b.print();
@@ -151,8 +155,9 @@ public final class E2eBench {
 
     private void run() throws Exception {
         if (o.runs(1)) {
-            for (int run = 0; run < o.runs(); run++) {
+            for (int run = -o.warmup(); run < o.runs(); run++) {
                 final int r = run;
+                warming = r < 0;
                 attempt("1", r, () -> {
                     // Alternate the order so neither variant always runs on the warmer machine.
                     if (r % 2 == 0) {
@@ -178,8 +183,9 @@ public final class E2eBench {
             attempt("3", -1, this::scenario3);
         }
         if (o.runs(4)) {
-            for (int run = 0; run < o.runs(); run++) {
+            for (int run = -o.warmup(); run < o.runs(); run++) {
                 final int r = run;
+                warming = r < 0;
                 attempt("4", r, () -> {
                     baseline4(r);
                     scenario4(r);
@@ -219,16 +225,20 @@ public final class E2eBench {
         void run() throws Exception;
     }
 
+    private String label(int r) {
+        return r >= 0 ? " run " + (r + 1) : warming ? " warm-up" : "";
+    }
+
     private void attempt(String scenario, int r, Step step) {
         long t0 = System.nanoTime();
         try {
             step.run();
         } catch (Exception e) {
-            String msg = "scenario " + scenario + (r >= 0 ? " run " + (r + 1) : "") + " failed: " + e;
+            String msg = "scenario " + scenario + label(r) + " failed: " + e;
             System.out.println("!! " + msg);
             notes.add(msg);
         }
-        System.out.printf(Locale.ROOT, "   (scenario %s%s took %.1f s)%n", scenario, r >= 0 ? " run " + (r + 1) : "",
+        System.out.printf(Locale.ROOT, "   (scenario %s%s took %.1f s)%n", scenario, label(r),
                 (System.nanoTime() - t0) / 1e9);
     }
 
@@ -391,8 +401,9 @@ public final class E2eBench {
             System.out.printf(Locale.ROOT, "   [3] %d rows inserted directly in PostgreSQL in %.1f s%n", m,
                     (System.nanoTime() - ti) / 1e9);
             try (Relay relay = startRelay(db)) {
-                for (int r = 0; r < o.runs(); r++) {
+                for (int r = -o.warmup(); r < o.runs(); r++) {
                     final int run = r;
+                    warming = r < 0;
                     attempt("3", r, () -> {
                         if (run % 2 == 0) {
                             baseline3(db, run);
@@ -728,12 +739,16 @@ public final class E2eBench {
     }
 
     private void record(String metric, String variant, String unit, boolean higherIsBetter, double v) {
+        if (warming) {
+            return;
+        }
         results.computeIfAbsent(metric, m -> new LinkedHashMap<>())
                 .computeIfAbsent(variant, x -> new Series(unit, higherIsBetter)).add(v);
     }
 
     private static void log(String scenario, int r, String fmt, Object... args) {
-        System.out.printf(Locale.ROOT, "   [%s] run %d: %s%n", scenario, r + 1, String.format(Locale.ROOT, fmt, args));
+        System.out.printf(Locale.ROOT, "   [%s] %s: %s%n", scenario, r < 0 ? "warm-up" : "run " + (r + 1),
+                String.format(Locale.ROOT, fmt, args));
     }
 
     private void print() {
