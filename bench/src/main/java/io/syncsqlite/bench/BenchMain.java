@@ -72,17 +72,17 @@ public final class BenchMain {
                     .put(driver == null ? "-" : driver, new Series(r.getPrimaryResult().getScoreUnit(), scores));
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-58s %-11s %12s %25s %10s%n", "benchmark", "driver", "median", "spread (min..max)", "ratio");
+        System.out.printf(Locale.ROOT, "%-58s %-13s %12s %25s %10s%n", "benchmark", "driver", "median", "spread (min..max)", "ratio");
         for (Map.Entry<String, Map<String, Series>> e : table.entrySet()) {
             Series base = e.getValue().get("sqlite");
             for (Map.Entry<String, Series> d : e.getValue().entrySet()) {
                 Series s = d.getValue();
                 String ratio = base != null && !d.getKey().equals("sqlite")
                         ? String.format(Locale.ROOT, "%.2fx", s.median() / base.median()) : "";
-                System.out.printf(Locale.ROOT, "%-58s %-11s %9.3f %-2s %12.3f..%-10.3f %10s%n", e.getKey(), d.getKey(),
+                System.out.printf(Locale.ROOT, "%-58s %-13s %9.3f %-2s %12.3f..%-10.3f %10s%n", e.getKey(), d.getKey(),
                         s.median(), s.unit().replace("/op", ""), s.min(), s.max(), ratio);
             }
         }
-        System.out.println("ratio = syncsqlite median / sqlite-jdbc median of the same run (time per operation: lower is better)");
+        System.out.println("ratio = median / the median of sqlite-jdbc as applications get it (\"sqlite\"), same run (time per operation: lower is better)");
     }
 }

@@ -51,6 +51,12 @@ public class SyncConnection extends DelegatingConnection {
      */
     private final java.util.ArrayDeque<String> savepoints = new java.util.ArrayDeque<>();
     private boolean openedBySavepoint;
+    /** The statement whose generated keys are still unread, or null (see {@link GeneratedKeys}). */
+    private GeneratedKeys pendingKeys;
+    /** The statement whose execution {@link #runKeyed} is starting, or null. */
+    private GeneratedKeys keyedRun;
+    /** sqlite-jdbc's switch for its keys query after each INSERT; null if the delegate is not sqlite-jdbc's. */
+    private final org.sqlite.SQLiteConnectionConfig keysConfig;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
     /** Whether the node has been told this connection is inside an application transaction. */
@@ -67,6 +73,8 @@ public class SyncConnection extends DelegatingConnection {
         this.commit = delegate.prepareStatement("COMMIT");
         this.rollback = delegate.prepareStatement("ROLLBACK");
         this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
+        this.keysConfig = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
+                ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig() : null;
     }
 
     /** The synced file this connection belongs to: status, listeners, waiting for sync. */
@@ -90,6 +98,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T run(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         checkOpen();
+        beforeExecution();
         StatementKind kind = info.kind();
         if (kind == StatementKind.ALTER_TABLE) {
             refuseUnfollowableAlter(info);
@@ -202,6 +211,53 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
+     * As {@link #run(SqlInfo, String, SqlCall)}, for an {@code execute}/{@code executeUpdate} of {@code sql},
+     * after which sqlite-jdbc would run its generated-keys query: {@code keys} reads them only if asked for.
+     */
+    <T> T runKeyed(GeneratedKeys keys, String sql, SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+        if (keysConfig == null || !keysConfig.isGetGeneratedKeys()) {
+            return run(info, deltas, call); // not sqlite-jdbc's, or its keys turned off by the application
+        }
+        keyedRun = keys;
+        try {
+            return run(info, deltas, () -> {
+                keysConfig.setGetGeneratedKeys(false);
+                T r;
+                try {
+                    r = call.call();
+                } finally {
+                    keysConfig.setGetGeneratedKeys(true);
+                }
+                keys.executed(this, sql, info.kind() == StatementKind.UNKNOWN);
+                return r;
+            });
+        } finally {
+            keyedRun = null;
+        }
+    }
+
+    /** Before any statement of the application runs: the unread keys of another statement are read first. */
+    private void beforeExecution() throws SQLException {
+        GeneratedKeys owner = keyedRun;
+        keyedRun = null;
+        if (pendingKeys != null && pendingKeys != owner) {
+            GeneratedKeys k = pendingKeys;
+            pendingKeys = null;
+            k.read();
+        }
+    }
+
+    void keysPending(GeneratedKeys keys) {
+        pendingKeys = keys;
+    }
+
+    void keysRead(GeneratedKeys keys) {
+        if (pendingKeys == keys) {
+            pendingKeys = null;
+        }
+    }
+
+    /**
      * Refuses ALTER TABLE forms on a synced table that sync cannot follow: dropping or renaming a column,
      * or renaming the table, would silently stop syncing that data (PostgreSQL and the other clients keep
      * the old name, and rows would carry a column nobody else has). Adding a column is followed.
@@ -227,6 +283,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T runQuery(SqlInfo info, SqlCall<T> call) throws SQLException {
         checkOpen();
+        beforeExecution();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
             return run(info, call);
         }

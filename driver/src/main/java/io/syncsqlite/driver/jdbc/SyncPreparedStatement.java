@@ -34,6 +34,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final Object[] parameters;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
+    private final GeneratedKeys keys;
+    /** The application's SQL: whether it starts with INSERT decides whether sqlite-jdbc reads generated keys. */
+    private final String sql;
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
                                  KeyRewriter.KeyedInsert keyed) {
@@ -43,6 +46,8 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.keyed = keyed;
         int max = info.counters().stream().mapToInt(Counter::parameter).max().orElse(0);
         this.parameters = max > 0 ? new Object[max] : null;
+        this.keys = new GeneratedKeys(connection.delegate);
+        this.sql = sql;
     }
 
     private void remember(int index, Object value) {
@@ -146,19 +151,19 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public int executeUpdate() throws SQLException {
         beforeExecute();
-        return connection.run(info, deltas(), super::executeUpdate);
+        return connection.runKeyed(keys, this.sql, info, deltas(), super::executeUpdate);
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
         beforeExecute();
-        return connection.run(info, deltas(), super::executeLargeUpdate);
+        return connection.runKeyed(keys, this.sql, info, deltas(), super::executeLargeUpdate);
     }
 
     @Override
     public boolean execute() throws SQLException {
         beforeExecute();
-        return connection.run(info, deltas(), super::execute);
+        return connection.runKeyed(keys, this.sql, info, deltas(), super::execute);
     }
 
     /** sqlite-jdbc fails calls on a closed statement without a SQLState ("statement is not executing"). */
@@ -202,16 +207,31 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public boolean execute(String sql) throws SQLException {
-        return connection.run(connection.classify(sql), () -> super.execute(sql));
+        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.execute(sql));
     }
 
     @Override
     public int executeUpdate(String sql) throws SQLException {
-        return connection.run(connection.classify(sql), () -> super.executeUpdate(sql));
+        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.executeUpdate(sql));
     }
 
     @Override
     public long executeLargeUpdate(String sql) throws SQLException {
-        return connection.run(connection.classify(sql), () -> super.executeLargeUpdate(sql));
+        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.executeLargeUpdate(sql));
+    }
+
+    @Override
+    public ResultSet getGeneratedKeys() throws SQLException {
+        checkOpen();
+        return wrapResultSet(keys.get(connection));
+    }
+
+    @Override
+    public void close() throws SQLException {
+        try {
+            keys.close(connection);
+        } finally {
+            super.close();
+        }
     }
 }

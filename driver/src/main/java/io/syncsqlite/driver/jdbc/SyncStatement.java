@@ -19,10 +19,12 @@ public class SyncStatement extends DelegatingStatement {
 
     private final SyncConnection connection;
     private final List<String> batch = new ArrayList<>();
+    private final GeneratedKeys keys;
 
     public SyncStatement(Statement delegate, SyncConnection connection) {
         super(delegate, connection);
         this.connection = connection;
+        this.keys = new GeneratedKeys(connection.delegate);
     }
 
     private SqlInfo info(String sql) {
@@ -37,7 +39,22 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         SqlInfo info = info(sql);
         String run = connection.withKeys(sql, info);
-        return connection.run(info, connection.deltas(info, null), () -> call.call(run));
+        return connection.runKeyed(keys, run, info, connection.deltas(info, null), () -> call.call(run));
+    }
+
+    @Override
+    public ResultSet getGeneratedKeys() throws SQLException {
+        checkOpen();
+        return wrapResultSet(keys.get(connection));
+    }
+
+    @Override
+    public void close() throws SQLException {
+        try {
+            keys.close(connection);
+        } finally {
+            super.close();
+        }
     }
 
     @Override
