@@ -7,20 +7,20 @@ import java.sql.Statement;
 import java.util.regex.Pattern;
 
 /**
- * One statement's {@code getGeneratedKeys()}, as sqlite-jdbc gives it, read when asked for instead of after
- * every INSERT.
+ * One statement's {@code getGeneratedKeys()}, as sqlite-jdbc gives it, at a fraction of its cost.
  *
  * <p>sqlite-jdbc follows every {@code execute}/{@code executeUpdate} of SQL that starts with INSERT or
- * REPLACE with {@code SELECT last_insert_rowid()}, in a statement it prepares each time, whether or not
- * anyone reads the keys: 2 of the 4 microseconds of a prepared INSERT inside a transaction (measured,
- * docs/BENCHMARKS.md). Applications written for sqlite-jdbc do read them without having asked for
- * {@code RETURN_GENERATED_KEYS}, so they must stay available. SQLite's {@code last_insert_rowid()} belongs
- * to the connection and changes only when a statement inserts into a rowid table, so the keys of the last
- * INSERT can be read later, as long as nothing else ran on the connection first: the connection holds the
- * one statement whose keys are still unread ({@link SyncConnection#keysPending}), and reads them before
- * any other statement of the application runs ({@link #read}). What the driver itself runs in between (the
- * stamp, the transaction's BEGIN and COMMIT) inserts into no rowid table. SQL the driver cannot classify
- * may be several statements followed by capture bookkeeping, so its keys are read at once, as before.
+ * REPLACE with {@code SELECT last_insert_rowid()}, in a statement it prepares, runs and keeps open each
+ * time, whether or not anyone reads the keys: 3 of the 4.5 microseconds of a prepared INSERT inside a
+ * transaction (measured, docs/BENCHMARKS.md). Applications written for sqlite-jdbc do read them without
+ * having asked for {@code RETURN_GENERATED_KEYS}, so they must stay available, with the same values: the
+ * driver turns sqlite-jdbc's query off for its own executions and reads the same value right after each
+ * successful one through the connection's one prepared statement ({@link SyncConnection#lastInsertRowid}),
+ * keeping a number; the result set is built only when asked for. Reading at once, not when asked, matters:
+ * an INSERT that fails after SQLite inserted a row (a later row of a multi-row VALUES, a foreign key, a
+ * trigger's RAISE) leaves the rolled-back row's id in {@code last_insert_rowid()}, where sqlite-jdbc keeps
+ * the keys of the last successful execution; so does capture bookkeeping after SQL the driver cannot
+ * classify.
  *
  * <p>Not thread-safe: belongs to one statement, used like its connection.
  */
@@ -31,8 +31,8 @@ final class GeneratedKeys {
             Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
 
     private final Connection raw;
-    /** The last execution inserted and its keys are not read yet. */
-    private boolean pending;
+    /** The rowid the last successful insert left, or null (none, or the last execution inserted nothing). */
+    private Long rowid;
     private Statement query;
     private ResultSet keys;
 
@@ -40,49 +40,25 @@ final class GeneratedKeys {
         this.raw = raw;
     }
 
-    /** After an execution of {@code sql} that sqlite-jdbc would have followed with the keys query. */
-    void executed(SyncConnection connection, String sql, boolean now) throws SQLException {
+    /** After a successful execution of {@code sql} that sqlite-jdbc would have followed with the keys query. */
+    void executed(SyncConnection connection, String sql) throws SQLException {
         clear();
-        if (sql != null && INSERT.matcher(sql).find()) {
-            if (now) {
-                read();
-            } else {
-                pending = true;
-                connection.keysPending(this);
-            }
-        }
+        rowid = sql != null && INSERT.matcher(sql).find() ? connection.lastInsertRowid() : null;
     }
 
-    /** Reads the keys now (SQLite still holds them: nothing else has run on the connection since). */
-    void read() throws SQLException {
-        pending = false;
-        query = raw.createStatement();
-        keys = query.executeQuery("SELECT last_insert_rowid();");
-    }
-
-    /** What sqlite-jdbc's {@code getGeneratedKeys()} returns: the keys, or an empty result. */
-    ResultSet get(SyncConnection connection) throws SQLException {
-        if (pending) {
-            connection.keysRead(this);
-            read();
-        }
+    /** What sqlite-jdbc's {@code getGeneratedKeys()} returns: the same result set until the next execution. */
+    ResultSet get() throws SQLException {
         if (keys == null) {
             query = raw.createStatement();
-            keys = query.executeQuery("SELECT 1 WHERE 1 = 2;");
+            keys = query.executeQuery(rowid != null ? "SELECT " + rowid + " AS \"last_insert_rowid()\""
+                    : "SELECT 1 WHERE 1 = 2;");
         }
         return keys;
     }
 
-    /** The statement is closing. */
-    void close(SyncConnection connection) throws SQLException {
-        if (pending) {
-            connection.keysRead(this);
-        }
-        clear();
-    }
-
-    private void clear() throws SQLException {
-        pending = false;
+    /** The statement is closing, or runs again. */
+    void clear() throws SQLException {
+        rowid = null;
         keys = null;
         if (query != null) {
             Statement q = query;

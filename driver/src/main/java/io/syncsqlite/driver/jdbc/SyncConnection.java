@@ -51,10 +51,8 @@ public class SyncConnection extends DelegatingConnection {
      */
     private final java.util.ArrayDeque<String> savepoints = new java.util.ArrayDeque<>();
     private boolean openedBySavepoint;
-    /** The statement whose generated keys are still unread, or null (see {@link GeneratedKeys}). */
-    private GeneratedKeys pendingKeys;
-    /** The statement whose execution {@link #runKeyed} is starting, or null. */
-    private GeneratedKeys keyedRun;
+    /** Reads SQLite's last_insert_rowid() for {@link GeneratedKeys}. */
+    private final PreparedStatement lastRowid;
     /** sqlite-jdbc's switch for its keys query after each INSERT; null if the delegate is not sqlite-jdbc's. */
     private final org.sqlite.SQLiteConnectionConfig keysConfig;
     /** Whether the open transaction ran anything that may have written. */
@@ -73,6 +71,7 @@ public class SyncConnection extends DelegatingConnection {
         this.commit = delegate.prepareStatement("COMMIT");
         this.rollback = delegate.prepareStatement("ROLLBACK");
         this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
+        this.lastRowid = delegate.prepareStatement("SELECT last_insert_rowid()");
         this.keysConfig = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
                 ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig() : null;
     }
@@ -98,7 +97,6 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T run(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         checkOpen();
-        beforeExecution();
         StatementKind kind = info.kind();
         if (kind == StatementKind.ALTER_TABLE) {
             refuseUnfollowableAlter(info);
@@ -212,48 +210,31 @@ public class SyncConnection extends DelegatingConnection {
 
     /**
      * As {@link #run(SqlInfo, String, SqlCall)}, for an {@code execute}/{@code executeUpdate} of {@code sql},
-     * after which sqlite-jdbc would run its generated-keys query: {@code keys} reads them only if asked for.
+     * which sqlite-jdbc would follow with its generated-keys query: {@code keys} reads them more cheaply.
      */
     <T> T runKeyed(GeneratedKeys keys, String sql, SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         if (keysConfig == null || !keysConfig.isGetGeneratedKeys()) {
             return run(info, deltas, call); // not sqlite-jdbc's, or its keys turned off by the application
         }
-        keyedRun = keys;
-        try {
-            return run(info, deltas, () -> {
-                keysConfig.setGetGeneratedKeys(false);
-                T r;
-                try {
-                    r = call.call();
-                } finally {
-                    keysConfig.setGetGeneratedKeys(true);
-                }
-                keys.executed(this, sql, info.kind() == StatementKind.UNKNOWN);
-                return r;
-            });
-        } finally {
-            keyedRun = null;
-        }
+        return run(info, deltas, () -> {
+            keysConfig.setGetGeneratedKeys(false);
+            T r;
+            try {
+                r = call.call();
+            } finally {
+                keysConfig.setGetGeneratedKeys(true);
+            }
+            // Before anything else runs: capture bookkeeping after SQL that is not classified may insert.
+            keys.executed(this, sql);
+            return r;
+        });
     }
 
-    /** Before any statement of the application runs: the unread keys of another statement are read first. */
-    private void beforeExecution() throws SQLException {
-        GeneratedKeys owner = keyedRun;
-        keyedRun = null;
-        if (pendingKeys != null && pendingKeys != owner) {
-            GeneratedKeys k = pendingKeys;
-            pendingKeys = null;
-            k.read();
-        }
-    }
-
-    void keysPending(GeneratedKeys keys) {
-        pendingKeys = keys;
-    }
-
-    void keysRead(GeneratedKeys keys) {
-        if (pendingKeys == keys) {
-            pendingKeys = null;
+    /** SQLite's last_insert_rowid() of this connection. */
+    long lastInsertRowid() throws SQLException {
+        try (ResultSet rs = lastRowid.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
         }
     }
 
@@ -283,7 +264,6 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T runQuery(SqlInfo info, SqlCall<T> call) throws SQLException {
         checkOpen();
-        beforeExecution();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
             return run(info, call);
         }

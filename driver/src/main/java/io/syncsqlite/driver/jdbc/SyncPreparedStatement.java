@@ -223,13 +223,13 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public ResultSet getGeneratedKeys() throws SQLException {
         checkOpen();
-        return wrapResultSet(keys.get(connection));
+        return wrapResultSet(keys.get());
     }
 
     @Override
     public void close() throws SQLException {
         try {
-            keys.close(connection);
+            keys.clear();
         } finally {
             super.close();
         }

@@ -45,13 +45,13 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public ResultSet getGeneratedKeys() throws SQLException {
         checkOpen();
-        return wrapResultSet(keys.get(connection));
+        return wrapResultSet(keys.get());
     }
 
     @Override
     public void close() throws SQLException {
         try {
-            keys.close(connection);
+            keys.clear();
         } finally {
             super.close();
         }
