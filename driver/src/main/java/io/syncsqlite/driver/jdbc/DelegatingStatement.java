@@ -48,7 +48,14 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
 
     @Override
     public void close() throws SQLException {
-        delegate.close();
+        GeneratedKeys own = generatedKeys();
+        try {
+            if (own != null) {
+                own.clear();
+            }
+        } finally {
+            delegate.close();
+        }
     }
 
     @Override
@@ -163,7 +170,19 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
 
     @Override
     public ResultSet getGeneratedKeys() throws SQLException {
-        return wrapResultSet(delegate.getGeneratedKeys());
+        GeneratedKeys own = generatedKeys();
+        if (own == null) {
+            return wrapResultSet(delegate.getGeneratedKeys());
+        }
+        if (isClosed()) {
+            throw new SQLException("statement is closed", SyncSqlState.CONNECTION_CLOSED.code());
+        }
+        return wrapResultSet(own.get());
+    }
+
+    /** The keys of a statement that reads them itself ({@link GeneratedKeys}); null: sqlite-jdbc's. */
+    GeneratedKeys generatedKeys() {
+        return null;
     }
 
     @Override

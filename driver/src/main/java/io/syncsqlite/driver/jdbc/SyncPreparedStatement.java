@@ -221,17 +221,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     }
 
     @Override
-    public ResultSet getGeneratedKeys() throws SQLException {
-        checkOpen();
-        return wrapResultSet(keys.get());
-    }
-
-    @Override
-    public void close() throws SQLException {
-        try {
-            keys.clear();
-        } finally {
-            super.close();
-        }
+    GeneratedKeys generatedKeys() {
+        return keys;
     }
 }

@@ -43,18 +43,8 @@ public class SyncStatement extends DelegatingStatement {
     }
 
     @Override
-    public ResultSet getGeneratedKeys() throws SQLException {
-        checkOpen();
-        return wrapResultSet(keys.get());
-    }
-
-    @Override
-    public void close() throws SQLException {
-        try {
-            keys.clear();
-        } finally {
-            super.close();
-        }
+    GeneratedKeys generatedKeys() {
+        return keys;
     }
 
     @Override
