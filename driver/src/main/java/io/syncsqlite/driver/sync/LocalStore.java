@@ -71,6 +71,11 @@ final class LocalStore implements AutoCloseable {
      * every row still waiting for its feed echo, tens of thousands during a catch-up. 0: not known yet.
      */
     private long ackedThrough;
+    /**
+     * Whether this connection commits without syncing the WAL (SyncNode lowered it to NORMAL): the few
+     * transactions that record what the relay cannot give back are then committed with FULL ({@link #durably}).
+     */
+    private boolean relaxed;
     /** During a resync snapshot: the keys of every row it brought; null otherwise. */
     private Set<String> resyncSeen;
 
@@ -125,13 +130,24 @@ final class LocalStore implements AutoCloseable {
     /** Stamps rows written without the driver (another program, or a write whose stamp was deferred). */
     void stampOrphans() throws SQLException {
         if (hasUnstamped()) {
-            inTransaction(() -> {
+            // A stamp is this node's own decision (the transaction's id and time), which the relay keeps.
+            long marker = durably(() -> {
                 PreparedStatement ps = prepared(Outbox.STAMP);
                 ps.setLong(1, clock.now());
                 ps.executeUpdate();
-                return null;
+                return maxOutboxSeq();
             });
+            if (marker <= ackedThrough) {
+                // A Welcome named a transaction this file had not stamped (its stamp was lost): the marker
+                // made now must still be covered by the next acknowledgement.
+                ackedThrough = marker - 1;
+            }
         }
+    }
+
+    /** The sync client's connection commits without syncing the WAL (see {@link #durably}). */
+    void relaxed(boolean relaxed) {
+        this.relaxed = relaxed;
     }
 
     /**
@@ -262,16 +278,26 @@ final class LocalStore implements AutoCloseable {
     }
 
     List<RemoteChange> applyFeed(List<FeedEntry> entries, long through, long snapshotBase) throws SQLException {
-        List<RemoteChange> touched = applyFeedInTransaction(entries, through, snapshotBase);
+        return applyFeed(entries, through, snapshotBase, false);
+    }
+
+    /**
+     * @param durable commit with the WAL synced even on a relaxed connection: the batch that completes a
+     *                snapshot, after which the relay considers the client's scope delivered and will not
+     *                send it again
+     */
+    List<RemoteChange> applyFeed(List<FeedEntry> entries, long through, long snapshotBase, boolean durable)
+            throws SQLException {
+        List<RemoteChange> touched = applyFeedInTransaction(entries, through, snapshotBase, durable);
         if (pending != null) {
             pending.prune(cursor());
         }
         return touched;
     }
 
-    private List<RemoteChange> applyFeedInTransaction(List<FeedEntry> entries, long through, long snapshotBase)
-            throws SQLException {
-        return inTransaction(() -> {
+    private List<RemoteChange> applyFeedInTransaction(List<FeedEntry> entries, long through, long snapshotBase,
+                                                      boolean durable) throws SQLException {
+        Work<List<RemoteChange>> work = () -> {
             List<RemoteChange> touched = new ArrayList<>();
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = entries.isEmpty() ? new PendingOverlay() : overlay();
@@ -293,7 +319,8 @@ final class LocalStore implements AutoCloseable {
             setState("hlc", clock.last());
             pruneSettled();
             return touched;
-        });
+        };
+        return durable ? durably(work) : inTransaction(work);
     }
 
     /**
@@ -651,7 +678,8 @@ final class LocalStore implements AutoCloseable {
 
     /** Forgets the feed position, so the next connection starts with a snapshot. */
     void resetCursor() throws SQLException {
-        inTransaction(() -> {
+        // Only this file knows a snapshot is needed (a table became synced locally): it must not be lost.
+        durably(() -> {
             setState("cursor", 0);
             return null;
         });
@@ -766,7 +794,7 @@ final class LocalStore implements AutoCloseable {
         if (seen == null) {
             return List.of();
         }
-        return inTransaction(() -> {
+        return durably(() -> {
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = overlay();
             List<RemoteChange> removed = new ArrayList<>();
@@ -820,6 +848,26 @@ final class LocalStore implements AutoCloseable {
 
     interface Work<T> {
         T run() throws SQLException;
+    }
+
+    /**
+     * {@link #inTransaction}, committed with the WAL synced also on a relaxed connection: for what only this
+     * file knows (a stamp, a needed snapshot) or what the relay will not send again (a completed snapshot).
+     */
+    private <T> T durably(Work<T> work) throws SQLException {
+        if (!relaxed) {
+            return inTransaction(work);
+        }
+        try (Statement st = db.createStatement()) {
+            st.execute("PRAGMA synchronous = FULL");
+        }
+        try {
+            return inTransaction(work);
+        } finally {
+            try (Statement st = db.createStatement()) {
+                st.execute("PRAGMA synchronous = NORMAL");
+            }
+        }
     }
 
     private <T> T inTransaction(Work<T> work) throws SQLException {

@@ -46,6 +46,8 @@ final class SyncClient implements Runnable {
     private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int MAX_UNACKED_TXS = 5000;
     private static final long REFRESH_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** One slow count (a GC pause, a cold cache) must not leave the status stale for long. */
+    private static final long MAX_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private sealed interface Event permits Incoming, Closed, Nudge {
     }
@@ -384,7 +386,9 @@ final class SyncClient implements Runnable {
             snapshotReceived = 0;
             store.beginResync();
         } else if (m instanceof Message.Changes changes) {
-            List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase);
+            // The batch that completes a snapshot is kept durably: the relay will not send it again.
+            boolean completes = changes.through() > 0 && (changes.snapshotTotal() > 0 || store.resyncing());
+            List<RemoteChange> touched = store.applyFeed(changes.entries(), changes.through(), snapshotBase, completes);
             if (changes.through() > 0 && store.resyncing()) {
                 touched = new java.util.ArrayList<>(touched);
                 touched.addAll(store.endResync());
@@ -447,7 +451,7 @@ final class SyncClient implements Runnable {
 
     /**
      * Refreshes the status counters, at most every {@link #REFRESH_NANOS}, and at most one twentieth of the
-     * time: counting unsettled transactions reads the whole outbox (7 ms for 50k rows waiting to be sent,
+     * time (but at least every {@link #MAX_REFRESH_NANOS} while busy): counting unsettled transactions reads the whole outbox (7 ms for 50k rows waiting to be sent,
      * which made every 50 ms refresh cost the catch-up a seventh of this thread), and doing it after every
      * message made a large catch-up quadratic. A skipped refresh is done when the loop is idle once the
      * interval has passed.
@@ -464,7 +468,7 @@ final class SyncClient implements Runnable {
             cursorSnapshot = store.cursor();
             refreshed = generation;
             lastRefreshNanos = now;
-            refreshIntervalNanos = Math.max(REFRESH_NANOS, 20 * (System.nanoTime() - now));
+            refreshIntervalNanos = Math.min(MAX_REFRESH_NANOS, Math.max(REFRESH_NANOS, 20 * (System.nanoTime() - now)));
             refreshPending = false;
         } catch (SQLException e) {
             lastError = e.getMessage();

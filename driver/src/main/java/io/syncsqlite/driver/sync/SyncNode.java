@@ -81,7 +81,7 @@ public final class SyncNode {
     private boolean closed;
 
     private SyncNode(String key, SyncUrl config, String nodeId, HybridClock clock, Map<String, TableInfo> synced,
-                     KeyStock keys, Connection clientDb, javax.net.ssl.SSLContext tls) {
+                     KeyStock keys, Connection clientDb, boolean relaxedSync, javax.net.ssl.SSLContext tls) {
         this.key = key;
         this.config = config;
         this.nodeId = nodeId;
@@ -91,6 +91,7 @@ public final class SyncNode {
         if (clientDb != null) {
             LocalStore store = new LocalStore(clientDb, clock, () -> this.synced, config.counters(),
                     syncGate);
+            store.relaxed(relaxedSync);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection, this::fireSnapshotProgress, this::token, tls,
                     c -> refreshCapture(c, false));
@@ -139,28 +140,34 @@ public final class SyncNode {
 
     /**
      * Lets the sync client's own commits skip the sync to disk (synchronous=NORMAL) when the file is in
-     * WAL mode. Everything that connection writes can be fetched again from the relay: acknowledgements
+     * WAL mode. What that connection writes can mostly be fetched again from the relay: acknowledgements
      * (the relay's Welcome repeats them), feed rows together with their cursor (fetched again from the
      * older cursor), the pruning of settled outbox rows (pruned again), a rejected transaction's revert
-     * (the relay logged the rows' current images into the feed). In WAL mode a commit without the sync
+     * (the relay logged the rows' current images into the feed). The rest is committed with FULL
+     * (LocalStore.durably): stamps of rows other programs wrote (a decision of this node the relay keeps),
+     * a reset cursor (only this file knows a table became synced) and the feed batch that completes a
+     * snapshot (the relay will not send it again). In WAL mode a commit without the sync
      * may be lost by a power failure, never half applied, and an application commit made after it with
      * its own sync makes it durable too (the log is sequential). The sync cost about 1 ms per
      * acknowledgement, on the thread that also applies the feed (docs/BENCHMARKS.md). Never raised: an
      * application that chose a lower level for the file gets it here too. Not in rollback-journal mode,
      * where NORMAL can corrupt the file on power loss.
+     *
+     * @return whether the level was lowered (the connection then raises it for those few transactions)
      */
-    private static void relaxSync(Statement st) throws SQLException {
+    private static boolean relaxSync(Statement st) throws SQLException {
         try (ResultSet mode = st.executeQuery("PRAGMA journal_mode")) {
             if (!mode.next() || !"wal".equalsIgnoreCase(mode.getString(1))) {
-                return;
+                return false;
             }
         }
         try (ResultSet level = st.executeQuery("PRAGMA synchronous")) {
             if (!level.next() || level.getInt(1) <= 1) {
-                return;
+                return false;
             }
         }
         st.execute("PRAGMA synchronous = NORMAL");
+        return true;
     }
 
     /** The sync client's own SQLite connection, or null without one (for tests of its settings). */
@@ -208,6 +215,7 @@ public final class SyncNode {
         javax.net.ssl.SSLContext tls = config.trustStore().isEmpty() ? null
                 : io.syncsqlite.driver.transport.TrustStores.context(config.trustStore(), config.trustStorePassword());
         Connection clientDb = null;
+        boolean relaxedSync = false;
         if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
             Properties p = new Properties();
             p.putAll(config.sqliteProps());
@@ -217,7 +225,7 @@ public final class SyncNode {
             clientDb = org.sqlite.JDBC.createConnection(config.sqliteUrl(), p);
             try (Statement st = clientDb.createStatement()) {
                 st.execute("PRAGMA busy_timeout = 10000");
-                relaxSync(st);
+                relaxedSync = relaxSync(st);
                 // The feed brings rows in PostgreSQL's commit order, already checked there, and brings the
                 // effects of PostgreSQL's ON DELETE CASCADE as rows of their own. Enforcing foreign keys here
                 // too (an application may set foreign_keys=true for its own connections) could refuse a
@@ -225,7 +233,7 @@ public final class SyncNode {
                 st.execute("PRAGMA foreign_keys = OFF");
             }
         }
-        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, tls);
+        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls);
         if (node.client != null) {
             node.client.start();
         }
