@@ -1,12 +1,9 @@
 package io.syncsqlite.driver.sync;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.syncsqlite.driver.capture.CaptureInstaller;
-import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
-import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.MessageCodec;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -19,10 +16,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.InstantSource;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,9 +42,7 @@ class LocalStoreTest {
         // untyped column (no affinity: 1 and 1.0 stay different storage classes).
         exec("CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM, v)");
         client = DriverManager.getConnection("jdbc:sqlite:" + file);
-        HybridClock clock = new HybridClock(InstantSource.system());
-        Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
-        store = new LocalStore(client, clock, () -> tables);
+        store = LocalStores.open(client);
     }
 
     @AfterEach
@@ -203,9 +195,7 @@ class LocalStoreTest {
         // A new store knows nothing of what was acknowledged before (a restart): a Welcome covers the rest.
         store.close(); // closes its connection too
         client = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
-        HybridClock clock = new HybridClock(InstantSource.system());
-        Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
-        store = new LocalStore(client, clock, () -> tables);
+        store = LocalStores.open(client);
         store.acknowledgeOnWelcome(txs.get(3).id(), 8);
         assertEquals(List.of(5L, 7L, 7L, 0L), acks(txs), "settled at the cursor (0): no feed has arrived");
         store.applyFeed(List.of(), 8);

@@ -1,14 +1,11 @@
 package io.syncsqlite.driver.sync;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.syncsqlite.driver.capture.CaptureInstaller;
-import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.jdbc.SyncConnection;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.Hlc;
-import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.MessageCodec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,10 +16,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.InstantSource;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -72,9 +66,7 @@ class ReviewSyncFindingsTest {
             }
             app.commit(); // one transaction of 50 rows (a backfill of a big table is the same)
             app.setAutoCommit(true);
-            HybridClock clock = new HybridClock(InstantSource.system());
-            Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
-            try (LocalStore store = new LocalStore(client, clock, () -> tables)) {
+            try (LocalStore store = LocalStores.open(client)) {
                 // batchRows = 10: the query's LIMIT 21 ends inside the first transaction, before its marker
                 List<ClientTx> txs = store.pendingAfter(0, 10);
                 assertEquals(1, txs.size(), "the oversized transaction must be sent, alone if need be");
@@ -89,9 +81,7 @@ class ReviewSyncFindingsTest {
         try (Connection app = DriverManager.getConnection(url());
              Connection client = DriverManager.getConnection("jdbc:sqlite:" + file)) {
             exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
-            HybridClock clock = new HybridClock(InstantSource.system());
-            Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
-            try (LocalStore store = new LocalStore(client, clock, () -> tables)) {
+            try (LocalStore store = LocalStores.open(client)) {
                 store.applyFeed(List.of(upsert(1, "t1", "base", 1), upsert(1, "t2", "base", 1)), 1);
                 exec(app, "UPDATE task SET title = 'mine' WHERE id = 't1'"); // tx A
                 exec(app, "UPDATE task SET title = 'mine too' WHERE id = 't2'"); // tx B

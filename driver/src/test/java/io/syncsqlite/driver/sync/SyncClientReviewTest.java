@@ -1,8 +1,6 @@
 package io.syncsqlite.driver.sync;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.syncsqlite.driver.capture.CaptureInstaller;
-import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.config.SyncUrl;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
@@ -26,7 +24,6 @@ import java.sql.Statement;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -53,9 +50,7 @@ class SyncClientReviewTest {
         app = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
         exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
         client = DriverManager.getConnection("jdbc:sqlite:" + file);
-        HybridClock clock = new HybridClock(InstantSource.system());
-        Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
-        store = new LocalStore(client, clock, () -> tables);
+        store = LocalStores.open(client);
     }
 
     @AfterEach
