@@ -40,10 +40,15 @@ final class GeneratedKeys {
         this.raw = raw;
     }
 
-    /** After a successful execution of {@code sql} that sqlite-jdbc would have followed with the keys query. */
-    void executed(SyncConnection connection, String sql) throws SQLException {
+    /** Whether sqlite-jdbc follows an execution of {@code sql} with its keys query (an INSERT or REPLACE). */
+    static boolean inserts(String sql) {
+        return sql != null && INSERT.matcher(sql).find();
+    }
+
+    /** After a successful execution; {@code inserts}: of SQL for which {@link #inserts} is true. */
+    void executed(SyncConnection connection, boolean inserts) throws SQLException {
         clear();
-        rowid = sql != null && INSERT.matcher(sql).find() ? connection.lastInsertRowid() : null;
+        rowid = inserts ? connection.lastInsertRowid() : null;
     }
 
     /** What sqlite-jdbc's {@code getGeneratedKeys()} returns: the same result set until the next execution. */

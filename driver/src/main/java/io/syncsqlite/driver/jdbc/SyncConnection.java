@@ -209,10 +209,13 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * As {@link #run(SqlInfo, String, SqlCall)}, for an {@code execute}/{@code executeUpdate} of {@code sql},
-     * which sqlite-jdbc would follow with its generated-keys query: {@code keys} reads them more cheaply.
+     * As {@link #run(SqlInfo, String, SqlCall)}, for an {@code execute}/{@code executeUpdate}, which
+     * sqlite-jdbc would follow with its generated-keys query: {@code keys} reads them more cheaply.
+     *
+     * @param inserts whether the SQL is one sqlite-jdbc reads keys after ({@link GeneratedKeys#inserts})
      */
-    <T> T runKeyed(GeneratedKeys keys, String sql, SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+    <T> T runKeyed(GeneratedKeys keys, boolean inserts, SqlInfo info, String deltas, SqlCall<T> call)
+            throws SQLException {
         if (keysConfig == null || !keysConfig.isGetGeneratedKeys()) {
             return run(info, deltas, call); // not sqlite-jdbc's, or its keys turned off by the application
         }
@@ -225,7 +228,7 @@ public class SyncConnection extends DelegatingConnection {
                 keysConfig.setGetGeneratedKeys(true);
             }
             // Before anything else runs: capture bookkeeping after SQL that is not classified may insert.
-            keys.executed(this, sql);
+            keys.executed(this, inserts);
             return r;
         });
     }

@@ -35,8 +35,8 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
     private final GeneratedKeys keys;
-    /** The application's SQL: whether it starts with INSERT decides whether sqlite-jdbc reads generated keys. */
-    private final String sql;
+    /** Whether sqlite-jdbc would read generated keys after each execution (the SQL starts with INSERT). */
+    private final boolean inserts;
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
                                  KeyRewriter.KeyedInsert keyed) {
@@ -47,7 +47,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         int max = info.counters().stream().mapToInt(Counter::parameter).max().orElse(0);
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
-        this.sql = sql;
+        this.inserts = GeneratedKeys.inserts(sql);
     }
 
     private void remember(int index, Object value) {
@@ -151,19 +151,19 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public int executeUpdate() throws SQLException {
         beforeExecute();
-        return connection.runKeyed(keys, this.sql, info, deltas(), super::executeUpdate);
+        return connection.runKeyed(keys, inserts, info, deltas(), super::executeUpdate);
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
         beforeExecute();
-        return connection.runKeyed(keys, this.sql, info, deltas(), super::executeLargeUpdate);
+        return connection.runKeyed(keys, inserts, info, deltas(), super::executeLargeUpdate);
     }
 
     @Override
     public boolean execute() throws SQLException {
         beforeExecute();
-        return connection.runKeyed(keys, this.sql, info, deltas(), super::execute);
+        return connection.runKeyed(keys, inserts, info, deltas(), super::execute);
     }
 
     /** sqlite-jdbc fails calls on a closed statement without a SQLState ("statement is not executing"). */
@@ -207,17 +207,20 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public boolean execute(String sql) throws SQLException {
-        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.execute(sql));
+        return connection.runKeyed(keys, GeneratedKeys.inserts(sql), connection.classify(sql), null,
+                () -> super.execute(sql));
     }
 
     @Override
     public int executeUpdate(String sql) throws SQLException {
-        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.executeUpdate(sql));
+        return connection.runKeyed(keys, GeneratedKeys.inserts(sql), connection.classify(sql), null,
+                () -> super.executeUpdate(sql));
     }
 
     @Override
     public long executeLargeUpdate(String sql) throws SQLException {
-        return connection.runKeyed(keys, sql, connection.classify(sql), null, () -> super.executeLargeUpdate(sql));
+        return connection.runKeyed(keys, GeneratedKeys.inserts(sql), connection.classify(sql), null,
+                () -> super.executeLargeUpdate(sql));
     }
 
     @Override

@@ -39,7 +39,8 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         SqlInfo info = info(sql);
         String run = connection.withKeys(sql, info);
-        return connection.runKeyed(keys, run, info, connection.deltas(info, null), () -> call.call(run));
+        return connection.runKeyed(keys, GeneratedKeys.inserts(run), info, connection.deltas(info, null),
+                () -> call.call(run));
     }
 
     @Override
