@@ -66,9 +66,12 @@ final class LocalStore implements AutoCloseable {
     /** The outbox seq of the last transaction marker {@link #pending} includes. */
     private long pendingThrough;
     /**
-     * Every transaction marker at or below this outbox seq is acknowledged (acknowledgements are
-     * cumulative), so the next acknowledgement only looks above it: without this bound each one scanned
-     * every row still waiting for its feed echo, tens of thousands during a catch-up. 0: not known yet.
+     * The newest transaction marker this store has acknowledged: every marker at or below it is
+     * acknowledged (acknowledgements are cumulative), so the next acknowledgement only looks above it;
+     * without this bound each one scanned every row still waiting for its feed echo, tens of thousands
+     * during a catch-up. A marker, not the acknowledged id: a Welcome may name an id this file has no
+     * marker for (its stamp lost), and a marker stamped later is always above every existing one (a stamp
+     * takes the outbox's last row), so it stays above the bound. 0: none yet.
      */
     private long ackedThrough;
     /**
@@ -131,17 +134,12 @@ final class LocalStore implements AutoCloseable {
     void stampOrphans() throws SQLException {
         if (hasUnstamped()) {
             // A stamp is this node's own decision (the transaction's id and time), which the relay keeps.
-            long marker = durably(() -> {
+            durably(() -> {
                 PreparedStatement ps = prepared(Outbox.STAMP);
                 ps.setLong(1, clock.now());
                 ps.executeUpdate();
-                return maxOutboxSeq();
+                return null;
             });
-            if (marker <= ackedThrough) {
-                // A Welcome named a transaction this file had not stamped (its stamp was lost): the marker
-                // made now must still be covered by the next acknowledgement.
-                ackedThrough = marker - 1;
-            }
         }
     }
 
@@ -164,17 +162,22 @@ final class LocalStore implements AutoCloseable {
 
     /** Marks every transaction up to {@code tx} acknowledged at {@code seq} (from Welcome or Ack). */
     void acknowledge(long tx, long seq) throws SQLException {
-        inTransaction(() -> {
+        long newest = inTransaction(() -> {
             PreparedStatement ps = prepared("UPDATE _sync_outbox SET ack = ? WHERE seq > ? AND seq <= ?"
-                    + " AND hlc IS NOT NULL AND ack IS NULL");
+                    + " AND hlc IS NOT NULL AND ack IS NULL RETURNING seq");
             ps.setLong(1, seq);
             ps.setLong(2, ackedThrough);
             ps.setLong(3, tx);
-            ps.executeUpdate();
+            long marked = ackedThrough;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    marked = Math.max(marked, rs.getLong(1));
+                }
+            }
             pruneSettled();
-            return null;
+            return marked;
         });
-        ackedThrough = Math.max(ackedThrough, tx);
+        ackedThrough = newest;
         if (pending != null) {
             pending.acknowledge(tx, seq);
             pending.prune(cursor());
