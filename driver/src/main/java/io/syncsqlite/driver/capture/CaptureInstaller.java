@@ -18,7 +18,8 @@ import java.util.function.LongSupplier;
  * <p>Runs when a file is first opened and after DDL through the driver. It compares the trigger text it
  * would generate with the text recorded in {@code _sync_tables} and rewrites only what drifted, so opening
  * a connection costs two catalog reads when nothing changed. A table synced for the first time has its
- * existing rows captured as inserts, so data written before syncsqlite was introduced reaches the server.
+ * existing rows captured as inserts, so data written before syncsqlite was introduced reaches the server,
+ * and the file records that its next connection starts from a snapshot ({@link Outbox#SNAPSHOT_NEEDED}).
  *
  * <p>Stateless; the caller provides a connection with no transaction open and must not use it
  * concurrently.
@@ -95,6 +96,7 @@ public final class CaptureInstaller {
             }
         }
         boolean backfilled = false;
+        boolean added = false;
         try (Statement st = conn.createStatement()) {
             for (TableInfo t : synced.values()) {
                 String text = String.join(";\n", TriggerSql.forTable(t));
@@ -108,6 +110,7 @@ public final class CaptureInstaller {
                 }
                 if (before == null && t.hasPrimaryKey()) {
                     backfilled |= st.executeUpdate(TriggerSql.backfill(t)) > 0;
+                    added = true;
                 }
                 try (PreparedStatement ps = conn.prepareStatement(
                         "INSERT INTO _sync_tables (name, triggers) VALUES (?, ?)"
@@ -124,6 +127,12 @@ public final class CaptureInstaller {
                     ps.setString(1, name);
                     ps.executeUpdate();
                 }
+            }
+        }
+        if (added) {
+            // Rows of this table may already have streamed past this file's cursor and been skipped.
+            try (Statement st = conn.createStatement()) {
+                st.executeUpdate(Outbox.REQUEST_SNAPSHOT);
             }
         }
         if (backfilled) {

@@ -13,7 +13,8 @@ import java.sql.Statement;
  *       contiguous range of {@code seq}. The last row of a committed transaction carries its HLC: that
  *       row is the transaction's <em>marker</em>, and its {@code seq} is the transaction id sent to the
  *       relay. {@code ack} on a marker is the feed position the relay acknowledged the transaction at.</li>
- *   <li>{@code _sync_state}: key/value: node id, feed cursor.</li>
+ *   <li>{@code _sync_state}: key/value: node id, feed cursor, and {@value #SNAPSHOT_NEEDED} while a
+ *       table that became synced waits for the snapshot that brings its rows.</li>
  *   <li>{@code _sync_tables}: the trigger text installed per synced table, to detect drift.</li>
  * </ul>
  *
@@ -40,6 +41,17 @@ public final class Outbox {
     /** Stamps the current transaction: bind the new HLC. Does nothing when the transaction captured nothing. */
     public static final String STAMP = "UPDATE _sync_outbox SET hlc = ?"
             + " WHERE seq = (SELECT max(seq) FROM _sync_outbox) AND hlc IS NULL";
+
+    /**
+     * The {@code _sync_state} key recording that the next connection must start from a snapshot: a table
+     * became synced after feed positions were passed, so rows of it already streamed were skipped. Written in
+     * the transaction that installs the table's capture (the application's own, for DDL in a transaction), so
+     * the request is exactly as durable as the table itself, and taken by the sync client as it resets the cursor.
+     */
+    public static final String SNAPSHOT_NEEDED = "snapshot_needed";
+
+    static final String REQUEST_SNAPSHOT = "INSERT INTO _sync_state (k, v) VALUES ('" + SNAPSHOT_NEEDED + "', 1)"
+            + " ON CONFLICT (k) DO UPDATE SET v = 1";
 
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"

@@ -679,12 +679,26 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Forgets the feed position, so the next connection starts with a snapshot. */
-    void resetCursor() throws SQLException {
-        // Only this file knows a snapshot is needed (a table became synced locally): it must not be lost.
-        durably(() -> {
+    /**
+     * If a table became synced since the last connection ({@link Outbox#SNAPSHOT_NEEDED}), forgets the feed
+     * position, so this connection starts with a snapshot, and takes the request in the same transaction.
+     *
+     * @return whether the cursor was reset
+     */
+    boolean takeSnapshotRequest() throws SQLException {
+        if (stateLong(Outbox.SNAPSHOT_NEEDED) == 0) {
+            return false;
+        }
+        // Only this file knows a snapshot is needed: the reset must not be lost once the request is gone.
+        return durably(() -> {
+            if (stateLong(Outbox.SNAPSHOT_NEEDED) == 0) {
+                return false;
+            }
             setState("cursor", 0);
-            return null;
+            PreparedStatement ps = prepared("DELETE FROM _sync_state WHERE k = ?");
+            ps.setString(1, Outbox.SNAPSHOT_NEEDED);
+            ps.executeUpdate();
+            return true;
         });
     }
 

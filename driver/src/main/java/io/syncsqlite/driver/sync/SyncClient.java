@@ -155,7 +155,9 @@ final class SyncClient implements Runnable {
     /**
      * Asks for a fresh snapshot: a table became synced locally after feed positions for it were passed
      * (an application that creates its tables after opening the connection), so rows of it already
-     * streamed were skipped. Snapshot rows are idempotent upserts; pending local writes are kept.
+     * streamed were skipped. Snapshot rows are idempotent upserts; pending local writes are kept. The request
+     * itself was recorded in the file with the table's capture ({@code Outbox.SNAPSHOT_NEEDED}), so it
+     * survives a restart before the next connection; this only makes a connected client reconnect to take it.
      */
     void requestResync() {
         resyncRequested = true;
@@ -261,9 +263,10 @@ final class SyncClient implements Runnable {
             }
         });
         transport = t;
-        if (resyncRequested) {
-            resyncRequested = false;
-            store.resetCursor();
+        // The request itself is in the file (written with the table's capture); the flag only brought us here.
+        resyncRequested = false;
+        if (store.takeSnapshotRequest()) {
+            LOG.log(System.Logger.Level.INFO, "tables became synced in this file: starting from a snapshot");
         }
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).

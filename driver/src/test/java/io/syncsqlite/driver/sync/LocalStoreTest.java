@@ -259,4 +259,31 @@ class LocalStoreTest {
         assertEquals("a|115|0", row("t1"));
         assertEquals(0, store.unsettled());
     }
+
+    @Test
+    void aTableSyncedAfterTheCursorMovedMakesTheNextConnectionStartFromASnapshotAcrossARestart() throws Exception {
+        // Opening the file synced its first tables: the first connection takes that request (cursor already 0).
+        assertTrue(store.takeSnapshotRequest());
+        assertTrue(!store.takeSnapshotRequest(), "taken once");
+        store.applyFeed(List.of(upsert(7, "t1", "a", 1, false)), 7);
+        assertEquals(7, store.cursor());
+
+        // DDL in an application transaction that rolls back requests nothing.
+        app.setAutoCommit(false);
+        exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+        app.rollback();
+        app.setAutoCommit(true);
+        assertTrue(!store.takeSnapshotRequest(), "a rolled-back table needs no snapshot");
+        assertEquals(7, store.cursor());
+
+        // Committed, it does; and the request is in the file, not in this process: a new store (a restart) takes it.
+        exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+        store.close();
+        client.close();
+        client = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+        store = LocalStores.open(client);
+        assertTrue(store.takeSnapshotRequest());
+        assertEquals(0, store.cursor(), "the next hello asks for a snapshot");
+        assertTrue(!store.takeSnapshotRequest());
+    }
 }
