@@ -32,10 +32,11 @@ import java.util.stream.Stream;
  * started in this JVM, a real PostgreSQL, all on loopback. Each scenario is repeated and compared with a
  * baseline measured in the same run:
  * <ol>
- *   <li>client to PostgreSQL sustained throughput vs pgjdbc batched upserts;</li>
+ *   <li>client to PostgreSQL sustained throughput vs pgjdbc batched upserts (into a plain table, and into the
+ *       synced table, where capture fires as for any writer);</li>
  *   <li>commit on client A to visible on client B, p50/p99, vs a bare WebSocket echo round trip;</li>
  *   <li>initial sync of M rows into an empty file vs pgjdbc SELECT + sqlite-jdbc batched INSERT;</li>
- *   <li>catch-up of K offline changes vs pgjdbc applying the same changes as batched upserts.</li>
+ *   <li>catch-up of K offline changes vs pgjdbc applying the same changes as batched upserts (both tables).</li>
  * </ol>
  *
  * <pre>
