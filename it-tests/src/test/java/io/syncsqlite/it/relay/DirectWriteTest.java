@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
+import static io.syncsqlite.it.support.Json.delete;
 import static io.syncsqlite.it.support.Json.obj;
 import static io.syncsqlite.it.support.Json.tx;
 import static io.syncsqlite.it.support.Json.update;
@@ -150,6 +151,27 @@ class DirectWriteTest {
         c.push(tx(4, Hlc.ofMillis(now + AHEAD / 2) + 1, update("item", obj("id", 10), obj("name", "renamed"))));
         c.awaitAck(4);
         assertEquals(List.of(List.of("renamed", "4")), f.query("SELECT name, qty FROM item WHERE id = 10"));
+    }
+
+    @Test
+    void aDirectInsertOverATombstoneIsStampedPastItAndLogsTheClockItGotInStatementOrder() {
+        f.execute("INSERT INTO item VALUES (120, 'twenty', 1)");
+        TestClient c = f.client("direct-reinsert", head());
+        long future = Hlc.ofMillis(System.currentTimeMillis() + AHEAD);
+        c.push(tx(1, future, delete("item", obj("id", 120))));
+        c.awaitAck(1);
+        assertEquals(0, f.queryLong("SELECT count(*) FROM item WHERE id = 120"));
+
+        // One statement: new keys around the tombstoned one.
+        f.execute("INSERT INTO item VALUES (123, 'a', 1), (120, 'back', 2), (121, 'b', 3)");
+        long alive = f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 120}' AND alive");
+        assertTrue(alive > future, "stamped after the tombstone's clock, which runs ahead of the relay's");
+        assertEquals(alive, f.queryLong("SELECT hlc FROM syncsqlite.change WHERE tbl = 'item' AND pk = '{\"id\": 120}'"
+                + " ORDER BY id DESC LIMIT 1"), "the log carries the clock the row got");
+        long fresh = f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 121}'");
+        assertTrue(fresh < future, "a key without a clock row gets the relay's time");
+        assertEquals(List.of(List.of("123"), List.of("120"), List.of("121")), f.query("SELECT pk ->> 'id' FROM syncsqlite.change"
+                + " WHERE xid = (SELECT max(xid) FROM syncsqlite.change) ORDER BY id"), "logged in the statement's order");
     }
 
     @Test
