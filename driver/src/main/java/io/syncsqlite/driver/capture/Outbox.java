@@ -13,8 +13,9 @@ import java.sql.Statement;
  *       contiguous range of {@code seq}. The last row of a committed transaction carries its HLC: that
  *       row is the transaction's <em>marker</em>, and its {@code seq} is the transaction id sent to the
  *       relay. {@code ack} on a marker is the feed position the relay acknowledged the transaction at.</li>
- *   <li>{@code _sync_state}: key/value: node id, feed cursor, and {@value #SNAPSHOT_NEEDED} while a
- *       table that became synced waits for the snapshot that brings its rows.</li>
+ *   <li>{@code _sync_state}: key/value: node id, feed cursor; {@value #SNAPSHOT_NEEDED} while a table
+ *       that became synced waits for the snapshot that brings its rows, and {@value #RESYNC_PENDING} from
+ *       the start of a snapshot that replaces what the file holds until the transaction that completes it.</li>
  *   <li>{@code _sync_tables}: the trigger text installed per synced table, to detect drift.</li>
  * </ul>
  *
@@ -50,6 +51,13 @@ public final class Outbox {
      */
     public static final String SNAPSHOT_NEEDED = "snapshot_needed";
 
+    /**
+     * The {@code _sync_state} key present while a snapshot that replaces the file's rows is under way (a
+     * resync: rows it does not bring are removed when it completes). Set durably when it begins, deleted in
+     * the transaction that removes those rows; found at a connect, it starts the resync again from cursor 0.
+     */
+    public static final String RESYNC_PENDING = "resync_pending";
+
     static final String REQUEST_SNAPSHOT = "INSERT INTO _sync_state (k, v) VALUES ('" + SNAPSHOT_NEEDED + "', 1)"
             + " ON CONFLICT (k) DO UPDATE SET v = 1";
 
@@ -74,6 +82,16 @@ public final class Outbox {
      */
     public static final String ANNOTATE_DELTAS = "UPDATE _sync_outbox SET deltas = ?"
             + " WHERE seq > (SELECT max(seq) FROM _sync_outbox) - changes() AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
+
+    /** Whether the file holds a snapshot request not yet taken by a sync client ({@link #SNAPSHOT_NEEDED}). */
+    public static boolean snapshotRequested(Connection conn) throws SQLException {
+        try (java.sql.PreparedStatement ps = conn.prepareStatement("SELECT 1 FROM _sync_state WHERE k = ?")) {
+            ps.setString(1, SNAPSHOT_NEEDED);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
 
     /** Creates the bookkeeping tables if missing. Call inside a write transaction. */
     public static void create(Connection conn) throws SQLException {

@@ -679,26 +679,38 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
+    /** Whether a snapshot request waits in the file ({@link Outbox#SNAPSHOT_NEEDED}). */
+    boolean snapshotRequested() throws SQLException {
+        return stateLong(Outbox.SNAPSHOT_NEEDED) != 0;
+    }
+
     /**
-     * If a table became synced since the last connection ({@link Outbox#SNAPSHOT_NEEDED}), forgets the feed
-     * position, so this connection starts with a snapshot, and takes the request in the same transaction.
+     * At connect: takes a snapshot request ({@link Outbox#SNAPSHOT_NEEDED}) and decides how this connection
+     * starts. A file that had a feed position gets a <em>resync</em>: the cursor goes back to 0 and, since a
+     * snapshot only brings rows, the rows it does not bring are removed when it completes (rows deleted on
+     * the server after the old cursor would stay otherwise), as for a resync the relay asks for. That state
+     * is in the file ({@link Outbox#RESYNC_PENDING}) until the transaction that completes it, so a
+     * connection lost or a restart in between starts it again. A file without a position just starts from a
+     * snapshot (it has no server rows to remove).
      *
-     * @return whether the cursor was reset
+     * @return whether this connection's snapshot is a resync ({@link #beginResync} once welcomed)
      */
     boolean takeSnapshotRequest() throws SQLException {
-        if (stateLong(Outbox.SNAPSHOT_NEEDED) == 0) {
+        if (!snapshotRequested() && stateLong(Outbox.RESYNC_PENDING) == 0) {
             return false;
         }
         // Only this file knows a snapshot is needed: the reset must not be lost once the request is gone.
         return durably(() -> {
-            if (stateLong(Outbox.SNAPSHOT_NEEDED) == 0) {
-                return false;
+            boolean resync = stateLong(Outbox.RESYNC_PENDING) != 0;
+            if (snapshotRequested()) {
+                deleteState(Outbox.SNAPSHOT_NEEDED);
+                resync |= cursor() > 0;
             }
-            setState("cursor", 0);
-            PreparedStatement ps = prepared("DELETE FROM _sync_state WHERE k = ?");
-            ps.setString(1, Outbox.SNAPSHOT_NEEDED);
-            ps.executeUpdate();
-            return true;
+            if (resync) {
+                setState(Outbox.RESYNC_PENDING, 1);
+                setState("cursor", 0);
+            }
+            return resync;
         });
     }
 
@@ -715,6 +727,12 @@ final class LocalStore implements AutoCloseable {
                 + " ON CONFLICT (k) DO UPDATE SET v = excluded.v");
         ps.setString(1, key);
         ps.setLong(2, value);
+        ps.executeUpdate();
+    }
+
+    private void deleteState(String key) throws SQLException {
+        PreparedStatement ps = prepared("DELETE FROM _sync_state WHERE k = ?");
+        ps.setString(1, key);
         ps.executeUpdate();
     }
 
@@ -789,9 +807,19 @@ final class LocalStore implements AutoCloseable {
         return tables.get().values();
     }
 
-    /** A resync snapshot begins (the relay pruned history this file still needed): note every row it brings. */
-    void beginResync() {
+    /**
+     * A resync snapshot begins (the relay pruned history this file still needed, the user's scope changed, or
+     * tables became synced here): note every row it brings. Recorded in the file until {@link #endResync}, so
+     * that a restart after the snapshot's last batch but before the removal does not skip the removal.
+     */
+    void beginResync() throws SQLException {
         resyncSeen = new HashSet<>();
+        if (stateLong(Outbox.RESYNC_PENDING) == 0) {
+            durably(() -> {
+                setState(Outbox.RESYNC_PENDING, 1);
+                return null;
+            });
+        }
     }
 
     boolean resyncing() {
@@ -851,6 +879,7 @@ final class LocalStore implements AutoCloseable {
             PreparedStatement echo = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
             echo.setLong(1, echoFrom);
             echo.executeUpdate();
+            deleteState(Outbox.RESYNC_PENDING);
             return removed;
         });
     }

@@ -263,10 +263,16 @@ final class SyncClient implements Runnable {
             }
         });
         transport = t;
+        if (store.snapshotRequested()) {
+            // Another program may have created the table: this node's catalog must have it before the
+            // snapshot comes, or its rows would be skipped once more with the request already taken.
+            onTablesCreated.accept(store.connection());
+        }
         // The request itself is in the file (written with the table's capture); the flag only brought us here.
         resyncRequested = false;
-        if (store.takeSnapshotRequest()) {
-            LOG.log(System.Logger.Level.INFO, "tables became synced in this file: starting from a snapshot");
+        boolean localResync = store.takeSnapshotRequest();
+        if (localResync) {
+            LOG.log(System.Logger.Level.INFO, "tables became synced in this file: resyncing from a snapshot");
         }
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
@@ -281,6 +287,8 @@ final class SyncClient implements Runnable {
         if (welcome.resync()) {
             LOG.log(System.Logger.Level.INFO, "the relay no longer has the history since this file''s cursor {0}:"
                     + " resyncing from a snapshot", store.cursor());
+        }
+        if (welcome.resync() || localResync) {
             store.beginResync();
         }
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
@@ -293,6 +301,11 @@ final class SyncClient implements Runnable {
         long lastPing = System.nanoTime();
         push();
         while (running) {
+            if (resyncRequested) {
+                // Checked on every turn, not only on the nudge that came with it: a request made while the
+                // welcome was awaited had its nudge consumed there.
+                throw new IOException("reconnecting for a snapshot: tables became synced locally");
+            }
             Event e = events.poll(refreshPending ? REFRESH_NANOS : TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
             if (e == null && refreshPending) {
                 refreshCounters();
@@ -303,7 +316,7 @@ final class SyncClient implements Runnable {
             } else if (e instanceof Closed c && c.from() == t) {
                 throw new IOException(c.cause());
             } else if (e instanceof Nudge && resyncRequested) {
-                throw new IOException("reconnecting for a snapshot: tables became synced locally");
+                continue;
             } else if (e instanceof Nudge) {
                 // A write made outside an auto-commit wrap (a RETURNING query, another program) may be unstamped.
                 store.stampOrphans();

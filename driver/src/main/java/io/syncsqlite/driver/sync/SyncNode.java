@@ -331,21 +331,24 @@ public final class SyncNode {
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
-            publish(installed);
+            publish(installed, Outbox.snapshotRequested(raw));
         }
     }
 
     /** Publishes the synced tables as the file has them now, after a transaction that ran DDL ended. */
     public void reloadTables(Connection raw) throws SQLException {
-        publish(CaptureInstaller.syncedTables(raw, config.tables()));
+        publish(CaptureInstaller.syncedTables(raw, config.tables()), Outbox.snapshotRequested(raw));
     }
 
-    private synchronized void publish(Map<String, TableInfo> now) {
-        Map<String, TableInfo> before = synced;
+    /**
+     * @param snapshotRequested the file holds a snapshot request: a table was recorded as synced anew (also
+     *                          one dropped and created again in one transaction, whose name set is unchanged)
+     */
+    private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested) {
         synced = now;
         keyedInserts.clear();
-        if (client != null && !before.keySet().containsAll(now.keySet())) {
-            // Rows of the new table may already have streamed past and been skipped.
+        if (client != null && snapshotRequested) {
+            // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
             client.requestResync();
         }
     }

@@ -19,6 +19,7 @@ import java.sql.Statement;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -261,11 +262,12 @@ class LocalStoreTest {
     }
 
     @Test
-    void aTableSyncedAfterTheCursorMovedMakesTheNextConnectionStartFromASnapshotAcrossARestart() throws Exception {
-        // Opening the file synced its first tables: the first connection takes that request (cursor already 0).
-        assertTrue(store.takeSnapshotRequest());
-        assertTrue(!store.takeSnapshotRequest(), "taken once");
-        store.applyFeed(List.of(upsert(7, "t1", "a", 1, false)), 7);
+    void aTableSyncedAfterTheCursorMovedMakesTheNextConnectionResyncAcrossRestarts() throws Exception {
+        // Opening the file synced its first tables: with no feed position yet, a plain snapshot is all it needs.
+        assertTrue(store.snapshotRequested());
+        assertFalse(store.takeSnapshotRequest(), "cursor 0: a snapshot, nothing to remove");
+        assertFalse(store.snapshotRequested(), "taken");
+        store.applyFeed(List.of(upsert(7, "t1", "a", 1, false), upsert(7, "t2", "b", 1, false)), 7);
         assertEquals(7, store.cursor());
 
         // DDL in an application transaction that rolls back requests nothing.
@@ -273,17 +275,36 @@ class LocalStoreTest {
         exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
         app.rollback();
         app.setAutoCommit(true);
-        assertTrue(!store.takeSnapshotRequest(), "a rolled-back table needs no snapshot");
-        assertEquals(7, store.cursor());
+        assertFalse(store.snapshotRequested(), "a rolled-back table needs no snapshot");
 
-        // Committed, it does; and the request is in the file, not in this process: a new store (a restart) takes it.
+        // Committed, it does; the request is in the file, not in this process: a new store (a restart) takes it.
         exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+        reopenStore();
+        assertTrue(store.takeSnapshotRequest(), "a file with a position resyncs");
+        assertEquals(0, store.cursor(), "the next hello asks for a snapshot");
+
+        // Lost before the snapshot completed (even after its last batch): the next connection resyncs again.
+        store.beginResync();
+        store.applyFeed(List.of(upsert(0, "t1", "a", 1, false)), 9, 9, true);
+        reopenStore();
+        assertTrue(store.takeSnapshotRequest(), "still a resync");
+        assertEquals(0, store.cursor());
+
+        // Completed: t2, deleted on the server after the old cursor, is not in the snapshot and goes.
+        store.beginResync();
+        store.applyFeed(List.of(upsert(0, "t1", "a", 1, false)), 9, 9, true);
+        store.endResync();
+        assertEquals("absent", row("t2"));
+        assertEquals("a|1|0", row("t1"));
+        reopenStore();
+        assertFalse(store.takeSnapshotRequest(), "done");
+        assertEquals(9, store.cursor());
+    }
+
+    private void reopenStore() throws SQLException {
         store.close();
         client.close();
         client = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
         store = LocalStores.open(client);
-        assertTrue(store.takeSnapshotRequest());
-        assertEquals(0, store.cursor(), "the next hello asks for a snapshot");
-        assertTrue(!store.takeSnapshotRequest());
     }
 }

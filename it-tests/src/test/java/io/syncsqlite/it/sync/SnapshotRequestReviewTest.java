@@ -1,0 +1,185 @@
+package io.syncsqlite.it.sync;
+
+import io.syncsqlite.it.harness.Client;
+import io.syncsqlite.it.harness.Cluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * End to end (real PostgreSQL, relay, SQLite files): the snapshot request of a table that became synced is
+ * kept in the file and taken at connect. Each test is a fault a review of the first version (6f1b508) found.
+ */
+public class SnapshotRequestReviewTest {
+
+    @TempDir
+    Path dir;
+
+    /** "Another program": opens {@code args[0]} through the driver and runs {@code args[1]}. */
+    public static void main(String[] args) throws Exception {
+        try (Connection c = DriverManager.getConnection(args[0]); Statement st = c.createStatement()) {
+            st.execute(args[1]);
+        }
+    }
+
+    private static long requested(Client c) throws SQLException {
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + c.file());
+             Statement st = plain.createStatement();
+             ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'snapshot_needed'")) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    /** Polls {@code sql} on PostgreSQL and on {@code c} for {@code seconds}; returns the last difference or null. */
+    private static String differenceAfter(Cluster cluster, Client c, String sql, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        String diff;
+        do {
+            List<Map<String, Object>> pg = cluster.pgRows(sql);
+            List<Map<String, Object>> local = c.rows(sql);
+            diff = pg.equals(local) ? null : "PostgreSQL " + pg + " vs client " + local;
+            if (diff == null) {
+                return null;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        return diff;
+    }
+
+    /**
+     * Taking the request resets the cursor to 0, and the relay answers a hello at cursor 0 with a plain
+     * snapshot, which only upserts: a row deleted on the server between the old cursor and the snapshot stayed
+     * on the device for good. A file with a position now resyncs (rows the snapshot lacks are removed).
+     */
+    @Test
+    void aRowDeletedOnTheServerWhileOfflineIsRemovedByTheSnapshotTheRequestTriggers() throws Exception {
+        try (Cluster cluster = Cluster.start("reqdel", dir, "CREATE TABLE note (id text PRIMARY KEY, body text)",
+                "CREATE TABLE label (id text PRIMARY KEY, name text)",
+                "INSERT INTO label VALUES ('l1', 'in the snapshot')",
+                "INSERT INTO note VALUES ('n1', 'deleted later'), ('n2', 'kept')")) {
+            Client c = cluster.client("c", "CREATE TABLE note (id TEXT PRIMARY KEY, body TEXT)");
+            cluster.awaitConverged("SELECT id, body FROM note ORDER BY id", c);
+            c.exec("INSERT INTO note (id, body) VALUES ('n3', 'local')");
+            c.awaitSynced();
+            assertTrue(c.node().status().cursor() > 0);
+
+            c.offline();
+            cluster.pg("DELETE FROM note WHERE id = 'n1'");
+            c.script("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+            c.close();
+            c.online();
+            c.reopen();
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c); // the snapshot came
+            c.awaitSynced();
+            assertEquals(null, differenceAfter(cluster, c, "SELECT id, body FROM note ORDER BY id", 10),
+                    "the server's delete of n1 reaches this file");
+        }
+    }
+
+    /**
+     * The connect reads the request before the hello; a table created after that read but before the welcome
+     * arrives queued a nudge that {@code awaitWelcome} consumed, and the loop reconnected only on a nudge, so
+     * the table's rows were not fetched. The loop now checks the flag on every turn. The welcome is held here
+     * by locking the table the relay reads it from.
+     */
+    @Test
+    void aTableCreatedWhileTheWelcomeIsAwaitedIsFetched() throws Exception {
+        try (Cluster cluster = Cluster.start("reqwelcome", dir, "CREATE TABLE note (id text PRIMARY KEY, body text)",
+                "CREATE TABLE label (id text PRIMARY KEY, name text)",
+                "INSERT INTO label VALUES ('l1', 'skipped by the first snapshot')")) {
+            Client c = cluster.client("c", "CREATE TABLE note (id TEXT PRIMARY KEY, body TEXT)");
+            c.exec("INSERT INTO note (id, body) VALUES ('n1', 'x')");
+            c.awaitSynced();
+
+            c.offline();
+            try (Connection lock = cluster.pg()) {
+                lock.setAutoCommit(false);
+                try (Statement st = lock.createStatement()) {
+                    st.execute("LOCK TABLE syncsqlite.client IN ACCESS EXCLUSIVE MODE");
+                }
+                c.online();
+                // The client has sent its hello (after taking no request) and waits for the welcome.
+                Cluster.eventually(() -> ((Number) cluster.pgRows("SELECT count(*) AS n FROM pg_stat_activity"
+                        + " WHERE wait_event_type = 'Lock' AND query LIKE '%syncsqlite.client%'").get(0).get("n")).longValue(),
+                        n -> n > 0);
+                c.script("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+                Thread.sleep(300);
+                lock.commit();
+            }
+            Cluster.eventually(() -> c.node().status().connected(), b -> b);
+            String diff = differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 15);
+            long pending = requested(c);
+            assertEquals(null, diff, "the table's rows; snapshot_needed = " + pending);
+        }
+    }
+
+    /**
+     * When another program using the driver (a migration tool with {@code sync.enabled=false}, say) adds the
+     * table, the running client's catalog lacks it: its next connect took the request and applied the snapshot
+     * skipping the table's rows, and nothing asked again. The connect now reloads the catalog from the file
+     * before it takes a request.
+     */
+    @Test
+    void aTableAnotherProgramAddedGetsItsRowsAtTheRunningClientsNextConnect() throws Exception {
+        try (Cluster cluster = Cluster.start("reqother", dir, "CREATE TABLE note (id text PRIMARY KEY, body text)",
+                "CREATE TABLE label (id text PRIMARY KEY, name text)",
+                "INSERT INTO label VALUES ('l1', 'skipped by the first snapshot')")) {
+            Client c = cluster.client("c", "CREATE TABLE note (id TEXT PRIMARY KEY, body TEXT)");
+            c.exec("INSERT INTO note (id, body) VALUES ('n1', 'x')");
+            c.awaitSynced();
+
+            Process other = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
+                    "-cp", System.getProperty("java.class.path"), SnapshotRequestReviewTest.class.getName(),
+                    "jdbc:syncsqlite:" + c.file() + "?sync.enabled=false&sync.lingerMs=0",
+                    "CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)").inheritIO().start();
+            assertTrue(other.waitFor(60, TimeUnit.SECONDS) && other.exitValue() == 0, "the other program ran");
+            assertEquals(1, requested(c), "the other program recorded the request in the file");
+
+            c.proxy().cutAll(); // any reconnect
+            Cluster.eventually(() -> requested(c), n -> n == 0);
+            c.awaitSynced();
+
+            c.reopen(); // a restart: the catalog now has the table
+            c.awaitSynced();
+            assertEquals(null, differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 10),
+                    "the rows of the table the other program added");
+        }
+    }
+
+    /**
+     * A synced table dropped and created again in one transaction is recorded anew, so the file gets the
+     * request, but the node told the client to reconnect only when the set of synced names grew: the
+     * recreated table stayed empty. The node now reconnects whenever the file holds a request.
+     */
+    @Test
+    void aTableRecreatedInOneTransactionGetsTheServersRowsBack() throws Exception {
+        try (Cluster cluster = Cluster.start("reqrecreate", dir, "CREATE TABLE note (id text PRIMARY KEY, body text)",
+                "CREATE TABLE label (id text PRIMARY KEY, name text)",
+                "INSERT INTO label VALUES ('l1', 'a'), ('l2', 'b')")) {
+            Client c = cluster.client("c", "CREATE TABLE note (id TEXT PRIMARY KEY, body TEXT)",
+                    "CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c);
+            c.connection().setAutoCommit(false);
+            c.script("DROP TABLE label", "CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+            c.connection().commit();
+            c.connection().setAutoCommit(true);
+            c.exec("INSERT INTO note (id, body) VALUES ('n1', 'x')");
+            c.awaitSynced();
+            assertEquals(null, differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 10),
+                    "snapshot_needed = " + requested(c));
+        }
+    }
+}
