@@ -42,6 +42,11 @@ final class SyncClient implements Runnable {
     private static final System.Logger LOG = System.getLogger(SyncClient.class.getName());
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /**
+     * A connection welcomed this long ago held: losing it resets the reconnect backoff. Shorter-lived ones keep
+     * growing it, so a relay that welcomes and then drops every connection is not retried in a tight loop.
+     */
+    private static final long STABLE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long SILENCE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int MAX_UNACKED_TXS = 5000;
@@ -92,6 +97,8 @@ final class SyncClient implements Runnable {
     private volatile long cursorSnapshot;
     private volatile long refreshed;
     private volatile boolean resyncRequested;
+    /** When the current connection was welcomed (sync thread only). */
+    private long connectedAtNanos;
     /** What {@link SchemaCheck} found at the last connect (empty until the relay answered). */
     private volatile List<String> schemaDifferences = List.of();
     private long snapshotBase;
@@ -198,15 +205,25 @@ final class SyncClient implements Runnable {
         while (running) {
             URI uri = config.servers().get(serverIndex % config.servers().size());
             relay = uri.toString();
+            boolean immediately = false;
             try {
                 session(uri);
                 backoff = 100;
             } catch (InterruptedException e) {
                 break;
+            } catch (ReconnectForSnapshot e) {
+                // Deliberate, with the relay reachable a moment ago: no reason to wait.
+                immediately = true;
+                LOG.log(System.Logger.Level.DEBUG, "sync connection to {0}: {1}", uri, e.getMessage());
             } catch (IOException | SQLException | RuntimeException e) {
                 lastError = e.getMessage();
                 LOG.log(System.Logger.Level.DEBUG, "sync connection to {0} ended: {1}", uri, e.toString());
             } finally {
+                if (connected && System.nanoTime() - connectedAtNanos > STABLE_NANOS) {
+                    // The connection held: its loss starts a new streak of attempts, not the old one's backoff
+                    // (which would otherwise only ever grow, to reconnectMaxMs after a few losses a day).
+                    backoff = 100;
+                }
                 connected = false;
                 keys.connectionLost();
                 if (transport != null) {
@@ -218,6 +235,9 @@ final class SyncClient implements Runnable {
                 break;
             }
             serverIndex++;
+            if (immediately) {
+                continue;
+            }
             try {
                 long jitter = ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
                 waitForNudgeOr(backoff / 2 + jitter);
@@ -295,6 +315,7 @@ final class SyncClient implements Runnable {
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
         connected = true;
+        connectedAtNanos = System.nanoTime();
         lastError = null;
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
@@ -304,7 +325,7 @@ final class SyncClient implements Runnable {
             if (resyncRequested) {
                 // Checked on every turn, not only on the nudge that came with it: a request made while the
                 // welcome was awaited had its nudge consumed there.
-                throw new IOException("reconnecting for a snapshot: tables became synced locally");
+                throw new ReconnectForSnapshot();
             }
             Event e = events.poll(refreshPending ? REFRESH_NANOS : TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
             if (e == null && refreshPending) {
@@ -336,6 +357,13 @@ final class SyncClient implements Runnable {
             if (sentThroughTx > ackedThroughTx && now - oldestUnackedSentNanos > ACK_TIMEOUT_NANOS) {
                 throw new IOException("no acknowledgement for transaction " + (ackedThroughTx + 1) + " within 30 s");
             }
+        }
+    }
+
+    /** The session ends on purpose, to take a snapshot request at the next connect. */
+    private static final class ReconnectForSnapshot extends IOException {
+        ReconnectForSnapshot() {
+            super("reconnecting for a snapshot: tables became synced locally");
         }
     }
 
