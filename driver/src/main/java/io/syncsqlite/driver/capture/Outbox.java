@@ -58,8 +58,9 @@ public final class Outbox {
      */
     public static final String RESYNC_PENDING = "resync_pending";
 
+    // A counter, so that taking a request read before the hello leaves a newer one for the next connection.
     static final String REQUEST_SNAPSHOT = "INSERT INTO _sync_state (k, v) VALUES ('" + SNAPSHOT_NEEDED + "', 1)"
-            + " ON CONFLICT (k) DO UPDATE SET v = 1";
+            + " ON CONFLICT (k) DO UPDATE SET v = v + 1";
 
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"

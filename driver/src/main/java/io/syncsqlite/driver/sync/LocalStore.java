@@ -679,38 +679,44 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
-    /** Whether a snapshot request waits in the file ({@link Outbox#SNAPSHOT_NEEDED}). */
-    boolean snapshotRequested() throws SQLException {
-        return stateLong(Outbox.SNAPSHOT_NEEDED) != 0;
+    /**
+     * The snapshot request waiting in the file ({@link Outbox#SNAPSHOT_NEEDED}): a number that grows with
+     * every request, 0 for none. Reads only.
+     */
+    long snapshotRequest() throws SQLException {
+        return stateLong(Outbox.SNAPSHOT_NEEDED);
     }
 
     /**
-     * At connect: takes a snapshot request ({@link Outbox#SNAPSHOT_NEEDED}) and decides how this connection
-     * starts. A file that had a feed position gets a <em>resync</em>: the cursor goes back to 0 and, since a
-     * snapshot only brings rows, the rows it does not bring are removed when it completes (rows deleted on
-     * the server after the old cursor would stay otherwise), as for a resync the relay asks for. That state
-     * is in the file ({@link Outbox#RESYNC_PENDING}) until the transaction that completes it, so a
-     * connection lost or a restart in between starts it again. A file without a position just starts from a
-     * snapshot (it has no server rows to remove).
-     *
-     * @return whether this connection's snapshot is a resync ({@link #beginResync} once welcomed)
+     * Whether the next connection must resync (read only, before the hello): a resync is under way
+     * ({@link Outbox#RESYNC_PENDING}), or a snapshot is requested and the file had a feed position. A snapshot
+     * only brings rows, so rows the server deleted after that position would stay; a resync removes the rows
+     * it does not bring when it completes, as for a resync the relay asks for. A file without a position just
+     * starts from a snapshot (it has no server rows to remove).
      */
-    boolean takeSnapshotRequest() throws SQLException {
-        if (!snapshotRequested() && stateLong(Outbox.RESYNC_PENDING) == 0) {
-            return false;
-        }
+    boolean resyncDue(long request) throws SQLException {
+        return stateLong(Outbox.RESYNC_PENDING) != 0 || request != 0 && cursor() > 0;
+    }
+
+    /**
+     * Takes request {@code request} (a newer one stays for the next connection) and, with {@code resync},
+     * resets the cursor and records the resync ({@link Outbox#RESYNC_PENDING}) until the transaction that
+     * completes it ({@link #endResync}), so a connection lost or a restart in between starts it again. Called
+     * once the relay has welcomed a hello sent with cursor 0: writing before the hello would wait for any
+     * application transaction, which may itself wait for the key ranges this connection asks for first.
+     */
+    void takeSnapshotRequest(long request, boolean resync) throws SQLException {
         // Only this file knows a snapshot is needed: the reset must not be lost once the request is gone.
-        return durably(() -> {
-            boolean resync = stateLong(Outbox.RESYNC_PENDING) != 0;
-            if (snapshotRequested()) {
-                deleteState(Outbox.SNAPSHOT_NEEDED);
-                resync |= cursor() > 0;
-            }
+        durably(() -> {
+            PreparedStatement ps = prepared("DELETE FROM _sync_state WHERE k = ? AND v = ?");
+            ps.setString(1, Outbox.SNAPSHOT_NEEDED);
+            ps.setLong(2, request);
+            ps.executeUpdate();
             if (resync) {
                 setState(Outbox.RESYNC_PENDING, 1);
                 setState("cursor", 0);
             }
-            return resync;
+            return null;
         });
     }
 

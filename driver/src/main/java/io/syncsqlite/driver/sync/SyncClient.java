@@ -78,6 +78,8 @@ final class SyncClient implements Runnable {
     private final Consumer<SnapshotProgress> onSnapshot;
     private final Supplier<String> token;
     private final SqlConsumer<java.sql.Connection> onTablesCreated;
+    /** Re-reads the synced tables from the file, reading only (the application may hold the write lock). */
+    private final SqlConsumer<java.sql.Connection> reloadCatalog;
 
     /** A callback that may fail with an SQLException. */
     @FunctionalInterface
@@ -119,7 +121,7 @@ final class SyncClient implements Runnable {
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
                Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
                Consumer<SnapshotProgress> onSnapshot, Supplier<String> token, javax.net.ssl.SSLContext tls,
-               SqlConsumer<java.sql.Connection> onTablesCreated) {
+               SqlConsumer<java.sql.Connection> onTablesCreated, SqlConsumer<java.sql.Connection> reloadCatalog) {
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -130,6 +132,7 @@ final class SyncClient implements Runnable {
         this.onSnapshot = onSnapshot;
         this.token = token;
         this.onTablesCreated = onTablesCreated;
+        this.reloadCatalog = reloadCatalog;
         HttpClient.Builder http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT);
         if (tls != null) {
             http.sslContext(tls);
@@ -283,18 +286,21 @@ final class SyncClient implements Runnable {
             }
         });
         transport = t;
-        if (store.snapshotRequested()) {
+        long request = store.snapshotRequest();
+        if (request != 0) {
             // Another program may have created the table: this node's catalog must have it before the
-            // snapshot comes, or its rows would be skipped once more with the request already taken.
-            onTablesCreated.accept(store.connection());
+            // snapshot comes, or its rows would be skipped once more with the request already taken. Read
+            // only: an application transaction may hold the write lock, waiting for the keys this
+            // connection is about to ask for.
+            reloadCatalog.accept(store.connection());
         }
         // The request itself is in the file (written with the table's capture); the flag only brought us here.
         resyncRequested = false;
-        boolean localResync = store.takeSnapshotRequest();
+        boolean localResync = store.resyncDue(request);
         if (localResync) {
             LOG.log(System.Logger.Level.INFO, "tables became synced in this file: resyncing from a snapshot");
         }
-        t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, store.cursor()));
+        t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
         requestKeys();
@@ -307,6 +313,9 @@ final class SyncClient implements Runnable {
         if (welcome.resync()) {
             LOG.log(System.Logger.Level.INFO, "the relay no longer has the history since this file''s cursor {0}:"
                     + " resyncing from a snapshot", store.cursor());
+        }
+        if (request != 0 || localResync) {
+            store.takeSnapshotRequest(request, localResync);
         }
         if (welcome.resync() || localResync) {
             store.beginResync();

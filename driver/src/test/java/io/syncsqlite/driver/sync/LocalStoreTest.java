@@ -264,9 +264,9 @@ class LocalStoreTest {
     @Test
     void aTableSyncedAfterTheCursorMovedMakesTheNextConnectionResyncAcrossRestarts() throws Exception {
         // Opening the file synced its first tables: with no feed position yet, a plain snapshot is all it needs.
-        assertTrue(store.snapshotRequested());
-        assertFalse(store.takeSnapshotRequest(), "cursor 0: a snapshot, nothing to remove");
-        assertFalse(store.snapshotRequested(), "taken");
+        assertTrue((store.snapshotRequest() != 0));
+        assertFalse(LocalStores.takeAtConnect(store), "cursor 0: a snapshot, nothing to remove");
+        assertFalse((store.snapshotRequest() != 0), "taken");
         store.applyFeed(List.of(upsert(7, "t1", "a", 1, false), upsert(7, "t2", "b", 1, false)), 7);
         assertEquals(7, store.cursor());
 
@@ -275,19 +275,24 @@ class LocalStoreTest {
         exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
         app.rollback();
         app.setAutoCommit(true);
-        assertFalse(store.snapshotRequested(), "a rolled-back table needs no snapshot");
+        assertFalse((store.snapshotRequest() != 0), "a rolled-back table needs no snapshot");
 
         // Committed, it does; the request is in the file, not in this process: a new store (a restart) takes it.
         exec("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
+        // A request made after the connect read one (before its hello) is not taken with it.
+        long read = store.snapshotRequest();
+        exec("CREATE TABLE other (id TEXT PRIMARY KEY)");
+        store.takeSnapshotRequest(read, false);
+        assertTrue(store.snapshotRequest() != 0, "the newer request stays");
         reopenStore();
-        assertTrue(store.takeSnapshotRequest(), "a file with a position resyncs");
+        assertTrue(LocalStores.takeAtConnect(store), "a file with a position resyncs");
         assertEquals(0, store.cursor(), "the next hello asks for a snapshot");
 
         // Lost before the snapshot completed (even after its last batch): the next connection resyncs again.
         store.beginResync();
         store.applyFeed(List.of(upsert(0, "t1", "a", 1, false)), 9, 9, true);
         reopenStore();
-        assertTrue(store.takeSnapshotRequest(), "still a resync");
+        assertTrue(LocalStores.takeAtConnect(store), "still a resync");
         assertEquals(0, store.cursor());
 
         // Completed: t2, deleted on the server after the old cursor, is not in the snapshot and goes.
@@ -297,7 +302,7 @@ class LocalStoreTest {
         assertEquals("absent", row("t2"));
         assertEquals("a|1|0", row("t1"));
         reopenStore();
-        assertFalse(store.takeSnapshotRequest(), "done");
+        assertFalse(LocalStores.takeAtConnect(store), "done");
         assertEquals(9, store.cursor());
     }
 

@@ -22,4 +22,14 @@ final class LocalStores {
         Map<String, TableInfo> tables = CaptureInstaller.install(client, Set.of(), clock::now);
         return new LocalStore(client, clock, () -> tables);
     }
+
+    /** What the sync client does with a snapshot request at connect; returns whether it resyncs. */
+    static boolean takeAtConnect(LocalStore store) throws SQLException {
+        long request = store.snapshotRequest();
+        boolean resync = store.resyncDue(request);
+        if (request != 0 || resync) {
+            store.takeSnapshotRequest(request, resync);
+        }
+        return resync;
+    }
 }

@@ -111,9 +111,9 @@ class SnapshotRequestReviewTest {
              Connection client = DriverManager.getConnection("jdbc:sqlite:" + file())) {
             exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
             LocalStore store = LocalStores.open(client);
-            assertTrue(store.snapshotRequested(), "the first tables request a snapshot");
-            assertFalse(store.takeSnapshotRequest(), "taken by the first connection: cursor 0, a plain snapshot");
-            assertFalse(store.snapshotRequested());
+            assertTrue((store.snapshotRequest() != 0), "the first tables request a snapshot");
+            assertFalse(LocalStores.takeAtConnect(store), "taken by the first connection: cursor 0, a plain snapshot");
+            assertFalse((store.snapshotRequest() != 0));
             store.applyFeed(java.util.List.of(), 42);
             store.close();
         }
@@ -125,7 +125,7 @@ class SnapshotRequestReviewTest {
         try (Connection client = DriverManager.getConnection("jdbc:sqlite:" + file());
              LocalStore store = LocalStores.open(client)) {
             assertEquals(42, store.cursor());
-            assertTrue(store.takeSnapshotRequest());
+            assertTrue(LocalStores.takeAtConnect(store));
             assertEquals(0, store.cursor());
         }
     }
@@ -155,7 +155,7 @@ class SnapshotRequestReviewTest {
         assertEquals(0, requested());
         try (Connection client = DriverManager.getConnection("jdbc:sqlite:" + file());
              LocalStore store = LocalStores.open(client)) {
-            assertFalse(store.takeSnapshotRequest());
+            assertFalse(LocalStores.takeAtConnect(store));
             assertEquals(42, store.cursor());
         }
     }
