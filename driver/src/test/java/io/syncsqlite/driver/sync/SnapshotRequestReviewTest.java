@@ -45,21 +45,23 @@ class SnapshotRequestReviewTest {
 
     /** Whether the node's sync client was asked to reconnect for a snapshot (SyncClient.resyncRequested). */
     private static boolean reconnectRequested(Connection app) throws Exception {
-        SyncNode node = app.unwrap(SyncConnection.class).node();
-        Field client = SyncNode.class.getDeclaredField("client");
-        client.setAccessible(true);
-        Field flag = SyncClient.class.getDeclaredField("resyncRequested");
-        flag.setAccessible(true);
-        return (boolean) flag.get(client.get(node));
+        return (boolean) reconnectFlag().get(client(app));
     }
 
     private static void clearReconnectRequest(Connection app) throws Exception {
-        SyncNode node = app.unwrap(SyncConnection.class).node();
+        reconnectFlag().set(client(app), false);
+    }
+
+    private static Object client(Connection app) throws Exception {
         Field client = SyncNode.class.getDeclaredField("client");
         client.setAccessible(true);
+        return client.get(app.unwrap(SyncConnection.class).node());
+    }
+
+    private static Field reconnectFlag() throws Exception {
         Field flag = SyncClient.class.getDeclaredField("resyncRequested");
         flag.setAccessible(true);
-        flag.set(client.get(node), false);
+        return flag;
     }
 
     /**
