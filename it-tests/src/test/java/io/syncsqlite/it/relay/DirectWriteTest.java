@@ -154,7 +154,7 @@ class DirectWriteTest {
     }
 
     @Test
-    void aDirectInsertOverATombstoneIsStampedPastItAndLogsTheClockItGotInStatementOrder() {
+    void directInsertsAndDeletesAreStampedPastTheRowsClocksAndLogTheClockTheyGot() {
         f.execute("INSERT INTO item VALUES (120, 'twenty', 1)");
         TestClient c = f.client("direct-reinsert", head());
         long future = Hlc.ofMillis(System.currentTimeMillis() + AHEAD);
@@ -172,6 +172,19 @@ class DirectWriteTest {
         assertTrue(fresh < future, "a key without a clock row gets the relay's time");
         assertEquals(List.of(List.of("123"), List.of("120"), List.of("121")), f.query("SELECT pk ->> 'id' FROM syncsqlite.change"
                 + " WHERE xid = (SELECT max(xid) FROM syncsqlite.change) ORDER BY id"), "logged in the statement's order");
+
+        // A direct delete, likewise: its tombstone orders after every clock the row had (a client's update
+        // stamped ahead here), and the log carries it.
+        long updatedAt = Hlc.ofMillis(System.currentTimeMillis() + AHEAD) + 5;
+        c.push(tx(2, updatedAt, update("item", obj("id", 121), obj("qty", 9))));
+        c.awaitAck(2);
+        f.execute("DELETE FROM item WHERE id IN (121, 123)");
+        long dead = f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 121}' AND NOT alive");
+        assertTrue(dead > updatedAt, "the delete orders after the client's update");
+        assertEquals(dead, f.queryLong("SELECT hlc FROM syncsqlite.change WHERE tbl = 'item' AND pk = '{\"id\": 121}'"
+                + " AND kind = 'D' ORDER BY id DESC LIMIT 1"));
+        assertTrue(f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk = '{\"id\": 123}' AND NOT alive")
+                < updatedAt, "a row with only its creation clock gets the relay's time");
     }
 
     @Test

@@ -193,20 +193,23 @@ BEGIN
     END IF;
 
     IF TG_OP = 'DELETE' THEN
+        -- As for INSERT, a direct delete's clock (later than every clock of the row) is decided in the upsert.
         WITH o AS MATERIALIZED (
-            SELECT x.img - nonpk AS pk, x.img, CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
-                       SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1 FROM syncsqlite.row_clock AS rc
-                       WHERE rc.tbl = tname AND rc.pk = x.img - nonpk), 0)) END AS h,
+            SELECT x.img - nonpk AS pk, x.ord,
                    CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
-            FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS x),
-        logged AS (
-            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
-            SELECT tname, 'D', o.pk, NULL, o.h, o.old FROM o)
-        INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
-        SELECT tname, o.pk, false, o.h, CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old FROM o
-        ON CONFLICT (tbl, pk) DO UPDATE
-            SET alive = false, alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node,
-                dead_old = excluded.dead_old;
+            FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_old AS r) AS x),
+        clock AS (
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
+            SELECT tname, o.pk, false, CASE WHEN relay_mode THEN h ELSE now_hlc END,
+                   CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old FROM o
+            ON CONFLICT (tbl, pk) DO UPDATE
+                SET alive = false,
+                    alive_hlc = CASE WHEN relay_mode THEN excluded.alive_hlc
+                                     ELSE greatest(excluded.alive_hlc, syncsqlite.row_hlc(rc.alive_hlc, rc.cols) + 1) END,
+                    alive_node = excluded.alive_node, dead_old = excluded.dead_old
+            RETURNING rc.pk, rc.alive_hlc)
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+        SELECT tname, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.pk ORDER BY o.ord;
         RETURN NULL;
     END IF;
 
