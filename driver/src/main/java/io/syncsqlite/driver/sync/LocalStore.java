@@ -689,13 +689,32 @@ final class LocalStore implements AutoCloseable {
 
     /**
      * Whether the next connection must resync (read only, before the hello): a resync is under way
-     * ({@link Outbox#RESYNC_PENDING}), or a snapshot is requested and the file had a feed position. A snapshot
-     * only brings rows, so rows the server deleted after that position would stay; a resync removes the rows
-     * it does not bring when it completes, as for a resync the relay asks for. A file without a position just
-     * starts from a snapshot (it has no server rows to remove).
+     * ({@link Outbox#RESYNC_PENDING}); or a snapshot is requested and the file had a feed position; or the
+     * file has no position but holds rows of synced tables (a first snapshot cut off part way, or rows
+     * written before the first connection). A snapshot only brings rows, so rows the server deleted meanwhile
+     * would stay; a resync removes the rows it does not bring when it completes (pending local writes are
+     * kept), as for a resync the relay asks for. Only an empty file starts from a plain snapshot, which
+     * spares the first sync of a new device the set of every key it receives.
      */
     boolean resyncDue(long request) throws SQLException {
-        return stateLong(Outbox.RESYNC_PENDING) != 0 || request != 0 && cursor() > 0;
+        if (stateLong(Outbox.RESYNC_PENDING) != 0) {
+            return true;
+        }
+        return cursor() > 0 ? request != 0 : holdsSyncedRows();
+    }
+
+    private boolean holdsSyncedRows() throws SQLException {
+        for (TableInfo t : tables.get().values()) {
+            if (t.hasPrimaryKey()) {
+                try (Statement st = db.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT 1 FROM " + TriggerSql.quote(t.name()) + " LIMIT 1")) {
+                    if (rs.next()) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -865,20 +884,14 @@ final class LocalStore implements AutoCloseable {
                         }
                     }
                 }
-                StringBuilder where = new StringBuilder();
-                for (String c : t.pk()) {
-                    where.append(where.length() == 0 ? "" : " AND ").append('"').append(c.replace("\"", "\"\""))
-                            .append("\" = ?");
-                }
-                try (PreparedStatement del = db.prepareStatement("DELETE FROM " + table + " WHERE " + where)) {
+                Map<String, TableInfo.Column> columns = t.columnsByLowerName();
+                try (PreparedStatement del = db.prepareStatement(deleteSql(t))) {
                     for (ObjectNode pk : gone) {
-                        int i = 1;
-                        for (String c : t.pk()) {
-                            JsonNode v = pk.get(c);
-                            del.setObject(i++, v == null || v.isNull() ? null : v.isNumber() ? v.numberValue() : v.asText());
+                        // Bound as the feed binds keys (a BLOB key as bytes, not as its \x text).
+                        bindKey(del, t, columns, pk, 1);
+                        if (del.executeUpdate() > 0) {
+                            removed.add(new RemoteChange(t.name(), pk, true));
                         }
-                        del.executeUpdate();
-                        removed.add(new RemoteChange(t.name(), pk, true));
                     }
                 }
             }

@@ -7,8 +7,8 @@ import java.util.Locale;
 
 /**
  * A canonical string for one row's primary key, equal for the same key whether it came from SQLite's
- * {@code json_object} or PostgreSQL's {@code to_jsonb} (which differ in spacing, number formatting and
- * column-name case).
+ * {@code json_object} or PostgreSQL's {@code to_jsonb} (which differ in spacing, number formatting,
+ * column-name case and the case of a BLOB key's hex digits).
  *
  * <p>Stateless; thread-safe.
  */
@@ -25,9 +25,23 @@ final class RowKey {
             if (v == null) {
                 v = findIgnoreCase(pk, col);
             }
-            sb.append(canonical(v));
+            String c = canonical(v);
+            if (c.startsWith("s:\\x") && isBlob(table, col)) {
+                // bytea as PostgreSQL writes it (lower-case hex) and as the capture triggers do (hex(): upper).
+                c = c.toLowerCase(Locale.ROOT);
+            }
+            sb.append(c);
         }
         return sb.toString();
+    }
+
+    private static boolean isBlob(TableInfo table, String col) {
+        for (TableInfo.Column c : table.columns()) {
+            if (c.name().equalsIgnoreCase(col)) {
+                return c.affinity() == io.syncsqlite.driver.capture.Affinity.BLOB;
+            }
+        }
+        return false;
     }
 
     private static JsonNode findIgnoreCase(JsonNode obj, String name) {

@@ -298,7 +298,8 @@ final class SyncClient implements Runnable {
         resyncRequested = false;
         boolean localResync = store.resyncDue(request);
         if (localResync) {
-            LOG.log(System.Logger.Level.INFO, "tables became synced in this file: resyncing from a snapshot");
+            LOG.log(System.Logger.Level.INFO, "resyncing from a snapshot: tables became synced here, or the file holds"
+                    + " rows from before its first complete snapshot");
         }
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
