@@ -315,7 +315,17 @@ final class LocalStore implements AutoCloseable {
             PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
             del.setLong(1, echoFrom);
             del.executeUpdate();
-            if (through > cursor()) {
+            long cursor = cursor();
+            if (cursor == 0 && resyncSeen == null) {
+                // A plain first snapshot: once part of it is in the file, a cut-off must be followed by a resync
+                // (a row the server deletes before the next one would stay otherwise); done, it needs none.
+                if (through > 0) {
+                    deleteState(Outbox.RESYNC_PENDING);
+                } else if (!entries.isEmpty() && stateLong(Outbox.RESYNC_PENDING) == 0) {
+                    setState(Outbox.RESYNC_PENDING, 1);
+                }
+            }
+            if (through > cursor) {
                 setState("cursor", through);
             }
             // What this node has seen must survive a restart, or a later write could be stamped earlier.
@@ -689,32 +699,14 @@ final class LocalStore implements AutoCloseable {
 
     /**
      * Whether the next connection must resync (read only, before the hello): a resync is under way
-     * ({@link Outbox#RESYNC_PENDING}); or a snapshot is requested and the file had a feed position; or the
-     * file has no position but holds rows of synced tables (a first snapshot cut off part way, or rows
-     * written before the first connection). A snapshot only brings rows, so rows the server deleted meanwhile
-     * would stay; a resync removes the rows it does not bring when it completes (pending local writes are
-     * kept), as for a resync the relay asks for. Only an empty file starts from a plain snapshot, which
-     * spares the first sync of a new device the set of every key it receives.
+     * ({@link Outbox#RESYNC_PENDING}: begun, or a first snapshot cut off after some of its rows were applied),
+     * or a snapshot is requested and the file had a feed position. A snapshot only brings rows, so rows the
+     * server deleted meanwhile would stay; a resync removes the rows it does not bring when it completes
+     * (pending local writes are kept), as for a resync the relay asks for. A file that never received a row
+     * starts from a plain snapshot, which spares a new device's first sync the set of every key it gets.
      */
     boolean resyncDue(long request) throws SQLException {
-        if (stateLong(Outbox.RESYNC_PENDING) != 0) {
-            return true;
-        }
-        return cursor() > 0 ? request != 0 : holdsSyncedRows();
-    }
-
-    private boolean holdsSyncedRows() throws SQLException {
-        for (TableInfo t : tables.get().values()) {
-            if (t.hasPrimaryKey()) {
-                try (Statement st = db.createStatement();
-                     ResultSet rs = st.executeQuery("SELECT 1 FROM " + TriggerSql.quote(t.name()) + " LIMIT 1")) {
-                    if (rs.next()) {
-                        return true;
-                    }
-                }
-            }
-        }
-        return false;
+        return stateLong(Outbox.RESYNC_PENDING) != 0 || request != 0 && cursor() > 0;
     }
 
     /**
