@@ -78,7 +78,10 @@ final class SyncClient implements Runnable {
     private final Consumer<SnapshotProgress> onSnapshot;
     private final Supplier<String> token;
     private final SqlConsumer<java.sql.Connection> onTablesCreated;
-    /** Re-reads the synced tables from the file, reading only (the application may hold the write lock). */
+    /**
+     * Re-reads the synced tables from the file, reading only (the application may hold the write lock), and
+     * without asking this client to reconnect: it is about to take the request itself.
+     */
     private final SqlConsumer<java.sql.Connection> reloadCatalog;
 
     /** A callback that may fail with an SQLException. */
@@ -286,6 +289,10 @@ final class SyncClient implements Runnable {
             }
         });
         transport = t;
+        // The request itself is in the file (written with the table's capture); the flag only brought us here.
+        // Cleared before the request is read: one made after the read sets it again, and this session ends
+        // to take it.
+        resyncRequested = false;
         long request = store.snapshotRequest();
         if (request != 0) {
             // Another program may have created the table: this node's catalog must have it before the
@@ -294,8 +301,6 @@ final class SyncClient implements Runnable {
             // connection is about to ask for.
             reloadCatalog.accept(store.connection());
         }
-        // The request itself is in the file (written with the table's capture); the flag only brought us here.
-        resyncRequested = false;
         boolean localResync = store.resyncDue(request);
         if (localResync) {
             LOG.log(System.Logger.Level.INFO, "resyncing from a snapshot: tables became synced here, or the file holds"

@@ -94,7 +94,7 @@ public final class SyncNode {
             store.relaxed(relaxedSync);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection, this::fireSnapshotProgress, this::token, tls,
-                    c -> refreshCapture(c, false), this::reloadTables);
+                    c -> refreshCapture(c, false), c -> publish(CaptureInstaller.syncedTables(c, config.tables()), false));
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {
