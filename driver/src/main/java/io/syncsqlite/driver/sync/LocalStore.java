@@ -556,7 +556,7 @@ final class LocalStore implements AutoCloseable {
             ps.setDouble(index, v.doubleValue());
         } else if (v.isTextual()) {
             String s = v.textValue();
-            if (c != null && c.affinity() == Affinity.BLOB && s.startsWith("\\x") && isHex(s, 2)) {
+            if (c != null && c.affinity() == Affinity.BLOB && s.startsWith("\\x") && RowKey.isHex(s, 2)) {
                 ps.setBytes(index, hex(s, 2));
             } else {
                 ps.setString(index, s);
@@ -564,18 +564,6 @@ final class LocalStore implements AutoCloseable {
         } else {
             ps.setString(index, v.toString());
         }
-    }
-
-    private static boolean isHex(String s, int from) {
-        if ((s.length() - from) % 2 != 0) {
-            return false;
-        }
-        for (int i = from; i < s.length(); i++) {
-            if (Character.digit(s.charAt(i), 16) < 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static byte[] hex(String s, int from) {
@@ -864,25 +852,36 @@ final class LocalStore implements AutoCloseable {
                 if (!t.hasPrimaryKey()) {
                     continue;
                 }
-                String table = '"' + t.name().replace("\"", "\"\"") + '"';
+                StringJoiner keyColumns = new StringJoiner(", ");
+                t.pk().forEach(p -> keyColumns.add("r." + TriggerSql.quote(p)));
                 List<ObjectNode> gone = new ArrayList<>();
+                List<Object[]> goneValues = new ArrayList<>();
                 try (Statement st = db.createStatement();
-                     ResultSet rs = st.executeQuery("SELECT " + TriggerSql.keyJson(t, "r") + " FROM " + table + " AS r")) {
+                     ResultSet rs = st.executeQuery("SELECT " + TriggerSql.keyJson(t, "r") + ", " + keyColumns
+                             + " FROM " + TriggerSql.quote(t.name()) + " AS r")) {
                     while (rs.next()) {
                         ObjectNode pk = object(rs.getString(1));
                         String key = RowKey.of(t, pk);
                         if (!seen.contains(key) && !overlay.at(key, 0).any()) {
                             gone.add(pk);
+                            // The stored values, not values rebuilt from JSON: a text key that looks like \x41
+                            // would be bound as bytes, a BLOB key as its text.
+                            Object[] values = new Object[t.pk().size()];
+                            for (int i = 0; i < values.length; i++) {
+                                values[i] = rs.getObject(i + 2);
+                            }
+                            goneValues.add(values);
                         }
                     }
                 }
-                Map<String, TableInfo.Column> columns = t.columnsByLowerName();
                 try (PreparedStatement del = db.prepareStatement(deleteSql(t))) {
-                    for (ObjectNode pk : gone) {
-                        // Bound as the feed binds keys (a BLOB key as bytes, not as its \x text).
-                        bindKey(del, t, columns, pk, 1);
+                    for (int g = 0; g < gone.size(); g++) {
+                        Object[] values = goneValues.get(g);
+                        for (int i = 0; i < values.length; i++) {
+                            del.setObject(i + 1, values[i]);
+                        }
                         if (del.executeUpdate() > 0) {
-                            removed.add(new RemoteChange(t.name(), pk, true));
+                            removed.add(new RemoteChange(t.name(), gone.get(g), true));
                         }
                     }
                 }

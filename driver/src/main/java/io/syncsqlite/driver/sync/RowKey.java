@@ -26,13 +26,28 @@ final class RowKey {
                 v = findIgnoreCase(pk, col);
             }
             String c = canonical(v);
-            if (c.startsWith("s:\\x") && isBlob(table, col)) {
-                // bytea as PostgreSQL writes it (lower-case hex) and as the capture triggers do (hex(): upper).
+            if (c.startsWith("s:\\x") && isHex(c, 4) && isBlob(table, col)) {
+                // bytea as PostgreSQL writes it (lower-case hex) and as the capture triggers do (hex(): upper);
+                // the same test as the one that binds such a value as bytes (LocalStore.bind). Other text that
+                // starts with \x is a text key and compares exactly.
                 c = c.toLowerCase(Locale.ROOT);
             }
             sb.append(c);
         }
         return sb.toString();
+    }
+
+    /** Whether {@code s} from {@code from} on is an even number of hex digits (bytea's text form). */
+    static boolean isHex(String s, int from) {
+        if ((s.length() - from) % 2 != 0) {
+            return false;
+        }
+        for (int i = from; i < s.length(); i++) {
+            if (Character.digit(s.charAt(i), 16) < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static boolean isBlob(TableInfo table, String col) {
