@@ -5,13 +5,8 @@ import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.MessageCodec;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -26,37 +21,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The sync client's local side against a real SQLite file: the overlay of pending writes, acknowledgement,
  * pruning and reverting, driven with feed entries as the relay would send them.
  */
-class LocalStoreTest {
+class LocalStoreTest extends LocalStoreFixture {
 
-    @TempDir
-    Path dir;
-    private Connection app;
-    private Connection client;
-    private LocalStore store;
-
-    @BeforeEach
-    void open() throws SQLException {
-        String file = dir.resolve("app.db").toString();
-        app = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
-        exec("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT NOT NULL, priority INTEGER, done BOOLEAN NOT NULL DEFAULT 0)");
-        // Columns whose comparison is not byte for byte: a case-insensitive name, a right-trimmed code, an
-        // untyped column (no affinity: 1 and 1.0 stay different storage classes).
-        exec("CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM, v)");
-        client = DriverManager.getConnection("jdbc:sqlite:" + file);
-        store = LocalStores.open(client);
-    }
-
-    @AfterEach
-    void close() throws SQLException {
-        store.close();
-        client.close();
-        app.close();
-    }
-
-    private void exec(String sql) throws SQLException {
-        try (Statement st = app.createStatement()) {
-            st.execute(sql);
-        }
+    @Override
+    List<String> schema() {
+        return List.of("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT NOT NULL, priority INTEGER, done BOOLEAN NOT NULL DEFAULT 0)",
+                // Columns whose comparison is not byte for byte: a case-insensitive name, a right-trimmed code, an
+                // untyped column (no affinity: 1 and 1.0 stay different storage classes).
+                "CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM, v)");
     }
 
     private String row(String id) throws SQLException {
@@ -304,12 +276,5 @@ class LocalStoreTest {
         reopenStore();
         assertFalse(LocalStores.takeAtConnect(store), "done");
         assertEquals(9, store.cursor());
-    }
-
-    private void reopenStore() throws SQLException {
-        store.close();
-        client.close();
-        client = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
-        store = LocalStores.open(client);
     }
 }

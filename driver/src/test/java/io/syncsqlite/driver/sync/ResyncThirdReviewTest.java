@@ -6,14 +6,8 @@ import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.MessageCodec;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -29,36 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * cut-off first snapshot; from a third review (of c82d7c3, eb618fe, 5de7d47), whose first four tests failed
  * before the fix that followed it.
  */
-class ResyncThirdReviewTest {
+class ResyncThirdReviewTest extends LocalStoreFixture {
 
-    @TempDir
-    Path dir;
-    private Connection app;
-    private Connection client;
-    private LocalStore store;
-
-    @BeforeEach
-    void open() throws SQLException {
-        String file = dir.resolve("app.db").toString();
-        app = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
+    @Override
+    List<String> schema() {
         // An untyped key column has BLOB affinity in SQLite; its values are text here.
-        exec("CREATE TABLE tag (k PRIMARY KEY, v TEXT)");
-        exec("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
-        client = DriverManager.getConnection("jdbc:sqlite:" + file);
-        store = LocalStores.open(client);
-    }
-
-    @AfterEach
-    void close() throws SQLException {
-        store.close();
-        client.close();
-        app.close();
-    }
-
-    private void exec(String sql) throws SQLException {
-        try (Statement st = app.createStatement()) {
-            st.execute(sql);
-        }
+        return List.of("CREATE TABLE tag (k PRIMARY KEY, v TEXT)", "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
     }
 
     private static ObjectNode json(String s) throws Exception {

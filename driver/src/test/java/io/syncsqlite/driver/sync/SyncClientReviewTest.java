@@ -7,14 +7,10 @@ import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.MessageCodec;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -35,29 +31,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Review of "acknowledgements look only above the last one" (LocalStore.ackedThrough), the sync client's
  * synchronous=NORMAL connection and the stretched status-refresh interval, against real SQLite files.
  */
-class SyncClientReviewTest {
+class SyncClientReviewTest extends LocalStoreFixture {
 
-    @TempDir
-    Path dir;
-    private String file;
-    private Connection app;
-    private Connection client;
-    private LocalStore store;
-
-    @BeforeEach
-    void open() throws SQLException {
-        file = dir.resolve("app.db").toString();
-        app = DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0");
-        exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
-        client = DriverManager.getConnection("jdbc:sqlite:" + file);
-        store = LocalStores.open(client);
-    }
-
-    @AfterEach
-    void close() throws SQLException {
-        store.close();
-        client.close();
-        app.close();
+    @Override
+    List<String> schema() {
+        return List.of("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
     }
 
     private static void exec(Connection c, String sql) throws SQLException {
@@ -100,7 +78,7 @@ class SyncClientReviewTest {
     @Test
     void aMarkerStampedAfterAnAcknowledgementCoveringItIsStillAcknowledged() throws Exception {
         store.applyFeed(List.of(upsert(1, "t1", "base")), 1);
-        try (Connection shell = DriverManager.getConnection("jdbc:sqlite:" + file)) {
+        try (Connection shell = DriverManager.getConnection("jdbc:sqlite:" + file())) {
             exec(shell, "UPDATE task SET title = 'shell edit' WHERE id = 't1'");
         }
         long orphan = maxSeq();
@@ -155,7 +133,7 @@ class SyncClientReviewTest {
     @Test
     void oneSlowCountDoesNotKeepTheStatusStaleForTwentyTimesItsCost() throws Exception {
         AtomicBoolean slowOnce = new AtomicBoolean(true);
-        Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
+        Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file());
         Connection slow = (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[]{Connection.class},
                 (proxy, m, args) -> {
                     Object out = invoke(raw, m, args);
@@ -174,7 +152,7 @@ class SyncClientReviewTest {
                 });
         HybridClock clock = new HybridClock(InstantSource.system());
         LocalStore slowStore = new LocalStore(slow, clock, Map::of);
-        SyncUrl config = SyncUrl.parse("jdbc:syncsqlite:" + file + "?sync.server=ws://127.0.0.1:9/sync", null);
+        SyncUrl config = SyncUrl.parse("jdbc:syncsqlite:" + file() + "?sync.server=ws://127.0.0.1:9/sync", null);
         SyncClient sync = new SyncClient(config, "review-node", slowStore, KeyStock.empty(100), List::of,
                 rows -> { }, r -> { }, s -> { }, () -> null, null, c -> { }, c -> { });
         sync.start();
