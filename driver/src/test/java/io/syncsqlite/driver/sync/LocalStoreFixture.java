@@ -54,6 +54,18 @@ abstract class LocalStoreFixture {
         }
     }
 
+    /** The single number {@code sql} returns on the application's connection. */
+    long appLong(String sql) throws SQLException {
+        try (Statement st = app.createStatement(); java.sql.ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    static com.fasterxml.jackson.databind.node.ObjectNode json(String s) throws Exception {
+        return (com.fasterxml.jackson.databind.node.ObjectNode) io.syncsqlite.protocol.MessageCodec.JSON.readTree(s);
+    }
+
     /** Closes the store and its connection and opens both again, as a restart of the application does. */
     void reopenStore() throws SQLException {
         store.close();

@@ -1,10 +1,8 @@
 package io.syncsqlite.driver.sync;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
-import io.syncsqlite.protocol.MessageCodec;
 import org.junit.jupiter.api.Test;
 
 import java.sql.DriverManager;
@@ -39,14 +37,7 @@ class LocalStoreTest extends LocalStoreFixture {
     }
 
     private long outboxRows() throws SQLException {
-        try (Statement st = app.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM _sync_outbox WHERE op <> 0")) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
-
-    private static ObjectNode json(String s) throws Exception {
-        return (ObjectNode) MessageCodec.JSON.readTree(s);
+        return appLong("SELECT count(*) FROM _sync_outbox WHERE op <> 0");
     }
 
     private static FeedEntry upsert(long seq, String id, String title, int priority, boolean done) throws Exception {

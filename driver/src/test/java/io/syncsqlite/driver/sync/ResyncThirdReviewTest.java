@@ -1,11 +1,9 @@
 package io.syncsqlite.driver.sync;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.driver.capture.Outbox;
 import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
-import io.syncsqlite.protocol.MessageCodec;
 import org.junit.jupiter.api.Test;
 
 import java.sql.ResultSet;
@@ -29,10 +27,6 @@ class ResyncThirdReviewTest extends LocalStoreFixture {
     List<String> schema() {
         // An untyped key column has BLOB affinity in SQLite; its values are text here.
         return List.of("CREATE TABLE tag (k PRIMARY KEY, v TEXT)", "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
-    }
-
-    private static ObjectNode json(String s) throws Exception {
-        return (ObjectNode) MessageCodec.JSON.readTree(s);
     }
 
     /** A JSON string literal for {@code s} (backslash escaped). */

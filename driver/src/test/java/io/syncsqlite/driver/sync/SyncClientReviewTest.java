@@ -1,12 +1,10 @@
 package io.syncsqlite.driver.sync;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.driver.config.SyncUrl;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
-import io.syncsqlite.protocol.MessageCodec;
 import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.InvocationTargetException;
@@ -52,14 +50,7 @@ class SyncClientReviewTest extends LocalStoreFixture {
     }
 
     private long maxSeq() throws SQLException {
-        try (Statement st = app.createStatement(); ResultSet rs = st.executeQuery("SELECT max(seq) FROM _sync_outbox")) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
-
-    private static ObjectNode json(String s) throws Exception {
-        return (ObjectNode) MessageCodec.JSON.readTree(s);
+        return appLong("SELECT max(seq) FROM _sync_outbox");
     }
 
     private static FeedEntry upsert(long seq, String id, String title) throws Exception {

@@ -96,8 +96,7 @@ public class SnapshotRequestReviewTest {
                 Cluster.eventually(() -> ((Number) cluster.pgRows("SELECT count(*) AS n FROM pg_stat_activity"
                         + " WHERE wait_event_type = 'Lock' AND query LIKE '%syncsqlite.client%'").get(0).get("n")).longValue(),
                         n -> n > 0);
-                c.script("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)");
-                Thread.sleep(300);
+                c.script("CREATE TABLE label (id TEXT PRIMARY KEY, name TEXT)"); // committed when it returns
                 lock.commit();
             }
             Cluster.eventually(() -> c.node().status().connected(), b -> b);

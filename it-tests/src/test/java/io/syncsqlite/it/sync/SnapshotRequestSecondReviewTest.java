@@ -136,7 +136,8 @@ public class SnapshotRequestSecondReviewTest {
             });
             proxy.online(true);
             Cluster.eventually(cut::get, b -> b);
-            Thread.sleep(1000); // the batches already queued are applied, then the connection's loss
+            // The connection's loss is handled after the batches that came before it: all of them are applied.
+            Cluster.eventually(() -> c.node().status().connected(), b -> !b);
             long applied = count(c.rows("SELECT count(*) AS n FROM item"));
             assertTrue(applied > 0 && applied < 8000, "part of the snapshot: " + applied);
             assertEquals(0L, state(c, "cursor") == null ? 0L : state(c, "cursor"));
