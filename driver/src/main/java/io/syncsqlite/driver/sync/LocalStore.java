@@ -854,8 +854,9 @@ final class LocalStore implements AutoCloseable {
                 }
                 StringJoiner keyColumns = new StringJoiner(", ");
                 t.pk().forEach(p -> keyColumns.add("r." + TriggerSql.quote(p)));
-                List<ObjectNode> gone = new ArrayList<>();
-                List<Object[]> goneValues = new ArrayList<>();
+                // Each with its stored key values, not values rebuilt from JSON: a text key that looks like
+                // \x41 would be bound as bytes, a BLOB key as its text.
+                List<Map.Entry<ObjectNode, Object[]>> gone = new ArrayList<>();
                 try (Statement st = db.createStatement();
                      ResultSet rs = st.executeQuery("SELECT " + TriggerSql.keyJson(t, "r") + ", " + keyColumns
                              + " FROM " + TriggerSql.quote(t.name()) + " AS r")) {
@@ -863,25 +864,22 @@ final class LocalStore implements AutoCloseable {
                         ObjectNode pk = object(rs.getString(1));
                         String key = RowKey.of(t, pk);
                         if (!seen.contains(key) && !overlay.at(key, 0).any()) {
-                            gone.add(pk);
-                            // The stored values, not values rebuilt from JSON: a text key that looks like \x41
-                            // would be bound as bytes, a BLOB key as its text.
                             Object[] values = new Object[t.pk().size()];
                             for (int i = 0; i < values.length; i++) {
                                 values[i] = rs.getObject(i + 2);
                             }
-                            goneValues.add(values);
+                            gone.add(Map.entry(pk, values));
                         }
                     }
                 }
                 try (PreparedStatement del = db.prepareStatement(deleteSql(t))) {
-                    for (int g = 0; g < gone.size(); g++) {
-                        Object[] values = goneValues.get(g);
+                    for (Map.Entry<ObjectNode, Object[]> row : gone) {
+                        Object[] values = row.getValue();
                         for (int i = 0; i < values.length; i++) {
                             del.setObject(i + 1, values[i]);
                         }
                         if (del.executeUpdate() > 0) {
-                            removed.add(new RemoteChange(t.name(), gone.get(g), true));
+                            removed.add(new RemoteChange(t.name(), row.getKey(), true));
                         }
                     }
                 }
