@@ -67,7 +67,7 @@ final class TableStatements {
         this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc, old) SELECT "
                 + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
                 + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END, "
-                + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0), "
+                + "coalesce(" + Sql.rowHlc("rc", table) + ", 0), "
                 + "CASE WHEN " + firstPk + " IS NULL THEN jsonb_build_object('" + FeedRow.NO_ROW_ORIGIN + "', ?::text) END "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "

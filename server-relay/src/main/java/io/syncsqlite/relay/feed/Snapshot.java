@@ -131,7 +131,7 @@ public final class Snapshot implements AutoCloseable {
         TableInfo t = tables.get(tableIndex);
         String pk = Sql.pkObject("t.", t.primaryKey());
         ps = c.prepareStatement("SELECT " + pk + "::text, to_jsonb(t.*)::text, "
-                + "coalesce(syncsqlite.row_hlc(rc.alive_hlc, rc.cols), 0) FROM " + t.qualifiedName() + " AS t "
+                + "coalesce(" + Sql.rowHlc("rc", t) + ", 0) FROM " + t.qualifiedName() + " AS t "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
                 + where(filters.get(tableIndex)));
         bind(ps, 1, filters.get(tableIndex));

@@ -222,7 +222,7 @@ public final class SchemaInstaller {
                         + " FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS k)")
                 + " ORDER BY " + keys + " LIMIT " + BACKFILL_CHUNK + " FOR SHARE), "
                 + "logged AS (INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT " + Sql.literal(t.name())
-                + ", 'U', " + pk + ", to_jsonb(r.*), coalesce((SELECT syncsqlite.row_hlc(rc.alive_hlc, rc.cols)"
+                + ", 'U', " + pk + ", to_jsonb(r.*), coalesce((SELECT " + Sql.rowHlc("rc", t)
                 + " FROM syncsqlite.row_clock AS rc WHERE rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
                 + "), 0) FROM rows AS r RETURNING 1) "
                 + "SELECT (SELECT count(*) FROM logged), (SELECT to_jsonb(r.*)::text FROM rows AS r ORDER BY "

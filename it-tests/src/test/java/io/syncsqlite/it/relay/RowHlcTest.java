@@ -1,0 +1,49 @@
+package io.syncsqlite.it.relay;
+
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.relay.schema.ColumnInfo;
+import io.syncsqlite.relay.schema.Sql;
+import io.syncsqlite.relay.schema.TableInfo;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The relay reads a row's newest clock with {@link Sql#rowHlc} (a lookup per column) instead of calling
+ * {@code syncsqlite.row_hlc}; both must give the same answer, also for clocks under names the table no longer has.
+ */
+class RowHlcTest {
+
+    @Test
+    void theColumnLookupsAgreeWithRowHlcForEveryShapeOfClocks() {
+        RelayFixture f = RelayFixture.start("rowhlc", "CREATE TABLE clk (id int PRIMARY KEY, a text, \"it's\" int)");
+        try {
+            f.execute("INSERT INTO syncsqlite.row_clock (tbl, pk, alive, alive_hlc, alive_node, cols) VALUES"
+                    + " ('clk', '{\"id\": 1}', true, 100, 'n', '{}'),"
+                    + " ('clk', '{\"id\": 2}', true, 100, 'n', '{\"a\": [300, \"x\"], \"it''s\": [200, \"y\"]}'),"
+                    + " ('clk', '{\"id\": 3}', false, 500, 'n', '{\"a\": [300, \"x\"]}'),"
+                    + " ('clk', '{\"id\": 4}', true, 0, '', '{\"it''s\": [700, \"x\"]}'),"
+                    // a column dropped since (or added after the text was built) with the newest clock
+                    + " ('clk', '{\"id\": 5}', true, 100, 'n', '{\"gone\": [900, \"x\"], \"a\": [300, \"x\"]}')");
+            TableInfo t = new TableInfo("public", "clk", List.of(
+                    new ColumnInfo("id", "integer", "integer", true, false),
+                    new ColumnInfo("a", "text", "text", false, false),
+                    new ColumnInfo("it's", "integer", "integer", false, false)), List.of("id"), false, false);
+            List<List<String>> rows = f.query("SELECT k, " + Sql.rowHlc("rc", t) + ", syncsqlite.row_hlc(rc.alive_hlc, rc.cols)"
+                    + " FROM generate_series(1, 6) AS k LEFT JOIN syncsqlite.row_clock AS rc"
+                    + " ON rc.tbl = 'clk' AND rc.pk = jsonb_build_object('id', k) ORDER BY k");
+            assertEquals(List.of(
+                    Arrays.asList("1", "100", "100"),
+                    Arrays.asList("2", "300", "300"),
+                    Arrays.asList("3", "500", "500"),
+                    Arrays.asList("4", "700", "700"),
+                    Arrays.asList("5", "900", "900"),
+                    Arrays.asList("6", null, null)), rows);
+        } finally {
+            f.close();
+        }
+    }
+}
