@@ -1,6 +1,7 @@
 package io.syncsqlite.it.relay;
 
 import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.relay.schema.ColumnInfo;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
@@ -10,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The relay reads a row's newest clock with {@link Sql#rowHlc} (a lookup per column) instead of calling
@@ -42,6 +44,31 @@ class RowHlcTest {
                     Arrays.asList("4", "700", "700"),
                     Arrays.asList("5", "900", "900"),
                     Arrays.asList("6", null, null)), rows);
+        } finally {
+            f.close();
+        }
+    }
+
+    @Test
+    void directWritesToAWideTableAreStampedPastTheRowsNewestClock() {
+        StringBuilder ddl = new StringBuilder("CREATE TABLE wide (id int PRIMARY KEY");
+        for (int i = 1; i < 80; i++) {
+            ddl.append(", c").append(i).append(" int");
+        }
+        RelayFixture f = RelayFixture.start("rowhlcwide", ddl.append(")").toString());
+        try {
+            f.execute("INSERT INTO wide (id) VALUES (1), (2)");
+            long future = Hlc.ofMillis(System.currentTimeMillis() + 300_000);
+            f.execute("UPDATE syncsqlite.row_clock SET cols = jsonb_build_object('c79', jsonb_build_array(" + future
+                    + ", 'n')) WHERE tbl = 'wide'");
+            f.execute("UPDATE wide SET c1 = 5 WHERE id = 1", "DELETE FROM wide WHERE id = 2");
+            assertTrue(f.queryLong("SELECT (cols -> 'c1' ->> 0)::bigint FROM syncsqlite.row_clock WHERE tbl = 'wide'"
+                    + " AND pk = '{\"id\": 1}'") > future, "the update orders after the newest column clock");
+            long dead = f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'wide' AND pk = '{\"id\": 2}'");
+            assertTrue(dead > future, "the delete too");
+            f.execute("INSERT INTO wide (id) VALUES (2)");
+            assertTrue(f.queryLong("SELECT alive_hlc FROM syncsqlite.row_clock WHERE tbl = 'wide' AND pk = '{\"id\": 2}' AND alive")
+                    > dead, "and the insert after it");
         } finally {
             f.close();
         }

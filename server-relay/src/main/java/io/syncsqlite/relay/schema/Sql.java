@@ -40,21 +40,30 @@ public final class Sql {
         return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'";
     }
 
+    /** Up to this many columns a row's newest clock is read by looking each one up ({@link #rowHlc}). */
+    static final int LOOKUP_COLUMNS = 64;
+
     /**
      * The newest clock of a row of {@code t} whose {@code row_clock} row is aliased {@code rc} (NULL without
      * one), as {@code syncsqlite.row_hlc(rc.alive_hlc, rc.cols)} computes it. That function is not inlined
-     * (its body has a subquery) and takes 2-5 us per row, most of a snapshot's time in PostgreSQL; looking
-     * each of the table's columns up costs about a tenth. The function still serves clocks under a name the
-     * table no longer has (a dropped or renamed column, or one added after this text was built): they keep
-     * the result exact.
+     * (its body has a subquery) and takes 2-5 us per row, most of a snapshot's time in PostgreSQL; a row
+     * without column clocks needs none of it, and looking each of a narrow table's columns up costs about a
+     * tenth. The function still serves a wide table (hundreds of lookups per row cost more than it does) and
+     * clocks under a name the table no longer has (a dropped or renamed column, or one added after this text
+     * was built), which keep the result exact.
      */
     public static String rowHlc(String rc, TableInfo t) {
+        String alive = rc + ".alive_hlc";
+        String cols = rc + ".cols";
+        String fallback = " ELSE syncsqlite.row_hlc(" + alive + ", " + cols + ") END";
+        String sql = "CASE WHEN " + cols + " IS NULL OR " + cols + " = '{}' THEN " + alive;
         List<String> names = t.columns().stream().map(ColumnInfo::name).toList();
+        if (names.size() > LOOKUP_COLUMNS) {
+            return sql + fallback;
+        }
         String known = names.stream().map(Sql::literal).collect(Collectors.joining(", ", "ARRAY[", "]::text[]"));
-        String newest = names.stream().map(n -> "(" + rc + ".cols -> " + literal(n) + " ->> 0)::bigint")
-                .collect(Collectors.joining(", ", "greatest(" + rc + ".alive_hlc, ", ")"));
-        return "CASE WHEN " + rc + ".cols IS NULL THEN " + rc + ".alive_hlc"
-                + " WHEN " + rc + ".cols - " + known + " = '{}' THEN " + newest
-                + " ELSE syncsqlite.row_hlc(" + rc + ".alive_hlc, " + rc + ".cols) END";
+        String newest = names.stream().map(n -> "(" + cols + " -> " + literal(n) + " ->> 0)::bigint")
+                .collect(Collectors.joining(", ", "greatest(" + alive + ", ", ")"));
+        return sql + " WHEN " + cols + " - " + known + " = '{}' THEN " + newest + fallback;
     }
 }

@@ -150,8 +150,11 @@ DECLARE
     now_hlc    bigint;
     -- The key of a row image is the image minus every other column (one operator per row).
     nonpk      text[];
-    -- Every column: a row's newest clock is the newest of their entries in its clocks (see row_hlc).
+    -- Every column: a row's newest clock is the newest of their entries in its clocks (see row_hlc),
+    -- looked up one by one in a narrow table; a wide one walks the clocks instead, as hundreds of lookups
+    -- per row cost more than one jsonb_each.
     allcols    text[];
+    wide       boolean;
     -- Columns whose previous values are logged (syncsqlite.scoped_column); NULL when none.
     scols      text[];
 BEGIN
@@ -159,6 +162,7 @@ BEGIN
            array_agg(a.attname::text)
     INTO nonpk, allcols FROM pg_attribute AS a
     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
+    wide := cardinality(allcols) > 64;
     IF TG_OP <> 'INSERT' THEN
         SELECT array_agg(sc.col) INTO scols FROM syncsqlite.scoped_column AS sc WHERE sc.tbl = tname;
     END IF;
@@ -186,8 +190,12 @@ BEGIN
             INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
             SELECT tname, n.pk, true, now_hlc, '~pg', '{}' FROM n
             ON CONFLICT (tbl, pk) DO UPDATE
-                SET alive = true, alive_hlc = greatest(excluded.alive_hlc, rc.alive_hlc + 1,
-                                                    (SELECT max((rc.cols -> k ->> 0)::bigint) + 1 FROM unnest(allcols) AS k)),
+                SET alive = true,
+                    alive_hlc = greatest(excluded.alive_hlc, 1 + CASE
+                        WHEN rc.cols = '{}' THEN rc.alive_hlc
+                        WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                               WHERE c.key = ANY (allcols)))
+                        ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END),
                     alive_node = excluded.alive_node, cols = '{}'
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
@@ -208,8 +216,11 @@ BEGIN
             ON CONFLICT (tbl, pk) DO UPDATE
                 SET alive = false,
                     alive_hlc = CASE WHEN relay_mode THEN excluded.alive_hlc
-                                     ELSE greatest(excluded.alive_hlc, rc.alive_hlc + 1,
-                                                   (SELECT max((rc.cols -> k ->> 0)::bigint) + 1 FROM unnest(allcols) AS k)) END,
+                                     ELSE greatest(excluded.alive_hlc, 1 + CASE
+                                        WHEN rc.cols = '{}' THEN rc.alive_hlc
+                                        WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                                               WHERE c.key = ANY (allcols)))
+                                        ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END) END,
                     alive_node = excluded.alive_node, dead_old = excluded.dead_old
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
@@ -226,7 +237,11 @@ BEGIN
     ev AS MATERIALIZED (
         SELECT e.ord, e.kind, e.pk, e.img, e.old, e.gone,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
-                   SELECT greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) + 1
+                   SELECT 1 + CASE
+                       WHEN rc.cols = '{}' THEN rc.alive_hlc
+                       WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                              WHERE c.key = ANY (allcols)))
+                       ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END
                    FROM syncsqlite.row_clock AS rc
                    WHERE rc.tbl = tname AND rc.pk = e.pk), 0)) END AS h
         FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old, o.img AS gone
