@@ -94,6 +94,11 @@ public final class ConnectionPool implements AutoCloseable {
         drainIdle();
     }
 
+    /** Closes every idle connection (after one was found dead, the others likely are too). */
+    public void discardIdle() {
+        drainIdle();
+    }
+
     private void drainIdle() {
         Connection c;
         while ((c = idle.pollFirst()) != null) {
@@ -128,6 +133,23 @@ public final class ConnectionPool implements AutoCloseable {
             }
             properties.setProperty("ApplicationName", applicationName);
             properties.setProperty("tcpKeepAlive", "true");
+        }
+
+        private PgConnector(String url, Properties properties) {
+            this.url = url;
+            this.properties = properties;
+        }
+
+        /** The same database and credentials, seen as {@code name} in {@code pg_stat_activity}. */
+        public PgConnector withApplicationName(String name) {
+            Properties copy = new Properties();
+            copy.putAll(properties);
+            copy.setProperty("ApplicationName", name);
+            return new PgConnector(url, copy);
+        }
+
+        public String applicationName() {
+            return properties.getProperty("ApplicationName");
         }
 
         /** A new connection in auto-commit mode. */

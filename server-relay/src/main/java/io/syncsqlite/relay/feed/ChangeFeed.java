@@ -28,7 +28,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * from PostgreSQL through the pool when they are behind it ({@link #read}).
  *
  * <p>Snapshots for new clients ({@link #tryOpenSnapshot}) use connections of their own, at most
- * {@code maxSnapshots} at once; a session that finds no free slot is woken when one frees.
+ * {@code maxSnapshots} at once; a session that finds no free slot is woken when one frees. Those
+ * connections are kept for the next snapshot: a reconnecting fleet means one snapshot per client, and
+ * opening a PostgreSQL connection for each (a new server process, 3-16 ms on our machines) was most of
+ * what a snapshot of a small database cost.
  *
  * <p>Thread-safe: {@link #read}, {@link #head}, listener registration and snapshots may be used from any
  * thread; listeners are called on the feed thread and must return quickly.
@@ -56,6 +59,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final Queue<Runnable> snapshotWaiters = new ArrayDeque<>();
     private final int maxSnapshots;
     private int openSnapshots;
+    private final ConnectionPool snapshotConnections;
     private volatile TailBuffer buffer;
     /** Whether commits carry parsed rows for per-user scopes (set before {@link #start}). */
     private volatile boolean parseRows;
@@ -70,6 +74,8 @@ public final class ChangeFeed implements AutoCloseable {
         this.catalog = catalog;
         this.bufferEntries = bufferEntries;
         this.maxSnapshots = maxSnapshots;
+        this.snapshotConnections = new ConnectionPool(
+                connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots);
     }
 
     /** Makes every commit carry its entries parsed ({@link FeedCommit#rows}), for per-user scopes. */
@@ -192,9 +198,33 @@ public final class ChangeFeed implements AutoCloseable {
             openSnapshots++;
         }
         try {
-            return Snapshot.open(connector.open(), catalog, scope, this::snapshotClosed);
+            return openSnapshot(scope, true);
         } catch (SQLException | RuntimeException e) {
             snapshotClosed();
+            throw e;
+        }
+    }
+
+    private Snapshot openSnapshot(io.syncsqlite.relay.scope.Scope scope, boolean retry) throws SQLException {
+        Connection c = snapshotConnections.borrow(BORROW_TIMEOUT);
+        try {
+            return Snapshot.open(c, catalog, scope, broken -> {
+                snapshotConnections.release(c, broken);
+                snapshotClosed();
+            });
+        } catch (SQLException e) {
+            snapshotConnections.release(c, true);
+            // A kept connection may have died while idle (PostgreSQL restarted, an idle timeout, a
+            // terminated backend): once more, on a new one, before the session sees a failure.
+            String state = e.getSQLState();
+            if (retry && state != null && (state.startsWith("08") || state.startsWith("57P"))) {
+                log.debug("snapshot connection failed ({}); opening a new one", state);
+                snapshotConnections.discardIdle();
+                return openSnapshot(scope, false);
+            }
+            throw e;
+        } catch (RuntimeException e) {
+            snapshotConnections.release(c, true);
             throw e;
         }
     }
@@ -216,6 +246,7 @@ public final class ChangeFeed implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        snapshotConnections.close(); // snapshots still open close their connections as they end
         Thread t;
         synchronized (this) {
             t = thread;

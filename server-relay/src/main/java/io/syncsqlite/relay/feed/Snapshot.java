@@ -1,6 +1,5 @@
 package io.syncsqlite.relay.feed;
 
-import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
@@ -29,8 +28,9 @@ import java.util.List;
  * only the tables it shows and the rows it holds are read (its conditions evaluated by PostgreSQL in the
  * same snapshot, membership subqueries included).
  *
- * <p>Not thread-safe: owned by one session and used on its lane only. Holds its own connection until
- * {@link #close()}.
+ * <p>Not thread-safe: owned by one session and used on its lane only. Holds its connection until
+ * {@link #close()}, which ends the transaction and hands the connection back (to {@link ChangeFeed}'s
+ * snapshot connections).
  */
 public final class Snapshot implements AutoCloseable {
 
@@ -38,7 +38,8 @@ public final class Snapshot implements AutoCloseable {
     private final List<TableInfo> tables;
     /** Per table (same order), the scope's condition on its rows, or null for every row. */
     private final List<Scope.Predicate> filters;
-    private final Runnable onClose;
+    /** Takes the connection back once the snapshot is done: {@code true} if it failed and must not be reused. */
+    private final java.util.function.Consumer<Boolean> onClose;
     private final long through;
     private final long total;
     private int tableIndex = -1;
@@ -48,7 +49,7 @@ public final class Snapshot implements AutoCloseable {
     private boolean closed;
 
     private Snapshot(Connection c, List<TableInfo> tables, List<Scope.Predicate> filters, Scope scope,
-                     Runnable onClose) throws SQLException {
+                     java.util.function.Consumer<Boolean> onClose) throws SQLException {
         this.c = c;
         this.tables = tables;
         this.filters = filters;
@@ -69,23 +70,24 @@ public final class Snapshot implements AutoCloseable {
         this.total = count();
     }
 
-    /** @param scope the user's scope: only the rows it holds, of the tables it shows; null for every row */
-    static Snapshot open(Connection c, Catalog catalog, Scope scope, Runnable onClose) throws SQLException {
-        try {
-            List<TableInfo> tables = new ArrayList<>();
-            List<Scope.Predicate> filters = new ArrayList<>();
-            for (TableInfo t : catalog.tables()) {
-                Scope.Predicate p = scope == null ? null : scope.predicate(t, "t.");
-                if (scope == null || p != null) {
-                    tables.add(t);
-                    filters.add(p);
-                }
+    /**
+     * Begins a snapshot on {@code c} (auto-commit off, no transaction open). On failure the caller still
+     * owns the connection; otherwise {@code onClose} receives it back, with whether it broke.
+     *
+     * @param scope the user's scope: only the rows it holds, of the tables it shows; null for every row
+     */
+    static Snapshot open(Connection c, Catalog catalog, Scope scope, java.util.function.Consumer<Boolean> onClose)
+            throws SQLException {
+        List<TableInfo> tables = new ArrayList<>();
+        List<Scope.Predicate> filters = new ArrayList<>();
+        for (TableInfo t : catalog.tables()) {
+            Scope.Predicate p = scope == null ? null : scope.predicate(t, "t.");
+            if (scope == null || p != null) {
+                tables.add(t);
+                filters.add(p);
             }
-            return new Snapshot(c, tables, filters, scope, onClose);
-        } catch (SQLException | RuntimeException e) {
-            ConnectionPool.closeQuietly(c);
-            throw e;
         }
+        return new Snapshot(c, tables, filters, scope, onClose);
     }
 
     /** The feed position the snapshot reflects; streaming continues after it. */
@@ -188,12 +190,15 @@ public final class Snapshot implements AutoCloseable {
             return;
         }
         closed = true;
+        boolean broken = false;
         try {
+            if (rs != null) {
+                closeTable();
+            }
             c.rollback();
-        } catch (SQLException ignored) {
-            // The connection is closed next anyway.
+        } catch (SQLException e) {
+            broken = true; // not reused: its state is unknown
         }
-        ConnectionPool.closeQuietly(c);
-        onClose.run();
+        onClose.accept(broken);
     }
 }
