@@ -14,25 +14,42 @@ import java.util.concurrent.TimeUnit;
  * once, created on demand, kept for reuse, dropped when a caller reports them broken.
  *
  * <p>Pooled connections have auto-commit off; every borrower ends its transaction (commit or rollback)
- * before {@link #release}. The relay needs nothing more than this, which is why it does not pull in a
- * full pool library.
+ * before {@link #release}. A connection idle for longer than {@code validateAfter} is checked with a
+ * round trip (2 s timeout) before it is handed out: a NAT or firewall that forgets an idle flow drops its
+ * packets without a reset, and a borrower would otherwise wait for the kernel to give up on TCP (about 15
+ * minutes) with no error to retry on. The relay needs nothing more than this, which is why it does not
+ * pull in a full pool library.
  *
  * <p>Thread-safe: any thread may borrow and release. A borrowed connection belongs to one thread at a
  * time, as JDBC connections are not meant to be shared.
  */
 public final class ConnectionPool implements AutoCloseable {
 
+    /** How long a validation round trip may take before the connection counts as dead. */
+    private static final int VALIDATION_TIMEOUT_SECONDS = 2;
+
     private final PgConnector connector;
     private final Semaphore permits;
-    private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
+    private final long validateAfterNanos;
+    private final ConcurrentLinkedDeque<Idle> idle = new ConcurrentLinkedDeque<>();
     private volatile boolean closed;
 
+    private record Idle(Connection connection, long sinceNanos) {
+    }
+
+    /** A pool that checks connections idle for more than 5 s before handing them out. */
     public ConnectionPool(PgConnector connector, int maxSize) {
+        this(connector, maxSize, Duration.ofSeconds(5));
+    }
+
+    /** @param validateAfter connections idle for longer are checked first ({@link Duration#ZERO}: always) */
+    public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter) {
         if (maxSize < 1) {
             throw new IllegalArgumentException("pool size must be at least 1");
         }
         this.connector = connector;
         this.permits = new Semaphore(maxSize, true);
+        this.validateAfterNanos = validateAfter.toNanos();
     }
 
     /**
@@ -54,11 +71,16 @@ public final class ConnectionPool implements AutoCloseable {
             throw new SQLException("interrupted while waiting for a database connection", "08001", e);
         }
         try {
-            Connection c = idle.pollFirst();
-            if (c == null) {
-                c = connector.open();
-                c.setAutoCommit(false);
+            Idle kept;
+            while ((kept = idle.pollFirst()) != null) {
+                if (System.nanoTime() - kept.sinceNanos() < validateAfterNanos
+                        || kept.connection().isValid(VALIDATION_TIMEOUT_SECONDS)) {
+                    return kept.connection();
+                }
+                closeQuietly(kept.connection()); // died while idle
             }
+            Connection c = connector.open();
+            c.setAutoCommit(false);
             return c;
         } catch (SQLException | RuntimeException e) {
             permits.release();
@@ -74,7 +96,7 @@ public final class ConnectionPool implements AutoCloseable {
         try {
             boolean keep = !broken && !closed && !c.isClosed();
             if (keep) {
-                idle.addFirst(c);
+                idle.addFirst(new Idle(c, System.nanoTime()));
             } else {
                 closeQuietly(c);
             }
@@ -100,9 +122,9 @@ public final class ConnectionPool implements AutoCloseable {
     }
 
     private void drainIdle() {
-        Connection c;
-        while ((c = idle.pollFirst()) != null) {
-            closeQuietly(c);
+        Idle kept;
+        while ((kept = idle.pollFirst()) != null) {
+            closeQuietly(kept.connection());
         }
     }
 

@@ -74,8 +74,10 @@ public final class ChangeFeed implements AutoCloseable {
         this.catalog = catalog;
         this.bufferEntries = bufferEntries;
         this.maxSnapshots = maxSnapshots;
+        // Checked on every reuse: a snapshot is rare enough for one more round trip, and one stuck on a
+        // silently dropped connection would hold a snapshot slot for every client behind it.
         this.snapshotConnections = new ConnectionPool(
-                connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots);
+                connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots, Duration.ZERO);
     }
 
     /** Makes every commit carry its entries parsed ({@link FeedCommit#rows}), for per-user scopes. */

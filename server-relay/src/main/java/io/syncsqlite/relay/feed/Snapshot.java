@@ -143,11 +143,19 @@ public final class Snapshot implements AutoCloseable {
         return true;
     }
 
+    /** Closes the current table's result and statement, if any (a statement whose query failed has none). */
     private void closeTable() throws SQLException {
-        rs.close();
-        ps.close();
-        rs = null;
-        ps = null;
+        try {
+            if (rs != null) {
+                rs.close();
+            }
+        } finally {
+            rs = null;
+            if (ps != null) {
+                ps.close();
+                ps = null;
+            }
+        }
     }
 
     private long count() throws SQLException {
@@ -190,15 +198,15 @@ public final class Snapshot implements AutoCloseable {
             return;
         }
         closed = true;
-        boolean broken = false;
+        boolean broken = true; // not reused unless its transaction is known to be over
         try {
-            if (rs != null) {
-                closeTable();
-            }
+            closeTable();
             c.rollback();
-        } catch (SQLException e) {
-            broken = true; // not reused: its state is unknown
+            broken = false;
+        } catch (SQLException | RuntimeException e) {
+            // handed back broken: closed, not reused
+        } finally {
+            onClose.accept(broken);
         }
-        onClose.accept(broken);
     }
 }
