@@ -1,5 +1,6 @@
 package io.syncsqlite.relay.ws;
 
+import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.session.ClientSession;
 import org.java_websocket.WebSocket;
@@ -28,7 +29,10 @@ class RelayWebSocketServerTest {
             1 << 20, null, 10, (out, remote, principal) -> {
                 duringOpen.get().run();
                 // A session whose work runs inline; it ends (and counts) once, however often it is closed.
-                return new ClientSession(out, null, null, new ChangeFeed(null, null, null, 0, 1), null, Runnable::run,
+                // The feed never connects: these sessions end before they say hello.
+                ChangeFeed feed = new ChangeFeed(new ConnectionPool.PgConnector("jdbc:postgresql://unused/none", null, null,
+                        "test"), null, null, 0, 1);
+                return new ClientSession(out, null, null, feed, null, Runnable::run,
                         remote, ended::incrementAndGet);
             });
 
