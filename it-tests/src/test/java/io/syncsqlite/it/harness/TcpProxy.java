@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A loopback TCP proxy the tests control: it can cut every connection and refuse new ones (a client
- * going offline), switch to another target port (a relay restarted elsewhere), and add latency in each
- * direction.
+ * going offline), switch to another target port (a relay restarted elsewhere), add latency in each
+ * direction, and drop the traffic of the connections open now without closing them (a NAT or firewall
+ * that forgot idle flows).
  *
  * <p>Thread-safe. Each accepted connection uses two daemon threads.
  */
@@ -21,6 +22,7 @@ public final class TcpProxy implements AutoCloseable {
 
     private final ServerSocket server;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private final Set<Socket> blackHoled = ConcurrentHashMap.newKeySet();
     private volatile int targetPort;
     private volatile boolean online = true;
     private volatile long latencyMillis;
@@ -57,6 +59,14 @@ public final class TcpProxy implements AutoCloseable {
         if (!on) {
             cutAll();
         }
+    }
+
+    /**
+     * From now on, the bytes of every connection open now vanish in both directions, and the connections stay
+     * open: neither end learns anything until it gives up waiting. Later connections pass as usual.
+     */
+    public void blackHoleOpenConnections() {
+        blackHoled.addAll(sockets);
     }
 
     public void cutAll() {
@@ -111,6 +121,9 @@ public final class TcpProxy implements AutoCloseable {
                     if (delay > 0) {
                         Thread.sleep(delay);
                     }
+                    if (blackHoled.contains(from)) {
+                        continue;
+                    }
                     out.write(buf, 0, n);
                     out.flush();
                 }
@@ -121,6 +134,8 @@ public final class TcpProxy implements AutoCloseable {
                 closeQuietly(to);
                 sockets.remove(from);
                 sockets.remove(to);
+                blackHoled.remove(from);
+                blackHoled.remove(to);
             }
         }, "tcp-proxy-pump");
         t.setDaemon(true);
