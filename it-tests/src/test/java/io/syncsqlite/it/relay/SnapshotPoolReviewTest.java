@@ -1,12 +1,8 @@
 package io.syncsqlite.it.relay;
 
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.crypto.MACSigner;
-import com.nimbusds.jwt.JWTClaimsSet;
-import com.nimbusds.jwt.SignedJWT;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.it.support.Tokens;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.relay.Relay;
@@ -17,9 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -28,7 +22,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Review of f574c5c: snapshot connections kept for the next snapshot. */
+/** Review of f574c5c (snapshot connections kept for the next snapshot): slots, shutdown, failures, scopes. */
 class SnapshotPoolReviewTest {
 
     private static final String SNAPSHOT_BACKENDS = "SELECT pid, state FROM pg_stat_activity"
@@ -37,6 +31,25 @@ class SnapshotPoolReviewTest {
 
     @TempDir
     Path dir;
+
+    /** A relay on a table of 20,000 rows: big enough that a client which does not confirm holds its snapshot open. */
+    private static RelayFixture withRows(String prefix) {
+        RelayFixture f = RelayFixture.start(prefix, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 20000) AS g");
+        return f;
+    }
+
+    private static long head(RelayFixture f) {
+        return f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+    }
+
+    /** Two clients whose snapshots are open at once (two connections), both closed mid-way. */
+    private static void twoLeaveMidSnapshot(RelayFixture f, String prefix) {
+        TestClient a = holding(f, prefix + "-a");
+        TestClient b = holding(f, prefix + "-b");
+        a.close();
+        b.close();
+    }
 
     /** A client that does not confirm, so its snapshot stays open after the first few batches. */
     private static TestClient holding(RelayFixture f, String node) {
@@ -56,10 +69,9 @@ class SnapshotPoolReviewTest {
 
     @Test
     void relayCloseLeavesNoSnapshotConnections() {
-        RelayFixture f = RelayFixture.start("rvclose", "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        RelayFixture f = withRows("rvclose");
         try {
-            f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 20000) AS g");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+            long head = head(f);
             assertEquals(20000, fullSnapshot(f, "rvclose-full", head));
             TestClient held = holding(f, "rvclose-held");
             assertTrue(f.query(SNAPSHOT_BACKENDS).stream().anyMatch(r -> r.get(1).equals("idle in transaction")),
@@ -74,14 +86,10 @@ class SnapshotPoolReviewTest {
 
     @Test
     void sessionsClosedMidSnapshotFreeTheirSlotsAndConnections() {
-        try (RelayFixture f = RelayFixture.start("rvmid", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
-            f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 20000) AS g");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+        try (RelayFixture f = withRows("rvmid")) {
+            long head = head(f);
             for (int i = 0; i < 6; i++) {
-                TestClient a = holding(f, "rvmid-a" + i);
-                TestClient b = holding(f, "rvmid-b" + i);
-                a.close();
-                b.close();
+                twoLeaveMidSnapshot(f, "rvmid" + i);
             }
             assertEquals(20000, fullSnapshot(f, "rvmid-full", head));
             assertTrue(f.query(SNAPSHOT_BACKENDS).size() <= 2, f.query(SNAPSHOT_BACKENDS).toString());
@@ -92,9 +100,8 @@ class SnapshotPoolReviewTest {
 
     @Test
     void backendKilledMidSnapshotFreesTheSlot() {
-        try (RelayFixture f = RelayFixture.start("rvkill", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
-            f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 20000) AS g");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+        try (RelayFixture f = withRows("rvkill")) {
+            long head = head(f);
             for (int i = 0; i < 3; i++) {
                 TestClient a = holding(f, "rvkill-a" + i);
                 f.query("SELECT pg_terminate_backend(pid) FROM (" + SNAPSHOT_BACKENDS + ") AS s");
@@ -108,14 +115,10 @@ class SnapshotPoolReviewTest {
 
     @Test
     void everyIdleConnectionDeadWithConcurrentSnapshots() throws Exception {
-        try (RelayFixture f = RelayFixture.start("rvdead", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
-            f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 20000) AS g");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+        try (RelayFixture f = withRows("rvdead")) {
+            long head = head(f);
             for (int round = 0; round < 3; round++) {
-                TestClient a = holding(f, "rvdead-a" + round);
-                TestClient b = holding(f, "rvdead-b" + round);
-                a.close();
-                b.close();
+                twoLeaveMidSnapshot(f, "rvdead" + round);
                 await().atMost(Duration.ofSeconds(5)).until(() -> f.query(SNAPSHOT_BACKENDS).size() == 2
                         && f.query(SNAPSHOT_BACKENDS).stream().allMatch(r -> r.get(1).equals("idle")));
                 f.query("SELECT pg_terminate_backend(pid) FROM (" + SNAPSHOT_BACKENDS + ") AS s");
@@ -137,7 +140,7 @@ class SnapshotPoolReviewTest {
     void columnChangesAfterManySnapshotsOnTheSameConnection() {
         try (RelayFixture f = RelayFixture.start("rvddl", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
             f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 50) AS g");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+            long head = head(f);
             for (int i = 0; i < 8; i++) {
                 assertEquals(50, fullSnapshot(f, "rvddl-" + i, head));
             }
@@ -156,12 +159,7 @@ class SnapshotPoolReviewTest {
     }
 
     static String token(String user) throws Exception {
-        Instant now = Instant.now();
-        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(user).notBeforeTime(Date.from(now.minusSeconds(5)))
-                .expirationTime(Date.from(now.plusSeconds(600))).build();
-        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
-        jwt.sign(new MACSigner(SECRET.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        return jwt.serialize();
+        return Tokens.hs256(SECRET, user);
     }
 
     @Test
@@ -183,7 +181,7 @@ class SnapshotPoolReviewTest {
                     """);
             Relay relay = Relay.start(f.config().withAuth(new RelayConfig.Auth(SECRET, null, null)).withScopes(rules));
             try {
-                long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+                long head = head(f);
                 for (int i = 0; i < 16; i++) {
                     String user = i % 2 == 0 ? "alice" : "bob";
                     // Every other one leaves mid-snapshot.

@@ -1,16 +1,12 @@
 package io.syncsqlite.it.sync;
 
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.crypto.MACSigner;
-import com.nimbusds.jwt.JWTClaimsSet;
-import com.nimbusds.jwt.SignedJWT;
 import io.syncsqlite.driver.jdbc.SyncConnection;
 import io.syncsqlite.driver.sync.Rejection;
 import io.syncsqlite.driver.sync.SyncNode;
 import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.it.support.Tokens;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.Hlc;
@@ -30,9 +26,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -124,12 +118,7 @@ class ScopesTest {
     }
 
     static String token(String user) throws Exception {
-        Instant now = Instant.now();
-        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(user).notBeforeTime(Date.from(now.minusSeconds(5)))
-                .expirationTime(Date.from(now.plusSeconds(600))).build();
-        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
-        jwt.sign(new MACSigner(SECRET.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        return jwt.serialize();
+        return Tokens.hs256(SECRET, user);
     }
 
     private TestClient protocolClient(String user, String node, long cursor) throws Exception {
