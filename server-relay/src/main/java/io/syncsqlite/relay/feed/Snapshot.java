@@ -12,6 +12,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Every row of every synced table as of one feed position, read in batches for a new client.
@@ -39,7 +40,7 @@ public final class Snapshot implements AutoCloseable {
     /** Per table (same order), the scope's condition on its rows, or null for every row. */
     private final List<Scope.Predicate> filters;
     /** Takes the connection back once the snapshot is done: {@code true} if it failed and must not be reused. */
-    private final java.util.function.Consumer<Boolean> onClose;
+    private final Consumer<Boolean> onClose;
     private final long through;
     private final long total;
     private int tableIndex = -1;
@@ -49,7 +50,7 @@ public final class Snapshot implements AutoCloseable {
     private boolean closed;
 
     private Snapshot(Connection c, List<TableInfo> tables, List<Scope.Predicate> filters, Scope scope,
-                     java.util.function.Consumer<Boolean> onClose) throws SQLException {
+                     Consumer<Boolean> onClose) throws SQLException {
         this.c = c;
         this.tables = tables;
         this.filters = filters;
@@ -76,7 +77,7 @@ public final class Snapshot implements AutoCloseable {
      *
      * @param scope the user's scope: only the rows it holds, of the tables it shows; null for every row
      */
-    static Snapshot open(Connection c, Catalog catalog, Scope scope, java.util.function.Consumer<Boolean> onClose)
+    static Snapshot open(Connection c, Catalog catalog, Scope scope, Consumer<Boolean> onClose)
             throws SQLException {
         List<TableInfo> tables = new ArrayList<>();
         List<Scope.Predicate> filters = new ArrayList<>();
