@@ -7,32 +7,44 @@ import io.syncsqlite.relay.Relay;
 import io.syncsqlite.relay.RelayConfig;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
+
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A relay's idle PostgreSQL connections whose network flows were dropped silently (a NAT or firewall idle
- * timeout: no reset, the packets vanish) cost the next client seconds, not a hang until the kernel gives up
- * on TCP: kept connections are checked with a timed round trip before reuse (snapshot connections always,
- * the others after 5 s idle). Found in review: before that check, client B waited for good.
+ * A relay's PostgreSQL connections whose network flows were dropped silently (a NAT or firewall idle
+ * timeout, a failover whose old server went dark: no reset, the packets vanish) cost seconds, not a hang
+ * until the kernel gives up on TCP (about 15 minutes): kept connections are checked with a timed round trip
+ * before reuse (snapshot connections always, the others after 5 s idle; found in review: before that check,
+ * client B waited for good), and the feed's own connection has a 30 s limit per round trip.
  */
 class SilentDropTest {
+
+    /** A relay on {@code f}'s database whose PostgreSQL connections all pass through {@code proxy}. */
+    private static Relay relayThrough(RelayFixture f, TcpProxy proxy) throws Exception {
+        Matcher m = DB_URL.matcher(f.dbUrl());
+        assertTrue(m.matches(), f.dbUrl());
+        proxy.target(Integer.parseInt(m.group(1)));
+        RelayConfig base = f.config();
+        String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(2) + "?sslmode=disable";
+        return Relay.start(RelayConfig.of(url, base.pgUser(), base.pgPassword())
+                .withHost("127.0.0.1").withPort(0).withPoolSize(4));
+    }
+
+    private static final Pattern DB_URL = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$");
 
     @Test
     void aClientAfterTheRelaysIdleConnectionsWereSilentlyDroppedIsServedInSeconds() throws Exception {
         try (RelayFixture f = RelayFixture.start("silentdrop", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
             f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 50) AS g");
             long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
-            Matcher m = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$").matcher(f.dbUrl());
-            assertTrue(m.matches(), f.dbUrl());
-            try (TcpProxy proxy = new TcpProxy(Integer.parseInt(m.group(1)))) {
-                RelayConfig base = f.config();
-                String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(2) + "?sslmode=disable";
-                Relay relay = Relay.start(RelayConfig.of(url, base.pgUser(), base.pgPassword())
-                        .withHost("127.0.0.1").withPort(0).withPoolSize(4));
+            try (TcpProxy proxy = new TcpProxy(0)) {
+                Relay relay = relayThrough(f, proxy);
                 try {
                     try (TestClient a = TestClient.connect(relay.uri())) {
                         a.hello("silentdrop-a", 0);
@@ -50,6 +62,27 @@ class SilentDropTest {
                     assertTrue(seconds < 15, "served after " + seconds + " s");
                 } finally {
                     proxy.close(); // unblocks whatever still waits on a dropped flow
+                    relay.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void theFeedReconnectsWhenItsConnectionStopsAnswering() throws Exception {
+        try (RelayFixture f = RelayFixture.start("silentfeed", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
+            f.execute("INSERT INTO t VALUES (1, 'before')");
+            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+            try (TcpProxy proxy = new TcpProxy(0)) {
+                Relay relay = relayThrough(f, proxy);
+                try (TestClient c = TestClient.connect(relay.uri())) {
+                    c.hello("silentfeed-c", head);
+                    proxy.blackHoleOpenConnections();
+                    f.execute("INSERT INTO t VALUES (2, 'after')"); // straight into PostgreSQL, not through the proxy
+                    await().atMost(Duration.ofSeconds(60)).until(() -> c.cursor() > head);
+                    assertTrue(c.entries().stream().anyMatch(e -> e.pk().get("id").asInt() == 2));
+                } finally {
+                    proxy.close();
                     relay.close();
                 }
             }

@@ -49,6 +49,13 @@ public final class ChangeFeed implements AutoCloseable {
     private static final int POLL_MILLIS = 500;
     private static final int PAGE_COMMITS = 500;
     private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * Longest one round trip of the feed's connection may take. A page is at most {@link FeedReader#MAX_ROWS}
+     * rows, so only a connection whose packets stopped arriving takes this long (a failover whose old server
+     * went dark, a partition); without a limit the feed, and every client with it, would wait for the kernel
+     * to give up on TCP (about 15 minutes). On timeout the connection is dropped and the feed reconnects.
+     */
+    private static final int NETWORK_TIMEOUT_MILLIS = 30_000;
 
     private final ConnectionPool.PgConnector connector;
     private final ConnectionPool pool;
@@ -318,6 +325,7 @@ public final class ChangeFeed implements AutoCloseable {
     private Connection listen() throws SQLException {
         Connection c = connector.open();
         try (Statement st = c.createStatement()) {
+            c.setNetworkTimeout(Runnable::run, NETWORK_TIMEOUT_MILLIS);
             st.execute("LISTEN syncsqlite_feed");
         } catch (SQLException e) {
             ConnectionPool.closeQuietly(c);
