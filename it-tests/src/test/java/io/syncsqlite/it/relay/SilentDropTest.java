@@ -8,7 +8,6 @@ import io.syncsqlite.relay.RelayConfig;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
-
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,14 +37,32 @@ class SilentDropTest {
 
     private static final Pattern DB_URL = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$");
 
-    @Test
-    void aClientAfterTheRelaysIdleConnectionsWereSilentlyDroppedIsServedInSeconds() throws Exception {
-        try (RelayFixture f = RelayFixture.start("silentdrop", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
-            f.execute("INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 50) AS g");
+    /** What a test does with a relay on table {@code t} whose PostgreSQL connections pass through the proxy. */
+    private interface ThroughProxy {
+        void run(RelayFixture f, TcpProxy proxy, Relay relay, long head) throws Exception;
+    }
+
+    /** Seeds {@code t} with {@code seed}, starts a relay through a proxy, runs {@code body}, then ends both. */
+    private static void withRelayThroughProxy(String prefix, String seed, ThroughProxy body) throws Exception {
+        try (RelayFixture f = RelayFixture.start(prefix, "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
+            f.execute(seed);
             long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
             try (TcpProxy proxy = new TcpProxy(0)) {
                 Relay relay = relayThrough(f, proxy);
                 try {
+                    body.run(f, proxy, relay, head);
+                } finally {
+                    proxy.close(); // unblocks whatever still waits on a dropped flow
+                    relay.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void aClientAfterTheRelaysIdleConnectionsWereSilentlyDroppedIsServedInSeconds() throws Exception {
+        withRelayThroughProxy("silentdrop", "INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 50) AS g",
+                (f, proxy, relay, head) -> {
                     try (TestClient a = TestClient.connect(relay.uri())) {
                         a.hello("silentdrop-a", 0);
                         a.awaitCursor(head);
@@ -60,32 +77,19 @@ class SilentDropTest {
                     }
                     long seconds = (System.nanoTime() - start) / 1_000_000_000L;
                     assertTrue(seconds < 15, "served after " + seconds + " s");
-                } finally {
-                    proxy.close(); // unblocks whatever still waits on a dropped flow
-                    relay.close();
-                }
-            }
-        }
+                });
     }
 
     @Test
     void theFeedReconnectsWhenItsConnectionStopsAnswering() throws Exception {
-        try (RelayFixture f = RelayFixture.start("silentfeed", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
-            f.execute("INSERT INTO t VALUES (1, 'before')");
-            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
-            try (TcpProxy proxy = new TcpProxy(0)) {
-                Relay relay = relayThrough(f, proxy);
-                try (TestClient c = TestClient.connect(relay.uri())) {
-                    c.hello("silentfeed-c", head);
-                    proxy.blackHoleOpenConnections();
-                    f.execute("INSERT INTO t VALUES (2, 'after')"); // straight into PostgreSQL, not through the proxy
-                    await().atMost(Duration.ofSeconds(60)).until(() -> c.cursor() > head);
-                    assertTrue(c.entries().stream().anyMatch(e -> e.pk().get("id").asInt() == 2));
-                } finally {
-                    proxy.close();
-                    relay.close();
-                }
+        withRelayThroughProxy("silentfeed", "INSERT INTO t VALUES (1, 'before')", (f, proxy, relay, head) -> {
+            try (TestClient c = TestClient.connect(relay.uri())) {
+                c.hello("silentfeed-c", head);
+                proxy.blackHoleOpenConnections();
+                f.execute("INSERT INTO t VALUES (2, 'after')"); // straight into PostgreSQL, not through the proxy
+                await().atMost(Duration.ofSeconds(60)).until(() -> c.cursor() > head);
+                assertTrue(c.entries().stream().anyMatch(e -> e.pk().get("id").asInt() == 2));
             }
-        }
+        });
     }
 }

@@ -12,8 +12,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,22 +39,6 @@ public class SnapshotRequestReviewTest {
              ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'snapshot_needed'")) {
             return rs.next() ? rs.getLong(1) : 0;
         }
-    }
-
-    /** Polls {@code sql} on PostgreSQL and on {@code c} for {@code seconds}; returns the last difference or null. */
-    private static String differenceAfter(Cluster cluster, Client c, String sql, int seconds) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        String diff;
-        do {
-            List<Map<String, Object>> pg = cluster.pgRows(sql);
-            List<Map<String, Object>> local = c.rows(sql);
-            diff = pg.equals(local) ? null : "PostgreSQL " + pg + " vs client " + local;
-            if (diff == null) {
-                return null;
-            }
-            Thread.sleep(100);
-        } while (System.nanoTime() < deadline);
-        return diff;
     }
 
     /** A database whose table {@code label} has a row (l1) before any client exists. */
@@ -100,9 +82,7 @@ public class SnapshotRequestReviewTest {
                 lock.commit();
             }
             Cluster.eventually(() -> c.node().status().connected(), b -> b);
-            String diff = differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 15);
-            long pending = requested(c);
-            assertEquals(null, diff, "the table's rows; snapshot_needed = " + pending);
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c); // the table's rows
         }
     }
 
@@ -130,8 +110,7 @@ public class SnapshotRequestReviewTest {
 
             c.reopen(); // a restart: the catalog now has the table
             c.awaitSynced();
-            assertEquals(null, differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 10),
-                    "the rows of the table the other program added");
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c); // the rows the other program's table has
         }
     }
 
@@ -154,8 +133,7 @@ public class SnapshotRequestReviewTest {
             c.connection().setAutoCommit(true);
             c.exec("INSERT INTO note (id, body) VALUES ('n1', 'x')");
             c.awaitSynced();
-            assertEquals(null, differenceAfter(cluster, c, "SELECT id, name FROM label ORDER BY id", 10),
-                    "snapshot_needed = " + requested(c));
+            cluster.awaitConverged("SELECT id, name FROM label ORDER BY id", c);
         }
     }
 }
