@@ -3,6 +3,7 @@ package io.syncsqlite.relay.feed;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.schema.Catalog;
 import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,18 +15,28 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Objects;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * The relay's view of PostgreSQL's commit-ordered change log: one per relay.
  *
- * <p>A dedicated thread ({@code syncsqlite-feed}) holds its own connection, LISTENs on
- * {@code syncsqlite_feed} and, on every notification and at least every 500 ms (in case a notification
- * is missed, e.g. across a reconnect), reads the commits after {@link #head()} into a bounded
- * {@link TailBuffer} and wakes the registered {@link Listener}s. Sessions then read from the buffer, or
- * from PostgreSQL through the pool when they are behind it ({@link #read}).
+ * <p>A dedicated thread ({@code syncsqlite-feed}) holds its own connection and reads the commits after
+ * {@link #head()} into a bounded {@link TailBuffer}, then wakes the registered {@link Listener}s. Sessions
+ * then read from the buffer, or from PostgreSQL through the pool when they are behind it ({@link #read}).
+ * It reads when woken and at least every 500 ms (a missed wake-up costs latency, never a commit). Two
+ * things wake it: {@link #poke()}, called by this relay right after each commit of its own, and a second
+ * thread ({@code syncsqlite-feed-listen}) that LISTENs on {@code syncsqlite_feed} on a connection of its
+ * own, for commits made by anyone else (another relay, {@code psql}). Why not one thread that reads on its
+ * LISTEN connection, as before: pgjdbc returns from {@code getNotifications} only after a 1 ms read that
+ * checks for more messages, and PostgreSQL signals the listener after the commit returns, so a
+ * notification reached the feed about 1.1 ms after the commit that sent it, a fifth of the time from one
+ * client's commit to another client seeing it (docs/BENCHMARKS.md, "Where a change's milliseconds go").
  *
  * <p>Snapshots for new clients ({@link #tryOpenSnapshot}) use connections of their own, at most
  * {@code maxSnapshots} at once; a session that finds no free slot is woken when one frees. Those
@@ -46,7 +57,9 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     private static final Logger log = LoggerFactory.getLogger(ChangeFeed.class);
-    private static final int POLL_MILLIS = 500;
+    private static final Duration POLL = Duration.ofMillis(500);
+    /** How often an idle LISTEN connection is checked with a round trip, so a dead one is replaced. */
+    private static final long LISTEN_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int PAGE_COMMITS = 500;
     private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(30);
     /**
@@ -71,11 +84,28 @@ public final class ChangeFeed implements AutoCloseable {
     /** Whether commits carry parsed rows for per-user scopes (set before {@link #start}). */
     private volatile boolean parseRows;
     private volatile boolean closed;
+    private final Duration poll;
+    private final boolean listen;
+    /** Released to make the feed thread read now; a release during a read makes it read once more. */
+    private final Semaphore wake = new Semaphore(0);
     private Thread thread;
-    private Connection listenConnection;
+    private Thread listenThread;
+    private Connection readConnection;
 
     public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
                       long bufferEntries, int maxSnapshots) {
+        this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true);
+    }
+
+    /**
+     * @param poll   longest time between two reads when nothing wakes the feed
+     * @param listen whether to LISTEN for commits made by others; without it they are read only every
+     *               {@code poll} (or when this relay commits and pokes the feed)
+     */
+    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
+                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen) {
+        this.poll = poll;
+        this.listen = listen;
         this.connector = connector;
         this.pool = pool;
         this.catalog = catalog;
@@ -92,13 +122,29 @@ public final class ChangeFeed implements AutoCloseable {
         parseRows = true;
     }
 
-    /** Connects, LISTENs, reads the current head and starts the feed thread. */
+    /** Connects, reads the current head and starts the feed thread (and the LISTEN thread). */
     public synchronized void start() throws SQLException {
-        listenConnection = listen();
-        buffer = new TailBuffer(bufferEntries, currentHead(listenConnection));
+        readConnection = openReadConnection();
+        buffer = new TailBuffer(bufferEntries, currentHead(readConnection));
         thread = new Thread(this::run, "syncsqlite-feed");
         thread.setDaemon(true);
         thread.start();
+        if (listen) {
+            listenThread = new Thread(this::listen, "syncsqlite-feed-listen");
+            listenThread.setDaemon(true);
+            listenThread.start();
+        }
+    }
+
+    /**
+     * Makes the feed read now: called after this relay committed something the feed carries, so its
+     * clients need not wait for PostgreSQL's notification. Cheap, never blocks; wake-ups that come while
+     * the feed is reading make it read once more, not once each.
+     */
+    public void poke() {
+        if (wake.availablePermits() == 0) {
+            wake.release();
+        }
     }
 
     /** The newest commit the feed has read. */
@@ -256,14 +302,15 @@ public final class ChangeFeed implements AutoCloseable {
     public void close() {
         closed = true;
         snapshotConnections.close(); // snapshots still open close their connections as they end
-        Thread t;
+        wake.release();
+        List<Thread> threads;
         synchronized (this) {
-            t = thread;
+            threads = Stream.of(thread, listenThread).filter(Objects::nonNull).toList();
         }
-        if (t != null) {
+        for (Thread t : threads) {
             try {
-                // The thread notices within one poll interval.
-                t.join(POLL_MILLIS * 4L);
+                // The feed thread is woken above; the LISTEN thread notices within one wait for notifications.
+                t.join(POLL.toMillis() * 4L);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -272,23 +319,73 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     private void run() {
-        Connection c = listenConnection;
+        Connection c = readConnection;
         boolean failing = false;
         while (!closed) {
             try {
                 if (c == null) {
-                    c = listen();
+                    c = openReadConnection();
                 }
+                // Taken before the read: a poke that comes while it runs leaves a permit, so its commit is
+                // read by the next turn, not left for the poll.
+                wake.drainPermits();
                 readNew(c);
                 if (failing) {
                     log.info("change feed reconnected to PostgreSQL at seq {}", head());
                     failing = false;
                 }
-                // Returns as soon as a notification arrives, else after the poll interval.
-                c.unwrap(PGConnection.class).getNotifications(POLL_MILLIS);
+                wake.tryAcquire(poll.toNanos(), TimeUnit.NANOSECONDS);
             } catch (SQLException | RuntimeException e) {
                 if (!failing && !closed) {
                     log.warn("change feed lost PostgreSQL (SQLState {}); retrying every second", sqlState(e));
+                }
+                failing = true;
+                ConnectionPool.closeQuietly(c);
+                c = null;
+                sleep(1000);
+            } catch (InterruptedException e) {
+                break;
+            }
+        }
+        ConnectionPool.closeQuietly(c);
+    }
+
+    /**
+     * The LISTEN thread: wakes the feed on every notification of a commit it has not read. After each
+     * (re)connect it wakes the feed once, for notifications sent while it was not listening. A connection
+     * idle for {@link #LISTEN_CHECK_NANOS} is checked with a round trip: waiting for a notification never
+     * fails on a connection whose server went dark, and the feed would fall back to its poll unnoticed.
+     */
+    private void listen() {
+        Connection c = null;
+        boolean failing = false;
+        long checked = System.nanoTime();
+        while (!closed) {
+            try {
+                if (c == null) {
+                    c = openListenConnection();
+                    checked = System.nanoTime();
+                    poke();
+                    if (failing) {
+                        log.info("change feed listens to PostgreSQL again");
+                        failing = false;
+                    }
+                }
+                PGNotification[] notes = c.unwrap(PGConnection.class).getNotifications((int) POLL.toMillis());
+                if (notes != null && notes.length > 0) {
+                    if (newest(notes) > head()) {
+                        poke();
+                    }
+                } else if (System.nanoTime() - checked > LISTEN_CHECK_NANOS) {
+                    try (Statement st = c.createStatement()) {
+                        st.execute("SELECT 1");
+                    }
+                    checked = System.nanoTime();
+                }
+            } catch (SQLException | RuntimeException e) {
+                if (!failing && !closed) {
+                    log.warn("change feed stopped listening to PostgreSQL (SQLState {}); reading every {} ms"
+                            + " until it listens again", sqlState(e), poll.toMillis());
                 }
                 failing = true;
                 ConnectionPool.closeQuietly(c);
@@ -322,8 +419,36 @@ public final class ChangeFeed implements AutoCloseable {
         }
     }
 
-    private Connection listen() throws SQLException {
+    /**
+     * The newest commit position the notifications announce ({@code commit_mark()} sends its {@code seq}
+     * as the payload), or {@link Long#MAX_VALUE} if one does not parse: a commit this relay made and
+     * already read (it pokes the feed itself) needs no second read.
+     */
+    private static long newest(PGNotification[] notes) {
+        long newest = 0;
+        for (PGNotification n : notes) {
+            try {
+                newest = Math.max(newest, Long.parseLong(n.getParameter()));
+            } catch (NumberFormatException e) {
+                return Long.MAX_VALUE;
+            }
+        }
+        return newest;
+    }
+
+    private Connection openReadConnection() throws SQLException {
         Connection c = connector.open();
+        try {
+            c.setNetworkTimeout(Runnable::run, NETWORK_TIMEOUT_MILLIS);
+        } catch (SQLException e) {
+            ConnectionPool.closeQuietly(c);
+            throw e;
+        }
+        return c;
+    }
+
+    private Connection openListenConnection() throws SQLException {
+        Connection c = connector.withApplicationName(connector.applicationName() + " listen").open();
         try (Statement st = c.createStatement()) {
             c.setNetworkTimeout(Runnable::run, NETWORK_TIMEOUT_MILLIS);
             st.execute("LISTEN syncsqlite_feed");
