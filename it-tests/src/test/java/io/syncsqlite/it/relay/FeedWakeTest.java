@@ -1,34 +1,59 @@
 package io.syncsqlite.it.relay;
 
+import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.schema.Catalog;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * What makes the relay's feed read: its own commits poke it, everyone else's arrive as notifications on
- * a LISTEN connection of its own, and a lost LISTEN connection is reopened without losing the commits
- * made while it was gone. Each feed here polls once an hour, so only the wake-up under test can make it
- * read within the test.
+ * a LISTEN connection of its own, a lost LISTEN connection is reopened without losing the commits made
+ * while it was gone, and close() ends both threads whatever they are doing. Most feeds here poll once an
+ * hour, so only the wake-up under test can make them read within the test. Each feed uses a connector
+ * with an application name of its own, so its PostgreSQL backends can be told apart from the fixture
+ * relay's.
  */
 class FeedWakeTest {
 
     private static final Duration NEVER = Duration.ofHours(1);
+    private static final Duration POLL = Duration.ofMillis(500);
     private static final String LISTEN_BACKENDS = "SELECT pid FROM pg_stat_activity"
             + " WHERE datname = current_database() AND application_name = 'feedwake-test listen'";
+    private static final Pattern DB_URL = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$");
+
+    // ---------------------------------------------------------------------------------------------------
+    // Wake-ups: no commit waits for the poll
 
     @Test
     void aPokeReadsACommitWithoutNotificationOrPoll() throws Exception {
         RelayFixture f = RelayFixture.start("feedpoke", "CREATE TABLE t (id int PRIMARY KEY, v int)");
-        try (ConnectionPool pool = new ConnectionPool(connector(f), 1);
-             ChangeFeed feed = new ChangeFeed(connector(f), pool, new Catalog("public", List.of()), 1000, 1, NEVER, false)) {
+        try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, false)) {
             feed.start();
             long head = feed.head();
             Thread.sleep(300); // the feed's first read, at start, is done
@@ -45,8 +70,8 @@ class FeedWakeTest {
     @Test
     void notificationsWakeTheFeedAndALostListenConnectionIsReopened() throws Exception {
         RelayFixture f = RelayFixture.start("feedlisten", "CREATE TABLE t (id int PRIMARY KEY, v int)");
-        try (ConnectionPool pool = new ConnectionPool(connector(f), 1);
-             ChangeFeed feed = new ChangeFeed(connector(f), pool, new Catalog("public", List.of()), 1000, 1, NEVER, true)) {
+        try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, true)) {
             feed.start();
             await().atMost(Duration.ofSeconds(5)).until(() -> f.query(LISTEN_BACKENDS).size() == 1);
             long head = feed.head();
@@ -67,8 +92,305 @@ class FeedWakeTest {
         }
     }
 
-    private static ConnectionPool.PgConnector connector(RelayFixture f) {
+
+    /**
+     * Many threads commit and poke at once, with no LISTEN and no poll: every commit must be read right
+     * after its poke (a poke swallowed by drainPermits, or by poke()'s availablePermits check, would leave
+     * it for the hour-long poll).
+     */
+    @Test
+    void everyCommitIsReadAfterItsPokeWhenManyThreadsCommitAndPokeAtOnce() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvpoke", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+             ConnectionPool pool = new ConnectionPool(connector(f, "feedrv-poke"), 1);
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedrv-poke"), pool, new Catalog("public", List.of()),
+                     1000, 1, NEVER, false)) {
+            feed.start();
+            int threads = 4;
+            int perThread = 75;
+            AtomicInteger ids = new AtomicInteger();
+            ExecutorService exec = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    done.add(exec.submit(() -> {
+                        try (Connection c = f.connection()) {
+                            c.setAutoCommit(false);
+                            for (int i = 0; i < perThread; i++) {
+                                long seq;
+                                try (Statement st = c.createStatement()) {
+                                    st.execute("INSERT INTO t VALUES (" + ids.incrementAndGet() + ", 0)");
+                                    try (ResultSet rs = st.executeQuery("SELECT syncsqlite.commit_mark()")) {
+                                        rs.next();
+                                        seq = rs.getLong(1);
+                                    }
+                                }
+                                c.commit();
+                                feed.poke();
+                                long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+                                while (feed.head() < seq) {
+                                    if (System.nanoTime() > deadline) {
+                                        fail("commit " + seq + " not read 3 s after its poke (head " + feed.head() + ")");
+                                    }
+                                    Thread.onSpinWait();
+                                }
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> d : done) {
+                    d.get();
+                }
+            } finally {
+                exec.shutdownNow();
+            }
+            assertEquals(threads * perThread, f.queryLong("SELECT count(*) FROM t"));
+        }
+    }
+
+    /**
+     * What a PostgreSQL restart does to the feed, with no poll to fall back on: both connections are cut
+     * and refused for a while, commits are made meanwhile (their notifications reach nobody). Once
+     * PostgreSQL is reachable again the LISTEN thread's poke after reconnecting makes the feed read them,
+     * and later commits are notified again.
+     */
+    @Test
+    void commitsMadeWhilePostgresWasUnreachableAreReadOnceItIsBack() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvrestart", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+             TcpProxy proxy = new TcpProxy(0)) {
+            ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-restart");
+            try (ConnectionPool pool = new ConnectionPool(connector, 1);
+                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true)) {
+                feed.start();
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-restart listen").size() == 1);
+                long head = feed.head();
+                f.execute("INSERT INTO t VALUES (1, 1)");
+                await().atMost(Duration.ofSeconds(5)).until(() -> feed.head() == head + 1);
+
+                proxy.online(false); // cuts both connections and refuses new ones
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-restart%").isEmpty());
+                f.execute("INSERT INTO t VALUES (2, 2)", "INSERT INTO t VALUES (3, 3)");
+                Thread.sleep(2_500); // both threads fail to reconnect, at least twice
+                assertEquals(head + 1, feed.head());
+                proxy.online(true);
+                await().atMost(Duration.ofSeconds(10)).until(() -> feed.head() == head + 3);
+
+                await().atMost(Duration.ofSeconds(10)).until(() -> backends(f, "feedrv-restart listen").size() == 1);
+                f.execute("INSERT INTO t VALUES (4, 4)");
+                await().atMost(Duration.ofSeconds(5)).until(() -> feed.head() == head + 4);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // The LISTEN connection's life
+
+    /**
+     * idle_session_timeout (PostgreSQL 14+, set by an operator per server, database or role, or by a
+     * managed service) ends sessions that have not sent a statement for that long. The LISTEN connection
+     * sends one only for its 5 s check, and receiving notifications is not activity: without care a
+     * timeout would end it again and again (each time "change feed stopped listening" at WARN, and about a
+     * second in which other writers' commits wait for the poll). Here under steady traffic.
+     */
+    @Test
+    void theListenConnectionOutlivesAnIdleSessionTimeoutUnderSteadyTraffic() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvidlebusy", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
+            ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, "feedrv-idlebusy", 6_000);
+            try (ConnectionPool pool = new ConnectionPool(connector, 1);
+                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true)) {
+                feed.start();
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-idlebusy listen").size() == 1);
+                List<String> first = backends(f, "feedrv-idlebusy listen");
+                Set<List<String>> seen = new HashSet<>();
+                // A commit by another writer every 100 ms, for longer than the timeout.
+                try (Connection c = f.connection(); Statement st = c.createStatement()) {
+                    long end = System.nanoTime() + Duration.ofMillis(8_500).toNanos();
+                    for (int i = 1; System.nanoTime() < end; i++) {
+                        st.execute("INSERT INTO t VALUES (" + i + ", 0)");
+                        seen.add(backends(f, "feedrv-idlebusy listen"));
+                        Thread.sleep(100);
+                    }
+                }
+                seen.add(backends(f, "feedrv-idlebusy listen"));
+                assertEquals(Set.of(first), seen, "the LISTEN backend was replaced (idle_session_timeout ended it)");
+            }
+        }
+    }
+
+    /** The same with a timeout shorter than the 5 s check, and no traffic. */
+    @Test
+    void theListenConnectionOutlivesAShortIdleSessionTimeoutWhenQuiet() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvidlequiet", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
+            ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, "feedrv-idlequiet", 2_000);
+            try (ConnectionPool pool = new ConnectionPool(connector, 1);
+                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true)) {
+                feed.start();
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-idlequiet listen").size() == 1);
+                List<String> first = backends(f, "feedrv-idlequiet listen");
+                Set<List<String>> seen = new HashSet<>();
+                long end = System.nanoTime() + Duration.ofMillis(4_500).toNanos();
+                while (System.nanoTime() < end) {
+                    seen.add(backends(f, "feedrv-idlequiet listen"));
+                    Thread.sleep(100);
+                }
+                // The feed's read connection (a read every 500 ms) survives the same timeout.
+                assertEquals(1, backends(f, "feedrv-idlequiet").size(), "read connection");
+                assertEquals(Set.of(first), seen, "the LISTEN backend was replaced (idle_session_timeout ended it)");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // close()
+
+    /** close() ends both threads and both connections, and returns promptly. */
+    @Test
+    void closeEndsBothThreadsAndBothConnections() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvclose", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
+            ConnectionPool.PgConnector connector = connector(f, "feedrv-close");
+            try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true);
+                Set<Thread> before = feedThreads();
+                feed.start();
+                Set<Thread> mine = new HashSet<>(feedThreads());
+                mine.removeAll(before);
+                assertEquals(2, mine.size(), mine.toString());
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-close%").size() == 2);
+                long t0 = System.nanoTime();
+                feed.close();
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertTrue(ms < 1_500, "close took " + ms + " ms");
+                for (Thread t : mine) {
+                    t.join(1_000);
+                    assertFalse(t.isAlive(), t.getName() + " still runs: " + Arrays.toString(t.getStackTrace()));
+                }
+                await().atMost(Duration.ofSeconds(2)).until(() -> backends(f, "feedrv-close%").isEmpty());
+            }
+        }
+    }
+
+    /**
+     * close() while PostgreSQL is unreachable (both threads in their retry loops) returns promptly and
+     * ends both threads.
+     */
+    @Test
+    void closeWhilePostgresIsUnreachableEndsBothThreads() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvclosedown", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+             TcpProxy proxy = new TcpProxy(0)) {
+            ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closedown");
+            try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true);
+                Set<Thread> before = feedThreads();
+                feed.start();
+                Set<Thread> mine = new HashSet<>(feedThreads());
+                mine.removeAll(before);
+                assertEquals(2, mine.size(), mine.toString());
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closedown%").size() == 2);
+                proxy.online(false);
+                Thread.sleep(2_000); // both threads fail and retry
+                long t0 = System.nanoTime();
+                feed.close();
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertTrue(ms < 2_500, "close took " + ms + " ms");
+                for (Thread t : mine) {
+                    t.join(1_000);
+                    assertFalse(t.isAlive(), t.getName() + " still runs: " + Arrays.toString(t.getStackTrace()));
+                }
+            }
+        }
+    }
+
+    /**
+     * close() while the feed thread is reopening its connection: close() sets {@code closed} and releases
+     * one permit, the feed thread, already past its {@code while (!closed)} check, finishes connecting and
+     * then drains that permit ({@code wake.drainPermits()} before {@code readNew}), so the
+     * {@code tryAcquire(poll)} that follows waits the whole poll interval: here an hour, with the
+     * connection it opened after close() still open. (In production the poll is 500 ms, so the thread and
+     * its connection outlive close() by up to half a second.) The connection is made slow with the proxy's
+     * latency, and close() is called once the feed thread is inside openReadConnection.
+     */
+    @Test
+    void closeWhileTheFeedThreadReconnectsEndsIt() throws Exception {
+        try (RelayFixture f = RelayFixture.start("feedrvclosereconnect", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+             TcpProxy proxy = new TcpProxy(0)) {
+            ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closereconnect");
+            try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, false);
+                Set<Thread> before = feedThreads();
+                feed.start();
+                Set<Thread> mine = new HashSet<>(feedThreads());
+                mine.removeAll(before);
+                assertEquals(1, mine.size(), mine.toString());
+                Thread feedThread = mine.iterator().next();
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closereconnect").size() == 1);
+
+                // Kill the feed's connection, let the proxy close its side, then make new connections slow.
+                f.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                        + " AND application_name = 'feedrv-closereconnect'");
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closereconnect").isEmpty());
+                Thread.sleep(300);
+                proxy.latency(1_000);
+                feed.poke(); // the read fails; a second later the thread reconnects
+                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> Arrays.stream(feedThread.getStackTrace())
+                                .anyMatch(e -> e.getMethodName().equals("openReadConnection")));
+                feed.close();
+                // Connecting through 1 s of latency each way takes a few seconds; then the thread must end.
+                proxy.latency(0);
+                await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(feedThread.getStackTrace())
+                        .noneMatch(e -> e.getMethodName().equals("openReadConnection")));
+                feedThread.join(2_000);
+                assertFalse(feedThread.isAlive(), "the feed thread outlived close(): "
+                        + Arrays.toString(feedThread.getStackTrace()));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+
+    private static Set<Thread> feedThreads() {
+        Set<Thread> out = new HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("syncsqlite-feed")) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
+    /** The pids of this database's backends whose application_name is LIKE {@code pattern}. */
+    private static List<String> backends(RelayFixture f, String pattern) {
+        return f.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                + " AND application_name LIKE '" + pattern + "' ORDER BY pid").stream().map(r -> r.get(0)).toList();
+    }
+
+    private static ConnectionPool.PgConnector connector(RelayFixture f, String name) {
         var config = f.config();
-        return new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(), config.pgPassword(), "feedwake-test");
+        return new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(), config.pgPassword(), name);
+    }
+
+    /** A connector whose sessions end after {@code millis} without a statement (idle_session_timeout). */
+    private static ConnectionPool.PgConnector withIdleSessionTimeout(RelayFixture f, String name, int millis)
+            throws SQLException {
+        var config = f.config();
+        String url = config.pgUrl() + (config.pgUrl().contains("?") ? "&" : "?")
+                + "options=-c%20idle_session_timeout%3D" + millis;
+        ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(url, config.pgUser(),
+                config.pgPassword(), name + " probe");
+        try (Connection c = connector.open(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT current_setting('idle_session_timeout')")) {
+            rs.next();
+            assertEquals(millis / 1000 + "s", rs.getString(1), "the test's setting applies");
+        }
+        return new ConnectionPool.PgConnector(url, config.pgUser(), config.pgPassword(), name);
+    }
+
+    private static ConnectionPool.PgConnector throughProxy(RelayFixture f, TcpProxy proxy, String name) {
+        Matcher m = DB_URL.matcher(f.dbUrl());
+        assertTrue(m.matches(), f.dbUrl());
+        proxy.target(Integer.parseInt(m.group(1)));
+        var config = f.config();
+        String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(2) + "?sslmode=disable";
+        return new ConnectionPool.PgConnector(url, config.pgUser(), config.pgPassword(), name);
     }
 }

@@ -125,7 +125,12 @@ public final class ChangeFeed implements AutoCloseable {
     /** Connects, reads the current head and starts the feed thread (and the LISTEN thread). */
     public synchronized void start() throws SQLException {
         readConnection = openReadConnection();
-        buffer = new TailBuffer(bufferEntries, currentHead(readConnection));
+        try {
+            buffer = new TailBuffer(bufferEntries, currentHead(readConnection));
+        } catch (SQLException | RuntimeException e) {
+            ConnectionPool.closeQuietly(readConnection);
+            throw e;
+        }
         thread = new Thread(this::run, "syncsqlite-feed");
         thread.setDaemon(true);
         thread.start();
@@ -330,11 +335,13 @@ public final class ChangeFeed implements AutoCloseable {
                 // read by the next turn, not left for the poll.
                 wake.drainPermits();
                 readNew(c);
-                if (failing) {
+                if (failing && !closed) {
                     log.info("change feed reconnected to PostgreSQL at seq {}", head());
                     failing = false;
                 }
-                wake.tryAcquire(poll.toNanos(), TimeUnit.NANOSECONDS);
+                if (!closed) { // close() sets it before its wake-up, which drainPermits may have taken
+                    wake.tryAcquire(poll.toNanos(), TimeUnit.NANOSECONDS);
+                }
             } catch (SQLException | RuntimeException e) {
                 if (!failing && !closed) {
                     log.warn("change feed lost PostgreSQL (SQLState {}); retrying every second", sqlState(e));
@@ -372,11 +379,12 @@ public final class ChangeFeed implements AutoCloseable {
                     }
                 }
                 PGNotification[] notes = c.unwrap(PGConnection.class).getNotifications((int) POLL.toMillis());
-                if (notes != null && notes.length > 0) {
-                    if (newest(notes) > head()) {
-                        poke();
-                    }
-                } else if (System.nanoTime() - checked > LISTEN_CHECK_NANOS) {
+                if (notes != null && notes.length > 0 && newest(notes) > head()) {
+                    poke();
+                }
+                // Also while notifications flow: receiving them sends nothing, and a pooler's idle timeout
+                // counts only what the client sends.
+                if (System.nanoTime() - checked > LISTEN_CHECK_NANOS) {
                     try (Statement st = c.createStatement()) {
                         st.execute("SELECT 1");
                     }
@@ -452,6 +460,12 @@ public final class ChangeFeed implements AutoCloseable {
         try (Statement st = c.createStatement()) {
             c.setNetworkTimeout(Runnable::run, NETWORK_TIMEOUT_MILLIS);
             st.execute("LISTEN syncsqlite_feed");
+            if (c.getMetaData().getDatabaseMajorVersion() >= 14) {
+                // This connection sends a statement only every few seconds (receiving notifications is not
+                // activity): a server-wide idle_session_timeout would end it over and over, each time
+                // leaving others' commits to the poll while it reconnects.
+                st.execute("SET idle_session_timeout = 0");
+            }
         } catch (SQLException e) {
             ConnectionPool.closeQuietly(c);
             throw e;
