@@ -194,47 +194,43 @@ class FeedWakeTest {
      */
     @Test
     void theListenConnectionOutlivesAnIdleSessionTimeoutUnderSteadyTraffic() throws Exception {
-        try (RelayFixture f = RelayFixture.start("feedrvidlebusy", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
-            ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, "feedrv-idlebusy", 6_000);
-            try (ConnectionPool pool = new ConnectionPool(connector, 1);
-                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true)) {
-                feed.start();
-                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-idlebusy listen").size() == 1);
-                List<String> first = backends(f, "feedrv-idlebusy listen");
-                Set<List<String>> seen = new HashSet<>();
-                // A commit by another writer every 100 ms, for longer than the timeout.
-                try (Connection c = f.connection(); Statement st = c.createStatement()) {
-                    long end = System.nanoTime() + Duration.ofMillis(8_500).toNanos();
-                    for (int i = 1; System.nanoTime() < end; i++) {
-                        st.execute("INSERT INTO t VALUES (" + i + ", 0)");
-                        seen.add(backends(f, "feedrv-idlebusy listen"));
-                        Thread.sleep(100);
-                    }
-                }
-                seen.add(backends(f, "feedrv-idlebusy listen"));
-                assertEquals(Set.of(first), seen, "the LISTEN backend was replaced (idle_session_timeout ended it)");
-            }
-        }
+        assertListenConnectionKept("idlebusy", 6_000, 8_500, true);
     }
 
     /** The same with a timeout shorter than the 5 s check, and no traffic. */
     @Test
     void theListenConnectionOutlivesAShortIdleSessionTimeoutWhenQuiet() throws Exception {
-        try (RelayFixture f = RelayFixture.start("feedrvidlequiet", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
-            ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, "feedrv-idlequiet", 2_000);
+        assertListenConnectionKept("idlequiet", 2_000, 4_500, false);
+    }
+
+    /**
+     * Watches a feed whose sessions have {@code idle_session_timeout} set for {@code watchMillis}, with a
+     * commit by another writer every 100 ms if {@code traffic}: neither of its connections may be replaced.
+     */
+    private static void assertListenConnectionKept(String name, int timeoutMillis, long watchMillis, boolean traffic)
+            throws Exception {
+        String app = "feedrv-" + name;
+        try (RelayFixture f = RelayFixture.start("feedrv" + name, "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
+            ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, app, timeoutMillis);
             try (ConnectionPool pool = new ConnectionPool(connector, 1);
                  ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true)) {
                 feed.start();
-                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-idlequiet listen").size() == 1);
-                List<String> first = backends(f, "feedrv-idlequiet listen");
+                await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, app + " listen").size() == 1);
+                List<String> first = backends(f, app + " listen");
                 Set<List<String>> seen = new HashSet<>();
-                long end = System.nanoTime() + Duration.ofMillis(4_500).toNanos();
-                while (System.nanoTime() < end) {
-                    seen.add(backends(f, "feedrv-idlequiet listen"));
-                    Thread.sleep(100);
+                try (Connection c = f.connection(); Statement st = c.createStatement()) {
+                    long end = System.nanoTime() + Duration.ofMillis(watchMillis).toNanos();
+                    for (int i = 1; System.nanoTime() < end; i++) {
+                        if (traffic) {
+                            st.execute("INSERT INTO t VALUES (" + i + ", 0)");
+                        }
+                        seen.add(backends(f, app + " listen"));
+                        Thread.sleep(100);
+                    }
                 }
+                seen.add(backends(f, app + " listen"));
                 // The feed's read connection (a read every 500 ms) survives the same timeout.
-                assertEquals(1, backends(f, "feedrv-idlequiet").size(), "read connection");
+                assertEquals(1, backends(f, app).size(), "read connection");
                 assertEquals(Set.of(first), seen, "the LISTEN backend was replaced (idle_session_timeout ended it)");
             }
         }
@@ -250,20 +246,10 @@ class FeedWakeTest {
             ConnectionPool.PgConnector connector = connector(f, "feedrv-close");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true);
-                Set<Thread> before = feedThreads();
-                feed.start();
-                Set<Thread> mine = new HashSet<>(feedThreads());
-                mine.removeAll(before);
+                Set<Thread> mine = start(feed);
                 assertEquals(2, mine.size(), mine.toString());
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-close%").size() == 2);
-                long t0 = System.nanoTime();
-                feed.close();
-                long ms = (System.nanoTime() - t0) / 1_000_000;
-                assertTrue(ms < 1_500, "close took " + ms + " ms");
-                for (Thread t : mine) {
-                    t.join(1_000);
-                    assertFalse(t.isAlive(), t.getName() + " still runs: " + Arrays.toString(t.getStackTrace()));
-                }
+                closeAndAwaitEnd(feed, mine, 1_500);
                 await().atMost(Duration.ofSeconds(2)).until(() -> backends(f, "feedrv-close%").isEmpty());
             }
         }
@@ -280,22 +266,12 @@ class FeedWakeTest {
             ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closedown");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true);
-                Set<Thread> before = feedThreads();
-                feed.start();
-                Set<Thread> mine = new HashSet<>(feedThreads());
-                mine.removeAll(before);
+                Set<Thread> mine = start(feed);
                 assertEquals(2, mine.size(), mine.toString());
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closedown%").size() == 2);
                 proxy.online(false);
                 Thread.sleep(2_000); // both threads fail and retry
-                long t0 = System.nanoTime();
-                feed.close();
-                long ms = (System.nanoTime() - t0) / 1_000_000;
-                assertTrue(ms < 2_500, "close took " + ms + " ms");
-                for (Thread t : mine) {
-                    t.join(1_000);
-                    assertFalse(t.isAlive(), t.getName() + " still runs: " + Arrays.toString(t.getStackTrace()));
-                }
+                closeAndAwaitEnd(feed, mine, 2_500);
             }
         }
     }
@@ -316,10 +292,7 @@ class FeedWakeTest {
             ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closereconnect");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, false);
-                Set<Thread> before = feedThreads();
-                feed.start();
-                Set<Thread> mine = new HashSet<>(feedThreads());
-                mine.removeAll(before);
+                Set<Thread> mine = start(feed);
                 assertEquals(1, mine.size(), mine.toString());
                 Thread feedThread = mine.iterator().next();
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closereconnect").size() == 1);
@@ -347,6 +320,27 @@ class FeedWakeTest {
     }
 
     // ---------------------------------------------------------------------------------------------------
+
+    /** Starts the feed; returns the threads it started. */
+    private static Set<Thread> start(ChangeFeed feed) throws SQLException {
+        Set<Thread> before = feedThreads();
+        feed.start();
+        Set<Thread> mine = new HashSet<>(feedThreads());
+        mine.removeAll(before);
+        return mine;
+    }
+
+    /** Closes the feed, which must return within {@code maxMillis}; then its threads must end. */
+    private static void closeAndAwaitEnd(ChangeFeed feed, Set<Thread> threads, long maxMillis) throws InterruptedException {
+        long t0 = System.nanoTime();
+        feed.close();
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(ms < maxMillis, "close took " + ms + " ms");
+        for (Thread t : threads) {
+            t.join(1_000);
+            assertFalse(t.isAlive(), t.getName() + " still runs: " + Arrays.toString(t.getStackTrace()));
+        }
+    }
 
     private static Set<Thread> feedThreads() {
         Set<Thread> out = new HashSet<>();
