@@ -102,7 +102,8 @@ public final class Relay implements AutoCloseable {
         try (Connection c = connector.open()) {
             catalog = SchemaInstaller.install(c, config.schema(), config.tables());
         }
-        ConnectionPool pool = new ConnectionPool(connector, config.poolSize());
+        ConnectionPool pool = new ConnectionPool(connector, config.poolSize(), ConnectionPool.VALIDATE_AFTER,
+                config.lockTimeout());
         ScopeRules scopes = null;
         if (config.scopes() != null) {
             if (config.auth() == null) {

@@ -24,12 +24,17 @@ import java.util.Objects;
  * @param scopes        a JSON file of per-user scope rules (see {@code ScopeRules}; needs {@code auth}), or
  *                      {@code null}: every user sees and writes every row
  * @param maxConnections authenticated connections served at once; more are closed with 1013
+ * @param lockTimeout   longest wait for a lock (a row another writer holds) in the relay's database work; the
+ *                      client whose change waits longer is disconnected (1011) and sends it again later,
+ *                      instead of holding one of the {@code poolSize} connections for as long as the lock
+ *                      is held
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
                           List<String> tables, int poolSize, int maxFrameBytes, int httpPort, Auth auth,
-                          java.time.Duration retention, Tls tls, java.nio.file.Path scopes, int maxConnections) {
+                          java.time.Duration retention, Tls tls, java.nio.file.Path scopes, int maxConnections,
+                          java.time.Duration lockTimeout) {
 
     /** A PKCS12 (or JKS) keystore with the relay's certificate and key. The password is never printed. */
     public record Tls(java.nio.file.Path keystore, String password) {
@@ -56,6 +61,12 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     public static final int DEFAULT_POOL_SIZE = 8;
     public static final int DEFAULT_MAX_FRAME_BYTES = 16 << 20;
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+    /**
+     * Long enough for the lock waits of relays and applications working normally (another apply of the
+     * same rows, a bulk apply holding a table's lock), well under a client's 30 s acknowledgement timeout,
+     * so a change stuck behind a lock gives its connection back before the client sends it again.
+     */
+    public static final java.time.Duration DEFAULT_LOCK_TIMEOUT = java.time.Duration.ofSeconds(10);
     /** {@link #httpPort()} value for "no health and metrics endpoint". */
     public static final int NO_HTTP = -1;
 
@@ -81,6 +92,9 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         if (maxConnections < 1) {
             throw new IllegalArgumentException("max connections must be at least 1: " + maxConnections);
         }
+        if (lockTimeout == null || lockTimeout.isNegative() || lockTimeout.toMillis() < 1) {
+            throw new IllegalArgumentException("lock timeout must be at least 1 ms: " + lockTimeout);
+        }
         if (maxFrameBytes < 1024) {
             throw new IllegalArgumentException("max frame bytes must be at least 1024: " + maxFrameBytes);
         }
@@ -89,64 +103,71 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     /** A configuration with every default: all interfaces, port 7780, schema public, all tables. */
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
-                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null, null, DEFAULT_MAX_CONNECTIONS);
+                DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null, null, DEFAULT_MAX_CONNECTIONS,
+                DEFAULT_LOCK_TIMEOUT);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
     public RelayConfig withHttpPort(int httpPort) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Requires clients to present a JWT verified as {@code auth} says. */
     public RelayConfig withAuth(Auth auth) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Keeps the feed's history for {@code retention} (null: forever). */
     public RelayConfig withRetention(java.time.Duration retention) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections);
+                auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Serves {@code wss://} with the certificate of {@code tls}. */
     public RelayConfig withTls(Tls tls) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections);
+                auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Scopes every user's rows by the rules in {@code scopes} (requires {@link #withAuth}). */
     public RelayConfig withScopes(java.nio.file.Path scopes) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections);
+                auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withMaxConnections(int maxConnections) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections);
+                auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+    }
+
+    /** Bounds every lock wait of the relay's database work (see {@link #lockTimeout()}). */
+    public RelayConfig withLockTimeout(java.time.Duration lockTimeout) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                auth, retention, tls, scopes, maxConnections, lockTimeout);
     }
 
     /** Never shows the password, also not one embedded in the URL. */
@@ -156,7 +177,7 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
                 + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
                 + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + ", httpPort=" + httpPort
                 + ", auth=" + auth + ", retention=" + retention + ", tls=" + tls + ", scopes=" + scopes
-                + ", maxConnections=" + maxConnections + "]";
+                + ", maxConnections=" + maxConnections + ", lockTimeout=" + lockTimeout + "]";
     }
 
     /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */

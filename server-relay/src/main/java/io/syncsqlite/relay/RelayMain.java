@@ -52,6 +52,8 @@ public final class RelayMain {
                                    by claims of their token (JSON; see docs/OPERATIONS.md); needs
                                    --jwt-secret or --jwks-file [env SYNCSQLITE_SCOPES]
               --max-connections N  clients served at once; more are refused with 1013 [default 10000]
+              --lock-timeout-ms N  longest wait for a row another writer holds locked; the client whose
+                                   change waits longer reconnects and sends it again [default 10000]
               --log-format FORMAT  text, or json (one JSON object per line) [env SYNCSQLITE_LOG_FORMAT]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
@@ -72,11 +74,11 @@ public final class RelayMain {
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
                    RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls, String logFormat,
-                   java.nio.file.Path scopes, int maxConnections) {
+                   java.nio.file.Path scopes, int maxConnections, java.time.Duration lockTimeout) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                    auth, retention, tls, scopes, maxConnections);
+                    auth, retention, tls, scopes, maxConnections, lockTimeout);
         }
     }
 
@@ -156,7 +158,7 @@ public final class RelayMain {
             new Option("tls-keystore", "SYNCSQLITE_TLS_KEYSTORE"),
             new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"),
             new Option("log-format", "SYNCSQLITE_LOG_FORMAT"), new Option("scopes", "SYNCSQLITE_SCOPES"),
-            new Option("max-connections", null));
+            new Option("max-connections", null), new Option("lock-timeout-ms", null));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -255,7 +257,9 @@ public final class RelayMain {
                 logFormat(values.get("log-format")),
                 values.get("scopes") == null ? null : java.nio.file.Path.of(values.get("scopes")),
                 number("--max-connections", values.get("max-connections"), RelayConfig.DEFAULT_MAX_CONNECTIONS, 1,
-                        1_000_000));
+                        1_000_000),
+                java.time.Duration.ofMillis(number("--lock-timeout-ms", values.get("lock-timeout-ms"),
+                        (int) RelayConfig.DEFAULT_LOCK_TIMEOUT.toMillis(), 1, 3_600_000)));
     }
 
     private static String logFormat(String value) throws UsageException {

@@ -29,6 +29,14 @@ class RelayMainTest {
         assertEquals(8, o.poolSize());
         assertEquals(16 << 20, o.maxFrameBytes());
         assertEquals(RelayConfig.NO_HTTP, o.httpPort(), "no health/metrics port unless asked for");
+        assertEquals(java.time.Duration.ofSeconds(10), o.lockTimeout());
+    }
+
+    @Test
+    void lockTimeoutFromFlag() throws Exception {
+        RelayMain.Options o = parse(Map.of(), "--lock-timeout-ms", "2500");
+        assertEquals(java.time.Duration.ofMillis(2500), o.lockTimeout());
+        assertEquals(java.time.Duration.ofMillis(2500), o.config("jdbc:postgresql://db/app", "u", "").lockTimeout());
     }
 
     @Test
@@ -125,6 +133,7 @@ class RelayMainTest {
         assertMessage("--port must be a number", "--port", "http");
         assertMessage("--port must be between 0 and 65535", "--port", "70000");
         assertMessage("--pool-size must be between 1", "--pool-size", "0");
+        assertMessage("--lock-timeout-ms must be between 1", "--lock-timeout-ms", "0");
         assertMessage("unexpected argument 'extra'", "extra");
         assertMessage("must be a PostgreSQL JDBC URL", "--pg-url", "postgres://user:pw@db/app");
         assertMessage("--tables lists no table names", "--tables", ",");

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * A relay on a fresh test database, listening on 127.0.0.1 and an ephemeral port, plus direct SQL access
@@ -26,6 +27,7 @@ public final class RelayFixture implements AutoCloseable {
     private final List<String> tables;
     private final List<TestClient> clients = new ArrayList<>();
     private Relay relay;
+    private UnaryOperator<RelayConfig> custom = UnaryOperator.identity();
 
     private RelayFixture(PostgresFixture.Server server, String dbUrl, List<String> tables) {
         this.server = server;
@@ -52,8 +54,14 @@ public final class RelayFixture implements AutoCloseable {
     }
 
     public RelayConfig config() {
-        return RelayConfig.of(dbUrl, server.user(), server.password()).withHost("127.0.0.1").withPort(0)
-                .withTables(tables).withPoolSize(4);
+        return custom.apply(RelayConfig.of(dbUrl, server.user(), server.password()).withHost("127.0.0.1").withPort(0)
+                .withTables(tables).withPoolSize(4));
+    }
+
+    /** Restarts the relay with {@code change} made to its configuration, as every later start will be. */
+    public void reconfigure(UnaryOperator<RelayConfig> change) {
+        custom = change;
+        restart();
     }
 
     /** Starts one more relay on the same database (the caller closes it). */

@@ -31,25 +31,39 @@ public final class ConnectionPool implements AutoCloseable {
     private final PgConnector connector;
     private final Semaphore permits;
     private final long validateAfterNanos;
+    private final Duration lockTimeout;
     private final ConcurrentLinkedDeque<Idle> idle = new ConcurrentLinkedDeque<>();
     private volatile boolean closed;
 
     private record Idle(Connection connection, long sinceNanos) {
     }
 
-    /** A pool that checks connections idle for more than 5 s before handing them out. */
+    /** How long a connection may sit idle before it is checked again, by default. */
+    public static final Duration VALIDATE_AFTER = Duration.ofSeconds(5);
+
+    /** A pool that checks connections idle for more than {@link #VALIDATE_AFTER} before handing them out. */
     public ConnectionPool(PgConnector connector, int maxSize) {
-        this(connector, maxSize, Duration.ofSeconds(5));
+        this(connector, maxSize, VALIDATE_AFTER);
     }
 
     /** @param validateAfter connections idle for longer are checked first ({@link Duration#ZERO}: always) */
     public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter) {
+        this(connector, maxSize, validateAfter, null);
+    }
+
+    /**
+     * @param lockTimeout every connection's {@code lock_timeout} (null: the server's): a borrower that waits
+     *                    longer for a lock gets SQLState 55P03 and gives the connection back, instead of
+     *                    holding it for as long as someone else holds the lock
+     */
+    public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter, Duration lockTimeout) {
         if (maxSize < 1) {
             throw new IllegalArgumentException("pool size must be at least 1");
         }
         this.connector = connector;
         this.permits = new Semaphore(maxSize, true);
         this.validateAfterNanos = validateAfter.toNanos();
+        this.lockTimeout = lockTimeout;
     }
 
     /**
@@ -80,7 +94,18 @@ public final class ConnectionPool implements AutoCloseable {
                 closeQuietly(kept.connection()); // died while idle
             }
             Connection c = connector.open();
-            c.setAutoCommit(false);
+            try {
+                if (lockTimeout != null) {
+                    // In auto-commit mode, so that no borrower's rollback undoes it.
+                    try (java.sql.Statement st = c.createStatement()) {
+                        st.execute("SET lock_timeout = " + lockTimeout.toMillis());
+                    }
+                }
+                c.setAutoCommit(false);
+            } catch (SQLException | RuntimeException e) {
+                closeQuietly(c);
+                throw e;
+            }
             return c;
         } catch (SQLException | RuntimeException e) {
             permits.release();
