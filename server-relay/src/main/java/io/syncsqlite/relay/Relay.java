@@ -122,7 +122,8 @@ public final class Relay implements AutoCloseable {
             }
             log.info("per-user scopes from {} on {} table(s)", config.scopes(), scopes.rules().size());
         }
-        ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2));
+        ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2),
+                config.lockTimeout());
         if (scopes != null) {
             feed.parseRows();
         }

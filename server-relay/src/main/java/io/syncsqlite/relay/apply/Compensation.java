@@ -135,8 +135,19 @@ final class Compensation {
             restored = ps.executeUpdate();
         }
         if (restored == 0) {
+            // Nothing to restore, but a parent may have been created meanwhile (the restore waited for its
+            // writer): then the transaction is worth another attempt rather than a rejection.
+            boolean present;
+            try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::"
+                    + q + ", ?::jsonb) AS k JOIN " + q + " AS p ON " + Sql.pkEquals("p.", "k.", parent.primaryKey()) + ")")) {
+                ps.setString(1, "[" + String.join(",", keys) + "]");
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    present = rs.getBoolean(1);
+                }
+            }
             c.rollback();
-            return false;
+            return present;
         }
         if (scope != null) {
             // A user may bring back only parents they could have written: otherwise the foreign key stands

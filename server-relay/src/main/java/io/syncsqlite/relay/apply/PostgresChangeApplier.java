@@ -60,6 +60,18 @@ public final class PostgresChangeApplier implements ChangeApplier {
     private final CatalogReload reload;
     private long lastReload = System.nanoTime() - java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final Map<TableInfo, TableStatements> statements = new ConcurrentHashMap<>();
+    /**
+     * Nodes whose last attempt timed out waiting for a lock (55P03), with when. For a minute after, their
+     * attempts wait at most {@link #PROBE_LOCK_TIMEOUT_MS} for a lock: a client stuck behind a row someone
+     * keeps locked comes back at once (its session lasted long enough to reset its backoff), and waiting the
+     * whole bound each time kept one pooled connection busy for it almost all the time; a few such clients
+     * were enough to starve everyone else (LockWaitEndToEndTest, LockWaitReviewTest).
+     */
+    private final Map<String, Long> lockTimedOut = new ConcurrentHashMap<>();
+    private static final long PROBE_WINDOW_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+    private static final int PROBE_LOCK_TIMEOUT_MS = 100;
+    /** More nodes than this in {@link #lockTimedOut} makes the next entry drop the expired ones. */
+    private static final int MAX_LOCK_TIMED_OUT = 10_000;
 
     public PostgresChangeApplier(ConnectionPool pool, Catalog catalog) {
         this(pool, catalog, null);
@@ -161,7 +173,15 @@ public final class PostgresChangeApplier implements ChangeApplier {
             boolean broken = false;
             TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsertClocks);
             try {
-                return run.run();
+                Long last = lockTimedOut.get(node);
+                if (last != null && System.nanoTime() - last < PROBE_WINDOW_NANOS) {
+                    try (java.sql.Statement st = c.createStatement()) {
+                        st.execute("SET LOCAL lock_timeout = " + PROBE_LOCK_TIMEOUT_MS);
+                    }
+                }
+                Message answer = run.run();
+                lockTimedOut.remove(node);
+                return answer;
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
@@ -191,10 +211,21 @@ public final class PostgresChangeApplier implements ChangeApplier {
                         backoff(attempt);
                     }
                     case REJECT -> {
-                        if ("23503".equals(PgErrors.sqlState(e)) && compensations < MAX_ATTEMPTS
-                                && restoreParents(c, tx, ops, e, scope)) {
-                            compensations++;
-                            continue;
+                        if ("23503".equals(PgErrors.sqlState(e)) && compensations < MAX_ATTEMPTS) {
+                            boolean restored;
+                            try {
+                                restored = restoreParents(c, tx, ops, e, scope);
+                            } catch (SQLException ce) {
+                                // Not an answer about the data (lock timeout, deadlock, lost connection):
+                                // the transaction is not rejected; the client resends it later.
+                                broken = !rollbackQuietly(c) || PgErrors.classify(ce) != PgErrors.Action.RETRY;
+                                throw new ApplyFailure("could not restore the parents of tx " + tx.id()
+                                        + ": SQLState " + PgErrors.sqlState(ce), ce);
+                            }
+                            if (restored) {
+                                compensations++;
+                                continue;
+                            }
                         }
                         try {
                             return reject(c, node, tx, ops, e, scope);
@@ -204,7 +235,13 @@ public final class PostgresChangeApplier implements ChangeApplier {
                         }
                     }
                     case RECONNECT -> {
-                        broken = true;
+                        if ("55P03".equals(PgErrors.sqlState(e))) {
+                            lockTimedOut(node);
+                        } else {
+                            // A lock timeout leaves a healthy connection once rolled back; anything else here
+                            // may not have.
+                            broken = true;
+                        }
                         throw new ApplyFailure("database error applying tx " + tx.id() + ": SQLState "
                                 + PgErrors.sqlState(e), e);
                     }
@@ -283,8 +320,22 @@ public final class PostgresChangeApplier implements ChangeApplier {
         return current;
     }
 
-    /** See {@link Compensation}; false (and the transaction is rejected) if nothing could be restored. */
-    private boolean restoreParents(Connection c, ClientTx tx, List<Op> ops, SQLException violation, Scope scope) {
+    private void lockTimedOut(String node) {
+        long now = System.nanoTime();
+        if (lockTimedOut.size() >= MAX_LOCK_TIMED_OUT) {
+            lockTimedOut.values().removeIf(since -> now - since >= PROBE_WINDOW_NANOS);
+        }
+        lockTimedOut.put(node, now);
+    }
+
+    /**
+     * See {@link Compensation}; false (and the transaction is rejected) if nothing could be restored.
+     *
+     * @throws SQLException an error that says nothing about the data (a lock timeout, a deadlock, a lost
+     *                      connection): the transaction must not be rejected for it
+     */
+    private boolean restoreParents(Connection c, ClientTx tx, List<Op> ops, SQLException violation, Scope scope)
+            throws SQLException {
         try {
             boolean restored = Compensation.restoreParents(c, catalog, violation, ops, tx.hlc(), scope);
             if (restored) {
@@ -293,6 +344,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
             return restored;
         } catch (SQLException e) {
             rollbackQuietly(c);
+            if (PgErrors.classify(e) != PgErrors.Action.REJECT) {
+                throw e;
+            }
             log.debug("tx {}: compensation failed: SQLState {}", tx.id(), PgErrors.sqlState(e));
             return false;
         }

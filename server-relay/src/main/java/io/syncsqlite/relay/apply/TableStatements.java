@@ -44,8 +44,12 @@ final class TableStatements {
         // subquery, which PostgreSQL does not flatten, so the locks are taken in that order.
         // First the table's lock: shared by every relay transaction that locks rows one by one, exclusive
         // for a bulk transaction, which then takes no row locks at all (see TxRun.lockRows).
-        String tableLock = "SELECT pg_advisory_xact_lock%s(hashtextextended(" + Sql.literal("\u0001" + table.name())
-                + ", 0)); ";
+        // The table lock's holders are relay transactions whose own waits are each bounded: wait for it
+        // without lock_timeout, then put the bound back for the rows.
+        String tableLock = "SELECT set_config('syncsqlite.lock_timeout', current_setting('lock_timeout'), true), "
+                + "set_config('lock_timeout', '0', true); "
+                + "SELECT pg_advisory_xact_lock%s(hashtextextended(" + Sql.literal("\u0001" + table.name())
+                + ", 0)); SELECT set_config('lock_timeout', current_setting('syncsqlite.lock_timeout'), true); ";
         String keys = "SELECT e.i, " + Sql.pkObject("r.", pk) + " AS pk "
                 + "FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i), "
                 + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r";
@@ -89,7 +93,7 @@ final class TableStatements {
     }
     /**
      * Takes the table's lock shared, then one advisory lock per key in lock-key order; returns each key's
-     * ordinal and canonical JSON. Two statements: read the second result.
+     * ordinal and canonical JSON. Four statements (the table lock is three): read the fourth result.
      */
     String lockKeys() {
         return lockKeys;

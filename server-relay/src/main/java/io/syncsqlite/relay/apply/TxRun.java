@@ -249,9 +249,11 @@ final class TxRun {
             TableStatements st = statements.apply(table);
             try (PreparedStatement ps = c.prepareStatement(distinct.size() > BULK_KEYS ? st.lockTable() : st.lockKeys())) {
                 ps.setString(1, "[" + String.join(",", distinct) + "]");
-                ps.execute(); // the first result is the table lock's one row; the keys are the second
-                if (!ps.getMoreResults()) {
-                    throw new SQLException("key lock returned no keys", "XX000");
+                ps.execute(); // three results for the table lock; the keys are the fourth
+                for (int r = 0; r < 3; r++) {
+                    if (!ps.getMoreResults()) {
+                        throw new SQLException("key lock returned no keys", "XX000");
+                    }
                 }
                 try (ResultSet rs = ps.getResultSet()) {
                     while (rs.next()) {

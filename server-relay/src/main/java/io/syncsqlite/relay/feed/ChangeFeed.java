@@ -94,7 +94,18 @@ public final class ChangeFeed implements AutoCloseable {
 
     public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
                       long bufferEntries, int maxSnapshots) {
-        this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true);
+        this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true, null);
+    }
+
+    /** @param lockTimeout lock_timeout of the snapshot connections too (null: the server's) */
+    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
+                      long bufferEntries, int maxSnapshots, Duration lockTimeout) {
+        this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true, lockTimeout);
+    }
+
+    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
+                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen) {
+        this(connector, pool, catalog, bufferEntries, maxSnapshots, poll, listen, null);
     }
 
     /**
@@ -103,7 +114,7 @@ public final class ChangeFeed implements AutoCloseable {
      *               {@code poll} (or when this relay commits and pokes the feed)
      */
     public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
-                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen) {
+                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen, Duration lockTimeout) {
         this.poll = poll;
         this.listen = listen;
         this.connector = connector;
@@ -114,7 +125,8 @@ public final class ChangeFeed implements AutoCloseable {
         // Checked on every reuse: a snapshot is rare enough for one more round trip, and one stuck on a
         // silently dropped connection would hold a snapshot slot for every client behind it.
         this.snapshotConnections = new ConnectionPool(
-                connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots, Duration.ZERO);
+                connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots, Duration.ZERO,
+                lockTimeout);
     }
 
     /** Makes every commit carry its entries parsed ({@link FeedCommit#rows}), for per-user scopes. */
