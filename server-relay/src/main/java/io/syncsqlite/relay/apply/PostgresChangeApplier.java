@@ -218,7 +218,12 @@ public final class PostgresChangeApplier implements ChangeApplier {
                             } catch (SQLException ce) {
                                 // Not an answer about the data (lock timeout, deadlock, lost connection):
                                 // the transaction is not rejected; the client resends it later.
-                                broken = !rollbackQuietly(c) || PgErrors.classify(ce) != PgErrors.Action.RETRY;
+                                boolean lockTimeout = "55P03".equals(PgErrors.sqlState(ce));
+                                if (lockTimeout) {
+                                    lockTimedOut(node);
+                                }
+                                broken = !rollbackQuietly(c)
+                                        || PgErrors.classify(ce) != PgErrors.Action.RETRY && !lockTimeout;
                                 throw new ApplyFailure("could not restore the parents of tx " + tx.id()
                                         + ": SQLState " + PgErrors.sqlState(ce), ce);
                             }
