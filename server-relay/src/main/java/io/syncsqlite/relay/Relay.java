@@ -123,7 +123,7 @@ public final class Relay implements AutoCloseable {
             log.info("per-user scopes from {} on {} table(s)", config.scopes(), scopes.rules().size());
         }
         ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2),
-                config.lockTimeout());
+                ChangeFeed.POLL, true, config.lockTimeout());
         if (scopes != null) {
             feed.parseRows();
         }

@@ -41,7 +41,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 class FeedWakeTest {
 
     private static final Duration NEVER = Duration.ofHours(1);
-    private static final Duration POLL = Duration.ofMillis(500);
     private static final String LISTEN_BACKENDS = "SELECT pid FROM pg_stat_activity"
             + " WHERE datname = current_database() AND application_name = 'feedwake-test listen'";
     private static final Pattern DB_URL = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$");
@@ -53,7 +52,7 @@ class FeedWakeTest {
     void aPokeReadsACommitWithoutNotificationOrPoll() throws Exception {
         RelayFixture f = RelayFixture.start("feedpoke", "CREATE TABLE t (id int PRIMARY KEY, v int)");
         try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
-             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, false)) {
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, false, null)) {
             feed.start();
             long head = feed.head();
             Thread.sleep(300); // the feed's first read, at start, is done
@@ -71,7 +70,7 @@ class FeedWakeTest {
     void notificationsWakeTheFeedAndALostListenConnectionIsReopened() throws Exception {
         RelayFixture f = RelayFixture.start("feedlisten", "CREATE TABLE t (id int PRIMARY KEY, v int)");
         try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
-             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, true)) {
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, true, null)) {
             feed.start();
             await().atMost(Duration.ofSeconds(5)).until(() -> f.query(LISTEN_BACKENDS).size() == 1);
             long head = feed.head();
@@ -103,7 +102,7 @@ class FeedWakeTest {
         try (RelayFixture f = RelayFixture.start("feedrvpoke", "CREATE TABLE t (id int PRIMARY KEY, v int)");
              ConnectionPool pool = new ConnectionPool(connector(f, "feedrv-poke"), 1);
              ChangeFeed feed = new ChangeFeed(connector(f, "feedrv-poke"), pool, new Catalog("public", List.of()),
-                     1000, 1, NEVER, false)) {
+                     1000, 1, NEVER, false, null)) {
             feed.start();
             int threads = 4;
             int perThread = 75;
@@ -160,7 +159,7 @@ class FeedWakeTest {
              TcpProxy proxy = new TcpProxy(0)) {
             ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-restart");
             try (ConnectionPool pool = new ConnectionPool(connector, 1);
-                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true)) {
+                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true, null)) {
                 feed.start();
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-restart listen").size() == 1);
                 long head = feed.head();
@@ -213,7 +212,7 @@ class FeedWakeTest {
         try (RelayFixture f = RelayFixture.start("feedrv" + name, "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
             ConnectionPool.PgConnector connector = withIdleSessionTimeout(f, app, timeoutMillis);
             try (ConnectionPool pool = new ConnectionPool(connector, 1);
-                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true)) {
+                 ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, ChangeFeed.POLL, true, null)) {
                 feed.start();
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, app + " listen").size() == 1);
                 List<String> first = backends(f, app + " listen");
@@ -245,7 +244,7 @@ class FeedWakeTest {
         try (RelayFixture f = RelayFixture.start("feedrvclose", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
             ConnectionPool.PgConnector connector = connector(f, "feedrv-close");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
-                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true);
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, true, null);
                 Set<Thread> mine = start(feed);
                 assertEquals(2, mine.size(), mine.toString());
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-close%").size() == 2);
@@ -265,7 +264,7 @@ class FeedWakeTest {
              TcpProxy proxy = new TcpProxy(0)) {
             ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closedown");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
-                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, POLL, true);
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, ChangeFeed.POLL, true, null);
                 Set<Thread> mine = start(feed);
                 assertEquals(2, mine.size(), mine.toString());
                 await().atMost(Duration.ofSeconds(5)).until(() -> backends(f, "feedrv-closedown%").size() == 2);
@@ -291,7 +290,7 @@ class FeedWakeTest {
              TcpProxy proxy = new TcpProxy(0)) {
             ConnectionPool.PgConnector connector = throughProxy(f, proxy, "feedrv-closereconnect");
             try (ConnectionPool pool = new ConnectionPool(connector, 1)) {
-                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, false);
+                ChangeFeed feed = new ChangeFeed(connector, pool, new Catalog("public", List.of()), 1000, 1, NEVER, false, null);
                 Set<Thread> mine = start(feed);
                 assertEquals(1, mine.size(), mine.toString());
                 Thread feedThread = mine.iterator().next();

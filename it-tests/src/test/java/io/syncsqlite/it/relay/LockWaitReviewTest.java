@@ -145,9 +145,7 @@ class LockWaitReviewTest {
      */
     @Test
     void aBulkApplyIntoATableIsNotStarvedByTwoClientsStuckOnAnotherRow() throws Exception {
-        try (RelayFixture f = RelayFixture.start("lwr_bulk", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
-            f.reconfigure(c -> c.withLockTimeout(Duration.ofSeconds(2)));
-            f.execute("INSERT INTO t VALUES (1, 0)");
+        try (RelayFixture f = withRowOne("lwr_bulk")) {
             long now = Hlc.ofMillis(System.currentTimeMillis());
             try (Connection blocker = lockRowOne(f); Stuck stuck = new Stuck(f)) {
                 stuck.start("s1", 1, now);
@@ -187,9 +185,7 @@ class LockWaitReviewTest {
      */
     @Test
     void aBulkApplyGetsPastOneClientStuckOnAnotherRow() throws Exception {
-        try (RelayFixture f = RelayFixture.start("lwr_bulk_one", "CREATE TABLE t (id int PRIMARY KEY, v int)")) {
-            f.reconfigure(c -> c.withLockTimeout(Duration.ofSeconds(2)));
-            f.execute("INSERT INTO t VALUES (1, 0)");
+        try (RelayFixture f = withRowOne("lwr_bulk_one")) {
             long now = Hlc.ofMillis(System.currentTimeMillis());
             try (Connection blocker = lockRowOne(f); Stuck stuck = new Stuck(f)) {
                 stuck.start("s1", 1, now);
@@ -305,13 +301,15 @@ class LockWaitReviewTest {
                 blocker.setAutoCommit(false);
                 blocker.createStatement().execute("ALTER TABLE t ADD COLUMN note text");
                 TestClient fresh = f.client("fresh", 0);
-                Thread.sleep(4000); // four lock timeouts
+                // Its snapshot gives up after the bound: the relay closes the session for a resend.
+                await().atMost(Duration.ofSeconds(5)).until(() -> fresh.closeCode() != null);
+                assertEquals(1011, fresh.closeCode());
                 List<List<String>> stuck = f.query("SELECT application_name, left(query, 60) FROM pg_stat_activity"
                         + " WHERE datname = current_database() AND application_name LIKE 'syncsqlite-relay%'"
                         + " AND wait_event_type = 'Lock' AND now() - query_start > interval '2 seconds'");
                 blocker.rollback();
                 // Closed (1011) by a bounded wait: the client reconnects and takes the snapshot again.
-                TestClient taking = fresh.closeCode() == null ? fresh : f.client("fresh", 0);
+                TestClient taking = f.client("fresh", 0);
                 taking.awaitCursor(1);
                 assertEquals(List.of(), stuck, "relay connections waiting for a lock for more than twice lock_timeout");
             }
@@ -381,6 +379,14 @@ class LockWaitReviewTest {
             rows[i] = insert("t", obj("id", 1000 + i), obj("v", i));
         }
         return rows;
+    }
+
+    /** A relay whose lock waits last at most 2 s, on a table t holding row 1. */
+    private static RelayFixture withRowOne(String prefix) {
+        RelayFixture f = RelayFixture.start(prefix, "CREATE TABLE t (id int PRIMARY KEY, v int)");
+        f.reconfigure(c -> c.withLockTimeout(Duration.ofSeconds(2)));
+        f.execute("INSERT INTO t VALUES (1, 0)");
+        return f;
     }
 
     /** A psql-like session that keeps row 1 of t locked until it is closed (rolled back). */

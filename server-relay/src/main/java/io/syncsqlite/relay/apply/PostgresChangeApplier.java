@@ -218,7 +218,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                             } catch (SQLException ce) {
                                 // Not an answer about the data (lock timeout, deadlock, lost connection):
                                 // the transaction is not rejected; the client resends it later.
-                                boolean lockTimeout = "55P03".equals(PgErrors.sqlState(ce));
+                                boolean lockTimeout = PgErrors.isLockTimeout(ce);
                                 if (lockTimeout) {
                                     lockTimedOut(node);
                                 }
@@ -240,7 +240,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                         }
                     }
                     case RECONNECT -> {
-                        if ("55P03".equals(PgErrors.sqlState(e))) {
+                        if (PgErrors.isLockTimeout(e)) {
                             lockTimedOut(node);
                         } else {
                             // A lock timeout leaves a healthy connection once rolled back; anything else here

@@ -48,6 +48,11 @@ public final class PgErrors {
         };
     }
 
+    /** Whether {@code e} is a lock wait that exceeded {@code lock_timeout} (55P03). */
+    public static boolean isLockTimeout(SQLException e) {
+        return "55P03".equals(sqlState(e));
+    }
+
     /**
      * Whether {@code e} is a unique violation of the relay's clock table: a clock row the relay inserted
      * without ON CONFLICT (its key was read without one) was created meanwhile by someone else.

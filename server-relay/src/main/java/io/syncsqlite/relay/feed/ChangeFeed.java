@@ -57,7 +57,8 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     private static final Logger log = LoggerFactory.getLogger(ChangeFeed.class);
-    private static final Duration POLL = Duration.ofMillis(500);
+    /** Longest time between two reads of the feed when nothing wakes it, by default. */
+    public static final Duration POLL = Duration.ofMillis(500);
     /** How often an idle LISTEN connection is checked with a round trip, so a dead one is replaced. */
     private static final long LISTEN_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final int PAGE_COMMITS = 500;
@@ -97,21 +98,11 @@ public final class ChangeFeed implements AutoCloseable {
         this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true, null);
     }
 
-    /** @param lockTimeout lock_timeout of the snapshot connections too (null: the server's) */
-    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
-                      long bufferEntries, int maxSnapshots, Duration lockTimeout) {
-        this(connector, pool, catalog, bufferEntries, maxSnapshots, POLL, true, lockTimeout);
-    }
-
-    public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
-                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen) {
-        this(connector, pool, catalog, bufferEntries, maxSnapshots, poll, listen, null);
-    }
-
     /**
-     * @param poll   longest time between two reads when nothing wakes the feed
-     * @param listen whether to LISTEN for commits made by others; without it they are read only every
-     *               {@code poll} (or when this relay commits and pokes the feed)
+     * @param poll        longest time between two reads when nothing wakes the feed ({@link #POLL})
+     * @param listen      whether to LISTEN for commits made by others; without it they are read only every
+     *                    {@code poll} (or when this relay commits and pokes the feed)
+     * @param lockTimeout {@code lock_timeout} of the snapshot connections (null: the server's)
      */
     public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
                       long bufferEntries, int maxSnapshots, Duration poll, boolean listen, Duration lockTimeout) {
