@@ -97,7 +97,7 @@ public final class Relay implements AutoCloseable {
                 : TokenVerifier.of(config.auth().hs256Secret(), config.auth().jwksFile(), config.auth().audience());
         javax.net.ssl.SSLContext tlsContext = config.tls() == null ? null : sslContext(config.tls());
         ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
-                config.pgPassword(), "syncsqlite-relay");
+                config.pgPassword(), SchemaInstaller.APPLICATION_NAME);
         Catalog catalog;
         try (Connection c = connector.open()) {
             catalog = SchemaInstaller.install(c, config.schema(), config.tables());

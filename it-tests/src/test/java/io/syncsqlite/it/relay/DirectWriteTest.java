@@ -115,8 +115,8 @@ class DirectWriteTest {
                 .map(x -> (x.kind() == FeedKind.UPSERT ? "U" : "D") + x.pk().get("id").asInt()).sorted().toList());
         assertEquals(FeedKind.DELETE, shift.get(0).kind(), "deletes come first");
         assertEquals(List.of(List.of("60", "f"), List.of("61", "t"), List.of("62", "t"), List.of("63", "t")),
-                f.query("SELECT pk ->> 'id', alive FROM syncsqlite.row_clock WHERE tbl = 'shift'"
-                        + " AND (pk ->> 'id')::int BETWEEN 60 AND 63 ORDER BY 1"));
+                f.query("SELECT pk::jsonb ->> 'id', alive FROM syncsqlite.row_clock WHERE tbl = 'shift'"
+                        + " AND (pk::jsonb ->> 'id')::int BETWEEN 60 AND 63 ORDER BY 1"));
         assertTrue(f.queryLong("SELECT coalesce((cols -> 'name' ->> 0)::bigint, alive_hlc) FROM syncsqlite.row_clock WHERE tbl = 'shift' AND pk = '{\"id\": 61}'") > before,
                 "the changed value of a kept key is stamped");
     }

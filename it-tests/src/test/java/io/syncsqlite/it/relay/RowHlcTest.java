@@ -36,7 +36,7 @@ class RowHlcTest {
                     new ColumnInfo("it's", "integer", "integer", false, false)), List.of("id"), false, false);
             List<List<String>> rows = f.query("SELECT k, " + Sql.rowHlc("rc", t) + ", syncsqlite.row_hlc(rc.alive_hlc, rc.cols)"
                     + " FROM generate_series(1, 6) AS k LEFT JOIN syncsqlite.row_clock AS rc"
-                    + " ON rc.tbl = 'clk' AND rc.pk = jsonb_build_object('id', k) ORDER BY k");
+                    + " ON rc.tbl = 'clk' AND rc.pk = jsonb_build_object('id', k)::text ORDER BY k");
             assertEquals(List.of(
                     Arrays.asList("1", "100", "100"),
                     Arrays.asList("2", "300", "300"),

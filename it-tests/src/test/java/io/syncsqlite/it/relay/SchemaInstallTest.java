@@ -72,7 +72,7 @@ class SchemaInstallTest {
         try (Relay again = f.startRelay()) {
             assertTrue(again.port() > 0);
             assertEquals(List.of(List.of("a", "4"), List.of("b", "4")), triggers(f));
-            assertEquals(1, f.queryLong("SELECT count(*) FROM pg_proc WHERE proname = 'capture'"
+            assertEquals(1, f.queryLong("SELECT count(*) FROM pg_proc WHERE proname = 'capture_rows'"
                     + " AND pronamespace = 'syncsqlite'::regnamespace"));
         }
     }
@@ -83,8 +83,11 @@ class SchemaInstallTest {
         try (Relay r = f.startRelay()) {
             assertTrue(r.port() > 0);
         }
-        // What an earlier version installed: one row-level capture trigger, a commit trigger without WHEN.
-        f.execute("DROP TRIGGER syncsqlite_capture_insert ON u", "DROP TRIGGER syncsqlite_capture_update ON u",
+        // What an earlier version installed: one row-level capture trigger, a commit trigger without WHEN, both
+        // calling trigger functions of that version (stand-ins here: the capture function's body does not matter).
+        f.execute("DROP FUNCTION syncsqlite.capture()",
+                "CREATE FUNCTION syncsqlite.capture() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$",
+                "DROP TRIGGER syncsqlite_capture_insert ON u", "DROP TRIGGER syncsqlite_capture_update ON u",
                 "DROP TRIGGER syncsqlite_capture_delete ON u", "DROP TRIGGER syncsqlite_commit ON u",
                 "CREATE TRIGGER syncsqlite_capture AFTER INSERT OR UPDATE OR DELETE ON u FOR EACH ROW"
                         + " EXECUTE FUNCTION syncsqlite.capture('id')",
@@ -101,6 +104,8 @@ class SchemaInstallTest {
             f.execute("INSERT INTO u SELECT g, 'v' FROM generate_series(1, 3) AS g");
             assertEquals(commits + 1, f.queryLong("SELECT count(*) FROM syncsqlite.commit_log"));
             assertEquals(3, f.queryLong("SELECT count(*) FROM syncsqlite.change WHERE tbl = 'u'"));
+            assertEquals("void", f.query("SELECT prorettype::regtype::text FROM pg_proc WHERE oid = 'syncsqlite.capture()'::regprocedure")
+                    .get(0).get(0), "the earlier capture function is fenced off");
         }
     }
 

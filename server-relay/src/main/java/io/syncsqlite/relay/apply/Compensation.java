@@ -112,15 +112,15 @@ final class Compensation {
         String q = parent.qualifiedName();
         String pkOf = Sql.pkObject("k.", parent.primaryKey());
         // For each referenced key: absent from the table, tombstoned, and with a last image in the log.
-        String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk FROM jsonb_populate_recordset(NULL::" + q
-                + ", ?::jsonb) AS k), "
-                + "dead AS (SELECT w.pk FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = " + Sql.literal(parent.name())
-                + " AND rc.pk = w.pk AND NOT rc.alive), "
-                + "images AS (SELECT DISTINCT ON (d.pk) d.pk, ch.\"row\" FROM dead d JOIN syncsqlite.change ch"
-                + " ON ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U' ORDER BY d.pk, ch.id DESC), "
+        String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk, " + Sql.clockKey("k.", parent)
+                + " AS ck FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k), "
+                + "dead AS (SELECT w.pk, w.ck FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = " + Sql.literal(parent.name())
+                + " AND rc.pk = w.ck AND NOT rc.alive), "
+                + "images AS (SELECT DISTINCT ON (d.ck) d.ck, ch.\"row\" FROM dead d JOIN syncsqlite.change ch"
+                + " ON ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U' ORDER BY d.ck, ch.id DESC), "
                 + "revived AS (UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
                 + " alive_node = '~compensation' FROM images i WHERE rc.tbl = " + Sql.literal(parent.name())
-                + " AND rc.pk = i.pk RETURNING i.\"row\") "
+                + " AND rc.pk = i.ck RETURNING i.\"row\") "
                 + "INSERT INTO " + q + " SELECT (jsonb_populate_record(NULL::" + q + ", r.\"row\")).* FROM revived r"
                 + " ON CONFLICT DO NOTHING";
         int restored;

@@ -50,17 +50,17 @@ final class TableStatements {
                 + "set_config('lock_timeout', '0', true); "
                 + "SELECT pg_advisory_xact_lock%s(hashtextextended(" + Sql.literal("\u0001" + table.name())
                 + ", 0)); SELECT set_config('lock_timeout', current_setting('syncsqlite.lock_timeout'), true); ";
-        String keys = "SELECT e.i, " + Sql.pkObject("r.", pk) + " AS pk "
+        String keys = "SELECT e.i, " + Sql.clockKey("r.", table) + " AS pk "
                 + "FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i), "
                 + "LATERAL jsonb_populate_record(NULL::" + q + ", e.v) AS r";
-        this.lockKeys = String.format(tableLock, "_shared") + "SELECT s.i, s.pk::text, pg_advisory_xact_lock(s.k) FROM ("
-                + "SELECT x.i, x.pk, hashtextextended(" + Sql.literal(table.name()) + " || x.pk::text, 0) AS k FROM ("
+        this.lockKeys = String.format(tableLock, "_shared") + "SELECT s.i, s.pk, pg_advisory_xact_lock(s.k) FROM ("
+                + "SELECT x.i, x.pk, hashtextextended(" + Sql.literal(table.name()) + " || x.pk, 0) AS k FROM ("
                 + keys + ") AS x ORDER BY k) AS s";
-        this.lockTable = String.format(tableLock, "") + "SELECT x.i, x.pk::text FROM (" + keys + ") AS x";
+        this.lockTable = String.format(tableLock, "") + "SELECT x.i, x.pk FROM (" + keys + ") AS x";
 
         // One primary key lookup per key (a locking subquery is not flattened into a join, which, with
         // the statistics of a table that is filling up, could be planned as a scan of the whole table).
-        this.presence = "SELECT " + Sql.pkObject("t.", pk) + "::text FROM jsonb_populate_recordset(NULL::" + q
+        this.presence = "SELECT " + Sql.clockKey("t.", table) + " FROM jsonb_populate_recordset(NULL::" + q
                 + ", ?::jsonb) AS k CROSS JOIN LATERAL (SELECT * FROM " + q + " AS x WHERE "
                 + Sql.pkEquals("x.", "k.", pk) + " FOR UPDATE) AS t";
 
@@ -76,7 +76,7 @@ final class TableStatements {
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(table.name())
-                + " AND rc.pk = " + Sql.pkObject("k.", pk) + " "
+                + " AND rc.pk = " + Sql.clockKey("k.", table) + " "
                 + "RETURNING pk::text, \"row\"::text, hlc";
 
         this.delete = "DELETE FROM " + q + " AS t USING " + records + " AS r WHERE " + Sql.pkEquals("t.", "r.", pk);
@@ -86,14 +86,12 @@ final class TableStatements {
         return table;
     }
 
-    /** Parameter: JSON array of key objects. Returns (ordinal, normalised key) in lock order. */
-
     int rank() {
         return rank;
     }
     /**
      * Takes the table's lock shared, then one advisory lock per key in lock-key order; returns each key's
-     * ordinal and canonical JSON. Four statements (the table lock is three): read the fourth result.
+     * ordinal and canonical key ({@link Sql#clockKey}). Four statements (the table lock is three): read the fourth result.
      */
     String lockKeys() {
         return lockKeys;

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.util.RawValue;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
@@ -63,13 +62,13 @@ final class TxRun {
 
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
-    private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk::text, rc.alive, rc.alive_hlc, rc.alive_node, "
+    private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk, rc.alive, rc.alive_hlc, rc.alive_node, "
             + "rc.cols::text, rc.dead_old::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
-            + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p::jsonb FOR UPDATE) AS rc";
+            + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p FOR UPDATE) AS rc";
 
     // The clock records of one write, as one JSON array parameter.
     private static final String RECORDS = "WITH x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
-            + "AS x(tbl text, pk jsonb, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, "
+            + "AS x(tbl text, pk text, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, "
             + "known boolean)) ";
     // Inserts the records that pass %s. A row the relay still takes for alive may have been deleted under it,
     // in this PostgreSQL transaction, by ON DELETE CASCADE or an application trigger: the capture trigger
@@ -78,7 +77,7 @@ final class TxRun {
     // log is read through the xid index: a few rows, none but the relay's own deletes in the usual case.
     private static final String INSERT = "INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols) "
             + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE %s AND (x.known OR NOT x.alive "
-            + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, g.pk FROM syncsqlite.change AS g "
+            + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, syncsqlite.clock_key(g.pk) FROM syncsqlite.change AS g "
             + "WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
     private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, "
             + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols";
@@ -447,7 +446,7 @@ final class TxRun {
             o.put("known", s.known);
             s.clockRow = true;
             o.put("tbl", s.key.table());
-            o.putRawValue("pk", new RawValue(s.key.pk())); // PostgreSQL's own JSON text, kept verbatim
+            o.put("pk", s.key.pk()); // the clock key's text, as PostgreSQL made it
             o.put("alive", s.alive);
             o.put("alive_hlc", s.aliveHlc);
             o.put("alive_node", s.aliveNode);
@@ -510,7 +509,7 @@ final class TxRun {
         }
     }
 
-    /** A row of a synced table, by PostgreSQL's own JSON text of its key. */
+    /** A row of a synced table, by its key's text in row_clock ({@link io.syncsqlite.relay.schema.Sql#clockKey}). */
     record RowKey(String table, String pk) {
     }
 

@@ -135,7 +135,7 @@ public final class Snapshot implements AutoCloseable {
         String pk = Sql.pkObject("t.", t.primaryKey());
         ps = c.prepareStatement("SELECT " + pk + "::text, to_jsonb(t.*)::text, "
                 + "coalesce(" + Sql.rowHlc("rc", t) + ", 0) FROM " + t.qualifiedName() + " AS t "
-                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
+                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + Sql.clockKey("t.", t)
                 + where(filters.get(tableIndex)));
         bind(ps, 1, filters.get(tableIndex));
         // With auto-commit off, pgjdbc fetches through a cursor: a big table never sits in memory whole.

@@ -48,7 +48,67 @@ public final class SchemaInstaller {
     static final String LEGACY_CAPTURE_TRIGGER = "syncsqlite_capture";
     public static final String COMMIT_TRIGGER = "syncsqlite_commit";
 
+    /**
+     * Keeps relays of versions before the text clock keys (and their capture function {@code
+     * syncsqlite.capture()}, which wrote jsonb keys) from starting against a database this version installed:
+     * their install script's {@code CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS trigger} fails
+     * on a function of that name returning void ("cannot change return type"), so such a relay stops at
+     * start-up instead of rejecting every client transaction (its key comparisons would fail with 42883,
+     * which it reports to clients as refused data). Runs after {@link #upgradeTriggers}: no trigger may
+     * still call the old function when it is dropped.
+     */
+    private static final String FENCE = """
+            DO $do$
+            BEGIN
+                IF EXISTS (SELECT FROM pg_proc WHERE oid = to_regprocedure('syncsqlite.capture()')
+                           AND prorettype = 'trigger'::regtype) THEN
+                    DROP FUNCTION syncsqlite.capture();
+                END IF;
+            END
+            $do$;
+            CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS void LANGUAGE plpgsql AS $fn$
+            BEGIN
+                RAISE EXCEPTION 'syncsqlite.capture() was replaced by syncsqlite.capture_rows()';
+            END
+            $fn$;
+            COMMENT ON FUNCTION syncsqlite.capture() IS 'Not for use: keeps relays that stored clock keys as jsonb'
+                ' (before 2026-12-04) from starting against this database; upgrade them instead.';
+            """;
+
+    /** Application name of every relay's connections (and the prefix of its other connections' names). */
+    public static final String APPLICATION_NAME = "syncsqlite-relay";
+
     private SchemaInstaller() {
+    }
+
+    /**
+     * The first start of this version converts {@code row_clock.pk} from jsonb to text (install.sql). A relay
+     * of an earlier version still running would then fail its clock lookups with 42883 and report every
+     * client transaction as refused, which the client reverts: data lost. So the conversion waits until
+     * no other relay is connected (by application name), apart from relays waiting for the install lock (they
+     * install next: one of this version converts nothing more, one of an earlier version fails on {@link #FENCE}).
+     */
+    private static void refuseConversionUnderEarlierRelays(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT string_agg(s.pid || ' (' || s.application_name || ', ' || coalesce(s.client_addr::text, 'local')
+                                  || ')', ', ' ORDER BY s.pid)
+                FROM pg_stat_activity AS s
+                WHERE s.datname = current_database() AND s.pid <> pg_backend_pid() AND s.application_name LIKE ?
+                  -- relays starting at the same time wait for the install lock: they install after this one
+                  AND NOT pg_backend_pid() = ANY (pg_blocking_pids(s.pid))
+                  AND (SELECT a.atttypid FROM pg_attribute AS a
+                       WHERE a.attrelid = to_regclass('syncsqlite.row_clock') AND a.attname = 'pk') = 'jsonb'::regtype""")) {
+            ps.setString(1, APPLICATION_NAME + "%");
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                String others = rs.getString(1);
+                if (others != null) {
+                    throw new SQLException("this relay version converts syncsqlite.row_clock (keys as text instead of"
+                            + " jsonb), which relays of earlier versions cannot use; stop them first (connected: "
+                            + others + "), then start this version, and upgrade every relay to it", "55006");
+                }
+            }
+        }
     }
 
     /** Installs (or checks) everything and returns the catalog of synced tables. */
@@ -60,6 +120,7 @@ public final class SchemaInstaller {
                 ps.setLong(1, INSTALL_LOCK);
                 ps.execute();
             }
+            refuseConversionUnderEarlierRelays(c);
             try (Statement st = c.createStatement()) {
                 st.execute(installScript());
                 // Feed positions start at 1, so that "through" > 0 always means a complete position:
@@ -67,6 +128,9 @@ public final class SchemaInstaller {
                 st.execute("SELECT syncsqlite.commit_mark() WHERE NOT EXISTS (SELECT FROM syncsqlite.commit_log)");
             }
             upgradeTriggers(c);
+            try (Statement st = c.createStatement()) {
+                st.execute(FENCE);
+            }
             Catalog catalog = SchemaIntrospector.read(c, schema, tables);
             for (TableInfo t : catalog.tables()) {
                 if (ensureTriggers(c, t)) {
@@ -223,7 +287,7 @@ public final class SchemaInstaller {
                 + " ORDER BY " + keys + " LIMIT " + BACKFILL_CHUNK + " FOR SHARE), "
                 + "logged AS (INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc) SELECT " + Sql.literal(t.name())
                 + ", 'U', " + pk + ", to_jsonb(r.*), coalesce((SELECT " + Sql.rowHlc("rc", t)
-                + " FROM syncsqlite.row_clock AS rc WHERE rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + pk
+                + " FROM syncsqlite.row_clock AS rc WHERE rc.tbl = " + Sql.literal(t.name()) + " AND rc.pk = " + Sql.clockKey("r.", t)
                 + "), 0) FROM rows AS r RETURNING 1) "
                 + "SELECT (SELECT count(*) FROM logged), (SELECT to_jsonb(r.*)::text FROM rows AS r ORDER BY "
                 + String.join(", ", t.primaryKey().stream().map(k -> "r." + Sql.ident(k) + " DESC").toList()) + " LIMIT 1)";
@@ -242,7 +306,7 @@ public final class SchemaInstaller {
     private static void createCapture(Connection c, String trigger, String schema, String table, List<String> pk)
             throws SQLException {
         ddl(c, "SELECT format('CREATE TRIGGER %I " + CAPTURE_TRIGGERS.get(trigger)
-                        + " FOR EACH STATEMENT EXECUTE FUNCTION syncsqlite.capture(%s)', ?::text, ?::text, ?::text,"
+                        + " FOR EACH STATEMENT EXECUTE FUNCTION syncsqlite.capture_rows(%s)', ?::text, ?::text, ?::text,"
                         + " (SELECT string_agg(quote_literal(k), ', ' ORDER BY o)"
                         + "  FROM unnest(?::text[]) WITH ORDINALITY AS u(k, o)))",
                 trigger, schema, table, pk);
@@ -267,8 +331,8 @@ public final class SchemaInstaller {
 
     /**
      * Replaces the triggers of earlier versions, on every table that has them (also tables another relay
-     * syncs): the row-level capture trigger, and a commit-mark trigger without the WHEN clause (it would
-     * queue one event per row).
+     * syncs): the row-level capture trigger, a commit-mark trigger without the WHEN clause (it would
+     * queue one event per row), and capture triggers calling {@code syncsqlite.capture()} (jsonb clock keys).
      */
     private static void upgradeTriggers(Connection c) throws SQLException {
         List<String[]> legacy = new ArrayList<>();
@@ -276,9 +340,11 @@ public final class SchemaInstaller {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT n.nspname, r.relname, t.tgname, t.tgargs FROM pg_trigger AS t
                 JOIN pg_class AS r ON r.oid = t.tgrelid JOIN pg_namespace AS n ON n.oid = r.relnamespace
-                WHERE t.tgname = ? OR (t.tgname = ? AND t.tgqual IS NULL)""")) {
+                WHERE t.tgname = ? OR (t.tgname = ? AND t.tgqual IS NULL)
+                   OR (t.tgname = ANY (?) AND t.tgfoid = to_regprocedure('syncsqlite.capture()'))""")) {
             ps.setString(1, LEGACY_CAPTURE_TRIGGER);
             ps.setString(2, COMMIT_TRIGGER);
+            ps.setArray(3, c.createArrayOf("text", CAPTURE_TRIGGERS.keySet().toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     legacy.add(new String[]{rs.getString(1), rs.getString(2), rs.getString(3)});
@@ -292,6 +358,8 @@ public final class SchemaInstaller {
             dropTrigger(c, l[2], l[0], l[1]);
             if (l[2].equals(COMMIT_TRIGGER)) {
                 createCommit(c, l[0], l[1]);
+            } else if (CAPTURE_TRIGGERS.containsKey(l[2])) {
+                createCapture(c, l[2], l[0], l[1], args.get(i));
             } else {
                 for (String trigger : CAPTURE_TRIGGERS.keySet()) {
                     createCapture(c, trigger, l[0], l[1], args.get(i));

@@ -30,6 +30,24 @@ public final class Sql {
                 .collect(Collectors.joining(", ", "jsonb_build_object(", ")"));
     }
 
+    /**
+     * A row's key as {@code syncsqlite.row_clock} stores it: the text of {@link #pkObject}, with
+     * {@code numeric} key columns trimmed of trailing zeros ({@code trim_scale}). The clock table compares keys
+     * as text ({@code COLLATE "C"}, a byte comparison), which costs about a quarter less per lookup than
+     * comparing {@code jsonb}; but {@code jsonb} took {@code 1.5} and {@code 1.50} as the same key, and their
+     * text differs, so a numeric key is normalised wherever one is made (the capture trigger does the same
+     * through {@code syncsqlite.clock_key}).
+     */
+    public static String clockKey(String prefix, TableInfo t) {
+        return t.primaryKey().stream()
+                .map(n -> literal(n) + ", " + (isNumeric(t, n) ? "trim_scale(" + prefix + ident(n) + ")" : prefix + ident(n)))
+                .collect(Collectors.joining(", ", "jsonb_build_object(", ")::text"));
+    }
+
+    private static boolean isNumeric(TableInfo t, String column) {
+        return t.columns().stream().anyMatch(c -> c.name().equals(column) && c.baseType().equals("numeric"));
+    }
+
     /** {@code (a."x", a."y") = (b."x", b."y")}: primary key equality between two row sources. */
     public static String pkEquals(String left, String right, List<String> pk) {
         return "(" + columns(left, pk) + ") = (" + columns(right, pk) + ")";

@@ -7,9 +7,13 @@ CREATE SCHEMA IF NOT EXISTS syncsqlite;
 
 -- Merge clocks: the existence clock of a row and an [hlc, node] per column written since the row was
 -- created; a column without one has the existence clock (a new row stores cols = '{}').
+-- pk is the text of the key's jsonb object, numeric key values trimmed of trailing zeros (clock_key below,
+-- Sql.clockKey): every relay transaction and every direct write looks keys up here, and a byte comparison
+-- of text costs about a quarter less per lookup than comparing jsonb (docs/BENCHMARKS.md). Earlier
+-- versions stored jsonb; the block after clock_key converts such a table.
 CREATE TABLE IF NOT EXISTS syncsqlite.row_clock (
     tbl        text    NOT NULL,
-    pk         jsonb   NOT NULL,
+    pk         text    COLLATE "C" NOT NULL,
     alive      boolean NOT NULL,
     alive_hlc  bigint  NOT NULL,
     alive_node text    NOT NULL,
@@ -75,10 +79,34 @@ CREATE TABLE IF NOT EXISTS syncsqlite.backfill (
     since timestamptz NOT NULL DEFAULT now()
 );
 
+-- A key's text in row_clock, from its jsonb object: every number trimmed of trailing zeros, as jsonb had
+-- 1.5 and 1.50 equal. The capture trigger calls it only for tables with a numeric key column (a SQL
+-- function with a subquery costs microseconds per call); other keys are the object's text as it is.
+CREATE OR REPLACE FUNCTION syncsqlite.clock_key(k jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+    SELECT jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) = 'number'
+                                        THEN to_jsonb(trim_scale(e.value::numeric)) ELSE e.value END)::text
+    FROM jsonb_each(k) AS e
+$fn$;
+
+-- Earlier versions kept row_clock.pk as jsonb. Converted under the install lock, in the install's
+-- transaction: the rewrite holds row_clock exclusively until the relay has replaced the capture triggers
+-- too (SchemaInstaller), so no writer sees half of it. Keys equal as jsonb stay equal as text (clock_key),
+-- so the primary key rebuilds without conflicts.
+DO $do$
+BEGIN
+    IF (SELECT a.atttypid FROM pg_attribute AS a
+        WHERE a.attrelid = 'syncsqlite.row_clock'::regclass AND a.attname = 'pk') = 'jsonb'::regtype THEN
+        ALTER TABLE syncsqlite.row_clock ALTER COLUMN pk TYPE text COLLATE "C"
+            USING CASE WHEN strpos(pk::text, '.') > 0 THEN syncsqlite.clock_key(pk) ELSE pk::text END;
+    END IF;
+END
+$do$;
+
 -- The newest timestamp among a row's clocks, for reading by hand. The relay's own statements do not call
 -- it: a SQL function with a subquery is not inlined, and with jsonb_each it cost 2-5 us per row (two
 -- thirds of a snapshot's database time). They look up each of the table's columns in cols instead
--- (Sql.rowHlc; capture() likewise with unnest), 0.2-0.6 us; an entry of a dropped column no longer counts,
+-- (Sql.rowHlc; capture_rows() likewise with unnest), 0.2-0.6 us; an entry of a dropped column no longer counts,
 -- which nothing needs: it clocks a value that no longer exists.
 CREATE OR REPLACE FUNCTION syncsqlite.row_hlc(p_alive_hlc bigint, p_cols jsonb) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
@@ -86,7 +114,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 
 -- Earlier versions' capture looked a direct write's clock up with this; it is now decided in the
--- clock upserts of capture() (see there). An earlier relay started later recreates it with its capture.
+-- clock upserts of capture_rows() (see there).
 DROP FUNCTION IF EXISTS syncsqlite.direct_hlc(text, jsonb);
 
 -- Draws the next feed position for the current transaction, once per transaction.
@@ -137,7 +165,7 @@ $fn$;
 -- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence (which every column then
 -- has, cols '{}'), UPDATE
 -- the columns whose value changed (a new key: existence and every column), DELETE existence (dead).
-CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS trigger
+CREATE OR REPLACE FUNCTION syncsqlite.capture_rows() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) it would cost the primary key
@@ -157,10 +185,14 @@ DECLARE
     wide       boolean;
     -- Columns whose previous values are logged (syncsqlite.scoped_column); NULL when none.
     scols      text[];
+    -- Whether a key column is numeric: its clock key is then normalised (clock_key), else it is the text
+    -- of the key object, as Sql.clockKey makes it.
+    numkey     boolean;
 BEGIN
     SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
-           array_agg(a.attname::text)
-    INTO nonpk, allcols FROM pg_attribute AS a
+           array_agg(a.attname::text),
+           coalesce(bool_or(a.atttypid = 'numeric'::regtype AND a.attname::text = ANY (TG_ARGV)), false)
+    INTO nonpk, allcols, numkey FROM pg_attribute AS a
     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
     wide := cardinality(allcols) > 64;
     IF TG_OP <> 'INSERT' THEN
@@ -184,11 +216,12 @@ BEGIN
         -- it) and logged from its RETURNING: a separate lookup per key before it cost a fifth of a direct
         -- insert.
         WITH n AS MATERIALIZED (
-            SELECT i.img, i.img - nonpk AS pk, i.ord
-            FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_new AS r) AS i),
+            SELECT k.img, k.pk, CASE WHEN numkey THEN syncsqlite.clock_key(k.pk) ELSE k.pk::text END AS ck, k.ord
+            FROM (SELECT i.img, i.img - nonpk AS pk, i.ord
+                  FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_new AS r) AS i) AS k),
         clock AS (
             INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-            SELECT tname, n.pk, true, now_hlc, '~pg', '{}' FROM n
+            SELECT tname, n.ck, true, now_hlc, '~pg', '{}' FROM n
             ON CONFLICT (tbl, pk) DO UPDATE
                 SET alive = true,
                     alive_hlc = greatest(excluded.alive_hlc, 1 + CASE
@@ -199,19 +232,20 @@ BEGIN
                     alive_node = excluded.alive_node, cols = '{}'
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
-        SELECT tname, 'U', n.pk, n.img, clock.alive_hlc FROM n JOIN clock ON clock.pk = n.pk ORDER BY n.ord;
+        SELECT tname, 'U', n.pk, n.img, clock.alive_hlc FROM n JOIN clock ON clock.pk = n.ck ORDER BY n.ord;
         RETURN NULL;
     END IF;
 
     IF TG_OP = 'DELETE' THEN
         -- As for INSERT, a direct delete's clock (later than every clock of the row) is decided in the upsert.
         WITH o AS MATERIALIZED (
-            SELECT x.img - nonpk AS pk, x.ord,
-                   CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
-            FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_old AS r) AS x),
+            SELECT y.pk, CASE WHEN numkey THEN syncsqlite.clock_key(y.pk) ELSE y.pk::text END AS ck, y.ord, y.old
+            FROM (SELECT x.img - nonpk AS pk, x.ord,
+                         CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
+                  FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_old AS r) AS x) AS y),
         clock AS (
             INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
-            SELECT tname, o.pk, false, CASE WHEN relay_mode THEN h ELSE now_hlc END,
+            SELECT tname, o.ck, false, CASE WHEN relay_mode THEN h ELSE now_hlc END,
                    CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old FROM o
             ON CONFLICT (tbl, pk) DO UPDATE
                 SET alive = false,
@@ -224,7 +258,7 @@ BEGIN
                     alive_node = excluded.alive_node, dead_old = excluded.dead_old
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
-        SELECT tname, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.pk ORDER BY o.ord;
+        SELECT tname, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.ck ORDER BY o.ord;
         RETURN NULL;
     END IF;
 
@@ -235,7 +269,7 @@ BEGIN
     n AS MATERIALIZED (
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
     ev AS MATERIALIZED (
-        SELECT e.ord, e.kind, e.pk, e.img, e.old, e.gone,
+        SELECT e.ord, e.kind, e.pk, e.ck, e.img, e.old, e.gone,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                    SELECT 1 + CASE
                        WHEN rc.cols = '{}' THEN rc.alive_hlc
@@ -243,11 +277,12 @@ BEGIN
                                                               WHERE c.key = ANY (allcols)))
                        ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END
                    FROM syncsqlite.row_clock AS rc
-                   WHERE rc.tbl = tname AND rc.pk = e.pk), 0)) END AS h
-        FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old, o.img AS gone
+                   WHERE rc.tbl = tname AND rc.pk = e.ck), 0)) END AS h
+        FROM (SELECT d.*, CASE WHEN numkey THEN syncsqlite.clock_key(d.pk) ELSE d.pk::text END AS ck FROM (
+              SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old, o.img AS gone
               FROM o WHERE NOT EXISTS (SELECT FROM n WHERE n.pk = o.pk)
               UNION ALL
-              SELECT 1, 'U', n.pk, n.img, o.img, NULL FROM n LEFT JOIN o ON o.pk = n.pk) AS e),
+              SELECT 1, 'U', n.pk, n.img, o.img, NULL FROM n LEFT JOIN o ON o.pk = n.pk) AS d) AS e),
     logged AS (
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
         SELECT tname, ev.kind, ev.pk, ev.img, ev.h,
@@ -260,7 +295,7 @@ BEGIN
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
-    SELECT tname, ev.pk, ev.kind = 'U',
+    SELECT tname, ev.ck, ev.kind = 'U',
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
            CASE WHEN ev.kind = 'D' THEN '{}'::jsonb

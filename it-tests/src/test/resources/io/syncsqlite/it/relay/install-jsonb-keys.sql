@@ -1,0 +1,284 @@
+-- The relay's objects in PostgreSQL (docs/DESIGN.md, "PostgreSQL side"). Idempotent: SchemaInstaller
+-- runs this on every start, inside one transaction that holds an advisory lock, so relays starting at
+-- the same time do not race on CREATE ... IF NOT EXISTS. Per-table triggers are created by
+-- SchemaInstaller itself, because they need each table's primary key columns.
+
+CREATE SCHEMA IF NOT EXISTS syncsqlite;
+
+-- Merge clocks: the existence clock of a row and an [hlc, node] per column written since the row was
+-- created; a column without one has the existence clock (a new row stores cols = '{}').
+CREATE TABLE IF NOT EXISTS syncsqlite.row_clock (
+    tbl        text    NOT NULL,
+    pk         jsonb   NOT NULL,
+    alive      boolean NOT NULL,
+    alive_hlc  bigint  NOT NULL,
+    alive_node text    NOT NULL,
+    cols       jsonb   NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tbl, pk)
+);
+
+-- Full row images written by the capture trigger (and by the relay for rows its merge left unchanged).
+CREATE TABLE IF NOT EXISTS syncsqlite.change (
+    id    bigserial PRIMARY KEY,
+    xid   xid8      NOT NULL DEFAULT pg_current_xact_id(),
+    tbl   text      NOT NULL,
+    kind  char(1)   NOT NULL CHECK (kind IN ('U', 'D')),
+    pk    jsonb     NOT NULL,
+    "row" jsonb,
+    hlc   bigint    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS change_xid_idx ON syncsqlite.change (xid);
+-- The previous values of a row's scoped columns (see scoped_column): for a 'D' all of them, for a 'U'
+-- of an existing row those that changed ('{}' if none); NULL for a new row or a table with none. A 'D'
+-- with '{}' is logged by the relay for a key that had no row (TableStatements.logCurrent).
+ALTER TABLE syncsqlite.change ADD COLUMN IF NOT EXISTS old jsonb;
+
+-- For a deleted row, the previous values of its scoped columns (as change.old logs them): under a
+-- per-user scope a tombstone stops only the inserts of users who could see the deleted row, so a user
+-- cannot cancel another user's inserts of a key by creating and deleting it first. NULL when the table
+-- has no scoped columns (the tombstone then stops every older insert).
+ALTER TABLE syncsqlite.row_clock ADD COLUMN IF NOT EXISTS dead_old jsonb;
+
+-- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
+-- needs their previous values to remove a row from the clients whose scope it leaves.
+CREATE TABLE IF NOT EXISTS syncsqlite.scoped_column (
+    tbl text NOT NULL,
+    col text NOT NULL,
+    PRIMARY KEY (tbl, col)
+);
+
+-- One row per committed transaction that touched a synced table, numbered in commit order.
+CREATE TABLE IF NOT EXISTS syncsqlite.commit_log (
+    seq          bigint      PRIMARY KEY,
+    xid          xid8        NOT NULL UNIQUE,
+    committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- Idempotent apply: the last client transaction applied per node and its feed position.
+CREATE TABLE IF NOT EXISTS syncsqlite.client (
+    node        text   PRIMARY KEY,
+    applied_tx  bigint NOT NULL DEFAULT 0,
+    applied_seq bigint NOT NULL DEFAULT 0
+);
+-- With per-user scopes: the digest of the scope the client last fully holds (Scope.digest()).
+ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS scope_digest text;
+-- With authentication: the token subject that first used the node id; no other user may use it (their
+-- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
+ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS subject text;
+
+CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
+
+-- Tables whose capture was just installed: the rows they already held still have to reach the feed
+-- (SchemaInstaller.backfillPending).
+CREATE TABLE IF NOT EXISTS syncsqlite.backfill (
+    tbl   text        PRIMARY KEY,
+    since timestamptz NOT NULL DEFAULT now()
+);
+
+-- The newest timestamp among a row's clocks, for reading by hand. The relay's own statements do not call
+-- it: a SQL function with a subquery is not inlined, and with jsonb_each it cost 2-5 us per row (two
+-- thirds of a snapshot's database time). They look up each of the table's columns in cols instead
+-- (Sql.rowHlc; capture() likewise with unnest), 0.2-0.6 us; an entry of a dropped column no longer counts,
+-- which nothing needs: it clocks a value that no longer exists.
+CREATE OR REPLACE FUNCTION syncsqlite.row_hlc(p_alive_hlc bigint, p_cols jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT greatest(p_alive_hlc, (SELECT max((e.value ->> 0)::bigint) FROM jsonb_each(p_cols) AS e))
+$fn$;
+
+-- Earlier versions' capture looked a direct write's clock up with this; it is now decided in the
+-- clock upserts of capture() (see there). An earlier relay started later recreates it with its capture.
+DROP FUNCTION IF EXISTS syncsqlite.direct_hlc(text, jsonb);
+
+-- Draws the next feed position for the current transaction, once per transaction.
+-- The advisory lock is held until the transaction has committed and become visible (PostgreSQL
+-- releases locks after that), so seq S+1 can only be drawn once the holder of S is visible: a reader of
+-- "seq > cursor ORDER BY seq" never skips a commit that becomes visible later.
+CREATE OR REPLACE FUNCTION syncsqlite.commit_mark() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    done text := current_setting('syncsqlite.seq', true);
+    s    bigint;
+BEGIN
+    IF done IS NOT NULL AND done <> '' THEN
+        RETURN done::bigint;
+    END IF;
+    PERFORM pg_advisory_xact_lock(8320803159961332737); -- 0x7379_6E63_7371_6C01: "syncsql" 1
+    s := nextval('syncsqlite.commit_seq');
+    INSERT INTO syncsqlite.commit_log (seq, xid, committed_at) VALUES (s, pg_current_xact_id(), clock_timestamp());
+    PERFORM set_config('syncsqlite.seq', s::text, true);
+    PERFORM pg_notify('syncsqlite_feed', s::text);
+    RETURN s;
+END
+$fn$;
+
+-- Deferred constraint trigger body: marks the commit of any transaction that wrote a synced table.
+-- The trigger's WHEN clause (SchemaInstaller) queues it for the first written row of a transaction only,
+-- so it normally runs once; it still checks the mark, because a relay transaction (or SET CONSTRAINTS
+-- ... IMMEDIATE followed by more writes) may have drawn it already.
+CREATE OR REPLACE FUNCTION syncsqlite.commit_mark_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF coalesce(current_setting('syncsqlite.seq', true), '') = '' THEN
+        PERFORM syncsqlite.commit_mark();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- Capture, set-based: one call per statement and event (AFTER INSERT / UPDATE / DELETE ... FOR EACH
+-- STATEMENT with transition tables syncsqlite_new / syncsqlite_old). Trigger arguments: the table's
+-- primary key column names.
+-- Every written row is logged into change: 'U' with the full new image, 'D' for a key that is gone. An
+-- UPDATE pairs old and new rows by key: an old key no new row has is a 'D' (logged before the 'U's), a
+-- new row is a 'U'; so a key change is a 'D' of the old key plus a 'U' of the new one.
+-- Relay mode (the relay did SET LOCAL syncsqlite.hlc/node): rows are logged with the client's HLC; only
+-- deletes are stamped here (that covers ON DELETE CASCADE children), the relay stamps the columns it
+-- writes itself. Direct mode: the clocks of what changed are stamped with node '~pg' and the HLC
+-- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence (which every column then
+-- has, cols '{}'), UPDATE
+-- the columns whose value changed (a new key: existence and every column), DELETE existence (dead).
+CREATE OR REPLACE FUNCTION syncsqlite.capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) it would cost the primary key
+    -- index and turn every clock lookup into a sequential scan.
+    tname      text    := TG_TABLE_NAME;
+    relay_hlc  text    := current_setting('syncsqlite.hlc', true);
+    relay_mode boolean := relay_hlc IS NOT NULL AND relay_hlc <> '';
+    h          bigint;
+    node       text;
+    now_hlc    bigint;
+    -- The key of a row image is the image minus every other column (one operator per row).
+    nonpk      text[];
+    -- Every column: a row's newest clock is the newest of their entries in its clocks (see row_hlc),
+    -- looked up one by one in a narrow table; a wide one walks the clocks instead, as hundreds of lookups
+    -- per row cost more than one jsonb_each.
+    allcols    text[];
+    wide       boolean;
+    -- Columns whose previous values are logged (syncsqlite.scoped_column); NULL when none.
+    scols      text[];
+BEGIN
+    SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
+           array_agg(a.attname::text)
+    INTO nonpk, allcols FROM pg_attribute AS a
+    WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
+    wide := cardinality(allcols) > 64;
+    IF TG_OP <> 'INSERT' THEN
+        SELECT array_agg(sc.col) INTO scols FROM syncsqlite.scoped_column AS sc WHERE sc.tbl = tname;
+    END IF;
+    IF relay_mode THEN
+        h := relay_hlc::bigint;
+        node := current_setting('syncsqlite.node', true);
+    ELSE
+        now_hlc := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16;
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+        IF relay_mode THEN
+            INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
+            SELECT tname, 'U', n.img - nonpk, n.img, h FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS n;
+            RETURN NULL;
+        END IF;
+        -- A new row: every column has the existence clock, so no column needs an entry of its own. The
+        -- clock is decided in the upsert itself (a key with a clock row, e.g. a tombstone, orders after
+        -- it) and logged from its RETURNING: a separate lookup per key before it cost a fifth of a direct
+        -- insert.
+        WITH n AS MATERIALIZED (
+            SELECT i.img, i.img - nonpk AS pk, i.ord
+            FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_new AS r) AS i),
+        clock AS (
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
+            SELECT tname, n.pk, true, now_hlc, '~pg', '{}' FROM n
+            ON CONFLICT (tbl, pk) DO UPDATE
+                SET alive = true,
+                    alive_hlc = greatest(excluded.alive_hlc, 1 + CASE
+                        WHEN rc.cols = '{}' THEN rc.alive_hlc
+                        WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                               WHERE c.key = ANY (allcols)))
+                        ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END),
+                    alive_node = excluded.alive_node, cols = '{}'
+            RETURNING rc.pk, rc.alive_hlc)
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
+        SELECT tname, 'U', n.pk, n.img, clock.alive_hlc FROM n JOIN clock ON clock.pk = n.pk ORDER BY n.ord;
+        RETURN NULL;
+    END IF;
+
+    IF TG_OP = 'DELETE' THEN
+        -- As for INSERT, a direct delete's clock (later than every clock of the row) is decided in the upsert.
+        WITH o AS MATERIALIZED (
+            SELECT x.img - nonpk AS pk, x.ord,
+                   CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
+            FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_old AS r) AS x),
+        clock AS (
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
+            SELECT tname, o.pk, false, CASE WHEN relay_mode THEN h ELSE now_hlc END,
+                   CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old FROM o
+            ON CONFLICT (tbl, pk) DO UPDATE
+                SET alive = false,
+                    alive_hlc = CASE WHEN relay_mode THEN excluded.alive_hlc
+                                     ELSE greatest(excluded.alive_hlc, 1 + CASE
+                                        WHEN rc.cols = '{}' THEN rc.alive_hlc
+                                        WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                                               WHERE c.key = ANY (allcols)))
+                                        ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END) END,
+                    alive_node = excluded.alive_node, dead_old = excluded.dead_old
+            RETURNING rc.pk, rc.alive_hlc)
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+        SELECT tname, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.pk ORDER BY o.ord;
+        RETURN NULL;
+    END IF;
+
+    -- UPDATE. Keys are unique among the old rows and among the new rows, so the three groups (gone,
+    -- kept, new) have distinct keys and one upsert can stamp them all.
+    WITH o AS MATERIALIZED (
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS i),
+    n AS MATERIALIZED (
+        SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
+    ev AS MATERIALIZED (
+        SELECT e.ord, e.kind, e.pk, e.img, e.old, e.gone,
+               CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
+                   SELECT 1 + CASE
+                       WHEN rc.cols = '{}' THEN rc.alive_hlc
+                       WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                              WHERE c.key = ANY (allcols)))
+                       ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END
+                   FROM syncsqlite.row_clock AS rc
+                   WHERE rc.tbl = tname AND rc.pk = e.pk), 0)) END AS h
+        FROM (SELECT 0 AS ord, 'D' AS kind, o.pk, NULL::jsonb AS img, NULL::jsonb AS old, o.img AS gone
+              FROM o WHERE NOT EXISTS (SELECT FROM n WHERE n.pk = o.pk)
+              UNION ALL
+              SELECT 1, 'U', n.pk, n.img, o.img, NULL FROM n LEFT JOIN o ON o.pk = n.pk) AS e),
+    logged AS (
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+        SELECT tname, ev.kind, ev.pk, ev.img, ev.h,
+               CASE WHEN scols IS NULL THEN NULL
+                    WHEN ev.kind = 'D' THEN (SELECT jsonb_object_agg(k, ev.gone -> k) FROM unnest(scols) AS k)
+                    -- '{}' when none changed: an update, as distinct from a new row (NULL).
+                    WHEN ev.old IS NOT NULL THEN coalesce((SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
+                                                  WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
+        FROM ev ORDER BY ev.ord)
+    -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
+    -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
+    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old)
+    SELECT tname, ev.pk, ev.kind = 'U',
+           CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
+           CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
+           CASE WHEN ev.kind = 'D' THEN '{}'::jsonb
+                WHEN ev.old IS NULL THEN (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(ev.h, '~pg')), '{}')
+                                          FROM unnest(nonpk) AS k)
+                ELSE (SELECT coalesce(jsonb_object_agg(c.key, jsonb_build_array(ev.h, '~pg')), '{}')
+                      FROM jsonb_each(ev.img) AS c
+                      WHERE c.key = ANY (nonpk) AND c.value IS DISTINCT FROM ev.old -> c.key) END,
+           CASE WHEN ev.kind = 'D' AND scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.gone -> k)
+                                                               FROM unnest(scols) AS k) END
+    FROM ev
+    WHERE NOT relay_mode OR ev.kind = 'D'
+    ON CONFLICT (tbl, pk) DO UPDATE
+        SET alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
+            alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
+            alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
+            cols = rc.cols || excluded.cols,
+            dead_old = CASE WHEN excluded.alive THEN rc.dead_old ELSE excluded.dead_old END;
+    RETURN NULL;
+END
+$fn$;
