@@ -99,7 +99,7 @@ public final class Relay implements AutoCloseable {
         ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
                 config.pgPassword(), SchemaInstaller.APPLICATION_NAME);
         Catalog catalog;
-        try (Connection c = connector.open()) {
+        try (Connection c = connector.withApplicationName(SchemaInstaller.INSTALL_APPLICATION_NAME).open()) {
             catalog = SchemaInstaller.install(c, config.schema(), config.tables());
         }
         ConnectionPool pool = new ConnectionPool(connector, config.poolSize(), ConnectionPool.VALIDATE_AFTER,

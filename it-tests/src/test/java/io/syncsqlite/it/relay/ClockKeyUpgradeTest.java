@@ -126,7 +126,7 @@ class ClockKeyUpgradeTest {
     }
 
     /** What the earlier version's relay left in a database: its schema script and its triggers on each table. */
-    private static void installEarlierVersion(RelayFixture f, String... tables) throws IOException {
+    static void installEarlierVersion(RelayFixture f, String... tables) throws IOException {
         f.execute(earlierScript(), "SELECT syncsqlite.commit_mark()");
         for (String t : tables) {
             f.execute("CREATE TRIGGER syncsqlite_capture_insert AFTER INSERT ON public." + t

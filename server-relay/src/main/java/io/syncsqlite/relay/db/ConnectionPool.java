@@ -3,6 +3,7 @@ package io.syncsqlite.relay.db;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -199,11 +200,22 @@ public final class ConnectionPool implements AutoCloseable {
             return properties.getProperty("ApplicationName");
         }
 
-        /** A new connection in auto-commit mode. */
+        /**
+         * A new connection in auto-commit mode, in time zone UTC: every text the relay makes of a
+         * {@code timestamptz} (row images for clients, keys, clock keys) then reads the same whatever zone the
+         * relay's JVM runs in, and the same as the capture trigger's, which runs in UTC too (install.sql).
+         */
         public Connection open() throws SQLException {
             Properties copy = new Properties();
             copy.putAll(properties);
-            return DriverManager.getConnection(url, copy);
+            Connection c = DriverManager.getConnection(url, copy);
+            try (Statement st = c.createStatement()) {
+                st.execute("SET TimeZone = 'UTC'");
+            } catch (SQLException e) {
+                closeQuietly(c);
+                throw e;
+            }
+            return c;
         }
 
         public String url() {

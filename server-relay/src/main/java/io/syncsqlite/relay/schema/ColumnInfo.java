@@ -8,10 +8,18 @@ package io.syncsqlite.relay.schema;
  * @param baseType   the type's name in {@code pg_type}, e.g. {@code bool}, {@code int4}, {@code bytea}
  * @param primaryKey whether the column is part of the primary key
  * @param generated  a generated column: computed by PostgreSQL, never written by the relay
+ * @param numeric    {@code numeric} or a domain over it: values equal in any scale ({@code 1.5 = 1.50}), so a
+ *                   key column of this type is trimmed in clock keys ({@link Sql#clockKey})
  *
  * <p>Immutable; thread-safe.
  */
-public record ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated) {
+public record ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated,
+                         boolean numeric) {
+
+    /** A column whose numeric-ness is read from {@code baseType} alone (no domains): for tests and tools. */
+    public ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated) {
+        this(name, type, baseType, primaryKey, generated, baseType.equals("numeric"));
+    }
 
     public boolean isBoolean() {
         return baseType.equals("bool");

@@ -77,6 +77,12 @@ public final class SchemaInstaller {
 
     /** Application name of every relay's connections (and the prefix of its other connections' names). */
     public static final String APPLICATION_NAME = "syncsqlite-relay";
+    /**
+     * The install connection's name. Relays of earlier versions named every connection {@code syncsqlite-relay...}
+     * but never this; a relay of this version has no other connection before its install, so on a database
+     * still to convert a session of this name is a relay of this version, about to install after this one.
+     */
+    public static final String INSTALL_APPLICATION_NAME = APPLICATION_NAME + " install";
 
     private SchemaInstaller() {
     }
@@ -85,8 +91,9 @@ public final class SchemaInstaller {
      * The first start of this version converts {@code row_clock.pk} from jsonb to text (install.sql). A relay
      * of an earlier version still running would then fail its clock lookups with 42883 and report every
      * client transaction as refused, which the client reverts: data lost. So the conversion waits until
-     * no other relay is connected (by application name), apart from relays waiting for the install lock (they
-     * install next: one of this version converts nothing more, one of an earlier version fails on {@link #FENCE}).
+     * no other relay is connected (by application name), apart from the install connections of relays of this
+     * version ({@link #INSTALL_APPLICATION_NAME}) and relays waiting for the install lock (they install next:
+     * one of this version converts nothing more, one of an earlier version fails on {@link #FENCE}).
      */
     private static void refuseConversionUnderEarlierRelays(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("""
@@ -94,11 +101,14 @@ public final class SchemaInstaller {
                                   || ')', ', ' ORDER BY s.pid)
                 FROM pg_stat_activity AS s
                 WHERE s.datname = current_database() AND s.pid <> pg_backend_pid() AND s.application_name LIKE ?
-                  -- relays starting at the same time wait for the install lock: they install after this one
+                  AND s.application_name <> ?
+                  -- relays of any version starting at the same time wait for the install lock: they install after
+                  -- this one (an earlier one then fails on FENCE)
                   AND NOT pg_backend_pid() = ANY (pg_blocking_pids(s.pid))
                   AND (SELECT a.atttypid FROM pg_attribute AS a
                        WHERE a.attrelid = to_regclass('syncsqlite.row_clock') AND a.attname = 'pk') = 'jsonb'::regtype""")) {
             ps.setString(1, APPLICATION_NAME + "%");
+            ps.setString(2, INSTALL_APPLICATION_NAME);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 String others = rs.getString(1);

@@ -24,6 +24,7 @@ public final class SchemaIntrospector {
     private static final String COLUMNS = """
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
                    a.attgenerated <> '', a.attidentity = 'a',
+                   a.atttypid = 'numeric'::regtype OR (t.typtype = 'd' AND syncsqlite.numeric_based(a.atttypid)),
                    coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -59,9 +60,9 @@ public final class SchemaIntrospector {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     RawTable t = raw.computeIfAbsent(rs.getString(1), RawTable::new);
-                    int pkPosition = rs.getInt(7);
+                    int pkPosition = rs.getInt(8);
                     t.columns.add(new ColumnInfo(rs.getString(2), rs.getString(3), rs.getString(4),
-                            pkPosition > 0, rs.getBoolean(5)));
+                            pkPosition > 0, rs.getBoolean(5), rs.getBoolean(7)));
                     if (pkPosition > 0) {
                         t.pk.put(pkPosition, rs.getString(2));
                     }

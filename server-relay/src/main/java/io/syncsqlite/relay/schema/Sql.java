@@ -36,7 +36,8 @@ public final class Sql {
      * as text ({@code COLLATE "C"}, a byte comparison), which costs about a quarter less per lookup than
      * comparing {@code jsonb}; but {@code jsonb} took {@code 1.5} and {@code 1.50} as the same key, and their
      * text differs, so a numeric key is normalised wherever one is made (the capture trigger does the same
-     * through {@code syncsqlite.clock_key}).
+     * through {@code syncsqlite.clock_key}; both decide what is numeric with {@code syncsqlite.numeric_based},
+     * which follows domains).
      */
     public static String clockKey(String prefix, TableInfo t) {
         return t.primaryKey().stream()
@@ -45,7 +46,7 @@ public final class Sql {
     }
 
     private static boolean isNumeric(TableInfo t, String column) {
-        return t.columns().stream().anyMatch(c -> c.name().equals(column) && c.baseType().equals("numeric"));
+        return t.columns().stream().anyMatch(c -> c.name().equals(column) && c.numeric());
     }
 
     /** {@code (a."x", a."y") = (b."x", b."y")}: primary key equality between two row sources. */

@@ -79,9 +79,23 @@ CREATE TABLE IF NOT EXISTS syncsqlite.backfill (
     since timestamptz NOT NULL DEFAULT now()
 );
 
+-- Whether a type is numeric or a domain over it (at any depth): the one rule for which key columns are
+-- trimmed (capture_rows, SchemaIntrospector for Sql.clockKey), so both sides make the same text.
+CREATE OR REPLACE FUNCTION syncsqlite.numeric_based(t oid) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $fn$
+    WITH RECURSIVE d(oid, typtype, typbasetype) AS (
+        SELECT p.oid, p.typtype, p.typbasetype FROM pg_catalog.pg_type AS p WHERE p.oid = t
+        UNION ALL
+        SELECT p.oid, p.typtype, p.typbasetype FROM pg_catalog.pg_type AS p JOIN d ON p.oid = d.typbasetype
+        WHERE d.typtype = 'd')
+    SELECT coalesce(bool_or(d.oid = 'pg_catalog.numeric'::pg_catalog.regtype), false) FROM d
+$fn$;
+
 -- A key's text in row_clock, from its jsonb object: every number trimmed of trailing zeros, as jsonb had
--- 1.5 and 1.50 equal. The capture trigger calls it only for tables with a numeric key column (a SQL
--- function with a subquery costs microseconds per call); other keys are the object's text as it is.
+-- 1.5 and 1.50 equal. The capture trigger calls it only for tables with a numeric-based key column (a SQL
+-- function with a subquery costs microseconds per call); other keys are the object's text as it is. It
+-- trims every top-level number, which for any key is what the per-column rule gives: only numeric
+-- values can carry trailing zeros (integers have no fraction, float8 text is the shortest that reads back).
 CREATE OR REPLACE FUNCTION syncsqlite.clock_key(k jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
     SELECT jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) = 'number'
@@ -165,8 +179,11 @@ $fn$;
 -- greatest(now, the row's newest clock + 1), per row: INSERT stamps existence (which every column then
 -- has, cols '{}'), UPDATE
 -- the columns whose value changed (a new key: existence and every column), DELETE existence (dead).
+-- It runs in time zone UTC, as the relay's connections do: a timestamptz becomes text in the writer's zone,
+-- so a key written from psql in another zone would otherwise get another key text (a second clock row, a
+-- second row on clients) than the same key written through the relay.
 CREATE OR REPLACE FUNCTION syncsqlite.capture_rows() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
 DECLARE
     -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) it would cost the primary key
     -- index and turn every clock lookup into a sequential scan.
@@ -185,14 +202,15 @@ DECLARE
     wide       boolean;
     -- Columns whose previous values are logged (syncsqlite.scoped_column); NULL when none.
     scols      text[];
-    -- Whether a key column is numeric: its clock key is then normalised (clock_key), else it is the text
-    -- of the key object, as Sql.clockKey makes it.
+    -- Whether a key column is numeric or a domain over it: its clock key is then normalised (clock_key),
+    -- else it is the text of the key object, as Sql.clockKey makes it.
     numkey     boolean;
 BEGIN
     SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
            array_agg(a.attname::text),
-           coalesce(bool_or(a.atttypid = 'numeric'::regtype AND a.attname::text = ANY (TG_ARGV)), false)
-    INTO nonpk, allcols, numkey FROM pg_attribute AS a
+           coalesce(bool_or(a.attname::text = ANY (TG_ARGV) AND (a.atttypid = 'numeric'::regtype
+                            OR (ty.typtype = 'd' AND syncsqlite.numeric_based(a.atttypid)))), false)
+    INTO nonpk, allcols, numkey FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped;
     wide := cardinality(allcols) > 64;
     IF TG_OP <> 'INSERT' THEN
