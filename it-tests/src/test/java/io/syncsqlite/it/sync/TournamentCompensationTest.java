@@ -55,6 +55,45 @@ class TournamentCompensationTest {
         }
     }
 
+    /**
+     * The restored image comes with the parent's tombstone, not from the change log: with the log's history
+     * of the tournament gone (as retention prunes it), the child still keeps its parent. Before, the relay
+     * searched the log (a scan of all of it, having no index by key) and, finding nothing, rejected the child.
+     * A tombstone written before tombstones kept images (dead_row NULL) still finds it in the log.
+     */
+    @Test
+    void theParentIsRestoredFromItsTombstoneAfterItsHistoryWasPruned() throws Exception {
+        try (Cluster c = Cluster.start("e2e_tournament_pruned", dir, PG)) {
+            Client a = c.client("a", PG);
+            Client b = c.client("b", PG);
+            a.exec("INSERT INTO tournament VALUES ('t1', 'Spring Open'), ('t2', 'Autumn Cup')");
+            a.exec("INSERT INTO player VALUES ('p1', 'Ann')");
+            a.awaitSynced();
+            c.awaitConverged("SELECT id FROM tournament", a, b);
+
+            a.offline();
+            a.exec("INSERT INTO enrolment VALUES ('t1', 'p1'), ('t2', 'p1')");
+            b.exec("DELETE FROM tournament");
+            b.awaitSynced();
+            assertEquals(List.of(Map.of("pk", "{\"id\": \"t1\"}"), Map.of("pk", "{\"id\": \"t2\"}")),
+                    c.pgRows("SELECT pk FROM syncsqlite.row_clock WHERE tbl = 'tournament' AND NOT alive"
+                            + " AND dead_row ->> 'title' IS NOT NULL ORDER BY pk"));
+            // t1's history is pruned; t2's tombstone is made to look like one written before dead_row.
+            c.pg("DELETE FROM syncsqlite.change WHERE tbl = 'tournament' AND pk = '{\"id\": \"t1\"}'",
+                    "UPDATE syncsqlite.row_clock SET dead_row = NULL WHERE tbl = 'tournament' AND pk = '{\"id\": \"t2\"}'");
+
+            a.online();
+            a.awaitSynced();
+            c.awaitConverged("SELECT id, title FROM tournament ORDER BY id", a, b);
+            c.awaitConverged("SELECT tournament_id, player_id FROM enrolment ORDER BY 1, 2", a, b);
+            assertEquals(List.of(Map.of("id", "t1", "title", "Spring Open"), Map.of("id", "t2", "title", "Autumn Cup")),
+                    c.pgRows("SELECT id, title FROM tournament ORDER BY id"));
+            assertEquals(2, c.pgRows("SELECT * FROM enrolment").size());
+            assertEquals(List.of(), c.pgRows("SELECT pk FROM syncsqlite.row_clock WHERE tbl = 'tournament'"
+                    + " AND (NOT alive OR dead_row IS NOT NULL)"), "alive again, without an image");
+        }
+    }
+
     @Test
     void aChildOfAParentThatNeverExistedIsStillRejected() throws Exception {
         try (Cluster c = Cluster.start("e2e_orphan", dir, PG)) {

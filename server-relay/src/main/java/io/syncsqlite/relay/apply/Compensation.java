@@ -18,8 +18,9 @@ import java.util.List;
 
 /**
  * Referential-integrity compensation: when a client's insert or update refers to a parent row that was
- * deleted concurrently (PostgreSQL answers 23503), the parent comes back, with its last image from the
- * change log, instead of the child being refused. That is the answer of ElectricSQL's active-active
+ * deleted concurrently (PostgreSQL answers 23503), the parent comes back, with the last image its tombstone
+ * keeps ({@code row_clock.dead_row}; for tombstones older than that column, the change log's), instead of
+ * the child being refused. That is the answer of ElectricSQL's active-active
  * design: a player enrolled offline in a tournament someone deleted meanwhile keeps the tournament.
  *
  * <p>Only parents that existed and were deleted (a tombstone in {@code row_clock}) are restored; a key that
@@ -111,16 +112,19 @@ final class Compensation {
         }
         String q = parent.qualifiedName();
         String pkOf = Sql.pkObject("k.", parent.primaryKey());
-        // For each referenced key: absent from the table, tombstoned, and with a last image in the log.
+        // For each referenced key: absent from the table, tombstoned, and with a last image.
         String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk, " + Sql.clockKey("k.", parent)
                 + " AS ck FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k), "
-                + "dead AS (SELECT w.pk, w.ck FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = " + Sql.literal(parent.name())
-                + " AND rc.pk = w.ck AND NOT rc.alive), "
-                + "images AS (SELECT DISTINCT ON (d.ck) d.ck, ch.\"row\" FROM dead d JOIN syncsqlite.change ch"
-                + " ON ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U' ORDER BY d.ck, ch.id DESC), "
+                + "dead AS (SELECT w.pk, w.ck, rc.dead_row FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = "
+                + Sql.literal(parent.name()) + " AND rc.pk = w.ck AND NOT rc.alive), "
+                // The tombstone's image; a tombstone from before row_clock.dead_row has its image in the log
+                // only, found by a scan (the log has no index by key), which runs for such keys alone.
+                + "images AS (SELECT d.ck, coalesce(d.dead_row, (SELECT ch.\"row\" FROM syncsqlite.change ch"
+                + " WHERE ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U'"
+                + " ORDER BY ch.id DESC LIMIT 1)) AS \"row\" FROM dead d), "
                 + "revived AS (UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
-                + " alive_node = '~compensation' FROM images i WHERE rc.tbl = " + Sql.literal(parent.name())
-                + " AND rc.pk = i.ck RETURNING i.\"row\") "
+                + " alive_node = '~compensation', dead_row = NULL FROM images i WHERE rc.tbl = " + Sql.literal(parent.name())
+                + " AND rc.pk = i.ck AND i.\"row\" IS NOT NULL RETURNING i.\"row\") "
                 + "INSERT INTO " + q + " SELECT (jsonb_populate_record(NULL::" + q + ", r.\"row\")).* FROM revived r"
                 + " ON CONFLICT DO NOTHING";
         int restored;

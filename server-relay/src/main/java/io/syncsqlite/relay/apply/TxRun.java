@@ -79,8 +79,11 @@ final class TxRun {
             + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE %s AND (x.known OR NOT x.alive "
             + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, syncsqlite.clock_key(g.pk) FROM syncsqlite.change AS g "
             + "WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
+    // A tombstone the capture trigger wrote keeps the deleted row's image (dead_row, for Compensation); a
+    // row alive again has none.
     private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, "
-            + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols";
+            + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols, "
+            + "dead_row = CASE WHEN excluded.alive THEN NULL ELSE rc.dead_row END";
     // Clock rows this transaction creates are plain inserts: their keys are locked (advisory lock, or the
     // table lock) and were read without a clock row, so only a direct writer's insert of the same key (or
     // an application trigger's, outside relay mode) can get there first, and its 23505 runs the
