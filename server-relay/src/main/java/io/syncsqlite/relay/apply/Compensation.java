@@ -3,6 +3,7 @@ package io.syncsqlite.relay.apply;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.ColumnInfo;
 import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.scope.Scope;
 import io.syncsqlite.relay.schema.TableInfo;
@@ -112,6 +113,7 @@ final class Compensation {
         }
         String q = parent.qualifiedName();
         String pkOf = Sql.pkObject("k.", parent.primaryKey());
+        List<String> writable = parent.columns().stream().filter(col -> !col.generated()).map(ColumnInfo::name).toList();
         // For each referenced key: absent from the table, tombstoned, and with a last image.
         String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk, " + Sql.clockKey("k.", parent)
                 + " AS ck FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k), "
@@ -122,11 +124,17 @@ final class Compensation {
                 + "images AS (SELECT d.ck, coalesce(d.dead_row, (SELECT ch.\"row\" FROM syncsqlite.change ch"
                 + " WHERE ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U'"
                 + " ORDER BY ch.id DESC LIMIT 1)) AS \"row\" FROM dead d), "
-                + "revived AS (UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
-                + " alive_node = '~compensation', dead_row = NULL FROM images i WHERE rc.tbl = " + Sql.literal(parent.name())
-                + " AND rc.pk = i.ck AND i.\"row\" IS NOT NULL RETURNING i.\"row\") "
-                + "INSERT INTO " + q + " SELECT (jsonb_populate_record(NULL::" + q + ", r.\"row\")).* FROM revived r"
-                + " ON CONFLICT DO NOTHING";
+                // Insert first and revive only the clocks of rows inserted: an image that does not fit any more
+                // (another row took its unique value) must leave its tombstone and image as they were. The
+                // columns PostgreSQL computes are left out, as in the relay's own inserts.
+                + "inserted AS (INSERT INTO " + q + " AS t (" + Sql.columns("", writable) + ") "
+                + (parent.identityAlways() ? "OVERRIDING SYSTEM VALUE " : "")
+                + "SELECT " + Sql.columns("r.", writable) + " FROM images i CROSS JOIN LATERAL jsonb_populate_record(NULL::"
+                + q + ", i.\"row\") AS r WHERE i.\"row\" IS NOT NULL ON CONFLICT DO NOTHING RETURNING "
+                + Sql.clockKey("t.", parent) + " AS ck) "
+                + "UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
+                + " alive_node = '~compensation', dead_row = NULL FROM inserted i WHERE rc.tbl = " + Sql.literal(parent.name())
+                + " AND rc.pk = i.ck";
         int restored;
         try (PreparedStatement set = c.prepareStatement(
                 "SELECT set_config('syncsqlite.hlc', ?, true), set_config('syncsqlite.node', '~compensation', true)")) {
