@@ -37,14 +37,18 @@ class TombstoneImageReviewTest {
      */
     @Test
     void parentWithGeneratedColumnIsRestored() {
-        try (RelayFixture f = RelayFixture.start("tsrev_gen",
-                "CREATE TABLE p (id int PRIMARY KEY, price int, doubled int GENERATED ALWAYS AS (price * 2) STORED)",
-                "CREATE TABLE ch (id int PRIMARY KEY, p_id int REFERENCES p)")) {
-            f.execute("INSERT INTO p (id, price) VALUES (1, 21)", "DELETE FROM p");
+        assertRestored("tsrev_gen", "CREATE TABLE p (id int PRIMARY KEY, price int, doubled int GENERATED ALWAYS AS (price * 2) STORED)",
+                "INSERT INTO p (id, price) VALUES (1, 21)", "SELECT id, price, doubled FROM p", List.of("1", "21", "42"));
+    }
+
+    /** Parent 1 made by {@code insert} into {@code parentDdl}'s table p, deleted, comes back for a child; p then reads {@code row}. */
+    private static void assertRestored(String prefix, String parentDdl, String insert, String read, List<String> row) {
+        try (RelayFixture f = RelayFixture.start(prefix, parentDdl, "CREATE TABLE ch (id int PRIMARY KEY, p_id int REFERENCES p)")) {
+            f.execute(insert, "DELETE FROM p");
             TestClient c = f.client("node-a", 0);
             c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), insert("ch", obj("id", 1), obj("p_id", 1))));
             Message m = c.awaitOutcome(1);
-            assertEquals(List.of(List.of("1", "21", "42")), f.query("SELECT id, price, doubled FROM p"), "outcome: " + m);
+            assertEquals(List.of(row), f.query(read), "outcome: " + m);
             assertInstanceOf(Message.Ack.class, m);
         }
     }
@@ -55,16 +59,8 @@ class TombstoneImageReviewTest {
      */
     @Test
     void parentWithIdentityAlwaysKeyIsRestored() {
-        try (RelayFixture f = RelayFixture.start("tsrev_ident",
-                "CREATE TABLE p (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)",
-                "CREATE TABLE ch (id int PRIMARY KEY, p_id int REFERENCES p)")) {
-            f.execute("INSERT INTO p (name) VALUES ('one')", "DELETE FROM p");
-            TestClient c = f.client("node-a", 0);
-            c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), insert("ch", obj("id", 1), obj("p_id", 1))));
-            Message m = c.awaitOutcome(1);
-            assertEquals(List.of(List.of("1", "one")), f.query("SELECT id, name FROM p"), "outcome: " + m);
-            assertInstanceOf(Message.Ack.class, m);
-        }
+        assertRestored("tsrev_ident", "CREATE TABLE p (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)",
+                "INSERT INTO p (name) VALUES ('one')", "SELECT id, name FROM p", List.of("1", "one"));
     }
 
     /**
