@@ -4,6 +4,7 @@ import io.syncsqlite.it.support.PostgresFixture;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
 import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.RowChange;
 import io.syncsqlite.relay.Relay;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +33,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class ClockKeyReviewTest {
 
     private static final long HOUR = 3_600_000;
+
+    /** Pushes one transaction of {@code changes} stamped an hour ago (older than the test's direct writes); awaits its ack. */
+    private static void pushHourOld(TestClient client, RowChange... changes) {
+        client.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), changes));
+        client.awaitAck(1);
+    }
 
     /**
      * A key column whose type is a domain over numeric, deleted by ON DELETE CASCADE in a relay transaction:
@@ -80,8 +87,7 @@ class ClockKeyReviewTest {
             TestClient c = TestClient.connect(relay.uri());
             try {
                 c.hello("upgrade-client", 0);
-                c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), insert("price", obj("id", "1.50"), obj("label", "old"))));
-                c.awaitAck(1);
+                pushHourOld(c, insert("price", obj("id", "1.50"), obj("label", "old")));
             } finally {
                 c.close();
             }
@@ -101,8 +107,7 @@ class ClockKeyReviewTest {
                 "CREATE TABLE price (id any_scale PRIMARY KEY, label text)")) {
             f.execute("INSERT INTO price VALUES (1.50, 'direct')", "DELETE FROM price WHERE id = 1.5");
             TestClient c = f.client("node-a", 0);
-            c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), insert("price", obj("id", "1.5"), obj("label", "old"))));
-            c.awaitAck(1);
+            pushHourOld(c, insert("price", obj("id", "1.5"), obj("label", "old")));
             assertEquals(List.of(), f.query("SELECT id FROM price"), "the direct delete is newer");
         }
     }
@@ -158,9 +163,7 @@ class ClockKeyReviewTest {
             f.execute("SET TimeZone = 'Pacific/Kiritimati'", "INSERT INTO ev VALUES ('2024-01-02 03:04:05+00', 'x')",
                     "DELETE FROM ev");
             TestClient c = f.client("node-a", 0);
-            c.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR), insert("ev", obj("at", "2024-01-02T03:04:05Z"),
-                    obj("v", "old"))));
-            c.awaitAck(1);
+            pushHourOld(c, insert("ev", obj("at", "2024-01-02T03:04:05Z"), obj("v", "old")));
             assertEquals(List.of(), f.query("SELECT v FROM ev"), "the direct delete is newer");
             assertEquals(List.of(List.of("{\"at\": \"2024-01-02T03:04:05+00:00\"}")),
                     f.query("SELECT DISTINCT pk::text FROM syncsqlite.change WHERE tbl = 'ev'"), "the key clients receive");
@@ -195,7 +198,7 @@ class ClockKeyReviewTest {
                     "DELETE FROM n", "DELETE FROM n2", "DELETE FROM t", "DELETE FROM c", "DELETE FROM d", "DELETE FROM u",
                     "DELETE FROM ts", "DELETE FROM k");
             TestClient cl = f.client("node-a", 0);
-            cl.push(tx(1, Hlc.ofMillis(System.currentTimeMillis() - HOUR),
+            pushHourOld(cl,
                     insert("n", obj("id", new BigDecimal("1.5")), obj("v", "old")),
                     insert("n", obj("id", new BigDecimal("-0.1000")), obj("v", "old")),
                     insert("n", obj("id", 0), obj("v", "old")),
@@ -208,8 +211,7 @@ class ClockKeyReviewTest {
                     insert("u", obj("id", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), obj("v", "old")),
                     insert("ts", obj("id", "2024-01-02T03:04:05.500"), obj("v", "old")),
                     insert("k", obj("id", 1), obj("v", "old")),
-                    insert("k", obj("id", 2), obj("v", "old"))));
-            cl.awaitAck(1);
+                    insert("k", obj("id", 2), obj("v", "old")));
             for (String table : List.of("n", "n2", "t", "c", "d", "u", "ts", "k")) {
                 assertEquals(List.of(), f.query("SELECT * FROM " + table), table + ": the direct delete is newer");
             }
