@@ -4,6 +4,7 @@ import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.feed.ChangeFeed;
+import io.syncsqlite.relay.feed.FeedCommit;
 import io.syncsqlite.relay.schema.Catalog;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +62,42 @@ class FeedWakeTest {
             assertEquals(head, feed.head(), "nothing woke the feed, so it has not read the commit");
             feed.poke();
             await().atMost(Duration.ofSeconds(2)).until(() -> feed.head() == head + 1);
+        } finally {
+            f.close();
+        }
+    }
+
+    /**
+     * The feed stops reading when a page holds everything that was visible, not when a read comes back
+     * empty; a page cut by either limit (500 commits, 10,000 change rows) must still be followed by the next.
+     * Three commits of 4,000 rows fill the row limit at the second, and 600 single-row commits after them
+     * fill the commit limit; one poke, with no notifications and no poll, must read all 603.
+     */
+    @Test
+    void onePokeReadsPastBothPageLimits() throws Exception {
+        RelayFixture f = RelayFixture.start("feedpages", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+        try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
+             ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 100_000, 1, NEVER, false, null)) {
+            feed.start();
+            long head = feed.head();
+            Thread.sleep(300); // the feed's first read, at start, is done
+            try (Connection c = f.connection(); Statement st = c.createStatement()) {
+                for (int i = 0; i < 3; i++) {
+                    st.execute("INSERT INTO t SELECT g, 0 FROM generate_series(" + (i * 4000 + 1) + ", " + (i + 1) * 4000 + ") AS g");
+                }
+                for (int i = 1; i <= 600; i++) {
+                    st.execute("INSERT INTO t VALUES (" + (20_000 + i) + ", 1)");
+                }
+            }
+            assertEquals(head, feed.head(), "nothing woke the feed yet");
+            feed.poke();
+            await().atMost(Duration.ofSeconds(10)).until(() -> feed.head() == head + 603);
+            int commits = 0;
+            for (List<FeedCommit> page = feed.read(head, 100); !page.isEmpty();
+                 page = feed.read(page.get(page.size() - 1).seq(), 100)) {
+                commits += page.size();
+            }
+            assertEquals(603, commits, "the buffer holds every commit, none skipped");
         } finally {
             f.close();
         }

@@ -198,7 +198,7 @@ public final class ChangeFeed implements AutoCloseable {
         }
         return inTransaction(c -> {
             List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, FeedReader.MAX_ROWS,
-                    catalog.names(), parseRows);
+                    catalog.names(), parseRows).commits();
             // Read after the commits: pruning removes the oldest first, so if the oldest kept commit is
             // still at or before cursor + 1 now, nothing this read needed was missing (see horizon()).
             try (java.sql.Statement st = c.createStatement();
@@ -409,8 +409,9 @@ public final class ChangeFeed implements AutoCloseable {
 
     private void readNew(Connection c) throws SQLException {
         while (!closed) {
-            List<FeedCommit> page = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, FeedReader.MAX_ROWS,
+            FeedReader.Page read = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, FeedReader.MAX_ROWS,
                     catalog.names(), parseRows);
+            List<FeedCommit> page = read.commits();
             if (page.isEmpty()) {
                 return;
             }
@@ -426,6 +427,13 @@ public final class ChangeFeed implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.warn("feed listener failed", e);
                 }
+            }
+            // Everything visible was read. A commit that becomes visible from now on is not lost by stopping
+            // here: its poke or notification comes after its commit, so after the drainPermits that preceded
+            // this read, and wakes the next turn (and the poll is there besides). Asking again until a page
+            // came back empty cost a second query per commit.
+            if (read.whole()) {
+                return;
             }
         }
     }

@@ -46,6 +46,15 @@ final class FeedReader {
     }
 
     /**
+     * Commits read by one call, and whether they are everything that was visible after the cursor when the
+     * query ran ({@code whole}: neither the commit limit nor the row limit was reached). A caller that
+     * follows the head can stop at a whole page instead of asking again only to find nothing: the feed
+     * thread did that after every read, a second query per commit.
+     */
+    record Page(List<FeedCommit> commits, boolean whole) {
+    }
+
+    /**
      * Up to {@code maxCommits} complete commits after {@code cursor}, oldest first, with the entries of
      * {@code tables} only: the log is shared by every relay on the database, which may sync other tables.
      * A commit without such entries is still returned, empty, so that cursors move past it. At most
@@ -54,13 +63,14 @@ final class FeedReader {
      *
      * @param parse also parse each entry into a {@link FeedRow} (for per-user scopes)
      */
-    static List<FeedCommit> readAfter(Connection c, long cursor, int maxCommits, int maxRows, Set<String> tables,
-                                      boolean parse) throws SQLException {
+    static Page readAfter(Connection c, long cursor, int maxCommits, int maxRows, Set<String> tables,
+                          boolean parse) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(READ)) {
             ps.setLong(1, cursor);
             ps.setInt(2, maxCommits);
             ps.setInt(3, maxRows + 1);
-            return read(ps, maxRows, tables, parse, false);
+            Page page = read(ps, maxRows, tables, parse, false);
+            return new Page(page.commits(), page.whole() && page.commits().size() < maxCommits);
         }
     }
 
@@ -71,7 +81,7 @@ final class FeedReader {
             ps.setLong(1, seq);
             ps.setLong(2, afterId);
             ps.setInt(3, maxRows + 1);
-            List<FeedCommit> parts = read(ps, maxRows, tables, parse, true);
+            List<FeedCommit> parts = read(ps, maxRows, tables, parse, true).commits();
             if (!parts.isEmpty()) {
                 return parts.get(0);
             }
@@ -91,9 +101,10 @@ final class FeedReader {
     /**
      * Groups the rows by commit. With more than {@code maxRows} rows (the query asks for one extra), the
      * last commit may be cut: it is dropped if whole commits precede it (they are read again next time),
-     * else returned as a part, marked {@code more} when the extra row is still its own.
+     * else returned as a part, marked {@code more} when the extra row is still its own. The page is whole
+     * when the query had no extra row.
      */
-    private static List<FeedCommit> read(PreparedStatement ps, int maxRows, Set<String> tables, boolean parse,
+    private static Page read(PreparedStatement ps, int maxRows, Set<String> tables, boolean parse,
                                          boolean rest) throws SQLException {
         List<FeedCommit> commits = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
@@ -145,8 +156,8 @@ final class FeedReader {
             if (seq >= 0 && !(cut && !commits.isEmpty() && !rest)) {
                 commits.add(new FeedCommit(seq, entries, keys, bytes, rows, cut, lastId));
             }
+            return new Page(commits, read <= maxRows);
         }
-        return commits;
     }
 
     private static JsonNode tree(String json) throws SQLException {
