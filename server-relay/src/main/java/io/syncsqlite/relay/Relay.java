@@ -103,7 +103,7 @@ public final class Relay implements AutoCloseable {
             catalog = SchemaInstaller.install(c, config.schema(), config.tables());
         }
         ConnectionPool pool = new ConnectionPool(connector, config.poolSize(), ConnectionPool.VALIDATE_AFTER,
-                config.lockTimeout());
+                config.sessionLimits());
         ScopeRules scopes = null;
         if (config.scopes() != null) {
             if (config.auth() == null) {
@@ -123,7 +123,7 @@ public final class Relay implements AutoCloseable {
             log.info("per-user scopes from {} on {} table(s)", config.scopes(), scopes.rules().size());
         }
         ChangeFeed feed = new ChangeFeed(connector, pool, catalog, BUFFER_ENTRIES, Math.max(2, config.poolSize() / 2),
-                ChangeFeed.POLL, true, config.lockTimeout());
+                ChangeFeed.POLL, true, config.sessionLimits());
         if (scopes != null) {
             feed.parseRows();
         }

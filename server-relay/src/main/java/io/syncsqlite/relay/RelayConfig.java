@@ -28,13 +28,18 @@ import java.util.Objects;
  *                      client whose change waits longer is disconnected (1011) and sends it again later,
  *                      instead of holding one of the {@code poolSize} connections for as long as the lock
  *                      is held
+ * @param statementTimeout longest a statement of the relay's applies, snapshots and history reads may run
+ *                      ({@code statement_timeout}; it must exceed {@code lockTimeout}); the relay waits that
+ *                      plus {@link io.syncsqlite.relay.db.SessionLimits#NETWORK_MARGIN} for any reply on
+ *                      those connections, then drops the connection: a database that stopped answering
+ *                      costs that long, not the kernel's TCP timeout. {@link java.time.Duration#ZERO}: no bound
  *
  * <p>Immutable; thread-safe.
  */
 public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String host, int port, String schema,
                           List<String> tables, int poolSize, int maxFrameBytes, int httpPort, Auth auth,
                           java.time.Duration retention, Tls tls, java.nio.file.Path scopes, int maxConnections,
-                          java.time.Duration lockTimeout) {
+                          java.time.Duration lockTimeout, java.time.Duration statementTimeout) {
 
     /** A PKCS12 (or JKS) keystore with the relay's certificate and key. The password is never printed. */
     public record Tls(java.nio.file.Path keystore, String password) {
@@ -67,6 +72,12 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
      * so a change stuck behind a lock gives its connection back before the client sends it again.
      */
     public static final java.time.Duration DEFAULT_LOCK_TIMEOUT = java.time.Duration.ofSeconds(10);
+    /**
+     * Far above what the relay's statements take (a 100,000-row client transaction, the largest a 16 MiB
+     * frame holds, applies in seconds; snapshots and history are read in pages), and a sixth of the time a
+     * dark database would otherwise hold each connection.
+     */
+    public static final java.time.Duration DEFAULT_STATEMENT_TIMEOUT = java.time.Duration.ofSeconds(60);
     /** {@link #httpPort()} value for "no health and metrics endpoint". */
     public static final int NO_HTTP = -1;
 
@@ -95,6 +106,14 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
         if (lockTimeout == null || lockTimeout.isNegative() || lockTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("lock timeout must be at least 1 ms: " + lockTimeout);
         }
+        if (statementTimeout == null || statementTimeout.isNegative()) {
+            throw new IllegalArgumentException("statement timeout must be zero (none) or positive: " + statementTimeout);
+        }
+        if (!statementTimeout.isZero() && statementTimeout.compareTo(lockTimeout) <= 0) {
+            throw new IllegalArgumentException("statement timeout (" + statementTimeout.toMillis()
+                    + " ms) must exceed the lock timeout (" + lockTimeout.toMillis() + " ms): a lock wait would be"
+                    + " cancelled as a slow statement instead");
+        }
         if (maxFrameBytes < 1024) {
             throw new IllegalArgumentException("max frame bytes must be at least 1024: " + maxFrameBytes);
         }
@@ -104,70 +123,86 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     public static RelayConfig of(String pgUrl, String pgUser, String pgPassword) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SCHEMA, List.of(),
                 DEFAULT_POOL_SIZE, DEFAULT_MAX_FRAME_BYTES, NO_HTTP, null, null, null, null, DEFAULT_MAX_CONNECTIONS,
-                DEFAULT_LOCK_TIMEOUT);
+                DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT);
     }
 
     public RelayConfig withHost(String host) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withPort(int port) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withSchema(String schema) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withTables(List<String> tables) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withPoolSize(int poolSize) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Serves {@code /health} and {@code /metrics} on this port (0: any free port, -1: none). */
     public RelayConfig withHttpPort(int httpPort) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Requires clients to present a JWT verified as {@code auth} says. */
     public RelayConfig withAuth(Auth auth) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Keeps the feed's history for {@code retention} (null: forever). */
     public RelayConfig withRetention(java.time.Duration retention) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections, lockTimeout);
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Serves {@code wss://} with the certificate of {@code tls}. */
     public RelayConfig withTls(Tls tls) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections, lockTimeout);
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Scopes every user's rows by the rules in {@code scopes} (requires {@link #withAuth}). */
     public RelayConfig withScopes(java.nio.file.Path scopes) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections, lockTimeout);
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withMaxConnections(int maxConnections) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections, lockTimeout);
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     public RelayConfig withMaxFrameBytes(int maxFrameBytes) {
-        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout);
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort, auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
     }
 
     /** Bounds every lock wait of the relay's database work (see {@link #lockTimeout()}). */
     public RelayConfig withLockTimeout(java.time.Duration lockTimeout) {
         return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                auth, retention, tls, scopes, maxConnections, lockTimeout);
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
+    }
+
+    /** Bounds every statement of the relay's pooled database work (see {@link #statementTimeout()}). */
+    public RelayConfig withStatementTimeout(java.time.Duration statementTimeout) {
+        return new RelayConfig(pgUrl, pgUser, pgPassword, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
+                auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
+    }
+
+    /**
+     * The bounds of the relay's pooled connections (applies, history reads; snapshots without the idle bound).
+     * A relay transaction idles between its statements only for the relay's own work, so the server may end
+     * one idle for as long as a statement may run: its connection was lost.
+     */
+    public io.syncsqlite.relay.db.SessionLimits sessionLimits() {
+        java.time.Duration bound = statementTimeout.isZero() ? null : statementTimeout;
+        return new io.syncsqlite.relay.db.SessionLimits(lockTimeout, bound, bound);
     }
 
     /** Never shows the password, also not one embedded in the URL. */
@@ -177,7 +212,8 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
                 + ", host=" + host + ", port=" + port + ", schema=" + schema + ", tables=" + tables
                 + ", poolSize=" + poolSize + ", maxFrameBytes=" + maxFrameBytes + ", httpPort=" + httpPort
                 + ", auth=" + auth + ", retention=" + retention + ", tls=" + tls + ", scopes=" + scopes
-                + ", maxConnections=" + maxConnections + ", lockTimeout=" + lockTimeout + "]";
+                + ", maxConnections=" + maxConnections + ", lockTimeout=" + lockTimeout
+                + ", statementTimeout=" + statementTimeout + "]";
     }
 
     /** The URL with any {@code password=} parameter and {@code user:password@} masked, for logs. */

@@ -54,6 +54,11 @@ public final class RelayMain {
               --max-connections N  clients served at once; more are refused with 1013 [default 10000]
               --lock-timeout-ms N  longest wait for a row another writer holds locked; the client whose
                                    change waits longer reconnects and sends it again [default 10000]
+              --statement-timeout-ms N
+                                   longest a statement of an apply, snapshot or history read may run,
+                                   above --lock-timeout-ms; the relay waits 5 s more for a reply, then
+                                   drops the connection (a database that stopped answering); 0 = no
+                                   bound [default 60000]
               --log-format FORMAT  text, or json (one JSON object per line) [env SYNCSQLITE_LOG_FORMAT]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];
@@ -74,11 +79,12 @@ public final class RelayMain {
     record Options(boolean help, String pgUrl, String pgUser, String pgPassword, String host, int port,
                    String schema, List<String> tables, int poolSize, int maxFrameBytes, int httpPort,
                    RelayConfig.Auth auth, java.time.Duration retention, RelayConfig.Tls tls, String logFormat,
-                   java.nio.file.Path scopes, int maxConnections, java.time.Duration lockTimeout) {
+                   java.nio.file.Path scopes, int maxConnections, java.time.Duration lockTimeout,
+                   java.time.Duration statementTimeout) {
 
         RelayConfig config(String url, String user, String password) {
             return new RelayConfig(url, user, password, host, port, schema, tables, poolSize, maxFrameBytes, httpPort,
-                    auth, retention, tls, scopes, maxConnections, lockTimeout);
+                    auth, retention, tls, scopes, maxConnections, lockTimeout, statementTimeout);
         }
     }
 
@@ -158,7 +164,8 @@ public final class RelayMain {
             new Option("tls-keystore", "SYNCSQLITE_TLS_KEYSTORE"),
             new Option("tls-keystore-password", "SYNCSQLITE_TLS_KEYSTORE_PASSWORD"),
             new Option("log-format", "SYNCSQLITE_LOG_FORMAT"), new Option("scopes", "SYNCSQLITE_SCOPES"),
-            new Option("max-connections", null), new Option("lock-timeout-ms", null));
+            new Option("max-connections", null), new Option("lock-timeout-ms", null),
+            new Option("statement-timeout-ms", null));
 
     private static boolean known(String name) {
         return OPTIONS.stream().anyMatch(o -> o.name().equals(name));
@@ -246,6 +253,14 @@ public final class RelayMain {
         if (schema.isBlank()) {
             throw new UsageException("--schema must not be empty");
         }
+        java.time.Duration lockTimeout = java.time.Duration.ofMillis(number("--lock-timeout-ms",
+                values.get("lock-timeout-ms"), (int) RelayConfig.DEFAULT_LOCK_TIMEOUT.toMillis(), 1, 3_600_000));
+        java.time.Duration statementTimeout = java.time.Duration.ofMillis(number("--statement-timeout-ms",
+                values.get("statement-timeout-ms"), (int) RelayConfig.DEFAULT_STATEMENT_TIMEOUT.toMillis(), 0, 86_400_000));
+        if (!statementTimeout.isZero() && statementTimeout.compareTo(lockTimeout) <= 0) {
+            throw new UsageException("--statement-timeout-ms (" + statementTimeout.toMillis() + ") must exceed"
+                    + " --lock-timeout-ms (" + lockTimeout.toMillis() + "), or be 0 for no bound");
+        }
         return new Options(help, pgUrl, pgUser, pgPassword, host,
                 number("--port", port, RelayConfig.DEFAULT_PORT, 0, 65535), schema, tableList(tables),
                 number("--pool-size", poolSize, RelayConfig.DEFAULT_POOL_SIZE, 1, 1000),
@@ -258,8 +273,7 @@ public final class RelayMain {
                 values.get("scopes") == null ? null : java.nio.file.Path.of(values.get("scopes")),
                 number("--max-connections", values.get("max-connections"), RelayConfig.DEFAULT_MAX_CONNECTIONS, 1,
                         1_000_000),
-                java.time.Duration.ofMillis(number("--lock-timeout-ms", values.get("lock-timeout-ms"),
-                        (int) RelayConfig.DEFAULT_LOCK_TIMEOUT.toMillis(), 1, 3_600_000)));
+                lockTimeout, statementTimeout);
     }
 
     private static String logFormat(String value) throws UsageException {

@@ -30,6 +30,21 @@ class RelayMainTest {
         assertEquals(16 << 20, o.maxFrameBytes());
         assertEquals(RelayConfig.NO_HTTP, o.httpPort(), "no health/metrics port unless asked for");
         assertEquals(java.time.Duration.ofSeconds(10), o.lockTimeout());
+        assertEquals(java.time.Duration.ofSeconds(60), o.statementTimeout());
+        assertEquals(java.time.Duration.ofSeconds(65),
+                o.config("jdbc:postgresql://db/app", "u", "").sessionLimits().networkTimeout());
+    }
+
+    @Test
+    void statementTimeoutFromFlagAndZeroMeansNone() throws Exception {
+        RelayMain.Options o = parse(Map.of(), "--statement-timeout-ms", "30000", "--lock-timeout-ms", "2000");
+        RelayConfig c = o.config("jdbc:postgresql://db/app", "u", "");
+        assertEquals(java.time.Duration.ofSeconds(30), c.sessionLimits().statementTimeout());
+        assertEquals(java.time.Duration.ofSeconds(35), c.sessionLimits().networkTimeout());
+        RelayConfig none = parse(Map.of(), "--statement-timeout-ms", "0").config("jdbc:postgresql://db/app", "u", "");
+        assertEquals(null, none.sessionLimits().statementTimeout());
+        assertEquals(null, none.sessionLimits().networkTimeout(), "no bound on a reply either");
+        assertEquals(java.time.Duration.ofSeconds(10), none.sessionLimits().lockTimeout());
     }
 
     @Test
@@ -134,6 +149,9 @@ class RelayMainTest {
         assertMessage("--port must be between 0 and 65535", "--port", "70000");
         assertMessage("--pool-size must be between 1", "--pool-size", "0");
         assertMessage("--lock-timeout-ms must be between 1", "--lock-timeout-ms", "0");
+        assertMessage("--statement-timeout-ms (10000) must exceed --lock-timeout-ms (10000)",
+                "--statement-timeout-ms", "10000");
+        assertMessage("--statement-timeout-ms must be between 0", "--statement-timeout-ms", "-1");
         assertMessage("unexpected argument 'extra'", "extra");
         assertMessage("must be a PostgreSQL JDBC URL", "--pg-url", "postgres://user:pw@db/app");
         assertMessage("--tables lists no table names", "--tables", ",");

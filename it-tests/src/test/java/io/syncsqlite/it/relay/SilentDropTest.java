@@ -5,12 +5,18 @@ import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
 import io.syncsqlite.relay.Relay;
 import io.syncsqlite.relay.RelayConfig;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.Message;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,13 +32,17 @@ class SilentDropTest {
 
     /** A relay on {@code f}'s database whose PostgreSQL connections all pass through {@code proxy}. */
     private static Relay relayThrough(RelayFixture f, TcpProxy proxy) throws Exception {
+        return relayThrough(f, proxy, c -> c);
+    }
+
+    private static Relay relayThrough(RelayFixture f, TcpProxy proxy, UnaryOperator<RelayConfig> tweak) throws Exception {
         Matcher m = DB_URL.matcher(f.dbUrl());
         assertTrue(m.matches(), f.dbUrl());
         proxy.target(Integer.parseInt(m.group(1)));
         RelayConfig base = f.config();
         String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(2) + "?sslmode=disable";
-        return Relay.start(RelayConfig.of(url, base.pgUser(), base.pgPassword())
-                .withHost("127.0.0.1").withPort(0).withPoolSize(4));
+        return Relay.start(tweak.apply(RelayConfig.of(url, base.pgUser(), base.pgPassword())
+                .withHost("127.0.0.1").withPort(0).withPoolSize(4)));
     }
 
     private static final Pattern DB_URL = Pattern.compile("^jdbc:postgresql://[^/?]*:(\\d+)(/[^?]*).*$");
@@ -91,5 +101,62 @@ class SilentDropTest {
                 assertTrue(c.entries().stream().anyMatch(e -> e.pk().get("id").asInt() == 2));
             }
         });
+    }
+
+    /**
+     * PostgreSQL stops answering while an apply waits for its reply (the relay's INSERT runs a trigger that
+     * sleeps 1.5 s; the flow is dropped meanwhile). The relay gives up after the statement timeout plus its
+     * margin, 3 + 5 s here, and closes the client's session with 1011; before the bound it waited for the
+     * kernel's TCP timeout (about 15 minutes), holding the connection and the client's queue. The server,
+     * still alive here, ends the orphaned transaction once it has sat idle for the statement timeout, so its
+     * locks go and the client's resend is applied.
+     */
+    @Test
+    void anApplyWhoseServerStopsAnsweringFailsWithinTheBoundAndItsResendLands() throws Exception {
+        try (RelayFixture f = RelayFixture.start("darkapply", "CREATE TABLE t (id int PRIMARY KEY, v text)")) {
+            f.execute("CREATE TABLE slow (on_ boolean)", "INSERT INTO slow VALUES (true)",
+                    "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                            + " IF EXISTS (SELECT FROM slow) THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$",
+                    "CREATE TRIGGER slow_insert BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow_insert()");
+            try (TcpProxy proxy = new TcpProxy(0)) {
+                Relay relay = relayThrough(f, proxy, c -> c.withLockTimeout(Duration.ofSeconds(1))
+                        .withStatementTimeout(Duration.ofSeconds(3)));
+                try {
+                    long hlc = Hlc.ofMillis(System.currentTimeMillis());
+                    try (TestClient a = TestClient.connect(relay.uri())) {
+                        a.hello("darkapply-a", 0);
+                        a.push(tx(1, hlc, insert("t", obj("id", 1), obj("v", "one"))));
+                        await().atMost(Duration.ofSeconds(10)).until(() -> f.queryLong("SELECT count(*) FROM pg_stat_activity"
+                                + " WHERE datname = current_database() AND wait_event = 'PgSleep'") == 1);
+                        proxy.blackHoleOpenConnections();
+                        f.execute("DELETE FROM slow");
+                        long start = System.nanoTime();
+                        assertEquals(1011, a.awaitClose(), "the relay could not apply: the client is to resend");
+                        long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+                        assertTrue(seconds < 12, "gave up after " + seconds + " s");
+                    }
+                    // The resend: its first attempts may wait for the orphaned transaction's locks (1 s each).
+                    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                    while (true) {
+                        try (TestClient again = TestClient.connect(relay.uri())) {
+                            again.hello("darkapply-a", 0);
+                            again.push(tx(1, hlc, insert("t", obj("id", 1), obj("v", "one"))));
+                            Object outcome = again.await(() -> again.closeCode() != null ? (Object) again.closeCode()
+                                    : again.messages().stream().filter(m -> m instanceof Message.Ack).findFirst().orElse(null),
+                                    "ack or close");
+                            if (outcome instanceof Message.Ack) {
+                                break;
+                            }
+                            assertEquals(1011, outcome, "only the relay's 'try again later' may end a resend");
+                        }
+                        assertTrue(System.nanoTime() < deadline, "the resend never landed");
+                    }
+                    assertEquals("one", f.query("SELECT v FROM t WHERE id = 1").get(0).get(0));
+                } finally {
+                    proxy.close(); // unblocks whatever still waits on a dropped flow
+                    relay.close();
+                }
+            }
+        }
     }
 }

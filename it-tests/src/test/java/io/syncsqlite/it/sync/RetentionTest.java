@@ -70,4 +70,28 @@ class RetentionTest {
             }
         }
     }
+
+    /**
+     * A long history is pruned in transactions of at most 1,000 commits (one delete of all of it could outlast
+     * the statement timeout on every run and never prune), and still in one run: 2,500 old commits go, the
+     * head stays with its rows.
+     */
+    @Test
+    void aLongHistoryIsPrunedInChunksInOneRun() throws Exception {
+        try (RelayFixture f = RelayFixture.start("retentionchunks", "CREATE TABLE note (id text PRIMARY KEY, body text)");
+             Relay relay = Relay.start(f.config().withRetention(Duration.ofHours(1)))) { // its timer: every 6 min
+            try (Connection c = f.connection(); Statement st = c.createStatement()) {
+                for (int i = 0; i < 2500; i++) {
+                    st.execute("INSERT INTO note VALUES ('n" + i + "', 'old')");
+                }
+            }
+            f.execute("UPDATE syncsqlite.commit_log SET committed_at = committed_at - interval '2 hours'");
+            long commits = f.queryLong("SELECT count(*) FROM syncsqlite.commit_log");
+            long head = f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log");
+            assertTrue(commits > 2500, "the inserts and the install's commits: " + commits);
+            assertEquals(commits - 1, relay.pruneHistory(), "everything but the head, in one run");
+            assertEquals(List.of(List.of(String.valueOf(head))), f.query("SELECT seq FROM syncsqlite.commit_log"));
+            assertEquals(1, f.queryLong("SELECT count(*) FROM syncsqlite.change"), "the head's row image stays");
+        }
+    }
 }

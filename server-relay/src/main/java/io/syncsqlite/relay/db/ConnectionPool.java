@@ -32,7 +32,7 @@ public final class ConnectionPool implements AutoCloseable {
     private final PgConnector connector;
     private final Semaphore permits;
     private final long validateAfterNanos;
-    private final Duration lockTimeout;
+    private final SessionLimits limits;
     private final ConcurrentLinkedDeque<Idle> idle = new ConcurrentLinkedDeque<>();
     private volatile boolean closed;
 
@@ -49,22 +49,23 @@ public final class ConnectionPool implements AutoCloseable {
 
     /** @param validateAfter connections idle for longer are checked first ({@link Duration#ZERO}: always) */
     public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter) {
-        this(connector, maxSize, validateAfter, null);
+        this(connector, maxSize, validateAfter, SessionLimits.NONE);
     }
 
     /**
-     * @param lockTimeout every connection's {@code lock_timeout} (null: the server's): a borrower that waits
-     *                    longer for a lock gets SQLState 55P03 and gives the connection back, instead of
-     *                    holding it for as long as someone else holds the lock
+     * @param limits every connection's lock and statement bounds and its wait for a reply: a borrower that
+     *               waits longer for a lock gets SQLState 55P03 and gives the connection back, instead of
+     *               holding it for as long as someone else holds the lock; one whose statement runs too
+     *               long gets 57014; one whose server stopped answering gets 08006 and a closed connection
      */
-    public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter, Duration lockTimeout) {
+    public ConnectionPool(PgConnector connector, int maxSize, Duration validateAfter, SessionLimits limits) {
         if (maxSize < 1) {
             throw new IllegalArgumentException("pool size must be at least 1");
         }
         this.connector = connector;
         this.permits = new Semaphore(maxSize, true);
         this.validateAfterNanos = validateAfter.toNanos();
-        this.lockTimeout = lockTimeout;
+        this.limits = limits == null ? SessionLimits.NONE : limits;
     }
 
     /**
@@ -96,11 +97,22 @@ public final class ConnectionPool implements AutoCloseable {
             }
             Connection c = connector.open();
             try {
-                if (lockTimeout != null) {
-                    // In auto-commit mode, so that no borrower's rollback undoes it.
-                    try (java.sql.Statement st = c.createStatement()) {
-                        st.execute("SET lock_timeout = " + lockTimeout.toMillis());
+                // In auto-commit mode, so that no borrower's rollback undoes them.
+                try (java.sql.Statement st = c.createStatement()) {
+                    if (limits.lockTimeout() != null) {
+                        st.execute("SET lock_timeout = " + limits.lockTimeout().toMillis());
                     }
+                    if (limits.statementTimeout() != null) {
+                        st.execute("SET statement_timeout = " + limits.statementTimeout().toMillis());
+                    }
+                    if (limits.idleInTransactionTimeout() != null) {
+                        st.execute("SET idle_in_transaction_session_timeout = "
+                                + limits.idleInTransactionTimeout().toMillis());
+                    }
+                }
+                if (limits.networkTimeout() != null) {
+                    // pgjdbc applies it as the socket's read timeout; the executor is not used.
+                    c.setNetworkTimeout(Runnable::run, Math.toIntExact(limits.networkTimeout().toMillis()));
                 }
                 c.setAutoCommit(false);
             } catch (SQLException | RuntimeException e) {

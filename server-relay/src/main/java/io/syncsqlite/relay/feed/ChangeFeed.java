@@ -1,6 +1,7 @@
 package io.syncsqlite.relay.feed;
 
 import io.syncsqlite.relay.db.ConnectionPool;
+import io.syncsqlite.relay.db.SessionLimits;
 import io.syncsqlite.relay.schema.Catalog;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -102,10 +103,10 @@ public final class ChangeFeed implements AutoCloseable {
      * @param poll        longest time between two reads when nothing wakes the feed ({@link #POLL})
      * @param listen      whether to LISTEN for commits made by others; without it they are read only every
      *                    {@code poll} (or when this relay commits and pokes the feed)
-     * @param lockTimeout {@code lock_timeout} of the snapshot connections (null: the server's)
+     * @param limits      the lock and statement bounds of the snapshot connections (null: the server's)
      */
     public ChangeFeed(ConnectionPool.PgConnector connector, ConnectionPool pool, Catalog catalog,
-                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen, Duration lockTimeout) {
+                      long bufferEntries, int maxSnapshots, Duration poll, boolean listen, SessionLimits limits) {
         this.poll = poll;
         this.listen = listen;
         this.connector = connector;
@@ -114,10 +115,11 @@ public final class ChangeFeed implements AutoCloseable {
         this.bufferEntries = bufferEntries;
         this.maxSnapshots = maxSnapshots;
         // Checked on every reuse: a snapshot is rare enough for one more round trip, and one stuck on a
-        // silently dropped connection would hold a snapshot slot for every client behind it.
+        // silently dropped connection would hold a snapshot slot for every client behind it. No bound on
+        // idling in a transaction: a snapshot's transaction waits for its client between pages.
         this.snapshotConnections = new ConnectionPool(
                 connector.withApplicationName(connector.applicationName() + " snapshot"), maxSnapshots, Duration.ZERO,
-                lockTimeout);
+                limits == null ? null : limits.withoutIdleBound());
     }
 
     /** Makes every commit carry its entries parsed ({@link FeedCommit#rows}), for per-user scopes. */

@@ -34,6 +34,12 @@ public final class Retention implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Retention.class);
     private static final long PRUNE_LOCK = 0x5953_5052_554e_4531L; // "SYPRUNE1"
     private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * Commits removed per transaction at most. A first run on a long history (retention switched on after
+     * months) would otherwise delete it all in one transaction: one statement that could outlast the pool's
+     * statement timeout on every attempt, and never prune at all.
+     */
+    static final int CHUNK_COMMITS = 1000;
 
     private final ConnectionPool pool;
     private final ChangeFeed feed;
@@ -67,8 +73,21 @@ public final class Retention implements AutoCloseable {
         }
     }
 
-    /** One pruning run; returns the number of commits removed. */
+    /** One pruning run, in transactions of at most {@link #CHUNK_COMMITS} commits; returns the number removed. */
     public int pruneOnce() throws SQLException {
+        int removed = 0;
+        int chunk;
+        do {
+            chunk = pruneChunk();
+            removed += chunk;
+        } while (chunk == CHUNK_COMMITS);
+        if (removed > 0) {
+            log.info("pruned {} commit(s) older than {} from the history", removed, keep);
+        }
+        return removed;
+    }
+
+    private int pruneChunk() throws SQLException {
         Connection c = pool.borrow(BORROW_TIMEOUT);
         boolean broken = true;
         try {
@@ -89,9 +108,6 @@ public final class Retention implements AutoCloseable {
             }
             c.commit();
             broken = false;
-            if (removed > 0) {
-                log.info("pruned {} commit(s) older than {} from the history", removed, keep);
-            }
             return removed;
         } finally {
             if (broken) {
@@ -106,12 +122,16 @@ public final class Retention implements AutoCloseable {
     }
 
     private int prune(Connection c) throws SQLException {
-        // The cutoff position: the newest commit older than the retention, never the head itself.
+        // The cutoff position: the newest commit older than the retention, never the head itself, and at most
+        // the CHUNK_COMMITS-th oldest.
         long cutoff;
         try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(seq), 0) FROM syncsqlite.commit_log"
                 + " WHERE committed_at < clock_timestamp() - ?::interval"
-                + " AND seq < (SELECT max(seq) FROM syncsqlite.commit_log)")) {
+                + " AND seq < (SELECT max(seq) FROM syncsqlite.commit_log)"
+                + " AND seq <= coalesce((SELECT seq FROM syncsqlite.commit_log ORDER BY seq OFFSET ? LIMIT 1),"
+                + " 9223372036854775807)")) {
             ps.setString(1, keep.toMillis() + " milliseconds");
+            ps.setInt(2, CHUNK_COMMITS - 1);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 cutoff = rs.getLong(1);
