@@ -114,7 +114,11 @@ public final class TcpProxy implements AutoCloseable {
     private void pump(Socket from, Socket to) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[64 * 1024];
-            try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+            // Not closed by try-with-resources: closing a socket's stream closes the socket, and the far end
+            // of a black-holed flow must stay open (below).
+            try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
                 int n;
                 while ((n = in.read(buf)) >= 0) {
                     long delay = latencyMillis;
@@ -130,12 +134,16 @@ public final class TcpProxy implements AutoCloseable {
             } catch (IOException | InterruptedException e) {
                 // connection cut: fall through and close both ends
             } finally {
+                // A black-holed flow carries no FIN either: the other side is not told this side closed and
+                // keeps its connection until it gives up by itself or the proxy is closed (cutAll).
+                boolean dark = blackHoled.remove(from);
                 closeQuietly(from);
-                closeQuietly(to);
                 sockets.remove(from);
-                sockets.remove(to);
-                blackHoled.remove(from);
-                blackHoled.remove(to);
+                if (!dark) {
+                    closeQuietly(to);
+                    sockets.remove(to);
+                    blackHoled.remove(to);
+                }
             }
         }, "tcp-proxy-pump");
         t.setDaemon(true);
