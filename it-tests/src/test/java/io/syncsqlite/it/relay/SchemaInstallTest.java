@@ -127,6 +127,37 @@ class SchemaInstallTest {
         assertTrue(e2.getMessage().contains("primary key"));
     }
 
+    /**
+     * The install runs at every relay start and every time the watcher sees the schema change (any DDL, say a
+     * new table). With its objects in place it must take no lock on them: `ALTER TABLE ... ADD COLUMN IF NOT
+     * EXISTS` locks the table ACCESS EXCLUSIVE and `CREATE INDEX IF NOT EXISTS` SHARE even when there is
+     * nothing to do, so the install queued behind a long reader of the change log or clocks (a snapshot, a
+     * history read) and behind any open write, and every writer of every synced table queued behind it, for
+     * as long as the longest of them. Here a reader and a writer stay open while a table is created: the
+     * watcher must sync the new table, and a second writer must not wait.
+     */
+    @Test
+    void theWatchersInstallTakesNoLockThatWritersWaitFor() throws Exception {
+        try (RelayFixture f = RelayFixture.start("installlocks", "CREATE TABLE t (id int PRIMARY KEY, v int)");
+             java.sql.Connection reader = f.connection(); java.sql.Connection writer = f.connection();
+             java.sql.Connection second = f.connection()) {
+            reader.setAutoCommit(false);
+            for (String table : List.of("change", "row_clock", "client", "commit_log")) {
+                reader.createStatement().execute("SELECT count(*) FROM syncsqlite." + table);
+            }
+            writer.setAutoCommit(false);
+            writer.createStatement().execute("INSERT INTO t VALUES (1, 1)");
+            f.execute("CREATE TABLE other (id int PRIMARY KEY)");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15))
+                    .until(() -> triggers(f).contains(List.of("other", "4")));
+            second.createStatement().execute("SET lock_timeout = 3000");
+            second.createStatement().execute("INSERT INTO t VALUES (2, 2)");
+            writer.commit();
+            reader.commit();
+            assertEquals(2, f.queryLong("SELECT count(*) FROM t"));
+        }
+    }
+
     private static void startUnwrapped(RelayFixture f) throws Exception {
         Relay.start(f.config()).close();
     }

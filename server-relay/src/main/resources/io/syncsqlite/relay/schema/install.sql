@@ -5,6 +5,31 @@
 
 CREATE SCHEMA IF NOT EXISTS syncsqlite;
 
+-- This script runs at every relay start and whenever a relay's watcher sees the schema change, while
+-- clients and applications write. So once the objects exist it must take no lock on them: ALTER TABLE ...
+-- ADD COLUMN IF NOT EXISTS locks the table ACCESS EXCLUSIVE and CREATE INDEX IF NOT EXISTS locks it SHARE even
+-- when there is nothing to do, and such an install waited behind every long reader (a snapshot, a history
+-- read) and open writer, while every writer of every synced table waited behind it (SchemaInstallTest).
+-- Columns and indexes added since a table was first created go through these two, which look first.
+CREATE OR REPLACE FUNCTION syncsqlite.add_column(tbl regclass, col name, coltype text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
+                   WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped) THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col, coltype);
+    END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION syncsqlite.add_index(idx text, definition text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF to_regclass('syncsqlite.' || quote_ident(idx)) IS NULL THEN
+        EXECUTE format('CREATE INDEX %I ON %s', idx, definition);
+    END IF;
+END
+$fn$;
+
 -- Merge clocks: the existence clock of a row and an [hlc, node] per column written since the row was
 -- created; a column without one has the existence clock (a new row stores cols = '{}').
 -- pk is the text of the key's jsonb object, numeric key values trimmed of trailing zeros (clock_key below,
@@ -31,22 +56,22 @@ CREATE TABLE IF NOT EXISTS syncsqlite.change (
     "row" jsonb,
     hlc   bigint    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS change_xid_idx ON syncsqlite.change (xid);
+SELECT syncsqlite.add_index('change_xid_idx', 'syncsqlite.change (xid)');
 -- The previous values of a row's scoped columns (see scoped_column): for a 'D' all of them, for a 'U'
 -- of an existing row those that changed ('{}' if none); NULL for a new row or a table with none. A 'D'
 -- with '{}' is logged by the relay for a key that had no row (TableStatements.logCurrent).
-ALTER TABLE syncsqlite.change ADD COLUMN IF NOT EXISTS old jsonb;
+SELECT syncsqlite.add_column('syncsqlite.change', 'old', 'jsonb');
 
 -- For a deleted row, the previous values of its scoped columns (as change.old logs them): under a
 -- per-user scope a tombstone stops only the inserts of users who could see the deleted row, so a user
 -- cannot cancel another user's inserts of a key by creating and deleting it first. NULL when the table
 -- has no scoped columns (the tombstone then stops every older insert).
-ALTER TABLE syncsqlite.row_clock ADD COLUMN IF NOT EXISTS dead_old jsonb;
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_old', 'jsonb');
 -- For a row deleted since this column exists, its last image (NULL while the row is alive). A child that
 -- arrives for a deleted parent restores the parent from it (Compensation): finding the image in the change
 -- log instead meant scanning the whole log, which has no index by key (0.36 s per restore at 1.1M change
 -- rows, under the transaction's locks), and found nothing once retention had pruned it.
-ALTER TABLE syncsqlite.row_clock ADD COLUMN IF NOT EXISTS dead_row jsonb;
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_row', 'jsonb');
 
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
 -- needs their previous values to remove a row from the clients whose scope it leaves.
@@ -70,10 +95,10 @@ CREATE TABLE IF NOT EXISTS syncsqlite.client (
     applied_seq bigint NOT NULL DEFAULT 0
 );
 -- With per-user scopes: the digest of the scope the client last fully holds (Scope.digest()).
-ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS scope_digest text;
+SELECT syncsqlite.add_column('syncsqlite.client', 'scope_digest', 'text');
 -- With authentication: the token subject that first used the node id; no other user may use it (their
 -- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
-ALTER TABLE syncsqlite.client ADD COLUMN IF NOT EXISTS subject text;
+SELECT syncsqlite.add_column('syncsqlite.client', 'subject', 'text');
 
 CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
 
