@@ -29,10 +29,11 @@ import java.util.Objects;
  *                      instead of holding one of the {@code poolSize} connections for as long as the lock
  *                      is held
  * @param statementTimeout longest a statement of the relay's applies, snapshots and history reads may run
- *                      ({@code statement_timeout}; it must exceed {@code lockTimeout}); the relay waits that
- *                      plus {@link io.syncsqlite.relay.db.SessionLimits#NETWORK_MARGIN} for any reply on
- *                      those connections, then drops the connection: a database that stopped answering
- *                      costs that long, not the kernel's TCP timeout. {@link java.time.Duration#ZERO}: no bound
+ *                      ({@code statement_timeout}; it must exceed {@code lockTimeout}); the relay waits twice
+ *                      that plus 5 s for any reply on those connections (one round trip may hold two waiting
+ *                      statements), then drops the connection: a database that stopped answering costs that
+ *                      long, not the kernel's TCP timeout. {@link java.time.Duration#ZERO}: no bound (the
+ *                      server's own {@code statement_timeout}, no network timeout)
  *
  * <p>Immutable; thread-safe.
  */
@@ -74,10 +75,10 @@ public record RelayConfig(String pgUrl, String pgUser, String pgPassword, String
     public static final java.time.Duration DEFAULT_LOCK_TIMEOUT = java.time.Duration.ofSeconds(10);
     /**
      * Far above what the relay's statements take (a 100,000-row client transaction, the largest a 16 MiB
-     * frame holds, applies in seconds; snapshots and history are read in pages), and a sixth of the time a
-     * dark database would otherwise hold each connection.
+     * frame holds, applies in seconds; snapshots and history are read in pages), and it makes the network
+     * timeout 65 s, a fourteenth of the time a dark database would otherwise hold each connection.
      */
-    public static final java.time.Duration DEFAULT_STATEMENT_TIMEOUT = java.time.Duration.ofSeconds(60);
+    public static final java.time.Duration DEFAULT_STATEMENT_TIMEOUT = java.time.Duration.ofSeconds(30);
     /** {@link #httpPort()} value for "no health and metrics endpoint". */
     public static final int NO_HTTP = -1;
 

@@ -56,9 +56,9 @@ public final class RelayMain {
                                    change waits longer reconnects and sends it again [default 10000]
               --statement-timeout-ms N
                                    longest a statement of an apply, snapshot or history read may run,
-                                   above --lock-timeout-ms; the relay waits 5 s more for a reply, then
-                                   drops the connection (a database that stopped answering); 0 = no
-                                   bound [default 60000]
+                                   above --lock-timeout-ms; the relay waits twice that plus 5 s for a
+                                   reply, then drops the connection (a database that stopped
+                                   answering); 0 = no bound [default 30000]
               --log-format FORMAT  text, or json (one JSON object per line) [env SYNCSQLITE_LOG_FORMAT]
               --config FILE        read options from a properties file (keys as the flags without
                                    dashes: pg-url=..., port=...) [env SYNCSQLITE_CONFIG];

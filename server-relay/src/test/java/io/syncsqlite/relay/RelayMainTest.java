@@ -30,7 +30,7 @@ class RelayMainTest {
         assertEquals(16 << 20, o.maxFrameBytes());
         assertEquals(RelayConfig.NO_HTTP, o.httpPort(), "no health/metrics port unless asked for");
         assertEquals(java.time.Duration.ofSeconds(10), o.lockTimeout());
-        assertEquals(java.time.Duration.ofSeconds(60), o.statementTimeout());
+        assertEquals(java.time.Duration.ofSeconds(30), o.statementTimeout());
         assertEquals(java.time.Duration.ofSeconds(65),
                 o.config("jdbc:postgresql://db/app", "u", "").sessionLimits().networkTimeout());
     }
@@ -40,7 +40,8 @@ class RelayMainTest {
         RelayMain.Options o = parse(Map.of(), "--statement-timeout-ms", "30000", "--lock-timeout-ms", "2000");
         RelayConfig c = o.config("jdbc:postgresql://db/app", "u", "");
         assertEquals(java.time.Duration.ofSeconds(30), c.sessionLimits().statementTimeout());
-        assertEquals(java.time.Duration.ofSeconds(35), c.sessionLimits().networkTimeout());
+        assertEquals(java.time.Duration.ofSeconds(65), c.sessionLimits().networkTimeout(),
+                "two waiting statements in one round trip, and the margin");
         RelayConfig none = parse(Map.of(), "--statement-timeout-ms", "0").config("jdbc:postgresql://db/app", "u", "");
         assertEquals(null, none.sessionLimits().statementTimeout());
         assertEquals(null, none.sessionLimits().networkTimeout(), "no bound on a reply either");

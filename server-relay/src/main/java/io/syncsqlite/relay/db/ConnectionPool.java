@@ -111,8 +111,16 @@ public final class ConnectionPool implements AutoCloseable {
                     }
                 }
                 if (limits.networkTimeout() != null) {
+                    long network = limits.networkTimeout().toMillis();
                     // pgjdbc applies it as the socket's read timeout; the executor is not used.
-                    c.setNetworkTimeout(Runnable::run, Math.toIntExact(limits.networkTimeout().toMillis()));
+                    c.setNetworkTimeout(Runnable::run, Math.toIntExact(network));
+                    // The server's socket gives up on a peer that stopped reading or answering as soon as the
+                    // relay gives up on the server (see SessionLimits). Only where the server supports them:
+                    // some platforms refuse non-zero values, and Unix sockets ignore them.
+                    bestEffort(c, "SET tcp_user_timeout = " + network);
+                    bestEffort(c, "SET tcp_keepalives_idle = 30");
+                    bestEffort(c, "SET tcp_keepalives_interval = 10");
+                    bestEffort(c, "SET tcp_keepalives_count = 3");
                 }
                 c.setAutoCommit(false);
             } catch (SQLException | RuntimeException e) {
@@ -163,6 +171,15 @@ public final class ConnectionPool implements AutoCloseable {
         Idle kept;
         while ((kept = idle.pollFirst()) != null) {
             closeQuietly(kept.connection());
+        }
+    }
+
+    /** Runs {@code sql} in auto-commit mode, ignoring a refusal (a setting the server's platform lacks). */
+    private static void bestEffort(Connection c, String sql) {
+        try (Statement st = c.createStatement()) {
+            st.execute(sql);
+        } catch (SQLException e) {
+            // The connection works without it; a dead peer is then found later, as before.
         }
     }
 

@@ -12,30 +12,38 @@ import java.time.Duration;
  * answering (a failover that left it dark, a dropped network flow) is given up on after the network timeout
  * instead of after the kernel's TCP retransmission limit, about 15 minutes, with the connection and the
  * client's session held all that time. Either error is one the relay retries later (the client resends).
- * {@code idleInTransactionTimeout} is the server's side of a lost connection: a relay transaction whose
- * connection was given up on while the server was still alive (a dropped flow) would keep its row and
- * advisory locks, and the client's resend would wait behind them until the server noticed the dead peer (TCP
- * keepalive: two hours by default); the server ends such a session after this long idle in its transaction.
- * Null fields leave the server's settings and wait without bound.
+ *
+ * <p>The server's side of a lost connection: a relay transaction given up on while the server is still
+ * alive keeps its row and advisory locks, and the client's resend would wait behind them until the server
+ * noticed the dead peer (TCP keepalive: two hours by default). The server ends such a session after
+ * {@code idleInTransactionTimeout} idle in its transaction; one blocked sending a reply nobody reads (a
+ * dropped flow during a large result) is not idle and ignores cancellation, so the server's socket also
+ * gives up after the network timeout of unacknowledged data ({@code tcp_user_timeout}), and probes an idle
+ * peer within about a minute ({@code tcp_keepalives_*}). Null fields leave the server's settings.
  *
  * <p>Immutable; thread-safe.
  *
  * @param lockTimeout      each lock wait, or null
  * @param statementTimeout each statement, or null
  * @param idleInTransactionTimeout how long the server lets a session sit idle inside a transaction, or null;
- *                                 only for work that never waits for anything else mid-transaction (not
- *                                 snapshots, which wait for the client between pages)
+ *                                 {@link Duration#ZERO} turns a server-wide setting off, for work that waits
+ *                                 for something else mid-transaction (snapshots wait for the client between
+ *                                 pages)
  */
 public record SessionLimits(Duration lockTimeout, Duration statementTimeout, Duration idleInTransactionTimeout) {
 
     /** The server's own settings, no bound on a reply. */
     public static final SessionLimits NONE = new SessionLimits(null, null, null);
 
-    /**
-     * How much longer than a statement may run the relay waits for its reply: time for the server's
-     * cancellation to arrive on a loaded server and network.
-     */
+    /** Time for the server's cancellation to arrive on a loaded server and network. */
     public static final Duration NETWORK_MARGIN = Duration.ofSeconds(5);
+
+    /**
+     * Statements that may wait sent in one round trip, at most: the relay takes a table's advisory lock and
+     * then its rows' locks in one pipeline (TableStatements), and PostgreSQL bounds each statement of a
+     * pipeline separately and answers after the last.
+     */
+    static final int WAITS_PER_ROUND_TRIP = 2;
 
     public SessionLimits {
         if (lockTimeout != null && lockTimeout.toMillis() < 1) {
@@ -44,19 +52,20 @@ public record SessionLimits(Duration lockTimeout, Duration statementTimeout, Dur
         if (statementTimeout != null && statementTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("statement timeout must be at least 1 ms: " + statementTimeout);
         }
-        if (idleInTransactionTimeout != null && idleInTransactionTimeout.toMillis() < 1) {
-            throw new IllegalArgumentException("idle in transaction timeout must be at least 1 ms: "
+        if (idleInTransactionTimeout != null && idleInTransactionTimeout.isNegative()) {
+            throw new IllegalArgumentException("idle in transaction timeout must not be negative: "
                     + idleInTransactionTimeout);
         }
     }
 
-    /** These limits without the bound on idling inside a transaction. */
+    /** These limits with idling inside a transaction allowed, whatever the server's setting. */
     public SessionLimits withoutIdleBound() {
-        return new SessionLimits(lockTimeout, statementTimeout, null);
+        return new SessionLimits(lockTimeout, statementTimeout, Duration.ZERO);
     }
 
     /** The longest wait for any reply on the connection, or null for no bound. */
     public Duration networkTimeout() {
-        return statementTimeout == null ? null : statementTimeout.plus(NETWORK_MARGIN);
+        return statementTimeout == null ? null
+                : statementTimeout.multipliedBy(WAITS_PER_ROUND_TRIP).plus(NETWORK_MARGIN);
     }
 }

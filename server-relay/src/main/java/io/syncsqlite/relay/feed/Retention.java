@@ -34,12 +34,10 @@ public final class Retention implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Retention.class);
     private static final long PRUNE_LOCK = 0x5953_5052_554e_4531L; // "SYPRUNE1"
     private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(10);
-    /**
-     * Commits removed per transaction at most. A first run on a long history (retention switched on after
-     * months) would otherwise delete it all in one transaction: one statement that could outlast the pool's
-     * statement timeout on every attempt, and never prune at all.
-     */
+    /** Commits taken out of the log per transaction at most (see {@link #pruneOnce}). */
     static final int CHUNK_COMMITS = 1000;
+    /** Change rows of pruned commits deleted per transaction at most. */
+    static final int CHUNK_ROWS = 5000;
 
     private final ConnectionPool pool;
     private final ChangeFeed feed;
@@ -73,13 +71,23 @@ public final class Retention implements AutoCloseable {
         }
     }
 
-    /** One pruning run, in transactions of at most {@link #CHUNK_COMMITS} commits; returns the number removed. */
+    /**
+     * One pruning run; returns the number of commits removed. Two kinds of transaction, each bounded so that
+     * no statement grows with the history or with the size of its commits (a first run over months of
+     * history, or over bulk imports of 100,000 rows per commit, must not outlast the statement timeout at
+     * every attempt and never prune): up to {@link #CHUNK_COMMITS} commits leave {@code commit_log}, which is
+     * all a reader needs to stop seeing them, and their xids are queued in {@code syncsqlite.pruned}; then
+     * their change rows are deleted {@link #CHUNK_ROWS} at a time. A run that stopped midway (a crash, an
+     * error) is finished by the next, from the queue.
+     */
     public int pruneOnce() throws SQLException {
+        deleteQueuedRows();
         int removed = 0;
         int chunk;
         do {
-            chunk = pruneChunk();
-            removed += chunk;
+            chunk = inTurn(this::pruneCommits);
+            removed += Math.max(chunk, 0);
+            deleteQueuedRows();
         } while (chunk == CHUNK_COMMITS);
         if (removed > 0) {
             log.info("pruned {} commit(s) older than {} from the history", removed, keep);
@@ -87,17 +95,33 @@ public final class Retention implements AutoCloseable {
         return removed;
     }
 
-    private int pruneChunk() throws SQLException {
+    private void deleteQueuedRows() throws SQLException {
+        while (inTurn(Retention::deleteRows) == CHUNK_ROWS) {
+            // the next batch
+        }
+    }
+
+    /** Work done in one transaction while holding the pruning turn. */
+    @FunctionalInterface
+    private interface Step {
+        int run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs {@code step} in a transaction of its own if no other relay is pruning (the turn is a transaction
+     * advisory lock), then learns the horizon; returns the step's count, or -1 if it was not this relay's turn.
+     */
+    private int inTurn(Step step) throws SQLException {
         Connection c = pool.borrow(BORROW_TIMEOUT);
         boolean broken = true;
         try {
-            int removed = 0;
+            int done = -1;
             try (PreparedStatement lock = c.prepareStatement("SELECT pg_try_advisory_xact_lock(?)")) {
                 lock.setLong(1, PRUNE_LOCK);
                 try (ResultSet rs = lock.executeQuery()) {
                     rs.next();
                     if (rs.getBoolean(1)) {
-                        removed = prune(c);
+                        done = step.run(c);
                     }
                 }
             }
@@ -108,7 +132,7 @@ public final class Retention implements AutoCloseable {
             }
             c.commit();
             broken = false;
-            return removed;
+            return done;
         } finally {
             if (broken) {
                 try {
@@ -121,7 +145,8 @@ public final class Retention implements AutoCloseable {
         }
     }
 
-    private int prune(Connection c) throws SQLException {
+    /** Removes up to {@link #CHUNK_COMMITS} old commits from the log and queues their rows; returns how many. */
+    private int pruneCommits(Connection c) throws SQLException {
         // The cutoff position: the newest commit older than the retention, never the head itself, and at most
         // the CHUNK_COMMITS-th oldest.
         long cutoff;
@@ -140,8 +165,8 @@ public final class Retention implements AutoCloseable {
         if (cutoff == 0) {
             return 0;
         }
-        try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.change WHERE xid IN"
-                + " (SELECT xid FROM syncsqlite.commit_log WHERE seq <= ?)")) {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.pruned (xid)"
+                + " SELECT xid FROM syncsqlite.commit_log WHERE seq <= ? ON CONFLICT DO NOTHING")) {
             ps.setLong(1, cutoff);
             ps.executeUpdate();
         }
@@ -149,6 +174,25 @@ public final class Retention implements AutoCloseable {
             ps.setLong(1, cutoff);
             return ps.executeUpdate();
         }
+    }
+
+    /**
+     * Deletes up to {@link #CHUNK_ROWS} change rows of queued commits (through the change log's xid index);
+     * when fewer were left, the queue is done and emptied. Returns the rows deleted.
+     */
+    private static int deleteRows(Connection c) throws SQLException {
+        int deleted;
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.change WHERE id IN"
+                + " (SELECT x.id FROM syncsqlite.pruned AS p JOIN syncsqlite.change AS x ON x.xid = p.xid LIMIT ?)")) {
+            ps.setInt(1, CHUNK_ROWS);
+            deleted = ps.executeUpdate();
+        }
+        if (deleted < CHUNK_ROWS) {
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.pruned")) {
+                ps.executeUpdate();
+            }
+        }
+        return deleted;
     }
 
     @Override

@@ -81,6 +81,12 @@ CREATE TABLE IF NOT EXISTS syncsqlite.scoped_column (
     PRIMARY KEY (tbl, col)
 );
 
+-- Commits retention took out of commit_log whose change rows are still being deleted, in batches
+-- (Retention): readers reach change rows only through commit_log, so the rows are gone for them already.
+CREATE TABLE IF NOT EXISTS syncsqlite.pruned (
+    xid xid8 PRIMARY KEY
+);
+
 -- One row per committed transaction that touched a synced table, numbered in commit order.
 CREATE TABLE IF NOT EXISTS syncsqlite.commit_log (
     seq          bigint      PRIMARY KEY,
