@@ -115,12 +115,11 @@ public final class ConnectionPool implements AutoCloseable {
                     // pgjdbc applies it as the socket's read timeout; the executor is not used.
                     c.setNetworkTimeout(Runnable::run, Math.toIntExact(network));
                     // The server's socket gives up on a peer that stopped reading or answering as soon as the
-                    // relay gives up on the server (see SessionLimits). Only where the server supports them:
-                    // some platforms refuse non-zero values, and Unix sockets ignore them.
-                    bestEffort(c, "SET tcp_user_timeout = " + network);
-                    bestEffort(c, "SET tcp_keepalives_idle = 30");
-                    bestEffort(c, "SET tcp_keepalives_interval = 10");
-                    bestEffort(c, "SET tcp_keepalives_count = 3");
+                    // relay gives up on the server (see SessionLimits).
+                    atMost(c, "tcp_user_timeout", network);
+                    atMost(c, "tcp_keepalives_idle", 30);
+                    atMost(c, "tcp_keepalives_interval", 10);
+                    atMost(c, "tcp_keepalives_count", 3);
                 }
                 c.setAutoCommit(false);
             } catch (SQLException | RuntimeException e) {
@@ -174,10 +173,18 @@ public final class ConnectionPool implements AutoCloseable {
         }
     }
 
-    /** Runs {@code sql} in auto-commit mode, ignoring a refusal (a setting the server's platform lacks). */
-    private static void bestEffort(Connection c, String sql) {
-        try (Statement st = c.createStatement()) {
-            st.execute(sql);
+    /**
+     * Lowers the session's {@code setting} to {@code value} unless the server's (or the database's, or the
+     * role's) is stricter already (0 means none): an operator's shorter TCP timeouts stay. In auto-commit
+     * mode, ignoring a refusal: some platforms lack these settings, and Unix sockets ignore them.
+     */
+    private static void atMost(Connection c, String setting, long value) {
+        try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT set_config(s.name,"
+                + " least(coalesce(nullif(s.setting::bigint, 0), ?), ?)::text, false) FROM pg_settings AS s WHERE s.name = ?")) {
+            ps.setLong(1, value);
+            ps.setLong(2, value);
+            ps.setString(3, setting);
+            ps.execute();
         } catch (SQLException e) {
             // The connection works without it; a dead peer is then found later, as before.
         }

@@ -87,8 +87,8 @@ final class FeedReader {
             }
         }
         // Nothing after afterId: the commit's last part was exactly maxRows long, or retention pruned the
-        // commit meanwhile (its rows and its log entry go in one transaction), which the caller must not
-        // mistake for the commit's end.
+        // commit meanwhile (its log entry goes first, its rows later), which the caller must not mistake for
+        // the commit's end.
         try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM syncsqlite.commit_log WHERE seq = ?")) {
             ps.setLong(1, seq);
             try (ResultSet rs = ps.executeQuery()) {

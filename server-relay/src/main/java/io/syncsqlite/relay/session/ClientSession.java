@@ -406,16 +406,19 @@ public final class ClientSession implements ChangeFeed.Listener {
         List<String> entries = snapshot.next(MAX_ENTRIES, MAX_BYTES);
         boolean last = snapshot.exhausted();
         long through = last ? snapshot.through() : 0;
-        send(FeedJson.changes(entries, through, snapshot.total()));
-        metrics.sent(entries.size());
-        window.sent(through);
+        long total = snapshot.total();
         if (last) {
-            sentThrough = through;
-            scopeDigestThrough = scopeDigest == null ? 0 : through;
+            // Before the send: the connection goes back to the pool before the client can act on the last
+            // batch (a client that reconnects at once, or the next one, finds it free instead of opening one).
             snapshot.close();
             snapshot = null;
             snapshotPending = false;
+            sentThrough = through;
+            scopeDigestThrough = scopeDigest == null ? 0 : through;
         }
+        send(FeedJson.changes(entries, through, total));
+        metrics.sent(entries.size());
+        window.sent(through);
         return true;
     }
 
