@@ -3,6 +3,7 @@ package io.syncsqlite.relay;
 import io.syncsqlite.relay.apply.PostgresChangeApplier;
 import io.syncsqlite.relay.auth.TokenVerifier;
 import io.syncsqlite.relay.db.ConnectionPool;
+import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.feed.ChangeFeed;
 import io.syncsqlite.relay.feed.Retention;
 import io.syncsqlite.relay.keys.KeyAllocator;
@@ -98,10 +99,7 @@ public final class Relay implements AutoCloseable {
         javax.net.ssl.SSLContext tlsContext = config.tls() == null ? null : sslContext(config.tls());
         ConnectionPool.PgConnector connector = new ConnectionPool.PgConnector(config.pgUrl(), config.pgUser(),
                 config.pgPassword(), SchemaInstaller.APPLICATION_NAME);
-        Catalog catalog;
-        try (Connection c = connector.withApplicationName(SchemaInstaller.INSTALL_APPLICATION_NAME).open()) {
-            catalog = SchemaInstaller.install(c, config.schema(), config.tables());
-        }
+        Catalog catalog = install(connector, config);
         ConnectionPool pool = new ConnectionPool(connector, config.poolSize(), ConnectionPool.VALIDATE_AFTER,
                 config.sessionLimits());
         ScopeRules scopes = null;
@@ -200,6 +198,40 @@ public final class Relay implements AutoCloseable {
             feed.close();
             pool.close();
             throw e;
+        }
+    }
+
+    /** How long a start keeps trying an install that meets locks held by others' open transactions. */
+    static final java.time.Duration INSTALL_PATIENCE = java.time.Duration.ofMinutes(5);
+
+    /** Pause between install attempts: three times the attempt's lock bound, so writers run freely 3/4 of the time. */
+    private static final long INSTALL_RETRY_MS = 3L * SchemaInstaller.LOCK_TIMEOUT_MS;
+
+    /**
+     * Installs (SchemaInstaller.install), again after a pause while a table lock it needs is held by someone
+     * else's open transaction: each attempt waits at most {@link SchemaInstaller#LOCK_TIMEOUT_MS} for it, so
+     * the writers queued behind the attempt wait no longer than that, instead of for the whole transaction.
+     */
+    private static Catalog install(ConnectionPool.PgConnector connector, RelayConfig config) throws SQLException {
+        long deadline = System.nanoTime() + INSTALL_PATIENCE.toNanos();
+        for (int attempt = 1; ; attempt++) {
+            try (Connection c = connector.withApplicationName(SchemaInstaller.INSTALL_APPLICATION_NAME).open()) {
+                return SchemaInstaller.install(c, config.schema(), config.tables());
+            } catch (SQLException e) {
+                if (!PgErrors.isLockTimeout(e) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                if (attempt == 1) {
+                    log.warn("installing waits for table locks held by other transactions (SQLState 55P03);"
+                            + " trying again every {} ms for up to {}", INSTALL_RETRY_MS, INSTALL_PATIENCE);
+                }
+            }
+            try {
+                Thread.sleep(INSTALL_RETRY_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SQLException("interrupted while waiting to install", "57014", e);
+            }
         }
     }
 

@@ -158,6 +158,41 @@ class SchemaInstallTest {
         }
     }
 
+    /**
+     * What the install still locks it locks strongly: CREATE TRIGGER on a table synced for the first time
+     * takes SHARE ROW EXCLUSIVE, which waits for the table's open writers, and every writer after it queued
+     * behind the waiting install for as long as the open transaction ran. A relay starting on a table an
+     * application keeps writing must hold writers up by at most its lock bound per attempt (2 s), and start
+     * once the long transaction is over.
+     */
+    @Test
+    void aStartOnABusyTableHoldsWritersUpBrieflyAndInstallsOnceItCan() throws Exception {
+        RelayFixture f = fresh("installbusy", List.of(), "CREATE TABLE t (id int PRIMARY KEY, v int)");
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try (java.sql.Connection open = f.connection(); java.sql.Connection second = f.connection()) {
+            open.setAutoCommit(false);
+            open.createStatement().execute("INSERT INTO t VALUES (1, 1)"); // an application's long transaction
+            Future<Relay> starting = pool.submit(f::startRelay);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> f.queryLong(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            + " AND application_name = 'syncsqlite-relay install' AND wait_event_type = 'Lock'") == 1);
+            second.createStatement().execute("SET lock_timeout = 4000");
+            long t0 = System.nanoTime();
+            second.createStatement().execute("INSERT INTO t VALUES (2, 2)"); // queued behind the install, briefly
+            long waitedMs = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(waitedMs < 3500, "a writer waited " + waitedMs + " ms behind the install");
+            Thread.sleep(3000); // the start keeps trying meanwhile
+            assertTrue(!starting.isDone(), "no relay without its triggers");
+            open.commit();
+            try (Relay relay = starting.get(20, TimeUnit.SECONDS)) {
+                assertTrue(relay.port() > 0);
+                assertEquals(List.of(List.of("t", "4")), triggers(f));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private static void startUnwrapped(RelayFixture f) throws Exception {
         Relay.start(f.config()).close();
     }

@@ -35,6 +35,17 @@ public final class SchemaInstaller {
     /** 0x7379_6E63_7371_6C00: "syncsql" 0. The commit mark uses ...01. */
     private static final long INSTALL_LOCK = 0x73796E6373716C00L;
 
+    /**
+     * The install's bound on each wait for a table lock (55P03 after it; the caller tries again later). What
+     * it still locks, it locks strongly: CREATE TRIGGER on a table newly synced (SHARE ROW EXCLUSIVE), an
+     * upgrade's new column (ACCESS EXCLUSIVE). Such a request waits for the table's open writers, and every
+     * writer that comes after queues behind it; unbounded, one long transaction stalled every writer of the
+     * table for as long as it ran. A request queues ahead of later writers, so it waits only for those in
+     * flight: a second is plenty unless one of them is long. Other relays' installs are waited for without
+     * it (the advisory lock).
+     */
+    public static final int LOCK_TIMEOUT_MS = 1000;
+
     /** Capture triggers and the event clause of each (with its transition tables). */
     public static final Map<String, String> CAPTURE_TRIGGERS = Map.of(
             "syncsqlite_capture_insert", "AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS syncsqlite_new",
@@ -129,6 +140,9 @@ public final class SchemaInstaller {
             try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
                 ps.setLong(1, INSTALL_LOCK);
                 ps.execute();
+            }
+            try (Statement st = c.createStatement()) {
+                st.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
             }
             refuseConversionUnderEarlierRelays(c);
             try (Statement st = c.createStatement()) {
