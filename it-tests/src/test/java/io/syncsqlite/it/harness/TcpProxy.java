@@ -150,7 +150,8 @@ public final class TcpProxy implements AutoCloseable {
         t.start();
     }
 
-    private static void closeQuietly(Socket s) {
+    /** Closes {@code s}, ignoring that it was closed already. */
+    public static void closeQuietly(Socket s) {
         try {
             s.close();
         } catch (IOException ignored) {

@@ -1,5 +1,6 @@
 package io.syncsqlite.it.relay;
 
+import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.it.support.TestClient;
 import io.syncsqlite.protocol.ClientTx;
@@ -416,9 +417,9 @@ class TimeoutReviewTest {
             } catch (IOException e) {
                 // cut
             } finally {
-                closeQuietly(from);
+                TcpProxy.closeQuietly(from);
                 if (!dark.get()) {
-                    closeQuietly(to);
+                    TcpProxy.closeQuietly(to);
                 }
             }
         }
@@ -443,8 +444,8 @@ class TimeoutReviewTest {
                 // cut
             } finally {
                 if (!dark.get()) {
-                    closeQuietly(from);
-                    closeQuietly(to);
+                    TcpProxy.closeQuietly(from);
+                    TcpProxy.closeQuietly(to);
                 }
             }
         }
@@ -462,20 +463,12 @@ class TimeoutReviewTest {
             return false;
         }
 
-        private static void closeQuietly(Socket s) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closed already
-            }
-        }
-
         @Override
         public void close() throws IOException {
             closed = true;
             server.close();
             for (Socket s : sockets) {
-                closeQuietly(s);
+                TcpProxy.closeQuietly(s);
             }
         }
     }
