@@ -42,6 +42,11 @@ class WriterPrivilegesTest {
                     s.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')");
                     s.execute("UPDATE t SET v = 'c' WHERE id = 1");
                     s.execute("DELETE FROM t WHERE id = 2");
+                    // The install's helpers are the relay's alone (they run DDL as their caller).
+                    SQLException helper = assertThrows(SQLException.class,
+                            () -> s.execute("SELECT syncsqlite.add_column('t', 'extra', 'text')"));
+                    assertTrue(helper.getMessage().contains("permission denied for function add_column"),
+                            helper.getMessage()); // not only "must be owner of table t", which the ALTER would say
                 }
                 await().atMost(Duration.ofSeconds(20)).until(() -> c.entries().size() >= 4);
                 assertEquals(0, f.queryLong("SELECT count(*) FROM t WHERE id = 2"));

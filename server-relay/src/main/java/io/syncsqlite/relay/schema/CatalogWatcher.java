@@ -78,6 +78,9 @@ public final class CatalogWatcher implements AutoCloseable {
 
     private void run() {
         Connection c = null;
+        // Logged once per streak: a table lock held by an application's long transaction fails every check
+        // (the install's lock bound) until it ends, every 2 s.
+        boolean failing = false;
         while (!closed) {
             try {
                 Thread.sleep(intervalMillis);
@@ -97,10 +100,20 @@ public final class CatalogWatcher implements AutoCloseable {
                             newer.tables().stream().map(t -> t.name() + t.columns().stream().map(ColumnInfo::name).toList()).toList());
                 }
                 SchemaInstaller.backfillPending(c, catalog);
+                if (failing) {
+                    log.info("schema checks work again");
+                    failing = false;
+                }
             } catch (SQLException | RuntimeException e) {
                 // A half-done ALTER or a lost connection: keep the old catalog and try again next time.
-                log.warn("could not check the schema for changes (SQLState {}); retrying",
-                        e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName());
+                String state = e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName();
+                if (!failing) {
+                    log.warn("could not check the schema for changes (SQLState {}); retrying every {} ms",
+                            state, intervalMillis);
+                    failing = true;
+                } else {
+                    log.debug("schema check failed again (SQLState {})", state);
+                }
                 ConnectionPool.closeQuietly(c);
                 c = null;
             }

@@ -29,6 +29,8 @@ BEGIN
     END IF;
 END
 $fn$;
+-- The install's own helpers: writers of synced tables (who have USAGE on the schema) have no use for them.
+REVOKE ALL ON FUNCTION syncsqlite.add_column(regclass, name, text), syncsqlite.add_index(text, text) FROM PUBLIC;
 
 -- Merge clocks: the existence clock of a row and an [hlc, node] per column written since the row was
 -- created; a column without one has the existence clock (a new row stores cols = '{}').
