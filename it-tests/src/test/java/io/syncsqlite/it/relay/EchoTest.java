@@ -1,0 +1,210 @@
+package io.syncsqlite.it.relay;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.it.support.RelayFixture;
+import io.syncsqlite.it.support.TestClient;
+import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.Hlc;
+import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.relay.feed.FeedJson;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.List;
+import java.util.Random;
+
+import static io.syncsqlite.it.support.Json.delete;
+import static io.syncsqlite.it.support.Json.insert;
+import static io.syncsqlite.it.support.Json.obj;
+import static io.syncsqlite.it.support.Json.tx;
+import static io.syncsqlite.it.support.Json.update;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A client's feed leaves out the entries that only repeat its own writes (its inserts as PostgreSQL stored
+ * them, its deletes), and keeps every entry where PostgreSQL's row differs from what the client sent; other
+ * clients get everything.
+ */
+class EchoTest {
+
+    private static RelayFixture f;
+
+    @BeforeAll
+    static void start() {
+        f = RelayFixture.start("echo",
+                "CREATE TABLE plain (id int PRIMARY KEY, name text, qty int, note text, flag boolean)",
+                "CREATE TABLE typed (id int PRIMARY KEY, price numeric(10,2), at timestamptz)",
+                "CREATE TABLE shouted (id int PRIMARY KEY, name text)",
+                "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                        + " NEW.name := upper(NEW.name); RETURN NEW; END $$",
+                "CREATE TRIGGER shout BEFORE INSERT ON shouted FOR EACH ROW EXECUTE FUNCTION shout()",
+                "CREATE TABLE defaulted (id int PRIMARY KEY, name text, made text DEFAULT 'server')");
+    }
+
+    @AfterAll
+    static void stop() {
+        f.close();
+    }
+
+    private static long now() {
+        return Hlc.ofMillis(System.currentTimeMillis());
+    }
+
+    /** The entries {@code c} received for {@code table} row {@code id} at feed position {@code seq}. */
+    private static List<FeedEntry> entries(TestClient c, long seq, String table, int id) {
+        return c.entries().stream()
+                .filter(e -> e.seq() == seq && e.table().equals(table) && e.pk().get("id").asInt() == id).toList();
+    }
+
+    @Test
+    void ownInsertsAndDeletesDoNotComeBackButReachOthers() {
+        TestClient a = f.client("echo-a", 0);
+        TestClient b = f.client("echo-b", 0);
+        long h = now();
+        a.push(tx(1, h, insert("plain", obj("id", 1), obj("id", 1, "name", "tab\t\"quoted\" ünï", "qty", 3,
+                "note", null, "flag", true))));
+        long s1 = a.awaitAck(1).seq();
+        a.push(tx(2, h + 1, delete("plain", obj("id", 1))));
+        long s2 = a.awaitAck(2).seq();
+
+        a.awaitCursor(s2);
+        b.awaitCursor(s2);
+        assertEquals(List.of(), entries(a, s1, "plain", 1), "own insert echoed");
+        assertEquals(List.of(), entries(a, s2, "plain", 1), "own delete echoed");
+        FeedEntry seen = entries(b, s1, "plain", 1).get(0);
+        assertEquals("tab\t\"quoted\" ünï", seen.row().get("name").asText());
+        assertEquals(FeedKind.DELETE, entries(b, s2, "plain", 1).get(0).kind());
+    }
+
+    @Test
+    void whatPostgresChangedComesBack() {
+        TestClient a = f.client("echo-c", 0);
+        long h = now();
+        a.push(tx(1, h,
+                insert("typed", obj("id", 1), obj("id", 1, "price", new BigDecimal("1.5"), "at", null)),
+                insert("typed", obj("id", 2), obj("id", 2, "price", null, "at", "2026-01-02 03:04:05")),
+                insert("shouted", obj("id", 1), obj("id", 1, "name", "quiet")),
+                insert("defaulted", obj("id", 1), obj("id", 1, "name", "x"))));
+        long s = a.awaitAck(1).seq();
+        a.awaitCursor(s);
+        // 1.50 in PostgreSQL (this client's JSON reader reads it as 1.5: it only shows the entry came back)
+        assertEquals(0, new BigDecimal("1.5").compareTo(entries(a, s, "typed", 1).get(0).row().get("price").decimalValue()));
+        assertEquals("2026-01-02T03:04:05+00:00", entries(a, s, "typed", 2).get(0).row().get("at").asText());
+        assertEquals("QUIET", entries(a, s, "shouted", 1).get(0).row().get("name").asText());
+        assertEquals("server", entries(a, s, "defaulted", 1).get(0).row().get("made").asText());
+    }
+
+    @Test
+    void anInsertMergedIntoNewerValuesComesBackAsMerged() {
+        f.execute("INSERT INTO plain (id, name, qty) VALUES (10, 'server', 9)");
+        TestClient a = f.client("echo-d", 0);
+        // Older than the direct write: PostgreSQL keeps its values.
+        long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
+        a.push(tx(1, old, insert("plain", obj("id", 10), obj("id", 10, "name", "client", "qty", 1, "note", null, "flag", null))));
+        long s = a.awaitAck(1).seq();
+        a.awaitCursor(s);
+        List<FeedEntry> back = entries(a, s, "plain", 10);
+        assertEquals(1, back.size(), back.toString());
+        assertEquals("server", back.get(0).row().get("name").asText());
+        assertEquals(9, back.get(0).row().get("qty").asInt());
+    }
+
+    @Test
+    void aDeleteThatLostComesBackWithTheRow() {
+        f.execute("INSERT INTO plain (id, name, qty) VALUES (20, 'kept', 1)");
+        TestClient a = f.client("echo-e", 0);
+        long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
+        a.push(tx(1, old, delete("plain", obj("id", 20))));
+        long s = a.awaitAck(1).seq();
+        a.awaitCursor(s);
+        assertEquals(1, f.queryLong("SELECT count(*) FROM plain WHERE id = 20"));
+        List<FeedEntry> back = entries(a, s, "plain", 20);
+        assertEquals(1, back.size(), back.toString());
+        assertEquals(FeedKind.UPSERT, back.get(0).kind());
+        assertEquals("kept", back.get(0).row().get("name").asText());
+    }
+
+    @Test
+    void updatesAndKeysWrittenTwiceComeBack() {
+        TestClient a = f.client("echo-f", 0);
+        long h = now();
+        a.push(tx(1, h, insert("plain", obj("id", 30), obj("id", 30, "name", "a", "qty", 1, "note", null, "flag", null))));
+        long s1 = a.awaitAck(1).seq();
+        a.push(tx(2, h + 1, update("plain", obj("id", 30), obj("qty", 2))));
+        long s2 = a.awaitAck(2).seq();
+        a.push(tx(3, h + 2,
+                insert("plain", obj("id", 31), obj("id", 31, "name", "b", "qty", 1, "note", null, "flag", null)),
+                update("plain", obj("id", 31), obj("name", "c"))));
+        long s3 = a.awaitAck(3).seq();
+        a.awaitCursor(s3);
+        assertEquals(List.of(), entries(a, s1, "plain", 30));
+        assertEquals(2, entries(a, s2, "plain", 30).get(0).row().get("qty").asInt());
+        List<FeedEntry> twice = entries(a, s3, "plain", 31);
+        assertTrue(!twice.isEmpty(), "a key named twice in one transaction is echoed");
+        assertEquals("c", twice.get(twice.size() - 1).row().get("name").asText());
+    }
+
+    /**
+     * {@link FeedJson#jsonbText} is what the echo filter compares PostgreSQL's rows with: wherever it gives
+     * a text, PostgreSQL's must be the same, or a value PostgreSQL changed could pass for the client's own.
+     */
+    @Test
+    void jsonbTextIsPostgresOwnOrNothing() throws Exception {
+        Random random = new Random(7);
+        String[] pieces = {"a", "Z", "é", "漢", "😀", "\"", "\\", "/", "\n", "\t", "\r", "\b", "\f", "\u0001", "\u001f",
+                "\u007f", " ", "'", "{", "}", ",", ":", "0"};
+        int rendered = 0;
+        try (Connection c = f.connection();
+             PreparedStatement ps = c.prepareStatement("SELECT ?::jsonb::text")) {
+            for (int round = 0; round < 400; round++) {
+                ObjectNode o = MessageCodec.JSON.createObjectNode();
+                int fields = random.nextInt(6);
+                for (int i = 0; i < fields; i++) {
+                    StringBuilder key = new StringBuilder();
+                    for (int k = random.nextInt(4); k >= 0; k--) {
+                        key.append(pieces[random.nextInt(pieces.length)]);
+                    }
+                    switch (random.nextInt(8)) {
+                        case 0 -> o.put(key.toString(), random.nextLong());
+                        case 1 -> o.put(key.toString(), random.nextInt(2000) - 1000);
+                        case 2 -> o.put(key.toString(), new BigDecimal(random.nextInt(100000) - 50000).movePointLeft(random.nextInt(8)));
+                        case 3 -> o.put(key.toString(), new BigDecimal("1E+" + random.nextInt(5)));
+                        case 4 -> o.put(key.toString(), random.nextBoolean());
+                        case 5 -> o.putNull(key.toString());
+                        case 6 -> o.put(key.toString(), random.nextDouble());
+                        default -> {
+                            StringBuilder v = new StringBuilder();
+                            for (int k = random.nextInt(6); k > 0; k--) {
+                                v.append(pieces[random.nextInt(pieces.length)]);
+                            }
+                            o.put(key.toString(), v.toString());
+                        }
+                    }
+                }
+                String ours = FeedJson.jsonbText(o);
+                ps.setString(1, MessageCodec.JSON.writeValueAsString(o));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (ours != null) {
+                        assertEquals(rs.getString(1), ours, "for " + o);
+                        rendered++;
+                    }
+                }
+            }
+        }
+        assertTrue(rendered > 150, "only " + rendered + " of 400 objects rendered");
+        assertNull(FeedJson.jsonbText((ObjectNode) MessageCodec.JSON.readTree("{\"a\": [1]}")));
+        assertNull(FeedJson.jsonbText(MessageCodec.JSON.createObjectNode().put("a", 0.1d)));
+        assertNotNull(FeedJson.jsonbText(obj()));
+    }
+}
