@@ -49,6 +49,8 @@ class EchoTest {
                         + " NEW.name := upper(NEW.name); RETURN NEW; END $$",
                 "CREATE TRIGGER shout BEFORE INSERT ON shouted FOR EACH ROW EXECUTE FUNCTION shout()",
                 "CREATE TABLE defaulted (id int PRIMARY KEY, name text, made text DEFAULT 'server')");
+        // A first commit, so that every client here can start at a head above 0 (see atHead).
+        f.execute("INSERT INTO defaulted (id, name) VALUES (0, 'seed')");
     }
 
     @AfterAll
@@ -60,6 +62,11 @@ class EchoTest {
         return Hlc.ofMillis(System.currentTimeMillis());
     }
 
+    /** A client that starts at the feed's head: no snapshot, whose rows would stand in for the feed's entries. */
+    private static TestClient atHead(String node) {
+        return f.client(node, f.queryLong("SELECT max(seq) FROM syncsqlite.commit_log"));
+    }
+
     /** The entries {@code c} received for {@code table} row {@code id} at feed position {@code seq}. */
     private static List<FeedEntry> entries(TestClient c, long seq, String table, int id) {
         return c.entries().stream()
@@ -68,8 +75,8 @@ class EchoTest {
 
     @Test
     void ownInsertsAndDeletesDoNotComeBackButReachOthers() {
-        TestClient a = f.client("echo-a", 0);
-        TestClient b = f.client("echo-b", 0);
+        TestClient a = atHead("echo-a");
+        TestClient b = atHead("echo-b");
         long h = now();
         a.push(tx(1, h, insert("plain", obj("id", 1), obj("id", 1, "name", "tab\t\"quoted\" ünï", "qty", 3,
                 "note", null, "flag", true))));
@@ -88,7 +95,7 @@ class EchoTest {
 
     @Test
     void whatPostgresChangedComesBack() {
-        TestClient a = f.client("echo-c", 0);
+        TestClient a = atHead("echo-c");
         long h = now();
         a.push(tx(1, h,
                 insert("typed", obj("id", 1), obj("id", 1, "price", new BigDecimal("1.5"), "at", null)),
@@ -107,7 +114,7 @@ class EchoTest {
     @Test
     void anInsertMergedIntoNewerValuesComesBackAsMerged() {
         f.execute("INSERT INTO plain (id, name, qty) VALUES (10, 'server', 9)");
-        TestClient a = f.client("echo-d", 0);
+        TestClient a = atHead("echo-d");
         // Older than the direct write: PostgreSQL keeps its values.
         long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
         a.push(tx(1, old, insert("plain", obj("id", 10), obj("id", 10, "name", "client", "qty", 1, "note", null, "flag", null))));
@@ -122,7 +129,7 @@ class EchoTest {
     @Test
     void aDeleteThatLostComesBackWithTheRow() {
         f.execute("INSERT INTO plain (id, name, qty) VALUES (20, 'kept', 1)");
-        TestClient a = f.client("echo-e", 0);
+        TestClient a = atHead("echo-e");
         long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
         a.push(tx(1, old, delete("plain", obj("id", 20))));
         long s = a.awaitAck(1).seq();
@@ -136,7 +143,7 @@ class EchoTest {
 
     @Test
     void updatesAndKeysWrittenTwiceComeBack() {
-        TestClient a = f.client("echo-f", 0);
+        TestClient a = atHead("echo-f");
         long h = now();
         a.push(tx(1, h, insert("plain", obj("id", 30), obj("id", 30, "name", "a", "qty", 1, "note", null, "flag", null))));
         long s1 = a.awaitAck(1).seq();
