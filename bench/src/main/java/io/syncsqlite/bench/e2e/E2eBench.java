@@ -272,6 +272,8 @@ public final class E2eBench {
                     double secs = (System.nanoTime() - t0) / 1e9;
                     record("1 client->PG sustained", "syncsqlite", "rows/s", true, n / secs);
                     log("1", r, "syncsqlite %d rows in %.2f s = %.0f rows/s", n, secs, n / secs);
+                    // Not timed: how much of its own upload the relay sent back to the client (the echo).
+                    log("1", r, "row images the relay sent the client: %d", settledMetric(relay, "syncsqlite_feed_entries_out_total"));
                 }
             }
         } finally {
@@ -691,7 +693,27 @@ public final class E2eBench {
     // ------------------------------------------------------------------ helpers
 
     private Relay startRelay(String db) throws Exception {
-        return Relay.start(RelayConfig.of(pg.url(db, null), pg.user(), pg.password()).withHost("127.0.0.1").withPort(0));
+        return Relay.start(RelayConfig.of(pg.url(db, null), pg.user(), pg.password()).withHost("127.0.0.1").withPort(0)
+                .withHttpPort(0));
+    }
+
+    /** A counter of the relay's {@code /metrics}, once it has not moved for half a second (at most 10 s). */
+    private static long settledMetric(Relay relay, String name) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest get = java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + relay.httpPort() + "/metrics")).build();
+        long last = -1;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            long value = http.send(get, java.net.http.HttpResponse.BodyHandlers.ofString()).body().lines()
+                    .filter(l -> l.startsWith(name + " ")).mapToLong(l -> (long) Double.parseDouble(l.substring(name.length() + 1)))
+                    .findFirst().orElse(-1);
+            if (value == last || System.nanoTime() > deadline) {
+                return value;
+            }
+            last = value;
+            Thread.sleep(500);
+        }
     }
 
     private static String onlineUrl(Path file, Relay relay) {
