@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Leaves out of one client's feed the entries that only repeat what the client itself wrote: the images
@@ -37,14 +38,18 @@ import java.util.TreeMap;
  * back: the client sends only the columns it changed, so the image's other columns cannot be checked
  * against what it holds.
  *
- * <p>Memory: at most {@link #MAX_BYTES} of expected entries; a transaction that would go above is not
- * recorded (its echo is sent). Entries are dropped once the feed has passed their position.
+ * <p>Memory: at most {@link #MAX_BYTES} of expected entries per session and {@link #MAX_TOTAL_BYTES} for all
+ * sessions of the JVM (thousands of clients uploading at once after an outage, their feeds held back by
+ * their flow windows); a transaction that would go above is not recorded, and its echo is sent. Entries
+ * are dropped once the feed has passed their position, normally milliseconds after the acknowledgement.
  *
  * <p>Not thread-safe: used on its session's lane only.
  */
 final class EchoFilter {
 
-    static final long MAX_BYTES = 4L << 20;
+    static final long MAX_BYTES = 1L << 20;
+    static final long MAX_TOTAL_BYTES = 64L << 20;
+    private static final AtomicLong TOTAL = new AtomicLong();
 
     /** Feed position → row key ({@link FeedCommit#rowKey}) → the entry that would repeat the client's write. */
     private final TreeMap<Long, Map<String, String>> expected = new TreeMap<>();
@@ -85,8 +90,26 @@ final class EchoFilter {
         if (entries.isEmpty() || bytes + size > MAX_BYTES) {
             return;
         }
+        if (TOTAL.addAndGet(size) > MAX_TOTAL_BYTES) {
+            TOTAL.addAndGet(-size);
+            return;
+        }
         expected.put(seq, entries);
         bytes += size;
+    }
+
+    private void release(Map<String, String> entries) {
+        long size = 0;
+        for (String e : entries.values()) {
+            size += e.length();
+        }
+        bytes -= size;
+        TOTAL.addAndGet(-size);
+    }
+
+    /** Expected entries held by every session of this JVM, in chars (for tests). */
+    static long totalHeld() {
+        return TOTAL.get();
     }
 
     /** The row an insert asks for, as PostgreSQL's {@code jsonb} text: its values with its key; null if unsure. */
@@ -108,7 +131,7 @@ final class EchoFilter {
         if (mine == null) {
             return c;
         }
-        bytes -= mine.values().stream().mapToLong(String::length).sum();
+        release(mine);
         if (c.more()) {
             return c; // a commit read in parts: sent whole, as its parts come
         }
@@ -143,14 +166,16 @@ final class EchoFilter {
     void passed(long through) {
         var head = expected.headMap(through, true);
         for (Map<String, String> m : head.values()) {
-            bytes -= m.values().stream().mapToLong(String::length).sum();
+            release(m);
         }
         head.clear();
     }
 
     /** Forgets everything (the session ends, or a snapshot replaces the feed). */
     void clear() {
+        for (Map<String, String> m : expected.values()) {
+            release(m);
+        }
         expected.clear();
-        bytes = 0;
     }
 }
