@@ -112,8 +112,25 @@ final class EchoFilter {
         return TOTAL.get();
     }
 
-    /** The row an insert asks for, as PostgreSQL's {@code jsonb} text: its values with its key; null if unsure. */
+    /**
+     * The row an insert asks for, as PostgreSQL's {@code jsonb} text: its values with its key; null where the
+     * client may hold something else than it sent, or hold it otherwise than PostgreSQL shows it:
+     * <ul>
+     *   <li>counter amounts: while the insert is pending, the client shows a counter as the server's
+     *       value plus its pending amount, and a server image it applied meanwhile (another client's row,
+     *       deleted since) leaves the sum there; only the echo resets it (EchoReviewTest);</li>
+     *   <li>text that starts with {@code \x}: the protocol's form of a BLOB, so a text value of that shape
+     *       in a BLOB column becomes {@code bytea} in PostgreSQL, and the client turns it into bytes only
+     *       when the echo comes back.</li>
+     * </ul>
+     */
     private static String insertedRow(RowChange c) {
+        if (!c.deltas().isEmpty()) {
+            return null;
+        }
+        if (blobLike(c.values()) || blobLike(c.pk())) {
+            return null;
+        }
         ObjectNode row = c.values().deepCopy();
         for (var it = c.pk().fields(); it.hasNext(); ) {
             var f = it.next();
@@ -160,6 +177,16 @@ final class EchoFilter {
         }
         return entries.size() == c.entries().size() ? c
                 : new FeedCommit(c.seq(), entries, keys, size, rows, false, c.lastId());
+    }
+
+    private static boolean blobLike(ObjectNode o) {
+        for (var it = o.elements(); it.hasNext(); ) {
+            var v = it.next();
+            if (v.isTextual() && v.textValue().regionMatches(true, 0, "\\x", 0, 2)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Forgets what the feed has passed: positions up to {@code through}. */
