@@ -12,9 +12,9 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * From a review of the relay's echo filter (EchoFilter): cases where the echo of a client's own insert,
- * though PostgreSQL stored it exactly as sent, is not a no-op on the client, so the relay must send it.
- * Both failed before the filter declined them (counter amounts; text shaped like a BLOB).
+ * Why the relay sends a client the echo of its own writes, even where PostgreSQL stored them exactly as
+ * sent: cases where applying that echo is not a no-op on the client. From the review of an echo filter
+ * that left such entries out (withdrawn, docs/BENCHMARKS.md); each of these failed with it.
  */
 class EchoReviewTest {
 
@@ -30,7 +30,7 @@ class EchoReviewTest {
      * A counter column shows the server's value plus the pending amount: while the client's insert of
      * 'Food' (amount 5) waits, it applies an older server image of the row (count 7, another writer's
      * row that was deleted since) as 7 + 5 = 12. The server then creates the row from the insert alone:
-     * count 5, exactly what the client sent, so the relay would leave the echo out. But the echo is not a
+     * count 5, exactly what the client sent, so a filter would leave the echo out. But the echo is not a
      * no-op: it is what sets the client's 12 back to 5. Without it the client stays at 12, PostgreSQL at 5.
      *
      * <p>The filler commit (1000 rows) only keeps catch-up compaction from merging the older image with
@@ -72,8 +72,8 @@ class EchoReviewTest {
 
     /**
      * A BLOB column holding text that looks like bytea ({@code '\x41'}): it is sent as that text, which
-     * PostgreSQL's bytea column stores as the byte 0x41 and shows as the same text, so the echo would be
-     * left out. Applied, it makes the client's value the BLOB x'41' that every other client holds
+     * PostgreSQL's bytea column stores as the byte 0x41 and shows as the same text, so a filter would
+     * leave the echo out. Applied, it makes the client's value the BLOB x'41' that every other client holds
      * (LocalStore.bind turns "\x.." into bytes for a BLOB column); left out, the writer alone would keep a TEXT.
      */
     @Test

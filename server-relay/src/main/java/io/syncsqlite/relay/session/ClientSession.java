@@ -114,8 +114,6 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final ArrayDeque<FeedCommit> backlog = new ArrayDeque<>();
     private FeedCommit partial;
     private int partialIndex;
-    /** This client's own writes, to be left out of its feed where they would only repeat themselves. */
-    private final EchoFilter echo = new EchoFilter();
 
     /**
      * @param onEnd runs once on the lane when the session has released everything (for the registry)
@@ -368,9 +366,6 @@ public final class ClientSession implements ChangeFeed.Listener {
                 close(CloseCodes.INTERNAL_ERROR, "relay cannot apply now, resend later");
                 return;
             }
-            if (answer instanceof Message.Ack ack) {
-                echo.acknowledged(tx, ack.seq(), sentThrough);
-            }
             send(MessageCodec.encode(answer));
         }
         pump();
@@ -419,7 +414,6 @@ public final class ClientSession implements ChangeFeed.Listener {
             snapshot = null;
             snapshotPending = false;
             sentThrough = through;
-            echo.passed(through);
             scopeDigestThrough = scopeDigest == null ? 0 : through;
         }
         send(FeedJson.changes(entries, through, total));
@@ -486,7 +480,6 @@ public final class ClientSession implements ChangeFeed.Listener {
         metrics.sent(batch.size());
         window.sent(through);
         sentThrough = through;
-        echo.passed(through);
         return true;
     }
 
@@ -499,9 +492,7 @@ public final class ClientSession implements ChangeFeed.Listener {
     private void fillBacklog() throws SQLException {
         List<FeedCommit> commits = feed.read(sentThrough, READ_COMMITS);
         if (scope == null) {
-            for (FeedCommit c : commits) {
-                backlog.add(echo.filter(c));
-            }
+            backlog.addAll(commits);
             return;
         }
         for (FeedCommit c : commits) {
@@ -509,14 +500,13 @@ public final class ClientSession implements ChangeFeed.Listener {
                 resyncScope();
                 return;
             }
-            backlog.add(echo.filter(visible(c)));
+            backlog.add(visible(c));
         }
     }
 
     /** The user's scope changed: drop what was queued and send a snapshot of the new scope. */
     private void resyncScope() throws SQLException {
         backlog.clear();
-        echo.clear();
         partial = null;
         // Not the scope the client holds any more: nothing is stored until the new snapshot is confirmed.
         scopeDigest = null;
@@ -652,7 +642,6 @@ public final class ClientSession implements ChangeFeed.Listener {
         window.sent(through);
         if (last) {
             sentThrough = partial.seq();
-            echo.passed(sentThrough);
             partial = null;
         }
     }
@@ -688,7 +677,6 @@ public final class ClientSession implements ChangeFeed.Listener {
             snapshot = null;
         }
         backlog.clear();
-        echo.clear();
         partial = null;
         onEnd.run();
     }
