@@ -58,10 +58,11 @@ class EchoSecondReviewTest {
 
     /**
      * A transaction rejected before PostgreSQL (Validation: here it also writes a table the relay does not
-     * sync, 42P01) comes back with no current rows, so the client reverts nothing: its update of 'k' stays
+     * sync, 42P01) came back with no current rows, so the client reverted nothing: its update of 'k' stayed
      * in the file. The client's earlier insert of 'k', acknowledged and stored by PostgreSQL exactly as
      * sent, has an echo that sets 'k' back to PostgreSQL's value; without it, the client would keep the
-     * rejected value while PostgreSQL and every other client have the inserted one.
+     * rejected value while PostgreSQL and every other client have the inserted one. (The rejection now
+     * carries the rows to revert to as well, RefusedBeforePostgresTest; this checks the two agree.)
      */
     @Test
     void updateRejectedBeforePostgresIsUndoneOnlyByTheEchoOfTheEarlierInsert() throws Exception {

@@ -157,7 +157,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 ops = Validation.validate(catalog, tx);
             } catch (InvalidChange still) {
                 log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, still.sqlState());
-                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(), List.of());
+                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(), currentRows(tx, scope));
             }
         }
         int compensations = 0;
@@ -278,12 +278,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             c.rollback();
             return new Message.Ack(tx.id(), client[1]);
         }
-        List<FeedEntry> current = logCurrentRows(c, node, ops);
-        if (scope != null) {
-            // The client reverts to these; a row outside its scope is one it must not see: it reverts to none.
-            current = current.stream().map(e -> e.row() == null || scope.contains(e.table(), e.row()) ? e
-                    : new FeedEntry(0, e.table(), FeedKind.DELETE, e.pk(), null, e.hlc())).toList();
-        }
+        List<FeedEntry> current = visible(currentRows(c, node, ops), scope);
         TxRun.markCommit(c, node, tx.id());
         c.commit();
         log.info("rejected tx {} of node {}: SQLState {}", tx.id(), node, sqlState);
@@ -294,7 +289,55 @@ public final class PostgresChangeApplier implements ChangeApplier {
         return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause, scope == null), current);
     }
 
-    private List<FeedEntry> logCurrentRows(Connection c, String node, List<Op> ops) throws SQLException {
+    /**
+     * For a transaction refused before PostgreSQL (its names or values do not validate): the current images
+     * of the rows it names that the relay can address, for the client to revert to. A client reverts only
+     * the rows a {@link Message.Reject} carries, so without them a synced row written in the same
+     * transaction as, say, a local-only table kept the refused value for good. Read, not logged: nothing
+     * was written, and a resend is refused again the same way.
+     *
+     * @throws ApplyFailure the rows cannot be read now: the client resends later instead of keeping values
+     *                      the relay refused
+     */
+    private List<FeedEntry> currentRows(ClientTx tx, Scope scope) throws ApplyFailure {
+        List<Op> ops = Validation.addressable(catalog, tx);
+        if (ops.isEmpty()) {
+            return List.of();
+        }
+        Connection c;
+        try {
+            c = pool.borrow(BORROW_TIMEOUT);
+        } catch (SQLException e) {
+            throw new ApplyFailure("no database connection", e);
+        }
+        boolean broken = false;
+        try {
+            List<FeedEntry> current = visible(currentRows(c, null, ops), scope);
+            c.commit();
+            return current;
+        } catch (SQLException e) {
+            broken = !rollbackQuietly(c);
+            throw new ApplyFailure("could not read the rows of refused tx " + tx.id() + ": SQLState "
+                    + PgErrors.sqlState(e), e);
+        } finally {
+            pool.release(c, broken);
+        }
+    }
+
+    /** The client reverts to these; a row outside its scope is one it must not see: it reverts to none. */
+    private static List<FeedEntry> visible(List<FeedEntry> current, Scope scope) {
+        if (scope == null) {
+            return current;
+        }
+        return current.stream().map(e -> e.row() == null || scope.contains(e.table(), e.row()) ? e
+                : new FeedEntry(0, e.table(), FeedKind.DELETE, e.pk(), null, e.hlc())).toList();
+    }
+
+    /**
+     * The current image (or a delete) of each row {@code ops} name, logged into the feed as the outcome of
+     * {@code node}'s transaction, or, with {@code node} null, only read.
+     */
+    private List<FeedEntry> currentRows(Connection c, String node, List<Op> ops) throws SQLException {
         Map<TableInfo, Set<String>> keys = new LinkedHashMap<>();
         for (Op op : ops) {
             keys.computeIfAbsent(op.table(), t -> new LinkedHashSet<>()).add(op.pkJson());
@@ -304,9 +347,13 @@ public final class PostgresChangeApplier implements ChangeApplier {
             // A key PostgreSQL cannot even parse (the reason for the rejection, perhaps) has no current
             // row: skip that table's keys rather than fail the rejection.
             Savepoint sp = c.setSavepoint();
-            try (PreparedStatement ps = c.prepareStatement(statements(e.getKey()).logCurrent())) {
-                ps.setString(1, node);
-                ps.setString(2, "[" + String.join(",", e.getValue()) + "]");
+            TableStatements st = statements(e.getKey());
+            try (PreparedStatement ps = c.prepareStatement(node == null ? st.readCurrent() : st.logCurrent())) {
+                int i = 1;
+                if (node != null) {
+                    ps.setString(i++, node);
+                }
+                ps.setString(i, "[" + String.join(",", e.getValue()) + "]");
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         String row = rs.getString(2);

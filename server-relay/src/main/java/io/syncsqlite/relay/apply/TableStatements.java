@@ -25,6 +25,7 @@ final class TableStatements {
     private final String lockTable;
     private final String presence;
     private final String logCurrent;
+    private final String readCurrent;
     private final String delete;
     private final Map<String, String> inserts = new ConcurrentHashMap<>();
     private final Map<String, String> updates = new ConcurrentHashMap<>();
@@ -68,16 +69,18 @@ final class TableStatements {
         // A key without a row is logged as a delete whose previous values are {"~origin": node}: it deleted
         // nothing, so it took no row out of anyone's scope or membership, and only the client whose
         // transaction named the key needs to hear it (see ClientSession.visible).
-        this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc, old) SELECT "
-                + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
-                + Sql.pkObject("k.", pk) + ", CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END, "
-                + "coalesce(" + Sql.rowHlc("rc", table) + ", 0), "
-                + "CASE WHEN " + firstPk + " IS NULL THEN jsonb_build_object('" + FeedRow.NO_ROW_ORIGIN + "', ?::text) END "
-                + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
+        String image = "CASE WHEN " + firstPk + " IS NULL THEN NULL ELSE to_jsonb(t.*) END";
+        String hlc = "coalesce(" + Sql.rowHlc("rc", table) + ", 0)";
+        String rows = "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "LEFT JOIN " + q + " AS t ON " + Sql.pkEquals("t.", "k.", pk) + " "
                 + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(table.name())
-                + " AND rc.pk = " + Sql.clockKey("k.", table) + " "
-                + "RETURNING pk::text, \"row\"::text, hlc";
+                + " AND rc.pk = " + Sql.clockKey("k.", table) + " ";
+        this.logCurrent = "INSERT INTO syncsqlite.change (tbl, kind, pk, \"row\", hlc, old) SELECT "
+                + Sql.literal(table.name()) + ", CASE WHEN " + firstPk + " IS NULL THEN 'D' ELSE 'U' END, "
+                + Sql.pkObject("k.", pk) + ", " + image + ", " + hlc + ", "
+                + "CASE WHEN " + firstPk + " IS NULL THEN jsonb_build_object('" + FeedRow.NO_ROW_ORIGIN + "', ?::text) END "
+                + rows + "RETURNING pk::text, \"row\"::text, hlc";
+        this.readCurrent = "SELECT " + Sql.pkObject("k.", pk) + "::text, (" + image + ")::text, " + hlc + " " + rows;
 
         this.delete = "DELETE FROM " + q + " AS t USING " + records + " AS r WHERE " + Sql.pkEquals("t.", "r.", pk);
     }
@@ -113,6 +116,11 @@ final class TableStatements {
      */
     String logCurrent() {
         return logCurrent;
+    }
+
+    /** As {@link #logCurrent}, reading only (no node parameter): returns (pk, row, hlc). */
+    String readCurrent() {
+        return readCurrent;
     }
 
     /** Deletes rows. Parameter: JSON array of key objects. */

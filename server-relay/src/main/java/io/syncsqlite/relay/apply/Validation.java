@@ -37,6 +37,23 @@ final class Validation {
         return ops;
     }
 
+    /**
+     * The rows a refused transaction names that the relay can address: one DELETE-shaped op (key only) per
+     * change whose table and key are valid, whatever its values; the rest are skipped.
+     */
+    static List<Op> addressable(Catalog catalog, ClientTx tx) {
+        List<Op> ops = new ArrayList<>(tx.changes().size());
+        for (RowChange change : tx.changes()) {
+            try {
+                ops.add(validate(catalog, new RowChange(change.table(), ChangeKind.DELETE, change.pk(),
+                        MessageCodec.JSON.createObjectNode())));
+            } catch (InvalidChange e) {
+                // a table or key the relay cannot name: no row of it to revert to
+            }
+        }
+        return ops;
+    }
+
     private static Op validate(Catalog catalog, RowChange change) throws InvalidChange {
         TableInfo table = catalog.table(change.table());
         if (table == null) {
