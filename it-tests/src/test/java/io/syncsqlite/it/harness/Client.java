@@ -97,6 +97,17 @@ public final class Client implements AutoCloseable {
         }
     }
 
+    /** Runs the statements in one transaction of the application's connection. */
+    public void transaction(String... sql) throws SQLException {
+        conn.setAutoCommit(false);
+        try {
+            script(sql);
+            conn.commit();
+        } finally {
+            conn.setAutoCommit(true);
+        }
+    }
+
     public List<Map<String, Object>> rows(String sql) throws SQLException {
         return Rows.query(conn, sql);
     }

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 
@@ -93,8 +92,8 @@ class EchoSecondReviewTest {
             Cluster.eventually(() -> c.pgRows("SELECT id FROM items"), r -> r.size() == 1);
 
             a.offline();
-            tx(a, first);
-            tx(a, rejected);
+            a.transaction(first.toArray(String[]::new));
+            a.transaction(rejected.toArray(String[]::new));
             a.online();
 
             String q = "SELECT id, name FROM items WHERE id IN ('k', 'seed') ORDER BY id";
@@ -102,19 +101,6 @@ class EchoSecondReviewTest {
             Thread.sleep(1000); // the rejection and the feed are in
             assertEquals(expected, c.pgRows(q));
             c.awaitConverged(q, a); // without the echo: a keeps the rejected write
-        }
-    }
-
-    private static void tx(Client a, List<String> sql) throws SQLException {
-        var conn = a.connection();
-        conn.setAutoCommit(false);
-        try (var st = conn.createStatement()) {
-            for (String s : sql) {
-                st.executeUpdate(s);
-            }
-            conn.commit();
-        } finally {
-            conn.setAutoCommit(true);
         }
     }
 }

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 
@@ -37,7 +36,7 @@ class RefusedBeforePostgresTest {
             Cluster.eventually(() -> c.pgRows(ITEMS), r -> r.equals(before));
             c.awaitConverged(ITEMS, a, b);
 
-            inOneTransaction(a, "UPDATE items SET name = 'changed' WHERE id = 'kept'",
+            a.transaction("UPDATE items SET name = 'changed' WHERE id = 'kept'",
                     "DELETE FROM items WHERE id = 'gone'",
                     "INSERT INTO items (id, name) VALUES ('new', 'n')",
                     "INSERT INTO drafts (id) VALUES (1)");
@@ -49,19 +48,6 @@ class RefusedBeforePostgresTest {
             Cluster.eventually(() -> c.pgRows(ITEMS), r -> r.equals(after));
             c.awaitConverged(ITEMS, a, b);
             assertEquals(after, c.pgRows(ITEMS));
-        }
-    }
-
-    private static void inOneTransaction(Client a, String... sql) throws SQLException {
-        var conn = a.connection();
-        conn.setAutoCommit(false);
-        try (var st = conn.createStatement()) {
-            for (String s : sql) {
-                st.executeUpdate(s);
-            }
-            conn.commit();
-        } finally {
-            conn.setAutoCommit(true);
         }
     }
 }

@@ -164,12 +164,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
         boolean inOrder = false;
         boolean upsertClocks = false;
         for (int attempt = 1; ; attempt++) {
-            Connection c;
-            try {
-                c = pool.borrow(BORROW_TIMEOUT);
-            } catch (SQLException e) {
-                throw new ApplyFailure("no database connection", e);
-            }
+            Connection c = borrow();
             boolean broken = false;
             TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsertClocks);
             try {
@@ -304,12 +299,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
         if (ops.isEmpty()) {
             return List.of();
         }
-        Connection c;
-        try {
-            c = pool.borrow(BORROW_TIMEOUT);
-        } catch (SQLException e) {
-            throw new ApplyFailure("no database connection", e);
-        }
+        Connection c = borrow();
         boolean broken = false;
         try {
             List<FeedEntry> current = visible(currentRows(c, null, ops), scope);
@@ -413,6 +403,14 @@ public final class PostgresChangeApplier implements ChangeApplier {
             return (ObjectNode) MessageCodec.JSON.readTree(json);
         } catch (IOException | ClassCastException e) {
             throw new SQLException("unexpected JSON from PostgreSQL", "XX000", e);
+        }
+    }
+
+    private Connection borrow() throws ApplyFailure {
+        try {
+            return pool.borrow(BORROW_TIMEOUT);
+        } catch (SQLException e) {
+            throw new ApplyFailure("no database connection", e);
         }
     }
 
