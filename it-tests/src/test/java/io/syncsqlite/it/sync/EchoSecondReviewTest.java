@@ -97,8 +97,7 @@ class EchoSecondReviewTest {
             a.online();
 
             String q = "SELECT id, name FROM items WHERE id IN ('k', 'seed') ORDER BY id";
-            Cluster.eventually(() -> c.pgRows(q), r -> r.equals(expected));
-            Thread.sleep(1000); // the rejection and the feed are in
+            a.awaitSynced(); // both transactions settled (the second by its rejection), their results back
             assertEquals(expected, c.pgRows(q));
             c.awaitConverged(q, a); // without the echo: a keeps the rejected write
         }
