@@ -1,5 +1,6 @@
 package io.syncsqlite.driver;
 
+import io.syncsqlite.driver.capture.OutboxDecoder;
 import io.syncsqlite.driver.jdbc.SyncConnection;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,10 +38,11 @@ class ReviewFindingsTest {
     /** Outbox rows as "pk:S" (stamped marker) or "pk:-", in seq order. */
     private static List<String> outbox(Connection c) throws SQLException {
         List<String> out = new ArrayList<>();
+        OutboxDecoder decoder = new OutboxDecoder(c);
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT pk, hlc IS NOT NULL FROM _sync_outbox ORDER BY seq")) {
+             ResultSet rs = st.executeQuery("SELECT hlc IS NOT NULL, " + OutboxDecoder.COLUMNS + " FROM _sync_outbox ORDER BY seq")) {
             while (rs.next()) {
-                out.add(rs.getString(1) + (rs.getBoolean(2) ? ":S" : ":-"));
+                out.add(decoder.decode(rs, 2).pk() + (rs.getBoolean(1) ? ":S" : ":-"));
             }
         }
         return out;

@@ -7,6 +7,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -17,7 +18,7 @@ import java.util.function.LongSupplier;
  *
  * <p>Runs when a file is first opened and after DDL through the driver. It compares the trigger text it
  * would generate with the text recorded in {@code _sync_tables} and rewrites only what drifted, so opening
- * a connection costs two catalog reads when nothing changed. A table synced for the first time has its
+ * a connection costs two catalog reads and one {@link Layout} lookup per synced table when nothing changed. A table synced for the first time has its
  * existing rows captured as inserts, so data written before syncsqlite was introduced reaches the server,
  * and the file records that its next connection starts from a snapshot ({@link Outbox#SNAPSHOT_NEEDED}).
  *
@@ -99,17 +100,19 @@ public final class CaptureInstaller {
         boolean added = false;
         try (Statement st = conn.createStatement()) {
             for (TableInfo t : synced.values()) {
-                String text = String.join(";\n", TriggerSql.forTable(t));
+                Long layout = Layout.typed(t) ? Layout.of(t).id(conn, t.name()) : null;
+                List<String> triggers = TriggerSql.forTable(t, layout);
+                String text = String.join(";\n", triggers);
                 String before = recorded.remove(t.name());
-                if (text.equals(before) && triggersPresent(conn, t)) {
+                if (text.equals(before) && triggersPresent(conn, t, triggers.size())) {
                     continue;
                 }
                 dropTriggers(st, t.name());
-                for (String sql : TriggerSql.forTable(t)) {
+                for (String sql : triggers) {
                     st.execute(sql);
                 }
                 if (before == null && t.hasPrimaryKey()) {
-                    backfilled |= st.executeUpdate(TriggerSql.backfill(t)) > 0;
+                    backfilled |= st.executeUpdate(TriggerSql.backfill(t, layout)) > 0;
                     added = true;
                 }
                 try (PreparedStatement ps = conn.prepareStatement(
@@ -144,8 +147,7 @@ public final class CaptureInstaller {
         return synced;
     }
 
-    private static boolean triggersPresent(Connection conn, TableInfo t) throws SQLException {
-        int expected = TriggerSql.forTable(t).size();
+    private static boolean triggersPresent(Connection conn, TableInfo t, int expected) throws SQLException {
         try (PreparedStatement ps = conn.prepareStatement(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name LIKE '\\_sync\\_%' ESCAPE '\\'")) {
             ps.setString(1, t.name());

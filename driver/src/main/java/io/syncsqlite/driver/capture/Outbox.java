@@ -3,6 +3,7 @@ package io.syncsqlite.driver.capture;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.StringJoiner;
 
 /**
  * The driver's bookkeeping tables inside the application's SQLite file, and the SQL that maintains them.
@@ -17,6 +18,8 @@ import java.sql.Statement;
  *       that became synced waits for the snapshot that brings its rows, and {@value #RESYNC_PENDING} from
  *       the start of a snapshot that replaces what the file holds until the transaction that completes it.</li>
  *   <li>{@code _sync_tables}: the trigger text installed per synced table, to detect drift.</li>
+ *   <li>{@code _sync_layouts}: which table column each value column of a typed outbox row holds
+ *       ({@link Layout}).</li>
  * </ul>
  *
  * <p>Why the stamp is an UPDATE of the transaction's own last outbox row: an INSERT would change
@@ -62,9 +65,20 @@ public final class Outbox {
     static final String REQUEST_SNAPSHOT = "INSERT INTO _sync_state (k, v) VALUES ('" + SNAPSHOT_NEEDED + "', 1)"
             + " ON CONFLICT (k) DO UPDATE SET v = v + 1";
 
+    /**
+     * How many value columns ({@code v0 ...}) the outbox has for typed capture (see
+     * {@link OutboxDecoder}). Fixed, not grown to the widest table: every declared column costs each captured
+     * row a little even when NULL (about 7 ns per column here, so 64 columns ate the whole gain over JSON),
+     * and a fixed list keeps every reader's SELECT the same. Wider tables are captured as JSON.
+     */
+    public static final int VALUE_COLUMNS = 16;
+
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
-                + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT)",
+                + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT, layout INTEGER, "
+                + valueColumns(" BLOB") + ")",
+        "CREATE TABLE IF NOT EXISTS _sync_layouts (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, cols TEXT NOT NULL,"
+                + " pk TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
         // Integer key ranges the relay reserved for this node, per table (lower-case name).
@@ -100,14 +114,42 @@ public final class Outbox {
             for (String sql : DDL) {
                 st.execute(sql);
             }
-            boolean hasDeltas = false;
-            try (java.sql.ResultSet rs = st.executeQuery("SELECT 1 FROM pragma_table_info('_sync_outbox') WHERE name = 'deltas'")) {
-                hasDeltas = rs.next();
-            }
-            if (!hasDeltas) {
+            if (!hasColumn(st, "deltas")) {
                 // files created before counters existed
                 st.execute("ALTER TABLE _sync_outbox ADD COLUMN deltas TEXT");
             }
+            if (!hasColumn(st, "layout")) {
+                // files created before typed capture: their rows keep their JSON, new rows are typed
+                st.execute("ALTER TABLE _sync_outbox ADD COLUMN layout INTEGER");
+                for (int i = 0; i < VALUE_COLUMNS; i++) {
+                    st.execute("ALTER TABLE _sync_outbox ADD COLUMN v" + i + " BLOB");
+                }
+            }
         }
+    }
+
+    private static boolean hasColumn(Statement st, String name) throws SQLException {
+        try (java.sql.ResultSet rs = st.executeQuery(
+                "SELECT 1 FROM pragma_table_info('_sync_outbox') WHERE name = '" + name + "'")) {
+            return rs.next();
+        }
+    }
+
+    /** {@code v0, v1, ...}: the value columns, for a SELECT list. */
+    static String valueColumnList() {
+        return valueColumns("");
+    }
+
+    /**
+     * Declared BLOB, the affinity that converts nothing, so each value keeps its storage class. Not
+     * without a type, which converts nothing either: an empty type name breaks Hibernate's schema update,
+     * which splits every column's type name it reads from the catalog (JpaTwoClientsTest).
+     */
+    private static String valueColumns(String type) {
+        StringJoiner j = new StringJoiner(", ");
+        for (int i = 0; i < VALUE_COLUMNS; i++) {
+            j.add("v" + i + type);
+        }
+        return j.toString();
     }
 }

@@ -10,9 +10,11 @@ import java.util.StringJoiner;
  * <p>Per table: an AFTER INSERT trigger (every column), an AFTER UPDATE trigger when the key is unchanged
  * (every column plus a {@code changed} string of {@code 0}/{@code 1} per column, so the sync client sends
  * only changed columns), an AFTER UPDATE trigger for key changes (delete of the old key, insert of the new
- * row) and an AFTER DELETE trigger. Values are built with {@code json_object} inside SQLite, which costs
- * a few microseconds per row and no round trip to Java. BLOB values become the text {@code \x<hex>},
- * PostgreSQL's bytea form; only columns with BLOB affinity (declared BLOB or untyped) pay for that check.
+ * row) and an AFTER DELETE trigger. A row image is copied column by column into the outbox's value
+ * columns when the table fits them ({@link Layout}: no JSON is built while the application writes, which
+ * was most of what capturing an update cost), else built with {@code json_object}, where BLOB values
+ * become the text {@code \x<hex>}, PostgreSQL's bytea form (only columns with BLOB affinity, declared BLOB
+ * or untyped, pay for that check). Deleted keys are always JSON: a delete carries nothing else.
  * A table without a primary key gets triggers that abort every write with a clear message: syncing it
  * silently wrong would be worse than refusing.
  *
@@ -25,47 +27,72 @@ public final class TriggerSql {
     private TriggerSql() {
     }
 
-    /** The CREATE TRIGGER statements for {@code t}, in a stable order and text (used to detect drift). */
-    public static List<String> forTable(TableInfo t) {
+    /**
+     * The CREATE TRIGGER statements for {@code t}, in a stable order and text (used to detect drift).
+     *
+     * @param layout the id of {@code t}'s {@link Layout} when its rows are captured typed
+     *               ({@link Layout#typed}), else {@code null} (JSON)
+     */
+    public static List<String> forTable(TableInfo t, Long layout) {
         if (!t.hasPrimaryKey()) {
             return refuse(t);
         }
         String tbl = quote(t.name());
         String lit = literal(t.name());
-        String pkNew = jsonObject(t, t.pk(), "NEW");
         String pkOld = jsonObject(t, t.pk(), "OLD");
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
-        String valsNew = jsonObject(t, allNames, "NEW");
         String sameKey = compare(t.pk(), "IS", " AND ");
         String anyChange = compare(allNames, "IS NOT", " OR ");
         StringJoiner changed = new StringJoiner(" || ");
         for (String c : allNames) {
             changed.add("(OLD." + quote(c) + " IS NOT NEW." + quote(c) + ")");
         }
+        String newRow = "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") VALUES (" + lit + ", "
+                + Outbox.OP_INSERT + ", " + rowValues(t, layout, "NEW") + ");";
         List<String> out = new ArrayList<>();
-        out.add("CREATE TRIGGER " + quote(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " BEGIN"
-                + " INSERT INTO _sync_outbox (tbl, op, pk, vals) VALUES (" + lit + ", " + Outbox.OP_INSERT
-                + ", " + pkNew + ", " + valsNew + "); END");
+        out.add("CREATE TRIGGER " + quote(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " BEGIN "
+                + newRow + " END");
         out.add("CREATE TRIGGER " + quote(PREFIX + "upd_" + t.name()) + " AFTER UPDATE ON " + tbl
                 + " WHEN " + sameKey + " AND (" + anyChange + ") BEGIN"
-                + " INSERT INTO _sync_outbox (tbl, op, pk, vals, changed) VALUES (" + lit + ", " + Outbox.OP_UPDATE
-                + ", " + pkNew + ", " + valsNew + ", " + changed + "); END");
+                + " INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ", changed) VALUES (" + lit + ", "
+                + Outbox.OP_UPDATE + ", " + rowValues(t, layout, "NEW") + ", " + changed + "); END");
         out.add("CREATE TRIGGER " + quote(PREFIX + "key_" + t.name()) + " AFTER UPDATE ON " + tbl
                 + " WHEN NOT (" + sameKey + ") BEGIN"
-                + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + ");"
-                + " INSERT INTO _sync_outbox (tbl, op, pk, vals) VALUES (" + lit + ", " + Outbox.OP_INSERT
-                + ", " + pkNew + ", " + valsNew + "); END");
+                + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); "
+                + newRow + " END");
         out.add("CREATE TRIGGER " + quote(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
         return out;
     }
 
-    /** Captures every existing row of {@code t} as an insert (first time a table is synced). */
-    public static String backfill(TableInfo t) {
+    /** Captures every existing row of {@code t} as an insert (first time a table is synced); {@code layout} as above. */
+    public static String backfill(TableInfo t, Long layout) {
+        return "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") SELECT " + literal(t.name()) + ", "
+                + Outbox.OP_INSERT + ", " + rowValues(t, layout, "r") + " FROM " + quote(t.name()) + " AS r";
+    }
+
+    /** The outbox columns a row image goes into: the layout and one value column per table column, or JSON. */
+    private static String rowColumns(TableInfo t, Long layout) {
+        if (layout == null) {
+            return "pk, vals";
+        }
+        StringJoiner j = new StringJoiner(", ", "layout, ", "");
+        for (int i = 0; i < t.columns().size(); i++) {
+            j.add("v" + i);
+        }
+        return j.toString();
+    }
+
+    private static String rowValues(TableInfo t, Long layout, String row) {
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
-        return "INSERT INTO _sync_outbox (tbl, op, pk, vals) SELECT " + literal(t.name()) + ", " + Outbox.OP_INSERT
-                + ", " + jsonObject(t, t.pk(), "r") + ", " + jsonObject(t, allNames, "r")
-                + " FROM " + quote(t.name()) + " AS r";
+        if (layout == null) {
+            return jsonObject(t, t.pk(), row) + ", " + jsonObject(t, allNames, row);
+        }
+        StringJoiner j = new StringJoiner(", ", layout + ", ", "");
+        for (String c : allNames) {
+            j.add(row + "." + quote(c));
+        }
+        return j.toString();
     }
 
     /** Names of every trigger this class may create for a table, for dropping them. */

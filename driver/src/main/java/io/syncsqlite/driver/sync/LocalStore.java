@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.capture.OutboxDecoder;
 import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.capture.TriggerSql;
 import io.syncsqlite.protocol.ChangeKind;
@@ -46,6 +47,7 @@ final class LocalStore implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(LocalStore.class.getName());
 
     private final Connection db;
+    private final OutboxDecoder decoder;
     private final HybridClock clock;
     private final Supplier<Map<String, TableInfo>> tables;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
@@ -112,6 +114,7 @@ final class LocalStore implements AutoCloseable {
     LocalStore(Connection db, HybridClock clock, Supplier<Map<String, TableInfo>> tables, Set<String> counters,
                WriteGate gate) {
         this.db = db;
+        this.decoder = new OutboxDecoder(db);
         this.clock = clock;
         this.tables = tables;
         this.counters = counters;
@@ -193,25 +196,24 @@ final class LocalStore implements AutoCloseable {
         List<RowChange> changes = new ArrayList<>();
         int rows = 0;
         // No LIMIT: reading stops in Java after maxRows, or at the end of the first transaction.
-        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox"
+        PreparedStatement ps = prepared("SELECT seq, hlc, ack, " + OutboxDecoder.COLUMNS + " FROM _sync_outbox"
                 + " WHERE seq > ? ORDER BY seq");
         ps.setLong(1, afterTx);
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                int op = rs.getInt(3);
-                if (op != Outbox.OP_NONE) {
-                    changes.add(rowChange(rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(9)));
+                if (rs.getInt(5) != Outbox.OP_NONE) {
+                    changes.add(rowChange(decoder.decode(rs, 4)));
                 }
-                if (rs.getObject(7) == null) {
+                if (rs.getObject(2) == null) {
                     continue;
                 }
                 // a marker: the transaction ends here
-                if (rs.getObject(8) == null) {
+                if (rs.getObject(3) == null) {
                     if (!out.isEmpty() && rows + changes.size() > maxRows) {
                         break;
                     }
                     rows += changes.size();
-                    out.add(new ClientTx(rs.getLong(1), rs.getLong(7), changes));
+                    out.add(new ClientTx(rs.getLong(1), rs.getLong(2), changes));
                 }
                 changes = new ArrayList<>();
                 if (rows >= maxRows) {
@@ -222,25 +224,26 @@ final class LocalStore implements AutoCloseable {
         return out;
     }
 
-    private RowChange rowChange(String tbl, int op, String pk, String vals, String changed, String deltas)
-            throws SQLException {
-        ObjectNode pkNode = object(pk);
-        ObjectNode added = deltas == null ? MessageCodec.JSON.createObjectNode() : object(deltas);
-        if (op == Outbox.OP_INSERT && !counters.isEmpty()) {
+    private RowChange rowChange(OutboxDecoder.Captured c) throws SQLException {
+        String tbl = c.table();
+        ObjectNode pkNode = c.pk();
+        ObjectNode added = c.deltas() == null ? MessageCodec.JSON.createObjectNode() : OutboxDecoder.object(c.deltas());
+        String changed = c.changed();
+        if (c.op() == Outbox.OP_INSERT && !counters.isEmpty()) {
             // A declared counter's inserted value is an amount: if another client created the row first,
             // the relay adds it rather than resetting the counter.
             String prefix = tbl.toLowerCase(Locale.ROOT) + ".";
-            for (Map.Entry<String, JsonNode> v : object(vals).properties()) {
+            for (Map.Entry<String, JsonNode> v : c.values().properties()) {
                 if (v.getValue().isNumber() && !added.has(v.getKey())
                         && counters.contains(prefix + v.getKey().toLowerCase(Locale.ROOT))) {
                     added.set(v.getKey(), v.getValue());
                 }
             }
         }
-        return switch (op) {
-            case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, object(vals), added);
+        return switch (c.op()) {
+            case Outbox.OP_INSERT -> new RowChange(tbl, ChangeKind.INSERT, pkNode, c.values(), added);
             case Outbox.OP_UPDATE -> {
-                ObjectNode all = object(vals);
+                ObjectNode all = c.values();
                 ObjectNode only = MessageCodec.JSON.createObjectNode();
                 int i = 0;
                 for (Map.Entry<String, JsonNode> e : all.properties()) {
@@ -252,20 +255,8 @@ final class LocalStore implements AutoCloseable {
                 yield new RowChange(tbl, ChangeKind.UPDATE, pkNode, only, added);
             }
             case Outbox.OP_DELETE -> new RowChange(tbl, ChangeKind.DELETE, pkNode, MessageCodec.JSON.createObjectNode());
-            default -> throw new SQLException("unknown outbox op " + op);
+            default -> throw new SQLException("unknown outbox op " + c.op());
         };
-    }
-
-    private static ObjectNode object(String json) throws SQLException {
-        try {
-            JsonNode n = MessageCodec.JSON.readTree(json);
-            if (!(n instanceof ObjectNode o)) {
-                throw new SQLException("outbox value is not a JSON object: " + json.length() + " chars");
-            }
-            return o;
-        } catch (JsonProcessingException e) {
-            throw new SQLException("outbox holds malformed JSON", e);
-        }
     }
 
     /**
@@ -358,14 +349,13 @@ final class LocalStore implements AutoCloseable {
                 low = rs.next() ? rs.getLong(1) : 0;
             }
             List<RowChange> refused = new ArrayList<>();
-            PreparedStatement rows = prepared("SELECT tbl, op, pk, vals, changed, deltas FROM _sync_outbox"
+            PreparedStatement rows = prepared("SELECT " + OutboxDecoder.COLUMNS + " FROM _sync_outbox"
                     + " WHERE seq > ? AND seq <= ? AND op <> 0 ORDER BY seq");
             rows.setLong(1, low);
             rows.setLong(2, tx);
             try (ResultSet rs = rows.executeQuery()) {
                 while (rs.next()) {
-                    refused.add(rowChange(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                            rs.getString(6)));
+                    refused.add(rowChange(decoder.decode(rs, 1)));
                 }
             }
             PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ? AND seq < ?");
@@ -586,19 +576,18 @@ final class LocalStore implements AutoCloseable {
             pending = new PendingOverlay();
             pendingThrough = 0;
         }
-        List<Object[]> open = new ArrayList<>();
-        PreparedStatement ps = prepared("SELECT seq, tbl, op, pk, vals, changed, hlc, ack, deltas FROM _sync_outbox"
+        List<OutboxDecoder.Captured> open = new ArrayList<>();
+        PreparedStatement ps = prepared("SELECT seq, hlc, ack, " + OutboxDecoder.COLUMNS + " FROM _sync_outbox"
                 + " WHERE seq > ? ORDER BY seq");
         ps.setLong(1, pendingThrough);
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                int op = rs.getInt(3);
-                if (op != Outbox.OP_NONE) {
-                    open.add(new Object[]{rs.getString(2), op, rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(9)});
+                if (rs.getInt(5) != Outbox.OP_NONE) {
+                    open.add(decoder.decode(rs, 4));
                 }
-                if (rs.getObject(7) != null) {
+                if (rs.getObject(2) != null) {
                     long seq = rs.getLong(1);
-                    long ack = rs.getObject(8) == null ? Long.MAX_VALUE : rs.getLong(8);
+                    long ack = rs.getObject(3) == null ? Long.MAX_VALUE : rs.getLong(3);
                     addAll(pending, all, open, seq, ack);
                     open.clear();
                     pendingThrough = seq;
@@ -611,15 +600,14 @@ final class LocalStore implements AutoCloseable {
         return pending;
     }
 
-    private void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<Object[]> rows, long tx, long ack)
-            throws SQLException {
-        for (Object[] r : rows) {
-            TableInfo t = all.get(((String) r[0]).toLowerCase(Locale.ROOT));
+    private void addAll(PendingOverlay overlay, Map<String, TableInfo> all, List<OutboxDecoder.Captured> rows,
+                        long tx, long ack) throws SQLException {
+        for (OutboxDecoder.Captured r : rows) {
+            TableInfo t = all.get(r.table().toLowerCase(Locale.ROOT));
             if (t == null || !t.hasPrimaryKey()) {
                 continue;
             }
-            RowChange rc = rowChange((String) r[0], (Integer) r[1], (String) r[2], (String) r[3], (String) r[4],
-                    (String) r[5]);
+            RowChange rc = rowChange(r);
             Set<String> cols = new HashSet<>();
             rc.values().fieldNames().forEachRemaining(n -> cols.add(n.toLowerCase(Locale.ROOT)));
             Map<String, java.math.BigDecimal> added = new HashMap<>();
@@ -628,7 +616,7 @@ final class LocalStore implements AutoCloseable {
                 cols.remove(lower);
                 added.put(lower, d.getValue().decimalValue());
             }
-            overlay.add(RowKey.of(t, rc.pk()), tx, ack, (Integer) r[1], cols, added);
+            overlay.add(RowKey.of(t, rc.pk()), tx, ack, r.op(), cols, added);
         }
     }
 
@@ -861,7 +849,7 @@ final class LocalStore implements AutoCloseable {
                      ResultSet rs = st.executeQuery("SELECT " + TriggerSql.keyJson(t, "r") + ", " + keyColumns
                              + " FROM " + TriggerSql.quote(t.name()) + " AS r")) {
                     while (rs.next()) {
-                        ObjectNode pk = object(rs.getString(1));
+                        ObjectNode pk = OutboxDecoder.object(rs.getString(1));
                         String key = RowKey.of(t, pk);
                         if (!seen.contains(key) && !overlay.at(key, 0).any()) {
                             Object[] values = new Object[t.pk().size()];

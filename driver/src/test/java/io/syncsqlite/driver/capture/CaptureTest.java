@@ -51,13 +51,19 @@ class CaptureTest {
         }
     }
 
-    /** Outbox rows as "op:pk:vals:changed" strings, in order (stamps left out). */
+    /** Outbox rows as "op:pk:vals:changed" strings, decoded as the sync client reads them, in order (stamps left out). */
     private List<String> outbox() throws SQLException {
+        return outbox(conn);
+    }
+
+    static List<String> outbox(Connection conn) throws SQLException {
         List<String> out = new ArrayList<>();
+        OutboxDecoder decoder = new OutboxDecoder(conn);
         try (Statement st = conn.createStatement();
-             ResultSet rs = st.executeQuery("SELECT op, pk, vals, changed FROM _sync_outbox ORDER BY seq")) {
+             ResultSet rs = st.executeQuery("SELECT " + OutboxDecoder.COLUMNS + " FROM _sync_outbox ORDER BY seq")) {
             while (rs.next()) {
-                out.add(rs.getInt(1) + ":" + rs.getString(2) + ":" + rs.getString(3) + ":" + rs.getString(4));
+                OutboxDecoder.Captured c = decoder.decode(rs, 1);
+                out.add(c.op() + ":" + c.pk() + ":" + (c.op() == Outbox.OP_DELETE ? null : c.values()) + ":" + c.changed());
             }
         }
         return out;
