@@ -112,6 +112,7 @@ public final class CaptureInstaller {
                     st.execute(sql);
                 }
                 if (before == null && t.hasPrimaryKey()) {
+                    refuseStrayBytes(conn, t);
                     backfilled |= st.executeUpdate(TriggerSql.backfill(t, layout)) > 0;
                     added = true;
                 }
@@ -145,6 +146,21 @@ public final class CaptureInstaller {
             }
         }
         return synced;
+    }
+
+    /** Existing rows must pass the check the triggers make of new ones (SY001, as SyncSqlState.NOT_SYNCABLE). */
+    private static void refuseStrayBytes(Connection conn, TableInfo t) throws SQLException {
+        String sql = TriggerSql.strayBytes(t);
+        if (sql == null) {
+            return;
+        }
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            if (rs.next()) {
+                throw new SQLException("syncsqlite: column " + t.name() + "." + rs.getString(1)
+                        + " holds bytes, which sync only in a column declared BLOB; declare it BLOB, or change"
+                        + " those values, before syncing the table", "SY001");
+            }
+        }
     }
 
     private static boolean triggersPresent(Connection conn, TableInfo t, int expected) throws SQLException {

@@ -42,6 +42,13 @@ public final class Outbox {
     public static final int OP_UPDATE = 2;
     public static final int OP_DELETE = 3;
 
+    /**
+     * The SET list that turns a marker into an anchor ({@link #OP_NONE}): its row image goes, so the file
+     * keeps no copy of a row that may since have been deleted.
+     */
+    public static final String EMPTY_ANCHOR = "op = " + OP_NONE + ", pk = NULL, vals = NULL, changed = NULL, deltas = NULL,"
+            + " layout = NULL, " + valueColumns(" = NULL");
+
     /** Stamps the current transaction: bind the new HLC. Does nothing when the transaction captured nothing. */
     public static final String STAMP = "UPDATE _sync_outbox SET hlc = ?"
             + " WHERE seq = (SELECT max(seq) FROM _sync_outbox) AND hlc IS NULL";

@@ -89,7 +89,7 @@ public final class OutboxDecoder {
      * nodes, REALs as decimals with trailing zeros stripped (as the shared mapper does; digits as in
      * {@link #decimal}), BLOBs as PostgreSQL's {@code bytea} text.
      */
-    static JsonNode node(Object v) {
+    public static JsonNode node(Object v) {
         if (v == null) {
             return NullNode.getInstance();
         }

@@ -119,6 +119,8 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals("later writer|1|0", row("t1"));
         assertEquals(0, outboxRows(), "settled transactions are pruned");
         assertEquals(0, store.unsettled());
+        assertEquals(0, appLong("SELECT count(*) FROM _sync_outbox WHERE coalesce(pk, vals, changed, deltas, layout, v0, v1, v2,"
+                + " v3) IS NOT NULL"), "the anchor left by pruning keeps no copy of the row");
     }
 
     @Test
