@@ -14,7 +14,8 @@ import java.util.StringJoiner;
  *       contiguous range of {@code seq}. The last row of a committed transaction carries its HLC: that
  *       row is the transaction's <em>marker</em>, and its {@code seq} is the transaction id sent to the
  *       relay. {@code ack} on a marker is the feed position the relay acknowledged the transaction at.</li>
- *   <li>{@code _sync_state}: key/value: node id, feed cursor; {@value #SNAPSHOT_NEEDED} while a table
+ *   <li>{@code _sync_state}: key/value: node id, feed cursor, file {@linkplain #FORMAT format};
+ *       {@value #SNAPSHOT_NEEDED} while a table
  *       that became synced waits for the snapshot that brings its rows, and {@value #RESYNC_PENDING} from
  *       the start of a snapshot that replaces what the file holds until the transaction that completes it.</li>
  *   <li>{@code _sync_tables}: the trigger text installed per synced table, to detect drift.</li>
@@ -115,11 +116,40 @@ public final class Outbox {
         }
     }
 
-    /** Creates the bookkeeping tables if missing. Call inside a write transaction. */
+    /**
+     * The layout of the bookkeeping tables this driver writes, kept in {@code _sync_state} under
+     * {@value #FORMAT_KEY}: 2 since typed capture (1, implied by its absence, before). A file of a newer
+     * format is refused rather than misread: an older driver cannot know what a newer one stores (a driver
+     * before format 2 misreads typed rows, which is why this key now exists).
+     */
+    public static final int FORMAT = 2;
+
+    static final String FORMAT_KEY = "format";
+
+    /**
+     * Creates the bookkeeping tables if missing and brings those of an older format up to {@link #FORMAT}.
+     * Call inside a write transaction.
+     *
+     * @throws SQLException SY003 for a file written by a newer driver
+     */
     public static void create(Connection conn) throws SQLException {
         try (Statement st = conn.createStatement()) {
             for (String sql : DDL) {
                 st.execute(sql);
+            }
+            long format = 1;
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = '" + FORMAT_KEY + "'")) {
+                if (rs.next()) {
+                    format = rs.getLong(1);
+                }
+            }
+            if (format > FORMAT) {
+                throw new SQLException("this SQLite file was written by a newer syncsqlite (file format " + format
+                        + "); this driver reads format " + FORMAT + " and older: upgrade the driver", "SY003");
+            }
+            if (format < FORMAT) {
+                st.execute("INSERT INTO _sync_state (k, v) VALUES ('" + FORMAT_KEY + "', " + FORMAT + ")"
+                        + " ON CONFLICT (k) DO UPDATE SET v = excluded.v");
             }
             if (!hasColumn(st, "deltas")) {
                 // files created before counters existed

@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.StringJoiner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The two outbox formats side by side: typed rows for tables that fit the value columns, JSON for wider
@@ -116,6 +118,30 @@ class TypedCaptureTest {
     }
 
     @Test
+    void aFileOfANewerFormatIsRefusedAndAnOlderOneIsMarkedWithThisFormat() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT)", "INSERT INTO item VALUES (1, 'a')");
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'format'")) {
+                assertTrue(rs.next());
+                assertEquals(Outbox.FORMAT, rs.getInt(1));
+            }
+        }
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
+            exec(raw, "UPDATE _sync_state SET v = " + (Outbox.FORMAT + 1) + " WHERE k = 'format'");
+        }
+        SQLException e = assertThrows(SQLException.class, this::open);
+        assertEquals("SY003", e.getSQLState());
+        assertTrue(e.getMessage().contains("written by a newer syncsqlite (file format " + (Outbox.FORMAT + 1) + ")"),
+                e.getMessage());
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
+            try (Statement st = raw.createStatement(); ResultSet rs = st.executeQuery("SELECT title FROM item")) {
+                assertTrue(rs.next());
+                assertEquals("a", rs.getString(1), "nothing committed is lost");
+            }
+        }
+    }
+
+    @Test
     void aFileWrittenBeforeTypedCaptureKeepsItsPendingRowsReadable() throws SQLException {
         TableInfo item;
         try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
@@ -140,6 +166,10 @@ class TypedCaptureTest {
             exec(c, "INSERT INTO item VALUES (2, 'c', 2.5, x'0C')",
                     "UPDATE item SET title = 'd' WHERE id = 1");
             assertEquals(List.of("json", "json", "typed", "typed"), formats(c));
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'format'")) {
+                assertTrue(rs.next(), "an upgraded file records its format");
+                assertEquals(Outbox.FORMAT, rs.getInt(1));
+            }
             assertEquals(List.of(
                     "1:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"price\":1.5,\"data\":\"\\\\x0A0B\"}:null",
                     "2:{\"id\":1}:{\"id\":1,\"title\":\"b\",\"price\":1.5,\"data\":\"\\\\x0A0B\"}:0100",
