@@ -39,7 +39,7 @@ public final class TriggerSql {
         }
         String tbl = quote(t.name());
         String lit = literal(t.name());
-        String pkOld = jsonObject(t, t.pk(), "OLD");
+        String pkOld = jsonObject(t, t.pk(), "OLD", false);
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
         String sameKey = compare(t.pk(), "IS", " AND ");
         String anyChange = compare(allNames, "IS NOT", " OR ");
@@ -87,25 +87,30 @@ public final class TriggerSql {
     private static String rowValues(TableInfo t, Long layout, String row, boolean inTrigger) {
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
         if (layout == null) {
-            return jsonObject(t, t.pk(), row) + ", " + jsonObject(t, allNames, row);
+            return jsonObject(t, t.pk(), row, false) + ", " + jsonObject(t, allNames, row, inTrigger);
         }
         StringJoiner j = new StringJoiner(", ", layout + ", ", "");
         for (TableInfo.Column c : t.columns()) {
-            String ref = row + "." + quote(c.name());
-            if (!inTrigger || !mayHoldStrayBytes(t, c)) {
-                j.add(ref);
-            } else {
-                // Bytes sync only in a column declared BLOB (or untyped): that is what tells the client to
-                // turn PostgreSQL's \x text back into bytes and to compare such keys without case. Refused
-                // here with a message, as json_object refuses them for wider tables. ">= x''" is true for
-                // bytes alone (a BLOB sorts above every other value, NULL compares to nothing) and costs
-                // about a third less than typeof() = 'blob' (30 against 50 ns a column).
-                j.add("CASE WHEN " + ref + " >= x'' THEN RAISE(ABORT, " + literal("syncsqlite: column "
-                        + t.name() + "." + c.name() + " holds bytes, which sync only in a column declared BLOB")
-                        + ") ELSE " + ref + " END");
-            }
+            j.add(inTrigger ? checked(t, c, row) : row + "." + quote(c.name()));
         }
         return j.toString();
+    }
+
+    /**
+     * {@code row.c}, refusing bytes in a column not declared BLOB (or untyped) with a message (RAISE works
+     * only in triggers). Bytes sync only in such a column: its affinity is what tells the client to turn
+     * PostgreSQL's \x text back into bytes and to compare such keys without case. {@code json_object}
+     * refused them with "JSON cannot hold BLOB values"; typed capture would store them. {@code >= x''} is
+     * true for bytes alone (a BLOB sorts above every other value; NULL compares to nothing) and costs about a
+     * third less than {@code typeof() = 'blob'} (30 against 50 ns a column).
+     */
+    private static String checked(TableInfo t, TableInfo.Column c, String row) {
+        String ref = row + "." + quote(c.name());
+        if (!mayHoldStrayBytes(t, c)) {
+            return ref;
+        }
+        return "CASE WHEN " + ref + " >= x'' THEN RAISE(ABORT, " + literal("syncsqlite: column " + t.name() + "."
+                + c.name() + " holds bytes, which sync only in a column declared BLOB") + ") ELSE " + ref + " END";
     }
 
     /**
@@ -155,14 +160,15 @@ public final class TriggerSql {
         return out;
     }
 
-    private static String jsonObject(TableInfo t, List<String> names, String row) {
+    /** {@code json_object} of {@code names}, BLOBs as \x text; with {@code inTrigger}, stray bytes refused ({@link #checked}). */
+    private static String jsonObject(TableInfo t, List<String> names, String row, boolean inTrigger) {
         StringJoiner j = new StringJoiner(", ", "json_object(", ")");
         for (String name : names) {
             TableInfo.Column c = t.columns().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
             String ref = row + "." + quote(name);
             String value = c.affinity() == Affinity.BLOB
                     ? "CASE WHEN typeof(" + ref + ") = 'blob' THEN '\\x' || hex(" + ref + ") ELSE " + ref + " END"
-                    : ref;
+                    : inTrigger ? checked(t, c, row) : ref;
             j.add(literal(name)).add(value);
         }
         return j.toString();

@@ -75,6 +75,24 @@ class TypedCaptureDriverReviewTest {
     }
 
     @Test
+    void aTableTooWideForTypedCaptureRefusesTheBytesWithTheSameMessage() throws SQLException {
+        try (Connection c = open()) {
+            StringBuilder ddl = new StringBuilder("CREATE TABLE wide (id TEXT PRIMARY KEY");
+            for (int i = 1; i <= Outbox.VALUE_COLUMNS; i++) {
+                ddl.append(", c").append(i).append(" TEXT");
+            }
+            exec(c, ddl.append(")").toString());
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO wide (id, c7) VALUES ('k', ?)")) {
+                ps.setBytes(1, KEY);
+                SQLException e = assertThrows(SQLException.class, ps::executeUpdate);
+                assertTrue(e.getMessage().contains("column wide.c7 holds bytes, which sync only in a column declared BLOB"),
+                        e.getMessage());
+            }
+            assertEquals(0, count(c, "SELECT count(*) FROM wide"));
+        }
+    }
+
+    @Test
     void existingBytesInAColumnNotDeclaredBlobStopTheTableFromBeingSyncedWithAMessage() throws SQLException {
         try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
             exec(plain, "CREATE TABLE doc (id TEXT PRIMARY KEY, body TEXT, raw BLOB)",
