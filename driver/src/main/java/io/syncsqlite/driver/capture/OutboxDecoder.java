@@ -116,7 +116,7 @@ public final class OutboxDecoder {
      * {@code ...31}), which is not worth imitating: both denote the same double. Not {@code Double.toString}
      * either: Java 17's may run to 18 digits. Infinities as SQLite writes them ({@code 9.0e+999}).
      */
-    static BigDecimal decimal(double d) {
+    public static BigDecimal decimal(double d) {
         if (Double.isInfinite(d)) {
             return d > 0 ? INFINITY : INFINITY.negate();
         }

@@ -1,14 +1,15 @@
 package io.syncsqlite.driver.sync;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.syncsqlite.driver.capture.OutboxDecoder;
 import io.syncsqlite.driver.capture.TableInfo;
 
 import java.util.Locale;
 
 /**
  * A canonical string for one row's primary key, equal for the same key whether it came from SQLite's
- * {@code json_object} or PostgreSQL's {@code to_jsonb} (which differ in spacing, number formatting,
- * column-name case and the case of a BLOB key's hex digits).
+ * {@code json_object}, the outbox decoder or PostgreSQL's {@code to_jsonb} (which differ in spacing,
+ * number formatting, column-name case and the case of a BLOB key's hex digits).
  *
  * <p>Stateless; thread-safe.
  */
@@ -76,7 +77,10 @@ final class RowKey {
             return v.bigIntegerValue().toString();
         }
         if (v.isNumber()) {
-            return v.decimalValue().stripTrailingZeros().toPlainString();
+            // A key that is not an integer is a double wherever the client holds it (SQLite REAL): compare
+            // the double, not its digits, which differ between json_object (up to 17, not always the nearest),
+            // the outbox decoder and PostgreSQL (fewest). Digits alone removed a pending row at a resync.
+            return OutboxDecoder.decimal(v.doubleValue()).toPlainString();
         }
         if (v.isBoolean()) {
             return v.booleanValue() ? "1" : "0";
