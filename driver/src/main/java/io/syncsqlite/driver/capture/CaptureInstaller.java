@@ -126,7 +126,11 @@ public final class CaptureInstaller {
             }
             // Tables that are gone or no longer synced keep no triggers.
             for (String name : recorded.keySet()) {
-                dropTriggers(st, name);
+                if (!synced.containsKey(key(name))) {
+                    // Not for a table recreated under a name differing only in case: trigger names compare
+                    // without case, so this would drop the triggers just installed for it.
+                    dropTriggers(st, name);
+                }
                 try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
                     ps.setString(1, name);
                     ps.executeUpdate();

@@ -117,6 +117,22 @@ class TypedCaptureTest {
         }
     }
 
+    /** Found by the second review of typed capture (older than it): trigger names are case-insensitive. */
+    @Test
+    void aTableRecreatedUnderANameDifferingInCaseKeepsItsCapture() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE Item (id INTEGER PRIMARY KEY, title TEXT)", "INSERT INTO Item VALUES (1, 'a')");
+        }
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
+            exec(raw, "DROP TABLE Item", "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT)");
+        }
+        try (Connection c = open()) {
+            exec(c, "INSERT INTO item VALUES (2, 'b')");
+            List<String> rows = CaptureTest.outbox(c);
+            assertEquals("1:{\"id\":2}:{\"id\":2,\"title\":\"b\"}:null", rows.get(rows.size() - 1), rows.toString());
+        }
+    }
+
     @Test
     void aFileOfANewerFormatIsRefusedAndAnOlderOneIsMarkedWithThisFormat() throws SQLException {
         try (Connection c = open()) {
