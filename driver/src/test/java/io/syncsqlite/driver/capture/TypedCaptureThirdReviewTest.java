@@ -20,6 +20,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
+import static io.syncsqlite.driver.capture.Sql.count;
+import static io.syncsqlite.driver.capture.Sql.exec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,21 +40,6 @@ class TypedCaptureThirdReviewTest {
 
     private Connection plain() throws SQLException {
         return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
-    }
-
-    private static void exec(Connection c, String... sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            for (String s : sql) {
-                st.execute(s);
-            }
-        }
-    }
-
-    private static int count(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getInt(1);
-        }
     }
 
     private static Map<String, String> recordedTriggers(Connection c) throws SQLException {
