@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.DecimalNode;
 import com.fasterxml.jackson.databind.node.IntNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -46,6 +45,9 @@ public final class OutboxDecoder {
     private static final MathContext DIGITS_15 = new MathContext(15, RoundingMode.HALF_EVEN);
     private static final MathContext DIGITS_16 = new MathContext(16, RoundingMode.HALF_EVEN);
     private static final MathContext DIGITS_17 = new MathContext(17, RoundingMode.HALF_EVEN);
+    /** Where {@code v0} is in {@link #COLUMNS}, counted from its first column. */
+    private static final int VALUES_FROM = 7;
+    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
     private static final BigDecimal INFINITY = new BigDecimal("9E+999");
 
     private final Connection db;
@@ -75,7 +77,7 @@ public final class OutboxDecoder {
         Layout layout = layout(layoutId);
         ObjectNode values = MessageCodec.JSON.createObjectNode();
         for (int i = 0; i < layout.columns().size(); i++) {
-            values.set(layout.columns().get(i), node(rs.getObject(first + 7 + i)));
+            values.set(layout.columns().get(i), node(rs.getObject(first + VALUES_FROM + i)));
         }
         ObjectNode pk = MessageCodec.JSON.createObjectNode();
         for (String k : layout.pk()) {
@@ -105,7 +107,7 @@ public final class OutboxDecoder {
         if (v instanceof byte[] b) {
             return TextNode.valueOf(bytea(b));
         }
-        return JsonNodeFactory.instance.textNode(v.toString());
+        return TextNode.valueOf(v.toString());
     }
 
     /**
@@ -133,8 +135,6 @@ public final class OutboxDecoder {
         }
         return digits.stripTrailingZeros();
     }
-
-    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
     /** {@code \x} and upper-case hex, as the JSON capture writes a BLOB ({@code hex()}). */
     static String bytea(byte[] b) {
