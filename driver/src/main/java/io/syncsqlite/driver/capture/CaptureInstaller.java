@@ -18,9 +18,10 @@ import java.util.function.LongSupplier;
  *
  * <p>Runs when a file is first opened and after DDL through the driver. It compares the trigger text it
  * would generate with the text recorded in {@code _sync_tables} and rewrites only what drifted, so opening
- * a connection costs two catalog reads and one {@link Layout} lookup per synced table when nothing changed. A table synced for the first time has its
- * existing rows captured as inserts, so data written before syncsqlite was introduced reaches the server,
- * and the file records that its next connection starts from a snapshot ({@link Outbox#SNAPSHOT_NEEDED}).
+ * a connection costs two catalog reads and one {@link Layout} lookup per synced table when nothing changed.
+ * A table synced for the first time has its existing rows captured as inserts, so data written before
+ * syncsqlite was introduced reaches the server, and the file records that its next connection starts from
+ * a snapshot ({@link Outbox#SNAPSHOT_NEEDED}).
  *
  * <p>Stateless; the caller provides a connection with no transaction open and must not use it
  * concurrently.
