@@ -54,11 +54,11 @@ class TypedCaptureThirdReviewTest {
 
     /**
      * {@code id INTEGER PRIMARY KEY} in a WITHOUT ROWID table is not a rowid alias: it holds any value,
-     * bytes included. TableInfo.rowidKey() says it is one (declared type INTEGER, single-column key), so the
-     * typed triggers skip the byte check for it. The insert of bytes is captured typed; the JSON delete
-     * trigger (json_object on a non-BLOB column) then fails, so the row can never be deleted or re-keyed
-     * again through a synced connection; and the relay receives "\xFFFF" for an integer key. On the parent
-     * (519f135) json_object refused the insert itself, as it still does for any other non-BLOB column.
+     * bytes included (so is {@code INTEGER PRIMARY KEY DESC}). The typed triggers skipped the byte check for
+     * keys TableInfo.rowidKey() called the alias (declared INTEGER, single-column key): the bytes were
+     * captured, the JSON delete trigger then failed, so the row could never be deleted or re-keyed through
+     * a synced connection, and the relay received "\xFFFF" for an integer key. Every column not declared
+     * BLOB is checked now.
      */
     @Test
     void bytesInTheIntegerKeyOfAWithoutRowidTableAreRefusedAsInEveryOtherNonBlobColumn() throws SQLException {
