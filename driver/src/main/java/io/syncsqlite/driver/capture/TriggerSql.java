@@ -9,8 +9,8 @@ import java.util.StringJoiner;
  *
  * <p>Per table: an AFTER INSERT trigger (every column), an AFTER UPDATE trigger when the key is unchanged
  * (every column plus a {@code changed} string of {@code 0}/{@code 1} per column, so the sync client sends
- * only changed columns), an AFTER UPDATE trigger for key changes (delete of the old key, insert of the new
- * row) and an AFTER DELETE trigger. A row image is copied column by column into the outbox's value
+ * only changed columns), an AFTER UPDATE OF the key trigger for key changes (delete of the old key, insert of
+ * the new row) and an AFTER DELETE trigger. A row image is copied column by column into the outbox's value
  * columns when the table fits them ({@link Layout}: no JSON is built while the application writes, which
  * was most of what capturing an update cost), else built with {@code json_object}, where BLOB values
  * become the text {@code \x<hex>}, PostgreSQL's bytea form (only columns with BLOB affinity, declared BLOB
@@ -56,13 +56,27 @@ public final class TriggerSql {
                 + " WHEN " + sameKey + " AND (" + anyChange + ") BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ", changed) VALUES (" + lit + ", "
                 + Outbox.OP_UPDATE + ", " + rowValues(t, layout, "NEW", true) + ", " + changed + "); END");
-        out.add("CREATE TRIGGER " + quote(PREFIX + "key_" + t.name()) + " AFTER UPDATE ON " + tbl
+        out.add("CREATE TRIGGER " + quote(PREFIX + "key_" + t.name()) + " AFTER UPDATE OF " + keyTargets(t) + " ON " + tbl
                 + " WHEN NOT (" + sameKey + ") BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); "
                 + newRow + " END");
         out.add("CREATE TRIGGER " + quote(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
         return out;
+    }
+
+    /**
+     * The SET targets that can change {@code t}'s key, for the key trigger's {@code UPDATE OF} list: SQLite
+     * leaves a trigger whose list names no column the statement sets out of the statement's program, so the
+     * usual UPDATE, which does not set the key, no longer runs that trigger's {@code WHEN} for each row. The
+     * rowid's three names are listed because {@code SET rowid = ...} changes an {@code INTEGER PRIMARY KEY}
+     * (the rowid's alias) without naming it; for any other key they cannot change it, and the {@code WHEN}
+     * still decides. Foreign-key actions set the child's columns by name, so cascades still fire it.
+     */
+    private static String keyTargets(TableInfo t) {
+        StringJoiner j = new StringJoiner(", ");
+        t.pk().forEach(c -> j.add(quote(c)));
+        return j.add("rowid").add("_rowid_").add("oid").toString();
     }
 
     /** Captures every existing row of {@code t} as an insert (first time a table is synced); {@code layout} as above. */

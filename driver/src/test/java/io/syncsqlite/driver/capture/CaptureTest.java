@@ -207,6 +207,36 @@ class CaptureTest {
         assertTrue(rows.get(2).startsWith("1:{\"id\":2}"), rows.toString());
     }
 
+    /**
+     * The key trigger fires only for statements whose SET list can change the key: these change it without
+     * naming {@code id} (the rowid's names, an upsert, a foreign-key cascade into a composite key).
+     */
+    @Test
+    void keyChangesThatDoNotNameTheKeyColumnAreCaptured() throws SQLException {
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        exec("UPDATE item SET rowid = 2 WHERE id = 1");
+        exec("UPDATE item SET _ROWID_ = 3 WHERE id = 2");
+        exec("UPDATE item SET oid = 4, title = 'b' WHERE id = 3");
+        exec("INSERT INTO item (id, title) VALUES (4, 'x') ON CONFLICT (id) DO UPDATE SET id = 5");
+        List<String> rows = outbox();
+        assertEquals(List.of("3:{\"id\":1}", "1:{\"id\":2}", "3:{\"id\":2}", "1:{\"id\":3}", "3:{\"id\":3}",
+                        "1:{\"id\":4}", "3:{\"id\":4}", "1:{\"id\":5}"),
+                rows.subList(1, rows.size()).stream().map(r -> r.substring(0, r.indexOf('}') + 1)).toList());
+        assertTrue(rows.get(rows.size() - 1).contains("\"title\":\"b\""), rows.toString());
+
+        exec("CREATE TABLE parent (a INTEGER, b TEXT, PRIMARY KEY (a, b))");
+        exec("CREATE TABLE child (pa INTEGER, pb TEXT, n INTEGER, PRIMARY KEY (pa, pb, n),"
+                + " FOREIGN KEY (pa, pb) REFERENCES parent (a, b) ON UPDATE CASCADE)");
+        exec("PRAGMA foreign_keys = ON");
+        exec("INSERT INTO parent VALUES (1, 'x')");
+        exec("INSERT INTO child VALUES (1, 'x', 7)");
+        exec("DELETE FROM _sync_outbox");
+        exec("UPDATE parent SET a = 2");
+        List<String> cascaded = outbox().stream().map(r -> r.substring(0, r.indexOf('}') + 1)).toList();
+        assertTrue(cascaded.contains("3:{\"pa\":1,\"pb\":\"x\",\"n\":7}")
+                && cascaded.contains("1:{\"pa\":2,\"pb\":\"x\",\"n\":7}"), cascaded.toString());
+    }
+
     @Test
     void tablesCreatedAndAlteredThroughTheDriverAreCaptured() throws SQLException {
         exec("CREATE TABLE tag (name TEXT PRIMARY KEY, color TEXT)");
