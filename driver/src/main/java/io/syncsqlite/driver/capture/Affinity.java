@@ -11,6 +11,23 @@ import java.util.Locale;
 public enum Affinity {
     INTEGER, TEXT, BLOB, REAL, NUMERIC;
 
+    /**
+     * Whether a column of this affinity stores numbers as numbers, so that an infinity PostgreSQL writes
+     * as the text {@code Infinity} (JSON has no such number) is a REAL infinity here, as SQLite keeps it.
+     */
+    public boolean numeric() {
+        return this == INTEGER || this == REAL || this == NUMERIC;
+    }
+
+    /** {@code +1} or {@code -1} for PostgreSQL's text of an infinity ({@code Infinity}, {@code -Infinity}), else 0. */
+    public static int infinity(String text) {
+        return switch (text) {
+            case "Infinity" -> 1;
+            case "-Infinity" -> -1;
+            default -> 0;
+        };
+    }
+
     public static Affinity of(String declaredType) {
         String t = declaredType == null ? "" : declaredType.toUpperCase(Locale.ROOT);
         if (t.contains("INT")) {

@@ -547,6 +547,8 @@ final class LocalStore implements AutoCloseable {
             String s = v.textValue();
             if (c != null && c.affinity() == Affinity.BLOB && s.startsWith("\\x") && RowKey.isHex(s, 2)) {
                 ps.setBytes(index, hex(s, 2));
+            } else if (c != null && c.affinity().numeric() && Affinity.infinity(s) != 0) {
+                ps.setDouble(index, Affinity.infinity(s) * Double.POSITIVE_INFINITY);
             } else {
                 ps.setString(index, s);
             }
@@ -563,7 +565,6 @@ final class LocalStore implements AutoCloseable {
         return out;
     }
 
-    /** Builds the overlay of pending local writes from the outbox (settled transactions excluded). */
     /**
      * The pending overlay for a feed batch: the cached one, brought up to date with the transactions
      * committed locally since the last call (only those rows are read and parsed), plus the open

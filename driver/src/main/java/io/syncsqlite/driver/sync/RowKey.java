@@ -1,6 +1,8 @@
 package io.syncsqlite.driver.sync;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.OutboxDecoder;
 import io.syncsqlite.driver.capture.TableInfo;
 
@@ -26,8 +28,11 @@ final class RowKey {
             if (v == null) {
                 v = findIgnoreCase(pk, col);
             }
+            if (v != null && v.isTextual() && Affinity.infinity(v.textValue()) != 0 && affinity(table, col).numeric()) {
+                v = DoubleNode.valueOf(Affinity.infinity(v.textValue()) * Double.POSITIVE_INFINITY); // as LocalStore.bind stores it
+            }
             String c = canonical(v);
-            if (c.startsWith("s:\\x") && isHex(c, 4) && isBlob(table, col)) {
+            if (c.startsWith("s:\\x") && isHex(c, 4) && affinity(table, col) == Affinity.BLOB) {
                 // bytea as PostgreSQL writes it (lower-case hex) and as the capture triggers do (hex(): upper);
                 // the same test as the one that binds such a value as bytes (LocalStore.bind). Other text that
                 // starts with \x is a text key and compares exactly.
@@ -51,13 +56,13 @@ final class RowKey {
         return true;
     }
 
-    private static boolean isBlob(TableInfo table, String col) {
+    private static Affinity affinity(TableInfo table, String col) {
         for (TableInfo.Column c : table.columns()) {
             if (c.name().equalsIgnoreCase(col)) {
-                return c.affinity() == io.syncsqlite.driver.capture.Affinity.BLOB;
+                return c.affinity();
             }
         }
-        return false;
+        return Affinity.TEXT; // neither bytes nor a number: the key compares as written
     }
 
     private static JsonNode findIgnoreCase(JsonNode obj, String name) {

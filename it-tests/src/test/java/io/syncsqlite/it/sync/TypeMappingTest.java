@@ -16,6 +16,7 @@ import java.util.Map;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * How values of each PostgreSQL type round-trip (issue 5, "Schema"), both ways: written through pgjdbc in
@@ -125,6 +126,41 @@ class TypeMappingTest {
                 assertEquals(expected, actual);
                 }
             }
+        }
+    }
+
+    /**
+     * SQLite keeps a REAL infinity; JSON has none. A client's went to PostgreSQL as {@code 9E+999}, which
+     * float and numeric columns refused as out of range (the transaction was rejected and reverted), and
+     * PostgreSQL's came back as the text {@code Infinity}.
+     */
+    @Test
+    void infinitiesSyncBothWays() throws Exception {
+        try (Cluster cluster = Cluster.start("infinity", dir,
+                "CREATE TABLE m (id int PRIMARY KEY, r real, d double precision, n numeric)")) {
+            String local = "CREATE TABLE m (id INTEGER PRIMARY KEY, r REAL, d DOUBLE, n NUMERIC)";
+            Client a = cluster.client("a", local);
+            Client b = cluster.client("b", local);
+            try (PreparedStatement ps = a.connection().prepareStatement("INSERT INTO m VALUES (1, ?, ?, ?)")) {
+                ps.setFloat(1, Float.NEGATIVE_INFINITY);
+                ps.setDouble(2, Double.POSITIVE_INFINITY);
+                ps.setDouble(3, Double.POSITIVE_INFINITY);
+                ps.executeUpdate();
+            }
+            a.awaitSynced();
+            try (Connection pg = cluster.pg();
+                 ResultSet rs = pg.createStatement().executeQuery("SELECT r::text, d::text, n::text FROM m")) {
+                assertTrue(rs.next(), "the row reached PostgreSQL (it was rejected as out of range)");
+                assertEquals("-Infinity Infinity Infinity", rs.getString(1) + " " + rs.getString(2) + " " + rs.getString(3));
+            }
+            String infinite = "SELECT typeof(r) || ' ' || r || ' ' || typeof(d) || ' ' || d || ' ' || typeof(n) || ' ' || n AS v FROM m";
+            await().until(() -> b.rows(infinite).size() == 1);
+            assertEquals("real -Inf real Inf real Inf", b.rows(infinite).get(0).get("v"));
+            assertEquals("real -Inf real Inf real Inf", a.rows(infinite).get(0).get("v"), "the writer after its echo");
+
+            cluster.pg("UPDATE m SET d = '-Infinity', r = 'Infinity'");
+            await().until(() -> b.rows(infinite).get(0).get("v").equals("real Inf real -Inf real Inf"));
+            await().until(() -> a.rows(infinite).get(0).get("v").equals("real Inf real -Inf real Inf"));
         }
     }
 

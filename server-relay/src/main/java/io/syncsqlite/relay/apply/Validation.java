@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.syncsqlite.protocol.ChangeKind;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.MessageCodec;
@@ -129,7 +130,8 @@ final class Validation {
     /**
      * SQLite has no boolean or JSON type: its 0/1 become PostgreSQL booleans, and the text of a JSON
      * document stored in a TEXT column becomes that document in a json/jsonb column (not a JSON string
-     * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such.
+     * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such. A REAL
+     * infinity becomes PostgreSQL's.
      */
     private static JsonNode convert(ColumnInfo col, JsonNode value) {
         if (value == null) {
@@ -137,6 +139,12 @@ final class Validation {
         }
         if (col.isBoolean() && value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
             return BooleanNode.valueOf(value.asLong() == 1);
+        }
+        if (value.isNumber() && !value.isIntegralNumber() && Double.isInfinite(value.doubleValue())
+                && (col.numeric() || col.baseType().equals("float8") || col.baseType().equals("float4"))) {
+            // SQLite's REAL infinity arrives as 9E+999 (json_object's spelling; JSON has no infinity), which
+            // these types refuse as out of range; they take the text, and their JSON is that text too.
+            return TextNode.valueOf(value.doubleValue() > 0 ? "Infinity" : "-Infinity");
         }
         if (value.isTextual() && (col.baseType().equals("json") || col.baseType().equals("jsonb"))) {
             try {
