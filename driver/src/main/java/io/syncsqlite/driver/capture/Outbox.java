@@ -98,13 +98,23 @@ public final class Outbox {
     }
 
     /**
-     * Marks the rows a counter statement just captured with the amounts it added (JSON object): the last
-     * {@code changes()} outbox rows, one per row the statement changed. Run right after the statement, in
-     * its transaction. No read may come before the statement: in WAL mode a read snapshot taken before a
-     * write fails with SQLITE_BUSY_SNAPSHOT as soon as another connection (the sync client) has committed.
+     * Records where the outbox ends, right before a counter statement, for {@link #ANNOTATE_DELTAS}. A write,
+     * not a read: in WAL mode a read snapshot taken before a transaction's first write fails that write with
+     * SQLITE_BUSY_SNAPSHOT as soon as another connection (the sync client, another program) has committed,
+     * while a statement that writes takes its snapshot and the write lock together.
      */
-    public static final String ANNOTATE_DELTAS = "UPDATE _sync_outbox SET deltas = ?"
-            + " WHERE seq > (SELECT max(seq) FROM _sync_outbox) - changes() AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
+    public static final String MARK_END = "INSERT INTO _sync_state (k, v) VALUES ('outbox_mark',"
+            + " (SELECT coalesce(max(seq), 0) FROM _sync_outbox)) ON CONFLICT (k) DO UPDATE SET v = excluded.v";
+
+    /**
+     * Marks the rows a counter statement just captured with the amounts it added (JSON object): the rows of
+     * its table after {@link #MARK_END}. Counting back {@code changes()} rows instead went wrong twice: rows
+     * that the application's triggers captured in other tables are not counted by it, and rows the statement
+     * changed without changing a value (a NULL counter stays NULL) are counted but not captured, so the count
+     * reached back to an earlier statement's rows.
+     */
+    public static final String ANNOTATE_DELTAS = "UPDATE _sync_outbox SET deltas = ? WHERE seq >"
+            + " (SELECT v FROM _sync_state WHERE k = 'outbox_mark') AND op IN (1, 2) AND tbl = ? COLLATE NOCASE";
 
     /** Whether the file holds a snapshot request not yet taken by a sync client ({@link #SNAPSHOT_NEEDED}). */
     public static boolean snapshotRequested(Connection conn) throws SQLException {

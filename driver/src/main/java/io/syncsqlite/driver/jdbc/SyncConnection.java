@@ -42,6 +42,7 @@ public class SyncConnection extends DelegatingConnection {
     private final PreparedStatement begin;
     private final PreparedStatement commit;
     private final PreparedStatement rollback;
+    private final PreparedStatement markEnd;
     private final PreparedStatement annotate;
     /** A transaction opened with SQL text while JDBC auto-commit is on. */
     private boolean sqlTransaction;
@@ -70,6 +71,7 @@ public class SyncConnection extends DelegatingConnection {
         this.begin = delegate.prepareStatement("BEGIN");
         this.commit = delegate.prepareStatement("COMMIT");
         this.rollback = delegate.prepareStatement("ROLLBACK");
+        this.markEnd = delegate.prepareStatement(Outbox.MARK_END);
         this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
         this.lastRowid = delegate.prepareStatement("SELECT last_insert_rowid()");
         this.keysConfig = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
@@ -307,16 +309,17 @@ public class SyncConnection extends DelegatingConnection {
     <T> T runCounterBatch(SqlInfo info, List<String> deltas, SqlCall<T> call, Function<T, long[]> asLong)
             throws SQLException {
         return run(info, () -> {
-            long before = maxOutboxSeq();
+            markEnd.executeUpdate();
             T result = call.call();
-            annotateBatch(info.table(), before, asLong.apply(result), deltas);
+            annotateBatch(info.table(), markedEnd(), asLong.apply(result), deltas);
             return result;
         });
     }
 
-    private long maxOutboxSeq() throws SQLException {
+    /** Where the outbox ended at the last {@link Outbox#MARK_END}: read after the write, in its transaction. */
+    private long markedEnd() throws SQLException {
         try (Statement st = delegate.createStatement();
-             ResultSet rs = st.executeQuery("SELECT coalesce(max(seq), 0) FROM _sync_outbox")) {
+             ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'outbox_mark'")) {
             return rs.next() ? rs.getLong(1) : 0;
         }
     }
@@ -357,6 +360,7 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+        markEnd.executeUpdate();
         T r = call.call();
         annotate.setString(1, deltas);
         annotate.setString(2, info.table());
