@@ -45,11 +45,11 @@ public class SyncCallableStatement extends DelegatingCallableStatement {
 
     @Override
     public int[] executeBatch() throws SQLException {
-        return connection.run(info, super::executeBatch);
+        return connection.runBatch(info, super::executeBatch);
     }
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
-        return connection.run(info, super::executeLargeBatch);
+        return connection.runBatch(info, super::executeLargeBatch);
     }
 }

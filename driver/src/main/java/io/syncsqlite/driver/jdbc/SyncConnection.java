@@ -98,6 +98,19 @@ public class SyncConnection extends DelegatingConnection {
      * them rather than overwriting.
      */
     <T> T run(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+        return run(info, deltas, call, false);
+    }
+
+    /**
+     * As {@link #run(SqlInfo, SqlCall)}, for {@code executeBatch}: when an entry fails in auto-commit mode,
+     * the entries before it stay committed, as sqlite-jdbc leaves them (it runs them one by one), rather
+     * than disappear after the application was told of their update counts.
+     */
+    <T> T runBatch(SqlInfo info, SqlCall<T> call) throws SQLException {
+        return run(info, null, call, true);
+    }
+
+    private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
         StatementKind kind = info.kind();
         if (kind == StatementKind.ALTER_TABLE) {
@@ -193,7 +206,23 @@ public class SyncConnection extends DelegatingConnection {
         }
         begin.executeUpdate();
         try {
-            T r = deltas == null ? call.call() : counted(info, deltas, call);
+            T r;
+            try {
+                r = deltas == null ? call.call() : counted(info, deltas, call);
+            } catch (SQLException e) {
+                if (keepDone) {
+                    // sqlite-jdbc runs an auto-commit batch entry by entry: the entries before the failing one
+                    // stay committed. So they do here (the failing entry's statement undid its own rows).
+                    try {
+                        stampNow();
+                        commit.executeUpdate();
+                        node.committed();
+                    } catch (SQLException commitFailed) {
+                        e.addSuppressed(commitFailed); // rolled back below
+                    }
+                }
+                throw e;
+            }
             if (kind.changesSchema()) {
                 node.refreshCapture(delegate, true);
                 schemaChanged = true;
@@ -203,7 +232,7 @@ public class SyncConnection extends DelegatingConnection {
             node.committed();
             return r;
         } catch (SQLException | RuntimeException e) {
-            rollbackQuietly(e);
+            rollbackQuietly(e); // after the commit above, a no-op
             throw e;
         } finally {
             transactionEnded();
@@ -359,7 +388,8 @@ public class SyncConnection extends DelegatingConnection {
         }
     }
 
-    private <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+    /** Runs a counter statement ({@code deltas} not null) and marks the rows it captured with its amounts. */
+    <T> T counted(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
         markEnd.executeUpdate();
         T r = call.call();
         annotate.setString(1, deltas);

@@ -177,7 +177,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public int[] executeBatch() throws SQLException {
         checkOpen();
         if (info.counters().isEmpty()) {
-            return connection.run(info, super::executeBatch);
+            return connection.runBatch(info, super::executeBatch);
         }
         try {
             return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeBatch,
@@ -191,7 +191,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
         if (info.counters().isEmpty()) {
-            return connection.run(info, super::executeLargeBatch);
+            return connection.runBatch(info, super::executeLargeBatch);
         }
         try {
             return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeLargeBatch, counts -> counts);

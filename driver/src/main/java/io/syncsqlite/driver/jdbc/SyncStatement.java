@@ -3,15 +3,19 @@ package io.syncsqlite.driver.jdbc;
 import io.syncsqlite.driver.sql.SqlInfo;
 import io.syncsqlite.driver.sql.StatementKind;
 
+import java.sql.BatchUpdateException;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * A plain statement: every execution passes through {@link SyncConnection#run}. Batches of SQL strings
- * run as one transaction when auto-commit is on, so the whole batch is stamped once.
+ * run as one transaction when auto-commit is on, so the whole batch is stamped once; if an entry fails, the
+ * entries before it are kept, as sqlite-jdbc keeps them. A batch holding a counter statement
+ * ({@code SET c = c + 1}) runs entry by entry, so that each entry's rows are marked with its amounts.
  *
  * <p>Not thread-safe, like the statement it wraps.
  */
@@ -19,6 +23,8 @@ public class SyncStatement extends DelegatingStatement {
 
     private final SyncConnection connection;
     private final List<String> batch = new ArrayList<>();
+    /** The batch's SQL as it runs (integer keys filled in by {@link SyncConnection#withKeys}). */
+    private final List<String> runs = new ArrayList<>();
     private final GeneratedKeys keys;
 
     public SyncStatement(Statement delegate, SyncConnection connection) {
@@ -119,23 +125,32 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public void addBatch(String sql) throws SQLException {
         checkOpen();
-        super.addBatch(connection.withKeys(sql, info(sql)));
+        String run = connection.withKeys(sql, info(sql));
+        super.addBatch(run);
         batch.add(sql);
+        runs.add(run);
     }
 
     @Override
     public void clearBatch() throws SQLException {
         super.clearBatch();
         batch.clear();
+        runs.clear();
     }
 
     @Override
     public int[] executeBatch() throws SQLException {
         checkOpen();
         try {
-            return connection.run(batchInfo(), super::executeBatch);
+            if (!hasCounters()) {
+                return connection.runBatch(batchInfo(), super::executeBatch);
+            }
+            return connection.runBatch(batchInfo(), () -> {
+                long[] counts = entryByEntry();
+                return Arrays.stream(counts).mapToInt(c -> (int) Math.min(c, Integer.MAX_VALUE)).toArray();
+            });
         } finally {
-            batch.clear();
+            clearBatch();
         }
     }
 
@@ -143,10 +158,36 @@ public class SyncStatement extends DelegatingStatement {
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
         try {
-            return connection.run(batchInfo(), super::executeLargeBatch);
+            return connection.runBatch(batchInfo(), hasCounters() ? this::entryByEntry : super::executeLargeBatch);
         } finally {
-            batch.clear();
+            clearBatch();
         }
+    }
+
+    private boolean hasCounters() {
+        return batch.stream().anyMatch(sql -> connection.deltas(info(sql), null) != null);
+    }
+
+    /**
+     * Runs the batch one entry at a time, each counter entry with its amounts (a batch does not say which
+     * captured rows belong to which entry). Fails as sqlite-jdbc's batch does: a BatchUpdateException with
+     * the counts of the entries before the failing one.
+     */
+    private long[] entryByEntry() throws SQLException {
+        long[] counts = new long[runs.size()];
+        for (int i = 0; i < runs.size(); i++) {
+            String run = runs.get(i);
+            SqlInfo info = info(batch.get(i));
+            String deltas = connection.deltas(info, null);
+            try {
+                counts[i] = deltas == null ? super.executeLargeUpdate(run)
+                        : connection.counted(info, deltas, () -> super.executeLargeUpdate(run));
+            } catch (SQLException e) {
+                throw new BatchUpdateException(e.getMessage(), e.getSQLState(), e.getErrorCode(),
+                        Arrays.copyOf(counts, i), e);
+            }
+        }
+        return counts;
     }
 
     /** sqlite-jdbc runs some calls on a closed statement anyway, or fails them without a SQLState. */
