@@ -35,6 +35,7 @@ import java.util.function.Function;
  */
 public class SyncConnection extends DelegatingConnection {
 
+    private static final System.Logger LOG = System.getLogger(SyncConnection.class.getName());
     private static final SqlClassifier CLASSIFIER = new SqlClassifier();
 
     private final SyncNode node;
@@ -110,8 +111,9 @@ public class SyncConnection extends DelegatingConnection {
         return run(info, null, call, true);
     }
 
-    private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
+    private <T> T run(SqlInfo info, String deltas, SqlCall<T> evicting, boolean keepDone) throws SQLException {
         checkOpen();
+        SqlCall<T> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
         StatementKind kind = info.kind();
         if (kind == StatementKind.ALTER_TABLE) {
             refuseUnfollowableAlter(info);
@@ -296,11 +298,12 @@ public class SyncConnection extends DelegatingConnection {
      * commit while such a statement is open, so an auto-commit one is not wrapped: SQLite commits it when
      * the result set is done, and the sync client stamps its captured rows when it is nudged.
      */
-    <T> T runQuery(SqlInfo info, SqlCall<T> call) throws SQLException {
+    <T> T runQuery(SqlInfo info, SqlCall<T> evicting) throws SQLException {
         checkOpen();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
-            return run(info, call);
+            return run(info, evicting);
         }
+        SqlCall<T> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
         if (delegate.getAutoCommit() && !sqlTransaction) {
             T r = call.call();
             node.committed();
@@ -309,6 +312,48 @@ public class SyncConnection extends DelegatingConnection {
         inAppTransaction(true);
         dirty = true;
         return call.call();
+    }
+
+    /**
+     * Runs {@code call} with {@code recursive_triggers} on, so that the rows its REPLACE conflict resolution
+     * deletes through a UNIQUE constraint fire the capture's delete trigger (SQLite fires delete triggers for
+     * them only then): without it another row disappears here and stays in PostgreSQL and on every other
+     * client. Only for such statements: an application trigger that updates its own table (an
+     * {@code updated_at} trigger) then fires itself again until SQLite stops it with an error. Such a
+     * statement is run again as it was written (its failed run left nothing), whose evicted rows are then
+     * not captured, as before, with a warning. Setting the pragma reads nothing from the file, so no snapshot
+     * is taken before the statement's write.
+     */
+    private <T> SqlCall<T> withEvictionsCaptured(SqlCall<T> call) {
+        return () -> {
+            if (recursiveTriggers()) {
+                return call.call(); // the application's own choice
+            }
+            try (Statement st = delegate.createStatement()) {
+                st.execute("PRAGMA recursive_triggers = ON");
+                try {
+                    return call.call();
+                } catch (SQLException e) {
+                    String m = String.valueOf(e.getMessage());
+                    if (!m.contains("trigger recursion") && !m.contains("triggers nested too deep")) {
+                        throw e;
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "a REPLACE on a synced table ran without capturing the rows"
+                            + " it deleted through a UNIQUE constraint, because a trigger of the application fires"
+                            + " itself when recursive_triggers is on; those rows stay in PostgreSQL: {0}", m);
+                    st.execute("PRAGMA recursive_triggers = OFF");
+                    return call.call();
+                } finally {
+                    st.execute("PRAGMA recursive_triggers = OFF");
+                }
+            }
+        };
+    }
+
+    private boolean recursiveTriggers() throws SQLException {
+        try (Statement st = delegate.createStatement(); ResultSet rs = st.executeQuery("PRAGMA recursive_triggers")) {
+            return rs.next() && rs.getInt(1) != 0;
+        }
     }
 
     /**
