@@ -25,7 +25,7 @@ public class SyncCallableStatement extends DelegatingCallableStatement {
 
     @Override
     public ResultSet executeQuery() throws SQLException {
-        return connection.runQuery(info, super::executeQuery);
+        return connection.runQuery(info, null, super::executeQuery);
     }
 
     @Override

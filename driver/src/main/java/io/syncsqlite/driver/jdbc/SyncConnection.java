@@ -79,6 +79,11 @@ public class SyncConnection extends DelegatingConnection {
                 ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig() : null;
     }
 
+    /** Whether the next statement commits by itself (JDBC auto-commit, no transaction opened with SQL). */
+    boolean autoCommitting() throws SQLException {
+        return delegate.getAutoCommit() && !sqlTransaction;
+    }
+
     /** The synced file this connection belongs to: status, listeners, waiting for sync. */
     public SyncNode node() {
         return node;
@@ -296,22 +301,35 @@ public class SyncConnection extends DelegatingConnection {
     /**
      * Runs a query that may write ({@code INSERT ... RETURNING} through {@code executeQuery}). SQLite cannot
      * commit while such a statement is open, so an auto-commit one is not wrapped: SQLite commits it when
-     * the result set is done, and the sync client stamps its captured rows when it is nudged.
+     * the result set is done, and the sync client stamps its captured rows when it is nudged. A counter
+     * statement ({@code deltas} not null) must mark its rows in its own transaction, so in auto-commit mode
+     * it is wrapped, and its rows are read into memory (a {@code CachedRowSet}) before the commit.
      */
-    <T> T runQuery(SqlInfo info, SqlCall<T> evicting) throws SQLException {
+    ResultSet runQuery(SqlInfo info, String deltas, SqlCall<ResultSet> evicting) throws SQLException {
         checkOpen();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
             return run(info, evicting);
         }
-        SqlCall<T> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
+        if (deltas != null && delegate.getAutoCommit() && !sqlTransaction) {
+            SqlInfo read = new SqlInfo(info.kind(), info.table(), info.name(), info.parsed(), info.counters(),
+                    false, info.replaces()); // its statement is closed before run commits
+            return run(read, deltas, () -> {
+                try (ResultSet rs = evicting.call()) {
+                    javax.sql.rowset.CachedRowSet rows = javax.sql.rowset.RowSetProvider.newFactory().createCachedRowSet();
+                    rows.populate(rs);
+                    return rows;
+                }
+            });
+        }
+        SqlCall<ResultSet> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
         if (delegate.getAutoCommit() && !sqlTransaction) {
-            T r = call.call();
+            ResultSet r = call.call();
             node.committed();
             return r;
         }
         inAppTransaction(true);
         dirty = true;
-        return call.call();
+        return deltas == null ? call.call() : counted(info, deltas, call);
     }
 
     /**

@@ -32,6 +32,11 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final KeyRewriter.KeyedInsert keyed;
     /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
     private final Object[] parameters;
+    /**
+     * The rows of the last {@code execute()} of a counter statement with RETURNING in auto-commit mode, read
+     * before its commit (see {@link SyncConnection#runQuery}); null otherwise.
+     */
+    private ResultSet materialized;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
     private final GeneratedKeys keys;
@@ -145,7 +150,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public ResultSet executeQuery() throws SQLException {
         beforeExecute();
-        return connection.runQuery(info, super::executeQuery);
+        return connection.runQuery(info, deltas(), super::executeQuery);
     }
 
     @Override
@@ -163,7 +168,34 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public boolean execute() throws SQLException {
         beforeExecute();
-        return connection.runKeyed(keys, inserts, info, deltas(), super::execute);
+        materialized = null;
+        String deltas = deltas();
+        if (info.returning() && deltas != null && connection.autoCommitting()) {
+            // A counter statement's rows are marked in its own transaction: its rows are read first (runQuery).
+            materialized = connection.runQuery(info, deltas, super::executeQuery);
+            return true;
+        }
+        return connection.runKeyed(keys, inserts, info, deltas, super::execute);
+    }
+
+    @Override
+    public ResultSet getResultSet() throws SQLException {
+        return materialized != null ? materialized : super.getResultSet();
+    }
+
+    @Override
+    public int getUpdateCount() throws SQLException {
+        return materialized != null ? -1 : super.getUpdateCount();
+    }
+
+    @Override
+    public boolean getMoreResults() throws SQLException {
+        if (materialized != null) {
+            materialized.close();
+            materialized = null;
+            return false;
+        }
+        return super.getMoreResults();
     }
 
     /** sqlite-jdbc fails calls on a closed statement without a SQLState ("statement is not executing"). */
@@ -202,7 +234,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     public ResultSet executeQuery(String sql) throws SQLException {
-        return connection.runQuery(connection.classify(sql), () -> super.executeQuery(sql));
+        return connection.runQuery(connection.classify(sql), null, () -> super.executeQuery(sql));
     }
 
     @Override

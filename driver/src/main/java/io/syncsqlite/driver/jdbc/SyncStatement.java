@@ -59,7 +59,7 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         SqlInfo info = info(sql);
         String run = connection.withKeys(sql, info);
-        return connection.runQuery(info, () -> super.executeQuery(run));
+        return connection.runQuery(info, connection.deltas(info, null), () -> super.executeQuery(run));
     }
 
     @Override
