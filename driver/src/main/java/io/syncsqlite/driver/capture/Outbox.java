@@ -81,6 +81,13 @@ public final class Outbox {
      */
     public static final int VALUE_COLUMNS = 16;
 
+    /**
+     * A table holding one row while, and only inside, a sync client's transaction that writes synced tables
+     * for other nodes (feed, revert of a rejection, end of a resync): an application trigger that writes
+     * synced tables guards itself with {@code WHEN NOT EXISTS (SELECT 1 FROM _sync_applying)}.
+     */
+    public static final String APPLYING = "_sync_applying";
+
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
                 + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT, layout INTEGER, "
@@ -88,6 +95,7 @@ public final class Outbox {
         "CREATE TABLE IF NOT EXISTS _sync_layouts (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, cols TEXT NOT NULL,"
                 + " pk TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS " + APPLYING + " (applying INTEGER)",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
         // Integer key ranges the relay reserved for this node, per table (lower-case name).
         "CREATE TABLE IF NOT EXISTS _sync_idblock (tbl TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"

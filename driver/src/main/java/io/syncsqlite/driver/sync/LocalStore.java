@@ -324,7 +324,23 @@ final class LocalStore implements AutoCloseable {
             pruneSettled();
             return touched;
         };
-        return durable ? durably(work) : inTransaction(work);
+        return durable ? durably(applying(work)) : inTransaction(applying(work));
+    }
+
+    /**
+     * {@code work}, which writes synced tables on behalf of other nodes, with a row in
+     * {@link Outbox#APPLYING} for its duration: only this transaction sees it, so an application trigger
+     * that writes synced tables can skip these writes ({@code WHEN NOT EXISTS (SELECT 1 FROM
+     * _sync_applying)}). Its writes were made where the change was made and arrive in the feed too; made
+     * here again, they would stay here alone (what the triggers capture during an apply never travels).
+     */
+    private <T> Work<T> applying(Work<T> work) {
+        return () -> {
+            prepared("INSERT INTO " + Outbox.APPLYING + " VALUES (1)").executeUpdate();
+            T result = work.run();
+            prepared("DELETE FROM " + Outbox.APPLYING).executeUpdate();
+            return result;
+        };
     }
 
     /**
@@ -341,7 +357,7 @@ final class LocalStore implements AutoCloseable {
     }
 
     private List<RowChange> rejectInTransaction(long tx, List<FeedEntry> current) throws SQLException {
-        return inTransaction(() -> {
+        return inTransaction(applying(() -> {
             PreparedStatement prev = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq < ? AND hlc IS NOT NULL");
             prev.setLong(1, tx);
             long low;
@@ -377,7 +393,7 @@ final class LocalStore implements AutoCloseable {
             delEcho.executeUpdate();
             pruneSettled();
             return refused;
-        });
+        }));
     }
 
     private boolean applyEntry(FeedEntry e, long position, PendingOverlay overlay) throws SQLException {
@@ -831,7 +847,7 @@ final class LocalStore implements AutoCloseable {
         if (seen == null) {
             return List.of();
         }
-        return durably(() -> {
+        return durably(applying(() -> {
             long echoFrom = maxOutboxSeq();
             PendingOverlay overlay = overlay();
             List<RemoteChange> removed = new ArrayList<>();
@@ -878,7 +894,7 @@ final class LocalStore implements AutoCloseable {
             echo.executeUpdate();
             deleteState(Outbox.RESYNC_PENDING);
             return removed;
-        });
+        }));
     }
 
     /** Stores key ranges the relay granted (see {@link KeyStock#store}). */
