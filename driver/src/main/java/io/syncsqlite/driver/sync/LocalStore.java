@@ -558,7 +558,12 @@ final class LocalStore implements AutoCloseable {
                 ps.setString(index, v.bigIntegerValue().toString());
             }
         } else if (v.isNumber()) {
-            ps.setDouble(index, v.doubleValue());
+            if (c != null && c.affinity() == Affinity.TEXT) {
+                // A TEXT column keeps every digit of a decimal (a double would keep 17, NUMERIC affinity 15).
+                ps.setString(index, v.decimalValue().toPlainString());
+            } else {
+                ps.setDouble(index, v.doubleValue());
+            }
         } else if (v.isTextual()) {
             String s = v.textValue();
             if (c != null && c.affinity() == Affinity.BLOB && s.startsWith("\\x") && RowKey.isHex(s, 2)) {

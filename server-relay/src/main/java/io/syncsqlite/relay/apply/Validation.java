@@ -131,7 +131,7 @@ final class Validation {
      * SQLite has no boolean or JSON type: its 0/1 become PostgreSQL booleans, and the text of a JSON
      * document stored in a TEXT column becomes that document in a json/jsonb column (not a JSON string
      * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such. A REAL
-     * infinity becomes PostgreSQL's.
+     * infinity becomes PostgreSQL's, and the JSON text of an array (as arrays reach clients) an array.
      */
     private static JsonNode convert(ColumnInfo col, JsonNode value) {
         if (value == null) {
@@ -145,6 +145,18 @@ final class Validation {
             // SQLite's REAL infinity arrives as 9E+999 (json_object's spelling; JSON has no infinity), which
             // these types refuse as out of range; they take the text, and their JSON is that text too.
             return TextNode.valueOf(value.doubleValue() > 0 ? "Infinity" : "-Infinity");
+        }
+        if (value.isTextual() && col.baseType().startsWith("_") && value.asText().startsWith("[")) {
+            // An array column (pg_type names array types _elem): PostgreSQL's arrays reach clients as JSON
+            // text, which comes back as such; jsonb_populate_record takes the JSON array, not its text.
+            try {
+                JsonNode parsed = MessageCodec.JSON.readTree(value.asText());
+                if (parsed.isArray()) {
+                    return parsed;
+                }
+            } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
+                return value;
+            }
         }
         if (value.isTextual() && (col.baseType().equals("json") || col.baseType().equals("jsonb"))) {
             try {
