@@ -116,6 +116,10 @@ public final class CaptureInstaller {
                     refuseStrayBytes(conn, t);
                     backfilled |= st.executeUpdate(TriggerSql.backfill(t, layout)) > 0;
                     added = true;
+                } else if (before != null && t.hasPrimaryKey() && gainedColumn(t, before)) {
+                    // A column PostgreSQL may already hold values of: the feed skipped them while this file
+                    // had no such column, and only rows written again would bring them.
+                    added = true;
                 }
                 try (PreparedStatement ps = conn.prepareStatement(
                         "INSERT INTO _sync_tables (name, triggers) VALUES (?, ?)"
@@ -139,7 +143,8 @@ public final class CaptureInstaller {
             }
         }
         if (added) {
-            // Rows of this table may already have streamed past this file's cursor and been skipped.
+            // Rows of this table (or values of its new column) may already have streamed past this file's
+            // cursor and been skipped.
             try (Statement st = conn.createStatement()) {
                 st.executeUpdate(Outbox.REQUEST_SNAPSHOT);
             }
@@ -166,6 +171,11 @@ public final class CaptureInstaller {
                         + " those values, before syncing the table", "SY001");
             }
         }
+    }
+
+    /** Whether {@code t} has a column its recorded trigger text {@code before} does not name (an ADD COLUMN). */
+    private static boolean gainedColumn(TableInfo t, String before) {
+        return t.columns().stream().anyMatch(c -> !before.contains("NEW." + TriggerSql.quote(c.name())));
     }
 
     private static boolean triggersPresent(Connection conn, TableInfo t, int expected) throws SQLException {

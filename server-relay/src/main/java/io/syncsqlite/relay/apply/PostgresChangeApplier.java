@@ -50,7 +50,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
     private static final int MAX_ATTEMPTS = 5;
     private static final Duration BORROW_TIMEOUT = Duration.ofSeconds(30);
 
-    private static final String POSITION = "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
+    // The node is recorded at its first hello, not only at its first push: a backfill (SchemaInstaller) is
+    // skipped while no client exists, and a client that only reads exists too.
+    private static final String POSITION = "WITH known AS (INSERT INTO syncsqlite.client (node) VALUES (?)"
+            + " ON CONFLICT (node) DO NOTHING) "
+            + "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT applied_seq FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0), "
             + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0)";
@@ -127,6 +131,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
         try (PreparedStatement ps = c.prepareStatement(POSITION)) {
             ps.setString(1, node);
             ps.setString(2, node);
+            ps.setString(3, node);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));

@@ -8,7 +8,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -16,6 +18,8 @@ import java.util.Objects;
  * the synced set includes): every {@code intervalMillis} it reads a fingerprint of the synced schema's
  * tables, columns and primary keys, and when it changed it runs {@link SchemaInstaller#install} again
  * (which puts capture triggers on new tables, under the install lock) and swaps the {@link Catalog}.
+ * Tables count by their oid too: a migration that rebuilds a table (create, copy, drop, rename) leaves
+ * the same names and columns on a table without capture triggers, which silently stopped syncing.
  *
  * <p>Polling rather than a DDL event trigger: event triggers need a superuser, and one cheap catalog query
  * every few seconds per relay costs nothing measurable. Every relay watches on its own, so several relays
@@ -29,7 +33,7 @@ public final class CatalogWatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CatalogWatcher.class);
 
     private static final String FINGERPRINT = """
-            SELECT md5(coalesce((SELECT string_agg(c.relname || '.' || a.attname || ':'
+            SELECT md5(coalesce((SELECT string_agg(c.relname || '#' || c.oid || '.' || a.attname || ':'
                                                    || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull,
                                                    ',' ORDER BY c.relname, a.attnum)
                                  FROM pg_class c
@@ -50,6 +54,11 @@ public final class CatalogWatcher implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private String fingerprint;
+    /**
+     * Column names per table as of the last check: compared with the next catalog to find added columns.
+     * The watcher's own, because the shared catalog is also re-read when a client names an unknown column.
+     */
+    private Map<String, List<String>> columns;
 
     private CatalogWatcher(ConnectionPool.PgConnector connector, Catalog catalog, List<String> configuredTables,
                            long intervalMillis) {
@@ -71,6 +80,7 @@ public final class CatalogWatcher implements AutoCloseable {
         CatalogWatcher w = new CatalogWatcher(connector, catalog, configuredTables, intervalMillis);
         try (Connection c = connector.open()) {
             w.fingerprint = fingerprint(c, catalog.schema());
+            w.columns = columnsOf(catalog);
         }
         w.thread.start();
         return w;
@@ -94,6 +104,8 @@ public final class CatalogWatcher implements AutoCloseable {
                 String now = fingerprint(c, catalog.schema());
                 if (!Objects.equals(now, fingerprint)) {
                     Catalog newer = SchemaInstaller.install(c, catalog.schema(), configuredTables);
+                    queueFilledColumns(c, newer);
+                    columns = columnsOf(newer);
                     catalog.replaceWith(newer);
                     fingerprint = now;
                     log.info("schema of {} changed in PostgreSQL: catalog reloaded, syncing {}", catalog.schema(),
@@ -119,6 +131,43 @@ public final class CatalogWatcher implements AutoCloseable {
             }
         }
         ConnectionPool.closeQuietly(c);
+    }
+
+    private static Map<String, List<String>> columnsOf(Catalog catalog) {
+        Map<String, List<String>> out = new HashMap<>();
+        for (TableInfo t : catalog.tables()) {
+            out.put(t.name(), t.columns().stream().map(ColumnInfo::name).toList());
+        }
+        return out;
+    }
+
+    /**
+     * Queues a backfill ({@link SchemaInstaller#backfillPending}) of every synced table that gained a column
+     * with a default or a generated value: PostgreSQL fills the existing rows with it without firing any
+     * trigger, so nothing reached the clients that already have such a column (they kept NULL).
+     */
+    private void queueFilledColumns(Connection c, Catalog newer) throws SQLException {
+        for (TableInfo t : newer.tables()) {
+            List<String> old = columns.get(t.name());
+            if (old == null) {
+                continue; // a new table is backfilled by the install
+            }
+            List<String> added = t.columns().stream().map(ColumnInfo::name).filter(n -> !old.contains(n)).toList();
+            if (added.isEmpty()) {
+                continue;
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.backfill (tbl) SELECT ?"
+                    + " WHERE EXISTS (SELECT FROM syncsqlite.client) AND EXISTS (SELECT FROM pg_attribute a"
+                    + " WHERE a.attrelid = ?::regclass AND a.attname = ANY (?) AND (a.atthasdef OR a.attgenerated <> ''))"
+                    + " ON CONFLICT DO NOTHING")) {
+                ps.setString(1, t.name());
+                ps.setString(2, t.qualifiedName());
+                ps.setArray(3, c.createArrayOf("text", added.toArray()));
+                if (ps.executeUpdate() > 0) {
+                    log.info("columns {} of {} were filled by PostgreSQL without capture: sending its rows again", added, t);
+                }
+            }
+        }
     }
 
     private static String fingerprint(Connection c, String schema) throws SQLException {
