@@ -133,13 +133,14 @@ class SnapshotRequestReviewTest {
     }
 
     /**
-     * The cost question: only a table recorded for the first time requests a snapshot.
-     * Reopening a file whose tables are all recorded (by this version or the previous one, which wrote the
-     * same {@code _sync_tables} rows and no request), or refreshing capture after DDL that adds no synced table
-     * (ALTER TABLE ADD COLUMN, CREATE INDEX, an unkeyed table), requests nothing, so no cursor is reset.
+     * The cost question: only a table recorded for the first time, or a synced table that gained a column
+     * (PostgreSQL may hold values of it that the feed skipped), requests a snapshot. Reopening a file whose
+     * tables are all recorded (by this version or the previous one, which wrote the same {@code _sync_tables}
+     * rows and no request), or refreshing capture after other DDL (CREATE INDEX, an unkeyed table), requests
+     * nothing, so no cursor is reset.
      */
     @Test
-    void onlyANewlyRecordedTableRequestsASnapshot() throws Exception {
+    void onlyANewlyRecordedTableOrColumnRequestsASnapshot() throws Exception {
         try (Connection app = DriverManager.getConnection("jdbc:syncsqlite:" + file() + "?sync.lingerMs=0")) {
             exec(app, "CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT)");
         }
@@ -149,7 +150,6 @@ class SnapshotRequestReviewTest {
             exec(plain, "INSERT INTO _sync_state (k, v) VALUES ('cursor', 42) ON CONFLICT (k) DO UPDATE SET v = 42");
         }
         try (Connection app = DriverManager.getConnection("jdbc:syncsqlite:" + file() + "?sync.lingerMs=0")) {
-            exec(app, "ALTER TABLE task ADD COLUMN note TEXT");
             exec(app, "CREATE INDEX task_title ON task (title)");
             exec(app, "CREATE TABLE scratch (a, b)");
             exec(app, "INSERT INTO task (id, title) VALUES ('t1', 'x')");
@@ -160,5 +160,9 @@ class SnapshotRequestReviewTest {
             assertFalse(LocalStores.takeAtConnect(store));
             assertEquals(42, store.cursor());
         }
+        try (Connection app = DriverManager.getConnection("jdbc:syncsqlite:" + file() + "?sync.lingerMs=0")) {
+            exec(app, "ALTER TABLE task ADD COLUMN note TEXT");
+        }
+        assertEquals(1, requested());
     }
 }
