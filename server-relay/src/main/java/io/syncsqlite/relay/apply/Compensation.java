@@ -27,7 +27,9 @@ import java.util.List;
  * <p>Only parents that existed and were deleted (a tombstone in {@code row_clock}) are restored; a key that
  * never existed is a genuine error and the transaction is rejected. The restoration is its own committed
  * PostgreSQL transaction, logged in the feed like any write, so every client gets the parent back before
- * the child (commit order). Rows the delete removed by cascade are not restored.
+ * the child (commit order). Ancestors deleted with the parent (a cascade) come back first when the parent's
+ * image refers to them; other rows the delete removed by cascade (the parent's other children) are not
+ * restored.
  *
  * <p>Stateless; thread-safe.
  */
@@ -55,6 +57,30 @@ final class Compensation {
      */
     static boolean restoreParents(Connection c, Catalog catalog, SQLException violation, List<Op> ops, long hlc,
                                   Scope scope) throws SQLException {
+        List<Row> rows = new ArrayList<>();
+        for (Op op : ops) {
+            ObjectNode values = op.pk().deepCopy();
+            values.setAll(op.values());
+            rows.add(new Row(op.table().name(), values));
+        }
+        return restore(c, catalog, violation, rows, hlc, scope, 0);
+    }
+
+    /** A row that refers to a parent: its table and its column values (the key among them). */
+    private record Row(String table, ObjectNode values) {
+    }
+
+    /** How many levels of deleted ancestors one restore brings back (a chain of cascaded deletes). */
+    private static final int MAX_DEPTH = 8;
+
+    /**
+     * Restores the parents {@code rows} refer to through the violated foreign key. When a parent's own
+     * image refers to a deleted row in turn (its delete cascaded from a grandparent: PostgreSQL answers the
+     * restore with 23503 too), that ancestor is restored first, in a transaction of its own, and the parent
+     * again after it.
+     */
+    private static boolean restore(Connection c, Catalog catalog, SQLException violation, List<Row> rows, long hlc,
+                                   Scope scope, int depth) throws SQLException {
         if (!(violation instanceof PSQLException pe) || pe.getServerErrorMessage() == null) {
             return false;
         }
@@ -90,13 +116,13 @@ final class Compensation {
             return false;
         }
         List<String> keys = new ArrayList<>();
-        for (Op op : ops) {
-            if (!op.table().name().equals(m.getTable())) {
+        for (Row row : rows) {
+            if (!row.table().equals(m.getTable())) {
                 continue;
             }
             ObjectNode key = MessageCodec.JSON.createObjectNode();
             for (int i = 0; i < childCols.size(); i++) {
-                var v = op.values().has(childCols.get(i)) ? op.values().get(childCols.get(i)) : op.pk().get(childCols.get(i));
+                var v = row.values().get(childCols.get(i));
                 if (v == null || v.isNull()) {
                     key = null;
                     break;
@@ -115,7 +141,7 @@ final class Compensation {
         String pkOf = Sql.pkObject("k.", parent.primaryKey());
         List<String> writable = parent.columns().stream().filter(col -> !col.generated()).map(ColumnInfo::name).toList();
         // For each referenced key: absent from the table, tombstoned, and with a last image.
-        String restore = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk, " + Sql.clockKey("k.", parent)
+        String images = "WITH wanted AS (SELECT DISTINCT " + pkOf + " AS pk, " + Sql.clockKey("k.", parent)
                 + " AS ck FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k), "
                 + "dead AS (SELECT w.pk, w.ck, rc.dead_row FROM wanted w JOIN syncsqlite.row_clock rc ON rc.tbl = "
                 + Sql.literal(parent.name()) + " AND rc.pk = w.ck AND NOT rc.alive), "
@@ -123,7 +149,8 @@ final class Compensation {
                 // only, found by a scan (the log has no index by key), which runs for such keys alone.
                 + "images AS (SELECT d.ck, coalesce(d.dead_row, (SELECT ch.\"row\" FROM syncsqlite.change ch"
                 + " WHERE ch.tbl = " + Sql.literal(parent.name()) + " AND ch.pk = d.pk AND ch.kind = 'U'"
-                + " ORDER BY ch.id DESC LIMIT 1)) AS \"row\" FROM dead d), "
+                + " ORDER BY ch.id DESC LIMIT 1)) AS \"row\" FROM dead d)";
+        String restore = images + ", "
                 // Insert first and revive only the clocks of rows inserted: an image that does not fit any more
                 // (another row took its unique value) must leave its tombstone and image as they were. The
                 // columns PostgreSQL computes are left out, as in the relay's own inserts.
@@ -145,6 +172,28 @@ final class Compensation {
             ps.setString(1, "[" + String.join(",", keys) + "]");
             ps.setLong(2, hlc);
             restored = ps.executeUpdate();
+        } catch (SQLException e) {
+            c.rollback();
+            if (!"23503".equals(e.getSQLState()) || depth >= MAX_DEPTH) {
+                throw e;
+            }
+            // A parent's image refers to a row deleted with it (a cascade from further up): that one first.
+            List<Row> parents = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(images + " SELECT \"row\"::text FROM images WHERE \"row\" IS NOT NULL")) {
+                ps.setString(1, "[" + String.join(",", keys) + "]");
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        parents.add(new Row(parent.name(), (ObjectNode) MessageCodec.JSON.readTree(rs.getString(1))));
+                    }
+                }
+            } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+                throw new SQLException("unreadable tombstone image of " + parent.name(), "XX000", bad);
+            }
+            c.rollback();
+            if (!restore(c, catalog, e, parents, hlc, scope, depth + 1)) {
+                return false;
+            }
+            return restore(c, catalog, violation, rows, hlc, scope, depth + 1);
         }
         if (restored == 0) {
             // Nothing to restore, but a parent may have been created meanwhile (the restore waited for its
