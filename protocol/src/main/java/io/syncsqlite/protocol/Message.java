@@ -65,8 +65,20 @@ public sealed interface Message {
      * @param resync     the client's cursor lies before the retained history: a full snapshot follows, and
      *                   the client removes local rows the snapshot does not contain (keeping its own
      *                   unsent writes)
+     * @param rejected   the rejections the relay recorded for this client, repeated: one whose answer was
+     *                   lost with a connection is otherwise settled by {@code appliedTx} as if accepted; the
+     *                   client reverts and reports those it still waits for, before it settles the rest
      */
-    record Welcome(long appliedTx, long appliedSeq, long head, boolean resync) implements Message {
+    record Welcome(long appliedTx, long appliedSeq, long head, boolean resync, List<Reject> rejected)
+            implements Message {
+        public Welcome {
+            rejected = List.copyOf(Objects.requireNonNull(rejected, "rejected"));
+        }
+
+        public Welcome(long appliedTx, long appliedSeq, long head, boolean resync) {
+            this(appliedTx, appliedSeq, head, resync, List.of());
+        }
+
         public Welcome(long appliedTx, long appliedSeq, long head) {
             this(appliedTx, appliedSeq, head, false);
         }

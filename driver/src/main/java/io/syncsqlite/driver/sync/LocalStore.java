@@ -343,6 +343,15 @@ final class LocalStore implements AutoCloseable {
         };
     }
 
+    /** Whether transaction {@code tx} is stamped here and neither acknowledged nor rejected yet. */
+    boolean awaitsAnswer(long tx) throws SQLException {
+        PreparedStatement ps = prepared("SELECT 1 FROM _sync_outbox WHERE seq = ? AND hlc IS NOT NULL AND ack IS NULL");
+        ps.setLong(1, tx);
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next();
+        }
+    }
+
     /**
      * Reverts a rejected transaction: drops its outbox rows and restores the server's rows.
      *

@@ -326,6 +326,13 @@ final class SyncClient implements Runnable {
         if (welcome.resync() || localResync) {
             store.beginResync();
         }
+        for (Message.Reject lost : welcome.rejected()) {
+            // A rejection whose answer was lost with an earlier connection: the welcome's appliedTx would
+            // settle the transaction as accepted. Only one still waiting for its answer is reverted.
+            if (store.awaitsAnswer(lost.tx())) {
+                reject(lost);
+            }
+        }
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
@@ -406,6 +413,13 @@ final class SyncClient implements Runnable {
         }
     }
 
+    private void reject(Message.Reject reject) throws SQLException {
+        LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
+                reject.tx(), reject.sqlState(), reject.reason());
+        List<io.syncsqlite.protocol.RowChange> refused = store.reject(reject.tx(), reject.current());
+        onRejection.accept(new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused));
+    }
+
     private void handle(Message m) throws SQLException, IOException {
         if (m instanceof Message.Ack ack) {
             store.acknowledge(ack.tx(), ack.seq());
@@ -413,10 +427,7 @@ final class SyncClient implements Runnable {
             oldestUnackedSentNanos = System.nanoTime();
             push();
         } else if (m instanceof Message.Reject reject) {
-            LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
-                    reject.tx(), reject.sqlState(), reject.reason());
-            List<io.syncsqlite.protocol.RowChange> refused = store.reject(reject.tx(), reject.current());
-            onRejection.accept(new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused));
+            reject(reject);
             ackedThroughTx = Math.max(ackedThroughTx, reject.tx());
             oldestUnackedSentNanos = System.nanoTime();
             push();

@@ -17,6 +17,9 @@ public interface ChangeApplier {
     /** Where a client stands, for {@link Message.Welcome}. */
     ClientPosition position(String node) throws SQLException;
 
+    /** The rejections recorded for {@code node} (the newest, oldest first), repeated in {@link Message.Welcome}. */
+    java.util.List<Message.Reject> rejections(String node) throws SQLException;
+
     /**
      * Applies one client transaction (or recognises a resend) and returns the answer to send:
      * {@link Message.Ack} only after the database commit, or {@link Message.Reject} after the rollback.

@@ -280,14 +280,69 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
         List<FeedEntry> current = visible(currentRows(c, node, ops), scope);
         TxRun.markCommit(c, node, tx.id());
+        // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
+        String reason = PgErrors.describe(cause, scope == null);
+        record(c, node, tx.id(), sqlState, reason, current);
         c.commit();
         log.info("rejected tx {} of node {}: SQLState {}", tx.id(), node, sqlState);
         if (log.isDebugEnabled()) {
             log.debug("rejection of tx {} of node {}: {}", tx.id(), node, PgErrors.describe(cause));
         }
-        // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
-        return new Message.Reject(tx.id(), sqlState, PgErrors.describe(cause, scope == null), current);
+        return new Message.Reject(tx.id(), sqlState, reason, current);
     }
+
+    /** How long a rejection is repeated to its client at each connect ({@link #rejections}). */
+    static final String REJECTION_KEPT = "30 days";
+
+    private static void record(Connection c, String node, long tx, String sqlState, String reason,
+                               List<FeedEntry> current) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM syncsqlite.rejection WHERE node = ?"
+                + " AND at < now() - interval '" + REJECTION_KEPT + "'; INSERT INTO syncsqlite.rejection"
+                + " (node, tx, sql_state, reason, \"current\") VALUES (?, ?, ?, ?, ?::jsonb) ON CONFLICT DO NOTHING")) {
+            ps.setString(1, node);
+            ps.setString(2, node);
+            ps.setLong(3, tx);
+            ps.setString(4, sqlState == null ? "" : sqlState);
+            ps.setString(5, reason);
+            ps.setString(6, MessageCodec.JSON.writeValueAsString(current));
+            ps.execute();
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode the rows of a rejection", e);
+        }
+    }
+
+    @Override
+    public List<Message.Reject> rejections(String node) throws SQLException {
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = false;
+        try (PreparedStatement ps = c.prepareStatement("SELECT tx, sql_state, reason, \"current\"::text FROM"
+                + " (SELECT * FROM syncsqlite.rejection WHERE node = ? AND at > now() - interval '" + REJECTION_KEPT
+                + "' ORDER BY tx DESC LIMIT 100) AS r ORDER BY tx")) {
+            ps.setString(1, node);
+            List<Message.Reject> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new Message.Reject(rs.getLong(1), rs.getString(2), rs.getString(3),
+                            MessageCodec.JSON.readValue(rs.getString(4), FEED_ENTRIES)));
+                }
+            }
+            c.commit();
+            return out;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new SQLException("unreadable recorded rejection of node " + node, "XX000", e);
+        } catch (SQLException e) {
+            broken = !rollbackQuietly(c);
+            throw e;
+        } catch (RuntimeException | Error e) {
+            broken = true;
+            throw e;
+        } finally {
+            pool.release(c, broken);
+        }
+    }
+
+    private static final com.fasterxml.jackson.core.type.TypeReference<List<FeedEntry>> FEED_ENTRIES =
+            new com.fasterxml.jackson.core.type.TypeReference<>() { };
 
     /**
      * For a transaction refused before PostgreSQL (its names or values do not validate): the current images

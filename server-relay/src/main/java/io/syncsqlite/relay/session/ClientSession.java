@@ -328,7 +328,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                     + " resyncing it", node, hello.cursor(), position.horizon());
         }
         send(MessageCodec.encode(new Message.Welcome(position.appliedTx(), position.appliedSeq(), position.head(),
-                resync)));
+                resync, applier.rejections(node))));
         feed.addListener(this);
         pump();
     }

@@ -112,6 +112,18 @@ CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
 
 -- Tables whose capture was just installed: the rows they already held still have to reach the feed
 -- (SchemaInstaller.backfillPending).
+-- Rejections of client transactions, repeated in the welcome: one whose answer was lost with the
+-- connection would otherwise be settled by the client as accepted, its application never told.
+CREATE TABLE IF NOT EXISTS syncsqlite.rejection (
+    node      text        NOT NULL,
+    tx        bigint      NOT NULL,
+    sql_state text        NOT NULL,
+    reason    text        NOT NULL,
+    "current" jsonb       NOT NULL,
+    at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (node, tx)
+);
+
 CREATE TABLE IF NOT EXISTS syncsqlite.backfill (
     tbl   text        PRIMARY KEY,
     since timestamptz NOT NULL DEFAULT now()
