@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * Reads user tables from {@code sqlite_schema}, skipping SQLite's own and syncsqlite's tables.
@@ -49,14 +48,12 @@ public final class SchemaReader {
         List<TableInfo.Column> columns = new ArrayList<>();
         TreeMap<Integer, String> pk = new TreeMap<>();
         String declared = null;
-        String sql = null;
         try (PreparedStatement ps = conn.prepareStatement(
-                "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) {
                     declared = rs.getString(1);
-                    sql = rs.getString(2);
                 }
             }
         }
@@ -78,26 +75,6 @@ public final class SchemaReader {
                 }
             }
         }
-        return new TableInfo(declared, columns, new ArrayList<>(pk.values()), evicts(conn, declared, sql));
-    }
-
-    private static final Pattern DECLARED_REPLACE = Pattern.compile("(?i)\\bON\\s+CONFLICT\\s+REPLACE\\b");
-
-    /**
-     * Whether writes may delete rows through a UNIQUE constraint other than the key ({@link TableInfo.Evicts}).
-     * {@code ON CONFLICT REPLACE} is looked for in the whole CREATE TABLE text: where it is declared on the
-     * key alone, writes pay for a capture they did not need, never the other way round.
-     */
-    private static TableInfo.Evicts evicts(Connection conn, String table, String sql) throws SQLException {
-        try (PreparedStatement ps = conn.prepareStatement(
-                "SELECT count(*) FROM pragma_index_list(?) WHERE \"unique\" AND origin <> 'pk'")) {
-            ps.setString(1, table);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next() || rs.getInt(1) == 0) {
-                    return TableInfo.Evicts.NEVER;
-                }
-            }
-        }
-        return sql != null && DECLARED_REPLACE.matcher(sql).find() ? TableInfo.Evicts.ALWAYS : TableInfo.Evicts.ON_REPLACE;
+        return new TableInfo(declared, columns, new ArrayList<>(pk.values()));
     }
 }

@@ -12,38 +12,18 @@ import java.util.stream.Collectors;
  * @param name    the table name as declared
  * @param columns every column, in declaration order
  * @param pk      primary-key column names in key order; empty when the table has no declared key
- * @param evicts  which writes may delete other rows of the table through a UNIQUE constraint
  *
  * <p>Immutable; thread-safe.
  */
-public record TableInfo(String name, List<Column> columns, List<String> pk, Evicts evicts) {
+public record TableInfo(String name, List<Column> columns, List<String> pk) {
 
     /** One column: its name, declared type and affinity. */
     public record Column(String name, String declaredType, Affinity affinity) {
     }
 
-    /**
-     * Which writes may delete other rows: SQLite's REPLACE conflict resolution deletes the rows an INSERT
-     * or UPDATE collides with, and fires their delete triggers only with {@code recursive_triggers} on.
-     * Through the key that needs no capture (the new row's image replaces the old one under the same key);
-     * through another UNIQUE constraint it deletes a row under another key.
-     */
-    public enum Evicts {
-        /** No UNIQUE constraint besides the key. */
-        NEVER,
-        /** Statements that ask for REPLACE ({@code INSERT OR REPLACE}, {@code REPLACE INTO}, {@code UPDATE OR REPLACE}). */
-        ON_REPLACE,
-        /** Every INSERT and UPDATE: a constraint of the table is declared {@code ON CONFLICT REPLACE}. */
-        ALWAYS
-    }
-
     public TableInfo {
         columns = List.copyOf(columns);
         pk = List.copyOf(pk);
-    }
-
-    public TableInfo(String name, List<Column> columns, List<String> pk) {
-        this(name, columns, pk, Evicts.NEVER);
     }
 
     /**

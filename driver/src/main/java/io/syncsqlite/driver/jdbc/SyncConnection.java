@@ -35,7 +35,6 @@ import java.util.function.Function;
  */
 public class SyncConnection extends DelegatingConnection {
 
-    private static final System.Logger LOG = System.getLogger(SyncConnection.class.getName());
     private static final SqlClassifier CLASSIFIER = new SqlClassifier();
 
     private final SyncNode node;
@@ -116,9 +115,8 @@ public class SyncConnection extends DelegatingConnection {
         return run(info, null, call, true);
     }
 
-    private <T> T run(SqlInfo info, String deltas, SqlCall<T> evicting, boolean keepDone) throws SQLException {
+    private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
-        SqlCall<T> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
         StatementKind kind = info.kind();
         if (kind == StatementKind.ALTER_TABLE) {
             refuseUnfollowableAlter(info);
@@ -305,23 +303,22 @@ public class SyncConnection extends DelegatingConnection {
      * statement ({@code deltas} not null) must mark its rows in its own transaction, so in auto-commit mode
      * it is wrapped, and its rows are read into memory (a {@code CachedRowSet}) before the commit.
      */
-    ResultSet runQuery(SqlInfo info, String deltas, SqlCall<ResultSet> evicting) throws SQLException {
+    ResultSet runQuery(SqlInfo info, String deltas, SqlCall<ResultSet> call) throws SQLException {
         checkOpen();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
-            return run(info, evicting);
+            return run(info, call);
         }
         if (deltas != null && delegate.getAutoCommit() && !sqlTransaction) {
             SqlInfo read = new SqlInfo(info.kind(), info.table(), info.name(), info.parsed(), info.counters(),
-                    false, info.replaces()); // its statement is closed before run commits
+                    false); // its statement is closed before run commits
             return run(read, deltas, () -> {
-                try (ResultSet rs = evicting.call()) {
+                try (ResultSet rs = call.call()) {
                     javax.sql.rowset.CachedRowSet rows = javax.sql.rowset.RowSetProvider.newFactory().createCachedRowSet();
                     rows.populate(rs);
                     return rows;
                 }
             });
         }
-        SqlCall<ResultSet> call = node.mayEvict(info) ? withEvictionsCaptured(evicting) : evicting;
         if (delegate.getAutoCommit() && !sqlTransaction) {
             ResultSet r = call.call();
             node.committed();
@@ -330,48 +327,6 @@ public class SyncConnection extends DelegatingConnection {
         inAppTransaction(true);
         dirty = true;
         return deltas == null ? call.call() : counted(info, deltas, call);
-    }
-
-    /**
-     * Runs {@code call} with {@code recursive_triggers} on, so that the rows its REPLACE conflict resolution
-     * deletes through a UNIQUE constraint fire the capture's delete trigger (SQLite fires delete triggers for
-     * them only then): without it another row disappears here and stays in PostgreSQL and on every other
-     * client. Only for such statements: an application trigger that updates its own table (an
-     * {@code updated_at} trigger) then fires itself again until SQLite stops it with an error. Such a
-     * statement is run again as it was written (its failed run left nothing), whose evicted rows are then
-     * not captured, as before, with a warning. Setting the pragma reads nothing from the file, so no snapshot
-     * is taken before the statement's write.
-     */
-    private <T> SqlCall<T> withEvictionsCaptured(SqlCall<T> call) {
-        return () -> {
-            if (recursiveTriggers()) {
-                return call.call(); // the application's own choice
-            }
-            try (Statement st = delegate.createStatement()) {
-                st.execute("PRAGMA recursive_triggers = ON");
-                try {
-                    return call.call();
-                } catch (SQLException e) {
-                    String m = String.valueOf(e.getMessage());
-                    if (!m.contains("trigger recursion") && !m.contains("triggers nested too deep")) {
-                        throw e;
-                    }
-                    LOG.log(System.Logger.Level.WARNING, "a REPLACE on a synced table ran without capturing the rows"
-                            + " it deleted through a UNIQUE constraint, because a trigger of the application fires"
-                            + " itself when recursive_triggers is on; those rows stay in PostgreSQL: {0}", m);
-                    st.execute("PRAGMA recursive_triggers = OFF");
-                    return call.call();
-                } finally {
-                    st.execute("PRAGMA recursive_triggers = OFF");
-                }
-            }
-        };
-    }
-
-    private boolean recursiveTriggers() throws SQLException {
-        try (Statement st = delegate.createStatement(); ResultSet rs = st.executeQuery("PRAGMA recursive_triggers")) {
-            return rs.next() && rs.getInt(1) != 0;
-        }
     }
 
     /**

@@ -87,11 +87,11 @@ public final class SqlClassifier {
             case "SELECT", "VALUES", "EXPLAIN":
                 return new SqlInfo(StatementKind.READ, null, null, false);
             case "INSERT", "REPLACE":
-                return dml(sql, StatementKind.INSERT, tableAfter(t, originals, i, "INTO"), replaces(t, i));
+                return dml(sql, StatementKind.INSERT, tableAfter(t, originals, i, "INTO"));
             case "UPDATE":
-                return dml(sql, StatementKind.UPDATE, tableAfterOr(t, originals, i + 1), replaces(t, i));
+                return dml(sql, StatementKind.UPDATE, tableAfterOr(t, originals, i + 1));
             case "DELETE":
-                return dml(sql, StatementKind.DELETE, tableAfter(t, originals, i, "FROM"), false);
+                return dml(sql, StatementKind.DELETE, tableAfter(t, originals, i, "FROM"));
             case "BEGIN":
                 return new SqlInfo(StatementKind.BEGIN, null, null, false);
             case "COMMIT", "END":
@@ -119,12 +119,7 @@ public final class SqlClassifier {
         }
     }
 
-    /** {@code REPLACE ...}, {@code INSERT OR REPLACE ...}, {@code UPDATE OR REPLACE ...} from token {@code i}. */
-    private static boolean replaces(List<SqlLexer.Token> t, int i) {
-        return t.get(i).is("REPLACE") || t.size() > i + 2 && t.get(i + 1).is("OR") && t.get(i + 2).is("REPLACE");
-    }
-
-    private static SqlInfo dml(String sql, StatementKind kind, String lexedTable, boolean replaces) {
+    private static SqlInfo dml(String sql, StatementKind kind, String lexedTable) {
         String table = lexedTable;
         boolean parsed = false;
         List<Counter> counters = new ArrayList<>();
@@ -146,7 +141,7 @@ public final class SqlClassifier {
         } catch (Exception | StackOverflowError e) {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
-        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql), replaces);
+        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql));
     }
 
     /** Finds {@code c = c + x} / {@code c = c - x} assignments whose {@code x} is a parameter or a number. */

@@ -12,19 +12,12 @@ import java.util.List;
  * @param parsed  whether JSqlParser understood the statement (false: the lexer alone classified it)
  * @param counters columns the statement adds to (counter intent), empty for plain writes
  * @param returning whether a write has a RETURNING clause (it yields rows while its statement is open)
- * @param replaces  whether the statement resolves conflicts by replacing ({@code INSERT OR REPLACE},
- *                  {@code REPLACE INTO}, {@code UPDATE OR REPLACE}): it may delete other rows
  */
 public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                      boolean returning, boolean replaces) {
+                      boolean returning) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
-    }
-
-    public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                   boolean returning) {
-        this(kind, table, name, parsed, counters, returning, false);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed) {

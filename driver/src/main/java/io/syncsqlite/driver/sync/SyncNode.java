@@ -354,20 +354,6 @@ public final class SyncNode {
     }
 
     /**
-     * Whether {@code info} may delete rows of a synced table through a UNIQUE constraint other than its key
-     * (REPLACE conflict resolution; {@link TableInfo.Evicts}), deletions its triggers see only with
-     * {@code recursive_triggers} on.
-     */
-    public boolean mayEvict(SqlInfo info) {
-        if (info.table() == null || (info.kind() != StatementKind.INSERT && info.kind() != StatementKind.UPDATE)) {
-            return false;
-        }
-        TableInfo t = synced.get(info.table().toLowerCase(java.util.Locale.ROOT));
-        return t != null && (t.evicts() == TableInfo.Evicts.ALWAYS
-                || t.evicts() == TableInfo.Evicts.ON_REPLACE && info.replaces());
-    }
-
-    /**
      * Whether new rows of synced tables with an integer rowid key get their keys from the relay's ranges.
      * True for a file with a relay configured; without one (capture only, in-memory databases) SQLite
      * picks keys itself, since there is nobody to collide with.

@@ -22,7 +22,6 @@ import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -236,50 +235,6 @@ class CaptureTest {
         List<String> cascaded = outbox().stream().map(r -> r.substring(0, r.indexOf('}') + 1)).toList();
         assertTrue(cascaded.contains("3:{\"pa\":1,\"pb\":\"x\",\"n\":7}")
                 && cascaded.contains("1:{\"pa\":2,\"pb\":\"x\",\"n\":7}"), cascaded.toString());
-    }
-
-    /**
-     * REPLACE deletes the rows a write collides with through a UNIQUE constraint; SQLite fires their delete
-     * triggers only with recursive_triggers on, which the driver turns on for such statements alone.
-     */
-    @Test
-    void rowsThatReplaceDeletesThroughAUniqueColumnAreCapturedAsDeletes() throws SQLException {
-        exec("CREATE TABLE person (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)");
-        exec("CREATE TABLE tag (id TEXT PRIMARY KEY, label TEXT, UNIQUE (label) ON CONFLICT REPLACE)");
-        exec("INSERT INTO person VALUES ('p1', 'x@e', 'ann'), ('p2', 'y@e', 'bob')");
-        exec("INSERT INTO tag VALUES ('t1', 'red')");
-        exec("DELETE FROM _sync_outbox");
-
-        exec("INSERT OR REPLACE INTO person VALUES ('p3', 'x@e', 'cid')");
-        exec("UPDATE OR REPLACE person SET email = 'y@e' WHERE id = 'p3'");
-        exec("REPLACE INTO person VALUES ('p4', 'y@e', 'dan')");
-        exec("INSERT INTO tag VALUES ('t2', 'red')"); // declared ON CONFLICT REPLACE: a plain INSERT replaces
-        exec("INSERT OR REPLACE INTO person VALUES ('p4', 'z@e', 'dan')"); // through the key only: an insert
-        List<String> keys = outbox().stream().map(r -> r.substring(0, r.indexOf('}') + 1)).toList();
-        assertEquals(List.of("3:{\"id\":\"p1\"}", "1:{\"id\":\"p3\"}", "3:{\"id\":\"p2\"}", "2:{\"id\":\"p3\"}",
-                "3:{\"id\":\"p3\"}", "1:{\"id\":\"p4\"}", "3:{\"id\":\"t1\"}", "1:{\"id\":\"t2\"}",
-                "3:{\"id\":\"p4\"}", "1:{\"id\":\"p4\"}"), keys);
-    }
-
-    /**
-     * With recursive_triggers on, an application trigger that updates its own table fires itself until SQLite
-     * stops it: such a REPLACE runs as with sqlite-jdbc (its evictions uncaptured, with a warning).
-     */
-    @Test
-    void aReplaceOnATableWithASelfUpdatingTriggerRunsAsWithoutSync() throws SQLException {
-        exec("CREATE TABLE doc (id TEXT PRIMARY KEY, slug TEXT UNIQUE, title TEXT)");
-        exec("CREATE TRIGGER doc_touch AFTER UPDATE ON doc BEGIN UPDATE doc SET title = upper(NEW.title) WHERE id = NEW.id; END");
-        exec("INSERT INTO doc VALUES ('d1', 's1', 'one'), ('d2', 's2', 'two')");
-        exec("UPDATE OR REPLACE doc SET slug = 's1', title = 'renamed' WHERE id = 'd2'");
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT id, title FROM doc")) {
-            assertTrue(rs.next());
-            assertEquals("d2 RENAMED", rs.getString(1) + " " + rs.getString(2), "the application's trigger ran once");
-            assertFalse(rs.next());
-        }
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("PRAGMA recursive_triggers")) {
-            assertTrue(rs.next());
-            assertEquals(0, rs.getInt(1), "left as the application had it");
-        }
     }
 
     @Test

@@ -185,10 +185,11 @@ class OfflineConflictReviewTest {
 
     /**
      * A UNIQUE conflict resolved locally with INSERT OR REPLACE while offline: SQLite deletes the row that
-     * holds the email and inserts the new one. DESIGN.md says the triggers see every row such a statement
-     * touches, but the delete SQLite makes to resolve the conflict fires no trigger (recursive_triggers is
-     * off), so only the insert is captured. PostgreSQL refuses it (23505, the old row still holds the email),
-     * the client reverts the insert, and the old row stays deleted on the client only: replicas diverge for good.
+     * holds the email and inserts the new one, and fires no trigger for that delete (recursive_triggers is
+     * off), so only the insert is captured. PostgreSQL refuses it (23505). The review found the client
+     * reverting the insert and keeping row 1 deleted, alone: the replicas diverged for good. The rejection
+     * now carries the current image of the row holding the value, so the client gets row 1 back; the
+     * replace itself is refused (DESIGN.md, known limits), and the application is told.
      */
     @Test
     void anOfflineInsertOrReplaceOverAUniqueValueConverges() throws Exception {
@@ -198,6 +199,8 @@ class OfflineConflictReviewTest {
         try (Cluster c = Cluster.start("rv3_replace_unique", dir, pg)) {
             Client a = c.client("a", local);
             Client b = c.client("b", local);
+            List<Rejection> rejections = new CopyOnWriteArrayList<>();
+            a.node().addRejectionListener(rejections::add);
             a.exec("INSERT INTO account VALUES (1, 'ann@example.com', 'Ann')");
             a.awaitSynced();
             c.awaitConverged(all, a, b);
@@ -208,8 +211,11 @@ class OfflineConflictReviewTest {
             a.online();
             a.awaitSynced();
             c.awaitConverged(all, a, b);
-            assertEquals(List.of(row("id", 2L, "email", "ann@example.com", "name", "Ann (new account)")), c.pgRows(all),
-                    "what a committed locally (row 1 replaced by row 2) is what everyone holds");
+            assertEquals(List.of(row("id", 1L, "email", "ann@example.com", "name", "Ann")), c.pgRows(all));
+            assertEquals(List.of(row("id", 1L, "email", "ann@example.com", "name", "Ann")), a.rows(all),
+                    "the writer holds row 1 again, as everyone does");
+            await().atMost(Duration.ofSeconds(10)).until(() -> rejections.size() == 1);
+            assertEquals("23505", rejections.get(0).sqlState());
         }
     }
 

@@ -9,6 +9,7 @@ import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.Sql;
 import io.syncsqlite.relay.schema.TableInfo;
 import io.syncsqlite.relay.scope.Scope;
 import org.slf4j.Logger;
@@ -278,7 +279,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
             c.rollback();
             return new Message.Ack(tx.id(), client[1]);
         }
-        List<FeedEntry> current = visible(currentRows(c, node, ops), scope);
+        List<Op> touched = new ArrayList<>(ops);
+        touched.addAll(colliding(c, ops, cause));
+        List<FeedEntry> current = visible(currentRows(c, node, touched), scope);
         TxRun.markCommit(c, node, tx.id());
         // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
         String reason = PgErrors.describe(cause, scope == null);
@@ -289,6 +292,97 @@ public final class PostgresChangeApplier implements ChangeApplier {
             log.debug("rejection of tx {} of node {}: {}", tx.id(), node, PgErrors.describe(cause));
         }
         return new Message.Reject(tx.id(), sqlState, reason, current);
+    }
+
+    private static final String UNIQUE_COLUMNS = """
+            SELECT array_agg(a.attname ORDER BY k.ord), bool_and(k.att <> 0)
+            FROM pg_index i
+            JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+            CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, ord)
+            LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att
+            WHERE i.indisunique AND ic.relname = ? AND n.nspname = ? AND k.ord <= i.indnkeyatts""";
+
+    /**
+     * For a unique violation (23505), the rows that already hold the values the transaction's rows collided
+     * with, so that the rejection reports them too. A client that took such a value with REPLACE deleted the
+     * row holding it locally, and SQLite fired no trigger for that delete: without its current image in the
+     * rejection the client's revert would leave it deleted there alone. Empty when the index is not a plain
+     * one over columns of a synced table, or the lookup fails (the rejection goes out without them).
+     */
+    private List<Op> colliding(Connection c, List<Op> ops, SQLException cause) throws SQLException {
+        if (!"23505".equals(PgErrors.sqlState(cause)) || !(cause instanceof org.postgresql.util.PSQLException pe)
+                || pe.getServerErrorMessage() == null) {
+            return List.of();
+        }
+        var m = pe.getServerErrorMessage();
+        TableInfo t = m.getTable() == null ? null : catalog.table(m.getTable());
+        if (t == null || m.getConstraint() == null || m.getSchema() == null) {
+            return List.of();
+        }
+        Savepoint sp = c.setSavepoint();
+        try {
+            List<String> cols = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(UNIQUE_COLUMNS)) {
+                ps.setString(1, m.getConstraint());
+                ps.setString(2, m.getSchema());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next() || rs.getArray(1) == null || !rs.getBoolean(2)) {
+                        c.releaseSavepoint(sp);
+                        return List.of(); // an expression index
+                    }
+                    for (Object o : (Object[]) rs.getArray(1).getArray()) {
+                        cols.add((String) o);
+                    }
+                }
+            }
+            List<String> probes = new ArrayList<>();
+            for (Op op : ops) {
+                if (op.table() != t) {
+                    continue;
+                }
+                ObjectNode probe = MessageCodec.JSON.createObjectNode();
+                for (String col : cols) {
+                    var v = op.values().has(col) ? op.values().get(col) : op.pk().get(col);
+                    if (v == null || v.isNull()) {
+                        probe = null;
+                        break;
+                    }
+                    probe.set(col, v);
+                }
+                if (probe != null) {
+                    probes.add(probe.toString());
+                }
+            }
+            List<Op> out = new ArrayList<>();
+            if (!probes.isEmpty()) {
+                String q = t.qualifiedName();
+                StringBuilder on = new StringBuilder();
+                for (String col : cols) {
+                    on.append(on.length() == 0 ? "" : " AND ").append("r.").append(Sql.ident(col)).append(" = k.").append(Sql.ident(col));
+                }
+                try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT " + Sql.pkObject("r.", t.primaryKey())
+                        + "::text FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k JOIN " + q + " AS r ON " + on)) {
+                    ps.setString(1, "[" + String.join(",", probes) + "]");
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            ObjectNode pk = object(rs.getString(1));
+                            if (ops.stream().noneMatch(op -> op.table() == t && op.pk().equals(pk))) {
+                                out.add(new Op(t, io.syncsqlite.protocol.ChangeKind.UPDATE, pk,
+                                        MessageCodec.JSON.createObjectNode(), rs.getString(1), null));
+                            }
+                        }
+                    }
+                }
+            }
+            c.releaseSavepoint(sp);
+            return out;
+        } catch (SQLException e) {
+            if (PgErrors.classify(e) != PgErrors.Action.REJECT) {
+                throw e;
+            }
+            c.rollback(sp);
+            return List.of();
+        }
     }
 
     /** How long a rejection is repeated to its client at each connect ({@link #rejections}). */
