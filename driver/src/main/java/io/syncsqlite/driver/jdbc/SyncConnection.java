@@ -109,7 +109,9 @@ public class SyncConnection extends DelegatingConnection {
     /**
      * As {@link #run(SqlInfo, SqlCall)}, for {@code executeBatch}: when an entry fails in auto-commit mode,
      * the entries before it stay committed, as sqlite-jdbc leaves them (it runs them one by one), rather
-     * than disappear after the application was told of their update counts.
+     * than disappear after the application was told of their update counts. Not when the failure ended
+     * the transaction itself (a trigger's {@code RAISE(ROLLBACK)}, {@code ON CONFLICT ROLLBACK}): the
+     * earlier entries went with it, where sqlite-jdbc had committed each on its own.
      */
     <T> T runBatch(SqlInfo info, SqlCall<T> call) throws SQLException {
         return run(info, null, call, true);
