@@ -16,6 +16,12 @@ import java.sql.Statement;
 public class DelegatingStatement extends DelegatingWrapper<Statement> implements Statement {
 
     protected final Connection owner;
+    /**
+     * Rows of the last {@code execute} read before its statement committed (a counter statement with
+     * RETURNING in auto-commit mode, see {@code SyncConnection.runQuery}): what {@link #getResultSet}
+     * returns in place of the delegate's. Null otherwise; set by the subclasses that execute.
+     */
+    ResultSet readAhead;
 
     public DelegatingStatement(Statement delegate, Connection owner) {
         super(delegate);
@@ -207,6 +213,11 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
 
     @Override
     public boolean getMoreResults() throws SQLException {
+        if (readAhead != null) {
+            readAhead.close();
+            readAhead = null;
+            return false;
+        }
         return delegate.getMoreResults();
     }
 
@@ -222,7 +233,7 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
 
     @Override
     public ResultSet getResultSet() throws SQLException {
-        return wrapResultSet(delegate.getResultSet());
+        return readAhead != null ? readAhead : wrapResultSet(delegate.getResultSet());
     }
 
     @Override
@@ -242,7 +253,7 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
 
     @Override
     public int getUpdateCount() throws SQLException {
-        return delegate.getUpdateCount();
+        return readAhead != null ? -1 : delegate.getUpdateCount();
     }
 
     @Override

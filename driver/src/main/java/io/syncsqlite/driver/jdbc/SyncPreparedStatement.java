@@ -32,11 +32,6 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final KeyRewriter.KeyedInsert keyed;
     /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
     private final Object[] parameters;
-    /**
-     * The rows of the last {@code execute()} of a counter statement with RETURNING in auto-commit mode, read
-     * before its commit (see {@link SyncConnection#runQuery}); null otherwise.
-     */
-    private ResultSet materialized;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
     private final GeneratedKeys keys;
@@ -168,34 +163,14 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public boolean execute() throws SQLException {
         beforeExecute();
-        materialized = null;
+        readAhead = null;
         String deltas = deltas();
         if (info.returning() && deltas != null && connection.autoCommitting()) {
             // A counter statement's rows are marked in its own transaction: its rows are read first (runQuery).
-            materialized = connection.runQuery(info, deltas, super::executeQuery);
+            readAhead = connection.runQuery(info, deltas, super::executeQuery);
             return true;
         }
         return connection.runKeyed(keys, inserts, info, deltas, super::execute);
-    }
-
-    @Override
-    public ResultSet getResultSet() throws SQLException {
-        return materialized != null ? materialized : super.getResultSet();
-    }
-
-    @Override
-    public int getUpdateCount() throws SQLException {
-        return materialized != null ? -1 : super.getUpdateCount();
-    }
-
-    @Override
-    public boolean getMoreResults() throws SQLException {
-        if (materialized != null) {
-            materialized.close();
-            materialized = null;
-            return false;
-        }
-        return super.getMoreResults();
     }
 
     /** sqlite-jdbc fails calls on a closed statement without a SQLState ("statement is not executing"). */

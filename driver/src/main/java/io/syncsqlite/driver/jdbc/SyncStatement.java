@@ -23,11 +23,6 @@ public class SyncStatement extends DelegatingStatement {
 
     private final SyncConnection connection;
     private final List<String> batch = new ArrayList<>();
-    /**
-     * The rows of the last {@code execute(String)} of a counter statement with RETURNING in auto-commit mode,
-     * read before its commit (see {@link SyncConnection#runQuery}); null otherwise.
-     */
-    private ResultSet materialized;
     /** The batch's SQL as it runs (integer keys filled in by {@link SyncConnection#withKeys}). */
     private final List<String> runs = new ArrayList<>();
     private final GeneratedKeys keys;
@@ -70,36 +65,16 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public boolean execute(String sql) throws SQLException {
         checkOpen();
-        materialized = null;
+        readAhead = null;
         SqlInfo info = info(sql);
         String deltas = connection.deltas(info, null);
         if (info.returning() && deltas != null && connection.autoCommitting()) {
             // A counter statement's rows are marked in its own transaction: its rows are read first (runQuery).
             String run = connection.withKeys(sql, info);
-            materialized = connection.runQuery(info, deltas, () -> super.executeQuery(run));
+            readAhead = connection.runQuery(info, deltas, () -> super.executeQuery(run));
             return true;
         }
         return run(sql, s -> super.execute(s));
-    }
-
-    @Override
-    public ResultSet getResultSet() throws SQLException {
-        return materialized != null ? materialized : super.getResultSet();
-    }
-
-    @Override
-    public int getUpdateCount() throws SQLException {
-        return materialized != null ? -1 : super.getUpdateCount();
-    }
-
-    @Override
-    public boolean getMoreResults() throws SQLException {
-        if (materialized != null) {
-            materialized.close();
-            materialized = null;
-            return false;
-        }
-        return super.getMoreResults();
     }
 
     @Override
