@@ -22,15 +22,22 @@ import java.util.List;
 public class SyncStatement extends DelegatingStatement {
 
     private final SyncConnection connection;
-    private final List<String> batch = new ArrayList<>();
-    /** The batch's SQL as it runs (integer keys filled in by {@link SyncConnection#withKeys}). */
-    private final List<String> runs = new ArrayList<>();
+    private final List<Entry> batch = new ArrayList<>();
     private final GeneratedKeys keys;
 
     public SyncStatement(Statement delegate, SyncConnection connection) {
         super(delegate, connection);
         this.connection = connection;
         this.keys = new GeneratedKeys(connection.delegate);
+    }
+
+    /**
+     * One batch entry, classified once when added.
+     *
+     * @param run    the SQL as it runs (integer keys filled in by {@link SyncConnection#withKeys})
+     * @param deltas the amounts it adds, for a counter statement, else null
+     */
+    private record Entry(String run, SqlInfo info, String deltas) {
     }
 
     private SqlInfo info(String sql) {
@@ -44,9 +51,12 @@ public class SyncStatement extends DelegatingStatement {
     private <T> T run(String sql, SqlTextCall<T> call) throws SQLException {
         checkOpen();
         SqlInfo info = info(sql);
+        return run(sql, info, connection.deltas(info, null), call);
+    }
+
+    private <T> T run(String sql, SqlInfo info, String deltas, SqlTextCall<T> call) throws SQLException {
         String run = connection.withKeys(sql, info);
-        return connection.runKeyed(keys, GeneratedKeys.inserts(run), info, connection.deltas(info, null),
-                () -> call.call(run));
+        return connection.runKeyed(keys, GeneratedKeys.inserts(run), info, deltas, () -> call.call(run));
     }
 
     @Override
@@ -74,7 +84,7 @@ public class SyncStatement extends DelegatingStatement {
             readAhead = connection.runQuery(info, deltas, () -> super.executeQuery(run));
             return true;
         }
-        return run(sql, s -> super.execute(s));
+        return run(sql, info, deltas, s -> super.execute(s));
     }
 
     @Override
@@ -135,17 +145,16 @@ public class SyncStatement extends DelegatingStatement {
     @Override
     public void addBatch(String sql) throws SQLException {
         checkOpen();
-        String run = connection.withKeys(sql, info(sql));
+        SqlInfo info = info(sql);
+        String run = connection.withKeys(sql, info);
         super.addBatch(run);
-        batch.add(sql);
-        runs.add(run);
+        batch.add(new Entry(run, info, connection.deltas(info, null)));
     }
 
     @Override
     public void clearBatch() throws SQLException {
         super.clearBatch();
         batch.clear();
-        runs.clear();
     }
 
     @Override
@@ -175,7 +184,7 @@ public class SyncStatement extends DelegatingStatement {
     }
 
     private boolean hasCounters() {
-        return batch.stream().anyMatch(sql -> connection.deltas(info(sql), null) != null);
+        return batch.stream().anyMatch(e -> e.deltas() != null);
     }
 
     /**
@@ -184,17 +193,15 @@ public class SyncStatement extends DelegatingStatement {
      * the counts of the entries before the failing one.
      */
     private long[] entryByEntry() throws SQLException {
-        long[] counts = new long[runs.size()];
-        for (int i = 0; i < runs.size(); i++) {
-            String run = runs.get(i);
-            SqlInfo info = info(batch.get(i));
-            String deltas = connection.deltas(info, null);
+        long[] counts = new long[batch.size()];
+        for (int i = 0; i < batch.size(); i++) {
+            Entry e = batch.get(i);
             try {
-                counts[i] = deltas == null ? super.executeLargeUpdate(run)
-                        : connection.counted(info, deltas, () -> super.executeLargeUpdate(run));
-            } catch (SQLException e) {
-                throw new BatchUpdateException(e.getMessage(), e.getSQLState(), e.getErrorCode(),
-                        Arrays.copyOf(counts, i), e);
+                counts[i] = e.deltas() == null ? super.executeLargeUpdate(e.run())
+                        : connection.counted(e.info(), e.deltas(), () -> super.executeLargeUpdate(e.run()));
+            } catch (SQLException failed) {
+                throw new BatchUpdateException(failed.getMessage(), failed.getSQLState(), failed.getErrorCode(),
+                        Arrays.copyOf(counts, i), failed);
             }
         }
         return counts;
@@ -210,8 +217,8 @@ public class SyncStatement extends DelegatingStatement {
     /** A batch is as strong as its strongest statement; transaction control inside a batch is unknown. */
     private SqlInfo batchInfo() {
         StatementKind kind = StatementKind.READ;
-        for (String sql : batch) {
-            StatementKind k = info(sql).kind();
+        for (Entry e : batch) {
+            StatementKind k = e.info().kind();
             if (k.changesSchema() || !k.mayWrite() && k != StatementKind.READ && k != StatementKind.PRAGMA) {
                 return new SqlInfo(StatementKind.UNKNOWN, null, null, false);
             }

@@ -21,6 +21,19 @@ public final class Rows {
     private Rows() {
     }
 
+    /**
+     * One expected row, from column names and values in turn ({@code row("id", 1L, "title", "x")}), numbers
+     * as {@link #query} gives them: an {@code int} becomes a {@code long}.
+     */
+    public static Map<String, Object> row(Object... namesAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < namesAndValues.length; i += 2) {
+            Object v = namesAndValues[i + 1];
+            m.put((String) namesAndValues[i], v instanceof Integer n ? (Object) n.longValue() : v);
+        }
+        return m;
+    }
+
     public static List<Map<String, Object>> query(Connection c, String sql) throws SQLException {
         List<Map<String, Object>> out = new ArrayList<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {

@@ -16,11 +16,11 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static io.syncsqlite.it.harness.Rows.row;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -45,14 +45,6 @@ class DirectWriteReviewTest {
     private Cluster cluster(String name, String... pgDdl) {
         cluster = Cluster.start(name, dir, pgDdl);
         return cluster;
-    }
-
-    private static Map<String, Object> row(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
     }
 
     /** Like {@link Cluster#awaitConverged} with a longer deadline, for bulk work on a shared 2-core machine. */

@@ -140,8 +140,9 @@ final class Validation {
         if (col.isBoolean() && value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
             return BooleanNode.valueOf(value.asLong() == 1);
         }
-        if (value.isNumber() && !value.isIntegralNumber() && Double.isInfinite(value.doubleValue())
-                && (col.numeric() || col.baseType().equals("float8") || col.baseType().equals("float4"))) {
+        if (value.isNumber() && !value.isIntegralNumber()
+                && (col.numeric() || col.baseType().equals("float8") || col.baseType().equals("float4"))
+                && Double.isInfinite(value.doubleValue())) {
             // SQLite's REAL infinity arrives as 9E+999 (json_object's spelling; JSON has no infinity), which
             // these types refuse as out of range; they take the text, and their JSON is that text too.
             return TextNode.valueOf(value.doubleValue() > 0 ? "Infinity" : "-Infinity");
