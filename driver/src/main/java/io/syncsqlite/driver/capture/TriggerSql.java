@@ -1,5 +1,7 @@
 package io.syncsqlite.driver.capture;
 
+import com.fasterxml.jackson.databind.node.TextNode;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.StringJoiner;
@@ -43,10 +45,7 @@ public final class TriggerSql {
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
         String sameKey = compare(t.pk(), "IS", " AND ");
         String anyChange = compare(allNames, "IS NOT", " OR ");
-        StringJoiner changed = new StringJoiner(" || ");
-        for (String c : allNames) {
-            changed.add("(OLD." + quote(c) + " IS NOT NEW." + quote(c) + ")");
-        }
+        String changed = changeMask(allNames);
         String newRow = "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") VALUES (" + lit + ", "
                 + Outbox.OP_INSERT + ", " + rowValues(t, layout, "NEW", true) + ");";
         List<String> out = new ArrayList<>();
@@ -63,6 +62,23 @@ public final class TriggerSql {
         out.add("CREATE TRIGGER " + quote(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
         return out;
+    }
+
+    /** Which columns an update changed, a {@code 0} or {@code 1} per column, for the sync client to send only those. */
+    private static String changeMask(List<String> names) {
+        return balanced(names.stream().map(c -> "(OLD." + quote(c) + " IS NOT NEW." + quote(c) + ")").toList(), " || ");
+    }
+
+    /**
+     * {@code terms} joined by {@code op}, parenthesised as a balanced tree: SQLite refuses an expression nested
+     * more than 1000 deep, which a chain of one operator per column reaches in a table of a few hundred.
+     */
+    static String balanced(List<String> terms, String op) {
+        if (terms.size() == 1) {
+            return terms.get(0);
+        }
+        int half = terms.size() / 2;
+        return "(" + balanced(terms.subList(0, half), op) + op + balanced(terms.subList(half, terms.size()), op) + ")";
     }
 
     /**
@@ -143,7 +159,7 @@ public final class TriggerSql {
      */
     public static String strayBytes(TableInfo t) {
         StringJoiner which = new StringJoiner(" ", "CASE ", " END");
-        StringJoiner any = new StringJoiner(" OR ");
+        List<String> any = new ArrayList<>();
         for (TableInfo.Column c : t.columns()) {
             if (mayHoldStrayBytes(c)) {
                 String ref = "r." + quote(c.name());
@@ -151,10 +167,10 @@ public final class TriggerSql {
                 any.add(ref + " >= x''");
             }
         }
-        if (any.length() == 0) {
+        if (any.isEmpty()) {
             return null;
         }
-        return "SELECT " + which + " FROM " + quote(t.name()) + " AS r WHERE " + any + " LIMIT 1";
+        return "SELECT " + which + " FROM " + quote(t.name()) + " AS r WHERE " + balanced(any, " OR ") + " LIMIT 1";
     }
 
     /** Names of every trigger this class may create for a table, for dropping them. */
@@ -176,26 +192,39 @@ public final class TriggerSql {
         return out;
     }
 
-    /** {@code json_object} of {@code names}, BLOBs as \x text; with {@code inTrigger}, stray bytes refused ({@link #checked}). */
+    /**
+     * The most columns one {@code json_object} call takes: sqlite-jdbc's SQLite refuses a function call of
+     * more than 100 arguments ({@code SQLITE_MAX_FUNCTION_ARG}; SQLite's own default is 127), two per column.
+     */
+    static final int JSON_OBJECT_COLUMNS = 50;
+
+    /**
+     * {@code json_object} of {@code names}, BLOBs as \x text; with {@code inTrigger}, stray bytes refused
+     * ({@link #checked}). A wider set of columns (a table of more than 50 columns could not be captured at
+     * all) is spelled out as text instead, each value by {@code json_quote}, which renders a value as
+     * {@code json_object} does.
+     */
     private static String jsonObject(TableInfo t, List<String> names, String row, boolean inTrigger) {
-        StringJoiner j = new StringJoiner(", ", "json_object(", ")");
+        boolean wide = names.size() > JSON_OBJECT_COLUMNS;
+        List<String> pairs = new ArrayList<>();
         for (String name : names) {
             TableInfo.Column c = t.columns().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
             String ref = row + "." + quote(name);
             String value = c.affinity() == Affinity.BLOB
                     ? "CASE WHEN typeof(" + ref + ") = 'blob' THEN '\\x' || hex(" + ref + ") ELSE " + ref + " END"
                     : inTrigger ? checked(t, c, row) : ref;
-            j.add(literal(name)).add(value);
+            pairs.add(wide ? literal(jsonString(name) + ":") + " || json_quote(" + value + ")" : literal(name) + ", " + value);
         }
-        return j.toString();
+        return wide ? "('{' || " + balanced(pairs, " || ',' || ") + " || '}')" : "json_object(" + String.join(", ", pairs) + ")";
+    }
+
+    /** {@code text} as a JSON string literal, quoted and escaped. */
+    private static String jsonString(String text) {
+        return TextNode.valueOf(text).toString();
     }
 
     private static String compare(List<String> names, String op, String sep) {
-        StringJoiner j = new StringJoiner(sep);
-        for (String c : names) {
-            j.add("OLD." + quote(c) + " " + op + " NEW." + quote(c));
-        }
-        return j.toString();
+        return balanced(names.stream().map(c -> "OLD." + quote(c) + " " + op + " NEW." + quote(c)).toList(), sep);
     }
 
     public static String quote(String identifier) {

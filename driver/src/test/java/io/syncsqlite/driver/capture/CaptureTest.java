@@ -96,6 +96,30 @@ class CaptureTest {
         assertEquals(List.of(1L, 2L, 3L), txs.stream().map(t -> t[2]).toList());
     }
 
+    /**
+     * Wide tables are captured: a row image of more than 50 columns is built without {@code json_object}
+     * (sqlite-jdbc's SQLite takes at most 100 arguments a call: such a table could not be created through
+     * the driver), and 400 columns do not nest the triggers' expressions past SQLite's depth of 1000. Both
+     * sides of the boundary; the change mask names the first, a middle and the last column.
+     */
+    @Test
+    void theChangeMaskNamesEveryColumnOfAWideTable() throws SQLException {
+        for (int width : new int[]{50, 51, 400}) {
+            StringBuilder ddl = new StringBuilder("CREATE TABLE wide" + width + " (c0 INTEGER PRIMARY KEY");
+            for (int i = 1; i < width; i++) {
+                ddl.append(", c").append(i).append(" INTEGER");
+            }
+            exec(ddl.append(")").toString());
+            exec("INSERT INTO wide" + width + " (c0) VALUES (1)");
+            exec("UPDATE wide" + width + " SET c" + (width - 1) + " = 7, c31 = 8, c1 = 9 WHERE c0 = 1");
+            char[] want = "0".repeat(width).toCharArray();
+            want[1] = want[31] = want[width - 1] = '1';
+            List<String> rows = outbox();
+            String last = rows.get(rows.size() - 1);
+            assertEquals(new String(want), last.substring(last.lastIndexOf(':') + 1), width + " columns");
+        }
+    }
+
     @Test
     void anUpdateThatChangesNothingIsNotAChange() throws SQLException {
         exec("INSERT INTO item (id, title) VALUES (1, 'a')");
