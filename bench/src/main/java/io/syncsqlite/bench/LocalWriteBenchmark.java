@@ -28,7 +28,8 @@ import java.util.stream.Stream;
 
 /**
  * Local write throughput through {@code jdbc:syncsqlite:} (capture on, no relay) against raw
- * {@code jdbc:sqlite:}, on identical files and settings (WAL, synchronous=NORMAL), in one run. Each
+ * {@code jdbc:sqlite:}, on identical files and settings (WAL, synchronous=NORMAL; the {@code Durable} variants
+ * synchronous=FULL), in one run. Each
  * invocation writes a fixed number of rows into a fresh file (set up outside the timed part); the score is
  * the time of one invocation.
  */
@@ -58,14 +59,24 @@ public class LocalWriteBenchmark {
 
         abstract int rows();
 
+        /**
+         * SQLite's {@code synchronous} setting, the same for every driver. NORMAL (the usual choice with WAL)
+         * syncs only at checkpoints, so a commit's cost is its CPU and the bytes it adds to the log; FULL syncs
+         * the log at every commit, so a commit is durable when it returns.
+         */
+        String synchronous() {
+            return "NORMAL";
+        }
+
         @Setup(Level.Invocation)
         public void open() throws SQLException, IOException {
             dir = Files.createTempDirectory("bench");
             String file = dir.resolve("bench.db").toString();
+            String settings = "?journal_mode=WAL&synchronous=" + synchronous();
             String url = switch (driver) {
-                case "sqlite" -> "jdbc:sqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL";
-                case "sqlite-nokeys" -> "jdbc:sqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL&jdbc.get_generated_keys=false";
-                default -> "jdbc:syncsqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL&sync.lingerMs=0";
+                case "sqlite" -> "jdbc:sqlite:" + file + settings;
+                case "sqlite-nokeys" -> "jdbc:sqlite:" + file + settings + "&jdbc.get_generated_keys=false";
+                default -> "jdbc:syncsqlite:" + file + settings + "&sync.lingerMs=0";
             };
             conn = DriverManager.getConnection(url);
             try (Statement st = conn.createStatement()) {
@@ -108,6 +119,22 @@ public class LocalWriteBenchmark {
         }
     }
 
+    /** {@link Empty} with every commit synced to disk ({@code synchronous=FULL}). */
+    public static class EmptyDurable extends Empty {
+        @Override
+        String synchronous() {
+            return "FULL";
+        }
+    }
+
+    /** {@link Filled} with every commit synced to disk ({@code synchronous=FULL}). */
+    public static class FilledDurable extends Filled {
+        @Override
+        String synchronous() {
+            return "FULL";
+        }
+    }
+
     static void insertRows(Connection conn, int rows) throws SQLException {
         try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, title, qty, price) VALUES (?, ?, ?, ?)")) {
             for (int i = 1; i <= rows; i++) {
@@ -143,6 +170,12 @@ public class LocalWriteBenchmark {
         insertRows(db.conn, AUTO_ROWS);
     }
 
+    /** As {@link #insert10kAutoCommit}, each commit durable when it returns. */
+    @Benchmark
+    public void insert10kAutoCommitDurable(EmptyDurable db) throws SQLException {
+        insertRows(db.conn, AUTO_ROWS);
+    }
+
     @Benchmark
     public void update100kInOneTransaction(Filled db) throws SQLException {
         db.conn.setAutoCommit(false);
@@ -152,6 +185,12 @@ public class LocalWriteBenchmark {
 
     @Benchmark
     public void update10kAutoCommit(Filled db) throws SQLException {
+        updateRows(db.conn, AUTO_ROWS);
+    }
+
+    /** As {@link #update10kAutoCommit}, each commit durable when it returns. */
+    @Benchmark
+    public void update10kAutoCommitDurable(FilledDurable db) throws SQLException {
         updateRows(db.conn, AUTO_ROWS);
     }
 }
