@@ -20,6 +20,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -245,14 +246,30 @@ public final class SyncNode {
     /**
      * Says which tables are not synced for lack of a primary key: without {@code sync.tables}, only keyed
      * tables sync, and a JPA {@code @ElementCollection} table gets a key only when its element column is
-     * not nullable; an application would otherwise wonder why those rows never arrive elsewhere.
+     * not nullable; an application would otherwise wonder why those rows never arrive elsewhere. A Hibernate
+     * sequence table (the JPA default {@code @GeneratedValue} on SQLite: {@code <table>_SEQ (next_val)}) gets
+     * its own warning: every device counts from the same start, so rows given the same id on two devices
+     * become one row when they sync, and giving that table a key would not help.
      */
     private static void warnUnkeyedTables(Connection raw) throws SQLException {
-        List<String> unkeyed = SchemaReader.readTables(raw).values().stream()
-                .filter(t -> !t.hasPrimaryKey()).map(TableInfo::name).toList();
+        List<String> unkeyed = new ArrayList<>();
+        List<String> sequences = new ArrayList<>();
+        for (TableInfo t : SchemaReader.readTables(raw).values()) {
+            if (t.columns().size() == 1 && t.columns().get(0).name().equalsIgnoreCase("next_val")) {
+                sequences.add(t.name());
+            } else if (!t.hasPrimaryKey()) {
+                unkeyed.add(t.name());
+            }
+        }
         if (!unkeyed.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "tables without a primary key are not synced: {0}; give them a"
                     + " key (for a JPA @ElementCollection: @Column(nullable = false) on the element)", unkeyed);
+        }
+        if (!sequences.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "{0} look like Hibernate sequence tables: the ids they give are the"
+                    + " same on every device, and rows given the same id on two devices become one row when they"
+                    + " sync; use @GeneratedValue(strategy = GenerationType.IDENTITY) (keys kept unique per device)"
+                    + " or UUID ids for synced entities", sequences);
         }
     }
 
