@@ -80,10 +80,12 @@ class MessageCodecTest {
         assertThrows(ProtocolException.class, () -> MessageCodec.decode(text));
     }
 
+    /** Documents as deep as PostgreSQL keeps them read (100 levels); beyond Jackson's default of 1000, refused. */
     @Test
-    void deepNestingIsRejected() {
+    void nestingIsReadToAThousandLevels() throws ProtocolException {
         String deep = "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{\"a\":"
-                + "[".repeat(100) + "]".repeat(100) + "},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}";
-        assertThrows(ProtocolException.class, () -> MessageCodec.decode(deep));
+                + "%s},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}";
+        MessageCodec.decode(deep.formatted("[".repeat(100) + "]".repeat(100)));
+        assertThrows(ProtocolException.class, () -> MessageCodec.decode(deep.formatted("[".repeat(1100) + "]".repeat(1100))));
     }
 }

@@ -1,6 +1,7 @@
 package io.syncsqlite.relay.apply;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.BooleanNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -132,8 +133,10 @@ final class Validation {
      * document stored in a TEXT column becomes that document in a json/jsonb column (not a JSON string
      * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such. A REAL
      * infinity becomes PostgreSQL's, and the JSON text of an array (as arrays reach clients) an array.
+     * JSON beyond the mapper's read limits ({@link MessageCodec}) is refused (54000), not stored as a
+     * string: it is JSON, only larger than the relay reads.
      */
-    private static JsonNode convert(ColumnInfo col, JsonNode value) {
+    private static JsonNode convert(ColumnInfo col, JsonNode value) throws InvalidChange {
         if (value == null) {
             return MessageCodec.JSON.nullNode();
         }
@@ -155,6 +158,8 @@ final class Validation {
                 if (parsed.isArray()) {
                     return parsed;
                 }
+            } catch (StreamConstraintsException e) {
+                throw beyondLimits(col, e);
             } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
                 return value;
             }
@@ -162,10 +167,17 @@ final class Validation {
         if (value.isTextual() && (col.baseType().equals("json") || col.baseType().equals("jsonb"))) {
             try {
                 return MessageCodec.JSON.readTree(value.asText());
+            } catch (StreamConstraintsException e) {
+                throw beyondLimits(col, e);
             } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {
                 return value;
             }
         }
         return value;
+    }
+
+    private static InvalidChange beyondLimits(ColumnInfo col, StreamConstraintsException e) {
+        return new InvalidChange("54000", "the JSON value of column " + col.name() + " is beyond what the relay reads: "
+                + e.getOriginalMessage());
     }
 }

@@ -42,8 +42,9 @@ public final class PgErrors {
         }
         return switch (state.substring(0, 2)) {
             // 21 cardinality, 22 data, 23 integrity, 27 triggered data change, 2B dependent privileges,
-            // 42 syntax/access/undefined object, 44 WITH CHECK OPTION (views, RLS), P0 PL/pgSQL RAISE.
-            case "21", "22", "23", "27", "2B", "42", "44", "P0" -> Action.REJECT;
+            // 42 syntax/access/undefined object, 44 WITH CHECK OPTION (views, RLS), 54 program limit
+            // exceeded (an index row too large for a value: it fails again on every resend), P0 PL/pgSQL RAISE.
+            case "21", "22", "23", "27", "2B", "42", "44", "54", "P0" -> Action.REJECT;
             default -> Action.RECONNECT;
         };
     }
