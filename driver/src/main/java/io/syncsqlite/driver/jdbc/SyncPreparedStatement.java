@@ -44,7 +44,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.connection = connection;
         this.info = info;
         this.keyed = keyed;
-        int max = info.counters().stream().mapToInt(Counter::parameter).max().orElse(0);
+        int max = info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0);
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);

@@ -6,29 +6,45 @@ import java.math.BigDecimal;
  * A column a statement adds to rather than sets: {@code SET c = c + ?}, {@code c = (c - 2)}, or an upsert
  * whose {@code DO UPDATE} adds the inserted value ({@code count = count + excluded.count}). The amount
  * added to each affected row is {@code sign} times the bound parameter {@code parameter} (1-based), or
- * times {@code literal} when the amount is written in the SQL.
+ * times {@code literal} when the amount is written in the SQL. A version column that an ORM sets and
+ * compares ({@code SET version = ? ... WHERE ... AND version = ?}) adds the difference of the two
+ * parameters: {@code minus} is the compared one's index (0 for every other counter).
  *
  * <p>Immutable; thread-safe.
  */
-public record Counter(String column, int sign, int parameter, BigDecimal literal) {
+public record Counter(String column, int sign, int parameter, BigDecimal literal, int minus) {
+
+    public Counter(String column, int sign, int parameter, BigDecimal literal) {
+        this(column, sign, parameter, literal, 0);
+    }
+
+    /** The highest parameter index the amount reads (0 for a literal). */
+    public int lastParameter() {
+        return Math.max(parameter, minus);
+    }
 
     /** The amount this counter adds, given the statement's parameters, or {@code null} if not numeric. */
     public BigDecimal amount(Object[] parameters) {
-        BigDecimal base;
-        if (literal != null) {
-            base = literal;
-        } else {
-            Object p = parameters != null && parameter - 1 < parameters.length ? parameters[parameter - 1] : null;
-            if (p instanceof BigDecimal d) {
-                base = d;
-            } else if (p instanceof Long || p instanceof Integer || p instanceof Short || p instanceof Byte) {
-                base = BigDecimal.valueOf(((Number) p).longValue());
-            } else if (p instanceof Number n) {
-                base = BigDecimal.valueOf(n.doubleValue());
-            } else {
-                return null;
-            }
+        BigDecimal base = literal != null ? literal : number(parameters, parameter);
+        if (base != null && minus > 0) {
+            BigDecimal was = number(parameters, minus);
+            base = was == null ? null : base.subtract(was);
+        }
+        if (base == null) {
+            return null;
         }
         return sign < 0 ? base.negate() : base;
+    }
+
+    private static BigDecimal number(Object[] parameters, int index) {
+        Object p = parameters != null && index - 1 < parameters.length ? parameters[index - 1] : null;
+        if (p instanceof BigDecimal d) {
+            return d;
+        } else if (p instanceof Long || p instanceof Integer || p instanceof Short || p instanceof Byte) {
+            return BigDecimal.valueOf(((Number) p).longValue());
+        } else if (p instanceof Number n) {
+            return BigDecimal.valueOf(n.doubleValue());
+        }
+        return null;
     }
 }

@@ -7,6 +7,8 @@ import net.sf.jsqlparser.expression.LongValue;
 import net.sf.jsqlparser.expression.SignedExpression;
 import net.sf.jsqlparser.expression.operators.arithmetic.Addition;
 import net.sf.jsqlparser.expression.operators.arithmetic.Subtraction;
+import net.sf.jsqlparser.expression.operators.conditional.AndExpression;
+import net.sf.jsqlparser.expression.operators.relational.EqualsTo;
 import net.sf.jsqlparser.expression.operators.relational.ExpressionList;
 import net.sf.jsqlparser.expression.operators.relational.ParenthesedExpressionList;
 import net.sf.jsqlparser.parser.CCJSqlParserUtil;
@@ -134,6 +136,7 @@ public final class SqlClassifier {
             }
             if (st instanceof Update up) {
                 counters(up.getUpdateSets(), Map.of(), counters);
+                versions(up, counters);
             } else if (st instanceof Insert ins && ins.getConflictAction() != null
                     && ins.getConflictAction().getUpdateSets() != null) {
                 counters(ins.getConflictAction().getUpdateSets(), insertedValues(ins), counters);
@@ -142,6 +145,53 @@ public final class SqlClassifier {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
         return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql));
+    }
+
+    /**
+     * Finds the optimistic lock of an ORM: {@code SET version = ? ... WHERE ... AND version = ?}, on a column
+     * whose name ends with {@code version} (Hibernate's {@code @Version} field, usually {@code version}). Such
+     * a column merges as a counter of the difference (one per update): set by the last writer, it went back
+     * after concurrent offline edits (two on one device, one later on another, ended at one), and a detached
+     * copy of that version then merged without an optimistic-lock failure. Added up, it only grows. The
+     * name keeps other compare-and-set updates ({@code SET holder = ? WHERE holder = ?}) last-writer-wins.
+     */
+    private static void versions(Update up, List<Counter> out) {
+        Map<String, Integer> compared = new HashMap<>();
+        equalities(up.getWhere(), compared);
+        for (UpdateSet set : up.getUpdateSets()) {
+            if (set.getColumns().size() != set.getValues().size()) {
+                continue;
+            }
+            for (int i = 0; i < set.getColumns().size(); i++) {
+                String column = unquote(set.getColumn(i).getColumnName());
+                String key = column.toLowerCase(Locale.ROOT);
+                Integer was = compared.get(key);
+                if (was != null && key.endsWith("version") && unwrap(set.getValue(i)) instanceof JdbcParameter p
+                        && p.getIndex() != null && out.stream().noneMatch(c -> c.column().equalsIgnoreCase(column))) {
+                    out.add(new Counter(column, 1, p.getIndex(), null, was));
+                }
+            }
+        }
+    }
+
+    /** The {@code column = ?} terms of a WHERE's top-level AND chain, by lower-case column name. */
+    private static void equalities(Expression where, Map<String, Integer> out) {
+        Expression e = unwrap(where);
+        if (e instanceof AndExpression and) {
+            equalities(and.getLeftExpression(), out);
+            equalities(and.getRightExpression(), out);
+        } else if (e instanceof EqualsTo eq) {
+            Expression l = unwrap(eq.getLeftExpression());
+            Expression r = unwrap(eq.getRightExpression());
+            if (l instanceof JdbcParameter && r instanceof Column) {
+                Expression t = l;
+                l = r;
+                r = t;
+            }
+            if (l instanceof Column c && r instanceof JdbcParameter p && p.getIndex() != null) {
+                out.put(unquote(c.getColumnName()).toLowerCase(Locale.ROOT), p.getIndex());
+            }
+        }
     }
 
     /** Finds {@code c = c + x} / {@code c = c - x} assignments whose {@code x} is a parameter or a number. */

@@ -444,7 +444,6 @@ class JpaReviewTest {
      * b's copy read before it saw a's edits to fail with {@code OptimisticLockException} when merged, instead
      * of silently overwriting a's title.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): a @Version column merges by last writer, so it can go back after concurrent offline edits")
     @Test
     void versionNeverGoesBackAfterConcurrentOfflineEdits() throws Exception {
         try (Cluster cl = Cluster.start("jparev_v2", dir, NOTE_PG)) {
