@@ -43,6 +43,23 @@ public record TableInfo(String name, List<Column> columns, List<String> pk) {
         return null;
     }
 
+    /**
+     * The single key column of integer affinity ({@code INTEGER}, {@code BIGINT}, ...), whether or not it
+     * is the rowid's alias: such a key can also take its values from a sequence table, whose ids must come
+     * from the relay's ranges too. {@code null} for any other key.
+     */
+    public Column integerKey() {
+        if (pk.size() != 1) {
+            return null;
+        }
+        for (Column c : columns) {
+            if (c.name().equalsIgnoreCase(pk.get(0))) {
+                return c.affinity() == Affinity.INTEGER ? c : null;
+            }
+        }
+        return null;
+    }
+
     public boolean hasPrimaryKey() {
         return !pk.isEmpty();
     }

@@ -671,6 +671,31 @@ public class SyncConnection extends DelegatingConnection {
         return keyed.withKeys(nextKeys(keyed, info.table()));
     }
 
+    /** Hibernate's bump of a table-backed sequence: {@code update item_SEQ set next_val= ? where next_val=?}. */
+    private static final java.util.regex.Pattern SEQUENCE_BUMP = java.util.regex.Pattern.compile(
+            "\\s*update\\s+(\"?)([^\\s\"]+)\\1\\s+set\\s+next_val\\s*=\\s*\\?\\s*where\\s+next_val\\s*=\\s*\\?\\s*;?\\s*",
+            java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /**
+     * {@code {sequence table, synced table}} when {@code sql} bumps the sequence table of a synced table's
+     * ids, else {@code null} (see {@link SyncNode#keepSequenceInStock}).
+     */
+    String[] sequenceBump(String sql) {
+        java.util.regex.Matcher m = SEQUENCE_BUMP.matcher(sql);
+        if (!m.matches()) {
+            return null;
+        }
+        String base = node.sequenceBase(m.group(2));
+        return base == null ? null : new String[] {m.group(2), base};
+    }
+
+    /** Before a sequence bump runs with {@code parameters} (new value, read value): see {@link SyncNode#keepSequenceInStock}. */
+    void keepSequenceInStock(String[] bump, Object[] parameters) throws SQLException {
+        if (parameters[0] instanceof Number next && parameters[1] instanceof Number was) {
+            node.keepSequenceInStock(delegate, bump[0], bump[1], was.longValue(), next.longValue());
+        }
+    }
+
     /** One fresh key per row of {@code keyed}. */
     long[] nextKeys(KeyRewriter.KeyedInsert keyed, String table) throws SQLException {
         long[] keys = new long[keyed.keys()];

@@ -30,7 +30,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final SqlInfo info;
     /** The rewrite that adds integer keys (bound from the node's stock at each execution), or null. */
     private final KeyRewriter.KeyedInsert keyed;
-    /** Bound values of a counter statement (the amounts it adds); {@code null} for every other statement. */
+    /** {sequence table, synced table} when this statement bumps the sequence of a synced table's ids. */
+    private final String[] sequence;
+    /** Bound values of a counter statement (the amounts it adds) or a sequence bump; {@code null} for every other statement. */
     private final Object[] parameters;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
@@ -44,7 +46,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.connection = connection;
         this.info = info;
         this.keyed = keyed;
-        int max = info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0);
+        this.sequence = connection.sequenceBump(sql);
+        int max = Math.max(info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0),
+                sequence == null ? 0 : 2);
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);
@@ -112,9 +116,15 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         }
     }
 
-    /** Refuses a closed statement, and binds fresh keys for the rows a rewritten INSERT inserts. */
+    /**
+     * Refuses a closed statement, binds fresh keys for the rows a rewritten INSERT inserts, and keeps a
+     * sequence table it bumps in this node's ids.
+     */
     private void beforeExecute() throws SQLException {
         checkOpen();
+        if (sequence != null) {
+            connection.keepSequenceInStock(sequence, parameters);
+        }
         if (keyed != null) {
             long[] keys = connection.nextKeys(keyed, info.table());
             for (int r = 0; r < keys.length; r++) {

@@ -68,7 +68,7 @@ public final class KeyStock {
             while (rs.next()) {
                 String table = rs.getString(1);
                 TableInfo info = byLower.get(table);
-                if (info == null || info.rowidKey() == null) {
+                if (info == null || info.integerKey() == null) {
                     continue;
                 }
                 long lo = rs.getLong(2);
@@ -83,7 +83,7 @@ public final class KeyStock {
     }
 
     private static long largestIn(Connection raw, TableInfo t, long lo, long hi) throws SQLException {
-        String key = '"' + t.rowidKey().name().replace("\"", "\"\"") + '"';
+        String key = '"' + t.integerKey().name().replace("\"", "\"\"") + '"';
         String table = '"' + t.name().replace("\"", "\"\"") + '"';
         try (PreparedStatement ps = raw.prepareStatement(
                 "SELECT max(" + key + ") FROM " + table + " WHERE " + key + " BETWEEN ? AND ?")) {
@@ -141,6 +141,66 @@ public final class KeyStock {
             notify.run();
         }
         return key;
+    }
+
+    /**
+     * Takes {@code size} consecutive keys of {@code table} above {@code after}, for a sequence table that
+     * hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Shorter ranges in stock are passed
+     * over (their keys are lost: a synced table is given its keys one way, by the rewrite or by a sequence).
+     * Waits for ranges as {@link #take} does.
+     *
+     * @return {@code {lo, hi}}
+     * @throws SQLException SY004 when no such run is in stock
+     */
+    long[] takeRun(String table, long size, long after, long waitMs) throws SQLException {
+        String t = fold(table);
+        Runnable notify;
+        long[] run;
+        synchronized (this) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+            while ((run = pollRun(t, size, after)) == null) {
+                if (size > blockSize) {
+                    throw new SQLException("a sequence of " + table + " takes " + size + " ids at a time, more than"
+                            + " the " + blockSize + " keys the relay grants at once: raise sync.idBlock",
+                            SyncSqlState.NO_KEYS.code());
+                }
+                long left = deadline - System.nanoTime();
+                if (refusals.containsKey(t) || left <= 0) {
+                    throw new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables"
+                            + " come from the relay (so that clients never collide)" + (refusals.containsKey(t)
+                            ? ", which refused to allocate them (" + refusals.get(t) + ")"
+                            : ", and this client has none left for it; connect to the relay once, or raise sync.idBlock"),
+                            SyncSqlState.NO_KEYS.code());
+                }
+                onLow.run();
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SQLException("interrupted while waiting for ids", SyncSqlState.NO_KEYS.code(), e);
+                }
+            }
+            notify = count(t) < blockSize && !requested.contains(t) ? onLow : null;
+        }
+        if (notify != null) {
+            notify.run();
+        }
+        return run;
+    }
+
+    private long[] pollRun(String table, long size, long after) {
+        ArrayDeque<long[]> d = ranges.get(table);
+        while (d != null && !d.isEmpty()) {
+            long[] head = d.peekFirst();
+            head[0] = Math.max(head[0], after + 1);
+            if (head[1] - head[0] + 1 >= size) {
+                long[] run = {head[0], head[0] + size - 1};
+                head[0] += size;
+                return run;
+            }
+            d.pollFirst();
+        }
+        return null;
     }
 
     private long poll(String table) {

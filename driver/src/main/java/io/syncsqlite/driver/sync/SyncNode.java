@@ -65,6 +65,14 @@ public final class SyncNode {
     private final CopyOnWriteArrayList<Consumer<SnapshotProgress>> snapshotListeners = new CopyOnWriteArrayList<>();
     private volatile java.util.function.Supplier<String> tokenSupplier;
     private volatile Map<String, TableInfo> synced;
+    /** Lower-case names of synced tables whose ids come from a sequence table: they take key ranges too. */
+    private final Set<String> sequenced = ConcurrentHashMap.newKeySet();
+    /**
+     * Per lower-case table name: the run of ids its sequence table hands out now, {lo, hi}. Guarded by
+     * itself, not by the node: a bump may wait for key ranges, which the sync thread receives only after
+     * calls that lock the node.
+     */
+    private final Map<String, long[]> sequenceRuns = new java.util.HashMap<>();
     private final KeyStock keys;
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
     private final Map<String, Optional<KeyRewriter.KeyedInsert>> keyedInserts = new ConcurrentHashMap<>();
@@ -208,7 +216,7 @@ public final class SyncNode {
         }
         Map<String, TableInfo> synced = CaptureInstaller.install(raw, config.tables(), clock::now);
         if (config.tables().isEmpty()) {
-            warnUnkeyedTables(raw);
+            warnUnkeyedTables(raw, synced);
         }
         KeyStock keys = shared && !config.servers().isEmpty()
                 ? KeyStock.load(raw, synced, config.idBlock()) : KeyStock.empty(config.idBlock());
@@ -247,16 +255,21 @@ public final class SyncNode {
      * Says which tables are not synced for lack of a primary key: without {@code sync.tables}, only keyed
      * tables sync, and a JPA {@code @ElementCollection} table gets a key only when its element column is
      * not nullable; an application would otherwise wonder why those rows never arrive elsewhere. A Hibernate
-     * sequence table (the JPA default {@code @GeneratedValue} on SQLite: {@code <table>_SEQ (next_val)}) gets
-     * its own warning: every device counts from the same start, so rows given the same id on two devices
-     * become one row when they sync, and giving that table a key would not help.
+     * sequence table ({@code next_val} alone) is kept in this node's ids when it is named after a synced
+     * table with an integer key ({@code item_SEQ}: {@link #keepSequenceInStock}); any other (one sequence
+     * shared by several tables, {@code hibernate_sequence}) gets a warning of its own: its ids are the same
+     * on every device, and giving it a key would not help.
      */
-    private static void warnUnkeyedTables(Connection raw) throws SQLException {
+    private static void warnUnkeyedTables(Connection raw, Map<String, TableInfo> synced) throws SQLException {
         List<String> unkeyed = new ArrayList<>();
         List<String> sequences = new ArrayList<>();
         for (TableInfo t : SchemaReader.readTables(raw).values()) {
             if (t.columns().size() == 1 && t.columns().get(0).name().equalsIgnoreCase("next_val")) {
-                sequences.add(t.name());
+                String name = t.name().toLowerCase(java.util.Locale.ROOT);
+                TableInfo base = name.endsWith("_seq") ? synced.get(name.substring(0, name.length() - 4)) : null;
+                if (base == null || base.integerKey() == null) {
+                    sequences.add(t.name());
+                }
             } else if (!t.hasPrimaryKey()) {
                 unkeyed.add(t.name());
             }
@@ -266,10 +279,10 @@ public final class SyncNode {
                     + " key (for a JPA @ElementCollection: @Column(nullable = false) on the element)", unkeyed);
         }
         if (!sequences.isEmpty()) {
-            LOG.log(System.Logger.Level.WARNING, "{0} look like Hibernate sequence tables: the ids they give are the"
-                    + " same on every device, and rows given the same id on two devices become one row when they"
-                    + " sync; use @GeneratedValue(strategy = GenerationType.IDENTITY) (keys kept unique per device)"
-                    + " or UUID ids for synced entities", sequences);
+            LOG.log(System.Logger.Level.WARNING, "{0} look like Hibernate sequence tables serving no synced table of"
+                    + " their name: the ids they give are the same on every device, and rows given the same id on"
+                    + " two devices become one row when they sync; give each synced entity its own sequence"
+                    + " (<table>_SEQ, Hibernate''s default), or use GenerationType.IDENTITY or UUID ids", sequences);
         }
     }
 
@@ -419,7 +432,83 @@ public final class SyncNode {
     }
 
     private List<String> keyedTables() {
-        return synced.values().stream().filter(t -> t.rowidKey() != null).map(TableInfo::name).toList();
+        return synced.values().stream().filter(t -> t.rowidKey() != null
+                || t.integerKey() != null && sequenced.contains(t.name().toLowerCase(java.util.Locale.ROOT)))
+                .map(TableInfo::name).toList();
+    }
+
+    /**
+     * The synced table whose ids Hibernate's sequence table {@code table} hands out ({@code item_SEQ} for
+     * {@code item}, the JPA default {@code @GeneratedValue} on SQLite), or {@code null}.
+     */
+    public String sequenceBase(String table) {
+        if (table == null || table.length() <= 4 || !table.toLowerCase(java.util.Locale.ROOT).endsWith("_seq")) {
+            return null;
+        }
+        TableInfo t = synced.get(table.substring(0, table.length() - 4).toLowerCase(java.util.Locale.ROOT));
+        return t != null && t.integerKey() != null ? t.name() : null;
+    }
+
+    /**
+     * Keeps the sequence table of {@code base} inside ids the relay reserved for this node. Every device's
+     * sequence table starts at the same value, so two devices gave the same ids to different rows, which
+     * became one row when they synced. Called before the application's {@code UPDATE <seq> SET next_val = ?
+     * WHERE next_val = ?} (Hibernate's table-backed sequence: it read {@code was} and takes the ids
+     * {@code was - increment + 1 .. was}, as its pooled optimizer does, or {@code was} alone): when those ids
+     * are not in the run reserved for the sequence, a new run is taken from the table's key stock and
+     * {@code next_val} moved to its first value plus the increment less one. The application's update then
+     * changes no row, and Hibernate reads the sequence again, as it does when another session moved it.
+     *
+     * @param db the application's connection (its transaction, when one is open, holds the move)
+     * @throws SQLException SY004 when no run of ids is in stock
+     */
+    public void keepSequenceInStock(Connection db, String sequence, String base, long was, long next)
+            throws SQLException {
+        long increment = next - was;
+        if (increment <= 0) {
+            return;
+        }
+        synchronized (sequenceRuns) {
+            keepInRun(db, sequence, base, was, increment);
+        }
+    }
+
+    private void keepInRun(Connection db, String sequence, String base, long was, long increment) throws SQLException {
+        String key = base.toLowerCase(java.util.Locale.ROOT);
+        long[] run = sequenceRuns.get(key);
+        if (run == null) {
+            try (PreparedStatement ps = db.prepareStatement("SELECT v FROM _sync_state WHERE k = ?")) {
+                ps.setString(1, "sequence:" + key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        String[] bounds = rs.getString(1).split(" ");
+                        run = new long[] {Long.parseLong(bounds[0]), Long.parseLong(bounds[1])};
+                    }
+                }
+            }
+        }
+        if (run != null && was - increment + 1 >= run[0] && was <= run[1]) {
+            return;
+        }
+        if (sequenced.add(key) && client != null) {
+            client.keysLow(); // this table now takes key ranges: ask for some
+        }
+        boolean mayArrive = client != null && client.mayReceiveKeys();
+        long size = Math.max(increment, Math.min(config.idBlock(), 10 * increment));
+        long[] fresh = keys.takeRun(base, size, run == null ? Long.MIN_VALUE : run[1],
+                mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+        try (PreparedStatement ps = db.prepareStatement(
+                "INSERT INTO _sync_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")) {
+            ps.setString(1, "sequence:" + key);
+            ps.setString(2, fresh[0] + " " + fresh[1]);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = db.prepareStatement("UPDATE " + io.syncsqlite.driver.capture.TriggerSql.quote(sequence)
+                + " SET next_val = ?")) {
+            ps.setLong(1, fresh[0] + increment - 1);
+            ps.executeUpdate();
+        }
+        sequenceRuns.put(key, fresh);
     }
 
     /**
