@@ -78,12 +78,24 @@ public final class CaptureInstaller {
     public static Map<String, TableInfo> syncedTables(Connection conn, Set<String> configured) throws SQLException {
         Map<String, TableInfo> synced = new LinkedHashMap<>();
         for (Map.Entry<String, TableInfo> e : SchemaReader.readTables(conn).entrySet()) {
-            boolean wanted = configured.isEmpty() ? e.getValue().hasPrimaryKey() : configured.contains(e.getKey());
+            boolean wanted = configured.isEmpty() ? e.getValue().hasPrimaryKey() && !scratch(e.getKey())
+                    : configured.contains(e.getKey());
             if (wanted) {
                 synced.put(e.getKey(), e.getValue());
             }
         }
         return synced;
+    }
+
+    /**
+     * Hibernate's id tables for bulk statements ({@code HT_<table>}, and {@code HTE_<table>} created at
+     * startup for every entity): rows a bulk JPQL UPDATE or DELETE writes and deletes within its own
+     * transaction, which PostgreSQL has no table for. Synced by default (they have keys), they made the relay
+     * refuse every such transaction whole. Listed in {@code sync.tables}, they sync like any table.
+     */
+    static boolean scratch(String table) {
+        String t = table.toUpperCase(java.util.Locale.ROOT);
+        return t.startsWith("HT_") || t.startsWith("HTE_");
     }
 
     private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,

@@ -243,6 +243,7 @@ public final class SyncNode {
             }
         }
         SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls);
+        node.noteSequences(raw, synced);
         if (node.client != null) {
             node.client.start();
         }
@@ -361,13 +362,41 @@ public final class SyncNode {
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
+            noteSequences(raw, installed);
             publish(installed, Outbox.snapshotRequested(raw));
         }
     }
 
     /** Publishes the synced tables as the file has them now, after a transaction that ran DDL ended. */
     public void reloadTables(Connection raw) throws SQLException {
-        publish(CaptureInstaller.syncedTables(raw, config.tables()), Outbox.snapshotRequested(raw));
+        Map<String, TableInfo> now = CaptureInstaller.syncedTables(raw, config.tables());
+        noteSequences(raw, now);
+        publish(now, Outbox.snapshotRequested(raw));
+    }
+
+    /**
+     * Finds the synced tables that have a Hibernate sequence table ({@code <table>_SEQ} holding
+     * {@code next_val} alone), so that key ranges are asked for them at connect, before the first bump: an
+     * id generated while the sync client is busy (applying a snapshot) would otherwise wait for a request
+     * that only the sync thread sends.
+     */
+    private void noteSequences(Connection raw, Map<String, TableInfo> now) throws SQLException {
+        boolean added = false;
+        try (Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT m.name FROM sqlite_schema AS m WHERE m.type = 'table'"
+                     + " AND lower(m.name) LIKE '%\\_seq' ESCAPE '\\' AND (SELECT count(*) = 1 AND lower(max(p.name))"
+                     + " = 'next_val' FROM pragma_table_info(m.name) AS p)")) {
+            while (rs.next()) {
+                String name = rs.getString(1).toLowerCase(java.util.Locale.ROOT);
+                TableInfo base = now.get(name.substring(0, name.length() - 4));
+                if (base != null && base.integerKey() != null) {
+                    added |= sequenced.add(base.name().toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+        }
+        if (added && client != null) {
+            client.keysLow();
+        }
     }
 
     /**

@@ -120,6 +120,18 @@ class CaptureTest {
         }
     }
 
+    /** Hibernate's id tables for bulk statements have keys but are not synced by default (PostgreSQL has no such table). */
+    @Test
+    void hibernateIdTablesAreNotCapturedByDefault() throws SQLException {
+        exec("CREATE TABLE HT_item (id INTEGER PRIMARY KEY, title TEXT)");
+        exec("CREATE TABLE \"hte_item\" (id INTEGER PRIMARY KEY)");
+        exec("CREATE TABLE height (id INTEGER PRIMARY KEY)");
+        exec("INSERT INTO HT_item (id) VALUES (1)");
+        exec("INSERT INTO hte_item (id) VALUES (1)");
+        exec("INSERT INTO height (id) VALUES (1)");
+        assertEquals(List.of("1:{\"id\":1}:{\"id\":1}:null"), outbox(), "only height is captured");
+    }
+
     @Test
     void anUpdateThatChangesNothingIsNotAChange() throws SQLException {
         exec("INSERT INTO item (id, title) VALUES (1, 'a')");

@@ -373,7 +373,6 @@ class JpaReviewTest {
      * Bulk JPQL UPDATE and DELETE on a JOINED hierarchy (Hibernate runs them through its {@code HT_vehicle}
      * id table): the user expects the renames and the delete to reach PostgreSQL and to stay on the client.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): Hibernate's HT_ id tables are synced by default and the relay refuses them")
     @Test
     void bulkJpqlOnJoinedInheritanceSyncs() throws Exception {
         try (Cluster cl = Cluster.start("jparev_bulk", dir, VEHICLE_PG, CAR_PG)) {
