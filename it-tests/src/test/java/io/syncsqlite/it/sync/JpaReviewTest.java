@@ -411,6 +411,20 @@ class JpaReviewTest {
 
     // ---------------------------------------------------------------- @Version
 
+    /** Creates note n1 (t0, b0) through a's Hibernate and waits until b's Hibernate finds it. */
+    private static void createNoteSeenByB(EntityManagerFactory fa, Client a, EntityManagerFactory fb) throws Exception {
+        tx(fa, em -> {
+            Note n = new Note();
+            n.id = "n1";
+            n.title = "t0";
+            n.body = "b0";
+            em.persist(n);
+            return null;
+        });
+        a.awaitSynced();
+        Cluster.eventually(() -> read(fb, em -> em.find(Note.class, "n1")), n -> n != null);
+    }
+
     /**
      * A managed entity whose row another client changed (and whose change has arrived) is edited: JPA
      * promises an {@code OptimisticLockException}, and {@code refresh} then shows the remote values.
@@ -422,16 +436,7 @@ class JpaReviewTest {
             Client a = cl.client("a");
             Client b = cl.client("b");
             try (EntityManagerFactory fa = emf(a, Note.class); EntityManagerFactory fb = emf(b, Note.class)) {
-                tx(fa, em -> {
-                    Note n = new Note();
-                    n.id = "n1";
-                    n.title = "t0";
-                    n.body = "b0";
-                    em.persist(n);
-                    return null;
-                });
-                a.awaitSynced();
-                Cluster.eventually(() -> read(fb, em -> em.find(Note.class, "n1")), n -> n != null);
+                createNoteSeenByB(fa, a, fb);
                 EntityManager ea = fa.createEntityManager();
                 try {
                     ea.getTransaction().begin();
@@ -480,16 +485,7 @@ class JpaReviewTest {
             Client a = cl.client("a");
             Client b = cl.client("b");
             try (EntityManagerFactory fa = emf(a, Note.class); EntityManagerFactory fb = emf(b, Note.class)) {
-                tx(fa, em -> {
-                    Note n = new Note();
-                    n.id = "n1";
-                    n.title = "t0";
-                    n.body = "b0";
-                    em.persist(n);
-                    return null;
-                });
-                a.awaitSynced();
-                Cluster.eventually(() -> read(fb, em -> em.find(Note.class, "n1")), n -> n != null);
+                createNoteSeenByB(fa, a, fb);
                 a.offline();
                 b.offline();
                 tx(fa, em -> {
