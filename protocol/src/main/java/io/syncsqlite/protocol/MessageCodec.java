@@ -31,7 +31,7 @@ public final class MessageCodec {
      * a value that cannot be read stalls a client's feed for good (every reconnect reads the same page)
      * or turns a client's JSON document into a string. Strings: no limit of their own, as a frame's size
      * already bounds them (an 11 MB bytea is 22 million hex characters; the default stopped at 20
-     * million). Numbers: PostgreSQL's numeric holds up to 131,072 digits before the point and 16,383 after
+     * million); so are a document's property names (the default stopped at 50,000). Numbers: PostgreSQL's numeric holds up to 131,072 digits before the point and 16,383 after
      * (the default stopped at 1,000). Nesting: the envelope takes about five levels, and PostgreSQL
      * accepts documents far deeper than the 32 set here before; 1,000 is Jackson's own default.
      */
@@ -39,6 +39,7 @@ public final class MessageCodec {
         JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
                 .maxNestingDepth(1_000)
                 .maxStringLength(Integer.MAX_VALUE)
+                .maxNameLength(Integer.MAX_VALUE)
                 .maxNumberLength(131_072 + 16_383 + 2)
                 .build());
     }

@@ -689,6 +689,22 @@ public class SyncConnection extends DelegatingConnection {
         return base == null ? null : new String[] {m.group(2), base};
     }
 
+    /** Hibernate's read of a table-backed sequence: {@code select next_val as id_val from item_SEQ}. */
+    private static final java.util.regex.Pattern SEQUENCE_READ = java.util.regex.Pattern.compile(
+            "\\s*select\\s+next_val\\b[^;]*?\\bfrom\\s+(\"?)([^\\s\";]+)\\1(\\s.*)?;?\\s*",
+            java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
+
+    /** The synced table whose sequence table {@code sql} reads, else {@code null} (see {@link SyncNode#beforeSequenceRead}). */
+    String sequenceRead(String sql) {
+        java.util.regex.Matcher m = SEQUENCE_READ.matcher(sql);
+        return m.matches() ? node.sequenceBase(m.group(2)) : null;
+    }
+
+    /** Before the application reads the sequence table of {@code base}: see {@link SyncNode#beforeSequenceRead}. */
+    void beforeSequenceRead(String base) {
+        node.beforeSequenceRead(base);
+    }
+
     /** Before a sequence bump runs with {@code parameters} (new value, read value): see {@link SyncNode#keepSequenceInStock}. */
     void keepSequenceInStock(String[] bump, Object[] parameters) throws SQLException {
         if (parameters[0] instanceof Number next && parameters[1] instanceof Number was) {

@@ -32,6 +32,8 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final KeyRewriter.KeyedInsert keyed;
     /** {sequence table, synced table} when this statement bumps the sequence of a synced table's ids. */
     private final String[] sequence;
+    /** The synced table whose sequence table this statement reads, or null. */
+    private final String sequenceRead;
     /** Bound values of a counter statement (the amounts it adds) or a sequence bump; {@code null} for every other statement. */
     private final Object[] parameters;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
@@ -47,6 +49,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.info = info;
         this.keyed = keyed;
         this.sequence = connection.sequenceBump(sql);
+        this.sequenceRead = sequence == null ? connection.sequenceRead(sql) : null;
         int max = Math.max(info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0),
                 sequence == null ? 0 : 2);
         this.parameters = max > 0 ? new Object[max] : null;
@@ -155,6 +158,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public ResultSet executeQuery() throws SQLException {
         beforeExecute();
+        if (sequenceRead != null) {
+            connection.beforeSequenceRead(sequenceRead);
+        }
         return connection.runQuery(info, deltas(), super::executeQuery);
     }
 

@@ -27,13 +27,18 @@ public record Counter(String column, int sign, int parameter, BigDecimal literal
     public BigDecimal amount(Object[] parameters) {
         BigDecimal base = literal != null ? literal : number(parameters, parameter);
         if (base != null && minus > 0) {
+            // A version: whole numbers that grew (a REAL compared and set is a plain write, not a version).
             BigDecimal was = number(parameters, minus);
-            base = was == null ? null : base.subtract(was);
+            base = was == null || !whole(base) || !whole(was) || base.compareTo(was) <= 0 ? null : base.subtract(was);
         }
         if (base == null) {
             return null;
         }
         return sign < 0 ? base.negate() : base;
+    }
+
+    private static boolean whole(BigDecimal d) {
+        return d.signum() == 0 || d.stripTrailingZeros().scale() <= 0;
     }
 
     private static BigDecimal number(Object[] parameters, int index) {

@@ -149,11 +149,13 @@ public final class SqlClassifier {
 
     /**
      * Finds the optimistic lock of an ORM: {@code SET version = ? ... WHERE ... AND version = ?}, on a column
-     * whose name ends with {@code version} (Hibernate's {@code @Version} field, usually {@code version}). Such
+     * named as a version ({@link #isVersion}: Hibernate's {@code @Version} field, usually {@code version}). Such
      * a column merges as a counter of the difference (one per update): set by the last writer, it went back
      * after concurrent offline edits (two on one device, one later on another, ended at one), and a detached
      * copy of that version then merged without an optimistic-lock failure. Added up, it only grows. The
-     * name keeps other compare-and-set updates ({@code SET holder = ? WHERE holder = ?}) last-writer-wins.
+     * name keeps other compare-and-set updates ({@code SET holder = ? WHERE holder = ?}, and Hibernate's
+     * {@code @OptimisticLocking(type = DIRTY)} on any column) last-writer-wins, and {@link Counter#amount}
+     * counts only whole numbers that grew.
      */
     private static void versions(Update up, List<Counter> out) {
         Map<String, Integer> compared = new HashMap<>();
@@ -166,12 +168,21 @@ public final class SqlClassifier {
                 String column = unquote(set.getColumn(i).getColumnName());
                 String key = column.toLowerCase(Locale.ROOT);
                 Integer was = compared.get(key);
-                if (was != null && key.endsWith("version") && unwrap(set.getValue(i)) instanceof JdbcParameter p
+                if (was != null && isVersion(column) && unwrap(set.getValue(i)) instanceof JdbcParameter p
                         && p.getIndex() != null && out.stream().noneMatch(c -> c.column().equalsIgnoreCase(column))) {
                     out.add(new Counter(column, 1, p.getIndex(), null, was));
                 }
             }
         }
+    }
+
+    /**
+     * {@code version} in any case, or a name ending in {@code _version} or {@code Version} as a word
+     * ({@code lockVersion}, {@code row_version}); not {@code conversion} or {@code inversion}.
+     */
+    static boolean isVersion(String column) {
+        return column.equalsIgnoreCase("version") || column.toLowerCase(Locale.ROOT).endsWith("_version")
+                || column.endsWith("Version");
     }
 
     /** The {@code column = ?} terms of a WHERE's top-level AND chain, by lower-case column name. */

@@ -63,6 +63,16 @@ public final class KeyStock {
         KeyStock stock = new KeyStock(blockSize);
         Map<String, TableInfo> byLower = new HashMap<>();
         synced.values().forEach(t -> byLower.put(fold(t.name()), t));
+        // Keys up to the end of a sequence's run are the sequence's (SyncNode.keepSequenceInStock): the
+        // table's largest key does not tell how far it handed them out.
+        Map<String, Long> sequenceEnds = new HashMap<>();
+        try (Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT substr(k, " + (SyncNode.SEQUENCE_KEY.length() + 1) + "), v"
+                     + " FROM _sync_state WHERE k LIKE '" + SyncNode.SEQUENCE_KEY + "%'")) {
+            while (rs.next()) {
+                sequenceEnds.put(rs.getString(1), Long.parseLong(rs.getString(2).split(" ")[1]));
+            }
+        }
         try (Statement st = raw.createStatement();
              ResultSet rs = st.executeQuery("SELECT tbl, lo, hi FROM _sync_idblock ORDER BY tbl, lo")) {
             while (rs.next()) {
@@ -73,7 +83,8 @@ public final class KeyStock {
                 }
                 long lo = rs.getLong(2);
                 long hi = rs.getLong(3);
-                long next = Math.max(lo, largestIn(raw, info, lo, hi) + 1);
+                long next = Math.max(Math.max(lo, largestIn(raw, info, lo, hi) + 1),
+                        sequenceEnds.getOrDefault(table, Long.MIN_VALUE) + 1);
                 if (next <= hi) {
                     stock.ranges.computeIfAbsent(table, k -> new ArrayDeque<>()).add(new long[] {next, hi});
                 }
@@ -144,26 +155,26 @@ public final class KeyStock {
     }
 
     /**
-     * Takes {@code size} consecutive keys of {@code table} above {@code after}, for a sequence table that
-     * hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Shorter ranges in stock are passed
-     * over (their keys are lost: a synced table is given its keys one way, by the rewrite or by a sequence).
-     * Waits for ranges as {@link #take} does.
+     * Takes up to {@code want} and at least {@code min} consecutive keys of {@code table} above {@code after},
+     * for a sequence table that hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Ranges in
+     * stock shorter than {@code min} are passed over (their keys are lost: a table is given its keys one way,
+     * by the rewrite or by a sequence). Waits for ranges as {@link #take} does.
      *
      * @return {@code {lo, hi}}
      * @throws SQLException SY004 when no such run is in stock
      */
-    long[] takeRun(String table, long size, long after, long waitMs) throws SQLException {
+    long[] takeRun(String table, long want, long min, long after, long waitMs) throws SQLException {
         String t = fold(table);
         Runnable notify;
         long[] run;
         synchronized (this) {
+            if (min > blockSize) {
+                throw new SQLException("a sequence of " + table + " takes " + (min + 1) / 2 + " ids at a time, more"
+                        + " than half the " + blockSize + " keys the relay grants at once: raise sync.idBlock",
+                        SyncSqlState.NO_KEYS.code());
+            }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            while ((run = pollRun(t, size, after)) == null) {
-                if (size > blockSize) {
-                    throw new SQLException("a sequence of " + table + " takes " + size + " ids at a time, more than"
-                            + " the " + blockSize + " keys the relay grants at once: raise sync.idBlock",
-                            SyncSqlState.NO_KEYS.code());
-                }
+            while ((run = pollRun(t, want, min, after)) == null) {
                 long left = deadline - System.nanoTime();
                 if (refusals.containsKey(t) || left <= 0) {
                     throw new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables"
@@ -188,12 +199,48 @@ public final class KeyStock {
         return run;
     }
 
-    private long[] pollRun(String table, long size, long after) {
+    /**
+     * Waits up to {@code waitMs} until {@code table} has {@code min} consecutive keys in stock (or the relay
+     * refused it); returns either way, the caller taking them fails clearly if they did not come.
+     */
+    void awaitRun(String table, long min, long waitMs) {
+        String t = fold(table);
+        synchronized (this) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+            while (longestRun(t) < min && !refusals.containsKey(t) && min <= blockSize) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                onLow.run();
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private long longestRun(String table) {
+        long best = 0;
+        ArrayDeque<long[]> d = ranges.get(table);
+        if (d != null) {
+            for (long[] r : d) {
+                best = Math.max(best, r[1] - r[0] + 1);
+            }
+        }
+        return best;
+    }
+
+    private long[] pollRun(String table, long want, long min, long after) {
         ArrayDeque<long[]> d = ranges.get(table);
         while (d != null && !d.isEmpty()) {
             long[] head = d.peekFirst();
             head[0] = Math.max(head[0], after + 1);
-            if (head[1] - head[0] + 1 >= size) {
+            long size = Math.min(want, head[1] - head[0] + 1);
+            if (size >= min) {
                 long[] run = {head[0], head[0] + size - 1};
                 head[0] += size;
                 return run;

@@ -73,6 +73,13 @@ public final class SyncNode {
      * calls that lock the node.
      */
     private final Map<String, long[]> sequenceRuns = new java.util.HashMap<>();
+    /** Per lower-case table name: the sequence's value after its last bump, and that bump's size; guarded by sequenceRuns. */
+    private final Map<String, Long> sequenceNext = new java.util.HashMap<>();
+    private final Map<String, Long> sequenceIncrements = new java.util.HashMap<>();
+    /** The key of a sequence's run in {@code _sync_state}, followed by the lower-case table name. */
+    static final String SEQUENCE_KEY = "sequence:";
+    /** JPA's default allocation size, assumed until a sequence's first bump shows its own. */
+    private static final long DEFAULT_ALLOCATION = 50;
     private final KeyStock keys;
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
     private final Map<String, Optional<KeyRewriter.KeyedInsert>> keyedInserts = new ConcurrentHashMap<>();
@@ -482,11 +489,12 @@ public final class SyncNode {
      * Keeps the sequence table of {@code base} inside ids the relay reserved for this node. Every device's
      * sequence table starts at the same value, so two devices gave the same ids to different rows, which
      * became one row when they synced. Called before the application's {@code UPDATE <seq> SET next_val = ?
-     * WHERE next_val = ?} (Hibernate's table-backed sequence: it read {@code was} and takes the ids
-     * {@code was - increment + 1 .. was}, as its pooled optimizer does, or {@code was} alone): when those ids
-     * are not in the run reserved for the sequence, a new run is taken from the table's key stock and
-     * {@code next_val} moved to its first value plus the increment less one. The application's update then
-     * changes no row, and Hibernate reads the sequence again, as it does when another session moved it.
+     * WHERE next_val = ?} (Hibernate's table-backed sequence), which read {@code was} and takes
+     * {@code increment} ids next to it: {@code was - increment + 1 .. was} with Hibernate's pooled optimizer,
+     * {@code was .. was + increment - 1} with pooled-lo, {@code was} alone without one. When those ids
+     * (both sides) are not in the run reserved for the sequence, a new run is taken from the table's key
+     * stock and {@code next_val} moved to its first id plus the increment less one. The application's update
+     * then changes no row, and Hibernate reads the sequence again, as it does when another session moved it.
      *
      * @param db the application's connection (its transaction, when one is open, holds the move)
      * @throws SQLException SY004 when no run of ids is in stock
@@ -498,16 +506,16 @@ public final class SyncNode {
             return;
         }
         synchronized (sequenceRuns) {
-            keepInRun(db, sequence, base, was, increment);
+            keepInRun(db, sequence, base.toLowerCase(java.util.Locale.ROOT), base, was, increment);
         }
     }
 
-    private void keepInRun(Connection db, String sequence, String base, long was, long increment) throws SQLException {
-        String key = base.toLowerCase(java.util.Locale.ROOT);
+    private void keepInRun(Connection db, String sequence, String key, String base, long was, long increment)
+            throws SQLException {
         long[] run = sequenceRuns.get(key);
         if (run == null) {
             try (PreparedStatement ps = db.prepareStatement("SELECT v FROM _sync_state WHERE k = ?")) {
-                ps.setString(1, "sequence:" + key);
+                ps.setString(1, SEQUENCE_KEY + key);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
                         String[] bounds = rs.getString(1).split(" ");
@@ -516,19 +524,20 @@ public final class SyncNode {
                 }
             }
         }
-        if (run != null && was - increment + 1 >= run[0] && was <= run[1]) {
+        sequenceIncrements.put(key, increment);
+        if (run != null && was - increment + 1 >= run[0] && was + increment - 1 <= run[1]) {
+            sequenceNext.put(key, was + increment);
             return;
         }
         if (sequenced.add(key) && client != null) {
             client.keysLow(); // this table now takes key ranges: ask for some
         }
         boolean mayArrive = client != null && client.mayReceiveKeys();
-        long size = Math.max(increment, Math.min(config.idBlock(), 10 * increment));
-        long[] fresh = keys.takeRun(base, size, run == null ? Long.MIN_VALUE : run[1],
-                mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+        long[] fresh = keys.takeRun(base, Math.max(2 * increment, Math.min(config.idBlock(), 10 * increment)),
+                2 * increment - 1, run == null ? Long.MIN_VALUE : run[1], mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
         try (PreparedStatement ps = db.prepareStatement(
                 "INSERT INTO _sync_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")) {
-            ps.setString(1, "sequence:" + key);
+            ps.setString(1, SEQUENCE_KEY + key);
             ps.setString(2, fresh[0] + " " + fresh[1]);
             ps.executeUpdate();
         }
@@ -538,8 +547,33 @@ public final class SyncNode {
             ps.executeUpdate();
         }
         sequenceRuns.put(key, fresh);
+        sequenceNext.put(key, fresh[0] + increment - 1);
     }
 
+    /**
+     * Before the application reads the sequence table of {@code base}: when its next allocation will need a
+     * new run and the stock holds none long enough, waits (up to the first-range wait, while key ranges may
+     * arrive) for one. Waiting here, before Hibernate's transaction has read anything, and not at the bump:
+     * there the transaction holds a read snapshot, and the sync client storing the awaited range meanwhile
+     * made its write fail (SQLITE_BUSY_SNAPSHOT).
+     */
+    public void beforeSequenceRead(String base) {
+        String key = base.toLowerCase(java.util.Locale.ROOT);
+        long increment;
+        synchronized (sequenceRuns) {
+            increment = sequenceIncrements.getOrDefault(key, DEFAULT_ALLOCATION);
+            long[] run = sequenceRuns.get(key);
+            Long next = sequenceNext.get(key);
+            if (run != null && next != null && next - increment + 1 >= run[0] && next + increment - 1 <= run[1]) {
+                return;
+            }
+        }
+        if (sequenced.add(key) && client != null) {
+            client.keysLow();
+        }
+        boolean mayArrive = client != null && client.mayReceiveKeys();
+        keys.awaitRun(base, 2 * increment - 1, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+    }
     /**
      * How long the sync client holds a commit back while application transactions are open: long enough for
      * ordinary read-then-write transactions; bounded, so a connection left open in manual-commit mode delays

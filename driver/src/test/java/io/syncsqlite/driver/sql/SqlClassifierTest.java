@@ -100,6 +100,8 @@ class SqlClassifierTest {
         update item set version = ? where id = ?                                 | ~
         update item set version = ? where id = ? or version = ?                  | ~
         update seat set holder = ? where id = ? and holder = ?                   | ~
+        update campaign set conversion = ? where id = ? and conversion = ?       | ~
+        update t set row_version = ? where id = ? and row_version = ?            | row_version:+1:p1-p3
         """)
     void countersAreInferredFromTheSql(String sql, String expected) {
         java.util.List<String> got = classifier.classify(sql).counters().stream()
