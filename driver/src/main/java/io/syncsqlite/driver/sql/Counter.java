@@ -7,8 +7,8 @@ import java.math.BigDecimal;
  * whose {@code DO UPDATE} adds the inserted value ({@code count = count + excluded.count}). The amount
  * added to each affected row is {@code sign} times the bound parameter {@code parameter} (1-based), or
  * times {@code literal} when the amount is written in the SQL. A version column that an ORM sets and
- * compares ({@code SET version = ? ... WHERE ... AND version = ?}) adds the difference of the two
- * parameters: {@code minus} is the compared one's index (0 for every other counter).
+ * compares ({@code SET version = ? ... WHERE ... AND version = ?}) adds one when the set value is one more
+ * than the compared one: {@code minus} is the compared one's index (0 for every other counter).
  *
  * <p>Immutable; thread-safe.
  */
@@ -27,18 +27,14 @@ public record Counter(String column, int sign, int parameter, BigDecimal literal
     public BigDecimal amount(Object[] parameters) {
         BigDecimal base = literal != null ? literal : number(parameters, parameter);
         if (base != null && minus > 0) {
-            // A version: whole numbers that grew (a REAL compared and set is a plain write, not a version).
+            // A version moves up by one (Hibernate's step); any other compare-and-set is a plain write.
             BigDecimal was = number(parameters, minus);
-            base = was == null || !whole(base) || !whole(was) || base.compareTo(was) <= 0 ? null : base.subtract(was);
+            base = was != null && base.subtract(was).compareTo(BigDecimal.ONE) == 0 ? BigDecimal.ONE : null;
         }
         if (base == null) {
             return null;
         }
         return sign < 0 ? base.negate() : base;
-    }
-
-    private static boolean whole(BigDecimal d) {
-        return d.signum() == 0 || d.stripTrailingZeros().scale() <= 0;
     }
 
     private static BigDecimal number(Object[] parameters, int index) {

@@ -149,13 +149,13 @@ public final class SqlClassifier {
 
     /**
      * Finds the optimistic lock of an ORM: {@code SET version = ? ... WHERE ... AND version = ?}, on a column
-     * named as a version ({@link #isVersion}: Hibernate's {@code @Version} field, usually {@code version}). Such
+     * named {@code version} ({@link #isVersion}: Hibernate's {@code @Version} field). Such
      * a column merges as a counter of the difference (one per update): set by the last writer, it went back
      * after concurrent offline edits (two on one device, one later on another, ended at one), and a detached
      * copy of that version then merged without an optimistic-lock failure. Added up, it only grows. The
      * name keeps other compare-and-set updates ({@code SET holder = ? WHERE holder = ?}, and Hibernate's
      * {@code @OptimisticLocking(type = DIRTY)} on any column) last-writer-wins, and {@link Counter#amount}
-     * counts only whole numbers that grew.
+     * counts only a step of one, the step Hibernate takes.
      */
     private static void versions(Update up, List<Counter> out) {
         Map<String, Integer> compared = new HashMap<>();
@@ -177,12 +177,13 @@ public final class SqlClassifier {
     }
 
     /**
-     * {@code version} in any case, or a name ending in {@code _version} or {@code Version} as a word
-     * ({@code lockVersion}, {@code row_version}); not {@code conversion} or {@code inversion}.
+     * {@code version}, in any case: Hibernate's {@code @Version} field as nearly every entity names it. Not
+     * every name ending in it: {@code appVersion}, {@code schema_version} and {@code conversion} are data that
+     * Hibernate's {@code @OptimisticLocking(type = DIRTY)} compares and sets the same way, and summing them
+     * is wrong (FixesReviewTest, SequenceSecondReviewTest).
      */
     static boolean isVersion(String column) {
-        return column.equalsIgnoreCase("version") || column.toLowerCase(Locale.ROOT).endsWith("_version")
-                || column.endsWith("Version");
+        return column.equalsIgnoreCase("version");
     }
 
     /** The {@code column = ?} terms of a WHERE's top-level AND chain, by lower-case column name. */

@@ -46,6 +46,8 @@ public final class KeyStock {
     /** Per lower-case table name: ranges in ascending order; element 0 of the head is its next free key. */
     private final Map<String, ArrayDeque<long[]>> ranges = new HashMap<>();
     private final Set<String> requested = new HashSet<>();
+    /** Per table whose sequence takes runs: the consecutive keys a run needs. */
+    private final Map<String, Integer> runs = new HashMap<>();
     private final Map<String, String> refusals = new HashMap<>();
     private Runnable onLow = () -> { };
 
@@ -144,7 +146,7 @@ public final class KeyStock {
                     throw new SQLException("interrupted while waiting for an integer key", SyncSqlState.NO_KEYS.code(), e);
                 }
             }
-            if (count(t) < blockSize && !requested.contains(t)) {
+            if (low(t) && !requested.contains(t)) {
                 notify = onLow;
             }
         }
@@ -155,35 +157,34 @@ public final class KeyStock {
     }
 
     /**
-     * Takes up to {@code want} and at least {@code min} consecutive keys of {@code table} above {@code after},
+     * Takes up to {@code want} and at least {@code min} consecutive keys of {@code table},
      * for a sequence table that hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Ranges in
-     * stock shorter than {@code min} are passed over (their keys are lost: a table is given its keys one way,
-     * by the rewrite or by a sequence). Waits for ranges as {@link #take} does.
+     * stock shorter than {@code min} are passed over and kept for keyless inserts; ranges that touch were
+     * joined when granted. Waits for ranges as {@link #take} does, asking the relay once.
      *
      * @return {@code {lo, hi}}
      * @throws SQLException SY004 when no such run is in stock
      */
-    long[] takeRun(String table, long want, long min, long after, long waitMs) throws SQLException {
+    long[] takeRun(String table, long want, long min, long waitMs) throws SQLException {
         String t = fold(table);
         Runnable notify;
         long[] run;
         synchronized (this) {
-            if (min > blockSize) {
-                throw new SQLException("a sequence of " + table + " takes " + (min + 1) / 2 + " ids at a time, more"
-                        + " than half the " + blockSize + " keys the relay grants at once: raise sync.idBlock",
-                        SyncSqlState.NO_KEYS.code());
-            }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            while ((run = pollRun(t, want, min, after)) == null) {
+            boolean asked = false;
+            while ((run = pollRun(t, want, min)) == null) {
                 long left = deadline - System.nanoTime();
                 if (refusals.containsKey(t) || left <= 0) {
                     throw new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables"
                             + " come from the relay (so that clients never collide)" + (refusals.containsKey(t)
                             ? ", which refused to allocate them (" + refusals.get(t) + ")"
-                            : ", and this client has none left for it; connect to the relay once, or raise sync.idBlock"),
-                            SyncSqlState.NO_KEYS.code());
+                            : ", and this client has no run of " + min + " consecutive ones for it; connect to the relay"
+                            + " once, or raise sync.idBlock"), SyncSqlState.NO_KEYS.code());
                 }
-                onLow.run();
+                if (!asked) {
+                    onLow.run(); // once: each run asks the relay for a block, and a wait is woken by each grant
+                    asked = true;
+                }
                 try {
                     TimeUnit.NANOSECONDS.timedWait(this, left);
                 } catch (InterruptedException e) {
@@ -191,7 +192,7 @@ public final class KeyStock {
                     throw new SQLException("interrupted while waiting for ids", SyncSqlState.NO_KEYS.code(), e);
                 }
             }
-            notify = count(t) < blockSize && !requested.contains(t) ? onLow : null;
+            notify = low(t) && !requested.contains(t) ? onLow : null;
         }
         if (notify != null) {
             notify.run();
@@ -207,12 +208,16 @@ public final class KeyStock {
         String t = fold(table);
         synchronized (this) {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            while (longestRun(t) < min && !refusals.containsKey(t) && min <= blockSize) {
+            boolean asked = false;
+            while (longestRun(t) < min && !refusals.containsKey(t)) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return;
                 }
-                onLow.run();
+                if (!asked) {
+                    onLow.run();
+                    asked = true;
+                }
                 try {
                     TimeUnit.NANOSECONDS.timedWait(this, left);
                 } catch (InterruptedException e) {
@@ -221,6 +226,11 @@ public final class KeyStock {
                 }
             }
         }
+    }
+
+    /** Whether {@code table} needs more keys: fewer than a block, or no run as long as its sequence takes. */
+    private boolean low(String table) {
+        return count(table) < blockSize || longestRun(table) < runs.getOrDefault(table, 0);
     }
 
     private long longestRun(String table) {
@@ -234,18 +244,27 @@ public final class KeyStock {
         return best;
     }
 
-    private long[] pollRun(String table, long want, long min, long after) {
+    /**
+     * The first run of at least {@code min} keys, up to {@code want} long. Shorter ranges before it stay in
+     * stock for keyless inserts. A run never holds a key given before: taken runs leave the stock, and
+     * {@link #load} resumes above the recorded runs.
+     */
+    private long[] pollRun(String table, long want, long min) {
         ArrayDeque<long[]> d = ranges.get(table);
-        while (d != null && !d.isEmpty()) {
-            long[] head = d.peekFirst();
-            head[0] = Math.max(head[0], after + 1);
-            long size = Math.min(want, head[1] - head[0] + 1);
+        if (d == null) {
+            return null;
+        }
+        for (java.util.Iterator<long[]> it = d.iterator(); it.hasNext(); ) {
+            long[] r = it.next();
+            long size = Math.min(want, r[1] - r[0] + 1);
             if (size >= min) {
-                long[] run = {head[0], head[0] + size - 1};
-                head[0] += size;
+                long[] run = {r[0], r[0] + size - 1};
+                r[0] += size;
+                if (r[0] > r[1]) {
+                    it.remove();
+                }
                 return run;
             }
-            d.pollFirst();
         }
         return null;
     }
@@ -280,13 +299,13 @@ public final class KeyStock {
 
     /**
      * The tables among {@code keyed} that need a new range and have no request in flight, marked as
-     * requested; the caller sends one request of {@link #blockSize()} keys for each.
+     * requested; the caller sends one request of {@link #requestSize} keys for each.
      */
     synchronized List<String> toRequest(Iterable<String> keyed) {
         List<String> out = new ArrayList<>();
         for (String table : keyed) {
             String t = fold(table);
-            if (!requested.contains(t) && !refusals.containsKey(t) && count(t) < blockSize) {
+            if (!requested.contains(t) && !refusals.containsKey(t) && low(t)) {
                 requested.add(t);
                 out.add(table);
             }
@@ -309,7 +328,12 @@ public final class KeyStock {
         requested.remove(t);
         ArrayDeque<long[]> d = ranges.computeIfAbsent(t, k -> new ArrayDeque<>());
         for (IdRange r : granted) {
-            d.add(new long[] {r.lo(), r.hi()});
+            long[] last = d.peekLast();
+            if (last != null && last[1] + 1 == r.lo()) {
+                last[1] = r.hi(); // ranges that touch are one run (a sequence takes runs of consecutive keys)
+            } else {
+                d.add(new long[] {r.lo(), r.hi()});
+            }
         }
         notifyAll();
     }
@@ -360,6 +384,19 @@ public final class KeyStock {
 
     int blockSize() {
         return blockSize;
+    }
+
+    /**
+     * How many keys to ask for at once for {@code table}: {@code sync.idBlock}, or more for a sequence whose
+     * runs need more consecutive keys than that ({@link #needRuns}).
+     */
+    synchronized int requestSize(String table) {
+        return Math.max(blockSize, runs.getOrDefault(fold(table), 0));
+    }
+
+    /** The sequence of {@code table} takes runs of {@code min} consecutive keys: requests ask for at least that. */
+    synchronized void needRuns(String table, long min) {
+        runs.merge(fold(table), (int) Math.min(Integer.MAX_VALUE, min), Math::max);
     }
 
     static String fold(String table) {

@@ -500,7 +500,7 @@ final class SyncClient implements Runnable {
     /** Asks for a key range for every table whose stock is low and has no request in flight. */
     private void requestKeys() throws IOException {
         for (String table : keys.toRequest(keyedTables.get())) {
-            transport.send(new Message.IdRequest(table, keys.blockSize()));
+            transport.send(new Message.IdRequest(table, keys.requestSize(table)));
         }
     }
 

@@ -532,9 +532,10 @@ public final class SyncNode {
         if (sequenced.add(key) && client != null) {
             client.keysLow(); // this table now takes key ranges: ask for some
         }
+        keys.needRuns(base, 2 * increment);
         boolean mayArrive = client != null && client.mayReceiveKeys();
         long[] fresh = keys.takeRun(base, Math.max(2 * increment, Math.min(config.idBlock(), 10 * increment)),
-                2 * increment - 1, run == null ? Long.MIN_VALUE : run[1], mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+                2 * increment - 1, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
         try (PreparedStatement ps = db.prepareStatement(
                 "INSERT INTO _sync_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")) {
             ps.setString(1, SEQUENCE_KEY + key);
@@ -571,6 +572,7 @@ public final class SyncNode {
         if (sequenced.add(key) && client != null) {
             client.keysLow();
         }
+        keys.needRuns(base, 2 * increment);
         boolean mayArrive = client != null && client.mayReceiveKeys();
         keys.awaitRun(base, 2 * increment - 1, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
     }

@@ -96,12 +96,13 @@ class SqlClassifierTest {
         update item set qty = other + 1                                          | ~
         update item set qty = qty + (select 1)                                   | ~
         update item set title=?, version=? where id=? and version=?              | version:+1:p2-p4
-        update Item set "lockVersion" = ?, qty = qty + ? where (? = lockversion) and id = ? | qty:+1:p2;lockVersion:+1:p1-p3
+        update Item set "Version" = ?, qty = qty + ? where (? = version) and id = ? | qty:+1:p2;Version:+1:p1-p3
+        update Item set lockVersion = ? where id = ? and lockVersion = ?         | ~
         update item set version = ? where id = ?                                 | ~
         update item set version = ? where id = ? or version = ?                  | ~
         update seat set holder = ? where id = ? and holder = ?                   | ~
         update campaign set conversion = ? where id = ? and conversion = ?       | ~
-        update t set row_version = ? where id = ? and row_version = ?            | row_version:+1:p1-p3
+        update t set row_version = ? where id = ? and row_version = ?            | ~
         """)
     void countersAreInferredFromTheSql(String sql, String expected) {
         java.util.List<String> got = classifier.classify(sql).counters().stream()
