@@ -39,6 +39,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class KeyStock {
 
+    /** How many times one wait for a sequence's run asks the relay for keys. */
+    private static final int MAX_ASKS = 8;
+
     /** How long an insert waits for the first range of a table while the client is connected. */
     static final long FIRST_RANGE_WAIT_MS = 5000;
 
@@ -171,7 +174,7 @@ public final class KeyStock {
         long[] run;
         synchronized (this) {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            boolean asked = false;
+            int asks = 0;
             while ((run = pollRun(t, want, min)) == null) {
                 long left = deadline - System.nanoTime();
                 if (refusals.containsKey(t) || left <= 0) {
@@ -181,9 +184,10 @@ public final class KeyStock {
                             : ", and this client has no run of " + min + " consecutive ones for it; connect to the relay"
                             + " once, or raise sync.idBlock"), SyncSqlState.NO_KEYS.code());
                 }
-                if (!asked) {
-                    onLow.run(); // once: each run asks the relay for a block, and a wait is woken by each grant
-                    asked = true;
+                if (asks++ < MAX_ASKS) {
+                    // Woken by a grant another waiter took, or by one too short: ask again (a request in flight
+                    // is not repeated), a bounded number of times.
+                    onLow.run();
                 }
                 try {
                     TimeUnit.NANOSECONDS.timedWait(this, left);
@@ -228,9 +232,15 @@ public final class KeyStock {
         }
     }
 
-    /** Whether {@code table} needs more keys: fewer than a block, or no run as long as its sequence takes. */
+    /**
+     * Whether {@code table} needs more keys: fewer than a block, or no run as long as its sequence takes
+     * while the stock is still small (grants that never touch, from a sequence with a step above one, would
+     * otherwise be asked for without end).
+     */
     private boolean low(String table) {
-        return count(table) < blockSize || longestRun(table) < runs.getOrDefault(table, 0);
+        long count = count(table);
+        int run = runs.getOrDefault(table, 0);
+        return count < blockSize || longestRun(table) < run && count < 4L * Math.max(blockSize, run);
     }
 
     private long longestRun(String table) {
