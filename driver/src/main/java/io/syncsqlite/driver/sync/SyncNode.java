@@ -529,13 +529,8 @@ public final class SyncNode {
             sequenceNext.put(key, was + increment);
             return;
         }
-        if (sequenced.add(key) && client != null) {
-            client.keysLow(); // this table now takes key ranges: ask for some
-        }
-        keys.needRuns(base, 2 * increment);
-        boolean mayArrive = client != null && client.mayReceiveKeys();
         long[] fresh = keys.takeRun(base, Math.max(2 * increment, Math.min(config.idBlock(), 10 * increment)),
-                2 * increment - 1, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+                2 * increment - 1, wantRuns(base, key, increment));
         try (PreparedStatement ps = db.prepareStatement(
                 "INSERT INTO _sync_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")) {
             ps.setString(1, SEQUENCE_KEY + key);
@@ -569,13 +564,21 @@ public final class SyncNode {
                 return;
             }
         }
+        keys.awaitRun(base, 2 * increment - 1, wantRuns(base, key, increment));
+    }
+
+    /**
+     * Marks {@code base} as taking key ranges for its sequence, in runs for {@code increment} ids, asking the
+     * relay for some the first time; returns how long to wait for them (only while they may arrive).
+     */
+    private long wantRuns(String base, String key, long increment) {
         if (sequenced.add(key) && client != null) {
             client.keysLow();
         }
         keys.needRuns(base, 2 * increment);
-        boolean mayArrive = client != null && client.mayReceiveKeys();
-        keys.awaitRun(base, 2 * increment - 1, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+        return client != null && client.mayReceiveKeys() ? KeyStock.FIRST_RANGE_WAIT_MS : 0;
     }
+
     /**
      * How long the sync client holds a commit back while application transactions are open: long enough for
      * ordinary read-then-write transactions; bounded, so a connection left open in manual-commit mode delays
