@@ -3,7 +3,6 @@ package io.syncsqlite.it.sync;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
 import jakarta.persistence.Entity;
-import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.GeneratedValue;
 import jakarta.persistence.Id;
@@ -13,7 +12,6 @@ import jakarta.persistence.RollbackException;
 import jakarta.persistence.SequenceGenerator;
 import jakarta.persistence.Table;
 import jakarta.persistence.Version;
-import org.hibernate.cfg.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,9 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
+import static io.syncsqlite.it.sync.JpaReviewTest.emf;
+import static io.syncsqlite.it.sync.JpaReviewTest.tx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -86,39 +85,7 @@ class FixesReviewTest {
     static final String MEMO_PG = "create table memo (id varchar(255) primary key, version integer not null,"
             + " body varchar(255))";
 
-    // ---------------------------------------------------------------- Hibernate helpers (as JpaReviewTest)
-
-    static EntityManagerFactory emf(Client c, Map<String, String> extra, Class<?>... classes) {
-        Configuration cfg = new Configuration();
-        for (Class<?> k : classes) {
-            cfg.addAnnotatedClass(k);
-        }
-        cfg.setProperty("hibernate.connection.url", c.url())
-                .setProperty("hibernate.dialect", "org.hibernate.community.dialect.SQLiteDialect")
-                .setProperty("hibernate.hbm2ddl.auto", "update")
-                .setProperty("hibernate.connection.pool_size", "2");
-        extra.forEach(cfg::setProperty);
-        return cfg.buildSessionFactory();
-    }
-
-    static EntityManagerFactory emf(Client c, Class<?>... classes) {
-        return emf(c, Map.of(), classes);
-    }
-
-    static <T> T tx(EntityManagerFactory f, Function<EntityManager, T> work) {
-        EntityManager em = f.createEntityManager();
-        try {
-            em.getTransaction().begin();
-            T r = work.apply(em);
-            em.getTransaction().commit();
-            return r;
-        } finally {
-            if (em.getTransaction().isActive()) {
-                em.getTransaction().rollback();
-            }
-            em.close();
-        }
-    }
+    // Hibernate set up as in JpaReviewTest (emf, tx).
 
     private static List<Long> persist(EntityManagerFactory f, Class<?> type, String who, int n) {
         return tx(f, em -> {

@@ -21,8 +21,8 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
 
-import static io.syncsqlite.it.sync.FixesReviewTest.emf;
-import static io.syncsqlite.it.sync.FixesReviewTest.tx;
+import static io.syncsqlite.it.sync.JpaReviewTest.emf;
+import static io.syncsqlite.it.sync.JpaReviewTest.tx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
