@@ -671,6 +671,20 @@ public class SyncConnection extends DelegatingConnection {
         return keyed.withKeys(nextKeys(keyed, info.table()));
     }
 
+    /**
+     * Whether {@code sql} names {@code next_val}: every statement the application prepares is asked whether
+     * it bumps or reads a sequence table, and almost none does, so the regular expressions (and their
+     * matchers) are left to the few that might.
+     */
+    private static boolean mentionsNextVal(String sql) {
+        for (int i = sql.indexOf('_'); i >= 4; i = sql.indexOf('_', i + 1)) {
+            if (sql.regionMatches(true, i - 4, "next_val", 0, 8)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Hibernate's bump of a table-backed sequence: {@code update item_SEQ set next_val= ? where next_val=?}. */
     private static final java.util.regex.Pattern SEQUENCE_BUMP = java.util.regex.Pattern.compile(
             "\\s*update\\s+(\"?)([^\\s\"]+)\\1\\s+set\\s+next_val\\s*=\\s*\\?\\s*where\\s+next_val\\s*=\\s*\\?\\s*;?\\s*",
@@ -681,6 +695,9 @@ public class SyncConnection extends DelegatingConnection {
      * ids, else {@code null} (see {@link SyncNode#keepSequenceInStock}).
      */
     String[] sequenceBump(String sql) {
+        if (!mentionsNextVal(sql)) {
+            return null;
+        }
         java.util.regex.Matcher m = SEQUENCE_BUMP.matcher(sql);
         if (!m.matches()) {
             return null;
@@ -696,6 +713,9 @@ public class SyncConnection extends DelegatingConnection {
 
     /** The synced table whose sequence table {@code sql} reads, else {@code null} (see {@link SyncNode#beforeSequenceRead}). */
     String sequenceRead(String sql) {
+        if (!mentionsNextVal(sql)) {
+            return null;
+        }
         java.util.regex.Matcher m = SEQUENCE_READ.matcher(sql);
         return m.matches() ? node.sequenceBase(m.group(2)) : null;
     }
