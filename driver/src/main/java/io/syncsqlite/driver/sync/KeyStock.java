@@ -163,7 +163,7 @@ public final class KeyStock {
      * Takes up to {@code want} and at least {@code min} consecutive keys of {@code table},
      * for a sequence table that hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Ranges in
      * stock shorter than {@code min} are passed over and kept for keyless inserts; ranges that touch were
-     * joined when granted. Waits for ranges as {@link #take} does, asking the relay once.
+     * joined when granted. Waits for ranges as {@link #take} does, asking the relay a bounded number of times.
      *
      * @return {@code {lo, hi}}
      * @throws SQLException SY004 when no such run is in stock
