@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class KeyStock {
 
-    /** How many times one wait for a sequence's run asks the relay for keys. */
+    /** How many times one wait for keys asks the relay for them. */
     private static final int MAX_ASKS = 8;
 
     /** How long an insert waits for the first range of a table while the client is connected. */
@@ -52,7 +52,7 @@ public final class KeyStock {
     /** Per table whose sequence takes runs: the consecutive keys a run needs. */
     private final Map<String, Integer> runs = new HashMap<>();
     private final Map<String, String> refusals = new HashMap<>();
-    private Runnable onLow = () -> { };
+    private volatile Runnable onLow = () -> { };
 
     private KeyStock(int blockSize) {
         this.blockSize = blockSize;
@@ -111,7 +111,10 @@ public final class KeyStock {
         }
     }
 
-    /** Called (outside the lock's critical work, cheaply) when a table's stock runs low. */
+    /**
+     * Called when a table's stock runs low, never under this stock's lock: the action may send the request
+     * itself ({@link SyncClient#keysLow}).
+     */
     synchronized void onLow(Runnable action) {
         this.onLow = action;
     }
@@ -124,37 +127,32 @@ public final class KeyStock {
      */
     public long take(String table, long waitMs) throws SQLException {
         String t = fold(table);
-        Runnable notify = null;
         long key;
+        boolean ask;
         synchronized (this) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            while ((key = poll(t)) == Long.MIN_VALUE) {
+            key = poll(t);
+            ask = key != Long.MIN_VALUE && low(t) && !requested.contains(t);
+        }
+        if (key == Long.MIN_VALUE) {
+            key = waitFor(waitMs, () -> {
+                long k = poll(t);
+                if (k != Long.MIN_VALUE) {
+                    return k;
+                }
                 if (refusals.containsKey(t)) {
                     throw new SQLException("no integer key for a new row of " + table + ": the relay refused to"
                             + " allocate keys (" + refusals.get(t) + ")", SyncSqlState.NO_KEYS.code());
                 }
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new SQLException("no integer key in stock for a new row of " + table + ": keys of synced"
-                            + " tables come from the relay (so that clients never collide), and this client has"
-                            + " not received any for this table yet, or used up its stock offline; connect to"
-                            + " the relay once, raise sync.idBlock, or give the key explicitly",
-                            SyncSqlState.NO_KEYS.code());
-                }
-                onLow.run(); // only enqueues an event for the sync thread; never takes this lock
-                try {
-                    TimeUnit.NANOSECONDS.timedWait(this, left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new SQLException("interrupted while waiting for an integer key", SyncSqlState.NO_KEYS.code(), e);
-                }
-            }
-            if (low(t) && !requested.contains(t)) {
-                notify = onLow;
-            }
+                return null;
+            }, () -> new SQLException("no integer key in stock for a new row of " + table + ": keys of synced"
+                    + " tables come from the relay (so that clients never collide), and this client has"
+                    + " not received any for this table yet, or used up its stock offline; connect to"
+                    + " the relay once, raise sync.idBlock, or give the key explicitly",
+                    SyncSqlState.NO_KEYS.code()));
+            ask = true; // the stock may be low again; the action asks only if it is
         }
-        if (notify != null) {
-            notify.run();
+        if (ask) {
+            onLow.run();
         }
         return key;
     }
@@ -163,44 +161,26 @@ public final class KeyStock {
      * Takes up to {@code want} and at least {@code min} consecutive keys of {@code table},
      * for a sequence table that hands out ranges of ids ({@link SyncNode#keepSequenceInStock}). Ranges in
      * stock shorter than {@code min} are passed over and kept for keyless inserts; ranges that touch were
-     * joined when granted. Waits for ranges as {@link #take} does, asking the relay a bounded number of times.
+     * joined when granted. Waits for ranges as {@link #take} does.
      *
      * @return {@code {lo, hi}}
      * @throws SQLException SY004 when no such run is in stock
      */
     long[] takeRun(String table, long want, long min, long waitMs) throws SQLException {
         String t = fold(table);
-        Runnable notify;
-        long[] run;
-        synchronized (this) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            int asks = 0;
-            while ((run = pollRun(t, want, min)) == null) {
-                long left = deadline - System.nanoTime();
-                if (refusals.containsKey(t) || left <= 0) {
-                    throw new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables"
-                            + " come from the relay (so that clients never collide)" + (refusals.containsKey(t)
-                            ? ", which refused to allocate them (" + refusals.get(t) + ")"
-                            : ", and this client has no run of " + min + " consecutive ones for it; connect to the relay"
-                            + " once, or raise sync.idBlock"), SyncSqlState.NO_KEYS.code());
-                }
-                if (asks++ < MAX_ASKS) {
-                    // Woken by a grant another waiter took, or by one too short: ask again (a request in flight
-                    // is not repeated), a bounded number of times.
-                    onLow.run();
-                }
-                try {
-                    TimeUnit.NANOSECONDS.timedWait(this, left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new SQLException("interrupted while waiting for ids", SyncSqlState.NO_KEYS.code(), e);
-                }
+        long[] run = waitFor(waitMs, () -> {
+            long[] r = pollRun(t, want, min);
+            if (r == null && refusals.containsKey(t)) {
+                throw new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables"
+                        + " come from the relay (so that clients never collide), which refused to allocate them ("
+                        + refusals.get(t) + ")", SyncSqlState.NO_KEYS.code());
             }
-            notify = low(t) && !requested.contains(t) ? onLow : null;
-        }
-        if (notify != null) {
-            notify.run();
-        }
+            return r;
+        }, () -> new SQLException("no ids in stock for the sequence of " + table + ": ids of synced tables come"
+                + " from the relay (so that clients never collide), and this client has no run of " + min
+                + " consecutive ones for it; connect to the relay once, or raise sync.idBlock",
+                SyncSqlState.NO_KEYS.code()));
+        onLow.run(); // the stock may be low now; the action asks only if it is
         return run;
     }
 
@@ -210,23 +190,57 @@ public final class KeyStock {
      */
     void awaitRun(String table, long min, long waitMs) {
         String t = fold(table);
-        synchronized (this) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-            boolean asked = false;
-            while (longestRun(t) < min && !refusals.containsKey(t)) {
+        try {
+            waitFor(waitMs, () -> longestRun(t) >= min || refusals.containsKey(t) ? Boolean.TRUE : null, () -> null);
+        } catch (SQLException interrupted) {
+            // the caller's own attempt reports it
+        }
+    }
+
+    /** A check made under this stock's lock: what was waited for, {@code null} for not yet. */
+    private interface Check<T> {
+        T check() throws SQLException;
+    }
+
+    /**
+     * Runs {@code check} until it gives something, for at most {@code waitMs}: the answer, or
+     * {@code timeout}'s exception ({@code null} from it: return {@code null}). Before each wait the relay is
+     * asked for keys ({@link #onLow}, outside the lock; a request in flight is not repeated), a bounded number
+     * of times: a waiter is woken by every grant, also one another waiter took or one too short for it.
+     */
+    private <T> T waitFor(long waitMs, Check<T> check, java.util.function.Supplier<SQLException> timeout)
+            throws SQLException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+        int asks = 0;
+        boolean ask = false;
+        while (true) {
+            if (ask) {
+                onLow.run();
+            }
+            synchronized (this) {
+                T found = check.check();
+                if (found != null) {
+                    return found;
+                }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    return;
+                    SQLException e = timeout.get();
+                    if (e == null) {
+                        return null;
+                    }
+                    throw e;
                 }
-                if (!asked) {
-                    onLow.run();
-                    asked = true;
+                if (!ask && asks < MAX_ASKS) {
+                    asks++;
+                    ask = true; // checked again after asking, before waiting, so no grant is missed
+                    continue;
                 }
+                ask = false;
                 try {
                     TimeUnit.NANOSECONDS.timedWait(this, left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    return;
+                    throw new SQLException("interrupted while waiting for keys", SyncSqlState.NO_KEYS.code(), e);
                 }
             }
         }

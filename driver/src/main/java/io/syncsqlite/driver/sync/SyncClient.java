@@ -102,6 +102,11 @@ final class SyncClient implements Runnable {
     private volatile long cursorSnapshot;
     private volatile long refreshed;
     private volatile boolean resyncRequested;
+    /**
+     * The current connection once its hello is sent, for key requests from application threads
+     * ({@link #keysLow}); null between connections.
+     */
+    private volatile Transport keyLane;
     /** When the current connection was welcomed (sync thread only). */
     private long connectedAtNanos;
     /** What {@link SchemaCheck} found at the last connect (empty until the relay answered). */
@@ -177,8 +182,20 @@ final class SyncClient implements Runnable {
         events.offer(NUDGE);
     }
 
-    /** A table's key stock ran low: ask the relay for more on the next turn of the loop. */
+    /**
+     * A table's key stock ran low: asks the relay for more at once, from the calling thread, when connected.
+     * Not through this client's thread: it may be waiting for SQLite's write lock (to apply the feed, store a
+     * grant), held by application transactions that wait for these keys; under two threads inserting through
+     * Hibernate, requests queued behind it came too late for 5-second waits. The nudge still brings the
+     * request on the next turn of the loop when no connection is up yet.
+     */
     void keysLow() {
+        Transport lane = keyLane;
+        if (lane != null) {
+            for (String table : keys.toRequest(keyedTables.get())) {
+                lane.post(new Message.IdRequest(table, keys.requestSize(table)));
+            }
+        }
         events.offer(NUDGE);
     }
 
@@ -231,6 +248,7 @@ final class SyncClient implements Runnable {
                     backoff = 100;
                 }
                 connected = false;
+                keyLane = null;
                 keys.connectionLost();
                 if (transport != null) {
                     transport.close();
@@ -310,6 +328,7 @@ final class SyncClient implements Runnable {
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
         requestKeys();
+        keyLane = t;
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
         t.send(new Message.SchemaRequest(Message.PROTOCOL_VERSION));
@@ -362,8 +381,8 @@ final class SyncClient implements Runnable {
                 continue;
             } else if (e instanceof Nudge) {
                 // A write made outside an auto-commit wrap (a RETURNING query, another program) may be unstamped.
+                requestKeys(); // first: stamping may wait for SQLite's write lock
                 store.stampOrphans();
-                requestKeys();
                 push();
             }
             long now = System.nanoTime();
@@ -435,8 +454,8 @@ final class SyncClient implements Runnable {
             // Already handed out (acceptGrant); stored now only to keep unused keys across a restart. A range
             // lost to a crash before this point is simply never used.
             if (grant.error() == null && !grant.ranges().isEmpty()) {
+                requestKeys(); // first: storing may wait for SQLite's write lock
                 store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
-                requestKeys();
             }
         } else if (m instanceof Message.Schema schema) {
             if (config.schemaFromServer() && store.createMissingTables(schema)) {

@@ -8,7 +8,8 @@ import java.io.IOException;
  * A connection to one relay that carries protocol messages both ways. Incoming messages and the end of
  * the connection are reported to the {@link Listener} given when it was opened.
  *
- * <p>Implementations allow {@link #send} from one thread at a time (the sync client's own thread).
+ * <p>Implementations allow {@link #send} and {@link #ping} from one thread at a time (the sync client's own
+ * thread), and {@link #post} from any thread at any time.
  */
 public interface Transport extends AutoCloseable {
 
@@ -22,6 +23,14 @@ public interface Transport extends AutoCloseable {
 
     /** Sends one message, waiting until it is handed to the network. */
     void send(Message message) throws IOException;
+
+    /**
+     * Queues one message behind those being sent and returns at once, from any thread: for a small request
+     * that must not wait for the thread that calls {@link #send} (key requests: that thread may be waiting
+     * for SQLite's write lock held by the very insert that needs the keys). A failure shows as the
+     * connection's end, or as the next {@link #send} failing.
+     */
+    void post(Message message);
 
     /** Sends a WebSocket ping; the answer shows up as activity. */
     void ping() throws IOException;

@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * acknowledgements and reconnects, and every resend is idempotent.
  *
  * <p>Threading: JDK listener callbacks arrive on the HTTP client's threads and are passed straight to
- * the {@link Transport.Listener}; {@link #send} must be called by one thread at a time.
+ * the {@link Transport.Listener}; {@link #send} must be called by one thread at a time, {@link #post} by
+ * any. The JDK's socket refuses a text message while another is being sent, so every text message is
+ * chained behind the one before it.
  */
 public final class WebSocketTransport implements Transport, WebSocket.Listener {
 
@@ -35,6 +37,8 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile WebSocket socket;
     private volatile long lastActivity = System.nanoTime();
+    /** The last text message handed to the socket; the next one is sent when it completes. */
+    private CompletableFuture<WebSocket> lastText = CompletableFuture.completedFuture(null);
 
     private WebSocketTransport(Transport.Listener listener) {
         this.listener = listener;
@@ -73,7 +77,19 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
 
     @Override
     public void send(Message message) throws IOException {
-        await(socket.sendText(MessageCodec.encode(message), true));
+        await(queue(MessageCodec.encode(message)));
+    }
+
+    @Override
+    public void post(Message message) {
+        queue(MessageCodec.encode(message));
+    }
+
+    private synchronized CompletableFuture<WebSocket> queue(String text) {
+        WebSocket s = socket;
+        // thenCompose: a failed send fails every one queued behind it, and the sync thread's next send.
+        lastText = lastText.thenCompose(previous -> s.sendText(text, true));
+        return lastText;
     }
 
     @Override

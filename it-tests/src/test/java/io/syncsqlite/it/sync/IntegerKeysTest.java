@@ -197,6 +197,42 @@ class IntegerKeysTest {
         }
     }
 
+    /**
+     * Keys must come while this client's own thread waits for SQLite's write lock: another program holds
+     * it in a long transaction, and a change from PostgreSQL waits to be applied. The application keeps
+     * taking keys (its inserts run once the lock is free). When key requests went through that thread, the
+     * stock ran dry after one range and the next key failed after 5 s (SY004): two Hibernate threads
+     * inserting into one file met this under load in CI.
+     */
+    @Test
+    void keysArriveWhileThisClientsThreadWaitsForTheWriteLock() throws Exception {
+        try (Cluster cluster = Cluster.start("keys_locked", dir, PG_ITEM).clientParams("&sync.idBlock=3")) {
+            Client a = cluster.client("a", LOCAL_ITEM);
+            a.exec("INSERT INTO item (name) VALUES ('warm')");
+            awaitStock(a, "item", 3);
+            a.awaitSynced();
+            try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + a.file());
+                 Statement st = other.createStatement()) {
+                st.execute("BEGIN IMMEDIATE");
+                cluster.pg("INSERT INTO item (name) VALUES ('psql')");
+                Thread.sleep(500); // the change arrives, and a's thread waits for the lock to apply it
+                Set<Long> keys = new HashSet<>();
+                long start = System.nanoTime();
+                for (int i = 0; i < 12; i++) {
+                    keys.add(a.node().nextKey("item"));
+                }
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                assertEquals(12, keys.size());
+                assertTrue(ms < 4000, "12 keys took " + ms + " ms");
+                assertEquals(1L, cluster.pgRows("SELECT count(*) AS n FROM item WHERE name = 'psql'").get(0).get("n"));
+                assertEquals(0, a.rows("SELECT id FROM item WHERE name = 'psql'").size(), "applied through the lock");
+                st.execute("ROLLBACK");
+            }
+            a.awaitSynced();
+            assertEquals(1, a.rows("SELECT id FROM item WHERE name = 'psql'").size());
+        }
+    }
+
     private static void awaitStock(Client c, String table, long atLeast) {
         await().atMost(Duration.ofSeconds(20)).until(() -> c.node().keysAvailable(table) >= atLeast);
     }
