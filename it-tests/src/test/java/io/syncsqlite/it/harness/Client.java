@@ -115,7 +115,35 @@ public final class Client implements AutoCloseable {
     /** Waits until every local write is acknowledged and its result has come back through the feed. */
     public void awaitSynced() throws SQLException, InterruptedException {
         if (!node().awaitSynced(Duration.ofSeconds(30))) {
-            throw new AssertionError(name + " did not sync within 30 s: " + node().status());
+            throw new AssertionError(name + " did not sync within 30 s: " + node().status() + "; " + outboxSummary());
+        }
+    }
+
+    /**
+     * What holds the client back, for a failure message: the outbox rows not yet settled (read through a
+     * plain SQLite connection, so it never waits for the sync client) and the cursor. A rare failure in a
+     * CI run has nothing else to go on.
+     */
+    private String outboxSummary() {
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
+             Statement st = raw.createStatement()) {
+            StringBuilder out = new StringBuilder();
+            try (var rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'cursor'")) {
+                out.append("cursor in file ").append(rs.next() ? rs.getString(1) : "none");
+            }
+            try (var rs = st.executeQuery("SELECT seq, tbl, op, pk, hlc, ack FROM _sync_outbox"
+                    + " WHERE hlc IS NULL OR ack IS NULL OR ack > coalesce((SELECT v FROM _sync_state WHERE k = 'cursor'), 0)"
+                    + " ORDER BY seq LIMIT 20")) {
+                out.append(", unsettled outbox rows (seq tbl op pk hlc ack):");
+                while (rs.next()) {
+                    out.append(" [").append(rs.getLong(1)).append(' ').append(rs.getString(2)).append(' ')
+                            .append(rs.getInt(3)).append(' ').append(rs.getString(4)).append(' ')
+                            .append(rs.getString(5)).append(' ').append(rs.getString(6)).append(']');
+                }
+            }
+            return out.toString();
+        } catch (SQLException e) {
+            return "outbox unreadable: " + e.getMessage();
         }
     }
 
