@@ -37,11 +37,19 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.IdGrant.class, name = "idGrant"),
         @JsonSubTypes.Type(value = Message.SchemaRequest.class, name = "schemaRequest"),
         @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
+        @JsonSubTypes.Type(value = Message.ColumnTypes.class, name = "columnTypes"),
         @JsonSubTypes.Type(value = Message.Resync.class, name = "resync"),
 })
 public sealed interface Message {
 
     int PROTOCOL_VERSION = 1;
+
+    /**
+     * The {@link SchemaRequest#version()} from which a relay also sends {@link ColumnTypes} (before the
+     * {@link Schema}). Relays before it ignore the version and send the schema alone, and clients before it
+     * ask with version 1 and never see a message type they cannot read.
+     */
+    int COLUMN_TYPES_VERSION = 2;
 
     /** The largest {@link IdRequest#count()} a relay grants at once. */
     int MAX_ID_REQUEST = 1_000_000;
@@ -159,7 +167,11 @@ public sealed interface Message {
     record Resync(long head) implements Message {
     }
 
-    /** Asks for the synced tables' definitions, for a client that creates its tables from the server's. */
+    /**
+     * Asks for the synced tables' definitions: a client checks its tables against them, or creates its tables
+     * from them. Sent right behind the hello; the relay answers in turn ({@link ColumnTypes} first from
+     * {@link #COLUMN_TYPES_VERSION}, then {@link Schema}).
+     */
     record SchemaRequest(int version) implements Message {
     }
 
@@ -179,6 +191,18 @@ public sealed interface Message {
 
         /** One column: its name and the SQLite type to declare it with. */
         public record ColumnDef(String name, String sqliteType) {
+        }
+    }
+
+    /**
+     * PostgreSQL's type of each synced column ({@code pg_type.typname} of the column's base type: {@code date},
+     * {@code timestamptz}, {@code uuid}, ...), per table, as the relay has them; the client converts the
+     * values whose SQLite form PostgreSQL cannot take or give back as such (dates as epoch milliseconds,
+     * UUIDs as 16-byte BLOBs: docs/DESIGN.md, "Dates, times and UUIDs").
+     */
+    record ColumnTypes(java.util.Map<String, java.util.Map<String, String>> tables) implements Message {
+        public ColumnTypes {
+            tables = java.util.Map.copyOf(Objects.requireNonNull(tables, "tables"));
         }
     }
 

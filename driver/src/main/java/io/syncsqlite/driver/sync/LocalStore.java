@@ -81,6 +81,8 @@ final class LocalStore implements AutoCloseable {
      * transactions that record what the relay cannot give back are then committed with FULL ({@link #durably}).
      */
     private boolean relaxed;
+    /** PostgreSQL's column types for the conversions of {@link PgTypes}; sync thread only. */
+    private PgTypes pgTypes = PgTypes.NONE;
     /** During a resync snapshot: the keys of every row it brought; null otherwise. */
     private Set<String> resyncSeen;
 
@@ -202,7 +204,10 @@ final class LocalStore implements AutoCloseable {
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 if (rs.getInt(5) != Outbox.OP_NONE) {
-                    changes.add(rowChange(decoder.decode(rs, 4)));
+                    OutboxDecoder.Captured c = decoder.decode(rs, 4);
+                    toServer(c.table(), c.pk());
+                    toServer(c.table(), c.values());
+                    changes.add(rowChange(c));
                 }
                 if (rs.getObject(2) == null) {
                     continue;
@@ -222,6 +227,21 @@ final class LocalStore implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    private void toServer(String table, ObjectNode values) {
+        if (values != null) {
+            pgTypes.toServer(table, values);
+        }
+    }
+
+    /** PostgreSQL's column types, as the relay of the current connection sent them ({@link PgTypes#NONE}: none). */
+    void columnTypes(PgTypes types) {
+        this.pgTypes = types;
+    }
+
+    PgTypes columnTypes() {
+        return pgTypes;
     }
 
     private RowChange rowChange(OutboxDecoder.Captured c) throws SQLException {
@@ -409,6 +429,13 @@ final class LocalStore implements AutoCloseable {
         TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
         if (t == null || !t.hasPrimaryKey()) {
             return false;
+        }
+        if (pgTypes != PgTypes.NONE) {
+            Map<String, TableInfo.Column> local = shape(t).byLower();
+            pgTypes.toLocal(t.name(), e.pk(), local);
+            if (e.row() != null) {
+                pgTypes.toLocal(t.name(), e.row(), local);
+            }
         }
         String key = RowKey.of(t, e.pk());
         if (resyncSeen != null) {

@@ -28,6 +28,11 @@ final class SchemaCheck {
 
     /** One line per difference, in table order; empty when the schemas fit. */
     static List<String> differences(Collection<TableInfo> local, Message.Schema server) {
+        return differences(local, server, PgTypes.NONE);
+    }
+
+    /** The same, with the relay's column types: columns {@link PgTypes} converts fit (a BLOB for a uuid). */
+    static List<String> differences(Collection<TableInfo> local, Message.Schema server, PgTypes types) {
         Map<String, Message.Schema.TableDef> remote = new HashMap<>();
         for (Message.Schema.TableDef t : server.tables()) {
             remote.put(fold(t.name()), t);
@@ -56,7 +61,7 @@ final class SchemaCheck {
                 Message.Schema.ColumnDef rc = columns.get(fold(c.name()));
                 if (rc == null) {
                     out.add("table " + t.name() + ": column " + c.name() + " is not in PostgreSQL: its values will be rejected");
-                } else if (!compatible(c, rc.sqliteType())) {
+                } else if (!compatible(c, rc.sqliteType()) && !types.bridges(t.name(), c)) {
                     out.add("table " + t.name() + ": column " + c.name() + " is " + shown(c.declaredType())
                             + " here, " + rc.sqliteType() + " in PostgreSQL");
                 }

@@ -12,6 +12,7 @@ import java.net.http.HttpClient;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -324,6 +325,7 @@ final class SyncClient implements Runnable {
             LOG.log(System.Logger.Level.INFO, "resyncing from a snapshot: tables became synced here, or the file holds"
                     + " rows from before its first complete snapshot");
         }
+        store.columnTypes(PgTypes.NONE);
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
@@ -331,7 +333,7 @@ final class SyncClient implements Runnable {
         keyLane = t;
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
-        t.send(new Message.SchemaRequest(Message.PROTOCOL_VERSION));
+        t.send(new Message.SchemaRequest(Message.COLUMN_TYPES_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
         snapshotBase = welcome.head();
         snapshotReceived = 0;
@@ -361,6 +363,7 @@ final class SyncClient implements Runnable {
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
+        awaitSchema(t);
         push();
         while (running) {
             if (resyncRequested) {
@@ -432,6 +435,40 @@ final class SyncClient implements Runnable {
         }
     }
 
+    /**
+     * Waits for the answer to the schema request (the column types from a relay that sends them, then the
+     * schema) before anything is pushed or applied: values are converted by those types
+     * ({@link PgTypes}), and a push without them would send epoch milliseconds that PostgreSQL's date columns
+     * refuse. What arrives before it (the feed starts with the welcome) is handled after it, in order.
+     */
+    private void awaitSchema(Transport t) throws IOException, InterruptedException, SQLException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<Message> before = new ArrayList<>();
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new IOException("relay sent no schema within 10 s");
+            }
+            Event e = events.poll(left, TimeUnit.NANOSECONDS);
+            if (e instanceof Closed c && c.from() == t) {
+                throw new IOException(c.cause());
+            }
+            if (e instanceof Incoming in && in.from() == t) {
+                if (in.message() instanceof Message.Schema || in.message() instanceof Message.ColumnTypes) {
+                    handle(in.message());
+                    if (in.message() instanceof Message.Schema) {
+                        break;
+                    }
+                } else {
+                    before.add(in.message());
+                }
+            }
+        }
+        for (Message m : before) {
+            handle(m);
+        }
+    }
+
     private void reject(Message.Reject reject) throws SQLException {
         LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
                 reject.tx(), reject.sqlState(), reject.reason());
@@ -457,12 +494,14 @@ final class SyncClient implements Runnable {
                 requestKeys(); // first: storing may wait for SQLite's write lock
                 store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
             }
+        } else if (m instanceof Message.ColumnTypes types) {
+            store.columnTypes(PgTypes.of(types.tables(), config.sqliteProps()));
         } else if (m instanceof Message.Schema schema) {
             if (config.schemaFromServer() && store.createMissingTables(schema)) {
                 // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).
                 onTablesCreated.accept(store.connection());
             }
-            List<String> differences = SchemaCheck.differences(store.syncedTables(), schema);
+            List<String> differences = SchemaCheck.differences(store.syncedTables(), schema, store.columnTypes());
             schemaDifferences = differences;
             if (!differences.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "the local schema differs from the relay''s: {0}",

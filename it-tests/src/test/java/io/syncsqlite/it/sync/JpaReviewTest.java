@@ -20,7 +20,6 @@ import jakarta.persistence.RollbackException;
 import jakarta.persistence.Table;
 import jakarta.persistence.Version;
 import org.hibernate.cfg.Configuration;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -199,7 +198,6 @@ class JpaReviewTest {
      * one client (default Hibernate + URL swap) and expects it in PostgreSQL's {@code date},
      * {@code timestamptz} and {@code timestamp} columns with those values, and still on the client.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): temporal fields are epoch milliseconds on SQLite, refused by PostgreSQL date/time columns")
     @Test
     void temporalFieldsOfAnEntityReachPostgresTemporalColumns() throws Exception {
         try (Cluster cl = Cluster.start("jparev_t1", dir, EVENT_PG)) {
@@ -232,7 +230,6 @@ class JpaReviewTest {
      * A row written in PostgreSQL ({@code date}, {@code timestamptz}, {@code timestamp}) reaches a client;
      * the user expects {@code em.find} to load it with the same values.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): PostgreSQL date/time values arrive as ISO text, which sqlite-jdbc cannot read back as a date")
     @Test
     void temporalRowWrittenInPostgresLoadsThroughHibernate() throws Exception {
         try (Cluster cl = Cluster.start("jparev_t2", dir, EVENT_PG)) {
@@ -262,7 +259,6 @@ class JpaReviewTest {
      * PostgreSQL dialect creates): the user expects the entity in PostgreSQL and loadable by id on another
      * client.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): a UUID is a 16-byte BLOB on SQLite; PostgreSQL needs bytea for it, not uuid")
     @Test
     void uuidKeyedEntityReachesPostgresUuidColumnAndTheOtherClient() throws Exception {
         try (Cluster cl = Cluster.start("jparev_u", dir, LABEL_PG)) {
@@ -288,7 +284,6 @@ class JpaReviewTest {
      * The way back: a row inserted in PostgreSQL's {@code uuid}-keyed table reaches a client; the user expects
      * {@code em.find(Label.class, uuid)} to load it.
      */
-    @Disabled("Known limit (DESIGN.md, known limits, Hibernate): a PostgreSQL uuid arrives as text, not the 16 bytes Hibernate looks up")
     @Test
     void uuidKeyedRowWrittenInPostgresLoadsByIdThroughHibernate() throws Exception {
         try (Cluster cl = Cluster.start("jparev_u2", dir, LABEL_PG)) {

@@ -30,6 +30,21 @@ public final class SqliteSchema {
         return new Message.Schema(tables);
     }
 
+    /** PostgreSQL's base type of every column of the tables {@code visible} accepts, for the client's conversions. */
+    public static Message.ColumnTypes columnTypes(Catalog catalog, java.util.function.Predicate<String> visible) {
+        java.util.Map<String, java.util.Map<String, String>> tables = new java.util.LinkedHashMap<>();
+        for (TableInfo t : catalog.tables()) {
+            if (visible.test(t.name())) {
+                java.util.Map<String, String> columns = new java.util.LinkedHashMap<>();
+                for (ColumnInfo c : t.columns()) {
+                    columns.put(c.name(), c.baseType());
+                }
+                tables.put(t.name(), columns);
+            }
+        }
+        return new Message.ColumnTypes(tables);
+    }
+
     static String sqliteType(String pgBaseType) {
         return switch (pgBaseType) {
             case "int2", "int4", "int8" -> "INTEGER";

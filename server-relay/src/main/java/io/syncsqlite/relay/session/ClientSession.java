@@ -242,13 +242,15 @@ public final class ClientSession implements ChangeFeed.Listener {
                 } else {
                     send(MessageCodec.encode(keys.allocate(request)));
                 }
-            } else if (m instanceof Message.SchemaRequest) {
-                Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
-                if (scope != null) {
-                    // Tables the user cannot see are not described either.
-                    schema = new Message.Schema(schema.tables().stream().filter(t -> scope.visible(t.name())).toList());
+            } else if (m instanceof Message.SchemaRequest request) {
+                // Tables the user cannot see are not described either.
+                java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
+                if (request.version() >= Message.COLUMN_TYPES_VERSION) {
+                    send(MessageCodec.encode(io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible)));
                 }
-                send(MessageCodec.encode(schema));
+                Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
+                send(MessageCodec.encode(new Message.Schema(
+                        schema.tables().stream().filter(t -> visible.test(t.name())).toList())));
             } else {
                 close(CloseCodes.PROTOCOL_ERROR, "unexpected " + m.getClass().getSimpleName().toLowerCase()
                         + " message");
