@@ -18,7 +18,7 @@ public final class JpaExample {
     /** The PostgreSQL side of the mapping, as an operator would create it. */
     public static final String[] POSTGRES_DDL = {
         "CREATE TABLE player (id VARCHAR(255) PRIMARY KEY, name VARCHAR(255), rating INTEGER NOT NULL)",
-        "CREATE TABLE tournament (id VARCHAR(255) PRIMARY KEY, title VARCHAR(255))",
+        "CREATE TABLE tournament (id VARCHAR(255) PRIMARY KEY, title VARCHAR(255), starts_on DATE)",
         "CREATE TABLE enrolment (tournament_id VARCHAR(255) NOT NULL, player_id VARCHAR(255) NOT NULL,"
                 + " PRIMARY KEY (tournament_id, player_id))",
         "CREATE TABLE player_tags (player_id VARCHAR(255) NOT NULL REFERENCES player (id), tags VARCHAR(255) NOT NULL,"
@@ -53,6 +53,7 @@ public final class JpaExample {
             Player ann = new Player("Ann", 1800);
             Player bob = new Player("Bob", 1650);
             Tournament open = new Tournament("Spring Open");
+            open.setStartsOn(java.time.LocalDate.of(2027, 4, 1));
             open.enrol(ann);
             open.enrol(bob);
             em.persist(ann);

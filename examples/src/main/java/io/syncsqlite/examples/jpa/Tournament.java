@@ -1,11 +1,13 @@
 package io.syncsqlite.examples.jpa;
 
+import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
 import jakarta.persistence.JoinColumn;
 import jakarta.persistence.JoinTable;
 import jakarta.persistence.ManyToMany;
 
+import java.time.LocalDate;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.UUID;
@@ -17,6 +19,9 @@ public class Tournament {
     @Id
     private String id;
     private String title;
+    /** A PostgreSQL {@code date}; sqlite-jdbc keeps it as epoch milliseconds, the driver converts. */
+    @Column(name = "starts_on")
+    private LocalDate startsOn;
 
     @ManyToMany
     @JoinTable(name = "enrolment",
@@ -38,6 +43,14 @@ public class Tournament {
 
     public String getTitle() {
         return title;
+    }
+
+    public LocalDate getStartsOn() {
+        return startsOn;
+    }
+
+    public void setStartsOn(LocalDate startsOn) {
+        this.startsOn = startsOn;
     }
 
     public Set<Player> getPlayers() {

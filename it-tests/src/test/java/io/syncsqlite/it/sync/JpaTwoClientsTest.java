@@ -42,6 +42,7 @@ class JpaTwoClientsTest {
             Player bob = new Player("Bob", 1650);
             ann.getTags().addAll(Set.of("left-handed", "captain"));
             Tournament t = new Tournament("Spring Open");
+            t.setStartsOn(java.time.LocalDate.of(2027, 4, 1));
             t.enrol(ann);
             t.enrol(bob);
             em.persist(ann);
@@ -52,7 +53,8 @@ class JpaTwoClientsTest {
             em.close();
 
             await().atMost(Duration.ofSeconds(30)).until(() -> relay.queryLong("SELECT count(*) FROM enrolment") == 2);
-            assertEquals(1, relay.queryLong("SELECT count(*) FROM tournament WHERE title = 'Spring Open'"));
+            assertEquals(1, relay.queryLong("SELECT count(*) FROM tournament WHERE title = 'Spring Open'"
+                    + " AND starts_on = date '2027-04-01'"), "a LocalDate lands in PostgreSQL's date column");
 
             Set<String> names = await().atMost(Duration.ofSeconds(30)).until(() -> {
                 EntityManager other = two.createEntityManager();
@@ -65,6 +67,12 @@ class JpaTwoClientsTest {
                 }
             }, s -> s.size() == 2);
             assertEquals(Set.of("Ann", "Bob"), names);
+            EntityManager reader = two.createEntityManager();
+            try {
+                assertEquals(java.time.LocalDate.of(2027, 4, 1), reader.find(Tournament.class, tournamentId).getStartsOn());
+            } finally {
+                reader.close();
+            }
             // An @ElementCollection (its own table, keyed by owner and value) syncs like any table.
             Set<String> tags = await().atMost(Duration.ofSeconds(30)).until(() -> {
                 EntityManager other = two.createEntityManager();
