@@ -418,7 +418,6 @@ class LimitsReviewTest {
      * never held whole"; the user expects it to reach a connected device through a relay running with a
      * 256 MB heap, as it would for small rows.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): the feed bounds its pages and tail by rows, not bytes")
     @Test
     void bulkPsqlCommitOfLargeRowsReachesDevicesThroughARelayWithAModestHeap() throws Exception {
         String pgDdl = "CREATE TABLE page (id BIGINT PRIMARY KEY, body TEXT)";

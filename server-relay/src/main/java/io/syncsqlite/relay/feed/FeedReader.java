@@ -27,6 +27,15 @@ final class FeedReader {
     /** Change rows read at most per call: a commit with more is read in parts of this size. */
     static final int MAX_ROWS = 10_000;
 
+    /**
+     * Characters of entries read at most per call (one row more may pass it): rows can be large, and 10,000
+     * rows of 50 KB (one psql statement filling a column of documents) exhausted a relay of 256 MB heap.
+     */
+    static final long MAX_BYTES = 16L << 20;
+
+    /** Rows pgjdbc fetches per round trip; without a fetch size it holds the whole result before the first. */
+    private static final int FETCH_ROWS = 256;
+
     // LEFT JOIN: a commit without change rows still moves the cursor. The lateral subquery (OFFSET 0 keeps
     // it from being flattened) reads each commit's rows through the xid index; a plain join was planned as
     // a hash join over the whole change table, re-read on every notification. The outer LIMIT bounds what
@@ -65,26 +74,30 @@ final class FeedReader {
      */
     static Page readAfter(Connection c, long cursor, int maxCommits, int maxRows, Set<String> tables,
                           boolean parse) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(READ)) {
-            ps.setLong(1, cursor);
-            ps.setInt(2, maxCommits);
-            ps.setInt(3, maxRows + 1);
-            Page page = read(ps, maxRows, tables, parse, false);
-            return new Page(page.commits(), page.whole() && page.commits().size() < maxCommits);
-        }
+        return streaming(c, () -> {
+            try (PreparedStatement ps = c.prepareStatement(READ)) {
+                ps.setLong(1, cursor);
+                ps.setInt(2, maxCommits);
+                ps.setInt(3, maxRows + 1);
+                Page page = read(ps, maxRows, tables, parse, false);
+                return new Page(page.commits(), page.whole() && page.commits().size() < maxCommits);
+            }
+        });
     }
 
     /** The next part of commit {@code seq} after change row {@code afterId}: at most {@code maxRows} rows. */
     static FeedCommit readRest(Connection c, long seq, long afterId, int maxRows, Set<String> tables, boolean parse)
             throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(READ_REST)) {
-            ps.setLong(1, seq);
-            ps.setLong(2, afterId);
-            ps.setInt(3, maxRows + 1);
-            List<FeedCommit> parts = read(ps, maxRows, tables, parse, true).commits();
-            if (!parts.isEmpty()) {
-                return parts.get(0);
+        List<FeedCommit> parts = streaming(c, () -> {
+            try (PreparedStatement ps = c.prepareStatement(READ_REST)) {
+                ps.setLong(1, seq);
+                ps.setLong(2, afterId);
+                ps.setInt(3, maxRows + 1);
+                return read(ps, maxRows, tables, parse, true).commits();
             }
+        });
+        if (!parts.isEmpty()) {
+            return parts.get(0);
         }
         // Nothing after afterId: the commit's last part was exactly maxRows long, or retention pruned the
         // commit meanwhile (its log entry goes first, its rows later), which the caller must not mistake for
@@ -98,15 +111,49 @@ final class FeedReader {
         }
     }
 
+    private interface Read<T> {
+        T run() throws SQLException;
+    }
+
     /**
-     * Groups the rows by commit. With more than {@code maxRows} rows (the query asks for one extra), the
-     * last commit may be cut: it is dropped if whole commits precede it (they are read again next time),
-     * else returned as a part, marked {@code more} when the extra row is still its own. The page is whole
-     * when the query had no extra row.
+     * Runs {@code read} so that its rows arrive {@link #FETCH_ROWS} at a time (pgjdbc streams only inside a
+     * transaction), opening one on a connection in auto-commit (the feed thread's) and ending it after.
+     */
+    private static <T> T streaming(Connection c, Read<T> read) throws SQLException {
+        if (!c.getAutoCommit()) {
+            return read.run();
+        }
+        c.setAutoCommit(false);
+        try {
+            T result = read.run();
+            c.commit();
+            return result;
+        } catch (SQLException | RuntimeException e) {
+            try {
+                c.rollback();
+            } catch (SQLException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        } finally {
+            try {
+                c.setAutoCommit(true);
+            } catch (SQLException ignored) {
+                // a broken connection: the caller's next statement fails and it reconnects
+            }
+        }
+    }
+
+    /**
+     * Groups the rows by commit. With more than {@code maxRows} rows (the query asks for one extra), or once
+     * the entries read reach {@link #MAX_BYTES}, the last commit may be cut: it is dropped if whole commits
+     * precede it (they are read again next time), else returned as a part, marked {@code more} when the next
+     * row is still its own. The page is whole when no limit was reached.
      */
     private static Page read(PreparedStatement ps, int maxRows, Set<String> tables, boolean parse,
                                          boolean rest) throws SQLException {
         List<FeedCommit> commits = new ArrayList<>();
+        ps.setFetchSize(FETCH_ROWS);
         try (ResultSet rs = ps.executeQuery()) {
             long seq = -1;
             List<String> entries = new ArrayList<>();
@@ -115,12 +162,15 @@ final class FeedReader {
             long bytes = 0;
             long lastId = 0;
             int read = 0;
+            long pageBytes = 0;
             boolean cut = false;
+            boolean limited = false;
             while (rs.next()) {
                 long s = rs.getLong(1);
-                if (++read > maxRows) {
-                    // The extra row: the commit being built is cut only if this row is still its own.
+                if (++read > maxRows || pageBytes >= MAX_BYTES) {
+                    // The row past a limit: the commit being built is cut only if this row is still its own.
                     cut = s == seq;
+                    limited = true;
                     break;
                 }
                 if (s != seq) {
@@ -152,11 +202,12 @@ final class FeedReader {
                             rs.getLong(7)));
                 }
                 bytes += entry.length();
+                pageBytes += entry.length();
             }
             if (seq >= 0 && !(cut && !commits.isEmpty() && !rest)) {
                 commits.add(new FeedCommit(seq, entries, keys, bytes, rows, cut, lastId));
             }
-            return new Page(commits, read <= maxRows);
+            return new Page(commits, !limited);
         }
     }
 

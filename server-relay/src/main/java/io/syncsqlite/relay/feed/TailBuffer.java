@@ -9,17 +9,22 @@ import java.util.TreeMap;
 /**
  * The most recent commits of the feed in memory, so that clients that keep up are served without a
  * query each. It holds every commit with {@code floor < seq <= head}; older commits are evicted once
- * the buffer holds more than its capacity in entries, and readers behind {@code floor} go to PostgreSQL.
+ * the buffer holds more than its capacity in entries or {@link #MAX_BYTES} characters of them, and readers
+ * behind {@code floor} go to PostgreSQL.
  *
  * <p>Thread-safe: all methods synchronize on the buffer; the feed thread appends, session lanes read.
  */
 final class TailBuffer {
+
+    /** Characters of entries held at most (besides the newest commit): rows can be large. */
+    static final long MAX_BYTES = 64L << 20;
 
     private final long capacityEntries;
     private final NavigableMap<Long, FeedCommit> commits = new TreeMap<>();
     private long floor;
     private long head;
     private long entries;
+    private long bytes;
 
     TailBuffer(long capacityEntries, long start) {
         this.capacityEntries = capacityEntries;
@@ -34,11 +39,13 @@ final class TailBuffer {
             }
             commits.put(c.seq(), c);
             entries += c.entries().size();
+            bytes += c.bytes();
             head = c.seq();
         }
-        while (entries > capacityEntries && !commits.isEmpty()) {
+        while ((entries > capacityEntries || bytes > MAX_BYTES && commits.size() > 1) && !commits.isEmpty()) {
             Map.Entry<Long, FeedCommit> first = commits.pollFirstEntry();
             entries -= first.getValue().entries().size();
+            bytes -= first.getValue().bytes();
             floor = first.getKey();
         }
     }
@@ -53,6 +60,7 @@ final class TailBuffer {
         }
         commits.clear();
         entries = 0;
+        bytes = 0;
         floor = seq;
         head = seq;
     }

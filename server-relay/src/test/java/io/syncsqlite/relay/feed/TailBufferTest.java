@@ -29,4 +29,18 @@ class TailBufferTest {
         b.append(List.of(commit(14, 2), commit(12, 1))); // already seen: ignored
         assertEquals(14, b.head());
     }
+
+    @Test
+    void holdsAtMostItsBytesButAlwaysTheNewestCommit() {
+        TailBuffer b = new TailBuffer(1_000_000, 0);
+        long big = TailBuffer.MAX_BYTES / 3;
+        b.append(List.of(new FeedCommit(1, List.of("a"), List.of("k"), big), new FeedCommit(2, List.of("b"), List.of("k"), big),
+                new FeedCommit(3, List.of("c"), List.of("k"), big)));
+        assertEquals(List.of(1L, 2L, 3L), b.after(0, 100).stream().map(FeedCommit::seq).toList());
+        b.append(List.of(new FeedCommit(4, List.of("d"), List.of("k"), big)));
+        assertNull(b.after(0, 100), "commit 1 evicted: four thirds of the bytes");
+        assertEquals(List.of(2L, 3L, 4L), b.after(1, 100).stream().map(FeedCommit::seq).toList());
+        b.append(List.of(new FeedCommit(5, List.of("e"), List.of("k"), 2 * TailBuffer.MAX_BYTES)));
+        assertEquals(List.of(5L), b.after(4, 100).stream().map(FeedCommit::seq).toList(), "the newest stays, alone");
+    }
 }
