@@ -337,6 +337,11 @@ public final class KeyStock {
         return out;
     }
 
+    /** Forgets that {@code tables} were asked for: the request was sent on a connection that had ended. */
+    synchronized void unrequest(List<String> tables) {
+        tables.forEach(t -> requested.remove(fold(t)));
+    }
+
     /**
      * Forgets requests in flight (the connection they were sent on is gone) and refusals (the next relay,
      * or this one after a catalog change, may know the table).

@@ -191,11 +191,19 @@ final class SyncClient implements Runnable {
      * request on the next turn of the loop when no connection is up yet.
      */
     void keysLow() {
-        Transport lane = keyLane;
-        if (lane != null) {
-            for (String table : keys.toRequest(keyedTables.get())) {
+        Transport lane;
+        while ((lane = keyLane) != null) {
+            List<String> asked = keys.toRequest(keyedTables.get());
+            for (String table : asked) {
                 lane.post(new Message.IdRequest(table, keys.requestSize(table)));
             }
+            if (keyLane == lane) {
+                break; // marked while the connection was current: its end clears the marks (connectionLost)
+            }
+            // The connection ended meanwhile (this thread may have been paused across a reconnect): the
+            // requests went nowhere, and marks set after the next connection's connectionLost would keep it
+            // from ever asking. Unmark, and ask again on the connection there is now.
+            keys.unrequest(asked);
         }
         events.offer(NUDGE);
     }
@@ -205,7 +213,9 @@ final class SyncClient implements Runnable {
      * needs a key waits for them only then; offline it fails at once instead of stalling the application.
      */
     boolean mayReceiveKeys() {
-        return connected || running && lastError == null;
+        // keyLane: a connection past its hello, cleared the moment the connection ends (connected is only
+        // cleared once this client's thread gets there). Else only the first attempt, not yet failed.
+        return keyLane != null || !connected && running && lastError == null;
     }
 
     SyncStatus status() {
@@ -304,7 +314,16 @@ final class SyncClient implements Runnable {
 
             @Override
             public void onClosed(String cause) {
-                events.offer(new Closed(transportRef(), cause));
+                Transport closed = transportRef();
+                if (closed != null && keyLane == closed) {
+                    // Told at once, not when this client's thread gets here (it may be waiting for SQLite's
+                    // write lock): key requests stop going to a dead connection, and an insert that needs a
+                    // key from now on fails fast, as offline (mayReceiveKeys). One already waiting keeps
+                    // waiting: the next connection, often a moment away, asks again.
+                    keyLane = null;
+                    keys.connectionLost();
+                }
+                events.offer(new Closed(closed, cause));
             }
         });
         transport = t;
