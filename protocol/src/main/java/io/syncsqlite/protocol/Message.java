@@ -201,6 +201,13 @@ public sealed interface Message {
      * UUIDs as 16-byte BLOBs: docs/DESIGN.md, "Dates, times and UUIDs").
      */
     record ColumnTypes(java.util.Map<String, java.util.Map<String, String>> tables) implements Message {
+        /**
+         * The types whose values a client converts: a client must know a column of these types before it
+         * uploads to it (the relay makes it reconnect for fresh types when a push names one it was not sent).
+         */
+        public static final java.util.Set<String> CONVERTED =
+                java.util.Set.of("date", "time", "timetz", "timestamp", "timestamptz", "uuid");
+
         public ColumnTypes {
             tables = java.util.Map.copyOf(Objects.requireNonNull(tables, "tables"));
         }

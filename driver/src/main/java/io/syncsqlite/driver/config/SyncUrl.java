@@ -119,6 +119,23 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
     }
 
     /** True when the path names a file (not an in-memory database), so several connections share it. */
+    /**
+     * The sqlite-jdbc settings in force: the properties given with the connection, overridden by the
+     * parameters in the URL, as sqlite-jdbc applies them ({@code date_class}, {@code date_precision}, ...).
+     */
+    public Properties sqliteSettings() {
+        Properties out = new Properties();
+        out.putAll(sqliteProps);
+        int q = sqliteUrl.indexOf('?');
+        if (q >= 0) {
+            for (String pair : sqliteUrl.substring(q + 1).split("&")) {
+                int eq = pair.indexOf('=');
+                out.setProperty(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+            }
+        }
+        return out;
+    }
+
     public boolean isFile() {
         return !path.startsWith(":memory:") && !path.contains("mode=memory");
     }

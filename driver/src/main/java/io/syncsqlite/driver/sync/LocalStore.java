@@ -431,10 +431,10 @@ final class LocalStore implements AutoCloseable {
             return false;
         }
         if (pgTypes != PgTypes.NONE) {
-            Map<String, TableInfo.Column> local = shape(t).byLower();
-            pgTypes.toLocal(t.name(), e.pk(), local);
+            Shape shape = shape(t);
+            pgTypes.toLocal(t.name(), e.pk(), shape.byLower(), shape.pkLower());
             if (e.row() != null) {
-                pgTypes.toLocal(t.name(), e.row(), local);
+                pgTypes.toLocal(t.name(), e.row(), shape.byLower(), shape.pkLower());
             }
         }
         String key = RowKey.of(t, e.pk());
@@ -821,7 +821,7 @@ final class LocalStore implements AutoCloseable {
             }
             StringJoiner cols = new StringJoiner(", ");
             for (io.syncsqlite.protocol.Message.Schema.ColumnDef c : t.columns()) {
-                String type = c.sqliteType().replaceAll("[^A-Za-z]", "");
+                String type = pgTypes.declare(t.name(), c.name(), c.sqliteType()).replaceAll("[^A-Za-z]", "");
                 cols.add(quoteIdent(c.name()) + " " + type);
             }
             StringJoiner pk = new StringJoiner(", ", "PRIMARY KEY (", ")");

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.TableInfo;
 
+import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
@@ -107,9 +108,11 @@ final class PgTypes {
 
     /**
      * Converts {@code values} of {@code table} from the feed, in place, to what the local columns
-     * ({@code local}, by lower-case name) hold.
+     * ({@code local}, by lower-case name) hold. A value of a key column ({@code keys}, lower-case) is
+     * converted only when nothing is lost: a timestamp key with microseconds stays text, or the row would
+     * be known here under a key PostgreSQL does not have.
      */
-    void toLocal(String table, ObjectNode values, Map<String, TableInfo.Column> local) {
+    void toLocal(String table, ObjectNode values, Map<String, TableInfo.Column> local, java.util.Set<String> keys) {
         Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
         if (columns == null) {
             return;
@@ -122,8 +125,8 @@ final class PgTypes {
             if (type == null || c == null || !v.isTextual()) {
                 continue;
             }
-            if (epoch && temporal(type) && declaredTemporal(c)) {
-                Long ms = parse(type, v.textValue());
+            if (epoch && temporal(type) && holdsNumbers(c)) {
+                Long ms = parse(type, v.textValue(), keys.contains(lower));
                 if (ms != null) {
                     f.setValue(LongNode.valueOf(Math.floorDiv(ms, unit)));
                 }
@@ -144,7 +147,26 @@ final class PgTypes {
         Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
         String type = columns == null ? null : columns.get(column.name().toLowerCase(Locale.ROOT));
         return "uuid".equals(type) && column.affinity() == Affinity.BLOB
-                || epoch && type != null && temporal(type) && declaredTemporal(column);
+                || epoch && type != null && temporal(type) && holdsNumbers(column);
+    }
+
+    /**
+     * How a table created from the server's schema ({@code sync.schema=server}) declares {@code column}:
+     * a date or time as sqlite-jdbc's own names for them, so that {@code getDate}/{@code setDate} work on it
+     * and this class converts; otherwise as the relay said.
+     */
+    String declare(String table, String column, String sqliteType) {
+        Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
+        String type = columns == null ? null : columns.get(column.toLowerCase(Locale.ROOT));
+        if (!epoch || type == null) {
+            return sqliteType;
+        }
+        return switch (type) {
+            case "date" -> "DATE";
+            case "time", "timetz" -> "TIME";
+            case "timestamp", "timestamptz" -> "TIMESTAMP";
+            default -> sqliteType;
+        };
     }
 
     private static boolean temporal(String type) {
@@ -154,44 +176,76 @@ final class PgTypes {
         };
     }
 
-    /** Declared the way Hibernate and most schemas declare a date or time on SQLite. */
-    private static boolean declaredTemporal(TableInfo.Column c) {
+    /**
+     * A local column that holds dates as sqlite-jdbc writes them: declared as a date or time (as Hibernate
+     * and most schemas declare one on SQLite), or as an integer (epoch milliseconds kept by the application).
+     * Converting into an integer column only one way would turn the application's own numbers into text
+     * when its writes came back.
+     */
+    private static boolean holdsNumbers(TableInfo.Column c) {
         String d = c.declaredType() == null ? "" : c.declaredType().trim().toLowerCase(Locale.ROOT);
-        return d.startsWith("date") || d.startsWith("time");
+        return d.startsWith("date") || d.startsWith("time") || c.affinity() == Affinity.INTEGER;
     }
 
-    /** Epoch milliseconds as PostgreSQL's {@code type} reads them, or null when they cannot be written. */
+    /**
+     * Epoch milliseconds as PostgreSQL's {@code type} reads them, or null when they cannot be written. The
+     * wall-clock value is what {@code java.sql.Date}/{@code Timestamp} make of the number, as sqlite-jdbc
+     * and Hibernate made the number from it: their calendar is Julian before 1582 and their zone rules have
+     * no local mean time, where {@code java.time}'s would move such dates by days or minutes.
+     */
     private static String format(String type, long ms) {
-        Instant at = Instant.ofEpochMilli(ms);
-        ZoneId zone = ZoneId.systemDefault();
-        LocalDateTime local = LocalDateTime.ofInstant(at, zone);
+        LocalDateTime local = new Timestamp(ms).toLocalDateTime();
         if (local.getYear() < 1 || local.getYear() > 9999) {
             return null;
         }
         return switch (type) {
             case "date" -> local.toLocalDate().toString();
             case "timestamp" -> local.toString();
-            case "timestamptz" -> at.toString();
+            case "timestamptz" -> Instant.ofEpochMilli(ms).toString();
             case "time" -> local.toLocalTime().toString();
-            case "timetz" -> OffsetTime.ofInstant(at, zone).toString();
+            case "timetz" -> OffsetTime.ofInstant(Instant.ofEpochMilli(ms), ZoneId.systemDefault()).toString();
             default -> null;
         };
     }
 
-    /** PostgreSQL's text of a {@code type} value as epoch milliseconds, or null when it is not one. */
-    private static Long parse(String type, String s) {
-        ZoneId zone = ZoneId.systemDefault();
+    /**
+     * PostgreSQL's text of a {@code type} value as epoch milliseconds (through {@code java.sql}'s calendar,
+     * see {@link #format}), or null when it is not one, or when {@code exact} and it has digits below the
+     * millisecond.
+     */
+    private static Long parse(String type, String s, boolean exact) {
         try {
             return switch (type) {
-                case "date" -> LocalDate.parse(s).atStartOfDay(zone).toInstant().toEpochMilli();
-                case "timestamp" -> LocalDateTime.parse(s).atZone(zone).toInstant().toEpochMilli();
-                case "timestamptz" -> OffsetDateTime.parse(s).toInstant().toEpochMilli();
-                case "time" -> LocalDate.EPOCH.atTime(LocalTime.parse(s)).atZone(zone).toInstant().toEpochMilli();
-                case "timetz" -> OffsetTime.parse(s).atDate(LocalDate.EPOCH).toInstant().toEpochMilli();
+                case "date" -> java.sql.Date.valueOf(LocalDate.parse(s)).getTime();
+                case "timestamp" -> millis(Timestamp.valueOf(LocalDateTime.parse(s)), exact);
+                case "timestamptz" -> {
+                    Instant at = OffsetDateTime.parse(offset(s)).toInstant();
+                    yield exact && at.getNano() % 1_000_000 != 0 ? null : at.toEpochMilli();
+                }
+                case "time" -> millis(Timestamp.valueOf(LocalDate.of(1970, 1, 1).atTime(LocalTime.parse(s))), exact);
+                case "timetz" -> {
+                    OffsetTime t = OffsetTime.parse(offset(s));
+                    yield exact && t.getNano() % 1_000_000 != 0 ? null
+                            : t.atDate(LocalDate.of(1970, 1, 1)).toInstant().toEpochMilli();
+                }
                 default -> null;
             };
-        } catch (DateTimeParseException notIso) {
+        } catch (DateTimeParseException | IllegalArgumentException notIso) {
             return null; // infinity, BC dates, years past 9999: left as PostgreSQL wrote them
         }
+    }
+
+    private static Long millis(Timestamp t, boolean exact) {
+        return exact && t.getNanos() % 1_000_000 != 0 ? null : t.getTime();
+    }
+
+    /** PostgreSQL writes a whole-hour offset as {@code +05}; {@code java.time} wants {@code +05:00}. */
+    private static String offset(String s) {
+        int n = s.length();
+        if (n >= 3 && (s.charAt(n - 3) == '+' || s.charAt(n - 3) == '-')
+                && Character.isDigit(s.charAt(n - 2)) && Character.isDigit(s.charAt(n - 1))) {
+            return s + ":00";
+        }
+        return s;
     }
 }

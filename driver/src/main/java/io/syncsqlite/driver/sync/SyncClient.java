@@ -354,6 +354,7 @@ final class SyncClient implements Runnable {
         // sync.schema=server it also creates the tables this file lacks.
         t.send(new Message.SchemaRequest(Message.COLUMN_TYPES_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
+        List<Message> early = awaitSchema(t);
         snapshotBase = welcome.head();
         snapshotReceived = 0;
         if (welcome.resync()) {
@@ -382,7 +383,9 @@ final class SyncClient implements Runnable {
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
-        awaitSchema(t);
+        for (Message m : early) {
+            handle(m);
+        }
         push();
         while (running) {
             if (resyncRequested) {
@@ -456,13 +459,14 @@ final class SyncClient implements Runnable {
 
     /**
      * Waits for the answer to the schema request (the column types from a relay that sends them, then the
-     * schema) before anything is pushed or applied: values are converted by those types
-     * ({@link PgTypes}), and a push without them would send epoch milliseconds that PostgreSQL's date columns
-     * refuse. What arrives before it (the feed starts with the welcome) is handled after it, in order.
+     * schema) before anything is pushed or applied, the welcome's repeated rejections included: values are
+     * converted by those types ({@link PgTypes}), and a push without them would send epoch milliseconds that
+     * PostgreSQL's date columns refuse. The types are taken at once; the schema and what came before it (the
+     * feed starts with the welcome) are returned, in order, to be handled once the welcome is.
      */
-    private void awaitSchema(Transport t) throws IOException, InterruptedException, SQLException {
+    private List<Message> awaitSchema(Transport t) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        List<Message> before = new ArrayList<>();
+        List<Message> early = new ArrayList<>();
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
@@ -473,18 +477,15 @@ final class SyncClient implements Runnable {
                 throw new IOException(c.cause());
             }
             if (e instanceof Incoming in && in.from() == t) {
-                if (in.message() instanceof Message.Schema || in.message() instanceof Message.ColumnTypes) {
-                    handle(in.message());
-                    if (in.message() instanceof Message.Schema) {
-                        break;
-                    }
+                if (in.message() instanceof Message.ColumnTypes types) {
+                    store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
                 } else {
-                    before.add(in.message());
+                    early.add(in.message());
+                    if (in.message() instanceof Message.Schema) {
+                        return early;
+                    }
                 }
             }
-        }
-        for (Message m : before) {
-            handle(m);
         }
     }
 
@@ -514,7 +515,7 @@ final class SyncClient implements Runnable {
                 store.storeKeyRanges(grant.table(), grant.ranges(), keys.firstFree().get(KeyStock.fold(grant.table())));
             }
         } else if (m instanceof Message.ColumnTypes types) {
-            store.columnTypes(PgTypes.of(types.tables(), config.sqliteProps()));
+            store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
         } else if (m instanceof Message.Schema schema) {
             if (config.schemaFromServer() && store.createMissingTables(schema)) {
                 // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).

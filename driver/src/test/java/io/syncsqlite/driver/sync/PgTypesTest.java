@@ -83,7 +83,7 @@ class PgTypesTest {
         ObjectNode back = MessageCodec.JSON.createObjectNode().put("id", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
                 .put("day", "2026-03-04").put("ts", "2026-03-04T05:06:07.123").put("tz", "2026-03-04T02:06:07.123-03:00")
                 .put("t", "05:06:07").put("n", 42L).put("s", "x");
-        types().toLocal("EVENT", back, local());
+        types().toLocal("EVENT", back, local(), java.util.Set.of());
         assertEquals("{\"id\":\"\\\\xA0EEBC999C0B4EF8BB6D6BB9BD380A11\",\"day\":" + day + ",\"ts\":" + ts + ",\"tz\":" + tz
                 + ",\"t\":" + t + ",\"n\":42,\"s\":\"x\"}", back.toString());
     }
@@ -96,7 +96,7 @@ class PgTypesTest {
         // A local column declared TEXT keeps PostgreSQL's text; so do values that are no date (infinity).
         ObjectNode down = MessageCodec.JSON.createObjectNode().put("plain", "2026-03-04").put("day", "infinity")
                 .put("ts", "-infinity");
-        types().toLocal("event", down, local());
+        types().toLocal("event", down, local(), java.util.Set.of());
         assertEquals("{\"plain\":\"2026-03-04\",\"day\":\"infinity\",\"ts\":\"-infinity\"}", down.toString());
     }
 
@@ -107,14 +107,14 @@ class PgTypesTest {
         types("date_precision", "SECONDS").toServer("event", up);
         assertEquals("2026-03-04T05:06:07Z", up.get("tz").textValue());
         ObjectNode down = MessageCodec.JSON.createObjectNode().put("tz", "2026-03-04T05:06:07+00:00");
-        types("date_precision", "seconds").toLocal("event", down, local());
+        types("date_precision", "seconds").toLocal("event", down, local(), java.util.Set.of());
         assertEquals(secs, down.get("tz").longValue());
         // date_class=TEXT: sqlite-jdbc writes its own text, which passes as it is both ways.
         ObjectNode number = MessageCodec.JSON.createObjectNode().put("tz", 5L);
         types("date_class", "TEXT").toServer("event", number);
         assertEquals(5L, number.get("tz").longValue());
         ObjectNode text = MessageCodec.JSON.createObjectNode().put("tz", "2026-03-04T05:06:07+00:00");
-        types("date_class", "text").toLocal("event", text, local());
+        types("date_class", "text").toLocal("event", text, local(), java.util.Set.of());
         assertEquals("2026-03-04T05:06:07+00:00", text.get("tz").textValue());
     }
 

@@ -47,13 +47,15 @@ class SchemaFromServerTest {
                     while (rs.next()) {
                         cols.append(rs.getString(1)).append(':').append(rs.getString(2)).append(':').append(rs.getInt(3)).append(' ');
                     }
-                    assertEquals("id:INTEGER:1 title:TEXT:0 done:BOOLEAN:0 due:TEXT:0 data:BLOB:0 ", cols.toString());
+                    // A date column is declared DATE, so that sqlite-jdbc's getDate and setDate work on it (the
+                    // driver converts its epoch milliseconds: DESIGN.md, "Dates, times and UUIDs").
+                    assertEquals("id:INTEGER:1 title:TEXT:0 done:BOOLEAN:0 due:DATE:0 data:BLOB:0 ", cols.toString());
                 }
                 try (ResultSet rs = c.createStatement().executeQuery("SELECT title, done, due FROM todo")) {
                     rs.next();
                     assertEquals("from the server", rs.getString(1));
                     assertTrue(rs.getBoolean(2));
-                    assertEquals("2026-12-01", rs.getString(3));
+                    assertEquals(java.sql.Date.valueOf("2026-12-01"), rs.getDate(3));
                 }
                 // The created table syncs like any other, integer keys included.
                 c.createStatement().executeUpdate("INSERT INTO todo (title, done) VALUES ('from the app', 0)");

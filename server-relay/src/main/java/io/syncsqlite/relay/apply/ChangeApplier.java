@@ -32,6 +32,14 @@ public interface ChangeApplier {
     Message apply(String node, ClientTx tx, Scope scope) throws ApplyFailure;
 
     /**
+     * Reads the catalog again, as an unknown table or column in a transaction does (at most once a second);
+     * returns whether it did.
+     */
+    default boolean refreshCatalog() {
+        return false;
+    }
+
+    /**
      * @param appliedTx  the highest transaction of the client already applied (or rejected), 0 if none
      * @param appliedSeq the feed position of that transaction's outcome
      * @param head       the newest feed position

@@ -105,7 +105,12 @@ public final class PostgresChangeApplier implements ChangeApplier {
      * @return whether the catalog was read again
      */
     private boolean reloadFor(InvalidChange e) {
-        if (reload == null || !("42P01".equals(e.sqlState()) || "42703".equals(e.sqlState()))) {
+        return ("42P01".equals(e.sqlState()) || "42703".equals(e.sqlState())) && refreshCatalog();
+    }
+
+    @Override
+    public boolean refreshCatalog() {
+        if (reload == null) {
             return false;
         }
         synchronized (this) {

@@ -105,6 +105,11 @@ public final class ClientSession implements ChangeFeed.Listener {
     /** The digest of the scope of the snapshot being sent, stored once the client confirms its end. */
     private String scopeDigest;
     private long scopeDigestThrough;
+    /**
+     * The columns ({@link #typedKey}) whose types this client was sent or that need none; null when it did not
+     * ask for types (an earlier client). Lane only.
+     */
+    private java.util.Set<String> typed;
     private long sentThrough;
     /** The feed head when a reconnecting client said hello: batches before it are compacted. */
     private long catchUpThrough;
@@ -246,7 +251,10 @@ public final class ClientSession implements ChangeFeed.Listener {
                 // Tables the user cannot see are not described either.
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
-                    send(MessageCodec.encode(io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible)));
+                    Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
+                    typed = new java.util.HashSet<>();
+                    types.tables().forEach((t, columns) -> columns.keySet().forEach(c -> typed.add(typedKey(t, c))));
+                    send(MessageCodec.encode(types));
                 }
                 Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
                 send(MessageCodec.encode(new Message.Schema(
@@ -350,6 +358,14 @@ public final class ClientSession implements ChangeFeed.Listener {
                         + " s ahead of the relay's: check the device clock");
                 return;
             }
+            if (typed != null && !typesSentFor(tx)) {
+                // Its values of that column may be unconverted (epoch milliseconds for a date): PostgreSQL would
+                // refuse them, and the client would revert the rows. The next connection brings the types.
+                log.info("node {}: tx {} writes a column added since its column types were sent; closing so that"
+                        + " it reconnects for them and resends", node, tx.id());
+                close(CloseCodes.INTERNAL_ERROR, "column types changed: reconnect and resend");
+                return;
+            }
             Message answer;
             long t0 = System.nanoTime();
             try {
@@ -371,6 +387,53 @@ public final class ClientSession implements ChangeFeed.Listener {
             send(MessageCodec.encode(answer));
         }
         pump();
+    }
+
+    private static String typedKey(String table, String column) {
+        return table.toLowerCase(java.util.Locale.ROOT) + '\u0000' + column.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Whether this client was sent the type of every column {@code tx} writes that has a type it converts
+     * ({@link Message.ColumnTypes#CONVERTED}). A column missing from the catalog makes it read the catalog
+     * again first (a column or table added in PostgreSQL while the client was connected); one still unknown
+     * after that is left to the apply, which refuses it as before. Columns found fine are remembered.
+     */
+    private boolean typesSentFor(ClientTx tx) {
+        for (io.syncsqlite.protocol.RowChange change : tx.changes()) {
+            if (scope != null && !scope.visible(change.table())) {
+                continue; // never described to this user: the apply refuses the write
+            }
+            for (ObjectNode values : new ObjectNode[] {change.pk(), change.values()}) {
+                if (values == null) {
+                    continue;
+                }
+                for (java.util.Iterator<String> it = values.fieldNames(); it.hasNext(); ) {
+                    String column = it.next();
+                    String key = typedKey(change.table(), column);
+                    if (typed.contains(key)) {
+                        continue;
+                    }
+                    String type = catalogType(change.table(), column);
+                    if (type == null && applier.refreshCatalog()) {
+                        type = catalogType(change.table(), column);
+                    }
+                    if (type != null && Message.ColumnTypes.CONVERTED.contains(type)) {
+                        return false;
+                    }
+                    if (type != null) {
+                        typed.add(key);
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    private String catalogType(String table, String column) {
+        TableInfo t = feed.catalog().table(table);
+        io.syncsqlite.relay.schema.ColumnInfo c = t == null ? null : t.column(column);
+        return c == null ? null : c.baseType();
     }
 
     private void requestPump() {
