@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.protocol.Message;
 
 import java.sql.Timestamp;
 import java.time.Instant;
@@ -69,11 +70,18 @@ final class PgTypes {
      * @param sqlite the connection's sqlite-jdbc properties ({@code date_class}, {@code date_precision})
      */
     static PgTypes of(Map<String, Map<String, String>> tables, Properties sqlite) {
+        // Only the columns whose values change kind: a table without any costs one lookup per row.
         Map<String, Map<String, String>> folded = new HashMap<>();
         tables.forEach((table, columns) -> {
             Map<String, String> c = new HashMap<>();
-            columns.forEach((name, type) -> c.put(name.toLowerCase(Locale.ROOT), type));
-            folded.put(table.toLowerCase(Locale.ROOT), c);
+            columns.forEach((name, type) -> {
+                if (Message.ColumnTypes.CONVERTED.contains(type)) {
+                    c.put(name.toLowerCase(Locale.ROOT), type);
+                }
+            });
+            if (!c.isEmpty()) {
+                folded.put(table.toLowerCase(Locale.ROOT), c);
+            }
         });
         String dateClass = sqlite.getProperty("date_class", "INTEGER");
         String precision = sqlite.getProperty("date_precision", "MILLISECONDS");
