@@ -11,6 +11,7 @@ import io.syncsqlite.driver.capture.TriggerSql;
 import io.syncsqlite.protocol.ChangeKind;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
+import io.syncsqlite.protocol.Identifiers;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.MessageCodec;
@@ -58,8 +59,9 @@ final class LocalStore implements AutoCloseable {
      */
     private final Map<TableInfo, Shape> shapes = new IdentityHashMap<>();
 
+    /** @param clipped local columns by the lower-case names PostgreSQL cut to 63 bytes, for those it cut */
     private record Shape(Map<String, TableInfo.Column> byLower, Set<String> pkLower, String delete,
-                         Map<List<Object>, String> upserts) {
+                         Map<List<Object>, String> upserts, Map<String, TableInfo.Column> clipped) {
     }
     private final Set<String> counters;
     private final WriteGate gate;
@@ -318,7 +320,7 @@ final class LocalStore implements AutoCloseable {
             for (FeedEntry e : entries) {
                 clock.observe(e.hlc());
                 if (applyEntry(e, e.seq() == 0 ? snapshotBase : e.seq(), overlay)) {
-                    TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
+                    TableInfo t = localTable(e.table());
                     touched.add(new RemoteChange(t == null ? e.table() : t.name(), e.pk(), e.kind() == FeedKind.DELETE));
                 }
             }
@@ -426,9 +428,16 @@ final class LocalStore implements AutoCloseable {
     }
 
     private boolean applyEntry(FeedEntry e, long position, PendingOverlay overlay) throws SQLException {
-        TableInfo t = tables.get().get(e.table().toLowerCase(Locale.ROOT));
+        TableInfo t = localTable(e.table());
         if (t == null || !t.hasPrimaryKey()) {
             return false;
+        }
+        Map<String, TableInfo.Column> clipped = shape(t).clipped();
+        if (!clipped.isEmpty()) {
+            localNames(e.pk(), clipped);
+            if (e.row() != null) {
+                localNames(e.row(), clipped);
+            }
         }
         if (pgTypes != PgTypes.NONE) {
             Shape shape = shape(t);
@@ -502,6 +511,36 @@ final class LocalStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The local table the feed means by {@code name}: by name, ignoring case, or, for a name PostgreSQL cut
+     * to 63 bytes, the local table whose name it cut ({@link Identifiers}).
+     */
+    private TableInfo localTable(String name) {
+        Map<String, TableInfo> all = tables.get();
+        TableInfo t = all.get(name.toLowerCase(Locale.ROOT));
+        if (t == null && Identifiers.maybeClipped(name)) {
+            for (TableInfo candidate : all.values()) {
+                if (Identifiers.clip(candidate.name()).equalsIgnoreCase(name)) {
+                    return candidate;
+                }
+            }
+        }
+        return t;
+    }
+
+    /** Renames the fields of {@code values} that carry a column name PostgreSQL cut to the local column's. */
+    private static void localNames(ObjectNode values, Map<String, TableInfo.Column> clipped) {
+        List<String> cut = new ArrayList<>();
+        values.fieldNames().forEachRemaining(f -> {
+            if (clipped.containsKey(f.toLowerCase(Locale.ROOT))) {
+                cut.add(f);
+            }
+        });
+        for (String f : cut) {
+            values.set(clipped.get(f.toLowerCase(Locale.ROOT)).name(), values.remove(f));
+        }
+    }
+
     private static boolean isConstraint(SQLException ex) {
         return ex instanceof org.sqlite.SQLiteException se
                 && (se.getResultCode().code & 0xff) == org.sqlite.SQLiteErrorCode.SQLITE_CONSTRAINT.code;
@@ -515,7 +554,14 @@ final class LocalStore implements AutoCloseable {
             }
             Set<String> pkLower = new HashSet<>();
             t.pk().forEach(p -> pkLower.add(p.toLowerCase(Locale.ROOT)));
-            shape = new Shape(t.columnsByLowerName(), Set.copyOf(pkLower), deleteSql(t), new HashMap<>());
+            Map<String, TableInfo.Column> clipped = new HashMap<>();
+            for (TableInfo.Column c : t.columns()) {
+                String cut = Identifiers.clip(c.name());
+                if (!cut.equals(c.name())) {
+                    clipped.put(cut.toLowerCase(Locale.ROOT), c);
+                }
+            }
+            shape = new Shape(t.columnsByLowerName(), Set.copyOf(pkLower), deleteSql(t), new HashMap<>(), Map.copyOf(clipped));
             shapes.put(t, shape);
         }
         return shape;

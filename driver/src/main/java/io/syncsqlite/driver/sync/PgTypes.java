@@ -90,12 +90,12 @@ final class PgTypes {
 
     /** Converts {@code values} of {@code table}, in place, to what PostgreSQL's columns take. */
     void toServer(String table, ObjectNode values) {
-        Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
+        Map<String, String> columns = types.get(key(table));
         if (columns == null || !epoch && !columns.containsValue("uuid")) {
             return;
         }
         for (Map.Entry<String, JsonNode> f : values.properties()) {
-            String type = columns.get(f.getKey().toLowerCase(Locale.ROOT));
+            String type = columns.get(key(f.getKey()));
             JsonNode v = f.getValue();
             if (type == null) {
                 continue;
@@ -121,13 +121,13 @@ final class PgTypes {
      * be known here under a key PostgreSQL does not have.
      */
     void toLocal(String table, ObjectNode values, Map<String, TableInfo.Column> local, java.util.Set<String> keys) {
-        Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
+        Map<String, String> columns = types.get(key(table));
         if (columns == null) {
             return;
         }
         for (Map.Entry<String, JsonNode> f : values.properties()) {
             String lower = f.getKey().toLowerCase(Locale.ROOT);
-            String type = columns.get(lower);
+            String type = columns.get(key(f.getKey()));
             TableInfo.Column c = local.get(lower);
             JsonNode v = f.getValue();
             if (type == null || c == null || !v.isTextual()) {
@@ -152,8 +152,8 @@ final class PgTypes {
 
     /** Whether values of {@code column} change kind on the way, so that their kinds differ on purpose (SchemaCheck). */
     boolean bridges(String table, TableInfo.Column column) {
-        Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
-        String type = columns == null ? null : columns.get(column.name().toLowerCase(Locale.ROOT));
+        Map<String, String> columns = types.get(key(table));
+        String type = columns == null ? null : columns.get(key(column.name()));
         return "uuid".equals(type) && column.affinity() == Affinity.BLOB
                 || epoch && type != null && temporal(type) && holdsNumbers(column);
     }
@@ -164,8 +164,8 @@ final class PgTypes {
      * and this class converts; otherwise as the relay said.
      */
     String declare(String table, String column, String sqliteType) {
-        Map<String, String> columns = types.get(table.toLowerCase(Locale.ROOT));
-        String type = columns == null ? null : columns.get(column.toLowerCase(Locale.ROOT));
+        Map<String, String> columns = types.get(key(table));
+        String type = columns == null ? null : columns.get(key(column));
         if (!epoch || type == null) {
             return sqliteType;
         }
@@ -175,6 +175,11 @@ final class PgTypes {
             case "timestamp", "timestamptz" -> "TIMESTAMP";
             default -> sqliteType;
         };
+    }
+
+    /** How a local name finds PostgreSQL's: folded, and cut to 63 bytes as PostgreSQL cut it. */
+    private static String key(String name) {
+        return io.syncsqlite.protocol.Identifiers.clip(name).toLowerCase(Locale.ROOT);
     }
 
     private static boolean temporal(String type) {

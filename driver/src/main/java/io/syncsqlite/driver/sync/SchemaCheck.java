@@ -2,14 +2,17 @@ package io.syncsqlite.driver.sync;
 
 import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.protocol.Identifiers;
 import io.syncsqlite.protocol.Message;
 
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Compares the local synced tables with the relay's ({@link Message.Schema}, asked for on every connect)
@@ -42,7 +45,7 @@ final class SchemaCheck {
             if (!t.hasPrimaryKey()) {
                 continue; // not synced (warned about at open)
             }
-            Message.Schema.TableDef r = remote.get(fold(t.name()));
+            Message.Schema.TableDef r = remote.get(fold(Identifiers.clip(t.name())));
             if (r == null) {
                 out.add("table " + t.name() + " is not synced by the relay: its changes will be rejected");
                 continue;
@@ -56,9 +59,12 @@ final class SchemaCheck {
             for (Message.Schema.ColumnDef c : r.columns()) {
                 columns.put(fold(c.name()), c);
             }
-            Map<String, TableInfo.Column> mine = t.columnsByLowerName();
+            Set<String> mine = new HashSet<>();
             for (TableInfo.Column c : t.columns()) {
-                Message.Schema.ColumnDef rc = columns.get(fold(c.name()));
+                mine.add(fold(Identifiers.clip(c.name())));
+            }
+            for (TableInfo.Column c : t.columns()) {
+                Message.Schema.ColumnDef rc = columns.get(fold(Identifiers.clip(c.name())));
                 if (rc == null) {
                     out.add("table " + t.name() + ": column " + c.name() + " is not in PostgreSQL: its values will be rejected");
                 } else if (!compatible(c, rc.sqliteType()) && !types.bridges(t.name(), c)) {
@@ -67,7 +73,7 @@ final class SchemaCheck {
                 }
             }
             for (Message.Schema.ColumnDef rc : r.columns()) {
-                if (!mine.containsKey(fold(rc.name()))) {
+                if (!mine.contains(fold(rc.name()))) {
                     out.add("table " + t.name() + ": PostgreSQL column " + rc.name()
                             + " is not here: its values are not kept locally");
                 }

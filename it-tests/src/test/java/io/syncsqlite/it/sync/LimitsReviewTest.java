@@ -50,7 +50,6 @@ class LimitsReviewTest {
      * name in every query, so the user expects the table to sync: a row inserted on the device reaches
      * PostgreSQL and stays on the device, and a psql insert reaches the device.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): names longer than PostgreSQL's 63 bytes are not matched to the names PostgreSQL cut")
     @Test
     void tableNameLongerThanPostgresKeepsSyncsAsPostgresResolvesIt() throws Exception {
         assertTrue(LONG_TABLE.length() > 63);
@@ -75,7 +74,6 @@ class LimitsReviewTest {
      * Same for a column name longer than 63 bytes: PostgreSQL truncates it and resolves the full name in
      * queries. The user expects the column's values to sync both ways, not to be refused or dropped.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): names longer than PostgreSQL's 63 bytes are not matched to the names PostgreSQL cut")
     @Test
     void columnNameLongerThanPostgresKeepsSyncsAsPostgresResolvesIt() throws Exception {
         assertTrue(LONG_COLUMN.length() > 63);

@@ -55,12 +55,20 @@ public final class Catalog {
 
     /**
      * The synced table a client means by {@code clientName}: exact match first, then case-insensitive
-     * (SQLite table names are case-insensitive); {@code null} if none.
+     * (SQLite table names are case-insensitive), then as PostgreSQL cut a name longer than 63 bytes (SQLite
+     * keeps it whole; {@link io.syncsqlite.protocol.Identifiers}); {@code null} if none.
      */
     public TableInfo table(String clientName) {
         View v = view;
         TableInfo t = v.byName().get(clientName);
-        return t != null ? t : v.byFoldedName().get(clientName.toLowerCase(Locale.ROOT));
+        if (t == null) {
+            t = v.byFoldedName().get(clientName.toLowerCase(Locale.ROOT));
+        }
+        String clipped;
+        if (t == null && !(clipped = io.syncsqlite.protocol.Identifiers.clip(clientName)).equals(clientName)) {
+            t = table(clipped);
+        }
+        return t;
     }
 
     /** Takes the tables of {@code newer}, a catalog read again from PostgreSQL. */

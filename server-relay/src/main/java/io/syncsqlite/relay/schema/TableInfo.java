@@ -74,10 +74,20 @@ public final class TableInfo {
         return deleteCascades;
     }
 
-    /** The column a client means by {@code clientName}: exact match first, then case-insensitive. */
+    /**
+     * The column a client means by {@code clientName}: exact match first, then case-insensitive, then as
+     * PostgreSQL cut a name longer than 63 bytes.
+     */
     public ColumnInfo column(String clientName) {
         ColumnInfo c = byName.get(clientName);
-        return c != null ? c : byFoldedName.get(clientName.toLowerCase(Locale.ROOT));
+        if (c == null) {
+            c = byFoldedName.get(clientName.toLowerCase(Locale.ROOT));
+        }
+        String clipped;
+        if (c == null && !(clipped = io.syncsqlite.protocol.Identifiers.clip(clientName)).equals(clientName)) {
+            c = column(clipped);
+        }
+        return c;
     }
 
     @Override
