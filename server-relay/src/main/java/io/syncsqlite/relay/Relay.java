@@ -162,7 +162,7 @@ public final class Relay implements AutoCloseable {
                 retention = Retention.start(pool, feed, config.retention());
             }
             if (config.httpPort() != RelayConfig.NO_HTTP) {
-                http = HttpEndpoints.start(config.host(), config.httpPort(), pool, metrics);
+                http = HttpEndpoints.start(config.host(), config.httpPort(), pool, metrics, feed::failure);
             }
             Relay relay = new Relay(config, pool, feed, workers, server, sessions, http, retention, watcher);
             log.info("syncsqlite relay listening on {} (database {})", relay.uri(), RelayConfig.maskUrl(config.pgUrl()));

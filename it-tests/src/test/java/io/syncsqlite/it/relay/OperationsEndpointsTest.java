@@ -35,6 +35,31 @@ class OperationsEndpointsTest {
         return (long) Double.parseDouble(m.group(1));
     }
 
+    /**
+     * The change feed's thread stopping for good (an Error: out of memory, a stack overflow) leaves a relay
+     * that accepts clients and applies their writes but sends nobody anything: {@code /health} must say so,
+     * so that an orchestrator replaces it. The Error is raised by a listener of the feed, on the feed thread
+     * (Awaitility would report it as the test's own failure, hence dontCatchUncaughtExceptions).
+     */
+    @Test
+    void healthReportsAFeedThatStopped() throws Exception {
+        try (RelayFixture f = RelayFixture.start("ops_feed", "CREATE TABLE item (id int PRIMARY KEY, name text)");
+             Relay relay = Relay.start(f.config().withHttpPort(0))) {
+            int port = relay.httpPort();
+            assertEquals(200, get(port, "/health").statusCode());
+            java.lang.reflect.Field field = Relay.class.getDeclaredField("feed");
+            field.setAccessible(true);
+            io.syncsqlite.relay.feed.ChangeFeed feed = (io.syncsqlite.relay.feed.ChangeFeed) field.get(relay);
+            feed.addListener(() -> {
+                throw new StackOverflowError("simulated");
+            });
+            f.execute("INSERT INTO item VALUES (1, 'a')");
+            org.awaitility.Awaitility.await().dontCatchUncaughtExceptions().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> get(port, "/health").statusCode() == 503);
+            assertTrue(get(port, "/health").body().contains("change feed stopped"));
+        }
+    }
+
     @Test
     void healthAndMetricsReflectWhatTheRelayDid() throws Exception {
         try (RelayFixture f = RelayFixture.start("ops", "CREATE TABLE item (id int PRIMARY KEY, name text)");

@@ -76,6 +76,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final ConnectionPool pool;
     private final Catalog catalog;
     private final long bufferEntries;
+    private volatile String stopped;
     private final Set<Listener> listeners = ConcurrentHashMap.newKeySet();
     private final Object snapshotLock = new Object();
     private final Queue<Runnable> snapshotWaiters = new ArrayDeque<>();
@@ -328,7 +329,25 @@ public final class ChangeFeed implements AutoCloseable {
         listeners.clear();
     }
 
+    /**
+     * Why the feed thread stopped for good (an {@link Error} out of a read or a listener), or null while it
+     * runs: clients then receive nothing until the relay restarts, so {@code /health} reports it.
+     */
+    public String failure() {
+        return stopped;
+    }
+
     private void run() {
+        try {
+            follow();
+        } catch (Error e) {
+            stopped = e.toString();
+            log.error("change feed stopped: no client receives changes until the relay restarts", e);
+            throw e;
+        }
+    }
+
+    private void follow() {
         Connection c = readConnection;
         boolean failing = false;
         while (!closed) {

@@ -15,11 +15,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.function.Supplier;
 import java.util.concurrent.Executors;
 
 /**
- * The relay's operations port: {@code GET /health} (200 when PostgreSQL answers and the relay accepts
- * clients, else 503, for load balancers and orchestrators) and {@code GET /metrics} (Prometheus). The JDK's
+ * The relay's operations port: {@code GET /health} (200 when PostgreSQL answers, the change feed runs
+ * and the relay accepts clients, else 503, for load balancers and orchestrators) and {@code GET /metrics} (Prometheus). The JDK's
  * own HTTP server is enough for two tiny endpoints and keeps a web framework off the relay.
  *
  * <p>Thread-safe: requests are served by one daemon thread of its own.
@@ -34,16 +35,24 @@ public final class HttpEndpoints implements AutoCloseable {
     private final Metrics metrics;
     private volatile boolean accepting = true;
 
-    private HttpEndpoints(HttpServer server, ConnectionPool pool, Metrics metrics) {
+    private final Supplier<String> feedFailure;
+
+    private HttpEndpoints(HttpServer server, ConnectionPool pool, Metrics metrics, Supplier<String> feedFailure) {
         this.server = server;
         this.pool = pool;
         this.metrics = metrics;
+        this.feedFailure = feedFailure;
     }
 
-    /** Listens on {@code host:port} (0: any free port). */
-    public static HttpEndpoints start(String host, int port, ConnectionPool pool, Metrics metrics) throws IOException {
+    /**
+     * Listens on {@code host:port} (0: any free port).
+     *
+     * @param feedFailure why the change feed stopped for good, null while it runs
+     */
+    public static HttpEndpoints start(String host, int port, ConnectionPool pool, Metrics metrics,
+                                      Supplier<String> feedFailure) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 16);
-        HttpEndpoints endpoints = new HttpEndpoints(server, pool, metrics);
+        HttpEndpoints endpoints = new HttpEndpoints(server, pool, metrics, feedFailure);
         server.createContext("/health", endpoints::health);
         server.createContext("/metrics", endpoints::metrics);
         server.setExecutor(Executors.newSingleThreadExecutor(r -> {
@@ -67,9 +76,10 @@ public final class HttpEndpoints implements AutoCloseable {
 
     private void health(HttpExchange x) throws IOException {
         long head = databaseHead();
-        boolean ok = accepting && head >= 0;
-        String body = "{\"status\":\"" + (ok ? "ok" : accepting ? "database unreachable" : "shutting down")
-                + "\"}\n";
+        boolean feeding = feedFailure.get() == null;
+        boolean ok = accepting && head >= 0 && feeding;
+        String body = "{\"status\":\"" + (ok ? "ok" : !accepting ? "shutting down"
+                : !feeding ? "change feed stopped" : "database unreachable") + "\"}\n";
         respond(x, ok ? 200 : 503, "application/json", body);
     }
 
