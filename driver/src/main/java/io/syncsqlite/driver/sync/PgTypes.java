@@ -100,7 +100,7 @@ final class PgTypes {
             if (type == null) {
                 continue;
             }
-            if (epoch && v.isIntegralNumber() && v.canConvertToLong() && temporal(type)) {
+            if (epoch && wholeNumber(v) && temporal(type)) {
                 String text = format(type, v.longValue() * unit);
                 if (text != null) {
                     f.setValue(TextNode.valueOf(text));
@@ -190,14 +190,27 @@ final class PgTypes {
     }
 
     /**
-     * A local column that holds dates as sqlite-jdbc writes them: declared as a date or time (as Hibernate
-     * and most schemas declare one on SQLite), or as an integer (epoch milliseconds kept by the application).
-     * Converting into an integer column only one way would turn the application's own numbers into text
-     * when its writes came back.
+     * A local column that holds dates as sqlite-jdbc writes them (numbers): declared as a date or time (as
+     * Hibernate and most schemas declare one on SQLite), or with any numeric affinity (INTEGER, REAL, NUMERIC:
+     * epoch milliseconds kept by the application). Converting only up into such a column turned the
+     * application's own numbers into text when its writes came back. Only TEXT and BLOB (or untyped) columns
+     * keep PostgreSQL's text.
      */
     private static boolean holdsNumbers(TableInfo.Column c) {
         String d = c.declaredType() == null ? "" : c.declaredType().trim().toLowerCase(Locale.ROOT);
-        return d.startsWith("date") || d.startsWith("time") || c.affinity() == Affinity.INTEGER;
+        return d.startsWith("date") || d.startsWith("time") || c.affinity().numeric();
+    }
+
+    /** A JSON number without a fraction (SQLite gives a REAL column's whole milliseconds as a double). */
+    private static boolean wholeNumber(JsonNode v) {
+        if (v.isIntegralNumber()) {
+            return v.canConvertToLong();
+        }
+        if (!v.isNumber()) {
+            return false;
+        }
+        double d = v.doubleValue();
+        return d == Math.rint(d) && Math.abs(d) < 9.0e15;
     }
 
     /**

@@ -10,11 +10,20 @@ package io.syncsqlite.relay.schema;
  * @param generated  a generated column: computed by PostgreSQL, never written by the relay
  * @param numeric    {@code numeric} or a domain over it: values equal in any scale ({@code 1.5 = 1.50}), so a
  *                   key column of this type is trimmed in clock keys ({@link Sql#clockKey})
+ * @param valueType  the type of the values: {@code baseType}, or for a domain the type it is over (one level),
+ *                   as clients are told it ({@link SqliteSchema#columnTypes}): a domain over {@code date} holds
+ *                   dates, which clients convert
  *
  * <p>Immutable; thread-safe.
  */
 public record ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated,
-                         boolean numeric) {
+                         boolean numeric, String valueType) {
+
+    /** A column that is not of a domain. */
+    public ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated,
+                      boolean numeric) {
+        this(name, type, baseType, primaryKey, generated, numeric, baseType);
+    }
 
     /** A column whose numeric-ness is read from {@code baseType} alone (no domains): for tests and tools. */
     public ColumnInfo(String name, String type, String baseType, boolean primaryKey, boolean generated) {

@@ -25,11 +25,13 @@ public final class SchemaIntrospector {
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
                    a.attgenerated <> '', a.attidentity = 'a',
                    a.atttypid = 'numeric'::regtype OR (t.typtype = 'd' AND syncsqlite.numeric_based(a.atttypid)),
-                   coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)
+                   coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0),
+                   coalesce(bt.typname, t.typname)
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
             JOIN pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
             LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
             WHERE n.nspname = ? AND c.relkind = 'r' AND NOT c.relispartition
             ORDER BY c.relname, a.attnum""";
@@ -62,7 +64,7 @@ public final class SchemaIntrospector {
                     RawTable t = raw.computeIfAbsent(rs.getString(1), RawTable::new);
                     int pkPosition = rs.getInt(8);
                     t.columns.add(new ColumnInfo(rs.getString(2), rs.getString(3), rs.getString(4),
-                            pkPosition > 0, rs.getBoolean(5), rs.getBoolean(7)));
+                            pkPosition > 0, rs.getBoolean(5), rs.getBoolean(7), rs.getString(9)));
                     if (pkPosition > 0) {
                         t.pk.put(pkPosition, rs.getString(2));
                     }

@@ -30,14 +30,17 @@ public final class SqliteSchema {
         return new Message.Schema(tables);
     }
 
-    /** PostgreSQL's base type of every column of the tables {@code visible} accepts, for the client's conversions. */
+    /**
+     * PostgreSQL's type of every column of the tables {@code visible} accepts ({@link ColumnInfo#valueType}:
+     * a domain's underlying type), for the client's conversions.
+     */
     public static Message.ColumnTypes columnTypes(Catalog catalog, java.util.function.Predicate<String> visible) {
         java.util.Map<String, java.util.Map<String, String>> tables = new java.util.LinkedHashMap<>();
         for (TableInfo t : catalog.tables()) {
             if (visible.test(t.name())) {
                 java.util.Map<String, String> columns = new java.util.LinkedHashMap<>();
                 for (ColumnInfo c : t.columns()) {
-                    columns.put(c.name(), c.baseType());
+                    columns.put(c.name(), c.valueType());
                 }
                 tables.put(t.name(), columns);
             }

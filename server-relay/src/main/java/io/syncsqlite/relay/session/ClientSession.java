@@ -106,10 +106,10 @@ public final class ClientSession implements ChangeFeed.Listener {
     private String scopeDigest;
     private long scopeDigestThrough;
     /**
-     * The columns ({@link #typedKey}) whose types this client was sent or that need none; null when it did not
-     * ask for types (an earlier client). Lane only.
+     * The type this client knows for each column ({@link #typedKey}, PostgreSQL's names): sent to it, or found
+     * since and needing no conversion; null when it did not ask for types (an earlier client). Lane only.
      */
-    private java.util.Set<String> typed;
+    private java.util.Map<String, String> typed;
     private long sentThrough;
     /** The feed head when a reconnecting client said hello: batches before it are compacted. */
     private long catchUpThrough;
@@ -252,8 +252,8 @@ public final class ClientSession implements ChangeFeed.Listener {
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
                     Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
-                    typed = new java.util.HashSet<>();
-                    types.tables().forEach((t, columns) -> columns.keySet().forEach(c -> typed.add(typedKey(t, c))));
+                    typed = new java.util.HashMap<>();
+                    types.tables().forEach((t, columns) -> columns.forEach((c, type) -> typed.put(typedKey(t, c), type)));
                     send(MessageCodec.encode(types));
                 }
                 Message.Schema schema = io.syncsqlite.relay.schema.SqliteSchema.of(feed.catalog());
@@ -394,46 +394,58 @@ public final class ClientSession implements ChangeFeed.Listener {
     }
 
     /**
-     * Whether this client was sent the type of every column {@code tx} writes that has a type it converts
-     * ({@link Message.ColumnTypes#CONVERTED}). A column missing from the catalog makes it read the catalog
-     * again first (a column or table added in PostgreSQL while the client was connected); one still unknown
-     * after that is left to the apply, which refuses it as before. Columns found fine are remembered.
+     * Whether this client knows the type of every column {@code tx} writes, where the type is one it converts
+     * ({@link Message.ColumnTypes#CONVERTED}) or was one: a column or table added in PostgreSQL while the
+     * client was connected, or a column whose type changed (bigint to timestamptz: the client's numbers would
+     * be refused; timestamp to timestamptz: converted by the old type, hours off, silently). A name missing
+     * from the catalog makes it read the catalog again first; one still unknown is left to the apply, which
+     * refuses it as before. Types found that need no conversion are remembered.
      */
     private boolean typesSentFor(ClientTx tx) {
+        changes:
         for (io.syncsqlite.protocol.RowChange change : tx.changes()) {
             if (scope != null && !scope.visible(change.table())) {
                 continue; // never described to this user: the apply refuses the write
+            }
+            TableInfo table = feed.catalog().table(change.table());
+            if (table == null && applier.refreshCatalog()) {
+                table = feed.catalog().table(change.table());
+            }
+            if (table == null) {
+                continue;
             }
             for (ObjectNode values : new ObjectNode[] {change.pk(), change.values()}) {
                 if (values == null) {
                     continue;
                 }
                 for (java.util.Iterator<String> it = values.fieldNames(); it.hasNext(); ) {
-                    String column = it.next();
-                    String key = typedKey(change.table(), column);
-                    if (typed.contains(key)) {
+                    String name = it.next();
+                    io.syncsqlite.relay.schema.ColumnInfo column = table.column(name);
+                    if (column == null && applier.refreshCatalog()) {
+                        table = feed.catalog().table(change.table());
+                        if (table == null) {
+                            continue changes;
+                        }
+                        column = table.column(name);
+                    }
+                    if (column == null) {
                         continue;
                     }
-                    String type = catalogType(change.table(), column);
-                    if (type == null && applier.refreshCatalog()) {
-                        type = catalogType(change.table(), column);
+                    String key = typedKey(table.name(), column.name());
+                    String known = typed.get(key);
+                    String now = column.valueType();
+                    if (now.equals(known)) {
+                        continue;
                     }
-                    if (type != null && Message.ColumnTypes.CONVERTED.contains(type)) {
+                    if (Message.ColumnTypes.CONVERTED.contains(now)
+                            || known != null && Message.ColumnTypes.CONVERTED.contains(known)) {
                         return false;
                     }
-                    if (type != null) {
-                        typed.add(key);
-                    }
+                    typed.put(key, now);
                 }
             }
         }
         return true;
-    }
-
-    private String catalogType(String table, String column) {
-        TableInfo t = feed.catalog().table(table);
-        io.syncsqlite.relay.schema.ColumnInfo c = t == null ? null : t.column(column);
-        return c == null ? null : c.baseType();
     }
 
     private void requestPump() {
