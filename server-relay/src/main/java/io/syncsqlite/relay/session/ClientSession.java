@@ -110,6 +110,12 @@ public final class ClientSession implements ChangeFeed.Listener {
      * since and needing no conversion; null when it did not ask for types (an earlier client). Lane only.
      */
     private java.util.Map<String, String> typed;
+    /**
+     * Catalog columns found to match {@link #typed}, by identity: a push then costs one identity lookup per
+     * value; a catalog read again has new column objects, which are checked once more. Lane only.
+     */
+    private final java.util.Set<io.syncsqlite.relay.schema.ColumnInfo> checked =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private long sentThrough;
     /** The feed head when a reconnecting client said hello: batches before it are compacted. */
     private long catchUpThrough;
@@ -428,13 +434,14 @@ public final class ClientSession implements ChangeFeed.Listener {
                         }
                         column = table.column(name);
                     }
-                    if (column == null) {
+                    if (column == null || checked.contains(column)) {
                         continue;
                     }
                     String key = typedKey(table.name(), column.name());
                     String known = typed.get(key);
                     String now = column.valueType();
                     if (now.equals(known)) {
+                        checked.add(column);
                         continue;
                     }
                     if (Message.ColumnTypes.CONVERTED.contains(now)
@@ -442,6 +449,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                         return false;
                     }
                     typed.put(key, now);
+                    checked.add(column);
                 }
             }
         }
