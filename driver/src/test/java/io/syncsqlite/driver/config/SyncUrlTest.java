@@ -75,4 +75,18 @@ class SyncUrlTest {
     void memoryDatabasesAreNotFiles() throws SQLException {
         assertFalse(SyncUrl.parse("jdbc:syncsqlite::memory:", null).isFile());
     }
+
+    /** What sqlite-jdbc applies: the connection's properties, overridden by the URL's parameters. */
+    @Test
+    void sqliteSettingsJoinPropertiesAndUrlParameters() throws SQLException {
+        Properties info = new Properties();
+        info.setProperty("date_class", "REAL");
+        info.setProperty("busy_timeout", "100");
+        SyncUrl u = SyncUrl.parse("jdbc:syncsqlite:/tmp/a.db?date_class=TEXT&date_string_format=yyyy%2FMM%2Fdd&sync.node=n", info);
+        Properties s = u.sqliteSettings();
+        assertEquals("TEXT", s.getProperty("date_class"));
+        assertEquals("yyyy/MM/dd", s.getProperty("date_string_format"));
+        assertEquals("100", s.getProperty("busy_timeout"));
+        assertEquals(null, s.getProperty("sync.node"));
+    }
 }
