@@ -855,9 +855,12 @@ final class LocalStore implements AutoCloseable {
     boolean createMissingTables(io.syncsqlite.protocol.Message.Schema schema) throws SQLException {
         Set<String> existing = new HashSet<>();
         try (Statement st = db.createStatement();
-             ResultSet rs = st.executeQuery("SELECT lower(name) FROM sqlite_schema WHERE type = 'table'")) {
+             ResultSet rs = st.executeQuery("SELECT name FROM sqlite_schema WHERE type = 'table'")) {
             while (rs.next()) {
-                existing.add(rs.getString(1));
+                // Also as PostgreSQL cuts a long name: the server's schema names the table so, and a table
+                // the application created under its full name is the same table, not one to create.
+                existing.add(rs.getString(1).toLowerCase(Locale.ROOT));
+                existing.add(Identifiers.clip(rs.getString(1)).toLowerCase(Locale.ROOT));
             }
         }
         List<String> ddl = new ArrayList<>();

@@ -200,7 +200,7 @@ public final class ChangeFeed implements AutoCloseable {
             return fromBuffer;
         }
         return inTransaction(c -> {
-            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, FeedReader.MAX_ROWS,
+            List<FeedCommit> commits = FeedReader.readAfter(c, cursor, maxCommits, FeedReader.MAX_ROWS, FeedReader.SESSION_BYTES,
                     catalog.names(), parseRows).commits();
             // Read after the commits: pruning removes the oldest first, so if the oldest kept commit is
             // still at or before cursor + 1 now, nothing this read needed was missing (see horizon()).
@@ -219,7 +219,7 @@ public final class ChangeFeed implements AutoCloseable {
      * retention pruned the commit since its first part was read.
      */
     public FeedCommit readRest(FeedCommit part) throws SQLException {
-        return inTransaction(c -> FeedReader.readRest(c, part.seq(), part.lastId(), FeedReader.MAX_ROWS,
+        return inTransaction(c -> FeedReader.readRest(c, part.seq(), part.lastId(), FeedReader.MAX_ROWS, FeedReader.SESSION_BYTES,
                 catalog.names(), parseRows));
     }
 
@@ -430,7 +430,7 @@ public final class ChangeFeed implements AutoCloseable {
 
     private void readNew(Connection c) throws SQLException {
         while (!closed) {
-            FeedReader.Page read = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, FeedReader.MAX_ROWS,
+            FeedReader.Page read = FeedReader.readAfter(c, buffer.head(), PAGE_COMMITS, FeedReader.MAX_ROWS, FeedReader.MAX_BYTES,
                     catalog.names(), parseRows);
             List<FeedCommit> page = read.commits();
             if (page.isEmpty()) {

@@ -28,13 +28,32 @@ final class FeedReader {
     static final int MAX_ROWS = 10_000;
 
     /**
-     * Characters of entries read at most per call (one row more may pass it): rows can be large, and 10,000
-     * rows of 50 KB (one psql statement filling a column of documents) exhausted a relay of 256 MB heap.
+     * Characters of entries the feed thread reads at most per call (one row more may pass it), into the tail
+     * all sessions share: rows can be large, and 10,000 rows of 50 KB (one psql statement filling a column of
+     * documents) exhausted a relay of 256 MB heap.
      */
     static final long MAX_BYTES = 16L << 20;
 
-    /** Rows pgjdbc fetches per round trip; without a fetch size it holds the whole result before the first. */
-    private static final int FETCH_ROWS = 256;
+    /**
+     * The same bound for what one session reads for itself (a page behind the tail, a part of a commit too
+     * big for it): every session holds its own, so eight devices receiving one big commit held eight pages.
+     * A part is sent as one message of at most this much anyway (ClientSession).
+     */
+    static final long SESSION_BYTES = 4L << 20;
+
+    /**
+     * Rows pgjdbc fetches in the first round trip: without a fetch size it holds the whole result before
+     * handing over its first row. Later round trips fetch about {@link #FETCH_CHARS} by the widest row seen
+     * (256 rows of 2 MB in one fetch exhausted a relay of 256 MB heap), up to {@link #MAX_FETCH_ROWS}.
+     */
+    private static final int FIRST_FETCH_ROWS = 16;
+    /**
+     * The first fetch of the rest of a commit known to be big: its rows may be megabytes each, and 16 of them
+     * fetched to use two (a part's worth) made reading 130 rows of 2 MB eight times the work.
+     */
+    private static final int FIRST_REST_ROWS = 1;
+    private static final long FETCH_CHARS = 4L << 20;
+    private static final int MAX_FETCH_ROWS = 1000;
 
     // LEFT JOIN: a commit without change rows still moves the cursor. The lateral subquery (OFFSET 0 keeps
     // it from being flattened) reads each commit's rows through the xid index; a plain join was planned as
@@ -72,28 +91,31 @@ final class FeedReader {
      *
      * @param parse also parse each entry into a {@link FeedRow} (for per-user scopes)
      */
-    static Page readAfter(Connection c, long cursor, int maxCommits, int maxRows, Set<String> tables,
+    static Page readAfter(Connection c, long cursor, int maxCommits, int maxRows, long maxChars, Set<String> tables,
                           boolean parse) throws SQLException {
         return streaming(c, () -> {
             try (PreparedStatement ps = c.prepareStatement(READ)) {
                 ps.setLong(1, cursor);
                 ps.setInt(2, maxCommits);
                 ps.setInt(3, maxRows + 1);
-                Page page = read(ps, maxRows, tables, parse, false);
+                ps.setFetchSize(FIRST_FETCH_ROWS);
+                Page page = read(ps, maxRows, maxChars, tables, parse, false);
                 return new Page(page.commits(), page.whole() && page.commits().size() < maxCommits);
             }
         });
     }
 
     /** The next part of commit {@code seq} after change row {@code afterId}: at most {@code maxRows} rows. */
-    static FeedCommit readRest(Connection c, long seq, long afterId, int maxRows, Set<String> tables, boolean parse)
+    static FeedCommit readRest(Connection c, long seq, long afterId, int maxRows, long maxChars, Set<String> tables,
+                               boolean parse)
             throws SQLException {
         List<FeedCommit> parts = streaming(c, () -> {
             try (PreparedStatement ps = c.prepareStatement(READ_REST)) {
                 ps.setLong(1, seq);
                 ps.setLong(2, afterId);
                 ps.setInt(3, maxRows + 1);
-                return read(ps, maxRows, tables, parse, true).commits();
+                ps.setFetchSize(FIRST_REST_ROWS);
+                return read(ps, maxRows, maxChars, tables, parse, true).commits();
             }
         });
         if (!parts.isEmpty()) {
@@ -116,7 +138,7 @@ final class FeedReader {
     }
 
     /**
-     * Runs {@code read} so that its rows arrive {@link #FETCH_ROWS} at a time (pgjdbc streams only inside a
+     * Runs {@code read} so that its rows arrive a fetch at a time (pgjdbc streams only inside a
      * transaction), opening one on a connection in auto-commit (the feed thread's) and ending it after.
      */
     private static <T> T streaming(Connection c, Read<T> read) throws SQLException {
@@ -146,14 +168,13 @@ final class FeedReader {
 
     /**
      * Groups the rows by commit. With more than {@code maxRows} rows (the query asks for one extra), or once
-     * the entries read reach {@link #MAX_BYTES}, the last commit may be cut: it is dropped if whole commits
+     * the entries read reach {@code maxChars}, the last commit may be cut: it is dropped if whole commits
      * precede it (they are read again next time), else returned as a part, marked {@code more} when the next
      * row is still its own. The page is whole when no limit was reached.
      */
-    private static Page read(PreparedStatement ps, int maxRows, Set<String> tables, boolean parse,
+    private static Page read(PreparedStatement ps, int maxRows, long maxChars, Set<String> tables, boolean parse,
                                          boolean rest) throws SQLException {
         List<FeedCommit> commits = new ArrayList<>();
-        ps.setFetchSize(FETCH_ROWS);
         try (ResultSet rs = ps.executeQuery()) {
             long seq = -1;
             List<String> entries = new ArrayList<>();
@@ -163,11 +184,12 @@ final class FeedReader {
             long lastId = 0;
             int read = 0;
             long pageBytes = 0;
+            long widest = 0;
             boolean cut = false;
             boolean limited = false;
             while (rs.next()) {
                 long s = rs.getLong(1);
-                if (++read > maxRows || pageBytes >= MAX_BYTES) {
+                if (++read > maxRows || pageBytes >= maxChars) {
                     // The row past a limit: the commit being built is cut only if this row is still its own.
                     cut = s == seq;
                     limited = true;
@@ -203,6 +225,10 @@ final class FeedReader {
                 }
                 bytes += entry.length();
                 pageBytes += entry.length();
+                if (rowJson != null && rowJson.length() > widest) {
+                    widest = rowJson.length();
+                    rs.setFetchSize((int) Math.max(1, Math.min(MAX_FETCH_ROWS, FETCH_CHARS / widest)));
+                }
             }
             if (seq >= 0 && !(cut && !commits.isEmpty() && !rest)) {
                 commits.add(new FeedCommit(seq, entries, keys, bytes, rows, cut, lastId));
