@@ -410,15 +410,12 @@ public final class ClientSession implements ChangeFeed.Listener {
     private boolean typesSentFor(ClientTx tx) {
         changes:
         for (io.syncsqlite.protocol.RowChange change : tx.changes()) {
-            if (scope != null && !scope.visible(change.table())) {
-                continue; // never described to this user: the apply refuses the write
-            }
             TableInfo table = feed.catalog().table(change.table());
             if (table == null && applier.refreshCatalog()) {
                 table = feed.catalog().table(change.table());
             }
-            if (table == null) {
-                continue;
+            if (table == null || scope != null && !scope.visible(table.name())) {
+                continue; // unknown, or never described to this user: the apply refuses the write
             }
             for (ObjectNode values : new ObjectNode[] {change.pk(), change.values()}) {
                 if (values == null) {
