@@ -470,13 +470,18 @@ final class SyncClient implements Runnable {
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new IOException("relay sent no schema within 10 s");
+                throw new IOException("relay sent nothing for 10 s while this client waited for its schema");
             }
             Event e = events.poll(left, TimeUnit.NANOSECONDS);
             if (e instanceof Closed c && c.from() == t) {
                 throw new IOException(c.cause());
             }
             if (e instanceof Incoming in && in.from() == t) {
+                // 10 s of silence, not 10 s in all: relays send the schema behind up to four feed messages
+                // of 4 MiB (a first snapshot), which a slow link takes longer than that to bring; giving up
+                // made such a client start its snapshot again on every connection, for ever. What is held
+                // here is bounded by the relay's window of four unconfirmed messages.
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 if (in.message() instanceof Message.ColumnTypes types) {
                     store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
                 } else {
