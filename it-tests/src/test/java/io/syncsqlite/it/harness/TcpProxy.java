@@ -27,6 +27,7 @@ public final class TcpProxy implements AutoCloseable {
     private volatile boolean online = true;
     private volatile long latencyMillis;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
 
     public TcpProxy(int targetPort) throws IOException {
         this.targetPort = targetPort;
@@ -49,6 +50,12 @@ public final class TcpProxy implements AutoCloseable {
         this.targetPort = port;
     }
 
+    /** Connections accepted and passed on so far (a client's reconnects show here). */
+    public int connections() {
+        return connections.get();
+    }
+
+    /** Holds each chunk of up to 64 KiB this long before passing it on (a slow link). */
     public void latency(long millis) {
         this.latencyMillis = millis;
     }
@@ -88,6 +95,7 @@ public final class TcpProxy implements AutoCloseable {
                 closeQuietly(client);
                 continue;
             }
+            connections.incrementAndGet();
             try {
                 Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
                 client.setTcpNoDelay(true);

@@ -16,9 +16,9 @@ import jakarta.persistence.JoinColumn;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.Table;
 import jakarta.persistence.Version;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import io.syncsqlite.it.support.ZoneRestore;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
@@ -38,7 +38,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TimeZone;
 import java.util.UUID;
 
 import static io.syncsqlite.it.sync.JpaReviewTest.emf;
@@ -61,20 +60,11 @@ class DatesReviewTest {
     @TempDir
     Path dir;
 
-    private TimeZone saved;
+    @RegisterExtension
+    final ZoneRestore zones = new ZoneRestore();
 
-    @BeforeEach
-    void saveZone() {
-        saved = TimeZone.getDefault();
-    }
-
-    @AfterEach
-    void restoreZone() {
-        TimeZone.setDefault(saved);
-    }
-
-    private static void zone(String id) {
-        TimeZone.setDefault(TimeZone.getTimeZone(id));
+    private void zone(String id) {
+        zones.set(id);
     }
 
     static byte[] bytes(UUID u) {

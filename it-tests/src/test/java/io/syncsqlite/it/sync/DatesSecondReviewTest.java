@@ -7,10 +7,10 @@ import jakarta.persistence.Entity;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Id;
 import jakarta.persistence.Table;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import io.syncsqlite.it.support.ZoneRestore;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -24,7 +24,6 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
-import java.util.TimeZone;
 import java.util.UUID;
 
 import static io.syncsqlite.it.sync.DatesReviewTest.bytes;
@@ -47,20 +46,11 @@ class DatesSecondReviewTest {
     @TempDir
     Path dir;
 
-    private TimeZone saved;
+    @RegisterExtension
+    final ZoneRestore zones = new ZoneRestore();
 
-    @BeforeEach
-    void saveZone() {
-        saved = TimeZone.getDefault();
-    }
-
-    @AfterEach
-    void restoreZone() {
-        TimeZone.setDefault(saved);
-    }
-
-    private static void zone(String id) {
-        TimeZone.setDefault(TimeZone.getTimeZone(id));
+    private void zone(String id) {
+        zones.set(id);
     }
 
     private static List<Map<String, Object>> noNulls(List<Map<String, Object>> rows) {

@@ -5,6 +5,7 @@ import io.syncsqlite.it.support.PostgresFixture;
 import io.syncsqlite.it.support.RelayFixture;
 import io.syncsqlite.relay.Relay;
 import org.junit.jupiter.api.AfterAll;
+import io.syncsqlite.it.harness.TcpProxy;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,13 +96,15 @@ class MixedVersionsReviewTest {
     void newClientOnOldRelaySyncsBothWaysThroughKeysReconnectsSnapshotAndRelayRestart() throws Exception {
         assumeOldRelay();
         try (Db db = Db.create("mixed_a_basic", PG_ITEM); OldRelay relay = OldRelay.start(db, dir.resolve("relay.log"));
-             Proxy pa = new Proxy(relay.port()); Proxy pb = new Proxy(relay.port())) {
+             TcpProxy pa = new TcpProxy(relay.port()); TcpProxy pb = new TcpProxy(relay.port())) {
             Dev a = Dev.newDriver("a", file("a", LOCAL_ITEM), pa);
             try (a) {
                 exerciseBothWays(db, a, pa, () -> Dev.newDriver("b", file("b", LOCAL_ITEM), pb), () -> {
                     int port = relay.restart();
                     pa.target(port);
+                    pa.cutAll();
                     pb.target(port);
+                    pb.cutAll();
                 });
             }
         }
@@ -118,7 +121,7 @@ class MixedVersionsReviewTest {
     void newClientOnOldRelayPassesDatesAndUuidsUnconvertedWithoutLoopingOrLosingText() throws Exception {
         assumeOldRelay();
         try (Db db = Db.create("mixed_a_dates", PG_EV); OldRelay relay = OldRelay.start(db, dir.resolve("relay.log"));
-             Proxy pa = new Proxy(relay.port())) {
+             TcpProxy pa = new TcpProxy(relay.port())) {
             db.exec("INSERT INTO ev VALUES (1, '2026-03-04', '2026-03-04 05:06:07+00', '" + UUID1 + "', 'psql')");
             try (Dev a = Dev.newDriver("a", file("a", LOCAL_EV), pa)) {
                 a.awaitSynced();
@@ -171,7 +174,7 @@ class MixedVersionsReviewTest {
     void newClientSurvivesItsRelayBeingUpgradedUnderIt() throws Exception {
         assumeOldRelay();
         try (Db db = Db.create("mixed_a_upgrade", PG_EV, PG_ITEM); OldRelay relay = OldRelay.start(db, dir.resolve("relay.log"));
-             Proxy pa = new Proxy(relay.port())) {
+             TcpProxy pa = new TcpProxy(relay.port())) {
             db.exec("INSERT INTO ev VALUES (1, '2026-03-04', '2026-03-04 05:06:07+00', '" + UUID1 + "', 'psql')");
             try (Dev a = Dev.newDriver("a", file("a", LOCAL_EV, LOCAL_ITEM), pa)) {
                 a.exec("INSERT INTO ev VALUES (2, '2026-05-06', '2026-05-06T07:08:09Z', ?, 'text')", UUID2);
@@ -183,6 +186,7 @@ class MixedVersionsReviewTest {
                 RelayFixture on = RelayFixture.on(db.url, List.of());
                 try (Relay upgraded = on.startRelay()) {
                     pa.target(upgraded.port());
+                    pa.cutAll();
                     try (PreparedStatement ps = a.connection().prepareStatement("INSERT INTO ev (id, d, note) VALUES (3, ?, 'millis')")) {
                         ps.setDate(1, java.sql.Date.valueOf(LocalDate.of(2026, 7, 8)));
                         ps.executeUpdate();
@@ -214,9 +218,9 @@ class MixedVersionsReviewTest {
     void newClientsFirstSnapshotOverASlowLinkFromAnOldRelayCompletes() throws Exception {
         assumeOldRelay();
         try (Db db = Db.create("mixed_a_slow", "CREATE TABLE page (id bigint PRIMARY KEY, body text)");
-             OldRelay relay = OldRelay.start(db, dir.resolve("relay.log")); Proxy pa = new Proxy(relay.port())) {
+             OldRelay relay = OldRelay.start(db, dir.resolve("relay.log")); TcpProxy pa = new TcpProxy(relay.port())) {
             db.exec("INSERT INTO page SELECT g, repeat(md5(g::text), 125) FROM generate_series(1, 5000) AS g");
-            pa.delayPerChunk(60);
+            pa.latency(60);
             try (Dev a = Dev.newDriver("a", file("a", "CREATE TABLE page (id INTEGER PRIMARY KEY, body TEXT)"), pa)) {
                 awaitRowsCollectingErrors(a, "SELECT count(*) AS n FROM page", 5000, 90, pa);
             }
@@ -233,7 +237,7 @@ class MixedVersionsReviewTest {
     void newClientCatchingUpManyCommitsOnAnOldRelayLosesNothingHeldBeforeTheSchema() throws Exception {
         assumeOldRelay();
         try (Db db = Db.create("mixed_a_catchup", PG_ITEM); OldRelay relay = OldRelay.start(db, dir.resolve("relay.log"));
-             Proxy pa = new Proxy(relay.port())) {
+             TcpProxy pa = new TcpProxy(relay.port())) {
             try (Dev a = Dev.newDriver("a", file("a", LOCAL_ITEM), pa)) {
                 a.exec("INSERT INTO item (name, qty) VALUES ('seed', 0)");
                 a.awaitSynced();
@@ -263,14 +267,16 @@ class MixedVersionsReviewTest {
     @Test
     void oldClientOnNewRelaySyncsBothWaysThroughKeysReconnectsSnapshotAndRelayRestart() throws Exception {
         assumeOldDriver();
-        try (RelayFixture f = RelayFixture.start("mixed_b_basic", PG_ITEM); Proxy pa = new Proxy(f.relay().port());
-             Proxy pb = new Proxy(f.relay().port())) {
+        try (RelayFixture f = RelayFixture.start("mixed_b_basic", PG_ITEM); TcpProxy pa = new TcpProxy(f.relay().port());
+             TcpProxy pb = new TcpProxy(f.relay().port())) {
             Db db = Db.of(f.dbUrl());
             try (Dev a = Dev.oldDriver("a", file("a", LOCAL_ITEM), pa)) {
                 exerciseBothWays(db, a, pa, () -> Dev.oldDriver("b", file("b", LOCAL_ITEM), pb), () -> {
                     f.restart();
                     pa.target(f.relay().port());
+                    pa.cutAll();
                     pb.target(f.relay().port());
+                    pb.cutAll();
                 });
             }
         }
@@ -287,8 +293,8 @@ class MixedVersionsReviewTest {
     @Test
     void oldAndNewClientsShareDatesAndUuidsThroughNewRelay() throws Exception {
         assumeOldDriver();
-        try (RelayFixture f = RelayFixture.start("mixed_b_dates", PG_EV); Proxy po = new Proxy(f.relay().port());
-             Proxy pn = new Proxy(f.relay().port())) {
+        try (RelayFixture f = RelayFixture.start("mixed_b_dates", PG_EV); TcpProxy po = new TcpProxy(f.relay().port());
+             TcpProxy pn = new TcpProxy(f.relay().port())) {
             Db db = Db.of(f.dbUrl());
             db.exec("INSERT INTO ev VALUES (1, '2026-03-04', '2026-03-04 05:06:07+00', '" + UUID1 + "', 'psql')");
             try (Dev old = Dev.oldDriver("old", file("old", LOCAL_EV), po);
@@ -353,10 +359,10 @@ class MixedVersionsReviewTest {
     void oldClientsFirstSnapshotOverASlowLinkFromNewRelayCompletes() throws Exception {
         assumeOldDriver();
         try (RelayFixture f = RelayFixture.start("mixed_b_slow", "CREATE TABLE page (id bigint PRIMARY KEY, body text)");
-             Proxy pa = new Proxy(f.relay().port())) {
+             TcpProxy pa = new TcpProxy(f.relay().port())) {
             Db db = Db.of(f.dbUrl());
             db.exec("INSERT INTO page SELECT g, repeat(md5(g::text), 125) FROM generate_series(1, 5000) AS g");
-            pa.delayPerChunk(60);
+            pa.latency(60);
             try (Dev a = Dev.oldDriver("a", file("a", "CREATE TABLE page (id INTEGER PRIMARY KEY, body TEXT)"), pa)) {
                 awaitRowsCollectingErrors(a, "SELECT count(*) AS n FROM page", 5000, 90, pa);
             }
@@ -371,10 +377,10 @@ class MixedVersionsReviewTest {
     @Test
     void newClientsFirstSnapshotOverASlowLinkFromNewRelayCompletes() throws Exception {
         try (RelayFixture f = RelayFixture.start("mixed_n_slow", "CREATE TABLE page (id bigint PRIMARY KEY, body text)");
-             Proxy pa = new Proxy(f.relay().port())) {
+             TcpProxy pa = new TcpProxy(f.relay().port())) {
             Db db = Db.of(f.dbUrl());
             db.exec("INSERT INTO page SELECT g, repeat(md5(g::text), 125) FROM generate_series(1, 5000) AS g");
-            pa.delayPerChunk(60);
+            pa.latency(60);
             try (Dev a = Dev.newDriver("a", file("a", "CREATE TABLE page (id INTEGER PRIMARY KEY, body TEXT)"), pa)) {
                 awaitRowsCollectingErrors(a, "SELECT count(*) AS n FROM page", 5000, 90, pa);
             }
@@ -392,7 +398,7 @@ class MixedVersionsReviewTest {
         Dev open() throws Exception;
     }
 
-    private void exerciseBothWays(Db db, Dev a, Proxy pa, DevFactory second, Step restartRelay) throws Exception {
+    private void exerciseBothWays(Db db, Dev a, TcpProxy pa, DevFactory second, Step restartRelay) throws Exception {
         String all = "SELECT id, name, qty FROM item ORDER BY id";
         // Keyless inserts: keys come from ranges the relay grants.
         for (int i = 0; i < 5; i++) {
@@ -490,7 +496,7 @@ class MixedVersionsReviewTest {
     }
 
     /** Waits for the count, collecting the distinct errors the device's status shows meanwhile. */
-    private static void awaitRowsCollectingErrors(Dev d, String countSql, long n, int seconds, Proxy p) throws Exception {
+    private static void awaitRowsCollectingErrors(Dev d, String countSql, long n, int seconds, TcpProxy p) throws Exception {
         Set<String> errors = new java.util.LinkedHashSet<>();
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         long count = 0;
@@ -634,7 +640,7 @@ class MixedVersionsReviewTest {
         }
     }
 
-    /** One device: a file opened through either driver, reached through {@link Proxy}. */
+    /** One device: a file opened through either driver, reached through {@link TcpProxy}. */
     static final class Dev implements AutoCloseable {
         final String name;
         private final Connection conn;
@@ -649,17 +655,17 @@ class MixedVersionsReviewTest {
             node.getClass().getMethod("addRejectionListener", Consumer.class).invoke(node, listener);
         }
 
-        static String url(String name, Path file, Proxy p) {
+        static String url(String name, Path file, TcpProxy p) {
             return "jdbc:syncsqlite:" + file + "?sync.server=ws://127.0.0.1:" + p.port() + "/sync&sync.node=" + name
                     + "&sync.lingerMs=0&sync.reconnectMaxMs=300";
         }
 
-        static Dev newDriver(String name, Path file, Proxy p) throws Exception {
+        static Dev newDriver(String name, Path file, TcpProxy p) throws Exception {
             return new Dev(name, DriverManager.getConnection(url(name, file, p)),
                     io.syncsqlite.driver.jdbc.SyncConnection.class);
         }
 
-        static synchronized Dev oldDriver(String name, Path file, Proxy p) throws Exception {
+        static synchronized Dev oldDriver(String name, Path file, TcpProxy p) throws Exception {
             if (oldDriverLoader == null) {
                 oldDriverLoader = new URLClassLoader(new URL[]{OLD_DRIVER_JAR.toUri().toURL()},
                         ClassLoader.getPlatformClassLoader());
@@ -728,125 +734,4 @@ class MixedVersionsReviewTest {
         }
     }
 
-    /**
-     * A loopback TCP proxy that counts the connections it accepts, can go offline, follow a relay to another
-     * port, and hold each chunk it forwards for a while (a slow link: at most 64 KiB per delay).
-     */
-    static final class Proxy implements AutoCloseable {
-        private final ServerSocket server;
-        private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
-        private final AtomicInteger connections = new AtomicInteger();
-        private volatile int target;
-        private volatile boolean online = true;
-        private volatile long delayMillis;
-        private volatile boolean closed;
-
-        Proxy(int target) throws IOException {
-            this.target = target;
-            server = new ServerSocket();
-            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            Thread t = new Thread(this::accept, "mixed-proxy-" + server.getLocalPort());
-            t.setDaemon(true);
-            t.start();
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        int connections() {
-            return connections.get();
-        }
-
-        void target(int port) {
-            target = port;
-            cutAll();
-        }
-
-        void delayPerChunk(long millis) {
-            delayMillis = millis;
-        }
-
-        void online(boolean on) {
-            online = on;
-            if (!on) {
-                cutAll();
-            }
-        }
-
-        private void cutAll() {
-            for (Socket s : sockets) {
-                quietly(s);
-            }
-            sockets.clear();
-        }
-
-        private void accept() {
-            while (!closed) {
-                Socket c;
-                try {
-                    c = server.accept();
-                } catch (IOException e) {
-                    return;
-                }
-                if (!online) {
-                    quietly(c);
-                    continue;
-                }
-                connections.incrementAndGet();
-                try {
-                    Socket up = new Socket(InetAddress.getLoopbackAddress(), target);
-                    sockets.add(c);
-                    sockets.add(up);
-                    pump(c, up);
-                    pump(up, c);
-                } catch (IOException e) {
-                    quietly(c);
-                }
-            }
-        }
-
-        private void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[64 * 1024];
-                try {
-                    InputStream in = from.getInputStream();
-                    OutputStream out = to.getOutputStream();
-                    int n;
-                    while ((n = in.read(buf)) >= 0) {
-                        long d = delayMillis;
-                        if (d > 0) {
-                            Thread.sleep(d);
-                        }
-                        out.write(buf, 0, n);
-                        out.flush();
-                    }
-                } catch (IOException | InterruptedException e) {
-                    // cut
-                } finally {
-                    quietly(from);
-                    quietly(to);
-                    sockets.remove(from);
-                    sockets.remove(to);
-                }
-            }, "mixed-proxy-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        private static void quietly(Socket s) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closed already
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            closed = true;
-            server.close();
-            cutAll();
-        }
-    }
 }
