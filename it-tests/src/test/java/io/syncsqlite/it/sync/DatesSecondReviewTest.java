@@ -330,7 +330,6 @@ class DatesSecondReviewTest {
                 ps.executeUpdate();
             }
             a.awaitSynced();
-            Thread.sleep(300);
             List<Map<String, Object>> pg = cl.pgRows("SELECT note, tz = timestamptz '2026-03-04 05:06:07.123+00' AS ok FROM ev");
             List<Map<String, Object>> local = a.rows("SELECT note FROM ev");
             String status = a.node().status().toString();
@@ -446,7 +445,6 @@ class DatesSecondReviewTest {
             Thread.sleep(3000); // the relay's catalog watcher has seen the migration
             a.exec("INSERT INTO ev VALUES (2, 1772600768000)");
             a.awaitSynced();
-            Thread.sleep(300);
             List<Map<String, Object>> pg = cl.pgRows("SELECT id, created = timestamptz '2026-03-04 05:06:08+00' AS ok FROM ev ORDER BY id");
             List<Map<String, Object>> local = a.rows("SELECT id, created FROM ev ORDER BY id");
             assertAll(

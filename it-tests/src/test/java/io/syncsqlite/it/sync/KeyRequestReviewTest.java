@@ -337,7 +337,7 @@ class KeyRequestReviewTest {
                 result.add((System.nanoTime() - start) / 1_000_000);
             }, "waiter");
             w.start();
-            Thread.sleep(300);
+            awaitWaiting(w);
             a.proxy().cutAll();
             w.join(10_000);
             List<Object> r = new ArrayList<>(result);
@@ -372,7 +372,7 @@ class KeyRequestReviewTest {
                 result.add(Thread.currentThread().isInterrupted());
             }, "waiter");
             w.start();
-            Thread.sleep(500);
+            awaitWaiting(w);
             long start = System.nanoTime();
             w.interrupt();
             w.join(3000);
@@ -480,5 +480,10 @@ class KeyRequestReviewTest {
             s = next;
         }
         return s.getSQLState();
+    }
+
+    /** Until {@code t} waits (for keys, in KeyStock's timed wait), rather than a fixed pause. */
+    private static void awaitWaiting(Thread t) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> t.getState() == Thread.State.TIMED_WAITING);
     }
 }
