@@ -14,6 +14,7 @@ import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.Identifiers;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.protocol.RowChange;
 
@@ -656,7 +657,9 @@ final class LocalStore implements AutoCloseable {
                 ps.setString(index, s);
             }
         } else {
-            ps.setString(index, v.toString());
+            // A document from PostgreSQL may be nested thousands of levels deep: toString() would stop at
+            // 1,000 (Jackson's write limit) or overflow the stack.
+            ps.setString(index, JsonTrees.text(v));
         }
     }
 

@@ -126,7 +126,7 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
             String text = partial.toString();
             partial.setLength(0);
             try {
-                listener.onMessage(MessageCodec.decode(text));
+                listener.onMessage(MessageCodec.decodeFromRelay(text));
             } catch (ProtocolException e) {
                 fail("relay sent an invalid message: " + e.getMessage());
                 return null;

@@ -335,6 +335,51 @@ class LimitsReviewTest {
     }
 
     /**
+     * PostgreSQL accepts JSON nested thousands of levels deep (10,000 here; it stops at its stack depth), so
+     * a psql user can write one. The user expects it to reach the devices like any document, and the rows
+     * after it too: one document must neither stop the relay's feed nor leave a device reconnecting to read
+     * the same page forever.
+     */
+    @Test
+    void jsonNestedThousandsOfLevelsFromPsqlReachesDevicesAndDoesNotStallTheFeed() throws Exception {
+        String pgDdl = "CREATE TABLE settings (id BIGINT PRIMARY KEY, doc JSONB)";
+        String localDdl = "CREATE TABLE settings (id INTEGER PRIMARY KEY, doc TEXT)";
+        String doc = nested(5_000);
+        try (Cluster c = Cluster.start("limits_deeper_json_down", dir, pgDdl)) {
+            Client a = c.client("a", localDdl);
+            a.awaitSynced();
+            c.pg("INSERT INTO settings (id, doc) VALUES (3, '" + doc + "')",
+                    "INSERT INTO settings (id, doc) VALUES (4, '{\"after\": true}')");
+            awaitRows(a, "SELECT id FROM settings ORDER BY id", 2, 30);
+            assertEquals(doc, a.rows("SELECT doc FROM settings WHERE id = 3").get(0).get("doc").toString().replace(" ", ""));
+            Client b = c.client("b", localDdl);
+            awaitRows(b, "SELECT id FROM settings ORDER BY id", 2, 30);
+            assertEquals(doc, b.rows("SELECT doc FROM settings WHERE id = 3").get(0).get("doc").toString().replace(" ", ""));
+        }
+    }
+
+    /**
+     * The same depth written on a device: PostgreSQL takes it, so the user expects it in PostgreSQL as a
+     * document, and the device's later writes to sync behind it (not the connection closed and the
+     * transaction resent forever).
+     */
+    @Test
+    void jsonNestedThousandsOfLevelsFromADeviceArrivesAsADocument() throws Exception {
+        String pgDdl = "CREATE TABLE settings (id BIGINT PRIMARY KEY, doc JSONB)";
+        String localDdl = "CREATE TABLE settings (id INTEGER PRIMARY KEY, doc TEXT)";
+        try (Cluster c = Cluster.start("limits_deeper_json_up", dir, pgDdl)) {
+            Client a = c.client("a", localDdl);
+            List<Rejection> rejected = rejections(a);
+            a.exec("INSERT INTO settings (id, doc) VALUES (1, ?)", nested(5_000));
+            a.exec("INSERT INTO settings (id, doc) VALUES (2, ?)", nested(3));
+            a.awaitSynced();
+            assertEquals(List.of(), rejected.stream().map(Rejection::reason).toList());
+            assertEquals(List.of(row("id", 1, "t", "object"), row("id", 2, "t", "object")),
+                    c.pgRows("SELECT id, jsonb_typeof(doc) AS t FROM settings ORDER BY id"));
+        }
+    }
+
+    /**
      * A device writes a 3,000-character title into a table whose PostgreSQL side has an ordinary index on
      * title (SQLite has no such limit; PostgreSQL refuses index entries over 2,704 bytes with 54000). The
      * user expects the write to be refused and the application told (a rejection, the row reverted), and

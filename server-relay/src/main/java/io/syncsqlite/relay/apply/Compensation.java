@@ -1,6 +1,7 @@
 package io.syncsqlite.relay.apply;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.schema.Catalog;
 import io.syncsqlite.relay.schema.ColumnInfo;
@@ -183,7 +184,7 @@ final class Compensation {
                 ps.setString(1, "[" + String.join(",", keys) + "]");
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        parents.add(new Row(parent.name(), (ObjectNode) MessageCodec.JSON.readTree(rs.getString(1))));
+                        parents.add(new Row(parent.name(), JsonTrees.row(rs.getString(1))));
                     }
                 }
             } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {

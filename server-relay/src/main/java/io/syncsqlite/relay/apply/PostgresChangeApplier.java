@@ -1,10 +1,12 @@
 package io.syncsqlite.relay.apply;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.db.ConnectionPool;
 import io.syncsqlite.relay.db.PgErrors;
@@ -422,7 +424,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new Message.Reject(rs.getLong(1), rs.getString(2), rs.getString(3),
-                            MessageCodec.JSON.readValue(rs.getString(4), FEED_ENTRIES)));
+                            entries(rs.getString(4))));
                 }
             }
             c.commit();
@@ -442,6 +444,17 @@ public final class PostgresChangeApplier implements ChangeApplier {
 
     private static final com.fasterxml.jackson.core.type.TypeReference<List<FeedEntry>> FEED_ENTRIES =
             new com.fasterxml.jackson.core.type.TypeReference<>() { };
+
+    /** A rejection's recorded rows, whose documents may be deeper than a tree is written (see JsonTrees). */
+    private static List<FeedEntry> entries(String json) throws com.fasterxml.jackson.core.JsonProcessingException {
+        JsonNode tree = JsonTrees.deep(json);
+        for (JsonNode entry : tree) {
+            if (entry.get("row") instanceof ObjectNode row) {
+                JsonTrees.bound(row);
+            }
+        }
+        return MessageCodec.JSON.treeToValue(tree, MessageCodec.JSON.getTypeFactory().constructType(FEED_ENTRIES));
+    }
 
     /**
      * For a transaction refused before PostgreSQL (its names or values do not validate): the current images
@@ -559,7 +572,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
 
     private static ObjectNode object(String json) throws SQLException {
         try {
-            return (ObjectNode) MessageCodec.JSON.readTree(json);
+            return JsonTrees.row(json);
         } catch (IOException | ClassCastException e) {
             throw new SQLException("unexpected JSON from PostgreSQL", "XX000", e);
         }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.schema.ColumnInfo;
@@ -618,8 +619,8 @@ final class TxRun {
 
         void readDeadOld(String json) throws SQLException {
             try {
-                deadOld = json == null ? null : MessageCodec.JSON.readTree(json);
-            } catch (JsonProcessingException e) {
+                deadOld = json == null ? null : JsonTrees.row(json);
+            } catch (JsonProcessingException | ClassCastException e) {
                 throw new SQLException("malformed dead_old in syncsqlite.row_clock for " + key, "XX000", e);
             }
         }

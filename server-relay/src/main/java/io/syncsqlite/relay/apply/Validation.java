@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.syncsqlite.protocol.ChangeKind;
 import io.syncsqlite.protocol.ClientTx;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 import io.syncsqlite.protocol.RowChange;
 import io.syncsqlite.relay.schema.Catalog;
@@ -133,12 +134,17 @@ final class Validation {
      * document stored in a TEXT column becomes that document in a json/jsonb column (not a JSON string
      * holding it). Text that is not valid JSON stays a string, which PostgreSQL then stores as such. A REAL
      * infinity becomes PostgreSQL's, and the JSON text of an array (as arrays reach clients) an array.
-     * JSON beyond the mapper's read limits ({@link MessageCodec}) is refused (54000), not stored as a
-     * string: it is JSON, only larger than the relay reads.
+     * A document nested deeper than {@link JsonTrees#TREE_DEPTH} is carried as its text once read in full
+     * (PostgreSQL takes thousands of levels; writing such a tree would overflow the apply thread's stack).
+     * JSON beyond the read limits ({@link MessageCodec}: a number's digits) is refused (54000), not stored as
+     * a string: it is JSON, only larger than the relay reads.
      */
     private static JsonNode convert(ColumnInfo col, JsonNode value) throws InvalidChange {
         if (value == null) {
             return MessageCodec.JSON.nullNode();
+        }
+        if (value.isContainerNode()) {
+            return JsonTrees.bounded(value);
         }
         if (col.isBoolean() && value.isIntegralNumber() && (value.asLong() == 0 || value.asLong() == 1)) {
             return BooleanNode.valueOf(value.asLong() == 1);
@@ -154,8 +160,8 @@ final class Validation {
             // An array column (pg_type names array types _elem): PostgreSQL's arrays reach clients as JSON
             // text, which comes back as such; jsonb_populate_record takes the JSON array, not its text.
             try {
-                JsonNode parsed = MessageCodec.JSON.readTree(value.asText());
-                if (parsed.isArray()) {
+                JsonNode parsed = JsonTrees.value(value.asText());
+                if (parsed.isArray() || JsonTrees.isRaw(parsed)) {
                     return parsed;
                 }
             } catch (StreamConstraintsException e) {
@@ -166,7 +172,7 @@ final class Validation {
         }
         if (value.isTextual() && (col.baseType().equals("json") || col.baseType().equals("jsonb"))) {
             try {
-                return MessageCodec.JSON.readTree(value.asText());
+                return JsonTrees.value(value.asText());
             } catch (StreamConstraintsException e) {
                 throw beyondLimits(col, e);
             } catch (com.fasterxml.jackson.core.JsonProcessingException notJson) {

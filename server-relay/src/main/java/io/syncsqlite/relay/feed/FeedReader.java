@@ -2,6 +2,7 @@ package io.syncsqlite.relay.feed;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 
 import java.sql.Connection;
@@ -250,8 +251,8 @@ final class FeedReader {
             return null;
         }
         try {
-            return MessageCodec.JSON.readTree(json);
-        } catch (JsonProcessingException e) {
+            return JsonTrees.row(json);
+        } catch (JsonProcessingException | ClassCastException e) {
             throw new SQLException("unexpected JSON from PostgreSQL", "XX000", e);
         }
     }
