@@ -145,9 +145,12 @@ class TimeoutReviewTest {
             long commits = f.queryLong("SELECT count(*) FROM syncsqlite.commit_log");
             try (Relay relay = Relay.start(f.config().withRetention(Duration.ofHours(1))
                     .withLockTimeout(Duration.ofMillis(20)).withStatementTimeout(Duration.ofMillis(Math.max(50, allMs / 3))))) {
+                // One run does it; a second is allowed for a statement that failed for another reason under
+                // load (a lock wait beyond 20 ms), which the next run finishes: the first may have taken the
+                // commits out of the log already, so what is counted is the history left, not a run's count.
                 for (int run = 1; run <= 2; run++) {
                     try {
-                        assertEquals(commits - 1, relay.pruneHistory(), "everything but the head, in one run");
+                        relay.pruneHistory();
                         break;
                     } catch (SQLException e) {
                         if (run == 2) {
@@ -159,7 +162,10 @@ class TimeoutReviewTest {
                         }
                     }
                 }
-                assertEquals(List.of(List.of("1")), f.query("SELECT count(*) FROM syncsqlite.commit_log"));
+                assertEquals(List.of(List.of("1")), f.query("SELECT count(*) FROM syncsqlite.commit_log"),
+                        "everything but the head of " + commits + " commits");
+                assertEquals(List.of(List.of("10000")), f.query("SELECT count(*) FROM syncsqlite.change"),
+                        "the change rows of every pruned commit deleted, the head's kept");
             }
         }
     }
