@@ -38,6 +38,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.SchemaRequest.class, name = "schemaRequest"),
         @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
         @JsonSubTypes.Type(value = Message.ColumnTypes.class, name = "columnTypes"),
+        @JsonSubTypes.Type(value = Message.Features.class, name = "features"),
         @JsonSubTypes.Type(value = Message.Resync.class, name = "resync"),
 })
 public sealed interface Message {
@@ -50,6 +51,16 @@ public sealed interface Message {
      * ask with version 1 and never see a message type they cannot read.
      */
     int COLUMN_TYPES_VERSION = 2;
+
+    /**
+     * The {@link SchemaRequest#version()} from which a relay also sends {@link Features} (first). A client
+     * sends what a feature adds (such as {@link ClientTx#seen()}) only to a relay that named the feature:
+     * relays decode strictly and close on a field they do not know.
+     */
+    int FEATURES_VERSION = 3;
+
+    /** The feature of a relay that reads {@link ClientTx#seen()}. */
+    String FEATURE_SEEN = "seen";
 
     /** The largest {@link IdRequest#count()} a relay grants at once. */
     int MAX_ID_REQUEST = 1_000_000;
@@ -173,6 +184,16 @@ public sealed interface Message {
      * {@link #COLUMN_TYPES_VERSION}, then {@link Schema}).
      */
     record SchemaRequest(int version) implements Message {
+    }
+
+    /**
+     * What this relay understands beyond {@link #PROTOCOL_VERSION}: sent first to a {@link SchemaRequest}
+     * of {@link #FEATURES_VERSION} or later (so clients before it never see it), for this connection.
+     */
+    record Features(List<String> names) implements Message {
+        public Features {
+            names = List.copyOf(Objects.requireNonNull(names, "names"));
+        }
     }
 
     /** The synced tables as SQLite should declare them (see {@code sync.schema=server}). */

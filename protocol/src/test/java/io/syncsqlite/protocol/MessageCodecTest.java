@@ -26,6 +26,9 @@ class MessageCodecTest {
                 new Message.Push(List.of(new ClientTx(3, Hlc.ofMillis(1000) + 2,
                         List.of(new RowChange("item", ChangeKind.INSERT, pk, vals),
                                 new RowChange("item", ChangeKind.DELETE, pk, obj("{}")))))),
+                new Message.Push(List.of(new ClientTx(5, Hlc.ofMillis(1000) + 3,
+                        List.of(new RowChange("item", ChangeKind.DELETE, pk, obj("{}"))), 42L))),
+                new Message.Features(List.of(Message.FEATURE_SEEN)),
                 new Message.Ack(3, 100),
                 new Message.Reject(4, "23505", "duplicate key", List.of(
                         new FeedEntry(0, "item", FeedKind.DELETE, pk, null, 0))),
@@ -43,6 +46,18 @@ class MessageCodecTest {
             String text = MessageCodec.encode(m);
             assertEquals(m, MessageCodec.decode(text), text);
         }
+    }
+
+    /** Clients before {@link ClientTx#seen} never send it: their transactions read as before, seen unknown. */
+    @Test
+    void aTransactionWithoutSeenIsReadAsUnknown() throws Exception {
+        Message.Push p = (Message.Push) MessageCodec.decode(
+                "{\"type\":\"push\",\"txs\":[{\"id\":7,\"hlc\":65536,\"changes\":[]},"
+                        + "{\"id\":8,\"hlc\":65537,\"changes\":[],\"seen\":null},{\"id\":9,\"hlc\":65538,\"changes\":[],\"seen\":12}]}");
+        assertEquals(List.of(new ClientTx(7, 65536, List.of()), new ClientTx(8, 65537, List.of()),
+                new ClientTx(9, 65538, List.of(), 12L)), p.txs());
+        assertEquals(false, MessageCodec.encode(new Message.Push(List.of(p.txs().get(0))))
+                .contains("seen"), "unknown is left out, for relays before it");
     }
 
     @Test
@@ -74,6 +89,14 @@ class MessageCodecTest {
         "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[{\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"values\":{}}]}]}",
         "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[{\"table\":null,\"kind\":\"INSERT\",\"pk\":{},\"values\":{}}]}]}",
         "{\"type\":\"push\",\"txs\":null}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[],\"extra\":1}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":\"1\",\"hlc\":1,\"changes\":[]}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1.5,\"hlc\":1,\"changes\":[]}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"changes\":[]}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[],\"seen\":-1}]}",
+        "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[],\"seen\":\"x\"}]}",
+        "{\"type\":\"push\",\"txs\":[[1,1,[]]]}",
         "{\"type\":\"progress\"}",
     })
     void malformedInputIsRejected(String text) {

@@ -100,6 +100,10 @@ public final class Outbox {
         // Integer key ranges the relay reserved for this node, per table (lower-case name).
         "CREATE TABLE IF NOT EXISTS _sync_idblock (tbl TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
                 + " PRIMARY KEY (tbl, lo)) WITHOUT ROWID",
+        // What each local transaction had seen of the feed: an outbox row after seq was written once the file
+        // held the feed up to cursor (the sync client records a pair each time it applies the feed). Written by
+        // the sync client only, so capture pays nothing for it; pairs no unsettled transaction needs are pruned.
+        "CREATE TABLE IF NOT EXISTS _sync_seen (seq INTEGER PRIMARY KEY, cursor INTEGER NOT NULL)",
     };
 
     private Outbox() {

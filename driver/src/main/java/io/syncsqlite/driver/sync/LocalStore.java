@@ -195,8 +195,11 @@ final class LocalStore implements AutoCloseable {
     /**
      * Unacknowledged transactions after {@code afterTx}, up to about {@code maxRows} row changes. A single
      * transaction larger than that is returned whole, alone: a transaction is never split.
+     *
+     * @param withSeen give each transaction the feed position its writer had seen ({@link ClientTx#seen}),
+     *                 where the file recorded it; only for a relay that reads it
      */
-    List<ClientTx> pendingAfter(long afterTx, int maxRows) throws SQLException {
+    List<ClientTx> pendingAfter(long afterTx, int maxRows, boolean withSeen) throws SQLException {
         List<ClientTx> out = new ArrayList<>();
         List<RowChange> changes = new ArrayList<>();
         int rows = 0;
@@ -221,7 +224,7 @@ final class LocalStore implements AutoCloseable {
                         break;
                     }
                     rows += changes.size();
-                    out.add(new ClientTx(rs.getLong(1), rs.getLong(2), changes));
+                    out.add(new ClientTx(rs.getLong(1), rs.getLong(2), changes, withSeen ? seen(rs.getLong(1)) : null));
                 }
                 changes = new ArrayList<>();
                 if (rows >= maxRows) {
@@ -230,6 +233,19 @@ final class LocalStore implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * The feed position transaction {@code tx} was written with: the cursor of the last apply before its
+     * rows (all of a transaction's rows lie on one side of an apply, which holds the write lock). Null when
+     * the file has no record from before it (a transaction made before this driver recorded positions).
+     */
+    private Long seen(long tx) throws SQLException {
+        PreparedStatement ps = prepared("SELECT cursor FROM _sync_seen WHERE seq < ? ORDER BY seq DESC LIMIT 1");
+        ps.setLong(1, tx);
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : null;
+        }
     }
 
     private void toServer(String table, ObjectNode values) {
@@ -341,6 +357,15 @@ final class LocalStore implements AutoCloseable {
             }
             if (through > cursor) {
                 setState("cursor", through);
+            }
+            if (through > 0) {
+                // Every local transaction from here on is written with the feed applied up to the cursor:
+                // the outbox rows above echoFrom are this apply's own and were just removed.
+                PreparedStatement seen = prepared("INSERT INTO _sync_seen (seq, cursor) VALUES (?, ?)"
+                        + " ON CONFLICT (seq) DO UPDATE SET cursor = max(cursor, excluded.cursor)");
+                seen.setLong(1, echoFrom);
+                seen.setLong(2, Math.max(cursor, through));
+                seen.executeUpdate();
             }
             // What this node has seen must survive a restart, or a later write could be stamped earlier.
             setState("hlc", clock.last());
@@ -747,6 +772,11 @@ final class LocalStore implements AutoCloseable {
         PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq < ?");
         del.setLong(1, anchor);
         del.executeUpdate();
+        // The pairs below the one the oldest transaction after the anchor needs.
+        PreparedStatement seen = prepared("DELETE FROM _sync_seen WHERE seq <"
+                + " (SELECT max(seq) FROM _sync_seen WHERE seq < ? + 1)");
+        seen.setLong(1, anchor);
+        seen.executeUpdate();
         PreparedStatement empty = prepared("UPDATE _sync_outbox SET " + Outbox.EMPTY_ANCHOR + " WHERE seq = ? AND op <> 0");
         empty.setLong(1, anchor);
         empty.executeUpdate();

@@ -123,6 +123,8 @@ final class SyncClient implements Runnable {
     private boolean refreshPending;
     private Transport transport;
     private long sentThroughTx;
+    /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
+    private boolean relayReadsSeen;
     private long ackedThroughTx;
     private long oldestUnackedSentNanos;
     private int serverIndex;
@@ -345,6 +347,7 @@ final class SyncClient implements Runnable {
                     + " rows from before its first complete snapshot");
         }
         store.columnTypes(PgTypes.NONE);
+        relayReadsSeen = false;
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
@@ -352,7 +355,7 @@ final class SyncClient implements Runnable {
         keyLane = t;
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
-        t.send(new Message.SchemaRequest(Message.COLUMN_TYPES_VERSION));
+        t.send(new Message.SchemaRequest(Message.FEATURES_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
         List<Message> early = awaitSchema(t);
         snapshotBase = welcome.head();
@@ -484,6 +487,8 @@ final class SyncClient implements Runnable {
                 deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 if (in.message() instanceof Message.ColumnTypes types) {
                     store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
+                } else if (in.message() instanceof Message.Features features) {
+                    relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
                 } else {
                     early.add(in.message());
                     if (in.message() instanceof Message.Schema) {
@@ -521,6 +526,8 @@ final class SyncClient implements Runnable {
             }
         } else if (m instanceof Message.ColumnTypes types) {
             store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
+        } else if (m instanceof Message.Features features) {
+            relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
         } else if (m instanceof Message.Schema schema) {
             if (config.schemaFromServer() && store.createMissingTables(schema)) {
                 // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).
@@ -589,7 +596,7 @@ final class SyncClient implements Runnable {
 
     private void push() throws SQLException, IOException {
         while (sentThroughTx - ackedThroughTx < MAX_UNACKED_TXS) {
-            List<ClientTx> txs = store.pendingAfter(sentThroughTx, config.batchRows());
+            List<ClientTx> txs = store.pendingAfter(sentThroughTx, config.batchRows(), relayReadsSeen);
             if (txs.isEmpty()) {
                 break;
             }

@@ -49,7 +49,7 @@ class LocalStoreTest extends LocalStoreFixture {
     void pendingColumnsKeepTheirLocalValueAndTheRestIsApplied() throws Exception {
         store.applyFeed(List.of(upsert(5, "t1", "server title", 1, false)), 5);
         exec("UPDATE task SET title = 'edited offline' WHERE id = 't1'");
-        assertEquals(1, store.pendingAfter(0, 100).size());
+        assertEquals(1, store.pendingAfter(0, 100, true).size());
         // Another client's change to the same row arrives before ours is acknowledged.
         List<RemoteChange> changed = store.applyFeed(List.of(upsert(10, "t1", "server title", 7, true)), 10);
         assertEquals("edited offline|7|1", row("t1"));
@@ -109,7 +109,7 @@ class LocalStoreTest extends LocalStoreFixture {
     @Test
     void onceAcknowledgedAndFedBackTheServerResultWinsEvenOverOurOwnWrite() throws Exception {
         exec("INSERT INTO task (id, title, priority) VALUES ('t1', 'ours', 1)");
-        ClientTx tx = store.pendingAfter(0, 100).get(0);
+        ClientTx tx = store.pendingAfter(0, 100, true).get(0);
         store.acknowledge(tx.id(), 20);
         // Before the feed reaches 20, the acknowledged write still hides older server states.
         store.applyFeed(List.of(upsert(15, "t1", "older server state", 1, false)), 15);
@@ -134,14 +134,42 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals("b|9|0", row("t2"));
     }
 
+    /**
+     * Each transaction carries the feed position its writer had applied: unknown before the file recorded
+     * one, then the cursor of the last apply before it, whatever applies come between its writing and its
+     * push, and kept while it waits (a transaction stays unsettled across several applies).
+     */
+    @Test
+    void eachTransactionCarriesTheFeedPositionItWasWrittenWith() throws Exception {
+        exec("INSERT INTO task (id, title) VALUES ('t0', 'before any feed')");
+        store.applyFeed(List.of(upsert(5, "t1", "a", 1, false)), 5);
+        exec("INSERT INTO task (id, title) VALUES ('t2', 'at 5')");
+        store.applyFeed(List.of(upsert(9, "t3", "b", 1, false)), 9);
+        store.applyFeed(List.of(), 9);
+        exec("UPDATE task SET title = 'at 9' WHERE id = 't1'");
+        exec("DELETE FROM task WHERE id = 't3'");
+        store.applyFeed(List.of(upsert(12, "t4", "c", 1, false)), 12);
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
+        assertEquals(java.util.Arrays.asList(null, 5L, 9L, 9L), txs.stream().map(ClientTx::seen).toList());
+        assertEquals(java.util.Arrays.asList(null, null, null, null),
+                store.pendingAfter(0, 100, false).stream().map(ClientTx::seen).toList(), "not for a relay before it");
+        // The first two settle; the pairs the others need stay, the older go.
+        store.acknowledge(txs.get(1).id(), 13);
+        store.applyFeed(List.of(), 13);
+        List<ClientTx> left = store.pendingAfter(0, 100, true);
+        assertEquals(List.of(9L, 9L), left.stream().map(ClientTx::seen).toList());
+        assertEquals(13L, appLong("SELECT max(cursor) FROM _sync_seen"));
+        assertEquals(1L, appLong("SELECT count(*) FROM _sync_seen WHERE cursor <= 9"), "only the pair the oldest needs");
+    }
+
     @Test
     void transactionIdsOnlyGrowAcrossPruning() throws Exception {
         exec("INSERT INTO task (id, title) VALUES ('t1', 'x')");
-        long first = store.pendingAfter(0, 100).get(0).id();
+        long first = store.pendingAfter(0, 100, true).get(0).id();
         store.acknowledge(first, 5);
         store.applyFeed(List.of(), 5);
         exec("INSERT INTO task (id, title) VALUES ('t2', 'y')");
-        List<ClientTx> next = store.pendingAfter(first, 100);
+        List<ClientTx> next = store.pendingAfter(first, 100, true);
         assertEquals(1, next.size());
         assertTrue(next.get(0).id() > first, "a new transaction must never reuse an acknowledged id");
     }
@@ -151,7 +179,7 @@ class LocalStoreTest extends LocalStoreFixture {
         for (int i = 1; i <= 4; i++) {
             exec("INSERT INTO task (id, title) VALUES ('t" + i + "', 'x')");
         }
-        List<ClientTx> txs = store.pendingAfter(0, 100);
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
         assertEquals(4, txs.size());
         store.acknowledge(txs.get(0).id(), 5);
         assertEquals(List.of(5L, -1L, -1L, -1L), acks(txs));
@@ -185,12 +213,12 @@ class LocalStoreTest extends LocalStoreFixture {
         store.applyFeed(List.of(upsert(1, "t1", "server", 1, false)), 1);
         exec("UPDATE task SET title = 'rejected edit' WHERE id = 't1'");
         exec("INSERT INTO task (id, title) VALUES ('t9', 'later tx')");
-        List<ClientTx> txs = store.pendingAfter(0, 100);
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
         assertEquals(2, txs.size());
         assertEquals(1, store.reject(txs.get(0).id(), List.of(upsert(0, "t1", "server", 1, false))).size());
         assertEquals("server|1|0", row("t1"));
         assertEquals("later tx|null|0", row("t9"));
-        List<ClientTx> left = store.pendingAfter(0, 100);
+        List<ClientTx> left = store.pendingAfter(0, 100, true);
         assertEquals(1, left.size());
         assertEquals(txs.get(1).id(), left.get(0).id());
     }
@@ -200,10 +228,10 @@ class LocalStoreTest extends LocalStoreFixture {
         try (Statement st = client.createStatement()) {
             st.execute("INSERT INTO task (id, title) VALUES ('cli', 'from the shell')");
         }
-        assertEquals(0, store.pendingAfter(0, 100).size());
+        assertEquals(0, store.pendingAfter(0, 100, true).size());
         assertEquals(1, store.unsettled());
         store.stampOrphans();
-        assertEquals(1, store.pendingAfter(0, 100).size());
+        assertEquals(1, store.pendingAfter(0, 100, true).size());
     }
 
     @Test
@@ -214,7 +242,7 @@ class LocalStoreTest extends LocalStoreFixture {
             ps.executeUpdate();
         }
         assertEquals("a|15|0", row("t1"));
-        List<ClientTx> pending = store.pendingAfter(0, 100);
+        List<ClientTx> pending = store.pendingAfter(0, 100, true);
         assertEquals("{\"priority\":5}", pending.get(0).changes().get(0).deltas().toString());
         // Another client added 100 meanwhile: the server says 110; ours is not counted there yet.
         store.applyFeed(List.of(upsert(2, "t1", "a", 110, false)), 2);

@@ -152,7 +152,7 @@ class ResyncThirdReviewTest extends LocalStoreFixture {
     void rowsWrittenBeforeTheFirstConnectionSurviveTheResyncOfACutOffFirstSnapshot() throws Exception {
         exec("INSERT INTO task (id, title) VALUES ('mine', 'offline')");
         assertFalse(LocalStores.takeAtConnect(store));
-        long tx = store.pendingAfter(0, 100).get(0).id();
+        long tx = store.pendingAfter(0, 100, true).get(0).id();
         store.applyFeed(List.of(task(0, "t1")), 0, 10);
         assertEquals(1, resyncPending());
         // cut off; reconnect: the relay applied our transaction before (appliedTx = tx)

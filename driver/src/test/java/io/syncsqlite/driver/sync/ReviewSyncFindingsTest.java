@@ -68,7 +68,7 @@ class ReviewSyncFindingsTest {
             app.setAutoCommit(true);
             try (LocalStore store = LocalStores.open(client)) {
                 // batchRows = 10: the query's LIMIT 21 ends inside the first transaction, before its marker
-                List<ClientTx> txs = store.pendingAfter(0, 10);
+                List<ClientTx> txs = store.pendingAfter(0, 10, true);
                 assertEquals(1, txs.size(), "the oversized transaction must be sent, alone if need be");
                 assertEquals(50, txs.get(0).changes().size());
             }
@@ -85,7 +85,7 @@ class ReviewSyncFindingsTest {
                 store.applyFeed(List.of(upsert(1, "t1", "base", 1), upsert(1, "t2", "base", 1)), 1);
                 exec(app, "UPDATE task SET title = 'mine' WHERE id = 't1'"); // tx A
                 exec(app, "UPDATE task SET title = 'mine too' WHERE id = 't2'"); // tx B
-                List<ClientTx> txs = store.pendingAfter(0, 100);
+                List<ClientTx> txs = store.pendingAfter(0, 100, true);
                 assertEquals(2, txs.size());
                 // Both were pushed; the relay applied A at 100 and B at 110, and another client set t1 at 105
                 // (a later HLC, it wins). The connection dropped before either ack arrived. On reconnect the

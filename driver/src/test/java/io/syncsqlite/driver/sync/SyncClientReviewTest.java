@@ -77,10 +77,10 @@ class SyncClientReviewTest extends LocalStoreFixture {
         // the stamp was lost with the unsynced commit; the welcome says appliedTx = orphan, appliedSeq = 5.
         store.acknowledgeOnWelcome(orphan, 5);
         store.stampOrphans(); // the next nudge or heartbeat
-        assertEquals(List.of(), store.pendingAfter(orphan, 100), "already applied: not sent again (right)");
+        assertEquals(List.of(), store.pendingAfter(orphan, 100, true), "already applied: not sent again (right)");
 
         exec(app, "INSERT INTO task (id, title) VALUES ('t2', 'app')");
-        List<ClientTx> next = store.pendingAfter(orphan, 100);
+        List<ClientTx> next = store.pendingAfter(orphan, 100, true);
         assertEquals(1, next.size());
         store.acknowledge(next.get(0).id(), 7); // cumulative: covers the orphan marker too
         store.applyFeed(List.of(upsert(5, "t1", "shell edit"), upsert(7, "t2", "app")), 7);
@@ -98,7 +98,7 @@ class SyncClientReviewTest extends LocalStoreFixture {
         for (int i = 1; i <= 3; i++) {
             exec(app, "INSERT INTO task (id, title) VALUES ('t" + i + "', 'x')");
         }
-        List<ClientTx> txs = store.pendingAfter(0, 100);
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
         assertEquals(3, txs.size());
         store.acknowledge(txs.get(0).id(), 5);
         store.reject(txs.get(1).id(), List.of(new FeedEntry(0, "task", FeedKind.DELETE, json("{\"id\":\"t2\"}"), null, 1)));
@@ -109,7 +109,7 @@ class SyncClientReviewTest extends LocalStoreFixture {
         // A relay whose database was reset knows nothing of this node: appliedTx 0, low feed positions.
         store.acknowledgeOnWelcome(0, 0);
         exec(app, "INSERT INTO task (id, title) VALUES ('t4', 'x')");
-        List<ClientTx> resend = store.pendingAfter(0, 100);
+        List<ClientTx> resend = store.pendingAfter(0, 100, true);
         assertEquals(1, resend.size(), "settled transactions are not sent again, the new one is");
         store.acknowledge(resend.get(0).id(), 3);
         store.applyFeed(List.of(), 3);

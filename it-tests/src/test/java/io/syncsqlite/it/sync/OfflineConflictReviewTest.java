@@ -102,7 +102,6 @@ class OfflineConflictReviewTest {
      * the outcome depends on which device found coverage first, and a's committed enrolment is lost
      * without any rejection.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): a parent delete arriving after a concurrent child insert cascades the child away")
     @Test
     void aDeletedParentAndAConcurrentChildEndTheSameWhoeverSyncsFirst() throws Exception {
         try (Cluster c = Cluster.start("rv3_child_first", dir, TOURNAMENT)) {

@@ -30,6 +30,8 @@ final class TableStatements {
     private final Map<String, String> inserts = new ConcurrentHashMap<>();
     private final Map<String, String> updates = new ConcurrentHashMap<>();
     private final Map<String, String> additions = new ConcurrentHashMap<>();
+    /** Read on first use: most tables are nobody's parent, and those pay one query per catalog. */
+    private volatile List<CascadeGuard.Reference> references;
 
     /** @param rank the table's place in parents-first order (foreign keys), for ordering grouped writes */
     TableStatements(TableInfo table, int rank) {
@@ -87,6 +89,17 @@ final class TableStatements {
 
     TableInfo table() {
         return table;
+    }
+
+    /** The foreign keys of synced tables onto this one that act on delete ({@link CascadeGuard}). */
+    List<CascadeGuard.Reference> references(java.sql.Connection c, io.syncsqlite.relay.schema.Catalog catalog)
+            throws java.sql.SQLException {
+        List<CascadeGuard.Reference> r = references;
+        if (r == null) {
+            r = CascadeGuard.references(c, catalog, table);
+            references = r;
+        }
+        return r;
     }
 
     int rank() {

@@ -359,6 +359,17 @@ final class TxRun {
             }
             case DELETE -> {
                 if (wins(h, s.aliveHlc, s.aliveNode)) {
+                    if (s.exists && tx.seen() != null && scope == null) {
+                        // Rows below the parent that this client had not seen must survive its delete.
+                        // Under a scope, a cascade into rows the user cannot see rejects the transaction.
+                        writes.flush();
+                        writeClocks();
+                        if (CascadeGuard.keepsParent(c, catalog, statements, op.table(), s.key.pk(), tx.seen(), node)) {
+                            // The parent stays: untouched, its current image is logged for this client
+                            // (logUntouchedRows), as for a change that lost.
+                            return true;
+                        }
+                    }
                     if (s.exists) {
                         writes.add(sql.delete(), s.key, s.key.pk(), sql.rank(), true);
                         s.touched = true;

@@ -256,6 +256,9 @@ public final class ClientSession implements ChangeFeed.Listener {
             } else if (m instanceof Message.SchemaRequest request) {
                 // Tables the user cannot see are not described either.
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
+                if (request.version() >= Message.FEATURES_VERSION) {
+                    send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN))));
+                }
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
                     Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
                     typed = new java.util.HashMap<>();

@@ -1,0 +1,217 @@
+package io.syncsqlite.relay.apply;
+
+import io.syncsqlite.relay.schema.Catalog;
+import io.syncsqlite.relay.schema.Sql;
+import io.syncsqlite.relay.schema.TableInfo;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * A client's delete of a parent removes only what that client had seen (observed-remove). PostgreSQL's
+ * {@code ON DELETE CASCADE} (or {@code SET NULL}, {@code SET DEFAULT}) acts on every child row, also on one
+ * another device inserted concurrently, which the deleting device never saw: synced in that order the child
+ * was lost, while in the other order (the delete first) the child's insert restores the parent
+ * ({@link Compensation}), so the outcome depended on who synced first.
+ *
+ * <p>Given the feed position the deleting transaction was written with ({@link
+ * io.syncsqlite.protocol.ClientTx#seen}), the rows below the parent that were created after it, by another
+ * node, are unseen. When there are any, the parent stays (the client is sent its current image, as for a
+ * change that lost), so do the rows between it and them, and what the delete would have removed or detached
+ * of the rest is removed or detached explicitly: the outcome of the other order, where the delete cascades
+ * and the unseen child then brings its ancestors back. A row counts as created when its existence clock was
+ * set: the change log entry with that clock, at a commit after {@code seen}. Rows of unsynced tables, rows
+ * below {@link #MAX_DEPTH} levels and commits retention already pruned count as seen (the delete acts as
+ * before).
+ *
+ * <p>Stateless; thread-safe.
+ */
+final class CascadeGuard {
+
+    /** Levels of child rows looked at below the parent (as {@link Compensation} restores ancestors). */
+    static final int MAX_DEPTH = 8;
+
+    /**
+     * A foreign key of a synced table onto {@code parent} whose ON DELETE changes child rows.
+     *
+     * @param action PostgreSQL's {@code confdeltype}: {@code c} cascade, {@code n} set null, {@code d} set default
+     */
+    record Reference(TableInfo child, List<String> childColumns, List<String> parentColumns, char action) {
+    }
+
+    private static final String REFERENCES = """
+            SELECT ch.relname, con.confdeltype,
+                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(att, ord)
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att),
+                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(att, ord)
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.att)
+            FROM pg_constraint con
+            JOIN pg_class ch ON ch.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+            WHERE con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd') AND cn.nspname = ?
+              AND con.confrelid = ?::regclass
+            ORDER BY con.conname""";
+
+    private CascadeGuard() {
+    }
+
+    /** The foreign keys of synced tables onto {@code parent} that act on delete. */
+    static List<Reference> references(Connection c, Catalog catalog, TableInfo parent) throws SQLException {
+        List<Reference> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(REFERENCES)) {
+            ps.setString(1, parent.schema());
+            ps.setString(2, parent.qualifiedName());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    TableInfo child = catalog.table(rs.getString(1));
+                    if (child == null || !child.name().equals(rs.getString(1))) {
+                        continue; // not synced: no history to tell seen from unseen
+                    }
+                    out.add(new Reference(child, names(rs.getArray(3)), names(rs.getArray(4)), rs.getString(2).charAt(0)));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static List<String> names(java.sql.Array array) throws SQLException {
+        List<String> out = new ArrayList<>();
+        for (Object o : (Object[]) array.getArray()) {
+            out.add((String) o);
+        }
+        return out;
+    }
+
+    /** One row below the parent: where it hangs, and whether it must stay. */
+    private static final class Node {
+        final TableInfo table;
+        final String key;
+        final Node parent;
+        final Reference via;
+        final boolean unseen;
+        boolean keep;
+
+        Node(TableInfo table, String key, Node parent, Reference via, boolean unseen) {
+            this.table = table;
+            this.key = key;
+            this.parent = parent;
+            this.via = via;
+            this.unseen = unseen;
+            this.keep = unseen;
+        }
+    }
+
+    /**
+     * Decides the delete of {@code key} (a clock key, {@link Sql#clockKey}) of {@code table} by a transaction
+     * of {@code node} written at feed position {@code seen}. When rows the node had not seen hang below it,
+     * applies the rest of the delete (see the class comment) and returns true: the parent must then not be
+     * deleted. Returns false, having changed nothing, when the delete may proceed as PostgreSQL does it.
+     */
+    static boolean keepsParent(Connection c, Catalog catalog, Function<TableInfo, TableStatements> statements,
+                               TableInfo table, String key, long seen, String node) throws SQLException {
+        if (statements.apply(table).references(c, catalog).isEmpty()) {
+            return false;
+        }
+        Node root = new Node(table, key, null, null, false);
+        List<Node> all = new ArrayList<>();
+        List<Node> frontier = List.of(root);
+        for (int depth = 0; depth < MAX_DEPTH && !frontier.isEmpty(); depth++) {
+            List<Node> next = new ArrayList<>();
+            Map<TableInfo, List<Node>> byTable = frontier.stream()
+                    .collect(Collectors.groupingBy(n -> n.table, LinkedHashMap::new, Collectors.toList()));
+            for (Map.Entry<TableInfo, List<Node>> e : byTable.entrySet()) {
+                Map<String, Node> parents = new HashMap<>();
+                e.getValue().forEach(n -> parents.put(n.key, n));
+                for (Reference ref : statements.apply(e.getKey()).references(c, catalog)) {
+                    for (Node child : children(c, e.getKey(), ref, parents, seen, node)) {
+                        all.add(child);
+                        // A row the delete only detaches (SET NULL/DEFAULT) takes nothing of its own along.
+                        if (!child.unseen && ref.action() == 'c') {
+                            next.add(child);
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+        // Children were found after their parents: walking back, a row to keep keeps its parent.
+        for (int i = all.size() - 1; i >= 0; i--) {
+            Node n = all.get(i);
+            if (n.keep) {
+                n.parent.keep = true;
+            }
+        }
+        if (!root.keep) {
+            return false;
+        }
+        // What the delete does to the rest: rows hanging from a row that stays, and not kept themselves,
+        // get what their foreign key does on delete (their own subtrees hold nothing unseen).
+        Map<Reference, List<String>> act = new LinkedHashMap<>();
+        for (Node n : all) {
+            if (!n.keep && n.parent.keep) {
+                act.computeIfAbsent(n.via, r -> new ArrayList<>()).add(n.key);
+            }
+        }
+        for (Map.Entry<Reference, List<String>> e : act.entrySet()) {
+            Reference ref = e.getKey();
+            String sql = ref.action() == 'c' ? statements.apply(ref.child()).delete()
+                    : "UPDATE " + ref.child().qualifiedName() + " AS t SET "
+                    + ref.childColumns().stream().map(col -> Sql.ident(col) + (ref.action() == 'n' ? " = NULL" : " = DEFAULT"))
+                    .collect(Collectors.joining(", "))
+                    + " FROM jsonb_populate_recordset(NULL::" + ref.child().qualifiedName() + ", ?::jsonb) AS r WHERE "
+                    + Sql.pkEquals("t.", "r.", ref.child().primaryKey());
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, "[" + String.join(",", e.getValue()) + "]");
+                ps.executeUpdate();
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The rows of {@code ref.child()} that refer to the given parents, each with whether it was created
+     * after {@code seen} by another node than {@code node}.
+     */
+    private static List<Node> children(Connection c, TableInfo parent, Reference ref, Map<String, Node> parents,
+                                       long seen, String node) throws SQLException {
+        TableInfo child = ref.child();
+        String q = parent.qualifiedName();
+        String on = "(" + Sql.columns("ch.", ref.childColumns()) + ") = (" + Sql.columns("p.", ref.parentColumns()) + ")";
+        // The child table's log entries since seen, read once through the commit order (the log has no index
+        // by key): for a device that was online, a few commits.
+        String sql = "WITH recent AS MATERIALIZED (SELECT x.pk, x.hlc FROM syncsqlite.commit_log AS l"
+                + " JOIN syncsqlite.change AS x ON x.xid = l.xid WHERE l.seq > ? AND x.tbl = " + Sql.literal(child.name())
+                + " AND x.kind = 'U') "
+                + "SELECT " + Sql.clockKey("p.", parent) + ", " + Sql.clockKey("ch.", child) + ", "
+                + "coalesce(rc.alive_node <> ? AND EXISTS (SELECT 1 FROM recent AS r WHERE r.pk = "
+                + Sql.pkObject("ch.", child.primaryKey()) + " AND r.hlc = rc.alive_hlc), false) "
+                + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
+                + "JOIN " + q + " AS p ON " + Sql.pkEquals("p.", "k.", parent.primaryKey()) + " "
+                + "JOIN " + child.qualifiedName() + " AS ch ON " + on + " "
+                + "LEFT JOIN syncsqlite.row_clock AS rc ON rc.tbl = " + Sql.literal(child.name())
+                + " AND rc.pk = " + Sql.clockKey("ch.", child);
+        List<Node> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setLong(1, seen);
+            ps.setString(2, node);
+            ps.setString(3, "[" + String.join(",", parents.keySet()) + "]");
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Node p = parents.get(rs.getString(1));
+                    if (p != null) {
+                        out.add(new Node(child, rs.getString(2), p, ref, rs.getBoolean(3)));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}
