@@ -104,6 +104,11 @@ public final class JsonTrees {
         return node instanceof POJONode p && p.getPojo() instanceof RawValue;
     }
 
+    /** The JSON text a raw node carries, or null for any other node. */
+    public static String rawText(JsonNode node) {
+        return isRaw(node) ? String.valueOf(((RawValue) ((POJONode) node).getPojo()).rawValue()) : null;
+    }
+
     /** Levels of a value: 0 for a scalar, 1 for a flat object or array. Iterative. */
     public static int depth(JsonNode value) {
         if (value == null || !value.isContainerNode()) {

@@ -43,7 +43,9 @@ class JsonTreesTest {
         String deep = nested(3_000);
         ObjectNode row = JsonTrees.row("{\"id\":1,\"doc\":" + deep + ",\"meta\":{\"a\":[1]}}");
         assertTrue(JsonTrees.isRaw(row.get("doc")));
+        assertEquals(deep, JsonTrees.rawText(row.get("doc")));
         assertFalse(JsonTrees.isRaw(row.get("meta")));
+        assertEquals(null, JsonTrees.rawText(row.get("meta")));
         assertEquals(1, row.get("id").asInt());
         // Written back with the shared mapper, as the relay writes rows to PostgreSQL and into messages.
         assertEquals("{\"id\":1,\"doc\":" + deep + ",\"meta\":{\"a\":[1]}}", MessageCodec.JSON.writeValueAsString(row));

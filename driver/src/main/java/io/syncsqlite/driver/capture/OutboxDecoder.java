@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
 
 import java.math.BigDecimal;
@@ -71,8 +72,8 @@ public final class OutboxDecoder {
         if (rs.wasNull()) {
             String pk = rs.getString(first + 2);
             String vals = rs.getString(first + 3);
-            ObjectNode values = vals == null ? MessageCodec.JSON.createObjectNode() : object(vals);
-            return new Captured(table, op, object(pk), values, changed, deltas);
+            ObjectNode values = vals == null ? MessageCodec.JSON.createObjectNode() : documentsAsText(object(vals));
+            return new Captured(table, op, documentsAsText(object(pk)), values, changed, deltas);
         }
         Layout layout = layout(layoutId);
         ObjectNode values = MessageCodec.JSON.createObjectNode();
@@ -182,10 +183,25 @@ public final class OutboxDecoder {
         }
     }
 
-    /** Parses a JSON object the outbox or a capture query holds. */
+    /**
+     * A JSON-captured row's documents as text, as typed capture gives them: {@code json_object} nests a
+     * value that carries SQLite's JSON subtype (set with {@code json()} or {@code json_set()} in the same
+     * statement) instead of quoting it. Nested, a document of a few hundred levels made the push too deep
+     * to encode, and the outbox stopped behind it; as text the relay reads it like any other.
+     */
+    private static ObjectNode documentsAsText(ObjectNode row) {
+        for (Map.Entry<String, JsonNode> f : row.properties()) {
+            if (f.getValue().isContainerNode()) {
+                f.setValue(TextNode.valueOf(JsonTrees.text(f.getValue())));
+            }
+        }
+        return row;
+    }
+
+    /** Parses a JSON object the outbox or a capture query holds, at any depth (see {@link JsonTrees}). */
     public static ObjectNode object(String json) throws SQLException {
         try {
-            JsonNode n = MessageCodec.JSON.readTree(json);
+            JsonNode n = JsonTrees.deep(json);
             if (!(n instanceof ObjectNode o)) {
                 throw new SQLException("outbox value is not a JSON object: " + json.length() + " chars", "XX001");
             }

@@ -250,6 +250,10 @@ public final class Scope {
         if (v.isBigDecimal()) {
             return v.decimalValue().toPlainString();
         }
+        String raw = io.syncsqlite.protocol.JsonTrees.rawText(v);
+        if (raw != null) {
+            return raw; // a document deeper than a tree is kept: its text, not the holder's description
+        }
         return v.isContainerNode() ? v.toString() : v.asText();
     }
 }
