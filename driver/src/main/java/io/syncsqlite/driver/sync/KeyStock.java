@@ -53,6 +53,11 @@ public final class KeyStock {
     private final Map<String, Integer> runs = new HashMap<>();
     private final Map<String, String> refusals = new HashMap<>();
     private volatile Runnable onLow = () -> { };
+    /**
+     * Set while another process syncs the file ({@link SyncLock}): that process hands out the keys of the
+     * ranges both read from the file, from its own memory, so keys taken here would collide with its own.
+     */
+    private volatile boolean elsewhere;
 
     private KeyStock(int blockSize) {
         this.blockSize = blockSize;
@@ -111,6 +116,33 @@ public final class KeyStock {
         }
     }
 
+    private void refuseIfElsewhere(String table) throws SQLException {
+        if (elsewhere) {
+            throw new SQLException("no integer key for a new row of " + table + ": another process syncs this file"
+                    + " and hands out the keys the relay reserved for it; give the key explicitly, or insert through"
+                    + " that process (this one takes over once it ends)", SyncSqlState.NO_KEYS.code());
+        }
+    }
+
+    /** Another process syncs the file from now on: this one hands out no keys (see {@link #take}). */
+    void syncedElsewhere() {
+        elsewhere = true;
+    }
+
+    /**
+     * This process syncs the file again: the stock is read afresh from the file, past the keys the other
+     * process used meanwhile.
+     */
+    void reload(Connection raw, Map<String, TableInfo> synced) throws SQLException {
+        KeyStock fresh = load(raw, synced, blockSize);
+        synchronized (this) {
+            ranges.clear();
+            ranges.putAll(fresh.ranges);
+            requested.clear();
+            elsewhere = false;
+        }
+    }
+
     /**
      * Called when a table's stock runs low, never under this stock's lock: the action may send the request
      * itself ({@link SyncClient#keysLow}).
@@ -127,6 +159,7 @@ public final class KeyStock {
      */
     public long take(String table, long waitMs) throws SQLException {
         String t = fold(table);
+        refuseIfElsewhere(table);
         long key;
         boolean ask;
         synchronized (this) {
@@ -168,6 +201,7 @@ public final class KeyStock {
      */
     long[] takeRun(String table, long want, long min, long waitMs) throws SQLException {
         String t = fold(table);
+        refuseIfElsewhere(table);
         long[] run = waitFor(waitMs, () -> {
             long[] r = pollRun(t, want, min);
             if (r == null && refusals.containsKey(t)) {

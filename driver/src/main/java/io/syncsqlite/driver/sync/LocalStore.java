@@ -126,6 +126,14 @@ final class LocalStore implements AutoCloseable {
         this.gate = gate;
     }
 
+    /**
+     * Moves this node's clock past the one the file records, which another process syncing the file
+     * advances as it applies the feed ({@link SyncLock}): writes made here then order after what it applied.
+     */
+    void observeFileClock() throws SQLException {
+        clock.observe(stateLong("hlc"));
+    }
+
     long cursor() throws SQLException {
         return stateLong("cursor");
     }

@@ -122,6 +122,11 @@ final class SyncClient implements Runnable {
     private long refreshIntervalNanos = REFRESH_NANOS;
     private boolean refreshPending;
     private Transport transport;
+    private final SyncLock lock;
+    /** Run when this process takes over the file's sync from another ({@link SyncLock}). */
+    private final SqlConsumer<java.sql.Connection> onSyncing;
+    /** Whether another process holds the file's {@link SyncLock} (this one then only waits for it). */
+    private volatile boolean elsewhere;
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
@@ -132,7 +137,10 @@ final class SyncClient implements Runnable {
     SyncClient(SyncUrl config, String nodeId, LocalStore store, KeyStock keys, Supplier<List<String>> keyedTables,
                Consumer<List<RemoteChange>> onRemoteChange, Consumer<Rejection> onRejection,
                Consumer<SnapshotProgress> onSnapshot, Supplier<String> token, javax.net.ssl.SSLContext tls,
-               SqlConsumer<java.sql.Connection> onTablesCreated, SqlConsumer<java.sql.Connection> reloadCatalog) {
+               SqlConsumer<java.sql.Connection> onTablesCreated, SqlConsumer<java.sql.Connection> reloadCatalog,
+               SyncLock lock, SqlConsumer<java.sql.Connection> onSyncing) {
+        this.lock = lock;
+        this.onSyncing = onSyncing;
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -234,11 +242,58 @@ final class SyncClient implements Runnable {
         }
     }
 
+    /** Whether another process syncs the file; this one then sends and applies nothing. */
+    boolean syncedElsewhere() {
+        return elsewhere;
+    }
+
+    /**
+     * Whether this process may sync the file now ({@link SyncLock}). While another process does, the status
+     * says so, the counters follow the file that process settles, and this node's clock follows what that
+     * process has seen (its applies move the file's clock), so writes here still order after them.
+     */
+    private boolean holdsTheFile() throws SQLException {
+        if (lock.tryAcquire()) {
+            if (elsewhere) {
+                onSyncing.accept(store.connection());
+                elsewhere = false;
+                lastError = null;
+                LOG.log(System.Logger.Level.INFO, "this process syncs the file now: the other one ended");
+            }
+            return true;
+        }
+        if (!elsewhere) {
+            elsewhere = true;
+            lastError = ELSEWHERE;
+        }
+        store.observeFileClock();
+        refreshCounters();
+        return false;
+    }
+
+    static final String ELSEWHERE = "another process syncs this file (this one captures its writes for it)";
+
     @Override
     public void run() {
         long backoff = 100;
         refreshCounters();
         while (running) {
+            try {
+                if (!holdsTheFile()) {
+                    waitForNudgeOr(ELSEWHERE_RETRY_MS);
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                break;
+            } catch (SQLException | RuntimeException e) {
+                lastError = e.getMessage();
+                try {
+                    waitForNudgeOr(ELSEWHERE_RETRY_MS);
+                } catch (InterruptedException ie) {
+                    break;
+                }
+                continue;
+            }
             URI uri = config.servers().get(serverIndex % config.servers().size());
             relay = uri.toString();
             boolean immediately = false;
@@ -284,7 +339,11 @@ final class SyncClient implements Runnable {
             backoff = Math.min(config.reconnectMaxMs(), backoff * 2);
         }
         store.close();
+        lock.release();
     }
+
+    /** How often a process whose file another process syncs tries to take over, and refreshes its status. */
+    private static final long ELSEWHERE_RETRY_MS = 1000;
 
     /**
      * Waits {@code millis} before the next attempt. Local commits do not shorten the wait (reconnect

@@ -97,7 +97,8 @@ public final class SyncNode {
     private boolean closed;
 
     private SyncNode(String key, SyncUrl config, String nodeId, HybridClock clock, Map<String, TableInfo> synced,
-                     KeyStock keys, Connection clientDb, boolean relaxedSync, javax.net.ssl.SSLContext tls) {
+                     KeyStock keys, Connection clientDb, boolean relaxedSync, javax.net.ssl.SSLContext tls,
+                     SyncLock lock) {
         this.key = key;
         this.config = config;
         this.nodeId = nodeId;
@@ -110,7 +111,8 @@ public final class SyncNode {
             store.relaxed(relaxedSync);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection, this::fireSnapshotProgress, this::token, tls,
-                    c -> refreshCapture(c, false), c -> publish(CaptureInstaller.syncedTables(c, config.tables()), false));
+                    c -> refreshCapture(c, false), c -> publish(CaptureInstaller.syncedTables(c, config.tables()), false),
+                    lock, c -> keys.reload(c, this.synced));
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
         } else {
@@ -249,7 +251,16 @@ public final class SyncNode {
                 st.execute("PRAGMA foreign_keys = OFF");
             }
         }
-        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls);
+        SyncLock lock = null;
+        if (clientDb != null) {
+            lock = new SyncLock(key);
+            if (!lock.tryAcquire()) {
+                keys.syncedElsewhere();
+                LOG.log(System.Logger.Level.INFO, "another process syncs {0}: this one captures its writes for it,"
+                        + " and takes over when it ends", SyncUrl.mask(config.path()));
+            }
+        }
+        SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls, lock);
         node.noteSequences(raw, synced);
         if (node.client != null) {
             node.client.start();
@@ -686,7 +697,9 @@ public final class SyncNode {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             SyncStatus s = client.status();
-            if (client.refreshedGeneration() >= generation && s.connected() && s.unsettled() == 0) {
+            // Synced by another process (SyncLock): settled once that process has settled the file's outbox.
+            if (client.refreshedGeneration() >= generation && (s.connected() || client.syncedElsewhere())
+                    && s.unsettled() == 0) {
                 return true;
             }
             Thread.sleep(10);

@@ -145,7 +145,7 @@ class SyncClientReviewTest extends LocalStoreFixture {
         LocalStore slowStore = new LocalStore(slow, clock, Map::of);
         SyncUrl config = SyncUrl.parse("jdbc:syncsqlite:" + file() + "?sync.server=ws://127.0.0.1:9/sync", null);
         SyncClient sync = new SyncClient(config, "review-node", slowStore, KeyStock.empty(100), List::of,
-                rows -> { }, r -> { }, s -> { }, () -> null, null, c -> { }, c -> { });
+                rows -> { }, r -> { }, s -> { }, () -> null, null, c -> { }, c -> { }, new SyncLock(file().toString()), c -> { });
         sync.start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
