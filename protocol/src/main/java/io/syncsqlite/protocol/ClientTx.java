@@ -2,16 +2,14 @@ package io.syncsqlite.protocol;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationContext;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
 import java.io.IOException;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * One committed local SQLite transaction of a client, as it travels to the relay.
@@ -53,46 +51,53 @@ public record ClientTx(long id, long hlc, List<RowChange> changes,
      */
     static final class Decoder extends StdDeserializer<ClientTx> {
 
-        private static final Set<String> FIELDS = Set.of("id", "hlc", "changes", "seen");
-
         Decoder() {
             super(ClientTx.class);
         }
 
         @Override
         public ClientTx deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
-            JsonNode n = ctxt.readTree(p);
-            if (!n.isObject()) {
+            // Streamed, not read into a tree first: a push of 10,000 row changes is read once.
+            if (!p.isExpectedStartObjectToken()) {
                 return ctxt.reportInputMismatch(ClientTx.class, "a transaction must be an object");
             }
-            for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
-                String name = it.next();
-                if (!FIELDS.contains(name)) {
-                    return ctxt.reportInputMismatch(ClientTx.class, "unknown field '%s' in a transaction", name);
+            Long id = null;
+            Long hlc = null;
+            Long seen = null;
+            List<RowChange> changes = null;
+            for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+                String name = p.currentName();
+                p.nextToken();
+                switch (name) {
+                    case "id" -> id = integer(p, ctxt, name);
+                    case "hlc" -> hlc = integer(p, ctxt, name);
+                    case "seen" -> seen = p.currentToken() == JsonToken.VALUE_NULL ? null : integer(p, ctxt, name);
+                    case "changes" -> {
+                        if (!p.isExpectedStartArrayToken()) {
+                            return ctxt.reportInputMismatch(ClientTx.class, "a transaction's changes must be an array");
+                        }
+                        changes = ctxt.readValue(p, ctxt.getTypeFactory().constructCollectionType(List.class, RowChange.class));
+                    }
+                    default -> {
+                        return ctxt.reportInputMismatch(ClientTx.class, "unknown field '%s' in a transaction", name);
+                    }
                 }
             }
-            long id = integer(ctxt, n, "id");
-            long hlc = integer(ctxt, n, "hlc");
-            JsonNode changes = n.get("changes");
-            if (changes == null || !changes.isArray()) {
-                return ctxt.reportInputMismatch(ClientTx.class, "a transaction needs its changes (an array)");
+            if (id == null || hlc == null || changes == null) {
+                return ctxt.reportInputMismatch(ClientTx.class, "a transaction needs id, hlc and changes");
             }
-            List<RowChange> list = ctxt.readTreeAsValue(changes,
-                    ctxt.getTypeFactory().constructCollectionType(List.class, RowChange.class));
-            Long seen = n.hasNonNull("seen") ? integer(ctxt, n, "seen") : null;
             try {
-                return new ClientTx(id, hlc, list, seen);
+                return new ClientTx(id, hlc, changes, seen);
             } catch (IllegalArgumentException | NullPointerException e) {
                 return ctxt.reportInputMismatch(ClientTx.class, "invalid transaction: %s", e.getMessage());
             }
         }
 
-        private static long integer(DeserializationContext ctxt, JsonNode n, String field) throws IOException {
-            JsonNode v = n.get(field);
-            if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
+        private static long integer(JsonParser p, DeserializationContext ctxt, String field) throws IOException {
+            if (p.currentToken() != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
                 ctxt.reportInputMismatch(ClientTx.class, "a transaction's '%s' must be an integer", field);
             }
-            return v.longValue();
+            return p.getLongValue();
         }
     }
 }
