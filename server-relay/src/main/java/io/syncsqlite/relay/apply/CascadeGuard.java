@@ -28,10 +28,13 @@ import java.util.stream.Collectors;
  * node, are unseen. When there are any, the parent stays (the client is sent its current image, as for a
  * change that lost), so do the rows between it and them, and what the delete would have removed or detached
  * of the rest is removed or detached explicitly: the outcome of the other order, where the delete cascades
- * and the unseen child then brings its ancestors back. A row counts as created when its existence clock was
- * set: the change log entry with that clock, at a commit after {@code seen}. Rows of unsynced tables, rows
- * below {@link #MAX_DEPTH} levels and commits retention already pruned count as seen (the delete acts as
- * before).
+ * and the unseen child then brings its ancestors back. A row is created when its key goes from absent to
+ * present ({@code row_clock.born}, the transaction, and {@code born_node}): an insert onto a live row, an
+ * update, a write that lost do not create it again. Rows of unsynced tables, rows below {@link #MAX_DEPTH}
+ * levels, rows created before {@code born} existed and commits retention already pruned count as seen (the
+ * delete acts as before). Rows referring to the parent through other columns than its key never keep it,
+ * and what the delete does to them is done: {@link Compensation} restores only parents referred to by their
+ * key, so in the other order they go.
  *
  * <p>Stateless; thread-safe.
  */
@@ -131,10 +134,14 @@ final class CascadeGuard {
                 Map<String, Node> parents = new HashMap<>();
                 e.getValue().forEach(n -> parents.put(n.key, n));
                 for (Reference ref : statements.apply(e.getKey()).references(c, catalog)) {
-                    for (Node child : children(c, e.getKey(), ref, parents, seen, node)) {
+                    // Below a key onto other columns than the parent's key nothing is kept: Compensation
+                    // brings back only parents referred to by their key, so in the other order such a child,
+                    // and what hangs below it, goes.
+                    boolean protects = ref.parentColumns().equals(e.getKey().primaryKey());
+                    for (Node child : children(c, e.getKey(), ref, parents, protects ? seen : Long.MAX_VALUE, node)) {
                         all.add(child);
                         // A row the delete only detaches (SET NULL/DEFAULT) takes nothing of its own along.
-                        if (!child.unseen && ref.action() == 'c') {
+                        if (!child.unseen && ref.action() == 'c' && protects) {
                             next.add(child);
                         }
                     }
@@ -185,14 +192,11 @@ final class CascadeGuard {
         TableInfo child = ref.child();
         String q = parent.qualifiedName();
         String on = "(" + Sql.columns("ch.", ref.childColumns()) + ") = (" + Sql.columns("p.", ref.parentColumns()) + ")";
-        // The child table's log entries since seen, read once through the commit order (the log has no index
-        // by key): for a device that was online, a few commits.
-        String sql = "WITH recent AS MATERIALIZED (SELECT x.pk, x.hlc FROM syncsqlite.commit_log AS l"
-                + " JOIN syncsqlite.change AS x ON x.xid = l.xid WHERE l.seq > ? AND x.tbl = " + Sql.literal(child.name())
-                + " AND x.kind = 'U') "
-                + "SELECT " + Sql.clockKey("p.", parent) + ", " + Sql.clockKey("ch.", child) + ", "
-                + "coalesce(rc.alive_node <> ? AND EXISTS (SELECT 1 FROM recent AS r WHERE r.pk = "
-                + Sql.pkObject("ch.", child.primaryKey()) + " AND r.hlc = rc.alive_hlc), false) "
+        // Born after seen: the transaction that created the row committed at a later position (commit_log's
+        // xid is unique, so this is one index lookup per child). A transaction retention pruned is older.
+        String sql = "SELECT " + Sql.clockKey("p.", parent) + ", " + Sql.clockKey("ch.", child) + ", "
+                + "coalesce(rc.born_node <> ? AND (SELECT l.seq FROM syncsqlite.commit_log AS l WHERE l.xid = rc.born) > ?,"
+                + " false) "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "JOIN " + q + " AS p ON " + Sql.pkEquals("p.", "k.", parent.primaryKey()) + " "
                 + "JOIN " + child.qualifiedName() + " AS ch ON " + on + " "
@@ -200,8 +204,8 @@ final class CascadeGuard {
                 + " AND rc.pk = " + Sql.clockKey("ch.", child);
         List<Node> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setLong(1, seen);
-            ps.setString(2, node);
+            ps.setString(1, node);
+            ps.setLong(2, seen);
             ps.setString(3, "[" + String.join(",", parents.keySet()) + "]");
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

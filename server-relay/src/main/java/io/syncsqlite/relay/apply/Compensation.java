@@ -161,7 +161,8 @@ final class Compensation {
                 + q + ", i.\"row\") AS r WHERE i.\"row\" IS NOT NULL ON CONFLICT DO NOTHING RETURNING "
                 + Sql.clockKey("t.", parent) + " AS ck) "
                 + "UPDATE syncsqlite.row_clock rc SET alive = true, alive_hlc = greatest(rc.alive_hlc + 1, ?),"
-                + " alive_node = '~compensation', dead_row = NULL FROM inserted i WHERE rc.tbl = " + Sql.literal(parent.name())
+                + " alive_node = '~compensation', dead_row = NULL, born = pg_current_xact_id(), born_node = '~compensation'"
+                + " FROM inserted i WHERE rc.tbl = " + Sql.literal(parent.name())
                 + " AND rc.pk = i.ck";
         int restored;
         try (PreparedStatement set = c.prepareStatement(

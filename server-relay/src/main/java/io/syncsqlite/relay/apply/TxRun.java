@@ -76,13 +76,18 @@ final class TxRun {
     // logged the delete and wrote its tombstone, which is the truth and is left alone. Rows whose tombstone
     // the relay wrote or read itself are "known" (it may have created them again since). This transaction's
     // log is read through the xid index: a few rows, none but the relay's own deletes in the usual case.
-    private static final String INSERT = "INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols) "
-            + "SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols FROM x WHERE %s AND (x.known OR NOT x.alive "
+    private static final String INSERT = "INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, "
+            + "born, born_node) SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols, "
+            + "CASE WHEN x.alive THEN pg_current_xact_id() END, CASE WHEN x.alive THEN x.alive_node END FROM x WHERE %s AND (x.known OR NOT x.alive "
             + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, syncsqlite.clock_key(g.pk) FROM syncsqlite.change AS g "
             + "WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
     // A tombstone the capture trigger wrote keeps the deleted row's image (dead_row, for Compensation); a
     // row alive again has none.
-    private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET alive = excluded.alive, "
+    // A row is born when it goes from absent to present (see install.sql, row_clock.born).
+    private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET "
+            + "born = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born ELSE rc.born END, "
+            + "born_node = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END, "
+            + "alive = excluded.alive, "
             + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols, "
             + "dead_row = CASE WHEN excluded.alive THEN NULL ELSE rc.dead_row END";
     // Clock rows this transaction creates are plain inserts: their keys are locked (advisory lock, or the

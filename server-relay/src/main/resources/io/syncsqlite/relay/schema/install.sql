@@ -74,6 +74,12 @@ SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_old', 'jsonb');
 -- log instead meant scanning the whole log, which has no index by key (0.36 s per restore at 1.1M change
 -- rows, under the transaction's locks), and found nothing once retention had pruned it.
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_row', 'jsonb');
+-- When and by whom a live row was created: the transaction (and node) that took the key from absent to
+-- present, kept while the row lives (an insert onto it, an update, a lost write leave it). A client's
+-- delete leaves the rows below the deleted one that were created after the position its writer had seen
+-- (CascadeGuard); commit_log maps the transaction to that position. NULL for rows from before the column.
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born', 'xid8');
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born_node', 'text');
 
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
 -- needs their previous values to remove a row from the clients whose scope it leaves.
@@ -288,10 +294,12 @@ BEGIN
             FROM (SELECT i.img, i.img - nonpk AS pk, i.ord
                   FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_new AS r) AS i) AS k),
         clock AS (
-            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols)
-            SELECT tname, n.ck, true, now_hlc, '~pg', '{}' FROM n
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, born, born_node)
+            SELECT tname, n.ck, true, now_hlc, '~pg', '{}', pg_current_xact_id(), '~pg' FROM n
             ON CONFLICT (tbl, pk) DO UPDATE
-                SET alive = true,
+                SET born = CASE WHEN rc.alive THEN rc.born ELSE excluded.born END,
+                    born_node = CASE WHEN rc.alive THEN rc.born_node ELSE excluded.born_node END,
+                    alive = true,
                     alive_hlc = greatest(excluded.alive_hlc, 1 + CASE
                         WHEN rc.cols = '{}' THEN rc.alive_hlc
                         WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
@@ -362,7 +370,8 @@ BEGIN
         FROM ev ORDER BY ev.ord)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
-    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row)
+    INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row,
+                                            born, born_node)
     SELECT tname, ev.ck, ev.kind = 'U',
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
@@ -374,11 +383,15 @@ BEGIN
                       WHERE c.key = ANY (nonpk) AND c.value IS DISTINCT FROM ev.old -> c.key) END,
            CASE WHEN ev.kind = 'D' AND scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.gone -> k)
                                                                FROM unnest(scols) AS k) END,
-           ev.gone
+           ev.gone,
+           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN pg_current_xact_id() END,
+           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN '~pg' END
     FROM ev
     WHERE NOT relay_mode OR ev.kind = 'D'
     ON CONFLICT (tbl, pk) DO UPDATE
-        SET alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
+        SET born = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born ELSE rc.born END,
+            born_node = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END,
+            alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
             alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
             alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
             cols = rc.cols || excluded.cols,
