@@ -51,12 +51,7 @@ final class CascadeGuard {
     record Reference(TableInfo child, List<String> childColumns, List<String> parentColumns, char action) {
     }
 
-    private static final String REFERENCES = """
-            SELECT ch.relname, con.confdeltype,
-                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(att, ord)
-                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att),
-                   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(att, ord)
-                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.att)
+    private static final String REFERENCES = "SELECT ch.relname, con.confdeltype, " + Compensation.FOREIGN_KEY_COLUMNS + """
             FROM pg_constraint con
             JOIN pg_class ch ON ch.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = ch.relnamespace
             WHERE con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd') AND cn.nspname = ?

@@ -36,12 +36,18 @@ import java.util.List;
  */
 final class Compensation {
 
-    private static final String FOREIGN_KEY = """
-            SELECT pn.nspname, pc.relname,
+    /**
+     * The columns of foreign key {@code con} (a {@code pg_constraint} row), as two name arrays in key order:
+     * the referring table's, then the referenced table's.
+     */
+    static final String FOREIGN_KEY_COLUMNS = """
                    (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(att, ord)
                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att),
                    (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(att, ord)
                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.att)
+            """;
+
+    private static final String FOREIGN_KEY = "SELECT pn.nspname, pc.relname, " + FOREIGN_KEY_COLUMNS + """
             FROM pg_constraint con
             JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
             JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
