@@ -141,6 +141,9 @@ final class SyncClient implements Runnable {
                SyncLock lock, SqlConsumer<java.sql.Connection> onSyncing) {
         this.lock = lock;
         this.onSyncing = onSyncing;
+        // The node tried for the lock when it opened; a process that did not get it gives no keys out until
+        // this client takes the lock and runs onSyncing, however soon that is.
+        this.elsewhere = !lock.held();
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -262,10 +265,8 @@ final class SyncClient implements Runnable {
             }
             return true;
         }
-        if (!elsewhere) {
-            elsewhere = true;
-            lastError = ELSEWHERE;
-        }
+        elsewhere = true;
+        lastError = ELSEWHERE;
         store.observeFileClock();
         refreshCounters();
         return false;

@@ -29,6 +29,8 @@ final class SyncLock {
     private final Path path;
     private FileChannel channel;
     private FileLock lock;
+    /** The lock file could not be made: this process syncs unchecked (warned once). */
+    private boolean unchecked;
 
     SyncLock(String databasePath) {
         this.path = Path.of(databasePath + "-synclock");
@@ -39,7 +41,7 @@ final class SyncLock {
      * cannot be created (a read-only directory) counts as held: this process then syncs, as before.
      */
     synchronized boolean tryAcquire() {
-        if (lock != null) {
+        if (lock != null || unchecked) {
             return true;
         }
         FileChannel ch = null;
@@ -60,8 +62,14 @@ final class SyncLock {
             close(ch);
             LOG.log(System.Logger.Level.WARNING, "cannot lock {0} ({1}): this process syncs the file without"
                     + " checking for another one", path, e.toString());
+            unchecked = true;
             return true;
         }
+    }
+
+    /** Whether this process holds the lock. */
+    synchronized boolean held() {
+        return lock != null || unchecked;
     }
 
     /** Gives the lock up (another process may take it). */
