@@ -508,6 +508,9 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private void stampNow() throws SQLException {
+        if (node.syncedElsewhere()) {
+            node.observeFileClock(delegate); // after what the process syncing the file applied
+        }
         stamp.setLong(1, node.clock().now());
         stamp.executeUpdate();
     }

@@ -127,6 +127,24 @@ final class LocalStore implements AutoCloseable {
     }
 
     /**
+     * Records whether this process's sync client is connected, for the processes that leave the file's sync
+     * to it ({@link SyncLock}): their {@code awaitSynced} needs a connected holder, not only a settled outbox.
+     */
+    void markOnline(boolean online) throws SQLException {
+        inTransaction(() -> {
+            setState(ONLINE, online ? 1 : 0);
+            return null;
+        });
+    }
+
+    /** Whether the process syncing the file says it is connected ({@link #markOnline}). */
+    boolean holderOnline() throws SQLException {
+        return stateLong(ONLINE) == 1;
+    }
+
+    private static final String ONLINE = "online";
+
+    /**
      * Moves this node's clock past the one the file records, which another process syncing the file
      * advances as it applies the feed ({@link SyncLock}): writes made here then order after what it applied.
      */

@@ -127,6 +127,7 @@ final class SyncClient implements Runnable {
     private final SqlConsumer<java.sql.Connection> onSyncing;
     /** Whether another process holds the file's {@link SyncLock} (this one then only waits for it). */
     private volatile boolean elsewhere;
+    private volatile boolean holderOnline;
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
@@ -144,6 +145,9 @@ final class SyncClient implements Runnable {
         // The node tried for the lock when it opened; a process that did not get it gives no keys out until
         // this client takes the lock and runs onSyncing, however soon that is.
         this.elsewhere = !lock.held();
+        if (elsewhere) {
+            lastError = ELSEWHERE;
+        }
         this.config = config;
         this.nodeId = nodeId;
         this.store = store;
@@ -250,6 +254,11 @@ final class SyncClient implements Runnable {
         return elsewhere;
     }
 
+    /** While {@link #syncedElsewhere}: whether that process said it is connected (read every turn). */
+    boolean holderOnline() {
+        return holderOnline;
+    }
+
     /**
      * Whether this process may sync the file now ({@link SyncLock}). While another process does, the status
      * says so, the counters follow the file that process settles, and this node's clock follows what that
@@ -268,6 +277,7 @@ final class SyncClient implements Runnable {
         elsewhere = true;
         lastError = ELSEWHERE;
         store.observeFileClock();
+        holderOnline = store.holderOnline();
         refreshCounters();
         return false;
     }
@@ -316,6 +326,13 @@ final class SyncClient implements Runnable {
                     // (which would otherwise only ever grow, to reconnectMaxMs after a few losses a day).
                     backoff = 100;
                 }
+                if (connected) {
+                    try {
+                        store.markOnline(false);
+                    } catch (SQLException | RuntimeException e) {
+                        LOG.log(System.Logger.Level.DEBUG, "could not record the disconnection: {0}", e.toString());
+                    }
+                }
                 connected = false;
                 keyLane = null;
                 keys.connectionLost();
@@ -344,7 +361,7 @@ final class SyncClient implements Runnable {
     }
 
     /** How often a process whose file another process syncs tries to take over, and refreshes its status. */
-    private static final long ELSEWHERE_RETRY_MS = 1000;
+    private static final long ELSEWHERE_RETRY_MS = 250;
 
     /**
      * Waits {@code millis} before the next attempt. Local commits do not shorten the wait (reconnect
@@ -441,6 +458,7 @@ final class SyncClient implements Runnable {
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
         connected = true;
+        store.markOnline(true);
         connectedAtNanos = System.nanoTime();
         lastError = null;
         lastSync = Instant.now();

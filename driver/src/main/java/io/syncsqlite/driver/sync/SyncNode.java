@@ -131,7 +131,7 @@ public final class SyncNode {
             node.references = 1;
             return node;
         }
-        String key = canonical(config.path());
+        String key = canonical(databaseFile(firstConnection, config.path()));
         while (true) {
             SyncNode node = NODES.get(key);
             if (node == null) {
@@ -328,6 +328,21 @@ public final class SyncNode {
         return id;
     }
 
+    /**
+     * The file SQLite opened, as it names it: a {@code file:} URI (percent-encoded, with parameters) names
+     * the same file as its plain path, and must share its node and its {@link SyncLock}.
+     */
+    private static String databaseFile(Connection raw, String configured) throws SQLException {
+        try (Statement st = raw.createStatement(); ResultSet rs = st.executeQuery("PRAGMA database_list")) {
+            while (rs.next()) {
+                if ("main".equals(rs.getString(2)) && rs.getString(3) != null && !rs.getString(3).isEmpty()) {
+                    return rs.getString(3);
+                }
+            }
+        }
+        return configured;
+    }
+
     private static String canonical(String path) throws SQLException {
         String p = path.startsWith("file:") ? path.substring(5) : path;
         int q = p.indexOf('?');
@@ -469,8 +484,55 @@ public final class SyncNode {
      * range while the client is connecting or connected; fails with SY004 otherwise.
      */
     public long nextKey(String table) throws SQLException {
+        awaitTakeoverAtStart();
         boolean mayArrive = client != null && client.mayReceiveKeys();
         return keys.take(table, mayArrive ? KeyStock.FIRST_RANGE_WAIT_MS : 0);
+    }
+
+    /**
+     * Right after this process opened the file while another held its sync (an application restarted while
+     * the old process lingers, {@code sync.lingerMs}), an insert that needs a key waits for the takeover
+     * rather than fail: the old process lets go within its linger. Later, another process syncing the file
+     * is there to stay, and such inserts fail at once (SY004).
+     */
+    private void awaitTakeoverAtStart() {
+        if (client == null || !client.syncedElsewhere()
+                || System.nanoTime() - openedNanos > TimeUnit.MILLISECONDS.toNanos(STARTUP_TAKEOVER_MS)) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(KeyStock.FIRST_RANGE_WAIT_MS);
+        try {
+            while (client.syncedElsewhere() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** How long after opening a process waits for a lingering one to let the file go (see {@link #nextKey}). */
+    private static final long STARTUP_TAKEOVER_MS = 10_000;
+
+    private final long openedNanos = System.nanoTime();
+
+    /** Whether another process syncs this file ({@link SyncLock}); this one captures only. */
+    public boolean syncedElsewhere() {
+        return client != null && client.syncedElsewhere();
+    }
+
+    /**
+     * For a process that leaves the file's sync to another ({@link #syncedElsewhere}): moves this node's
+     * clock past the one the file records, read on {@code c} inside the transaction about to be stamped, so a
+     * write made here orders after every change the other process applied before it (the sync thread also
+     * follows it, but only every turn).
+     */
+    public void observeFileClock(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'hlc'")) {
+            if (rs.next()) {
+                clock.observe(rs.getLong(1));
+            }
+        }
     }
 
     /** Keys in stock for new rows of {@code table}. */
@@ -697,9 +759,10 @@ public final class SyncNode {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             SyncStatus s = client.status();
-            // Synced by another process (SyncLock): settled once that process has settled the file's outbox.
-            if (client.refreshedGeneration() >= generation && (s.connected() || client.syncedElsewhere())
-                    && s.unsettled() == 0) {
+            // Synced by another process (SyncLock): settled once that process, connected, has settled the
+            // file's outbox.
+            if (client.refreshedGeneration() >= generation
+                    && (s.connected() || client.syncedElsewhere() && client.holderOnline()) && s.unsettled() == 0) {
                 return true;
             }
             Thread.sleep(10);
