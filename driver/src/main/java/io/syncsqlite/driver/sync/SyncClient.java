@@ -327,11 +327,7 @@ final class SyncClient implements Runnable {
                     backoff = 100;
                 }
                 if (connected) {
-                    try {
-                        store.markOnline(false);
-                    } catch (SQLException | RuntimeException e) {
-                        LOG.log(System.Logger.Level.DEBUG, "could not record the disconnection: {0}", e.toString());
-                    }
+                    markOnline(false);
                 }
                 connected = false;
                 keyLane = null;
@@ -358,6 +354,18 @@ final class SyncClient implements Runnable {
         }
         store.close();
         lock.release();
+    }
+
+    /**
+     * Records the connection's state for processes that leave the sync to this one; a failure (the file busy
+     * beyond its timeout) costs them only an {@code awaitSynced} that waits longer, not this connection.
+     */
+    private void markOnline(boolean online) {
+        try {
+            store.markOnline(online);
+        } catch (SQLException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "could not record the connection''s state: {0}", e.toString());
+        }
     }
 
     /** How often a process whose file another process syncs tries to take over, and refreshes its status. */
@@ -458,7 +466,7 @@ final class SyncClient implements Runnable {
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
         connected = true;
-        store.markOnline(true);
+        markOnline(true);
         connectedAtNanos = System.nanoTime();
         lastError = null;
         lastSync = Instant.now();
