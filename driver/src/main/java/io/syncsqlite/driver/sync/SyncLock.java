@@ -31,6 +31,8 @@ final class SyncLock {
     private FileLock lock;
     /** The lock file could not be made: this process syncs unchecked (warned once). */
     private boolean unchecked;
+    /** Whether the last failed attempt found the lock held in this JVM (a node of the file still closing). */
+    private boolean heldInThisJvm;
 
     SyncLock(String databasePath) {
         this.path = Path.of(databasePath + "-synclock");
@@ -44,6 +46,7 @@ final class SyncLock {
         if (lock != null || unchecked) {
             return true;
         }
+        heldInThisJvm = false;
         FileChannel ch = null;
         try {
             ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -57,13 +60,39 @@ final class SyncLock {
             return true;
         } catch (OverlappingFileLockException e) {
             close(ch);
-            return false; // held in this JVM already, by another node of the same file under another name
+            heldInThisJvm = true;
+            return false;
         } catch (IOException e) {
             close(ch);
             LOG.log(System.Logger.Level.WARNING, "cannot lock {0} ({1}): this process syncs the file without"
                     + " checking for another one", path, e.toString());
             unchecked = true;
             return true;
+        }
+    }
+
+    /**
+     * Takes the lock as a node opening the file does: a node of the same file in this JVM that is still
+     * closing (its sync thread lets go as it ends; an application that opens a connection per request closes
+     * and reopens the node) is waited for, up to {@code waitMs}; another process is not.
+     */
+    boolean acquireOnOpen(long waitMs) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(waitMs);
+        while (true) {
+            if (tryAcquire()) {
+                return true;
+            }
+            synchronized (this) {
+                if (!heldInThisJvm || System.nanoTime() > deadline) {
+                    return false;
+                }
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
         }
     }
 

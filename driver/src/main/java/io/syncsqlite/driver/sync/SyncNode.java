@@ -254,7 +254,9 @@ public final class SyncNode {
         SyncLock lock = null;
         if (clientDb != null) {
             lock = new SyncLock(key);
-            if (!lock.tryAcquire()) {
+            // A node of this file closing in this JVM lets go as its sync thread ends (SyncClient.stop waits
+            // for that up to 5 s).
+            if (!lock.acquireOnOpen(5_000)) {
                 keys.syncedElsewhere();
                 LOG.log(System.Logger.Level.INFO, "another process syncs {0}: this one captures its writes for it,"
                         + " and takes over when it ends", SyncUrl.mask(config.path()));

@@ -32,6 +32,31 @@ class SyncLockTest {
         second.release();
     }
 
+    /** A node of the file still closing in this JVM (its sync thread lets go as it ends) is waited for. */
+    @Test
+    void openingWaitsForANodeOfThisJvmThatIsClosing() throws Exception {
+        String db = dir.resolve("app.db").toString();
+        SyncLock closing = new SyncLock(db);
+        assertTrue(closing.tryAcquire());
+        Thread ender = new Thread(() -> {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException ignored) {
+                return;
+            }
+            closing.release();
+        });
+        ender.start();
+        SyncLock opening = new SyncLock(db);
+        assertTrue(opening.acquireOnOpen(5_000));
+        ender.join();
+        SyncLock late = new SyncLock(db);
+        long t0 = System.nanoTime();
+        assertFalse(late.acquireOnOpen(300), "a holder that stays is given up on after the wait");
+        assertTrue(System.nanoTime() - t0 >= 300_000_000L);
+        opening.release();
+    }
+
     @Test
     void aLockFileThatCannotBeMadeLeavesTheProcessSyncingUnchecked() {
         SyncLock lock = new SyncLock(dir.resolve("missing-directory").resolve("app.db").toString());

@@ -1,22 +1,15 @@
 package io.syncsqlite.it.sync;
 
-import io.syncsqlite.driver.jdbc.SyncConnection;
 import io.syncsqlite.driver.sync.Rejection;
 import io.syncsqlite.driver.sync.SyncNode;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
+import io.syncsqlite.it.harness.PeerProcess;
 import io.syncsqlite.it.harness.TcpProxy;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.File;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -31,18 +24,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.StringJoiner;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static io.syncsqlite.it.harness.Rows.row;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Review: one SQLite file not used by exactly one JVM. A desktop application and its CLI (or an application
@@ -50,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code sync.server} set, so each process runs a sync client for the same node; a file copied to a second
  * device (a backup restored on a new phone, a cloned VM) carries the same node id and outbox history.
  *
- * <p>The second process is a real JVM ({@link Peer}, launched with the test classpath): inside one JVM the
+ * <p>The second process is a real JVM ({@link PeerProcess}, launched with the test classpath): inside one JVM the
  * driver shares one node per canonical path ({@code SyncNode.NODES}), so two connections there never show
  * what two processes do.
  */
@@ -87,7 +76,7 @@ class SharedFileReviewTest {
             w.exec("INSERT INTO acct (id, name, balance) VALUES (100, 'poke', 0)");
             w.awaitSynced();
             TcpProxy rp = c.proxy();
-            Peer.Handle r = c.closeWith(Peer.start(c.url("n", w.file(), rp), dir.resolve("peer-counter.log")));
+            PeerProcess.Handle r = c.closeWith(PeerProcess.start(c.url("n", w.file(), rp), dir.resolve("peer-counter.log")));
             assertEquals("ok true", r.call("synced"), "the second process syncs");
 
             for (int k = 1; k <= 3; k++) {
@@ -135,7 +124,7 @@ class SharedFileReviewTest {
             w.exec("INSERT INTO acct (id, name, balance) VALUES (100, 'v0', 0)");
             w.awaitSynced();
             TcpProxy rp = c.proxy();
-            Peer.Handle r = c.closeWith(Peer.start(c.url("n", w.file(), rp), dir.resolve("peer-lag.log")));
+            PeerProcess.Handle r = c.closeWith(PeerProcess.start(c.url("n", w.file(), rp), dir.resolve("peer-lag.log")));
             assertEquals("ok true", r.call("synced"), "the second process syncs");
 
             rp.latency(800);
@@ -250,7 +239,7 @@ class SharedFileReviewTest {
             w.exec("INSERT INTO item (name) VALUES ('first, from the application')");
             w.awaitSynced();
             await().atMost(Duration.ofSeconds(20)).until(() -> !w.rows("SELECT lo FROM _sync_idblock").isEmpty());
-            Peer.Handle r = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-keys.log")));
+            PeerProcess.Handle r = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-keys.log")));
             assertEquals("ok true", r.call("synced"), "the second process syncs");
 
             w.exec("INSERT INTO item (name) VALUES ('second, from the application')");
@@ -280,7 +269,7 @@ class SharedFileReviewTest {
             w.exec("INSERT INTO acct (id, name, balance) VALUES (1, 'local', 0)");
             w.exec("INSERT INTO acct (id, name, balance) VALUES (100, 'remote', 0)");
             w.awaitSynced();
-            Peer.Handle r = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-busy.log")));
+            PeerProcess.Handle r = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-busy.log")));
             assertEquals("ok true", r.call("synced"), "the second process syncs");
 
             List<String> failures = new ArrayList<>();
@@ -330,12 +319,12 @@ class SharedFileReviewTest {
             TcpProxy ap = c.proxy();
             ap.latency(30);
             Path aLog = dir.resolve("peer-writer.log");
-            Peer.Handle a = c.closeWith(Peer.start(c.url("n", w.file(), ap), aLog, "writer", "7", "a"));
+            PeerProcess.Handle a = c.closeWith(PeerProcess.start(c.url("n", w.file(), ap), aLog, "writer", "7", "a"));
             List<String> busy = new ArrayList<>();
             Random rnd = new Random(3);
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
             while (System.nanoTime() < end) {
-                if (!Peer.increment(w.connection(), 1 + rnd.nextInt(6), 1 + rnd.nextInt(9), "w")) {
+                if (!PeerProcess.increment(w.connection(), 1 + rnd.nextInt(6), 1 + rnd.nextInt(9), "w")) {
                     busy.add("w");
                 }
                 Thread.sleep(rnd.nextInt(4));
@@ -346,13 +335,13 @@ class SharedFileReviewTest {
             System.out.println("writer killed with " + count(w.file(), "SELECT count(*) FROM ledger WHERE who = 'a'")
                     + " committed increments, " + aUnacked + " transactions not yet acknowledged");
 
-            Peer.Handle b = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-b.log")));
+            PeerProcess.Handle b = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-b.log")));
             for (int i = 0; i < 30; i++) {
                 String answer = b.call("inc " + (1 + rnd.nextInt(6)) + " " + (1 + rnd.nextInt(9)) + " b");
                 if (!answer.equals("ok 1")) {
                     busy.add("b: " + answer);
                 }
-                if (!Peer.increment(w.connection(), 1 + rnd.nextInt(6), 1 + rnd.nextInt(9), "w")) {
+                if (!PeerProcess.increment(w.connection(), 1 + rnd.nextInt(6), 1 + rnd.nextInt(9), "w")) {
                     busy.add("w");
                 }
             }
@@ -401,7 +390,7 @@ class SharedFileReviewTest {
             w.exec("INSERT INTO item (name) VALUES ('first, from the application')");
             w.awaitSynced();
             await().atMost(Duration.ofSeconds(20)).until(() -> !w.rows("SELECT lo FROM _sync_idblock").isEmpty());
-            Peer.Handle r = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-takeover.log")));
+            PeerProcess.Handle r = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("peer-takeover.log")));
             assertTrue(r.call("status").contains("another process syncs this file"), r.call("status"));
             String refused = r.call("exec INSERT INTO item (name) VALUES ('keyless, from the CLI')");
             assertTrue(refused.startsWith("err SY004") && refused.contains("another process syncs this file"), refused);
@@ -419,190 +408,6 @@ class SharedFileReviewTest {
             assertEquals("ok true", r.call("synced"));
             await().atMost(Duration.ofSeconds(20)).until(() -> r.call("query SELECT count(*) FROM item").equals("ok 5"));
             assertEquals(5, c.pgRows("SELECT id FROM item").size(), "five rows, five distinct keys, in PostgreSQL");
-        }
-    }
-
-    /**
-     * The second process: opens {@code args[0]} through the driver, prints {@code ready}, then either answers
-     * one line per command read from stdin ({@code exec SQL}, {@code query SQL}, {@code inc ACCT AMOUNT WHO},
-     * {@code synced}, {@code status}, {@code quit}) or, with {@code writer SEED WHO}, writes counter increments
-     * until killed. Increments are recorded in the local {@code ledger} table in the same transaction.
-     */
-    public static final class Peer {
-
-        private Peer() {
-        }
-
-        public static void main(String[] args) throws Exception {
-            try (Connection c = DriverManager.getConnection(args[0])) {
-                System.out.println("ready");
-                System.out.flush();
-                if (args.length > 1 && args[1].equals("writer")) {
-                    Random rnd = new Random(Long.parseLong(args[2]));
-                    while (true) {
-                        increment(c, 1 + rnd.nextInt(6), 1 + rnd.nextInt(9), args[3]);
-                        Thread.sleep(rnd.nextInt(4));
-                    }
-                }
-                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                String line;
-                while ((line = in.readLine()) != null) {
-                    String reply;
-                    try {
-                        reply = run(c, line);
-                    } catch (Exception e) {
-                        String state = e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName();
-                        reply = "err " + state + " " + String.valueOf(e.getMessage()).replace('\n', ' ');
-                    }
-                    System.out.println(reply);
-                    System.out.flush();
-                    if (line.equals("quit")) {
-                        break;
-                    }
-                }
-            }
-        }
-
-        private static String run(Connection c, String line) throws Exception {
-            if (line.startsWith("exec ")) {
-                try (Statement st = c.createStatement()) {
-                    return "ok " + st.executeUpdate(line.substring(5));
-                }
-            } else if (line.startsWith("query ")) {
-                StringJoiner rows = new StringJoiner(";");
-                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(line.substring(6))) {
-                    while (rs.next()) {
-                        StringJoiner row = new StringJoiner(",");
-                        for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
-                            row.add(String.valueOf(rs.getObject(i)));
-                        }
-                        rows.add(row.toString());
-                    }
-                }
-                return "ok " + rows;
-            } else if (line.startsWith("inc ")) {
-                String[] p = line.split(" ");
-                return increment(c, Long.parseLong(p[1]), Integer.parseInt(p[2]), p[3]) ? "ok 1" : "err busy";
-            } else if (line.equals("synced")) {
-                return "ok " + node(c).awaitSynced(Duration.ofSeconds(30));
-            } else if (line.equals("status")) {
-                return "ok " + node(c).status();
-            } else if (line.equals("quit")) {
-                return "ok";
-            }
-            return "err unknown command";
-        }
-
-        private static SyncNode node(Connection c) throws SQLException {
-            return c.unwrap(SyncConnection.class).node();
-        }
-
-        /**
-         * Adds {@code amount} to account {@code acct} and records it in the ledger, in one transaction that
-         * starts with a write; returns false (after printing {@code ERR ...} to stderr) when it failed.
-         */
-        static boolean increment(Connection c, long acct, int amount, String who) throws SQLException {
-            boolean auto = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement add = c.prepareStatement("UPDATE acct SET balance = balance + ? WHERE id = ?");
-                     PreparedStatement ledger = c.prepareStatement("INSERT INTO ledger (acct, amount, who) VALUES (?, ?, ?)")) {
-                    add.setInt(1, amount);
-                    add.setLong(2, acct);
-                    if (add.executeUpdate() == 1) {
-                        ledger.setLong(1, acct);
-                        ledger.setInt(2, amount);
-                        ledger.setString(3, who);
-                        ledger.executeUpdate();
-                    }
-                }
-                c.commit();
-                return true;
-            } catch (SQLException e) {
-                System.err.println("ERR " + who + ": " + e.getMessage());
-                try {
-                    c.rollback();
-                } catch (SQLException ignored) {
-                    // already rolled back
-                }
-                return false;
-            } finally {
-                c.setAutoCommit(auto);
-            }
-        }
-
-        /** A peer process, driven line by line from the test. */
-        static Handle start(String url, Path log, String... extra) throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + File.separator + "bin"
-                    + File.separator + "java", "-cp", System.getProperty("java.class.path"), Peer.class.getName(), url));
-            cmd.addAll(List.of(extra));
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-            Handle h = new Handle(p);
-            String first = h.next(60);
-            if (!"ready".equals(first)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("peer did not start (" + first + "): "
-                        + (Files.exists(log) ? Files.readString(log) : ""));
-            }
-            return h;
-        }
-
-        static final class Handle implements AutoCloseable {
-            private final Process process;
-            private final PrintWriter in;
-            private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-
-            Handle(Process process) {
-                this.process = process;
-                this.in = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8), true);
-                Thread reader = new Thread(() -> {
-                    try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                            StandardCharsets.UTF_8))) {
-                        String l;
-                        while ((l = out.readLine()) != null) {
-                            lines.add(l);
-                        }
-                    } catch (IOException ignored) {
-                        // process gone
-                    }
-                    lines.add("<eof>");
-                }, "peer-reader");
-                reader.setDaemon(true);
-                reader.start();
-            }
-
-            String next(long seconds) {
-                try {
-                    String l = lines.poll(seconds, TimeUnit.SECONDS);
-                    return l == null ? "<timeout>" : l;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return "<interrupted>";
-                }
-            }
-
-            String call(String command) {
-                in.println(command);
-                return next(90);
-            }
-
-            boolean isAlive() {
-                return process.isAlive();
-            }
-
-            void kill() throws InterruptedException {
-                process.destroyForcibly();
-                if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                    throw new IllegalStateException("peer survived SIGKILL");
-                }
-            }
-
-            @Override
-            public void close() throws InterruptedException {
-                if (process.isAlive()) {
-                    kill();
-                }
-            }
         }
     }
 }

@@ -5,19 +5,14 @@ import io.syncsqlite.driver.sync.Rejection;
 import io.syncsqlite.driver.sync.SyncNode;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
+import io.syncsqlite.it.harness.PeerProcess;
 import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.protocol.Hlc;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -31,11 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.StringJoiner;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
@@ -73,7 +65,7 @@ class SharedFileSecondReviewTest {
             c.clientParams("&sync.tables=acct");
             Path file = c.file("n", LOCAL_ACCT, LEDGER);
             TcpProxy hp = c.proxy();
-            Peer.Handle holder = c.closeWith(Peer.start(c.url("n", file, hp), dir.resolve("holder.log")));
+            PeerProcess.Handle holder = c.closeWith(PeerProcess.start(c.url("n", file, hp), dir.resolve("holder.log")));
             assertEquals("ok true", holder.call("synced 30"), "the first process connects and syncs");
             for (int k = 1; k <= 3; k++) {
                 assertTrue(holder.call("exec INSERT INTO acct (id, name, balance) VALUES (" + k + ", 'acct " + k + "', 0)")
@@ -89,7 +81,7 @@ class SharedFileSecondReviewTest {
             Random rnd = new Random(11);
             for (int i = 0; i < 10; i++) {
                 assertEquals("ok 1", holder.call("inc " + (1 + rnd.nextInt(3)) + " " + (1 + rnd.nextInt(9)) + " holder"));
-                assertTrue(increment(w.connection(), 1 + rnd.nextInt(3), 1 + rnd.nextInt(9), "cli"), "increment in the CLI");
+                assertTrue(PeerProcess.increment(w.connection(), 1 + rnd.nextInt(3), 1 + rnd.nextInt(9), "cli"), "increment in the CLI");
             }
             c.pg("UPDATE acct SET balance = balance + 100 WHERE id = 1");
             holder.kill();
@@ -145,7 +137,7 @@ class SharedFileSecondReviewTest {
                 }
             }
             Client r = c.open("r", r0.file(), c.proxy());
-            Peer.Handle cli = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-lww.log")));
+            PeerProcess.Handle cli = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-lww.log")));
             assertTrue(cli.call("status").contains("another process"), cli.call("status"));
 
             List<String> lost = new ArrayList<>();
@@ -188,7 +180,7 @@ class SharedFileSecondReviewTest {
             w.awaitSynced();
             List<Rejection> toldTheApplication = new CopyOnWriteArrayList<>();
             w.node().addRejectionListener(toldTheApplication::add);
-            Peer.Handle cli = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-reject.log")));
+            PeerProcess.Handle cli = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-reject.log")));
             assertTrue(cli.call("status").contains("another process"), cli.call("status"));
 
             assertTrue(cli.call("exec UPDATE acct SET name = 'forbidden' WHERE id = 1").startsWith("ok "));
@@ -215,7 +207,7 @@ class SharedFileSecondReviewTest {
             Client w = c.client("n", LOCAL_ACCT);
             w.exec("INSERT INTO acct (id, name, balance) VALUES (1, 'one', 0)");
             w.awaitSynced();
-            Peer.Handle cli = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-offline.log")));
+            PeerProcess.Handle cli = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-offline.log")));
             w.offline();
             assertTrue(cli.call("exec INSERT INTO acct (id, name, balance) VALUES (2, 'from the CLI', 0)").startsWith("ok "));
             long t0 = System.nanoTime();
@@ -241,7 +233,7 @@ class SharedFileSecondReviewTest {
             Client w = c.client("n", LOCAL_ACCT);
             w.exec("INSERT INTO acct (id, name, balance) VALUES (1, 'one', 0)");
             w.awaitSynced();
-            Peer.Handle cli = c.closeWith(Peer.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-offline2.log")));
+            PeerProcess.Handle cli = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-offline2.log")));
             w.offline();
             c.pg("UPDATE acct SET name = 'changed in PostgreSQL' WHERE id = 1");
             assertFalse(w.node().awaitSynced(Duration.ofSeconds(2)), "the offline holder itself says it is not synced");
@@ -269,7 +261,7 @@ class SharedFileSecondReviewTest {
             }
             String params = "?sync.server=" + c.proxy().wsUrl() + "&sync.node=n&sync.lingerMs=0&sync.reconnectMaxMs=300&sync.tables=item";
             String uriUrl = "jdbc:syncsqlite:" + file.toUri() + params;
-            Peer.Handle app = c.closeWith(Peer.start(uriUrl, dir.resolve("app-uri.log")));
+            PeerProcess.Handle app = c.closeWith(PeerProcess.start(uriUrl, dir.resolve("app-uri.log")));
             assertTrue(app.call("exec INSERT INTO item (name) VALUES ('from the application')").startsWith("ok "),
                     "the application inserts");
             assertEquals("ok true", app.call("synced 30"));
@@ -313,7 +305,7 @@ class SharedFileSecondReviewTest {
             c.clientParams("&sync.tables=item");
             Path file = c.file("n", LOCAL_ITEM);
             String url = c.url("n", file, c.proxy());
-            Peer.Handle old = c.closeWith(Peer.start(url + "&sync.lingerMs=2000", dir.resolve("old.log")));
+            PeerProcess.Handle old = c.closeWith(PeerProcess.start(url + "&sync.lingerMs=2000", dir.resolve("old.log")));
             assertTrue(old.call("exec INSERT INTO item (name) VALUES ('before the restart')").startsWith("ok "));
             assertEquals("ok true", old.call("synced 30"));
             assertEquals("ok", old.call("close")); // the old process shuts down: its last connection is closed
@@ -401,193 +393,4 @@ class SharedFileSecondReviewTest {
         return found.toString();
     }
 
-    /** Adds {@code amount} to {@code acct} and records it in the ledger, in one transaction. */
-    static boolean increment(Connection c, long acct, int amount, String who) throws SQLException {
-        boolean auto = c.getAutoCommit();
-        c.setAutoCommit(false);
-        try {
-            try (PreparedStatement add = c.prepareStatement("UPDATE acct SET balance = balance + ? WHERE id = ?");
-                 PreparedStatement ledger = c.prepareStatement("INSERT INTO ledger (acct, amount, who) VALUES (?, ?, ?)")) {
-                add.setInt(1, amount);
-                add.setLong(2, acct);
-                if (add.executeUpdate() == 1) {
-                    ledger.setLong(1, acct);
-                    ledger.setInt(2, amount);
-                    ledger.setString(3, who);
-                    ledger.executeUpdate();
-                }
-            }
-            c.commit();
-            return true;
-        } catch (SQLException e) {
-            System.err.println("ERR " + who + ": " + e.getMessage());
-            try {
-                c.rollback();
-            } catch (SQLException ignored) {
-                // already rolled back
-            }
-            return false;
-        } finally {
-            c.setAutoCommit(auto);
-        }
-    }
-
-    /**
-     * The other process: opens {@code args[0]} through the driver (registering a rejection listener), prints
-     * {@code ready}, then answers one line per command: {@code exec SQL}, {@code query SQL},
-     * {@code inc ACCT AMOUNT WHO}, {@code synced SECONDS}, {@code status}, {@code rejections}, {@code close}
-     * (closes the connection, the JVM stays), {@code open}, {@code quit}.
-     */
-    public static final class Peer {
-
-        private static final List<Rejection> REJECTIONS = new CopyOnWriteArrayList<>();
-
-        private Peer() {
-        }
-
-        public static void main(String[] args) throws Exception {
-            Connection c = open(args[0]);
-            System.out.println("ready");
-            System.out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            String line;
-            while ((line = in.readLine()) != null) {
-                String reply;
-                try {
-                    if (line.equals("close")) {
-                        c.close();
-                        reply = "ok";
-                    } else if (line.equals("open")) {
-                        c = open(args[0]);
-                        reply = "ok";
-                    } else {
-                        reply = run(c, line);
-                    }
-                } catch (Exception e) {
-                    String state = e instanceof SQLException s ? s.getSQLState() : e.getClass().getSimpleName();
-                    reply = "err " + state + " " + String.valueOf(e.getMessage()).replace('\n', ' ');
-                }
-                System.out.println(reply);
-                System.out.flush();
-                if (line.equals("quit")) {
-                    break;
-                }
-            }
-            if (!c.isClosed()) {
-                c.close();
-            }
-        }
-
-        private static Connection open(String url) throws SQLException {
-            Connection c = DriverManager.getConnection(url);
-            c.unwrap(SyncConnection.class).node().addRejectionListener(REJECTIONS::add);
-            return c;
-        }
-
-        private static String run(Connection c, String line) throws Exception {
-            if (line.startsWith("exec ")) {
-                try (Statement st = c.createStatement()) {
-                    return "ok " + st.executeUpdate(line.substring(5));
-                }
-            } else if (line.startsWith("query ")) {
-                StringJoiner rows = new StringJoiner(";");
-                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(line.substring(6))) {
-                    while (rs.next()) {
-                        StringJoiner row = new StringJoiner(",");
-                        for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
-                            row.add(String.valueOf(rs.getObject(i)));
-                        }
-                        rows.add(row.toString());
-                    }
-                }
-                return "ok " + rows;
-            } else if (line.startsWith("inc ")) {
-                String[] p = line.split(" ");
-                return increment(c, Long.parseLong(p[1]), Integer.parseInt(p[2]), p[3]) ? "ok 1" : "err busy";
-            } else if (line.startsWith("synced")) {
-                String[] p = line.split(" ");
-                long seconds = p.length > 1 ? Long.parseLong(p[1]) : 30;
-                return "ok " + node(c).awaitSynced(Duration.ofSeconds(seconds));
-            } else if (line.equals("status")) {
-                return "ok " + node(c).status();
-            } else if (line.equals("rejections")) {
-                return "ok " + REJECTIONS.size() + " " + REJECTIONS.stream().map(Rejection::sqlState).toList();
-            } else if (line.equals("quit")) {
-                return "ok";
-            }
-            return "err unknown command";
-        }
-
-        private static SyncNode node(Connection c) throws SQLException {
-            return c.unwrap(SyncConnection.class).node();
-        }
-
-        static Handle start(String url, Path log) throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + File.separator + "bin"
-                    + File.separator + "java", "-cp", System.getProperty("java.class.path"), Peer.class.getName(), url));
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-            Handle h = new Handle(p);
-            String first = h.next(60);
-            if (!"ready".equals(first)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("peer did not start (" + first + "): "
-                        + (Files.exists(log) ? Files.readString(log) : ""));
-            }
-            return h;
-        }
-
-        static final class Handle implements AutoCloseable {
-            private final Process process;
-            private final PrintWriter in;
-            private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-
-            Handle(Process process) {
-                this.process = process;
-                this.in = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8), true);
-                Thread reader = new Thread(() -> {
-                    try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                            StandardCharsets.UTF_8))) {
-                        String l;
-                        while ((l = out.readLine()) != null) {
-                            lines.add(l);
-                        }
-                    } catch (IOException ignored) {
-                        // process gone
-                    }
-                    lines.add("<eof>");
-                }, "peer-reader");
-                reader.setDaemon(true);
-                reader.start();
-            }
-
-            String next(long seconds) {
-                try {
-                    String l = lines.poll(seconds, TimeUnit.SECONDS);
-                    return l == null ? "<timeout>" : l;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return "<interrupted>";
-                }
-            }
-
-            String call(String command) {
-                in.println(command);
-                return next(90);
-            }
-
-            void kill() throws InterruptedException {
-                process.destroyForcibly();
-                if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                    throw new IllegalStateException("peer survived SIGKILL");
-                }
-            }
-
-            @Override
-            public void close() throws InterruptedException {
-                if (process.isAlive()) {
-                    kill();
-                }
-            }
-        }
-    }
 }
