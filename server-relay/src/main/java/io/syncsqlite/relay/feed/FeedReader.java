@@ -3,7 +3,6 @@ package io.syncsqlite.relay.feed;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.syncsqlite.protocol.JsonTrees;
-import io.syncsqlite.protocol.MessageCodec;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
