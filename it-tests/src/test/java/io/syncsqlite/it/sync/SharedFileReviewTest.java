@@ -99,9 +99,8 @@ class SharedFileReviewTest {
             w.awaitSynced();
             assertEquals(List.of(5L, 5L, 5L), c.pgRows("SELECT balance FROM acct WHERE id <= 3 ORDER BY id").stream()
                     .map(m -> m.get("balance")).toList(), "PostgreSQL counted each increment once");
-            Thread.sleep(1000);
-            assertEquals(c.pgRows(ACCTS), w.rows(ACCTS),
-                    "the file (read by both processes) must show each increment once, as PostgreSQL does");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEquals(c.pgRows(ACCTS), w.rows(ACCTS),
+                    "the file (read by both processes) must show each increment once, as PostgreSQL does"));
         }
     }
 
@@ -153,9 +152,10 @@ class SharedFileReviewTest {
             rp.online(true);
             assertEquals("ok true", r.call("synced"));
             w.awaitSynced();
-            Thread.sleep(1000);
-            assertEquals(c.pgRows(ACCTS), w.rows(ACCTS), "the file must end on PostgreSQL's row; names seen in the file: "
-                    + seen + (regressed ? " (it went back from v2 to v1)" : ""));
+            boolean wentBack = regressed;
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEquals(c.pgRows(ACCTS), w.rows(ACCTS),
+                    "the file must end on PostgreSQL's row; names seen in the file: " + seen
+                            + (wentBack ? " (it went back from v2 to v1)" : "")));
             assertTrue(!regressed, "the file went back from v2 to v1: " + seen);
         }
     }
@@ -360,8 +360,8 @@ class SharedFileReviewTest {
                 }
             }
             assertEquals(committed, inPg, "PostgreSQL must count every committed increment of every process once");
-            Thread.sleep(1000);
-            assertEquals(c.pgRows(ACCTS), w.rows(ACCTS), "the file must show PostgreSQL's balances");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEquals(c.pgRows(ACCTS), w.rows(ACCTS),
+                    "the file must show PostgreSQL's balances"));
             String writerErrors = Files.readString(aLog).lines().filter(l -> l.startsWith("ERR")).toList().toString();
             assertEquals("[] []", busy + " " + writerErrors,
                     "transactions that start with a write failed (SQLITE_BUSY) in the application");

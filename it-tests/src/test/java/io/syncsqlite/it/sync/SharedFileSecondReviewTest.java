@@ -152,8 +152,7 @@ class SharedFileSecondReviewTest {
                 assertTrue(cli.call("exec UPDATE acct SET name = '" + mine + "' WHERE id = 100").startsWith("ok "));
                 assertEquals("ok true", cli.call("synced 30"));
                 w.awaitSynced();
-                r.awaitSynced();
-                Thread.sleep(500);
+                r.awaitSynced(); // every push acknowledged: PostgreSQL's row is final
                 Object inPg = c.pgRows("SELECT name FROM acct WHERE id = 100").get(0).get("name");
                 if (!mine.equals(inPg)) {
                     lost.add("round " + k + ": PostgreSQL kept '" + inPg + "' over the CLI's later '" + mine + "'");
