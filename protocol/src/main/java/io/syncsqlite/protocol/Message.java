@@ -39,6 +39,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
         @JsonSubTypes.Type(value = Message.ColumnTypes.class, name = "columnTypes"),
         @JsonSubTypes.Type(value = Message.Features.class, name = "features"),
+        @JsonSubTypes.Type(value = Message.AppliedClock.class, name = "appliedClock"),
         @JsonSubTypes.Type(value = Message.Resync.class, name = "resync"),
 })
 public sealed interface Message {
@@ -58,6 +59,12 @@ public sealed interface Message {
      * relays decode strictly and close on a field they do not know.
      */
     int FEATURES_VERSION = 3;
+
+    /**
+     * The {@link SchemaRequest#version()} from which a relay also sends {@link AppliedClock} (after
+     * {@link Features}), when it recorded that clock.
+     */
+    int APPLIED_CLOCK_VERSION = 4;
 
     /** The feature of a relay that reads {@link ClientTx#seen()}. */
     String FEATURE_SEEN = "seen";
@@ -194,6 +201,16 @@ public sealed interface Message {
         public Features {
             names = List.copyOf(Objects.requireNonNull(names, "names"));
         }
+    }
+
+    /**
+     * The clock ({@link ClientTx#hlc()}) of the transaction the welcome names as this node's last applied
+     * ({@code tx}): sent before the {@link Schema} to a {@link SchemaRequest} of {@link #APPLIED_CLOCK_VERSION}
+     * or later, when the relay recorded that clock with that transaction. With it a client tells a file that
+     * is a copy of its node's (a restored backup, a cloned disk) from the node's own file: see
+     * {@link NodeCopies}.
+     */
+    record AppliedClock(long tx, long hlc) implements Message {
     }
 
     /** The synced tables as SQLite should declare them (see {@code sync.schema=server}). */

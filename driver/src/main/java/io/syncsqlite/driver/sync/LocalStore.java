@@ -16,6 +16,7 @@ import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
+import io.syncsqlite.protocol.NodeCopies;
 import io.syncsqlite.protocol.RowChange;
 
 import java.sql.Connection;
@@ -416,6 +417,71 @@ final class LocalStore implements AutoCloseable {
             return result;
         };
     }
+
+    /** The file's node id ({@code _sync_state}). */
+    String nodeId() throws SQLException {
+        try (ResultSet rs = prepared("SELECT v FROM _sync_state WHERE k = 'node'").executeQuery()) {
+            if (!rs.next()) {
+                throw new SQLException("the file has no node id", "SY003");
+            }
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * Whether this file is a copy of its node's, told by what the relay applied under the node's id: the
+     * clock of transaction {@code appliedTx} was {@code appliedHlc}. It is when a transaction waiting here
+     * for its answer cannot be a resend of what was applied ({@link NodeCopies}), or when the relay applied
+     * transactions past every id this file has written (a backup restored after the original wrote more; a
+     * new file given a {@code sync.node} that synced before). The outbox keeps its newest settled marker,
+     * so its largest row number is the largest transaction id the file ever wrote.
+     *
+     * @return -1 when it is not a copy; otherwise the last transaction to settle as the node's (the rest were
+     *         written here only)
+     */
+    long copiedThrough(long appliedTx, long appliedHlc) throws SQLException {
+        PreparedStatement ps = prepared("SELECT seq, hlc FROM _sync_outbox WHERE seq <= ? AND hlc IS NOT NULL"
+                + " AND ack IS NULL ORDER BY seq");
+        ps.setLong(1, appliedTx);
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                long tx = rs.getLong(1);
+                if (NodeCopies.fromCopy(tx, rs.getLong(2), appliedTx, appliedHlc)) {
+                    // Every later transaction of this file was written after this one, by the copy too.
+                    return tx - 1;
+                }
+            }
+        }
+        try (ResultSet rs = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox").executeQuery()) {
+            rs.next();
+            return appliedTx > rs.getLong(1) ? appliedTx : -1;
+        }
+    }
+
+    /**
+     * Gives the file a new node id, recording the old one ({@code node_before:<id>}, so that a {@code
+     * sync.node} naming it still opens the file), and drops the integer key ranges reserved for the old one.
+     *
+     * @return the new id
+     */
+    String takeNewNodeId(String old) throws SQLException {
+        String fresh = java.util.UUID.randomUUID().toString();
+        inTransaction(() -> {
+            PreparedStatement set = prepared("UPDATE _sync_state SET v = ? WHERE k = 'node'");
+            set.setString(1, fresh);
+            set.executeUpdate();
+            PreparedStatement before = prepared("INSERT OR REPLACE INTO _sync_state (k, v) VALUES (?, ?)");
+            before.setString(1, NODE_BEFORE + old);
+            before.setString(2, fresh);
+            before.executeUpdate();
+            prepared("DELETE FROM _sync_idblock").executeUpdate();
+            return null;
+        });
+        return fresh;
+    }
+
+    /** The {@code _sync_state} key prefix of a node id this file had before it took its own. */
+    static final String NODE_BEFORE = "node_before:";
 
     /** Whether transaction {@code tx} is stamped here and neither acknowledged nor rejected yet. */
     boolean awaitsAnswer(long tx) throws SQLException {

@@ -70,7 +70,12 @@ final class SyncClient implements Runnable {
     private static final Nudge NUDGE = new Nudge();
 
     private final SyncUrl config;
-    private final String nodeId;
+    /**
+     * The file's node id, read again at every connection: a client that finds its file is a copy takes a new
+     * one ({@link #takeOwnNodeId}), and a process taking over the file's sync from another must use the
+     * one that process may have taken.
+     */
+    private volatile String nodeId;
     private final LocalStore store;
     private final KeyStock keys;
     private final Supplier<List<String>> keyedTables;
@@ -131,6 +136,8 @@ final class SyncClient implements Runnable {
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
+    /** The clock of the welcome's appliedTx, when this connection's relay sent it (sync thread only). */
+    private Message.AppliedClock appliedClock;
     private long ackedThroughTx;
     private long oldestUnackedSentNanos;
     private int serverIndex;
@@ -254,6 +261,11 @@ final class SyncClient implements Runnable {
         return elsewhere;
     }
 
+    /** The node id this client connects as (the file's, read again at each connection). */
+    String nodeId() {
+        return nodeId;
+    }
+
     /** While {@link #syncedElsewhere}: whether that process said it is connected (read every turn). */
     boolean holderOnline() {
         return holderOnline;
@@ -313,7 +325,7 @@ final class SyncClient implements Runnable {
                 backoff = 100;
             } catch (InterruptedException e) {
                 break;
-            } catch (ReconnectForSnapshot e) {
+            } catch (ReconnectForSnapshot | ReconnectAsNewNode e) {
                 // Deliberate, with the relay reachable a moment ago: no reason to wait.
                 immediately = true;
                 LOG.log(System.Logger.Level.DEBUG, "sync connection to {0}: {1}", uri, e.getMessage());
@@ -433,6 +445,8 @@ final class SyncClient implements Runnable {
         }
         store.columnTypes(PgTypes.NONE);
         relayReadsSeen = false;
+        appliedClock = null;
+        nodeId = store.nodeId();
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
         keys.connectionLost();
@@ -440,9 +454,16 @@ final class SyncClient implements Runnable {
         keyLane = t;
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
-        t.send(new Message.SchemaRequest(Message.FEATURES_VERSION));
+        t.send(new Message.SchemaRequest(Message.APPLIED_CLOCK_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
         List<Message> early = awaitSchema(t);
+        if (appliedClock != null && appliedClock.tx() == welcome.appliedTx()) {
+            long settleThrough = store.copiedThrough(welcome.appliedTx(), appliedClock.hlc());
+            if (settleThrough >= 0) {
+                takeOwnNodeId(welcome, settleThrough);
+                throw new ReconnectAsNewNode();
+            }
+        }
         snapshotBase = welcome.head();
         snapshotReceived = 0;
         if (welcome.resync()) {
@@ -515,6 +536,38 @@ final class SyncClient implements Runnable {
         }
     }
 
+    /**
+     * This file is a copy of its node's (a restored backup, a cloned disk, a new file given a configured
+     * {@code sync.node} that had synced before): the relay applied transactions under this node's id that
+     * this file did not write ({@link LocalStore#copiedThrough}). What the node applied of this file's
+     * transactions is settled as usual; the file then takes a node id of its own, and its later transactions,
+     * which the relay would take for resends of the original's under the old id, are sent again under the new
+     * one at the next connection. Key ranges reserved for the old id are dropped: the original may still hand
+     * them out.
+     */
+    private void takeOwnNodeId(Message.Welcome welcome, long settleThrough) throws SQLException {
+        for (Message.Reject lost : welcome.rejected()) {
+            if (lost.tx() <= settleThrough && store.awaitsAnswer(lost.tx())) {
+                reject(lost);
+            }
+        }
+        store.acknowledgeOnWelcome(settleThrough, welcome.appliedSeq());
+        String old = nodeId;
+        nodeId = store.takeNewNodeId(old);
+        onSyncing.accept(store.connection());
+        LOG.log(System.Logger.Level.WARNING, "this file is a copy of node {0}''s (the relay applied its"
+                + " transaction {1}, which this file did not write): it syncs as node {2} from now on, and its"
+                + " transactions after {3} are sent again under that id", old, welcome.appliedTx(), nodeId,
+                settleThrough);
+    }
+
+    /** The session ends on purpose, to say hello under the file's new node id ({@link #takeOwnNodeId}). */
+    private static final class ReconnectAsNewNode extends IOException {
+        ReconnectAsNewNode() {
+            super("reconnecting under the file's own node id: it is a copy of another file");
+        }
+    }
+
     /** The session ends on purpose, to take a snapshot request at the next connect. */
     private static final class ReconnectForSnapshot extends IOException {
         ReconnectForSnapshot() {
@@ -575,6 +628,8 @@ final class SyncClient implements Runnable {
                     store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
                 } else if (in.message() instanceof Message.Features features) {
                     relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
+                } else if (in.message() instanceof Message.AppliedClock clock) {
+                    appliedClock = clock;
                 } else {
                     early.add(in.message());
                     if (in.message() instanceof Message.Schema) {

@@ -312,7 +312,7 @@ public final class SyncNode {
              ResultSet rs = ps.executeQuery()) {
             if (rs.next()) {
                 String stored = rs.getString(1);
-                if (!configured.isEmpty() && !configured.equals(stored)) {
+                if (!configured.isEmpty() && !configured.equals(stored) && !hadNodeId(raw, configured)) {
                     throw new SQLException("sync.node=" + configured + " but this file already belongs to node "
                             + stored + "; a file's node id cannot change", SyncSqlState.INVALID_PARAMETER.code());
                 }
@@ -328,6 +328,16 @@ public final class SyncNode {
             ps.executeUpdate();
         }
         return id;
+    }
+
+    /** Whether the file had node id {@code id} before it found it was a copy and took its own. */
+    private static boolean hadNodeId(Connection raw, String id) throws SQLException {
+        try (PreparedStatement ps = raw.prepareStatement("SELECT 1 FROM _sync_state WHERE k = ?")) {
+            ps.setString(1, LocalStore.NODE_BEFORE + id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /**
@@ -731,8 +741,10 @@ public final class SyncNode {
                 && config.lww().contains((table + "." + column).toLowerCase(java.util.Locale.ROOT));
     }
 
+    /** The id this file syncs as: the one it was opened with, or the one its sync client took since. */
     public String nodeId() {
-        return nodeId;
+        String current = client == null ? null : client.nodeId();
+        return current != null ? current : nodeId;
     }
 
     public HybridClock clock() {

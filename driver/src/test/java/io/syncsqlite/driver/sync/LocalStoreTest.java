@@ -162,6 +162,42 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals(1L, appLong("SELECT count(*) FROM _sync_seen WHERE cursor <= 9"), "only the pair the oldest needs");
     }
 
+    /**
+     * The file's own transactions, resent after an answer was lost, never make it a copy; a transaction the
+     * relay cannot have applied under its id does, and so does an applied id past every one the file wrote.
+     */
+    @Test
+    void aCopyIsToldByTheAppliedClockAndItsNewIdKeepsTheKeyRangesOut() throws Exception {
+        exec("INSERT INTO task (id, title) VALUES ('t1', 'one')");
+        Thread.sleep(2); // clocks a millisecond apart, so that one can be chosen between two
+        exec("INSERT INTO task (id, title) VALUES ('t2', 'two')");
+        Thread.sleep(2);
+        exec("INSERT INTO task (id, title) VALUES ('t3', 'three')");
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
+        ClientTx second = txs.get(1);
+        ClientTx third = txs.get(2);
+        // Applied through the second (its own clock), or the third: resends, not a copy.
+        assertEquals(-1, store.copiedThrough(second.id(), second.hlc()));
+        assertEquals(-1, store.copiedThrough(third.id(), third.hlc()));
+        // The node applied, under the second's id, a transaction stamped before this file's second: this
+        // file's second and third were written elsewhere.
+        assertEquals(txs.get(0).id(), store.copiedThrough(second.id(), second.hlc() - 1));
+        // Under the third's id, one stamped after the third: the third was written here only.
+        assertEquals(second.id(), store.copiedThrough(third.id(), third.hlc() + 1));
+        // The node applied ids this file never reached.
+        assertEquals(third.id() + 5, store.copiedThrough(third.id() + 5, third.hlc() + 100));
+        // Nothing settled by asking.
+        assertEquals(3, store.pendingAfter(0, 100, true).size());
+
+        exec("INSERT INTO _sync_idblock (tbl, lo, hi) VALUES ('task', 100, 199)");
+        String old = store.nodeId();
+        String fresh = store.takeNewNodeId(old);
+        assertTrue(!fresh.equals(old));
+        assertEquals(fresh, store.nodeId());
+        assertEquals(0L, appLong("SELECT count(*) FROM _sync_idblock"), "the old id's key ranges are dropped");
+        assertEquals(1L, appLong("SELECT count(*) FROM _sync_state WHERE k = 'node_before:" + old + "'"));
+    }
+
     @Test
     void transactionIdsOnlyGrowAcrossPruning() throws Exception {
         exec("INSERT INTO task (id, title) VALUES ('t1', 'x')");

@@ -126,4 +126,53 @@ class ApplyTest {
         assertEquals(3, f.queryLong("SELECT count(*) FROM audit WHERE item = 30"));
         assertEquals(3, f.queryLong("SELECT qty FROM items WHERE id = 30"));
     }
+
+    /**
+     * A transaction at or below the node's applied id is a resend only with the clock it was applied with
+     * (or, below it, an earlier one): with a later clock it comes from a copy of the node's file, which the
+     * relay neither applies nor acknowledges (that would drop it) but closes with 4409. A client asking with
+     * schema version 4 is told the applied clock before the schema, to find that out itself before it
+     * settles anything.
+     */
+    @Test
+    void aReusedTransactionIdWithAnotherClockIsRefusedAsACopysAndTheAppliedClockIsTold() {
+        TestClient c = f.client("apply-copy", 0);
+        long h = now();
+        c.push(tx(1, h, insert("items", obj("id", 40), obj("name", "plum", "qty", 1))),
+                tx(2, h + 5, update("items", obj("id", 40), obj("qty", 2))));
+        c.awaitAck(2);
+        long audited = f.queryLong("SELECT count(*) FROM audit WHERE item = 40");
+
+        // The true resends: the same clocks.
+        TestClient again = f.connect();
+        assertEquals(2, again.hello("apply-copy", c.cursor()).appliedTx());
+        again.send(new Message.SchemaRequest(Message.APPLIED_CLOCK_VERSION));
+        Message.AppliedClock clock = again.awaitMessage(Message.AppliedClock.class);
+        assertEquals(new Message.AppliedClock(2, h + 5), clock);
+        again.awaitMessage(Message.Schema.class);
+        again.push(tx(1, h, insert("items", obj("id", 40), obj("name", "plum", "qty", 1))),
+                tx(2, h + 5, update("items", obj("id", 40), obj("qty", 2))));
+        again.awaitAck(2);
+
+        // A copy's transaction 2, stamped later than the original's: refused, not acknowledged, not applied.
+        TestClient copy = f.connect();
+        copy.hello("apply-copy", c.cursor());
+        copy.push(tx(2, h + 9, update("items", obj("id", 40), obj("qty", 7))));
+        assertEquals(4409, copy.awaitClose());
+        assertTrue(copy.messages().stream().noneMatch(m -> m instanceof Message.Ack), copy.messages().toString());
+        // And one below the applied id with a clock past the applied one's.
+        TestClient copy2 = f.connect();
+        copy2.hello("apply-copy", c.cursor());
+        copy2.push(tx(1, h + 6, update("items", obj("id", 40), obj("qty", 8))));
+        assertEquals(4409, copy2.awaitClose());
+        assertEquals(2, f.queryLong("SELECT qty FROM items WHERE id = 40"));
+        assertEquals(audited, f.queryLong("SELECT count(*) FROM audit WHERE item = 40"));
+
+        // A client asking with an older version is not sent the clock (it could not read it).
+        TestClient old = f.connect();
+        old.hello("apply-copy", c.cursor());
+        old.send(new Message.SchemaRequest(Message.FEATURES_VERSION));
+        old.awaitMessage(Message.Schema.class);
+        assertTrue(old.messages().stream().noneMatch(m -> m instanceof Message.AppliedClock), old.messages().toString());
+    }
 }

@@ -27,7 +27,8 @@ public interface ChangeApplier {
      * @param scope the user's scope: rows the transaction touches must be in it before and after, and
      *              the rows a rejection reports are limited to it; null when the relay has no scopes
      * @throws ApplyFailure when the outcome cannot be decided now (database unreachable, repeated
-     *                      serialization failures); the session then closes so the client resends later
+     *                      serialization failures); the session then closes so the client resends later. Its
+     *                      cause is a {@link CopiedNode} for a transaction from a copy of the node's file.
      */
     Message apply(String node, ClientTx tx, Scope scope) throws ApplyFailure;
 
@@ -45,7 +46,8 @@ public interface ChangeApplier {
      * @param head       the newest feed position
      * @param horizon    the oldest feed position still in the history (0 when nothing was pruned): a client
      *                   whose cursor is below {@code horizon - 1} has missed pruned commits and must resync
+     * @param appliedHlc the clock of {@code appliedTx}, 0 when not recorded ({@link Message.AppliedClock})
      */
-    record ClientPosition(long appliedTx, long appliedSeq, long head, long horizon) {
+    record ClientPosition(long appliedTx, long appliedSeq, long head, long horizon, long appliedHlc) {
     }
 }

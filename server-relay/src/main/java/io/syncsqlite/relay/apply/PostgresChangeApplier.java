@@ -60,7 +60,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
             + "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT applied_seq FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0), "
-            + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0)";
+            + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0), "
+            + "coalesce((SELECT " + TxRun.APPLIED_HLC + " FROM syncsqlite.client WHERE node = ?), 0)";
 
     private final ConnectionPool pool;
     private final Catalog catalog;
@@ -140,9 +141,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
             ps.setString(1, node);
             ps.setString(2, node);
             ps.setString(3, node);
+            ps.setString(4, node);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));
+                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4),
+                        rs.getLong(5));
                 c.commit();
                 return p;
             }
@@ -190,6 +193,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 Message answer = run.run();
                 lockTimedOut.remove(node);
                 return answer;
+            } catch (CopiedNode e) {
+                throw new ApplyFailure(e.getMessage(), e);
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
@@ -242,6 +247,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
                         }
                         try {
                             return reject(c, node, tx, ops, e, scope);
+                        } catch (CopiedNode e2) {
+                            throw new ApplyFailure(e2.getMessage(), e2);
                         } catch (SQLException e2) {
                             broken = !rollbackQuietly(c);
                             throw new ApplyFailure("could not record the rejection of tx " + tx.id(), e2);
@@ -282,14 +289,14 @@ public final class PostgresChangeApplier implements ChangeApplier {
         String sqlState = PgErrors.sqlState(cause);
         long[] client = TxRun.lockClient(c, node);
         if (client[0] >= tx.id()) {
-            // Another session of the same node settled this transaction meanwhile.
+            // Another session of the same node settled this transaction meanwhile (or a copy's file did).
             c.rollback();
-            return new Message.Ack(tx.id(), client[1]);
+            return TxRun.resend(node, tx, client);
         }
         List<Op> touched = new ArrayList<>(ops);
         touched.addAll(colliding(c, ops, cause));
         List<FeedEntry> current = visible(currentRows(c, node, touched), scope);
-        TxRun.markCommit(c, node, tx.id());
+        TxRun.markCommit(c, node, tx);
         // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
         String reason = PgErrors.describe(cause, scope == null);
         record(c, node, tx.id(), sqlState, reason, current);

@@ -86,12 +86,14 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final ScopeRules scopes;
     private final TokenVerifier.Principal principal;
     private final AtomicInteger queued = new AtomicInteger();
+    /** The client's last applied transaction when it said hello (resends up to it are only acknowledged). */
+    private long appliedAtHello;
+    /** The clock of {@link #appliedAtHello}, 0 if not recorded ({@link Message.AppliedClock}). */
+    private long appliedHlcAtHello;
     /**
      * Messages per second a client may send: a syncing client sends a push per batch and a progress per
      * feed message, far below this; a flood closes the connection before it costs the relay.
      */
-    /** The client's last applied transaction when it said hello (resends up to it are only acknowledged). */
-    private long appliedAtHello;
     private final RateLimit rate = new RateLimit(MAX_MESSAGES_PER_SECOND, 2 * MAX_MESSAGES_PER_SECOND);
     private final AtomicBoolean pumpQueued = new AtomicBoolean();
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -259,6 +261,10 @@ public final class ClientSession implements ChangeFeed.Listener {
                 if (request.version() >= Message.FEATURES_VERSION) {
                     send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN))));
                 }
+                if (request.version() >= Message.APPLIED_CLOCK_VERSION && appliedHlcAtHello != 0) {
+                    // Of the welcome's appliedTx: read with it, before this client could push anything.
+                    send(MessageCodec.encode(new Message.AppliedClock(appliedAtHello, appliedHlcAtHello)));
+                }
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
                     Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
                     typed = new java.util.HashMap<>();
@@ -326,6 +332,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         }
         ChangeApplier.ClientPosition position = applier.position(hello.node());
         appliedAtHello = position.appliedTx();
+        appliedHlcAtHello = position.appliedHlc();
         metrics.connected();
         node = hello.node();
         state = State.ACTIVE;
@@ -385,6 +392,12 @@ public final class ClientSession implements ChangeFeed.Listener {
                 feed.poke();
                 metrics.applied(answer instanceof Message.Ack, tx.changes().size(), System.nanoTime() - t0);
             } catch (ApplyFailure e) {
+                if (e.getCause() instanceof io.syncsqlite.relay.apply.CopiedNode) {
+                    log.warn("node {}: {}; closing so that it takes a node id of its own", node, e.getMessage());
+                    close(CloseCodes.COPIED_NODE, "transaction " + tx.id() + " reuses an id applied with another"
+                            + " clock: this file is a copy of the node's");
+                    return;
+                }
                 SQLException cause = e.getCause() instanceof SQLException s ? s : null;
                 log.warn("node {}: {}; closing so that the client resends", node, e.getMessage());
                 if (cause != null && log.isDebugEnabled()) {

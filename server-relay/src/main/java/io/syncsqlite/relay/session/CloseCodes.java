@@ -29,6 +29,12 @@ public final class CloseCodes {
     public static final int TRY_AGAIN_LATER = 1013;
     /** No valid token: missing, forged, expired, wrong audience (an application code, as 4000-4999 are). */
     public static final int UNAUTHORIZED = 4401;
+    /**
+     * A transaction reuses an id applied for its node with another clock: the client's file is a copy of the
+     * node's ({@link io.syncsqlite.protocol.NodeCopies}); it reconnects, learns the applied clock and takes a
+     * node id of its own.
+     */
+    public static final int COPIED_NODE = 4409;
 
     private static final int MAX_REASON_BYTES = 120;
 

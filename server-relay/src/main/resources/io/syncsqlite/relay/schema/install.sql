@@ -113,6 +113,11 @@ SELECT syncsqlite.add_column('syncsqlite.client', 'scope_digest', 'text');
 -- With authentication: the token subject that first used the node id; no other user may use it (their
 -- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
 SELECT syncsqlite.add_column('syncsqlite.client', 'subject', 'text');
+-- The clock of the transaction applied_tx names, with that id (a relay before these columns moves applied_tx
+-- alone, leaving them apart: the clock is then unknown). A transaction at or below applied_tx with a later
+-- clock is not a resend but a copy's of the node's file (NodeCopies).
+SELECT syncsqlite.add_column('syncsqlite.client', 'applied_hlc', 'bigint');
+SELECT syncsqlite.add_column('syncsqlite.client', 'applied_hlc_tx', 'bigint');
 
 CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
 
