@@ -39,7 +39,8 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Schema.class, name = "schema"),
         @JsonSubTypes.Type(value = Message.ColumnTypes.class, name = "columnTypes"),
         @JsonSubTypes.Type(value = Message.Features.class, name = "features"),
-        @JsonSubTypes.Type(value = Message.AppliedClock.class, name = "appliedClock"),
+        @JsonSubTypes.Type(value = Message.ClockCheck.class, name = "clockCheck"),
+        @JsonSubTypes.Type(value = Message.ClockCheckResult.class, name = "clockCheckResult"),
         @JsonSubTypes.Type(value = Message.Resync.class, name = "resync"),
 })
 public sealed interface Message {
@@ -60,14 +61,14 @@ public sealed interface Message {
      */
     int FEATURES_VERSION = 3;
 
-    /**
-     * The {@link SchemaRequest#version()} from which a relay also sends {@link AppliedClock} (after
-     * {@link Features}), when it recorded that clock.
-     */
-    int APPLIED_CLOCK_VERSION = 4;
-
     /** The feature of a relay that reads {@link ClientTx#seen()}. */
     String FEATURE_SEEN = "seen";
+
+    /** The feature of a relay that answers {@link ClockCheck}. */
+    String FEATURE_CLOCKS = "clocks";
+
+    /** The most transactions one {@link ClockCheck} names. */
+    int MAX_CLOCK_CHECK = 10_000;
 
     /** The largest {@link IdRequest#count()} a relay grants at once. */
     int MAX_ID_REQUEST = 1_000_000;
@@ -204,13 +205,28 @@ public sealed interface Message {
     }
 
     /**
-     * The clock ({@link ClientTx#hlc()}) of the transaction the welcome names as this node's last applied
-     * ({@code tx}): sent before the {@link Schema} to a {@link SchemaRequest} of {@link #APPLIED_CLOCK_VERSION}
-     * or later, when the relay recorded that clock with that transaction. With it a client tells a file that
-     * is a copy of its node's (a restored backup, a cloned disk) from the node's own file: see
-     * {@link NodeCopies}.
+     * Transactions of this client at or below the welcome's {@code appliedTx} that still wait for their
+     * answer (ids ascending, with their clocks): were they applied under these ids? A resend was, with the
+     * same clock; a transaction that a copy of the node's file wrote was not ({@link NodeCopies}). Sent, after
+     * the schema, only to a relay that named {@link #FEATURE_CLOCKS}, and only when there are such
+     * transactions (after a lost acknowledgement, or in a copy).
      */
-    record AppliedClock(long tx, long hlc) implements Message {
+    record ClockCheck(List<Long> txs, List<Long> hlcs) implements Message {
+        public ClockCheck {
+            txs = List.copyOf(Objects.requireNonNull(txs, "txs"));
+            hlcs = List.copyOf(Objects.requireNonNull(hlcs, "hlcs"));
+            if (txs.size() != hlcs.size() || txs.isEmpty() || txs.size() > MAX_CLOCK_CHECK) {
+                throw new IllegalArgumentException("a clock check names 1 to " + MAX_CLOCK_CHECK
+                        + " transactions, each with its clock");
+            }
+        }
+    }
+
+    /**
+     * The answer to a {@link ClockCheck}: the first of its transactions that the relay did not apply under its
+     * id (the file that wrote it is a copy of the node's), or 0 when all are resends.
+     */
+    record ClockCheckResult(long firstCopied) implements Message {
     }
 
     /** The synced tables as SQLite should declare them (see {@code sync.schema=server}). */

@@ -10,12 +10,11 @@ package io.syncsqlite.protocol;
  * resends, they would be acknowledged and never applied.
  *
  * <p>What tells them apart is the clock. In one file, transaction ids and clocks grow together (a stamp
- * takes the outbox's newest row, and ids are its row numbers), so a true resend of a transaction at or
- * below {@code appliedTx} carries a clock at or below the applied one's, and exactly that clock for
- * {@code appliedTx} itself. A transaction that breaks this was written in another file. The test is sound
- * (a resend is never taken for a copy's) and complete for a copy written after the original's last applied
- * transaction (a restored backup); a copy written while the original ran can show clocks below it, and is
- * found only where they cross.
+ * takes the outbox's newest row, and ids are its row numbers), so a true resend of a transaction carries the
+ * clock it was applied with, and a clock below that of any later transaction the node applied. A
+ * transaction that breaks this was written in another file. The relay keeps the clock of every transaction
+ * it applied (of the last 100,000 ids per node), so it compares most resends exactly, and older ones with
+ * the nearest it kept.
  *
  * <p>Stateless; thread-safe.
  */
@@ -25,14 +24,14 @@ public final class NodeCopies {
     }
 
     /**
-     * Whether transaction {@code tx} stamped {@code hlc} cannot be a resend of what a node applied up to
-     * {@code appliedTx}, whose clock was {@code appliedHlc}: it comes from a copy of the node's file.
-     * Always false for a transaction after {@code appliedTx}, or when the applied clock is unknown (0).
+     * Whether transaction {@code tx} stamped {@code hlc} cannot be a resend, given that the node's transaction
+     * {@code knownTx} (at or after {@code tx}) was applied with clock {@code knownHlc}: it comes from a copy of
+     * the node's file. Always false for a transaction after {@code knownTx}.
      */
-    public static boolean fromCopy(long tx, long hlc, long appliedTx, long appliedHlc) {
-        if (appliedHlc == 0 || tx > appliedTx) {
+    public static boolean fromCopy(long tx, long hlc, long knownTx, long knownHlc) {
+        if (tx > knownTx) {
             return false;
         }
-        return tx == appliedTx ? hlc != appliedHlc : hlc >= appliedHlc;
+        return tx == knownTx ? hlc != knownHlc : hlc >= knownHlc;
     }
 }

@@ -29,7 +29,8 @@ class MessageCodecTest {
                 new Message.Push(List.of(new ClientTx(5, Hlc.ofMillis(1000) + 3,
                         List.of(new RowChange("item", ChangeKind.DELETE, pk, obj("{}"))), 42L))),
                 new Message.Features(List.of(Message.FEATURE_SEEN)),
-                new Message.AppliedClock(7, Hlc.ofMillis(1000) + 4),
+                new Message.ClockCheck(List.of(5L, 9L), List.of(Hlc.ofMillis(1000), Hlc.ofMillis(1000) + 4)),
+                new Message.ClockCheckResult(9),
                 new Message.Ack(3, 100),
                 new Message.Reject(4, "23505", "duplicate key", List.of(
                         new FeedEntry(0, "item", FeedKind.DELETE, pk, null, 0))),

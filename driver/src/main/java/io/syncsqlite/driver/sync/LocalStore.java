@@ -16,7 +16,6 @@ import io.syncsqlite.protocol.FeedKind;
 import io.syncsqlite.protocol.HybridClock;
 import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
-import io.syncsqlite.protocol.NodeCopies;
 import io.syncsqlite.protocol.RowChange;
 
 import java.sql.Connection;
@@ -429,32 +428,33 @@ final class LocalStore implements AutoCloseable {
     }
 
     /**
-     * Whether this file is a copy of its node's, told by what the relay applied under the node's id: the
-     * clock of transaction {@code appliedTx} was {@code appliedHlc}. It is when a transaction waiting here
-     * for its answer cannot be a resend of what was applied ({@link NodeCopies}), or when the relay applied
-     * transactions past every id this file has written (a backup restored after the original wrote more; a
-     * new file given a {@code sync.node} that synced before). The outbox keeps its newest settled marker,
-     * so its largest row number is the largest transaction id the file ever wrote.
-     *
-     * @return -1 when it is not a copy; otherwise the last transaction to settle as the node's (the rest were
-     *         written here only)
+     * Transactions stamped here and waiting for their answer with ids after {@code after} and at most
+     * {@code through}, the first {@code limit} in id order: {id, clock} each (for {@link
+     * io.syncsqlite.protocol.Message.ClockCheck}).
      */
-    long copiedThrough(long appliedTx, long appliedHlc) throws SQLException {
-        PreparedStatement ps = prepared("SELECT seq, hlc FROM _sync_outbox WHERE seq <= ? AND hlc IS NOT NULL"
-                + " AND ack IS NULL ORDER BY seq");
-        ps.setLong(1, appliedTx);
+    List<long[]> waitingThrough(long through, long after, int limit) throws SQLException {
+        PreparedStatement ps = prepared("SELECT seq, hlc FROM _sync_outbox WHERE seq > ? AND seq <= ?"
+                + " AND hlc IS NOT NULL AND ack IS NULL ORDER BY seq LIMIT ?");
+        ps.setLong(1, after);
+        ps.setLong(2, through);
+        ps.setInt(3, limit);
+        List<long[]> out = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                long tx = rs.getLong(1);
-                if (NodeCopies.fromCopy(tx, rs.getLong(2), appliedTx, appliedHlc)) {
-                    // Every later transaction of this file was written after this one, by the copy too.
-                    return tx - 1;
-                }
+                out.add(new long[] {rs.getLong(1), rs.getLong(2)});
             }
         }
+        return out;
+    }
+
+    /**
+     * The largest transaction id this file ever wrote: the outbox keeps its newest settled marker (also a
+     * rejected one's), so its largest row number is never below it.
+     */
+    long largestTxId() throws SQLException {
         try (ResultSet rs = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox").executeQuery()) {
             rs.next();
-            return appliedTx > rs.getLong(1) ? appliedTx : -1;
+            return rs.getLong(1);
         }
     }
 

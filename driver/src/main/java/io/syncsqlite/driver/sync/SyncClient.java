@@ -136,8 +136,8 @@ final class SyncClient implements Runnable {
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
-    /** The clock of the welcome's appliedTx, when this connection's relay sent it (sync thread only). */
-    private Message.AppliedClock appliedClock;
+    /** Whether this connection's relay answers {@link Message.ClockCheck} ({@link Message#FEATURE_CLOCKS}). */
+    private boolean relayChecksClocks;
     private long ackedThroughTx;
     private long oldestUnackedSentNanos;
     private int serverIndex;
@@ -445,7 +445,7 @@ final class SyncClient implements Runnable {
         }
         store.columnTypes(PgTypes.NONE);
         relayReadsSeen = false;
-        appliedClock = null;
+        relayChecksClocks = false;
         nodeId = store.nodeId();
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
@@ -454,15 +454,14 @@ final class SyncClient implements Runnable {
         keyLane = t;
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
-        t.send(new Message.SchemaRequest(Message.APPLIED_CLOCK_VERSION));
+        t.send(new Message.SchemaRequest(Message.FEATURES_VERSION));
         Message.Welcome welcome = awaitWelcome(t);
-        List<Message> early = awaitSchema(t);
-        if (appliedClock != null && appliedClock.tx() == welcome.appliedTx()) {
-            long settleThrough = store.copiedThrough(welcome.appliedTx(), appliedClock.hlc());
-            if (settleThrough >= 0) {
-                takeOwnNodeId(welcome, settleThrough);
-                throw new ReconnectAsNewNode();
-            }
+        List<Message> early = new ArrayList<>();
+        early.add(awaitHolding(t, Message.Schema.class, early));
+        long settleThrough = relayChecksClocks ? copiedThrough(t, welcome.appliedTx(), early) : -1;
+        if (settleThrough >= 0) {
+            takeOwnNodeId(welcome, settleThrough);
+            throw new ReconnectAsNewNode();
         }
         snapshotBase = welcome.head();
         snapshotReceived = 0;
@@ -537,6 +536,37 @@ final class SyncClient implements Runnable {
     }
 
     /**
+     * Whether this file is a copy of its node's, told by what the relay applied under the node's id: it is
+     * when the relay did not apply, under its id and with its clock, a transaction of this file that waits
+     * for its answer at or below the welcome's {@code appliedTx} ({@link Message.ClockCheck}, asked only when
+     * there are such transactions: after a lost acknowledgement, or in a copy), or when the relay applied ids
+     * past every one this file wrote (a backup restored after the original wrote more; a new file given a
+     * {@code sync.node} that synced before).
+     *
+     * @return -1 when it is not a copy; otherwise the last transaction to settle as the node's (those after it
+     *         were written here only)
+     */
+    private long copiedThrough(Transport t, long appliedTx, List<Message> early)
+            throws SQLException, IOException, InterruptedException {
+        long after = 0;
+        while (true) {
+            List<long[]> waiting = store.waitingThrough(appliedTx, after, Message.MAX_CLOCK_CHECK);
+            if (waiting.isEmpty()) {
+                break;
+            }
+            t.send(new Message.ClockCheck(waiting.stream().map(w -> w[0]).toList(),
+                    waiting.stream().map(w -> w[1]).toList()));
+            long first = awaitHolding(t, Message.ClockCheckResult.class, early).firstCopied();
+            if (first != 0) {
+                // Every later transaction of this file was written after that one, by the copy too.
+                return first - 1;
+            }
+            after = waiting.get(waiting.size() - 1)[0];
+        }
+        return appliedTx > store.largestTxId() ? appliedTx : -1;
+    }
+
+    /**
      * This file is a copy of its node's (a restored backup, a cloned disk, a new file given a configured
      * {@code sync.node} that had synced before): the relay applied transactions under this node's id that
      * this file did not write ({@link LocalStore#copiedThrough}). What the node applied of this file's
@@ -600,19 +630,21 @@ final class SyncClient implements Runnable {
     }
 
     /**
-     * Waits for the answer to the schema request (the column types from a relay that sends them, then the
-     * schema) before anything is pushed or applied, the welcome's repeated rejections included: values are
-     * converted by those types ({@link PgTypes}), and a push without them would send epoch milliseconds that
-     * PostgreSQL's date columns refuse. The types are taken at once; the schema and what came before it (the
-     * feed starts with the welcome) are returned, in order, to be handled once the welcome is.
+     * Waits for the relay's message of {@code type} (the schema, the answer to a clock check) before anything
+     * is pushed or applied, the welcome's repeated rejections included: values are converted by the column
+     * types that come before the schema ({@link PgTypes}), and a push without them would send epoch
+     * milliseconds that PostgreSQL's date columns refuse. Column types and features are taken at once; feed
+     * messages that came before (the feed starts with the welcome) are added to {@code early}, in order, to be
+     * handled once the welcome is.
      */
-    private List<Message> awaitSchema(Transport t) throws IOException, InterruptedException {
+    private <T extends Message> T awaitHolding(Transport t, Class<T> type, List<Message> early)
+            throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        List<Message> early = new ArrayList<>();
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new IOException("relay sent nothing for 10 s while this client waited for its schema");
+                throw new IOException("relay sent nothing for 10 s while this client waited for its "
+                        + type.getSimpleName());
             }
             Event e = events.poll(left, TimeUnit.NANOSECONDS);
             if (e instanceof Closed c && c.from() == t) {
@@ -624,17 +656,15 @@ final class SyncClient implements Runnable {
                 // made such a client start its snapshot again on every connection, for ever. What is held
                 // here is bounded by the relay's window of four unconfirmed messages.
                 deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                if (in.message() instanceof Message.ColumnTypes types) {
+                if (type.isInstance(in.message())) {
+                    return type.cast(in.message());
+                } else if (in.message() instanceof Message.ColumnTypes types) {
                     store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
                 } else if (in.message() instanceof Message.Features features) {
                     relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
-                } else if (in.message() instanceof Message.AppliedClock clock) {
-                    appliedClock = clock;
+                    relayChecksClocks = features.names().contains(Message.FEATURE_CLOCKS);
                 } else {
                     early.add(in.message());
-                    if (in.message() instanceof Message.Schema) {
-                        return early;
-                    }
                 }
             }
         }

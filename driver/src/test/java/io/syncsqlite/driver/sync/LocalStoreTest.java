@@ -163,31 +163,26 @@ class LocalStoreTest extends LocalStoreFixture {
     }
 
     /**
-     * The file's own transactions, resent after an answer was lost, never make it a copy; a transaction the
-     * relay cannot have applied under its id does, and so does an applied id past every one the file wrote.
+     * What a clock check names: the transactions waiting for their answer up to the welcome's applied id,
+     * from a given one on, with their clocks; and the largest id the file wrote, kept across pruning. Taking
+     * a new node id records the old one and drops the key ranges reserved for it.
      */
     @Test
-    void aCopyIsToldByTheAppliedClockAndItsNewIdKeepsTheKeyRangesOut() throws Exception {
+    void aClockCheckNamesTheWaitingTransactionsAndANewNodeIdDropsTheKeyRanges() throws Exception {
         exec("INSERT INTO task (id, title) VALUES ('t1', 'one')");
-        Thread.sleep(2); // clocks a millisecond apart, so that one can be chosen between two
         exec("INSERT INTO task (id, title) VALUES ('t2', 'two')");
-        Thread.sleep(2);
         exec("INSERT INTO task (id, title) VALUES ('t3', 'three')");
         List<ClientTx> txs = store.pendingAfter(0, 100, true);
-        ClientTx second = txs.get(1);
-        ClientTx third = txs.get(2);
-        // Applied through the second (its own clock), or the third: resends, not a copy.
-        assertEquals(-1, store.copiedThrough(second.id(), second.hlc()));
-        assertEquals(-1, store.copiedThrough(third.id(), third.hlc()));
-        // The node applied, under the second's id, a transaction stamped before this file's second: this
-        // file's second and third were written elsewhere.
-        assertEquals(txs.get(0).id(), store.copiedThrough(second.id(), second.hlc() - 1));
-        // Under the third's id, one stamped after the third: the third was written here only.
-        assertEquals(second.id(), store.copiedThrough(third.id(), third.hlc() + 1));
-        // The node applied ids this file never reached.
-        assertEquals(third.id() + 5, store.copiedThrough(third.id() + 5, third.hlc() + 100));
-        // Nothing settled by asking.
-        assertEquals(3, store.pendingAfter(0, 100, true).size());
+        List<long[]> all = store.waitingThrough(txs.get(2).id(), 0, 100);
+        assertEquals(txs.stream().map(ClientTx::id).toList(), all.stream().map(w -> w[0]).toList());
+        assertEquals(txs.stream().map(ClientTx::hlc).toList(), all.stream().map(w -> w[1]).toList());
+        assertEquals(List.of(txs.get(1).id()),
+                store.waitingThrough(txs.get(1).id(), txs.get(0).id(), 100).stream().map(w -> w[0]).toList());
+        assertEquals(1, store.waitingThrough(txs.get(2).id(), 0, 1).size());
+        store.acknowledge(txs.get(2).id(), 4);
+        store.applyFeed(List.of(), 4);
+        assertEquals(List.of(), store.waitingThrough(txs.get(2).id(), 0, 100), "settled ones are not waiting");
+        assertEquals(txs.get(2).id(), store.largestTxId(), "the settled anchor keeps the largest id");
 
         exec("INSERT INTO _sync_idblock (tbl, lo, hi) VALUES ('task', 100, 199)");
         String old = store.nodeId();

@@ -150,6 +150,45 @@ class CopiedFileTest {
     }
 
     /**
+     * Two copies used offline at the same time (a phone restored from a backup while the old one is still
+     * used), their writes interleaved in time, the original syncing first. The copy's first transaction is
+     * stamped between two of the original's under an id the relay applied for the first of them: by the
+     * clock of the last applied transaction alone it passes for a resend; by the clock recorded for its id
+     * it does not.
+     */
+    @Test
+    void copiesWritingOfflineAtTheSameTimeKeepEveryWrite() throws Exception {
+        try (Cluster c = Cluster.start("copy_interleaved", dir, PG_NOTE)) {
+            Client phone = c.client("phone", LOCAL_NOTE);
+            phone.exec("INSERT INTO note VALUES ('a', 'before the backup')");
+            phone.awaitSynced();
+            phone.close();
+            Path backup = copy(phone, "backup.db");
+            phone.reopen();
+            Client restored = c.open("phone", backup, c.proxy());
+            phone.awaitSynced();
+            restored.awaitSynced();
+            phone.offline();
+            restored.offline();
+            phone.exec("INSERT INTO note VALUES ('b1', 'old phone, morning')");
+            Thread.sleep(5);
+            restored.exec("INSERT INTO note VALUES ('c1', 'new phone, noon')");
+            Thread.sleep(5);
+            phone.exec("INSERT INTO note VALUES ('b2', 'old phone, evening')");
+            Thread.sleep(5);
+            restored.exec("INSERT INTO note VALUES ('c2', 'new phone, night')");
+            phone.online();
+            phone.awaitSynced();
+            restored.online();
+            restored.awaitSynced();
+            phone.awaitSynced();
+            c.awaitConverged(NOTES, phone, restored);
+            assertEquals(List.of("a", "b1", "b2", "c1", "c2"),
+                    c.pgRows(NOTES).stream().map(r -> r.get("id")).toList());
+        }
+    }
+
+    /**
      * An application that configures {@code sync.node} (a device id) and starts over with a new file after
      * its data was wiped: the new file's first transactions reuse ids the relay applied for the old one. It
      * takes a node id of its own, and opening it again with the same {@code sync.node} keeps that id.

@@ -17,6 +17,12 @@ public interface ChangeApplier {
     /** Where a client stands, for {@link Message.Welcome}. */
     ClientPosition position(String node) throws SQLException;
 
+    /**
+     * The first of {@code check}'s transactions that {@code node} did not apply under its id (a copy of the
+     * node's file wrote it), or 0 when all are resends ({@link Message.ClockCheck}).
+     */
+    long firstCopied(String node, Message.ClockCheck check) throws SQLException;
+
     /** The rejections recorded for {@code node} (the newest, oldest first), repeated in {@link Message.Welcome}. */
     java.util.List<Message.Reject> rejections(String node) throws SQLException;
 
@@ -46,8 +52,7 @@ public interface ChangeApplier {
      * @param head       the newest feed position
      * @param horizon    the oldest feed position still in the history (0 when nothing was pruned): a client
      *                   whose cursor is below {@code horizon - 1} has missed pruned commits and must resync
-     * @param appliedHlc the clock of {@code appliedTx}, 0 when not recorded ({@link Message.AppliedClock})
      */
-    record ClientPosition(long appliedTx, long appliedSeq, long head, long horizon, long appliedHlc) {
+    record ClientPosition(long appliedTx, long appliedSeq, long head, long horizon) {
     }
 }

@@ -60,8 +60,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
             + "SELECT coalesce((SELECT applied_tx FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT applied_seq FROM syncsqlite.client WHERE node = ?), 0), "
             + "coalesce((SELECT max(seq) FROM syncsqlite.commit_log), 0), "
-            + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0), "
-            + "coalesce((SELECT " + TxRun.APPLIED_HLC + " FROM syncsqlite.client WHERE node = ?), 0)";
+            + "coalesce((SELECT min(seq) FROM syncsqlite.commit_log), 0)";
 
     private final ConnectionPool pool;
     private final Catalog catalog;
@@ -141,11 +140,9 @@ public final class PostgresChangeApplier implements ChangeApplier {
             ps.setString(1, node);
             ps.setString(2, node);
             ps.setString(3, node);
-            ps.setString(4, node);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4),
-                        rs.getLong(5));
+                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));
                 c.commit();
                 return p;
             }
@@ -173,7 +170,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 ops = Validation.validate(catalog, tx);
             } catch (InvalidChange still) {
                 log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, still.sqlState());
-                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(), currentRows(tx, scope));
+                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(),
+                        refusedBeforePostgres(node, tx, scope));
             }
         }
         int compensations = 0;
@@ -290,13 +288,12 @@ public final class PostgresChangeApplier implements ChangeApplier {
         long[] client = TxRun.lockClient(c, node);
         if (client[0] >= tx.id()) {
             // Another session of the same node settled this transaction meanwhile (or a copy's file did).
-            c.rollback();
-            return TxRun.resend(node, tx, client);
+            return TxRun.resend(c, node, tx, client);
         }
         List<Op> touched = new ArrayList<>(ops);
         touched.addAll(colliding(c, ops, cause));
         List<FeedEntry> current = visible(currentRows(c, node, touched), scope);
-        TxRun.markCommit(c, node, tx);
+        ClockHistory.markCommit(c, node, tx, client[0]);
         // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
         String reason = PgErrors.describe(cause, scope == null);
         record(c, node, tx.id(), sqlState, reason, current);
@@ -420,6 +417,25 @@ public final class PostgresChangeApplier implements ChangeApplier {
     }
 
     @Override
+    public long firstCopied(String node, Message.ClockCheck check) throws SQLException {
+        Connection c = pool.borrow(BORROW_TIMEOUT);
+        boolean broken = false;
+        try {
+            long first = ClockHistory.firstCopied(c, node, check.txs(), check.hlcs());
+            c.commit();
+            return first;
+        } catch (SQLException e) {
+            broken = !rollbackQuietly(c);
+            throw e;
+        } catch (RuntimeException | Error e) {
+            broken = true;
+            throw e;
+        } finally {
+            pool.release(c, broken);
+        }
+    }
+
+    @Override
     public List<Message.Reject> rejections(String node) throws SQLException {
         Connection c = pool.borrow(BORROW_TIMEOUT);
         boolean broken = false;
@@ -473,15 +489,18 @@ public final class PostgresChangeApplier implements ChangeApplier {
      * @throws ApplyFailure the rows cannot be read now: the client resends later instead of keeping values
      *                      the relay refused
      */
-    private List<FeedEntry> currentRows(ClientTx tx, Scope scope) throws ApplyFailure {
+    /**
+     * For a transaction refused before PostgreSQL: records its clock (its id is processed, though the node's
+     * applied id does not move: a resend of it is not a copy's, see {@link ClockHistory}) and returns the
+     * current rows it touched, for the client to revert to.
+     */
+    private List<FeedEntry> refusedBeforePostgres(String node, ClientTx tx, Scope scope) throws ApplyFailure {
         List<Op> ops = Validation.addressable(catalog, tx);
-        if (ops.isEmpty()) {
-            return List.of();
-        }
         Connection c = borrow();
         boolean broken = false;
         try {
-            List<FeedEntry> current = visible(currentRows(c, null, ops), scope);
+            ClockHistory.record(c, node, tx);
+            List<FeedEntry> current = ops.isEmpty() ? List.of() : visible(currentRows(c, null, ops), scope);
             c.commit();
             return current;
         } catch (SQLException e) {

@@ -9,7 +9,6 @@ import io.syncsqlite.protocol.Hlc;
 import io.syncsqlite.protocol.Message;
 import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.MessageCodec;
-import io.syncsqlite.protocol.NodeCopies;
 import io.syncsqlite.relay.db.PgErrors;
 import io.syncsqlite.relay.schema.ColumnInfo;
 import io.syncsqlite.relay.schema.TableInfo;
@@ -55,12 +54,12 @@ final class TxRun {
 
     // Two statements, one round trip. Insert-if-missing first, so FOR UPDATE always has a row to lock.
     private static final String LOCK_CLIENT = "INSERT INTO syncsqlite.client (node) VALUES (?) ON CONFLICT (node) DO NOTHING; "
-            + "SELECT applied_tx, applied_seq, " + TxRun.APPLIED_HLC + " FROM syncsqlite.client WHERE node = ? FOR UPDATE";
+            + "SELECT applied_tx, applied_seq FROM syncsqlite.client WHERE node = ? FOR UPDATE";
 
     // The same, also doing SET LOCAL syncsqlite.hlc/node (harmless for a resend, which rolls back).
     private static final String LOCK_CLIENT_SET_CLOCK = "INSERT INTO syncsqlite.client (node) VALUES (?) ON CONFLICT (node) DO NOTHING; "
-            + "SELECT applied_tx, applied_seq, " + TxRun.APPLIED_HLC + ", set_config('syncsqlite.hlc', ?, true), "
-            + "set_config('syncsqlite.node', ?, true) FROM syncsqlite.client WHERE node = ? FOR UPDATE";
+            + "SELECT applied_tx, applied_seq, set_config('syncsqlite.hlc', ?, true), set_config('syncsqlite.node', ?, true) "
+            + "FROM syncsqlite.client WHERE node = ? FOR UPDATE";
 
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
@@ -102,11 +101,6 @@ final class TxRun {
             + String.format(INSERT, "NOT x.fresh") + ON_CONFLICT;
     private static final String UPSERT_CLOCKS = RECORDS + String.format(INSERT, "true") + ON_CONFLICT;
 
-    /** The clock of the client's applied_tx, 0 where it is unknown (see install.sql). */
-    static final String APPLIED_HLC = "CASE WHEN applied_hlc_tx = applied_tx THEN applied_hlc ELSE 0 END";
-
-    static final String MARK_COMMIT = "UPDATE syncsqlite.client SET applied_tx = ?, applied_hlc_tx = ?, applied_hlc = ?, "
-            + "applied_seq = syncsqlite.commit_mark() WHERE node = ? RETURNING applied_seq";
 
     private final Connection c;
     private final Function<TableInfo, TableStatements> statements;
@@ -149,8 +143,7 @@ final class TxRun {
     Message run() throws SQLException {
         long[] client = lockClient(c, node, tx.hlc());
         if (client[0] >= tx.id()) {
-            c.rollback();
-            return resend(node, tx, client);
+            return resend(c, node, tx, client);
         }
         lockRows();
         readState();
@@ -174,7 +167,7 @@ final class TxRun {
             ScopeCheck.checkLogged(c, scope, catalog);
         }
         logUntouchedRows();
-        long seq = markCommit(c, node, tx);
+        long seq = ClockHistory.markCommit(c, node, tx, client[0]);
         c.commit();
         return new Message.Ack(tx.id(), seq);
     }
@@ -195,15 +188,17 @@ final class TxRun {
      *
      * @param client what {@link #lockClient} returned
      */
-    static Message.Ack resend(String node, ClientTx tx, long[] client) throws CopiedNode {
-        if (NodeCopies.fromCopy(tx.id(), tx.hlc(), client[0], client[2])) {
-            throw new CopiedNode("tx " + tx.id() + " of node " + node + " has another clock than the one applied"
-                    + " under that id: it comes from a copy of the node's file");
+    static Message.Ack resend(Connection c, String node, ClientTx tx, long[] client) throws SQLException {
+        boolean copied = ClockHistory.firstCopied(c, node, List.of(tx.id()), List.of(tx.hlc())) != 0;
+        c.rollback();
+        if (copied) {
+            throw new CopiedNode("tx " + tx.id() + " of node " + node + " was not applied under that id with its"
+                    + " clock: it comes from a copy of the node's file");
         }
         return new Message.Ack(tx.id(), client[1]);
     }
 
-    /** Locks (creating if needed) the client's row; returns {applied_tx, applied_seq, applied clock or 0}. */
+    /** Locks (creating if needed) the client's row; returns {applied_tx, applied_seq}. */
     static long[] lockClient(Connection c, String node) throws SQLException {
         return lockClient(c, node, -1);
     }
@@ -230,21 +225,7 @@ final class TxRun {
                 if (!rs.next()) {
                     throw new SQLException("client row missing after insert", "XX000");
                 }
-                return new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)};
-            }
-        }
-    }
-
-    /** Draws the feed position and records it as the client's; returns the seq. */
-    static long markCommit(Connection c, String node, ClientTx tx) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(MARK_COMMIT)) {
-            ps.setLong(1, tx.id());
-            ps.setLong(2, tx.id());
-            ps.setLong(3, tx.hlc());
-            ps.setString(4, node);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
+                return new long[]{rs.getLong(1), rs.getLong(2)};
             }
         }
     }

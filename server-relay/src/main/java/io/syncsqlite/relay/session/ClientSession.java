@@ -88,8 +88,6 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final AtomicInteger queued = new AtomicInteger();
     /** The client's last applied transaction when it said hello (resends up to it are only acknowledged). */
     private long appliedAtHello;
-    /** The clock of {@link #appliedAtHello}, 0 if not recorded ({@link Message.AppliedClock}). */
-    private long appliedHlcAtHello;
     /**
      * Messages per second a client may send: a syncing client sends a push per batch and a progress per
      * feed message, far below this; a flood closes the connection before it costs the relay.
@@ -255,15 +253,19 @@ public final class ClientSession implements ChangeFeed.Listener {
                 } else {
                     send(MessageCodec.encode(keys.allocate(request)));
                 }
+            } else if (m instanceof Message.ClockCheck check) {
+                long first = applier.firstCopied(node, check);
+                if (first != 0) {
+                    log.warn("node {}: tx {} was not applied under that id with its clock: the client's file is a copy"
+                            + " of the node's", node, first);
+                }
+                send(MessageCodec.encode(new Message.ClockCheckResult(first)));
             } else if (m instanceof Message.SchemaRequest request) {
                 // Tables the user cannot see are not described either.
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
                 if (request.version() >= Message.FEATURES_VERSION) {
-                    send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN))));
-                }
-                if (request.version() >= Message.APPLIED_CLOCK_VERSION && appliedHlcAtHello != 0) {
-                    // Of the welcome's appliedTx: read with it, before this client could push anything.
-                    send(MessageCodec.encode(new Message.AppliedClock(appliedAtHello, appliedHlcAtHello)));
+                    send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN,
+                            Message.FEATURE_CLOCKS))));
                 }
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
                     Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
@@ -332,7 +334,6 @@ public final class ClientSession implements ChangeFeed.Listener {
         }
         ChangeApplier.ClientPosition position = applier.position(hello.node());
         appliedAtHello = position.appliedTx();
-        appliedHlcAtHello = position.appliedHlc();
         metrics.connected();
         node = hello.node();
         state = State.ACTIVE;

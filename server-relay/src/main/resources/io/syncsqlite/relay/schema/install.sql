@@ -113,11 +113,17 @@ SELECT syncsqlite.add_column('syncsqlite.client', 'scope_digest', 'text');
 -- With authentication: the token subject that first used the node id; no other user may use it (their
 -- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
 SELECT syncsqlite.add_column('syncsqlite.client', 'subject', 'text');
--- The clock of the transaction applied_tx names, with that id (a relay before these columns moves applied_tx
--- alone, leaving them apart: the clock is then unknown). A transaction at or below applied_tx with a later
--- clock is not a resend but a copy's of the node's file (NodeCopies).
-SELECT syncsqlite.add_column('syncsqlite.client', 'applied_hlc', 'bigint');
-SELECT syncsqlite.add_column('syncsqlite.client', 'applied_hlc_tx', 'bigint');
+-- The clock of every transaction applied (or rejected) for a node, by id, for the last 100,000 ids: a
+-- transaction at or below applied_tx is a resend only with the clock it was applied with; another comes
+-- from a copy of the node's file (NodeCopies, ClockHistory). clocks_from is the first id from which every
+-- applied transaction has its clock here (a relay from before this table moves applied_tx without one).
+CREATE TABLE IF NOT EXISTS syncsqlite.client_tx (
+    node text   NOT NULL,
+    tx   bigint NOT NULL,
+    hlc  bigint NOT NULL,
+    PRIMARY KEY (node, tx)
+);
+SELECT syncsqlite.add_column('syncsqlite.client', 'clocks_from', 'bigint');
 
 CREATE SEQUENCE IF NOT EXISTS syncsqlite.commit_seq;
 
