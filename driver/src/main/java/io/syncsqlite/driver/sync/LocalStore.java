@@ -169,6 +169,10 @@ final class LocalStore implements AutoCloseable {
         if (hasUnstamped()) {
             // A stamp is this node's own decision (the transaction's id and time), which the relay keeps.
             durably(() -> {
+                try (ResultSet rs = prepared(Outbox.NEWEST_CLOCK).executeQuery()) {
+                    rs.next();
+                    clock.observe(rs.getLong(1)); // after another process's stamps too
+                }
                 PreparedStatement ps = prepared(Outbox.STAMP);
                 ps.setLong(1, clock.now());
                 ps.executeUpdate();
@@ -244,7 +248,9 @@ final class LocalStore implements AutoCloseable {
                 if (rs.getObject(2) == null) {
                     continue;
                 }
-                // a marker: the transaction ends here
+                // A marker: the transaction ends here. Its clock may be another process's on this file: this
+                // node's next stamps follow it.
+                clock.observe(rs.getLong(2));
                 if (rs.getObject(3) == null) {
                     if (!out.isEmpty() && rows + changes.size() > maxRows) {
                         break;

@@ -534,13 +534,13 @@ public final class SyncNode {
 
     /**
      * For a process that leaves the file's sync to another ({@link #syncedElsewhere}): moves this node's
-     * clock past the one the file records, read on {@code c} inside the transaction about to be stamped, so a
-     * write made here orders after every change the other process applied before it (the sync thread also
-     * follows it, but only every turn).
+     * clock past the newest the file holds ({@link Outbox#NEWEST_CLOCK}), read on {@code c} inside the
+     * transaction about to be stamped, so a write made here orders after every change the other process
+     * applied or wrote before it (the sync thread also follows it, but only every turn).
      */
     public void observeFileClock(Connection c) throws SQLException {
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'hlc'")) {
+             ResultSet rs = st.executeQuery(Outbox.NEWEST_CLOCK)) {
             if (rs.next()) {
                 clock.observe(rs.getLong(1));
             }
