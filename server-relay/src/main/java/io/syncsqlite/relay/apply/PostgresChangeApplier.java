@@ -132,20 +132,23 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
     }
 
-    @Override
-    public ClientPosition position(String node) throws SQLException {
+    /** A piece of work on a pooled connection, in its own transaction. */
+    @FunctionalInterface
+    private interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} on a pooled connection and commits; rolls back on a database error, and drops the
+     * connection when the rollback fails or anything else goes wrong (its transaction state is then unknown).
+     */
+    private <T> T inPooledTransaction(Work<T> work) throws SQLException {
         Connection c = pool.borrow(BORROW_TIMEOUT);
         boolean broken = false;
-        try (PreparedStatement ps = c.prepareStatement(POSITION)) {
-            ps.setString(1, node);
-            ps.setString(2, node);
-            ps.setString(3, node);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                ClientPosition p = new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));
-                c.commit();
-                return p;
-            }
+        try {
+            T result = work.run(c);
+            c.commit();
+            return result;
         } catch (SQLException e) {
             broken = !rollbackQuietly(c);
             throw e;
@@ -155,6 +158,21 @@ public final class PostgresChangeApplier implements ChangeApplier {
         } finally {
             pool.release(c, broken);
         }
+    }
+
+    @Override
+    public ClientPosition position(String node) throws SQLException {
+        return inPooledTransaction(c -> {
+            try (PreparedStatement ps = c.prepareStatement(POSITION)) {
+                ps.setString(1, node);
+                ps.setString(2, node);
+                ps.setString(3, node);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return new ClientPosition(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4));
+                }
+            }
+        });
     }
 
     @Override
@@ -418,51 +436,28 @@ public final class PostgresChangeApplier implements ChangeApplier {
 
     @Override
     public long firstCopied(String node, Message.ClockCheck check) throws SQLException {
-        Connection c = pool.borrow(BORROW_TIMEOUT);
-        boolean broken = false;
-        try {
-            long first = ClockHistory.firstCopied(c, node, check.txs(), check.hlcs());
-            c.commit();
-            return first;
-        } catch (SQLException e) {
-            broken = !rollbackQuietly(c);
-            throw e;
-        } catch (RuntimeException | Error e) {
-            broken = true;
-            throw e;
-        } finally {
-            pool.release(c, broken);
-        }
+        return inPooledTransaction(c -> ClockHistory.firstCopied(c, node, check.txs(), check.hlcs()));
     }
 
     @Override
     public List<Message.Reject> rejections(String node) throws SQLException {
-        Connection c = pool.borrow(BORROW_TIMEOUT);
-        boolean broken = false;
-        try (PreparedStatement ps = c.prepareStatement("SELECT tx, sql_state, reason, \"current\"::text FROM"
-                + " (SELECT * FROM syncsqlite.rejection WHERE node = ? AND at > now() - interval '" + REJECTION_KEPT
-                + "' ORDER BY tx DESC LIMIT 100) AS r ORDER BY tx")) {
-            ps.setString(1, node);
-            List<Message.Reject> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(new Message.Reject(rs.getLong(1), rs.getString(2), rs.getString(3),
-                            entries(rs.getString(4))));
+        return inPooledTransaction(c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT tx, sql_state, reason, \"current\"::text FROM"
+                    + " (SELECT * FROM syncsqlite.rejection WHERE node = ? AND at > now() - interval '" + REJECTION_KEPT
+                    + "' ORDER BY tx DESC LIMIT 100) AS r ORDER BY tx")) {
+                ps.setString(1, node);
+                List<Message.Reject> out = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new Message.Reject(rs.getLong(1), rs.getString(2), rs.getString(3),
+                                entries(rs.getString(4))));
+                    }
                 }
+                return out;
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new SQLException("unreadable recorded rejection of node " + node, "XX000", e);
             }
-            c.commit();
-            return out;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new SQLException("unreadable recorded rejection of node " + node, "XX000", e);
-        } catch (SQLException e) {
-            broken = !rollbackQuietly(c);
-            throw e;
-        } catch (RuntimeException | Error e) {
-            broken = true;
-            throw e;
-        } finally {
-            pool.release(c, broken);
-        }
+        });
     }
 
     private static final com.fasterxml.jackson.core.type.TypeReference<List<FeedEntry>> FEED_ENTRIES =
