@@ -465,6 +465,38 @@ final class LocalStore implements AutoCloseable {
     }
 
     /**
+     * Whether rows written without a stamp (by another program) lie at or below {@code tx}: in a file that
+     * stamped {@code tx} itself, every unstamped row comes after it. Such rows in a copy were stamped by the
+     * original, as one of its transactions up to {@code tx}.
+     */
+    boolean unstampedThrough(long tx) throws SQLException {
+        PreparedStatement ps = prepared("SELECT 1 FROM _sync_outbox WHERE seq <= ? AND hlc IS NULL AND seq >"
+                + " coalesce((SELECT max(seq) FROM _sync_outbox WHERE hlc IS NOT NULL), 0) LIMIT 1");
+        ps.setLong(1, tx);
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next();
+        }
+    }
+
+    /**
+     * Drops the unstamped rows at or below {@code tx}, which the node applied as its own (see {@link
+     * #unstampedThrough}): stamped here, they would go out again as this file's, with another clock.
+     */
+    void dropUnstampedThrough(long tx) throws SQLException {
+        try {
+            inTransaction(() -> {
+                PreparedStatement ps = prepared("DELETE FROM _sync_outbox WHERE seq <= ? AND hlc IS NULL AND seq >"
+                        + " coalesce((SELECT max(seq) FROM _sync_outbox WHERE hlc IS NOT NULL), 0)");
+                ps.setLong(1, tx);
+                ps.executeUpdate();
+                return null;
+            });
+        } finally {
+            pending = null; // rebuilt from the outbox
+        }
+    }
+
+    /**
      * Gives the file a new node id, recording the old one ({@code node_before:<id>}, so that a {@code
      * sync.node} naming it still opens the file), and drops the integer key ranges reserved for the old one.
      *

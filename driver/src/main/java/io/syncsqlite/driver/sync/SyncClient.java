@@ -541,7 +541,8 @@ final class SyncClient implements Runnable {
      * for its answer at or below the welcome's {@code appliedTx} ({@link Message.ClockCheck}, asked only when
      * there are such transactions: after a lost acknowledgement, or in a copy), or when the relay applied ids
      * past every one this file wrote (a backup restored after the original wrote more; a new file given a
-     * {@code sync.node} that synced before).
+     * {@code sync.node} that synced before), or ids past rows this file has not stamped yet (rows another
+     * program wrote, which the original stamped and sent).
      *
      * @return -1 when it is not a copy; otherwise the last transaction to settle as the node's (those after it
      *         were written here only)
@@ -563,7 +564,7 @@ final class SyncClient implements Runnable {
             }
             after = waiting.get(waiting.size() - 1)[0];
         }
-        return appliedTx > store.largestTxId() ? appliedTx : -1;
+        return appliedTx > store.largestTxId() || store.unstampedThrough(appliedTx) ? appliedTx : -1;
     }
 
     /**
@@ -582,6 +583,7 @@ final class SyncClient implements Runnable {
             }
         }
         store.acknowledgeOnWelcome(settleThrough, welcome.appliedSeq());
+        store.dropUnstampedThrough(settleThrough);
         String old = nodeId;
         nodeId = store.takeNewNodeId(old);
         onSyncing.accept(store.connection());

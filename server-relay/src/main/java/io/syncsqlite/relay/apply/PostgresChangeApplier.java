@@ -188,8 +188,7 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 ops = Validation.validate(catalog, tx);
             } catch (InvalidChange still) {
                 log.info("rejected tx {} of node {} before PostgreSQL: SQLState {}", tx.id(), node, still.sqlState());
-                return new Message.Reject(tx.id(), still.sqlState(), still.getMessage(),
-                        refusedBeforePostgres(node, tx, scope));
+                return refusedBeforePostgres(node, tx, still, scope);
             }
         }
         int compensations = 0;
@@ -486,18 +485,22 @@ public final class PostgresChangeApplier implements ChangeApplier {
      */
     /**
      * For a transaction refused before PostgreSQL: records its clock (its id is processed, though the node's
-     * applied id does not move: a resend of it is not a copy's, see {@link ClockHistory}) and returns the
-     * current rows it touched, for the client to revert to.
+     * applied id does not move: a resend of it is not a copy's, see {@link ClockHistory}) and the rejection,
+     * which the welcome repeats (an answer lost with the connection would otherwise leave the client's later
+     * welcome settling it as applied once a later transaction was), and answers with the current rows it
+     * touched, for the client to revert to.
      */
-    private List<FeedEntry> refusedBeforePostgres(String node, ClientTx tx, Scope scope) throws ApplyFailure {
+    private Message.Reject refusedBeforePostgres(String node, ClientTx tx, InvalidChange why, Scope scope)
+            throws ApplyFailure {
         List<Op> ops = Validation.addressable(catalog, tx);
         Connection c = borrow();
         boolean broken = false;
         try {
             ClockHistory.record(c, node, tx);
             List<FeedEntry> current = ops.isEmpty() ? List.of() : visible(currentRows(c, null, ops), scope);
+            record(c, node, tx.id(), why.sqlState(), why.getMessage(), current);
             c.commit();
-            return current;
+            return new Message.Reject(tx.id(), why.sqlState(), why.getMessage(), current);
         } catch (SQLException e) {
             broken = !rollbackQuietly(c);
             throw new ApplyFailure("could not read the rows of refused tx " + tx.id() + ": SQLState "
