@@ -18,7 +18,9 @@ import java.util.Objects;
  *   <li>relay → {@link Changes} in commit order (first a snapshot when the cursor is 0); client →
  *       {@link Progress} after applying them, which is also the relay's flow control.</li>
  *   <li>at any time after the welcome: client → {@link IdRequest} for a table with an integer key; relay →
- *       {@link IdGrant} with values drawn from that key's PostgreSQL sequence.</li>
+ *       {@link IdGrant} with values drawn from that key's PostgreSQL sequence; client → {@link SchemaRequest}
+ *       (sent right behind the hello), relay → {@link Features}, {@link ColumnTypes}, {@link Schema}; client →
+ *       {@link ClockCheck} before it settles anything, relay → {@link ClockCheckResult}.</li>
  * </ol>
  * Ordering guarantee: the relay sends the {@code Ack} of a transaction before any {@code Changes} that
  * contain its commit, so a client can hold its own pending values until the feed reaches that commit
