@@ -570,7 +570,7 @@ final class SyncClient implements Runnable {
     /**
      * This file is a copy of its node's (a restored backup, a cloned disk, a new file given a configured
      * {@code sync.node} that had synced before): the relay applied transactions under this node's id that
-     * this file did not write ({@link LocalStore#copiedThrough}). What the node applied of this file's
+     * this file did not write ({@link #copiedThrough}). What the node applied of this file's
      * transactions is settled as usual; the file then takes a node id of its own, and its later transactions,
      * which the relay would take for resends of the original's under the old id, are sent again under the new
      * one at the next connection. Key ranges reserved for the old id are dropped: the original may still hand

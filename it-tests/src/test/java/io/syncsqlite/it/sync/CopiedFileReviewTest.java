@@ -166,8 +166,8 @@ class CopiedFileReviewTest {
     /**
      * Lost acknowledgements of many small offline transactions. A demanding user expects the file to stay
      * node {@code phone} and every transaction applied exactly once: after the answers are lost, the welcome's
-     * appliedTx and appliedClock belong to this very file's last transaction, and its pending ones below it
-     * are true resends.
+     * appliedTx is this very file's last transaction, and its pending ones, checked against the relay's
+     * recorded clocks, are true resends.
      */
     @Test
     void lostAcknowledgementsOfManyOfflineTransactionsDoNotMakeTheFileACopy() throws Exception {
