@@ -113,6 +113,10 @@ public final class Outbox {
         // held the feed up to cursor (the sync client records a pair each time it applies the feed). Written by
         // the sync client only, so capture pays nothing for it; pairs no unsettled transaction needs are pruned.
         "CREATE TABLE IF NOT EXISTS _sync_seen (seq INTEGER PRIMARY KEY, cursor INTEGER NOT NULL)",
+        // Rejections the process syncing the file handled (reverted), for the other processes on the file,
+        // whose listeners are told of those of their own transactions (the newest 1,000 are kept).
+        "CREATE TABLE IF NOT EXISTS _sync_rejected (tx INTEGER PRIMARY KEY, sql_state TEXT NOT NULL,"
+                + " reason TEXT NOT NULL, changes TEXT NOT NULL)",
     };
 
     private Outbox() {

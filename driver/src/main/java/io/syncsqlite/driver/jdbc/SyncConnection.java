@@ -508,11 +508,15 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private void stampNow() throws SQLException {
-        if (node.syncedElsewhere()) {
+        boolean elsewhere = node.syncedElsewhere();
+        if (elsewhere) {
             node.observeFileClock(delegate); // after what the process syncing the file applied
         }
         stamp.setLong(1, node.clock().now());
         stamp.executeUpdate();
+        if (elsewhere) {
+            node.stampedHere(delegate); // its rejection is told here
+        }
     }
 
     private void stampAlone() throws SQLException {

@@ -521,6 +521,54 @@ final class LocalStore implements AutoCloseable {
     /** The {@code _sync_state} key prefix of a node id this file had before it took its own. */
     static final String NODE_BEFORE = "node_before:";
 
+    /**
+     * Records a rejection this process handled, for the other processes on the file ({@link
+     * #rejectionsAfter}); keeps the newest 1,000.
+     */
+    void recordRejection(Rejection r) throws SQLException {
+        String changes;
+        try {
+            changes = MessageCodec.JSON.writeValueAsString(r.changes());
+        } catch (JsonProcessingException e) {
+            throw new SQLException("cannot encode a rejection's changes", "XX000", e);
+        }
+        inTransaction(() -> {
+            PreparedStatement ps = prepared("INSERT OR REPLACE INTO _sync_rejected (tx, sql_state, reason, changes)"
+                    + " VALUES (?, ?, ?, ?)");
+            ps.setLong(1, r.tx());
+            ps.setString(2, r.sqlState() == null ? "" : r.sqlState());
+            ps.setString(3, r.reason() == null ? "" : r.reason());
+            ps.setString(4, changes);
+            ps.executeUpdate();
+            prepared("DELETE FROM _sync_rejected WHERE tx < (SELECT tx FROM _sync_rejected ORDER BY tx DESC"
+                    + " LIMIT 1 OFFSET 999)").executeUpdate();
+            return null;
+        });
+    }
+
+    /** The rejections the syncing process recorded for transactions after {@code tx}, in order. */
+    List<Rejection> rejectionsAfter(long tx) throws SQLException {
+        PreparedStatement ps = prepared("SELECT tx, sql_state, reason, changes FROM _sync_rejected WHERE tx > ?"
+                + " ORDER BY tx");
+        ps.setLong(1, tx);
+        List<Rejection> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                List<RowChange> changes;
+                try {
+                    changes = MessageCodec.JSON.readValue(rs.getString(4), ROW_CHANGES);
+                } catch (JsonProcessingException e) {
+                    throw new SQLException("unreadable recorded rejection " + rs.getLong(1), "XX000", e);
+                }
+                out.add(new Rejection(rs.getLong(1), rs.getString(2), rs.getString(3), changes));
+            }
+        }
+        return out;
+    }
+
+    private static final com.fasterxml.jackson.core.type.TypeReference<List<RowChange>> ROW_CHANGES =
+            new com.fasterxml.jackson.core.type.TypeReference<>() { };
+
     /** Whether transaction {@code tx} is stamped here and neither acknowledged nor rejected yet. */
     boolean awaitsAnswer(long tx) throws SQLException {
         PreparedStatement ps = prepared("SELECT 1 FROM _sync_outbox WHERE seq = ? AND hlc IS NOT NULL AND ack IS NULL");

@@ -133,6 +133,10 @@ final class SyncClient implements Runnable {
     /** Whether another process holds the file's {@link SyncLock} (this one then only waits for it). */
     private volatile boolean elsewhere;
     private volatile boolean holderOnline;
+    /** Transactions stamped by this process while another synced the file (guarded by itself). */
+    private final java.util.LinkedHashSet<Long> ownStamps = new java.util.LinkedHashSet<>();
+    /** The newest recorded rejection read (sync thread only). */
+    private long rejectionsSeen;
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
@@ -291,7 +295,38 @@ final class SyncClient implements Runnable {
         store.observeFileClock();
         holderOnline = store.holderOnline();
         refreshCounters();
+        tellOwnRejections();
         return false;
+    }
+
+    /**
+     * While another process syncs the file: tells this process's listeners of the rejections that process
+     * recorded ({@link LocalStore#recordRejection}) for transactions stamped here.
+     */
+    private void tellOwnRejections() throws SQLException {
+        for (Rejection r : store.rejectionsAfter(rejectionsSeen)) {
+            rejectionsSeen = r.tx();
+            boolean own;
+            synchronized (ownStamps) {
+                own = ownStamps.remove(r.tx());
+            }
+            if (own) {
+                onRejection.accept(r);
+            }
+        }
+    }
+
+    /**
+     * Records that this process stamped transaction {@code tx} while another syncs the file, so that its
+     * rejection is told here ({@link #tellOwnRejections}). The newest 10,000 are kept.
+     */
+    void stampedHere(long tx) {
+        synchronized (ownStamps) {
+            ownStamps.add(tx);
+            if (ownStamps.size() > 10_000) {
+                ownStamps.remove(ownStamps.iterator().next());
+            }
+        }
     }
 
     static final String ELSEWHERE = "another process syncs this file (this one captures its writes for it)";
@@ -676,7 +711,9 @@ final class SyncClient implements Runnable {
         LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
                 reject.tx(), reject.sqlState(), reject.reason());
         List<io.syncsqlite.protocol.RowChange> refused = store.reject(reject.tx(), reject.current());
-        onRejection.accept(new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused));
+        Rejection r = new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused);
+        store.recordRejection(r); // for another process on the file that wrote it
+        onRejection.accept(r);
     }
 
     private void handle(Message m) throws SQLException, IOException {

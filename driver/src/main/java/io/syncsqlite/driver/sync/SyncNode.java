@@ -547,6 +547,22 @@ public final class SyncNode {
         }
     }
 
+    /**
+     * For a process that leaves the file's sync to another: notes the transaction just stamped on {@code c}
+     * (the outbox's newest row, inside the transaction) as this process's, so that its rejection, which the
+     * syncing process records in the file, is told to this process's listeners.
+     */
+    public void stampedHere(Connection c) throws SQLException {
+        if (client == null) {
+            return;
+        }
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT max(seq) FROM _sync_outbox")) {
+            if (rs.next()) {
+                client.stampedHere(rs.getLong(1));
+            }
+        }
+    }
+
     /** Keys in stock for new rows of {@code table}. */
     public long keysAvailable(String table) {
         return keys.available(table);

@@ -3,6 +3,7 @@ package io.syncsqlite.driver.sync;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
+import io.syncsqlite.protocol.RowChange;
 import org.junit.jupiter.api.Test;
 
 import java.sql.DriverManager;
@@ -191,6 +192,25 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals(fresh, store.nodeId());
         assertEquals(0L, appLong("SELECT count(*) FROM _sync_idblock"), "the old id's key ranges are dropped");
         assertEquals(1L, appLong("SELECT count(*) FROM _sync_state WHERE k = 'node_before:" + old + "'"));
+    }
+
+    /** Rejections recorded for other processes on the file come back in order, whole, the newest 1,000 kept. */
+    @Test
+    void recordedRejectionsComeBackInOrderAndOnlyTheNewestAreKept() throws Exception {
+        exec("INSERT INTO task (id, title) VALUES ('t1', 'refused')");
+        RowChange change = store.pendingAfter(0, 100, true).get(0).changes().get(0);
+        store.recordRejection(new Rejection(7, "23514", "check violated", List.of(change)));
+        store.recordRejection(new Rejection(3, "23505", "duplicate", List.of()));
+        List<Rejection> all = store.rejectionsAfter(0);
+        assertEquals(List.of(3L, 7L), all.stream().map(Rejection::tx).toList());
+        assertEquals(new Rejection(7, "23514", "check violated", List.of(change)), all.get(1));
+        assertEquals(List.of(7L), store.rejectionsAfter(3).stream().map(Rejection::tx).toList());
+        for (long tx = 10; tx < 1_010; tx++) {
+            store.recordRejection(new Rejection(tx, "23514", "r", List.of()));
+        }
+        List<Rejection> kept = store.rejectionsAfter(0);
+        assertEquals(1_000, kept.size());
+        assertEquals(10L, kept.get(0).tx());
     }
 
     @Test

@@ -8,7 +8,6 @@ import io.syncsqlite.it.harness.Cluster;
 import io.syncsqlite.it.harness.PeerProcess;
 import io.syncsqlite.it.harness.TcpProxy;
 import io.syncsqlite.protocol.Hlc;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -167,8 +166,6 @@ class SharedFileSecondReviewTest {
      * demanding user expects the CLI to learn it: its rejection listener fires (as it would in a process
      * syncing the file itself), or at least {@code awaitSynced} does not report the refused write as synced.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): rejections are told to the process syncing the file, which"
-            + " reverts them; another process's listeners hear nothing")
     @Test
     void theCliIsToldWhenPostgresRefusesItsWrite() throws Exception {
         try (Cluster c = Cluster.start("rv2_shared_reject", dir,
@@ -186,8 +183,11 @@ class SharedFileSecondReviewTest {
             String synced = cli.call("synced 20");
             await().atMost(Duration.ofSeconds(20)).until(() -> "fine".equals(w.rows("SELECT name FROM acct WHERE id = 1").get(0).get("name")));
             Thread.sleep(1500);
-            String cliRejections = cli.call("rejections");
-            assertTrue(cliRejections.startsWith("ok 1 ") || synced.equals("ok false"),
+            // Since the syncing process records the rejections it handles in the file (_sync_rejected), the CLI's
+            // listener hears of its own write's; nothing less passes now.
+            String cliRejections = await().atMost(Duration.ofSeconds(10)).until(() -> cli.call("rejections"),
+                    r -> r.startsWith("ok 1 "));
+            assertTrue(cliRejections.startsWith("ok 1 ") && cliRejections.contains("23514"),
                     "the CLI's write was refused by PostgreSQL and reverted in the file, but the CLI was not told: its"
                             + " rejection listener got " + cliRejections + ", its awaitSynced said " + synced
                             + "; the application process's listener got " + toldTheApplication.size()
