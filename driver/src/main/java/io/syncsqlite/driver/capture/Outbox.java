@@ -50,7 +50,6 @@ public final class Outbox {
     public static final String EMPTY_ANCHOR = "op = " + OP_NONE + ", pk = NULL, vals = NULL, changed = NULL, deltas = NULL,"
             + " layout = NULL, " + valueColumns(" = NULL");
 
-    /** Stamps the current transaction: bind the new HLC. Does nothing when the transaction captured nothing. */
     /**
      * The newest clock the file holds: the one the syncing process records as it applies the feed, and the
      * newest stamp, of any process (the scan back from the end passes only the current transaction's
@@ -60,6 +59,7 @@ public final class Outbox {
     public static final String NEWEST_CLOCK = "SELECT max(coalesce((SELECT v FROM _sync_state WHERE k = 'hlc'), 0),"
             + " coalesce((SELECT hlc FROM _sync_outbox WHERE hlc IS NOT NULL ORDER BY seq DESC LIMIT 1), 0))";
 
+    /** Stamps the current transaction: bind the new HLC. Does nothing when the transaction captured nothing. */
     public static final String STAMP = "UPDATE _sync_outbox SET hlc = ?"
             + " WHERE seq = (SELECT max(seq) FROM _sync_outbox) AND hlc IS NULL";
 

@@ -513,8 +513,7 @@ public class SyncConnection extends DelegatingConnection {
             node.observeFileClock(delegate); // after what the process syncing the file applied
         }
         stamp.setLong(1, node.clock().now());
-        stamp.executeUpdate();
-        if (elsewhere) {
+        if (stamp.executeUpdate() == 1 && elsewhere) {
             node.stampedHere(delegate); // its rejection is told here
         }
     }

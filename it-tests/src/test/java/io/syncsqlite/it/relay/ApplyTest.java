@@ -160,6 +160,11 @@ class ApplyTest {
         // A true resend is acknowledged.
         again.push(tx(20, h + 5, update("items", obj("id", 40), obj("qty", 2))));
         again.awaitAck(20);
+        // A resend that no longer validates (as after a column was dropped) is acknowledged too, not rejected:
+        // PostgreSQL applied it.
+        again.push(tx(40, h + 7, update("items", obj("id", 40), obj("no_such_column", 3))));
+        assertTrue(again.awaitOutcome(40) instanceof Message.Ack, again.messages().toString());
+        assertEquals(0, f.queryLong("SELECT count(*) FROM syncsqlite.rejection WHERE node = 'apply-copy' AND tx = 40"));
 
         // A copy's transaction 20, stamped otherwise: refused, not acknowledged, not applied.
         TestClient copy = f.connect();

@@ -4,6 +4,7 @@ import io.syncsqlite.driver.sync.Rejection;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
 import io.syncsqlite.it.harness.TcpProxy;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -146,6 +147,49 @@ class CopiedFileTest {
             assertEquals(List.of(), rejections);
             assertEquals("vm", vm.node().nodeId(), "the original keeps its id");
             assertNotEquals("vm", clone.node().nodeId());
+        }
+    }
+
+    /**
+     * A restored backup writing offline through {@code INSERT ... RETURNING} in auto-commit mode, which the
+     * driver cannot stamp inside the statement (its rows are read after the call returns): the sync client
+     * stamps them when it is nudged, connected. Rows without a stamp at the copy's first connection are taken
+     * for ones the original stamped and sent, and dropped from its outbox (a read-only review found it).
+     * Stamping them before the connection's next statement was tried and withdrawn: that statement may run
+     * while the RETURNING statement is still open, and the stamp's COMMIT then fails (ReviewFindingsTest).
+     */
+    @Disabled("Known limit (DESIGN.md, \"Copies of a file\"): a copy cannot tell its own unstamped rows (an offline"
+            + " auto-commit INSERT ... RETURNING, another program's writes) from the original's")
+    @Test
+    void aRestoredBackupKeepsRowsItInsertedOfflineWithReturning() throws Exception {
+        try (Cluster c = Cluster.start("copy_returning", dir, PG_NOTE)) {
+            Client phone = c.client("phone", LOCAL_NOTE);
+            phone.exec("INSERT INTO note VALUES ('a', 'before the backup')");
+            phone.awaitSynced();
+            phone.close();
+            Path backup = copy(phone, "backup.db");
+            phone.reopen();
+            for (int i = 0; i < 4; i++) {
+                phone.exec("INSERT INTO note VALUES (?, 'after the backup')", "b" + i);
+            }
+            phone.awaitSynced();
+            phone.close();
+
+            TcpProxy link = c.proxy();
+            link.online(false);
+            Client restored = c.open("phone", backup, link);
+            try (java.sql.PreparedStatement ps = restored.connection().prepareStatement(
+                    "INSERT INTO note VALUES ('r', 'returned offline') RETURNING id");
+                 java.sql.ResultSet rs = ps.executeQuery()) {
+                assertEquals(true, rs.next());
+                assertEquals("r", rs.getString(1));
+            }
+            restored.rows("SELECT count(*) FROM note"); // the connection's next statement
+            link.online(true);
+            restored.awaitSynced();
+            c.awaitConverged(NOTES, restored);
+            assertEquals(List.of("a", "b0", "b1", "b2", "b3", "r"),
+                    c.pgRows(NOTES).stream().map(r -> r.get("id")).toList());
         }
     }
 

@@ -474,33 +474,37 @@ public final class PostgresChangeApplier implements ChangeApplier {
     }
 
     /**
-     * For a transaction refused before PostgreSQL (its names or values do not validate): the current images
-     * of the rows it names that the relay can address, for the client to revert to. A client reverts only
-     * the rows a {@link Message.Reject} carries, so without them a synced row written in the same
-     * transaction as, say, a local-only table kept the refused value for good. Read, not logged: nothing
-     * was written, and a resend is refused again the same way.
+     * For a transaction refused before PostgreSQL (its names or values do not validate): answers with the
+     * current images of the rows it names that the relay can address, for the client to revert to (a client
+     * reverts only the rows a {@link Message.Reject} carries, so without them a synced row written in the same
+     * transaction as, say, a local-only table kept the refused value for good). No row is logged: nothing was
+     * written, and a resend is refused again the same way. Records its clock (its id is processed, though the
+     * node's applied id does not move: a resend of it is not a copy's, see {@link ClockHistory}) and the
+     * rejection, which the welcome repeats (an answer lost with the connection was settled as applied once a
+     * later transaction was). A resend of an id PostgreSQL applied before the catalog changed is only
+     * acknowledged ({@link TxRun#resend}).
      *
      * @throws ApplyFailure the rows cannot be read now: the client resends later instead of keeping values
      *                      the relay refused
      */
-    /**
-     * For a transaction refused before PostgreSQL: records its clock (its id is processed, though the node's
-     * applied id does not move: a resend of it is not a copy's, see {@link ClockHistory}) and the rejection,
-     * which the welcome repeats (an answer lost with the connection would otherwise leave the client's later
-     * welcome settling it as applied once a later transaction was), and answers with the current rows it
-     * touched, for the client to revert to.
-     */
-    private Message.Reject refusedBeforePostgres(String node, ClientTx tx, InvalidChange why, Scope scope)
+    private Message refusedBeforePostgres(String node, ClientTx tx, InvalidChange why, Scope scope)
             throws ApplyFailure {
         List<Op> ops = Validation.addressable(catalog, tx);
         Connection c = borrow();
         boolean broken = false;
         try {
+            long[] client = TxRun.lockClient(c, node);
+            if (client[0] >= tx.id()) {
+                // A resend of what PostgreSQL applied before the catalog changed (or a copy's): no rejection.
+                return TxRun.resend(c, node, tx, client);
+            }
             ClockHistory.record(c, node, tx);
             List<FeedEntry> current = ops.isEmpty() ? List.of() : visible(currentRows(c, null, ops), scope);
             record(c, node, tx.id(), why.sqlState(), why.getMessage(), current);
             c.commit();
             return new Message.Reject(tx.id(), why.sqlState(), why.getMessage(), current);
+        } catch (CopiedNode e) {
+            throw new ApplyFailure(e.getMessage(), e);
         } catch (SQLException e) {
             broken = !rollbackQuietly(c);
             throw new ApplyFailure("could not read the rows of refused tx " + tx.id() + ": SQLState "
