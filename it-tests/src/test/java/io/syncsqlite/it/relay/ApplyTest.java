@@ -177,10 +177,6 @@ class ApplyTest {
     }
 
     private static long check(TestClient c, List<Long> txs, List<Long> hlcs) {
-        int before = (int) c.messages().stream().filter(m -> m instanceof Message.ClockCheckResult).count();
-        c.send(new Message.ClockCheck(txs, hlcs));
-        return c.await(() -> c.messages().stream().filter(m -> m instanceof Message.ClockCheckResult)
-                .skip(before).map(m -> ((Message.ClockCheckResult) m).firstCopied()).findFirst().orElse(null),
-                "clock check result");
+        return c.clockCheck(txs, hlcs);
     }
 }

@@ -146,6 +146,14 @@ public final class TestClient implements AutoCloseable {
         }, type.getSimpleName());
     }
 
+    /** Sends a clock check and waits for its answer: the first transaction named that is a copy's, or 0. */
+    public long clockCheck(List<Long> txs, List<Long> hlcs) {
+        long before = messages().stream().filter(m -> m instanceof Message.ClockCheckResult).count();
+        send(new Message.ClockCheck(txs, hlcs));
+        return await(() -> received.stream().filter(m -> m instanceof Message.ClockCheckResult).skip(before)
+                .map(m -> ((Message.ClockCheckResult) m).firstCopied()).findFirst().orElse(null), "clock check result");
+    }
+
     /** Waits for the relay to close the connection; returns the close code. */
     public int awaitClose() {
         return await(() -> closeCode, "close");

@@ -16,9 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -86,11 +84,7 @@ class ClockHistoryReviewTest {
     }
 
     private static long check(TestClient c, List<Long> txs, List<Long> hlcs) {
-        int before = (int) c.messages().stream().filter(m -> m instanceof Message.ClockCheckResult).count();
-        c.send(new Message.ClockCheck(txs, hlcs));
-        return c.await(() -> c.messages().stream().filter(m -> m instanceof Message.ClockCheckResult)
-                .skip(before).map(m -> ((Message.ClockCheckResult) m).firstCopied()).findFirst().orElse(null),
-                "clock check result");
+        return c.clockCheck(txs, hlcs);
     }
 
     private static long audits(int item) {
@@ -119,18 +113,7 @@ class ClockHistoryReviewTest {
     }
 
     private Path copyFile(Path from, String name) throws Exception {
-        Path to = dir.resolve(name);
-        Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
-        for (String suffix : new String[] {"-wal", "-shm"}) {
-            Path side = Path.of(from + suffix);
-            Path target = Path.of(to + suffix);
-            if (Files.exists(side)) {
-                Files.copy(side, target, StandardCopyOption.REPLACE_EXISTING);
-            } else {
-                Files.deleteIfExists(target);
-            }
-        }
-        return to;
+        return io.syncsqlite.it.harness.SqliteFiles.copy(from, dir.resolve(name));
     }
 
     /** The stamped transaction markers of a file, {seq, hlc}, read through plain SQLite. */

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -70,18 +69,7 @@ class CopiedFileReviewTest {
     }
 
     private Path copyFile(Path from, String name) throws Exception {
-        Path to = dir.resolve(name);
-        Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
-        for (String suffix : new String[] {"-wal", "-shm"}) {
-            Path side = Path.of(from + suffix);
-            Path target = Path.of(to + suffix);
-            if (Files.exists(side)) {
-                Files.copy(side, target, StandardCopyOption.REPLACE_EXISTING);
-            } else {
-                Files.deleteIfExists(target);
-            }
-        }
-        return to;
+        return io.syncsqlite.it.harness.SqliteFiles.copy(from, dir.resolve(name));
     }
 
     /**

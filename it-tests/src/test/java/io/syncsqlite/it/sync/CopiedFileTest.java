@@ -10,7 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -39,15 +38,7 @@ class CopiedFileTest {
 
     /** Copies the closed client's file (and its log, if any) to {@code name}. */
     private Path copy(Client closed, String name) throws Exception {
-        Path to = dir.resolve(name);
-        Files.copy(closed.file(), to, StandardCopyOption.REPLACE_EXISTING);
-        for (String suffix : new String[] {"-wal", "-shm"}) {
-            Path side = Path.of(closed.file() + suffix);
-            if (Files.exists(side)) {
-                Files.copy(side, Path.of(to + suffix), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        return to;
+        return io.syncsqlite.it.harness.SqliteFiles.copy(closed.file(), dir.resolve(name));
     }
 
     /**

@@ -12,7 +12,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -174,14 +173,7 @@ class SharedFileReviewTest {
             orig.exec("INSERT INTO acct (id, name, balance) VALUES (1, 'before the copy', 0)");
             orig.awaitSynced();
             orig.close(); // last connection: the sync client stops, the WAL is checkpointed
-            Path copyFile = dir.resolve("copy.db");
-            Files.copy(orig.file(), copyFile, StandardCopyOption.REPLACE_EXISTING);
-            for (String suffix : new String[] {"-wal", "-shm"}) {
-                Path side = Path.of(orig.file() + suffix);
-                if (Files.exists(side)) {
-                    Files.copy(side, Path.of(copyFile + suffix), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+            Path copyFile = io.syncsqlite.it.harness.SqliteFiles.copy(orig.file(), dir.resolve("copy.db"));
             orig.reopen();
             Client copy = c.open("n", copyFile, c.proxy());
             List<Rejection> rejections = new CopyOnWriteArrayList<>();
