@@ -118,15 +118,7 @@ class ClockHistoryReviewTest {
 
     /** The stamped transaction markers of a file, {seq, hlc}, read through plain SQLite. */
     private static List<long[]> markers(Path file) throws Exception {
-        List<long[]> out = new ArrayList<>();
-        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
-             Statement st = raw.createStatement();
-             ResultSet rs = st.executeQuery("SELECT seq, hlc FROM _sync_outbox WHERE hlc IS NOT NULL ORDER BY seq")) {
-            while (rs.next()) {
-                out.add(new long[] {rs.getLong(1), rs.getLong(2)});
-            }
-        }
-        return out;
+        return io.syncsqlite.it.harness.SqliteFiles.markers(file);
     }
 
     // -------------------------------------------------------------------------------------- relay: clockCheck

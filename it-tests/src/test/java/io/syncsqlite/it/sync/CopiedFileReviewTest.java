@@ -15,11 +15,9 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -104,15 +102,7 @@ class CopiedFileReviewTest {
 
     /** The stamped transaction markers of a file, {seq, hlc}, read through plain SQLite. */
     private static List<long[]> markers(Path file) throws Exception {
-        List<long[]> out = new ArrayList<>();
-        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
-             Statement st = raw.createStatement();
-             ResultSet rs = st.executeQuery("SELECT seq, hlc FROM _sync_outbox WHERE hlc IS NOT NULL ORDER BY seq")) {
-            while (rs.next()) {
-                out.add(new long[] {rs.getLong(1), rs.getLong(2)});
-            }
-        }
-        return out;
+        return io.syncsqlite.it.harness.SqliteFiles.markers(file);
     }
 
     /**
