@@ -254,7 +254,6 @@ class CopiedFileReviewTest {
 
             fastDeviceWrites(c, "acct", obj("id", 99), obj("name", "fast", "balance", 0), 180_000);
             awaitRow(app, "SELECT 1 FROM acct WHERE id = 99");
-            Thread.sleep(600); // the other process's sync thread reads the file's clock every 250 ms
 
             app.offline();
             app.exec("UPDATE acct SET balance = balance + 1 WHERE id = 1");

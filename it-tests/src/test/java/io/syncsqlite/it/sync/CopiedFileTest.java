@@ -42,6 +42,19 @@ class CopiedFileTest {
     }
 
     /**
+     * The original writes and syncs {@code firstRow}, closes (its sync client stops, the log is checkpointed),
+     * is copied to {@code name} and opened again; returns the copy.
+     */
+    private Path syncedThenCopied(Client original, String firstRow, String name) throws Exception {
+        original.exec(firstRow);
+        original.awaitSynced();
+        original.close();
+        Path copied = copy(original, name);
+        original.reopen();
+        return copied;
+    }
+
+    /**
      * A backup restored after the original wrote and synced more, then was lost; the restored file writes
      * offline before it first reconnects. Its writes reuse the ids of the original's last transactions.
      */
@@ -49,11 +62,7 @@ class CopiedFileTest {
     void aRestoredBackupKeepsTheWritesItMadeBeforeReconnecting() throws Exception {
         try (Cluster c = Cluster.start("copy_restore", dir, PG_NOTE)) {
             Client phone = c.client("phone", LOCAL_NOTE);
-            phone.exec("INSERT INTO note VALUES ('a', 'before the backup')");
-            phone.awaitSynced();
-            phone.close();
-            Path backup = copy(phone, "backup.db");
-            phone.reopen();
+            Path backup = syncedThenCopied(phone, "INSERT INTO note VALUES ('a', 'before the backup')", "backup.db");
             phone.exec("INSERT INTO note VALUES ('b', 'after the backup')");
             phone.exec("UPDATE note SET body = 'changed after the backup' WHERE id = 'a'");
             phone.awaitSynced();
@@ -83,11 +92,7 @@ class CopiedFileTest {
     void aRestoredBackupGivesItsNewRowsKeysTheOriginalDidNotUse() throws Exception {
         try (Cluster c = Cluster.start("copy_keys", dir, PG_ITEM)) {
             Client phone = c.client("phone", LOCAL_ITEM);
-            phone.exec("INSERT INTO item (name) VALUES ('before the backup')");
-            phone.awaitSynced();
-            phone.close();
-            Path backup = copy(phone, "backup.db");
-            phone.reopen();
+            Path backup = syncedThenCopied(phone, "INSERT INTO item (name) VALUES ('before the backup')", "backup.db");
             phone.exec("INSERT INTO item (name) VALUES ('after the backup 1')");
             phone.exec("INSERT INTO item (name) VALUES ('after the backup 2')");
             phone.awaitSynced();
@@ -113,11 +118,7 @@ class CopiedFileTest {
     void twoLiveCopiesBothKeepTheirWrites() throws Exception {
         try (Cluster c = Cluster.start("copy_live", dir, PG_NOTE)) {
             Client vm = c.client("vm", LOCAL_NOTE);
-            vm.exec("INSERT INTO note VALUES ('a', 'before the clone')");
-            vm.awaitSynced();
-            vm.close();
-            Path clonedFile = copy(vm, "clone.db");
-            vm.reopen();
+            Path clonedFile = syncedThenCopied(vm, "INSERT INTO note VALUES ('a', 'before the clone')", "clone.db");
             Client clone = c.open("vm", clonedFile, c.proxy());
             List<Rejection> rejections = new CopyOnWriteArrayList<>();
             clone.node().addRejectionListener(rejections::add);
@@ -155,11 +156,7 @@ class CopiedFileTest {
     void aRestoredBackupKeepsRowsItInsertedOfflineWithReturning() throws Exception {
         try (Cluster c = Cluster.start("copy_returning", dir, PG_NOTE)) {
             Client phone = c.client("phone", LOCAL_NOTE);
-            phone.exec("INSERT INTO note VALUES ('a', 'before the backup')");
-            phone.awaitSynced();
-            phone.close();
-            Path backup = copy(phone, "backup.db");
-            phone.reopen();
+            Path backup = syncedThenCopied(phone, "INSERT INTO note VALUES ('a', 'before the backup')", "backup.db");
             for (int i = 0; i < 4; i++) {
                 phone.exec("INSERT INTO note VALUES (?, 'after the backup')", "b" + i);
             }
@@ -195,11 +192,7 @@ class CopiedFileTest {
     void copiesWritingOfflineAtTheSameTimeKeepEveryWrite() throws Exception {
         try (Cluster c = Cluster.start("copy_interleaved", dir, PG_NOTE)) {
             Client phone = c.client("phone", LOCAL_NOTE);
-            phone.exec("INSERT INTO note VALUES ('a', 'before the backup')");
-            phone.awaitSynced();
-            phone.close();
-            Path backup = copy(phone, "backup.db");
-            phone.reopen();
+            Path backup = syncedThenCopied(phone, "INSERT INTO note VALUES ('a', 'before the backup')", "backup.db");
             Client restored = c.open("phone", backup, c.proxy());
             phone.awaitSynced();
             restored.awaitSynced();
