@@ -264,6 +264,49 @@ class MergeTest {
         assertEquals(List.of("direct", "direct", "1"), row(17));
     }
 
+    /**
+     * A row deleted and created again on one device (A, at 1920) and updated later on another (B, at 1950):
+     * the update's column survives in every order: B first, then A's delete and recreate in one
+     * transaction (row 18); A first (row 19); B first, then the delete and the recreate in two transactions
+     * (row 20). A column the recreate does not send keeps the later value too (n), and the row's clocks say
+     * so.
+     */
+    @Test
+    void aRecreatedRowKeepsTheColumnsALaterUpdateWroteWhicheverArrivesFirst() {
+        for (int id = 18; id <= 20; id++) {
+            pushA(at(1900), insert("doc", obj("id", id), obj("title", "t0", "body", "b0", "n", 0)));
+        }
+        pushB(at(1950), update("doc", obj("id", 18), obj("body", "late", "n", 9)));
+        pushA(at(1920), delete("doc", obj("id", 18)), insert("doc", obj("id", 18), obj("title", "again", "body", "again")));
+
+        pushA(at(1920), delete("doc", obj("id", 19)), insert("doc", obj("id", 19), obj("title", "again", "body", "again")));
+        pushB(at(1950), update("doc", obj("id", 19), obj("body", "late", "n", 9)));
+
+        pushB(at(1950), update("doc", obj("id", 20), obj("body", "late", "n", 9)));
+        pushA(at(1910), delete("doc", obj("id", 20)));
+        pushA(at(1920), insert("doc", obj("id", 20), obj("title", "again", "body", "again")));
+
+        for (int id = 18; id <= 20; id++) {
+            assertEquals(List.of("again", "late", "9"), row(id), "row " + id);
+            // Existence at the recreate; body and n keep the update's clock, so an edit between the two loses.
+            assertEquals(List.of(List.of(Long.toString(at(1920)), "[" + at(1950) + ", \"node-b\"]",
+                    "[" + at(1950) + ", \"node-b\"]")), f.query("SELECT alive_hlc, cols -> 'body', cols -> 'n' "
+                    + "FROM syncsqlite.row_clock WHERE tbl = 'doc' AND pk = '{\"id\": " + id + "}'"), "row " + id);
+            pushA(at(1930), update("doc", obj("id", id), obj("body", "between", "title", "between")));
+            assertEquals(List.of("between", "late", "9"), row(id), "row " + id);
+        }
+    }
+
+    @Test
+    void aRecreateLaterThanTheDeletedRowsColumnsWritesThemAll() {
+        pushA(at(2000), insert("doc", obj("id", 21), obj("title", "t0", "body", "b0", "n", 0)));
+        pushB(at(2050), update("doc", obj("id", 21), obj("body", "late")));
+        pushA(at(2060), delete("doc", obj("id", 21)), insert("doc", obj("id", 21), obj("title", "again", "body", "again")));
+        assertEquals(Arrays.asList("again", "again", null), row(21));
+        assertEquals(List.of(List.of("{}")), f.query(
+                "SELECT cols::text FROM syncsqlite.row_clock WHERE tbl = 'doc' AND pk = '{\"id\": 21}'"));
+    }
+
     @Test
     void laterChangesOfOneTransactionOverrideItsEarlierOnes() {
         pushA(at(800), insert("doc", obj("id", 13), obj("title", "first", "n", 1)),

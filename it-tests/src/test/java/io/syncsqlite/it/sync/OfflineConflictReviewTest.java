@@ -359,11 +359,11 @@ class OfflineConflictReviewTest {
      * creates it again, b later updates its note. Row 2: the same with the roles swapped (b recreates, a
      * updates later). a syncs first, then b, so row 1's recreate arrives before the update and row 2's
      * after it. The same situation must end the same way on both rows. The relay compares a delete only
-     * with the row's existence clock, not with its newer column clocks, and a recreate drops every column
-     * clock: an update that arrived before an older delete-and-recreate is lost, one that arrived after it
-     * survives.
+     * with the row's existence clock, not with its newer column clocks; a recreate used to drop every
+     * column clock, so an update that arrived before an older delete-and-recreate was lost and one that
+     * arrived after it survived. The tombstone's column clocks and image now carry the later update into
+     * the recreated row.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): a delete-and-recreate against a later update depends on arrival order")
     @Test
     void aRecreatedRowAndAConcurrentLaterUpdateEndTheSameWhateverTheArrivalOrder() throws Exception {
         try (Cluster c = Cluster.start("rv3_recreate", dir, PG_ITEM)) {

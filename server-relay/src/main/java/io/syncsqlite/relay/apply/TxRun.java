@@ -344,11 +344,13 @@ final class TxRun {
                     if (wins(h, s.aliveHlc, s.aliveNode)) {
                         s.setExistence(true, h, node);
                     }
-                } else if (s.alive || wins(h, s.aliveHlc, s.aliveNode) || tombstoneOutOfSight(op.table(), s)) {
+                } else if (s.alive || tombstoneOutOfSight(op.table(), s)) {
                     List<String> all = names(op.values());
                     writes.add(sql.insert(all), s.key, json(op, all), sql.rank(), false);
                     s.touched = true;
                     s.create(h, node);
+                } else if (wins(h, s.aliveHlc, s.aliveNode)) {
+                    recreate(op, s, sql);
                 }
                 // else: a later delete is recorded, the row stays deleted.
             }
@@ -398,6 +400,60 @@ final class TxRun {
             }
         }
         return false;
+    }
+
+    // A tombstone's image, read only when a recreate needs some of its values (rare: a write to the deleted
+    // row stamped after the recreate), after the pending writes, since the delete may be this transaction's.
+    private static final String DEAD_ROW = "SELECT dead_row::text FROM syncsqlite.row_clock WHERE tbl = ? AND pk = ? AND NOT alive";
+
+    /**
+     * Creates a deleted row again. Its tombstone keeps the clocks its columns had (and the row's last image),
+     * and a column written after this insert's clock keeps that value: with a delete-and-recreate on one
+     * device and a later update on another, the update survives whichever reaches the relay first (the
+     * update arriving after the recreate wins its column anyway). Without this, the recreate started every
+     * clock afresh and the outcome depended on arrival order. Counter columns start afresh either way.
+     */
+    private void recreate(Op op, RowState s, TableStatements sql) throws SQLException {
+        long h = tx.hlc();
+        Map<String, RowState.Clock> kept = new LinkedHashMap<>();
+        for (ColumnInfo column : op.table().columns()) {
+            RowState.Clock clock = s.cols.get(column.name());
+            if (clock != null && !column.primaryKey() && !column.generated() && !op.deltas().has(column.name())
+                    && !wins(h, clock.hlc(), clock.node())) {
+                kept.put(column.name(), clock);
+            }
+        }
+        ObjectNode dead = kept.isEmpty() ? null : deadRow(s);
+        ObjectNode values = op.values();
+        if (dead != null) {
+            values = values.deepCopy();
+            for (String col : kept.keySet()) {
+                values.set(col, dead.get(col) == null ? MessageCodec.JSON.nullNode() : dead.get(col));
+            }
+        } else {
+            kept.clear(); // no image to take the values from (a tombstone from before row_clock.dead_row)
+        }
+        Op written = new Op(op.table(), op.kind(), op.pk(), values, op.pkJson(), op.deltas());
+        List<String> all = names(values);
+        writes.add(sql.insert(all), s.key, json(written, all), sql.rank(), false);
+        s.touched = true;
+        s.create(h, node);
+        s.cols.putAll(kept);
+    }
+
+    private ObjectNode deadRow(RowState s) throws SQLException {
+        writes.flush();
+        writeClocks();
+        try (PreparedStatement ps = c.prepareStatement(DEAD_ROW)) {
+            ps.setString(1, s.key.table());
+            ps.setString(2, s.key.pk());
+            try (ResultSet rs = ps.executeQuery()) {
+                String json = rs.next() ? rs.getString(1) : null;
+                return json == null ? null : JsonTrees.row(json);
+            }
+        } catch (JsonProcessingException | ClassCastException e) {
+            throw new SQLException("malformed dead_row in syncsqlite.row_clock for " + s.key, "XX000", e);
+        }
     }
 
     /**
