@@ -3,7 +3,6 @@ package io.syncsqlite.it.sync;
 import io.syncsqlite.driver.sync.Rejection;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -130,11 +129,10 @@ class ObservedRemoveReviewTest {
      * a moves task k2 from list L2 into list L1 while b, which saw L1 holding k1 only, deletes L1. b never
      * saw k2 in L1, so, as when the delete arrives first (the move then hits the deleted list and restores
      * it), a user expects L1 to stay with k2 in it, and k1, which b saw, to go, whoever syncs first. A move
-     * is an UPDATE of the foreign key: it does not change the row's existence clock, which is all
-     * CascadeGuard looks at, so with the move first the delete cascades k2 away.
+     * is an UPDATE of the foreign key: it created nothing, so CascadeGuard, which looked only at when rows
+     * were created, let the delete cascade k2 away when the move came first. A move now records when the
+     * row took its place under the parent (row_clock.born).
      */
-    @Disabled("Known limit (DESIGN.md, known limits): a child moved under a parent concurrently with the parent's"
-            + " delete is kept only when the delete arrives first (a move changes no existence clock)")
     @ParameterizedTest
     @ValueSource(strings = {"delete", "child"})
     void aChildMovedUnderTheParentConcurrentlyEndsTheSameWhoeverSyncsFirst(String first) throws Exception {
@@ -149,6 +147,63 @@ class ObservedRemoveReviewTest {
                     w.cluster().pgRows(LISTS));
             assertEquals(List.of(task("k2", "L1", "bread")), w.cluster().pgRows(TASKS),
                     "k2, moved into L1 where b never saw it, must survive b's delete in both orders");
+        }
+    }
+
+    /**
+     * The same move written in psql while b was offline: a direct write below the parent is unseen by b like
+     * a device's, so b's delete leaves L1 and k2, and takes k1.
+     */
+    @Test
+    void aChildMovedInPostgresUnderTheParentIsUnseenByAnOfflineDevice() throws Exception {
+        try (World w = world("orr_move_direct", false,
+                "INSERT INTO list VALUES ('L1', 'Groceries')", "INSERT INTO list VALUES ('L2', 'Chores')",
+                "INSERT INTO task VALUES ('k1', 'L1', 'milk')", "INSERT INTO task VALUES ('k2', 'L2', 'bread')")) {
+            w.cluster().pg("UPDATE task SET list_id = 'L1' WHERE id = 'k2'");
+            w.b().exec("DELETE FROM list WHERE id = 'L1'");
+            sync(w, "delete");
+            assertEquals(List.of(), w.rejections());
+            assertEquals(List.of(row("id", "L1", "title", "Groceries"), row("id", "L2", "title", "Chores")),
+                    w.cluster().pgRows(LISTS));
+            assertEquals(List.of(task("k2", "L1", "bread")), w.cluster().pgRows(TASKS));
+        }
+    }
+
+    /**
+     * An update that writes the foreign key again with the value it had (an ORM updating every column) moves
+     * nothing: b, which saw k1 in L1, deletes L1, and both orders end with list and task gone.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"delete", "child"})
+    void aSeenChildWhoseParentColumnIsWrittenWithTheSameValueDoesNotKeepTheParent(String first) throws Exception {
+        try (World w = world("orr_same_fk_" + first, false,
+                "INSERT INTO list VALUES ('L1', 'Groceries')", "INSERT INTO task VALUES ('k1', 'L1', 'milk')")) {
+            w.a().exec("UPDATE task SET list_id = 'L1', title = 'oat milk' WHERE id = 'k1'");
+            w.b().exec("DELETE FROM list WHERE id = 'L1'");
+            sync(w, first);
+            assertEquals(List.of(), w.rejections());
+            assertEquals(List.of(), w.cluster().pgRows(LISTS));
+            assertEquals(List.of(), w.cluster().pgRows(TASKS));
+        }
+    }
+
+    /**
+     * a moves folder F3, with F4 inside it, into F1, while b, which saw F1 holding F2 only, deletes F1. Both
+     * orders keep F1 with F3 and F4 (with the delete first, the move brings F1 back and F3 takes F4 along);
+     * F2, which b saw, goes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"delete", "child"})
+    void aSubtreeMovedUnderTheParentConcurrentlyKeepsItsRowsWhoeverSyncsFirst(String first) throws Exception {
+        try (World w = world("orr_move_tree_" + first, false,
+                "INSERT INTO folder VALUES ('F1', NULL, 'one')", "INSERT INTO folder VALUES ('F2', 'F1', 'two')",
+                "INSERT INTO folder VALUES ('F3', NULL, 'three')", "INSERT INTO folder VALUES ('F4', 'F3', 'four')")) {
+            w.a().exec("UPDATE folder SET parent_id = 'F1' WHERE id = 'F3'");
+            w.b().exec("DELETE FROM folder WHERE id = 'F1'");
+            sync(w, first);
+            assertEquals(List.of(), w.rejections());
+            assertEquals(List.of(row("id", "F1", "parent_id", null), row("id", "F3", "parent_id", "F1"),
+                    row("id", "F4", "parent_id", "F3")), w.cluster().pgRows(FOLDERS));
         }
     }
 

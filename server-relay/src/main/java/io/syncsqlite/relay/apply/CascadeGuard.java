@@ -24,13 +24,14 @@ import java.util.stream.Collectors;
  * ({@link Compensation}), so the outcome depended on who synced first.
  *
  * <p>Given the feed position the deleting transaction was written with ({@link
- * io.syncsqlite.protocol.ClientTx#seen}), the rows below the parent that were created after it, by another
+ * io.syncsqlite.protocol.ClientTx#seen}), the rows below the parent that took their place after it, by another
  * node, are unseen. When there are any, the parent stays (the client is sent its current image, as for a
  * change that lost), so do the rows between it and them, and what the delete would have removed or detached
  * of the rest is removed or detached explicitly: the outcome of the other order, where the delete cascades
- * and the unseen child then brings its ancestors back. A row is created when its key goes from absent to
- * present ({@code row_clock.born}, the transaction, and {@code born_node}): an insert onto a live row, an
- * update, a write that lost do not create it again. Rows of unsynced tables, rows below {@link #MAX_DEPTH}
+ * and the unseen child then brings its ancestors back. A row takes its place when its key goes from absent
+ * to present or when an update moves it under another parent ({@code row_clock.born}, the transaction, and
+ * {@code born_node}, written by the capture trigger): an insert onto a live row, another update, a write that
+ * lost leave it. Rows of unsynced tables, rows below {@link #MAX_DEPTH}
  * levels, rows created before {@code born} existed and commits retention already pruned count as seen (the
  * delete acts as before). Rows referring to the parent through other columns than its key never keep it,
  * and what the delete does to them is done: {@link Compensation} restores only parents referred to by their

@@ -74,10 +74,12 @@ SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_old', 'jsonb');
 -- log instead meant scanning the whole log, which has no index by key (0.36 s per restore at 1.1M change
 -- rows, under the transaction's locks), and found nothing once retention had pruned it.
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_row', 'jsonb');
--- When and by whom a live row was created: the transaction (and node) that took the key from absent to
--- present, kept while the row lives (an insert onto it, an update, a lost write leave it). A client's
--- delete leaves the rows below the deleted one that were created after the position its writer had seen
--- (CascadeGuard); commit_log maps the transaction to that position. NULL for rows from before the column.
+-- When and by whom a live row took its place: the transaction (and node) that took the key from absent to
+-- present, or that moved the row under another parent (an update that changed a column of one of its
+-- foreign keys that act on delete to a value); an insert onto the row, another update, a lost write leave
+-- it. A client's delete leaves the rows below the deleted one that took their place after the position its
+-- writer had seen (CascadeGuard); commit_log maps the transaction to that position. NULL for rows from
+-- before the column.
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born', 'xid8');
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born_node', 'text');
 
@@ -272,6 +274,9 @@ DECLARE
     -- Whether a key column is numeric or a domain over it: its clock key is then normalised (clock_key),
     -- else it is the text of the key object, as Sql.clockKey makes it.
     numkey     boolean;
+    -- UPDATE only: the columns of the table's foreign keys that act on delete (cascade, set null, set
+    -- default); NULL when none. A row whose value in one changes moves under another parent (row_clock.born).
+    fkcols     text[];
 BEGIN
     SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
            array_agg(a.attname::text),
@@ -351,12 +356,18 @@ BEGIN
 
     -- UPDATE. Keys are unique among the old rows and among the new rows, so the three groups (gone,
     -- kept, new) have distinct keys and one upsert can stamp them all.
+    SELECT array_agg(DISTINCT a.attname::text) INTO fkcols FROM pg_constraint AS con
+    JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
+    WHERE con.conrelid = TG_RELID AND con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd');
     WITH o AS MATERIALIZED (
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS i),
     n AS MATERIALIZED (
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
     ev AS MATERIALIZED (
         SELECT e.ord, e.kind, e.pk, e.ck, e.img, e.old, e.gone,
+               -- A kept key moved under another parent (a foreign key column set to another value, not NULL).
+               fkcols IS NOT NULL AND e.old IS NOT NULL AND EXISTS (SELECT FROM unnest(fkcols) AS k
+                   WHERE e.img -> k IS DISTINCT FROM e.old -> k AND e.img -> k <> 'null') AS moved,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                    SELECT 1 + CASE
                        WHEN rc.cols = '{}' THEN rc.alive_hlc
@@ -378,7 +389,11 @@ BEGIN
                     -- '{}' when none changed: an update, as distinct from a new row (NULL).
                     WHEN ev.old IS NOT NULL THEN coalesce((SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
                                                   WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
-        FROM ev ORDER BY ev.ord)
+        FROM ev ORDER BY ev.ord),
+    -- In relay mode the relay writes the clocks of the rows it changes (after this statement, keeping born).
+    placed AS (
+        UPDATE syncsqlite.row_clock AS rc SET born = pg_current_xact_id(), born_node = node
+        FROM ev WHERE relay_mode AND ev.moved AND rc.tbl = tname AND rc.pk = ev.ck AND rc.alive)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row,
@@ -395,13 +410,14 @@ BEGIN
            CASE WHEN ev.kind = 'D' AND scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.gone -> k)
                                                                FROM unnest(scols) AS k) END,
            ev.gone,
-           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN pg_current_xact_id() END,
-           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN '~pg' END
+           CASE WHEN ev.kind = 'U' AND (ev.old IS NULL OR ev.moved) THEN pg_current_xact_id() END,
+           CASE WHEN ev.kind = 'U' AND (ev.old IS NULL OR ev.moved) THEN '~pg' END
     FROM ev
     WHERE NOT relay_mode OR ev.kind = 'D'
     ON CONFLICT (tbl, pk) DO UPDATE
-        SET born = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born ELSE rc.born END,
-            born_node = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END,
+        -- A new key is born unless its row was alive already; a kept key (alive_node '') only when it moved.
+        SET born = CASE WHEN excluded.born IS NOT NULL AND (NOT rc.alive OR excluded.alive_node = '') THEN excluded.born ELSE rc.born END,
+            born_node = CASE WHEN excluded.born IS NOT NULL AND (NOT rc.alive OR excluded.alive_node = '') THEN excluded.born_node ELSE rc.born_node END,
             alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
             alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
             alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
