@@ -13,8 +13,9 @@ import java.util.Objects;
  * <ol>
  *   <li>client → {@link Hello} with its node id and feed cursor; relay → {@link Welcome} with the last
  *       client transaction it already applied, so the client resends only what is missing;</li>
- *   <li>client → {@link Push} of committed local transactions; relay → one {@link Ack} or {@link Reject}
- *       per transaction, in order, each sent only after the PostgreSQL commit;</li>
+ *   <li>client → {@link Push} of committed local transactions (one too large for a message in {@link
+ *       PushPart}s); relay → one {@link Ack} or {@link Reject} per transaction, in order, each sent only
+ *       after the PostgreSQL commit;</li>
  *   <li>relay → {@link Changes} in commit order (first a snapshot when the cursor is 0); client →
  *       {@link Progress} after applying them, which is also the relay's flow control.</li>
  *   <li>at any time after the welcome: client → {@link IdRequest} for a table with an integer key; relay →
@@ -31,6 +32,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Hello.class, name = "hello"),
         @JsonSubTypes.Type(value = Message.Welcome.class, name = "welcome"),
         @JsonSubTypes.Type(value = Message.Push.class, name = "push"),
+        @JsonSubTypes.Type(value = Message.PushPart.class, name = "pushPart"),
         @JsonSubTypes.Type(value = Message.Ack.class, name = "ack"),
         @JsonSubTypes.Type(value = Message.Reject.class, name = "reject"),
         @JsonSubTypes.Type(value = Message.Changes.class, name = "changes"),
@@ -68,6 +70,31 @@ public sealed interface Message {
 
     /** The feature of a relay that answers {@link ClockCheck}. */
     String FEATURE_CLOCKS = "clocks";
+
+    /**
+     * The prefix of the feature of a relay that reads {@link PushPart}: {@code "parts:<n>"}, where n is the
+     * largest message (in UTF-8 bytes) it accepts; see {@link #partsFeature} and {@link #largestMessage}.
+     */
+    String FEATURE_PARTS = "parts:";
+
+    /** The feature naming a relay that reads {@link PushPart} and accepts messages of up to {@code maxBytes}. */
+    static String partsFeature(int maxBytes) {
+        return FEATURE_PARTS + maxBytes;
+    }
+
+    /** The largest message a relay announcing these features accepts, if it reads {@link PushPart}; else 0. */
+    static int largestMessage(List<String> features) {
+        for (String f : features) {
+            if (f.startsWith(FEATURE_PARTS)) {
+                try {
+                    return Math.max(0, Integer.parseInt(f.substring(FEATURE_PARTS.length())));
+                } catch (NumberFormatException e) {
+                    return 0;
+                }
+            }
+        }
+        return 0;
+    }
 
     /** The most transactions one {@link ClockCheck} names. */
     int MAX_CLOCK_CHECK = 10_000;
@@ -117,6 +144,19 @@ public sealed interface Message {
     record Push(List<ClientTx> txs) implements Message {
         public Push {
             txs = List.copyOf(Objects.requireNonNull(txs, "txs"));
+        }
+    }
+
+    /**
+     * One part of a transaction too large for one message (sent only to a relay that named {@link
+     * #FEATURE_PARTS}). A transaction's parts follow each other, each with the transaction's id, clock and
+     * {@code seen} and the next of its changes in order; the relay applies the whole transaction when the
+     * part with {@code last} arrives, and answers it as one pushed in a {@link Push}. Parts of a transaction
+     * whose last part never came are dropped with the connection.
+     */
+    record PushPart(ClientTx tx, boolean last) implements Message {
+        public PushPart {
+            Objects.requireNonNull(tx, "tx");
         }
     }
 

@@ -28,7 +28,10 @@ class MessageCodecTest {
                                 new RowChange("item", ChangeKind.DELETE, pk, obj("{}")))))),
                 new Message.Push(List.of(new ClientTx(5, Hlc.ofMillis(1000) + 3,
                         List.of(new RowChange("item", ChangeKind.DELETE, pk, obj("{}"))), 42L))),
-                new Message.Features(List.of(Message.FEATURE_SEEN)),
+                new Message.PushPart(new ClientTx(6, Hlc.ofMillis(1000) + 5,
+                        List.of(new RowChange("item", ChangeKind.INSERT, pk, vals)), 42L), false),
+                new Message.PushPart(new ClientTx(6, Hlc.ofMillis(1000) + 5, List.of()), true),
+                new Message.Features(List.of(Message.FEATURE_SEEN, Message.partsFeature(1 << 20))),
                 new Message.ClockCheck(List.of(5L, 9L), List.of(Hlc.ofMillis(1000), Hlc.ofMillis(1000) + 4)),
                 new Message.ClockCheckResult(9),
                 new Message.Ack(3, 100),
@@ -48,6 +51,13 @@ class MessageCodecTest {
             String text = MessageCodec.encode(m);
             assertEquals(m, MessageCodec.decode(text), text);
         }
+    }
+
+    @Test
+    void aRelaysMessageLimitIsReadFromItsFeatures() {
+        assertEquals(65536, Message.largestMessage(List.of(Message.FEATURE_SEEN, Message.partsFeature(65536))));
+        assertEquals(0, Message.largestMessage(List.of(Message.FEATURE_SEEN, Message.FEATURE_CLOCKS)), "a relay before parts");
+        assertEquals(0, Message.largestMessage(List.of("parts:many")));
     }
 
     /** Clients before {@link ClientTx#seen} never send it: their transactions read as before, seen unknown. */

@@ -149,7 +149,7 @@ public final class Relay implements AutoCloseable {
                     config.maxFrameBytes(), verifier, config.maxConnections(), (out, remote, principal) -> {
                 ClientSession[] self = new ClientSession[1];
                 self[0] = new ClientSession(out, applier, keys, feed, metrics, lanes, remote, () -> sessions.remove(self[0]),
-                        scopeRules, principal);
+                        scopeRules, principal, config.maxFrameBytes());
                 sessions.add(self[0]);
                 return self[0];
             });

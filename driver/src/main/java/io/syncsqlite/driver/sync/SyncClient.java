@@ -5,6 +5,7 @@ import io.syncsqlite.driver.transport.Transport;
 import io.syncsqlite.driver.transport.WebSocketTransport;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.Message;
+import io.syncsqlite.protocol.MessageCodec;
 
 import java.io.IOException;
 import java.net.URI;
@@ -140,6 +141,11 @@ final class SyncClient implements Runnable {
     private long sentThroughTx;
     /** Whether this connection's relay reads {@link ClientTx#seen} (it named {@link Message#FEATURE_SEEN}). */
     private boolean relayReadsSeen;
+    /**
+     * The largest message the relay accepts, when it reads transactions in parts ({@link
+     * Message#FEATURE_PARTS}); 0 for a relay before parts, which gets every transaction whole.
+     */
+    private int relayLargestMessage;
     /** Whether this connection's relay answers {@link Message.ClockCheck} ({@link Message#FEATURE_CLOCKS}). */
     private boolean relayChecksClocks;
     private long ackedThroughTx;
@@ -481,6 +487,7 @@ final class SyncClient implements Runnable {
         store.columnTypes(PgTypes.NONE);
         relayReadsSeen = false;
         relayChecksClocks = false;
+        relayLargestMessage = 0;
         nodeId = store.nodeId();
         t.send(new Message.Hello(Message.PROTOCOL_VERSION, nodeId, localResync ? 0 : store.cursor()));
         // Key requests go right behind the hello, before this thread touches SQLite again (see onMessage).
@@ -700,6 +707,7 @@ final class SyncClient implements Runnable {
                 } else if (in.message() instanceof Message.Features features) {
                     relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
                     relayChecksClocks = features.names().contains(Message.FEATURE_CLOCKS);
+                    relayLargestMessage = Message.largestMessage(features.names());
                 } else {
                     early.add(in.message());
                 }
@@ -738,6 +746,7 @@ final class SyncClient implements Runnable {
             store.columnTypes(PgTypes.of(types.tables(), config.sqliteSettings()));
         } else if (m instanceof Message.Features features) {
             relayReadsSeen = features.names().contains(Message.FEATURE_SEEN);
+            relayLargestMessage = Message.largestMessage(features.names());
         } else if (m instanceof Message.Schema schema) {
             if (config.schemaFromServer() && store.createMissingTables(schema)) {
                 // Capture on the new tables, then a fresh snapshot so their rows arrive (see requestResync).
@@ -813,10 +822,77 @@ final class SyncClient implements Runnable {
             if (sentThroughTx == ackedThroughTx) {
                 oldestUnackedSentNanos = System.nanoTime();
             }
-            transport.send(new Message.Push(txs));
+            send(txs);
             sentThroughTx = txs.get(txs.size() - 1).id();
         }
         refreshCounters();
+    }
+
+    /**
+     * Sends pending transactions: in one push when it fits the relay's message limit, else one by one, and a
+     * transaction that does not fit alone in parts (an import of a million rows in one transaction would
+     * otherwise be refused with 1009 on every resend and hold up everything behind it). A single change
+     * larger than the limit still does not fit: its part is refused as the whole push was.
+     */
+    private void send(List<ClientTx> txs) throws IOException {
+        int limit = relayLargestMessage;
+        if (limit == 0) {
+            transport.send(new Message.Push(txs));
+            return;
+        }
+        String text = MessageCodec.encode(new Message.Push(txs));
+        if (text.length() <= limit / 3 || utf8Length(text) <= limit) {
+            transport.sendEncoded(text);
+        } else if (txs.size() > 1) {
+            for (ClientTx tx : txs) {
+                send(List.of(tx));
+            }
+        } else {
+            sendParts(txs.get(0), limit);
+        }
+    }
+
+    /** Room left in a part for its envelope: type, the transaction's id, clock and seen, and the last flag. */
+    private static final int PART_ENVELOPE_BYTES = 512;
+
+    private void sendParts(ClientTx tx, int limit) throws IOException {
+        long budget = Math.max(1, limit - PART_ENVELOPE_BYTES);
+        List<io.syncsqlite.protocol.RowChange> part = new ArrayList<>();
+        long size = 0;
+        int sent = 0;
+        for (io.syncsqlite.protocol.RowChange change : tx.changes()) {
+            long bytes = utf8Length(MessageCodec.JSON.writeValueAsString(change)) + 1;
+            if (!part.isEmpty() && size + bytes > budget) {
+                transport.send(new Message.PushPart(new ClientTx(tx.id(), tx.hlc(), part, tx.seen()), false));
+                sent++;
+                part = new ArrayList<>();
+                size = 0;
+            }
+            part.add(change);
+            size += bytes;
+        }
+        transport.send(new Message.PushPart(new ClientTx(tx.id(), tx.hlc(), part, tx.seen()), true));
+        LOG.log(System.Logger.Level.DEBUG, "sent transaction {0} ({1} changes) in {2} parts", tx.id(),
+                tx.changes().size(), sent + 1);
+    }
+
+    /** The length of {@code s} in UTF-8 bytes (an unpaired surrogate counted as the 3 bytes of its replacement). */
+    static long utf8Length(String s) {
+        long n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n++;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
     }
 
     /**

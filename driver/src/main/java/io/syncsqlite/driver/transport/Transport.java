@@ -24,6 +24,9 @@ public interface Transport extends AutoCloseable {
     /** Sends one message, waiting until it is handed to the network. */
     void send(Message message) throws IOException;
 
+    /** The same, for a message already encoded ({@link io.syncsqlite.protocol.MessageCodec#encode}). */
+    void sendEncoded(String text) throws IOException;
+
     /**
      * Queues one message behind those being sent and returns at once, from any thread: for a small request
      * that must not wait for the thread that calls {@link #send} (key requests: that thread may be waiting

@@ -81,6 +81,11 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     }
 
     @Override
+    public void sendEncoded(String text) throws IOException {
+        await(queue(text));
+    }
+
+    @Override
     public void post(Message message) {
         queue(MessageCodec.encode(message));
     }

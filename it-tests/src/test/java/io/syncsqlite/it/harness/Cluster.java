@@ -112,6 +112,14 @@ public final class Cluster implements AutoCloseable {
         }
     }
 
+    /** Restarts the relay with {@code change} made to its configuration (and every later start's). */
+    public void reconfigureRelay(java.util.function.UnaryOperator<io.syncsqlite.relay.RelayConfig> change) {
+        relay.reconfigure(change);
+        for (TcpProxy p : proxies) {
+            p.target(relay.relay().port());
+        }
+    }
+
     public void stopRelay() {
         relay.relay().close();
     }

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static io.syncsqlite.it.support.Json.insert;
@@ -179,6 +180,35 @@ class BadInputTest {
         Message.Reject r = c.awaitReject(1);
         assertEquals("42P01", r.sqlState());
         assertEquals(null, c.closeCode());
+    }
+
+    /**
+     * A transaction in parts (Message.PushPart) is applied when its last part arrives, as one; anything else
+     * between its parts, or a part of another transaction, closes with 1002 and applies nothing of it.
+     */
+    @Test
+    void partsOfATransactionAreAppliedWholeAndNothingMayComeBetweenThem() {
+        long now = Hlc.ofMillis(System.currentTimeMillis());
+        TestClient ok = f.client("parts-ok", 0);
+        ok.send(new Message.PushPart(tx(1, now, insert("t", obj("id", 9001), obj("v", "p1"))), false));
+        ok.send(new Message.PushPart(tx(1, now, insert("t", obj("id", 9002), obj("v", "p2"))), false));
+        ok.send(new Message.PushPart(tx(1, now, insert("t", obj("id", 9003), obj("v", "p3"))), true));
+        ok.awaitAck(1);
+        assertEquals(List.of(List.of("3", "1")), f.query(
+                "SELECT count(*), count(DISTINCT xmin::text) FROM t WHERE id BETWEEN 9001 AND 9003"));
+        commitsBefore = commits(); // that one was meant to commit; the bad ones below must not
+
+        TestClient push = f.client("parts-push-between", 0);
+        push.send(new Message.PushPart(tx(1, now, insert("t", obj("id", 9011), obj("v", "p1"))), false));
+        push.push(tx(2, now, insert("t", obj("id", 9012), obj("v", "whole"))));
+        assertEquals(1002, push.awaitClose());
+        assertTrue(push.closeReason().contains("transaction 1 is missing its last part"), push.closeReason());
+
+        TestClient other = f.client("parts-other-tx", 0);
+        other.send(new Message.PushPart(tx(1, now, insert("t", obj("id", 9021), obj("v", "p1"))), false));
+        other.send(new Message.PushPart(tx(2, now, insert("t", obj("id", 9022), obj("v", "p2"))), true));
+        assertEquals(1002, other.awaitClose());
+        assertEquals(List.of(List.of("0")), f.query("SELECT count(*) FROM t WHERE id BETWEEN 9011 AND 9022"));
     }
 
     @Test

@@ -125,6 +125,19 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final ArrayDeque<FeedCommit> backlog = new ArrayDeque<>();
     private FeedCommit partial;
     private int partialIndex;
+    /** The largest message the WebSocket server accepts (announced to clients that read {@code parts:}). */
+    private final int maxMessageBytes;
+    /** The parts received so far of a transaction sent in {@link Message.PushPart}s, or null. Lane only. */
+    private ClientTx parts;
+    private final List<io.syncsqlite.protocol.RowChange> partChanges = new ArrayList<>();
+    private long partBytes;
+
+    /**
+     * How many bytes of parts one transaction may take, as a multiple of the message limit: the relay holds a
+     * transaction's changes in memory until its last part arrives (about ten times their JSON once parsed),
+     * so a larger one is refused with 1009, as a message over the limit is.
+     */
+    static final int MAX_PARTS_PER_LIMIT = 4;
 
     /**
      * @param onEnd runs once on the lane when the session has released everything (for the registry)
@@ -134,13 +147,22 @@ public final class ClientSession implements ChangeFeed.Listener {
         this(out, applier, keys, feed, metrics, workers, remote, onEnd, null, null);
     }
 
-    /**
-     * @param scopes    the relay's per-user scope rules, or null for none
-     * @param principal the authenticated user (required with {@code scopes}), or null
-     */
     public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Metrics metrics,
                          Executor workers, String remote, Runnable onEnd, ScopeRules scopes,
                          TokenVerifier.Principal principal) {
+        this(out, applier, keys, feed, metrics, workers, remote, onEnd, scopes, principal,
+                io.syncsqlite.relay.RelayConfig.DEFAULT_MAX_FRAME_BYTES);
+    }
+
+    /**
+     * @param scopes          the relay's per-user scope rules, or null for none
+     * @param principal       the authenticated user (required with {@code scopes}), or null
+     * @param maxMessageBytes the largest message the WebSocket server accepts (it closes with 1009 above it)
+     */
+    public ClientSession(Outbound out, ChangeApplier applier, KeyAllocator keys, ChangeFeed feed, Metrics metrics,
+                         Executor workers, String remote, Runnable onEnd, ScopeRules scopes,
+                         TokenVerifier.Principal principal, int maxMessageBytes) {
+        this.maxMessageBytes = maxMessageBytes;
         if (scopes != null && principal == null) {
             throw new IllegalArgumentException("per-user scopes need an authenticated user");
         }
@@ -229,8 +251,14 @@ public final class ClientSession implements ChangeFeed.Listener {
                 } else {
                     close(CloseCodes.PROTOCOL_ERROR, "the first message must be hello");
                 }
+            } else if (parts != null && m instanceof Message.Push) {
+                // Other messages may come between parts (progress, and key requests, which the client sends
+                // from any thread), but transactions follow each other.
+                close(CloseCodes.PROTOCOL_ERROR, "transaction " + parts.id() + " is missing its last part");
             } else if (m instanceof Message.Push push) {
                 push(push);
+            } else if (m instanceof Message.PushPart part) {
+                part(part, text.length());
             } else if (m instanceof Message.Progress progress) {
                 window.confirm(progress.cursor());
                 if (scopeDigestThrough > 0 && progress.cursor() >= scopeDigestThrough) {
@@ -265,7 +293,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
                 if (request.version() >= Message.FEATURES_VERSION) {
                     send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN,
-                            Message.FEATURE_CLOCKS))));
+                            Message.FEATURE_CLOCKS, Message.partsFeature(maxMessageBytes)))));
                 }
                 if (request.version() >= Message.COLUMN_TYPES_VERSION) {
                     Message.ColumnTypes types = io.syncsqlite.relay.schema.SqliteSchema.columnTypes(feed.catalog(), visible);
@@ -358,6 +386,42 @@ public final class ClientSession implements ChangeFeed.Listener {
                 resync, applier.rejections(node))));
         feed.addListener(this);
         pump();
+    }
+
+    /**
+     * Collects the parts of one transaction and applies it when the last arrives. The parts must name the
+     * same transaction (id, clock, seen) and follow each other: another transaction in between closes the session,
+     * and so does a transaction whose parts exceed {@link #MAX_PARTS_PER_LIMIT} times the message limit
+     * (1009: the client keeps it, as one message over the limit).
+     *
+     * @param chars the message's length in chars, at most its length in UTF-8 bytes
+     */
+    private void part(Message.PushPart part, int chars) throws SQLException {
+        ClientTx tx = part.tx();
+        if (parts == null) {
+            parts = tx;
+            partChanges.clear();
+            partBytes = 0;
+        } else if (parts.id() != tx.id() || parts.hlc() != tx.hlc() || !java.util.Objects.equals(parts.seen(), tx.seen())) {
+            close(CloseCodes.PROTOCOL_ERROR, "a part of transaction " + tx.id() + " arrived before the last part of "
+                    + "transaction " + parts.id());
+            return;
+        }
+        partBytes += chars;
+        if (partBytes > (long) MAX_PARTS_PER_LIMIT * maxMessageBytes) {
+            log.warn("node {}: tx {} takes more than {} bytes in parts; closing", node, tx.id(),
+                    (long) MAX_PARTS_PER_LIMIT * maxMessageBytes);
+            close(CloseCodes.TOO_BIG, "transaction " + tx.id() + " is larger than " + MAX_PARTS_PER_LIMIT
+                    + " times the relay's message limit (--max-frame-bytes " + maxMessageBytes + ")");
+            return;
+        }
+        partChanges.addAll(tx.changes());
+        if (part.last()) {
+            ClientTx whole = new ClientTx(tx.id(), tx.hlc(), List.copyOf(partChanges), tx.seen());
+            parts = null;
+            partChanges.clear();
+            push(new Message.Push(List.of(whole)));
+        }
     }
 
     private void push(Message.Push push) throws SQLException {
