@@ -29,9 +29,9 @@ import java.util.stream.Collectors;
  * change that lost), so do the rows between it and them, and what the delete would have removed or detached
  * of the rest is removed or detached explicitly: the outcome of the other order, where the delete cascades
  * and the unseen child then brings its ancestors back. A row takes its place when its key goes from absent
- * to present or when an update moves it under another parent ({@code row_clock.born}, the transaction, and
- * {@code born_node}, written by the capture trigger): an insert onto a live row, another update, a write that
- * lost leave it. Rows of unsynced tables, rows below {@link #MAX_DEPTH}
+ * to present ({@code row_clock.born}, the transaction, and {@code born_node}: an insert onto a live row, an
+ * update, a write that lost do not create it again) or when an update moves it under another parent through
+ * the foreign key looked at ({@code row_clock.moved}, per column, written by the capture trigger). Rows of unsynced tables, rows below {@link #MAX_DEPTH}
  * levels, rows created before {@code born} existed and commits retention already pruned count as seen (the
  * delete acts as before). Rows referring to the parent through other columns than its key never keep it,
  * and what the delete does to them is done: {@link Compensation} restores only parents referred to by their
@@ -180,7 +180,7 @@ final class CascadeGuard {
     }
 
     /**
-     * The rows of {@code ref.child()} that refer to the given parents, each with whether it was created
+     * The rows of {@code ref.child()} that refer to the given parents, each with whether it was created or moved there
      * after {@code seen} by another node than {@code node}.
      */
     private static List<Node> children(Connection c, TableInfo parent, Reference ref, Map<String, Node> parents,
@@ -190,9 +190,14 @@ final class CascadeGuard {
         String on = "(" + Sql.columns("ch.", ref.childColumns()) + ") = (" + Sql.columns("p.", ref.parentColumns()) + ")";
         // Born after seen: the transaction that created the row committed at a later position (commit_log's
         // xid is unique, so this is one index lookup per child). A transaction retention pruned is older.
+        // Moved after seen: the same for the last move through one of this key's columns (row_clock.moved);
+        // a move through another foreign key of the row (a new assignee) does not put it under this parent.
+        String keyColumns = ref.childColumns().stream().map(Sql::literal).collect(Collectors.joining(", "));
         String sql = "SELECT " + Sql.clockKey("p.", parent) + ", " + Sql.clockKey("ch.", child) + ", "
                 + "coalesce(rc.born_node <> ? AND (SELECT l.seq FROM syncsqlite.commit_log AS l WHERE l.xid = rc.born) > ?,"
-                + " false) "
+                + " false) OR coalesce((SELECT bool_or(m.value ->> 1 <> ? AND (SELECT l.seq FROM syncsqlite.commit_log AS l"
+                + " WHERE l.xid = (m.value ->> 0)::xid8) > ?) FROM jsonb_each(rc.moved) AS m WHERE m.key IN ("
+                + keyColumns + ")), false) "
                 + "FROM jsonb_populate_recordset(NULL::" + q + ", ?::jsonb) AS k "
                 + "JOIN " + q + " AS p ON " + Sql.pkEquals("p.", "k.", parent.primaryKey()) + " "
                 + "JOIN " + child.qualifiedName() + " AS ch ON " + on + " "
@@ -202,7 +207,9 @@ final class CascadeGuard {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setString(1, node);
             ps.setLong(2, seen);
-            ps.setString(3, "[" + String.join(",", parents.keySet()) + "]");
+            ps.setString(3, node);
+            ps.setLong(4, seen);
+            ps.setString(5, "[" + String.join(",", parents.keySet()) + "]");
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Node p = parents.get(rs.getString(1));

@@ -136,6 +136,16 @@ final class TableStatements {
         return readCurrent;
     }
 
+    /**
+     * Writes columns into a tombstone's image ({@code row_clock.dead_row}) as PostgreSQL's JSON of them.
+     * Parameters: one object with key and values, the names of the columns to write, the clock's table and key.
+     */
+    String keepOnTombstone() {
+        return "UPDATE syncsqlite.row_clock SET dead_row = dead_row || (SELECT jsonb_object_agg(k, to_jsonb(r) -> k) "
+                + "FROM jsonb_populate_record(NULL::" + table.qualifiedName() + ", ?::jsonb) AS r, unnest(?::text[]) AS k) "
+                + "WHERE tbl = ? AND pk = ? AND NOT alive AND dead_row IS NOT NULL";
+    }
+
     /** Deletes rows. Parameter: JSON array of key objects. */
     String delete() {
         return delete;
@@ -150,7 +160,9 @@ final class TableStatements {
             List<String> pk = table.primaryKey();
             List<String> all = new java.util.ArrayList<>(pk);
             all.addAll(columns);
-            String conflict = columns.isEmpty() ? "DO NOTHING" : "DO UPDATE SET " + columns.stream()
+            // An identity column GENERATED ALWAYS takes the client's value on insert only.
+            List<String> settable = columns.stream().filter(c -> !table.identityAlways(c)).toList();
+            String conflict = settable.isEmpty() ? "DO NOTHING" : "DO UPDATE SET " + settable.stream()
                     .map(c -> Sql.ident(c) + " = excluded." + Sql.ident(c)).collect(Collectors.joining(", "));
             return "INSERT INTO " + table.qualifiedName() + " AS t (" + Sql.columns("", all) + ") "
                     + (table.identityAlways() ? "OVERRIDING SYSTEM VALUE " : "")

@@ -87,6 +87,7 @@ final class TxRun {
     private static final String ON_CONFLICT = " ON CONFLICT (tbl, pk) DO UPDATE SET "
             + "born = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born ELSE rc.born END, "
             + "born_node = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END, "
+            + "moved = CASE WHEN excluded.alive AND NOT rc.alive THEN NULL ELSE rc.moved END, "
             + "alive = excluded.alive, "
             + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols, "
             + "dead_row = CASE WHEN excluded.alive THEN NULL ELSE rc.dead_row END";
@@ -363,6 +364,10 @@ final class TxRun {
                         s.touched = true;
                         s.stamp(won, h, node);
                     }
+                } else if (!s.alive && s.clockRow && (scope == null || !scope.limitsRows(op.table()))) {
+                    // The row is gone, and a delete wins over a concurrent update; its values are kept with
+                    // the tombstone, for a recreate stamped before them (see recreate).
+                    keepOnTombstone(op, s, sql);
                 }
                 // else: the row is gone, and a delete wins over a concurrent update.
             }
@@ -411,15 +416,15 @@ final class TxRun {
      * and a column written after this insert's clock keeps that value: with a delete-and-recreate on one
      * device and a later update on another, the update survives whichever reaches the relay first (the
      * update arriving after the recreate wins its column anyway). Without this, the recreate started every
-     * clock afresh and the outcome depended on arrival order. Counter columns start afresh either way.
+     * clock afresh and the outcome depended on arrival order. A column a counter amount stamped last starts afresh.
      */
     private void recreate(Op op, RowState s, TableStatements sql) throws SQLException {
         long h = tx.hlc();
         Map<String, RowState.Clock> kept = new LinkedHashMap<>();
         for (ColumnInfo column : op.table().columns()) {
             RowState.Clock clock = s.cols.get(column.name());
-            if (clock != null && !column.primaryKey() && !column.generated() && !op.deltas().has(column.name())
-                    && !wins(h, clock.hlc(), clock.node())) {
+            if (clock != null && !clock.added() && !column.primaryKey() && !column.generated()
+                    && !op.deltas().has(column.name()) && !wins(h, clock.hlc(), clock.node())) {
                 kept.put(column.name(), clock);
             }
         }
@@ -439,6 +444,32 @@ final class TxRun {
         s.touched = true;
         s.create(h, node);
         s.cols.putAll(kept);
+    }
+
+    /**
+     * Writes the columns an update of a deleted row wins into its tombstone's image and clocks: the delete
+     * still wins, but a recreate stamped before the update then keeps them, as when the update arrives after
+     * the recreate or before the delete. Without it the outcome depended on whether the update came between
+     * the two (found by a review, MergeThroughDeleteReviewTest). Only onto a tombstone with an image; the
+     * values are PostgreSQL's own JSON of them, as the image holds.
+     */
+    private void keepOnTombstone(Op op, RowState s, TableStatements sql) throws SQLException {
+        List<String> won = winners(op, s);
+        if (won.isEmpty()) {
+            return;
+        }
+        writes.flush();
+        writeClocks();
+        try (PreparedStatement ps = c.prepareStatement(sql.keepOnTombstone())) {
+            ps.setString(1, json(op, won));
+            ps.setArray(2, c.createArrayOf("text", won.toArray()));
+            ps.setString(3, s.key.table());
+            ps.setString(4, s.key.pk());
+            if (ps.executeUpdate() == 0) {
+                return; // no image to keep them in (a tombstone from before row_clock.dead_row)
+            }
+        }
+        s.stamp(won, tx.hlc(), node);
     }
 
     private ObjectNode deadRow(RowState s) throws SQLException {
@@ -489,7 +520,7 @@ final class TxRun {
                 later.add(col);
             }
         }
-        s.stamp(later, tx.hlc(), node);
+        s.stamp(later, new RowState.Clock(tx.hlc(), node, true));
     }
 
     private boolean wins(long h, long clockHlc, String clockNode) {
@@ -501,8 +532,8 @@ final class TxRun {
         List<String> won = new ArrayList<>();
         for (Iterator<String> it = op.values().fieldNames(); it.hasNext(); ) {
             String col = it.next();
-            if (op.deltas().has(col)) {
-                continue;
+            if (op.deltas().has(col) || op.table().identityAlways(col)) {
+                continue; // added, not set; or an identity column PostgreSQL lets no update set
             }
             RowState.Clock clock = s.clock(col);
             if (wins(tx.hlc(), clock.hlc(), clock.node())) {
@@ -602,7 +633,14 @@ final class TxRun {
      * write beats, as it beat the missing clock before.
      */
     static final class RowState {
-        record Clock(long hlc, String node) {
+        /**
+         * @param added whether a counter amount stamped it (kept in row_clock as a third element, 1): a row
+         *              created again starts such a column afresh instead of keeping the deleted row's count
+         */
+        record Clock(long hlc, String node, boolean added) {
+            Clock(long hlc, String node) {
+                this(hlc, node, false);
+            }
         }
 
         final TableInfo table;
@@ -673,8 +711,12 @@ final class TxRun {
         }
 
         void stamp(List<String> columns, long hlc, String node) {
+            stamp(columns, new Clock(hlc, node));
+        }
+
+        void stamp(List<String> columns, Clock clock) {
             for (String col : columns) {
-                cols.put(col, new Clock(hlc, node));
+                cols.put(col, clock);
                 dirty = true;
             }
         }
@@ -684,7 +726,8 @@ final class TxRun {
                 JsonNode tree = MessageCodec.JSON.readTree(json);
                 for (Iterator<Map.Entry<String, JsonNode>> it = tree.properties().iterator(); it.hasNext(); ) {
                     Map.Entry<String, JsonNode> f = it.next();
-                    cols.put(f.getKey(), new Clock(f.getValue().get(0).asLong(), f.getValue().get(1).asText()));
+                    JsonNode v = f.getValue();
+                    cols.put(f.getKey(), new Clock(v.get(0).asLong(), v.get(1).asText(), v.has(2) && v.get(2).asInt() == 1));
                 }
             } catch (JsonProcessingException | RuntimeException e) {
                 throw new SQLException("malformed clocks in syncsqlite.row_clock for " + key, "XX000", e);
@@ -705,6 +748,9 @@ final class TxRun {
                 ArrayNode a = o.putArray(e.getKey());
                 a.add(e.getValue().hlc());
                 a.add(e.getValue().node());
+                if (e.getValue().added()) {
+                    a.add(1);
+                }
             }
             return o;
         }

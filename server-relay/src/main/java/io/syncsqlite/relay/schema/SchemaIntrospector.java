@@ -68,7 +68,9 @@ public final class SchemaIntrospector {
                     if (pkPosition > 0) {
                         t.pk.put(pkPosition, rs.getString(2));
                     }
-                    t.identityAlways |= rs.getBoolean(6);
+                    if (rs.getBoolean(6)) {
+                        t.identityAlways.add(rs.getString(2));
+                    }
                 }
             }
         }
@@ -162,7 +164,7 @@ public final class SchemaIntrospector {
         final String name;
         final List<ColumnInfo> columns = new ArrayList<>();
         final Map<Integer, String> pk = new TreeMap<>();
-        boolean identityAlways;
+        final Set<String> identityAlways = new HashSet<>();
 
         RawTable(String name) {
             this.name = name;

@@ -17,6 +17,8 @@ public final class TableInfo {
     private final List<ColumnInfo> columns;
     private final List<String> primaryKey;
     private final boolean identityAlways;
+    /** The {@code GENERATED ALWAYS AS IDENTITY} columns, when known (empty through the boolean constructor). */
+    private final java.util.Set<String> identityAlwaysColumns;
     private final boolean deleteCascades;
     private final Map<String, ColumnInfo> byName = new HashMap<>();
     private final Map<String, ColumnInfo> byFoldedName = new HashMap<>();
@@ -30,6 +32,21 @@ public final class TableInfo {
      */
     public TableInfo(String schema, String name, List<ColumnInfo> columns, List<String> primaryKey,
                      boolean identityAlways, boolean deleteCascades) {
+        this(schema, name, columns, primaryKey, identityAlways, java.util.Set.of(), deleteCascades);
+    }
+
+    /**
+     * @param identityAlwaysColumns the {@code GENERATED ALWAYS AS IDENTITY} columns: PostgreSQL lets an insert
+     *                              give them a value ({@code OVERRIDING SYSTEM VALUE}) but no update
+     */
+    public TableInfo(String schema, String name, List<ColumnInfo> columns, List<String> primaryKey,
+                     java.util.Set<String> identityAlwaysColumns, boolean deleteCascades) {
+        this(schema, name, columns, primaryKey, !identityAlwaysColumns.isEmpty(), identityAlwaysColumns, deleteCascades);
+    }
+
+    private TableInfo(String schema, String name, List<ColumnInfo> columns, List<String> primaryKey,
+                      boolean identityAlways, java.util.Set<String> identityAlwaysColumns, boolean deleteCascades) {
+        this.identityAlwaysColumns = java.util.Set.copyOf(identityAlwaysColumns);
         this.schema = schema;
         this.name = name;
         this.columns = List.copyOf(columns);
@@ -68,6 +85,11 @@ public final class TableInfo {
 
     public boolean identityAlways() {
         return identityAlways;
+    }
+
+    /** Whether the column is {@code GENERATED ALWAYS AS IDENTITY}: an update cannot set it. */
+    public boolean identityAlways(String column) {
+        return identityAlwaysColumns.contains(column);
     }
 
     public boolean deleteCascades() {

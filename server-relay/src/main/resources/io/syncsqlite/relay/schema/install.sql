@@ -74,14 +74,18 @@ SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_old', 'jsonb');
 -- log instead meant scanning the whole log, which has no index by key (0.36 s per restore at 1.1M change
 -- rows, under the transaction's locks), and found nothing once retention had pruned it.
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_row', 'jsonb');
--- When and by whom a live row took its place: the transaction (and node) that took the key from absent to
--- present, or that moved the row under another parent (an update that changed a column of one of its
--- foreign keys that act on delete to a value); an insert onto the row, another update, a lost write leave
--- it. A client's delete leaves the rows below the deleted one that took their place after the position its
--- writer had seen (CascadeGuard); commit_log maps the transaction to that position. NULL for rows from
--- before the column.
+-- When and by whom a live row was created: the transaction (and node) that took the key from absent to
+-- present, kept while the row lives (an insert onto it, an update, a lost write leave it). A client's
+-- delete leaves the rows below the deleted one that were created after the position its writer had seen
+-- (CascadeGuard); commit_log maps the transaction to that position. NULL for rows from before the column.
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born', 'xid8');
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'born_node', 'text');
+-- When and by whom a live row moved under another parent, per foreign key column: {"col": ["xid", "node"]}
+-- for each column of a foreign key that acts on delete that an update set to another value (not NULL), the
+-- latest move of each. CascadeGuard counts a row moved under the deleted parent after the deleting writer's
+-- position, through that key's columns, as unseen, as it does a row created there. Cleared when the row is
+-- created again. NULL for a row never moved.
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'moved', 'jsonb');
 
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
 -- needs their previous values to remove a row from the clients whose scope it leaves.
@@ -275,7 +279,7 @@ DECLARE
     -- else it is the text of the key object, as Sql.clockKey makes it.
     numkey     boolean;
     -- UPDATE only: the columns of the table's foreign keys that act on delete (cascade, set null, set
-    -- default); NULL when none. A row whose value in one changes moves under another parent (row_clock.born).
+    -- default); NULL when none. A row whose value in one changes moves under another parent (row_clock.moved).
     fkcols     text[];
 BEGIN
     SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
@@ -321,7 +325,8 @@ BEGIN
                         WHEN wide THEN greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
                                                                WHERE c.key = ANY (allcols)))
                         ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END),
-                    alive_node = excluded.alive_node, cols = '{}', dead_row = NULL
+                    alive_node = excluded.alive_node, cols = '{}', dead_row = NULL,
+                    moved = CASE WHEN rc.alive THEN rc.moved END
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
         SELECT tname, 'U', n.pk, n.img, clock.alive_hlc FROM n JOIN clock ON clock.pk = n.ck ORDER BY n.ord;
@@ -365,9 +370,12 @@ BEGIN
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i),
     ev AS MATERIALIZED (
         SELECT e.ord, e.kind, e.pk, e.ck, e.img, e.old, e.gone,
-               -- A kept key moved under another parent (a foreign key column set to another value, not NULL).
-               fkcols IS NOT NULL AND e.old IS NOT NULL AND EXISTS (SELECT FROM unnest(fkcols) AS k
-                   WHERE e.img -> k IS DISTINCT FROM e.old -> k AND e.img -> k <> 'null') AS moved,
+               -- The foreign key columns through which a kept key moved under another parent (set to another
+               -- value, not NULL), with this transaction and node; NULL when none.
+               CASE WHEN fkcols IS NOT NULL AND e.old IS NOT NULL THEN (
+                   SELECT jsonb_object_agg(k, jsonb_build_array(pg_current_xact_id()::text,
+                                                                CASE WHEN relay_mode THEN node ELSE '~pg' END))
+                   FROM unnest(fkcols) AS k WHERE e.img -> k IS DISTINCT FROM e.old -> k AND e.img -> k <> 'null') END AS moved,
                CASE WHEN relay_mode THEN h ELSE greatest(now_hlc, coalesce((
                    SELECT 1 + CASE
                        WHEN rc.cols = '{}' THEN rc.alive_hlc
@@ -390,14 +398,14 @@ BEGIN
                     WHEN ev.old IS NOT NULL THEN coalesce((SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
                                                   WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
         FROM ev ORDER BY ev.ord),
-    -- In relay mode the relay writes the clocks of the rows it changes (after this statement, keeping born).
+    -- In relay mode the relay writes the clocks of the rows it changes (after this statement, keeping moved).
     placed AS (
-        UPDATE syncsqlite.row_clock AS rc SET born = pg_current_xact_id(), born_node = node
-        FROM ev WHERE relay_mode AND ev.moved AND rc.tbl = tname AND rc.pk = ev.ck AND rc.alive)
+        UPDATE syncsqlite.row_clock AS rc SET moved = coalesce(rc.moved, '{}') || ev.moved
+        FROM ev WHERE relay_mode AND ev.moved IS NOT NULL AND rc.tbl = tname AND rc.pk = ev.ck AND rc.alive)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row,
-                                            born, born_node)
+                                            born, born_node, moved)
     SELECT tname, ev.ck, ev.kind = 'U',
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN 0 ELSE ev.h END,
            CASE WHEN ev.kind = 'U' AND ev.old IS NOT NULL THEN '' WHEN relay_mode THEN node ELSE '~pg' END,
@@ -410,14 +418,16 @@ BEGIN
            CASE WHEN ev.kind = 'D' AND scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, ev.gone -> k)
                                                                FROM unnest(scols) AS k) END,
            ev.gone,
-           CASE WHEN ev.kind = 'U' AND (ev.old IS NULL OR ev.moved) THEN pg_current_xact_id() END,
-           CASE WHEN ev.kind = 'U' AND (ev.old IS NULL OR ev.moved) THEN '~pg' END
+           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN pg_current_xact_id() END,
+           CASE WHEN ev.kind = 'U' AND ev.old IS NULL THEN '~pg' END,
+           ev.moved
     FROM ev
     WHERE NOT relay_mode OR ev.kind = 'D'
     ON CONFLICT (tbl, pk) DO UPDATE
-        -- A new key is born unless its row was alive already; a kept key (alive_node '') only when it moved.
-        SET born = CASE WHEN excluded.born IS NOT NULL AND (NOT rc.alive OR excluded.alive_node = '') THEN excluded.born ELSE rc.born END,
-            born_node = CASE WHEN excluded.born IS NOT NULL AND (NOT rc.alive OR excluded.alive_node = '') THEN excluded.born_node ELSE rc.born_node END,
+        SET born = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born ELSE rc.born END,
+            born_node = CASE WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END,
+            moved = CASE WHEN excluded.moved IS NOT NULL THEN coalesce(rc.moved, '{}') || excluded.moved
+                         WHEN excluded.born IS NOT NULL AND NOT rc.alive THEN NULL ELSE rc.moved END,
             alive = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive ELSE excluded.alive END,
             alive_hlc = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_hlc ELSE excluded.alive_hlc END,
             alive_node = CASE WHEN excluded.alive AND excluded.alive_node = '' THEN rc.alive_node ELSE excluded.alive_node END,
