@@ -556,8 +556,6 @@ class MergeThroughDeleteReviewTest {
      * stays in L3), L2's before it (k2 goes with L2's cascade and b's move is then dropped). The same
      * concurrent move must end the same way.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): a child moved while its parent is deleted concurrently is lost"
-            + " when the delete arrives first (the cascade takes it, and an update of a deleted row is dropped)")
     @Test
     void aTaskMovedOutOfAListDeletedConcurrentlyEndsTheSameInBothOrders() throws Exception {
         try (World w = lists("mtd_move_out",
@@ -580,8 +578,6 @@ class MergeThroughDeleteReviewTest {
      * A move and a move back (two transactions): a moves k1 from L1 to L3 and back to L1, while b, which saw
      * k1 in L1, deletes L1; swapped on L2/k2. a syncs first. Whatever the answer, both must end alike.
      */
-    @Disabled("Known limit (DESIGN.md, known limits): a child moved while its parent is deleted concurrently is lost"
-            + " when the delete arrives first (the cascade takes it, and an update of a deleted row is dropped)")
     @Test
     void aMoveAndMoveBackEndsTheSameInBothOrders() throws Exception {
         try (World w = lists("mtd_move_back",

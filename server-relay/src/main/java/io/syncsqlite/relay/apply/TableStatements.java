@@ -105,6 +105,60 @@ final class TableStatements {
     int rank() {
         return rank;
     }
+
+    /** A foreign key of this table with ON DELETE CASCADE: its columns, and the parent's (quoted) and its. */
+    record CascadeKey(List<String> columns, String parent, List<String> parentColumns) {
+    }
+
+    /** Read on first use, as {@link #references}. */
+    private volatile List<CascadeKey> cascadeKeys;
+
+    /** This table's foreign keys with ON DELETE CASCADE: what can take its rows along with another row. */
+    List<CascadeKey> cascadeKeys(java.sql.Connection c) throws java.sql.SQLException {
+        List<CascadeKey> keys = cascadeKeys;
+        if (keys == null) {
+            List<CascadeKey> found = new java.util.ArrayList<>();
+            try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT con.confrelid::regclass::text, "
+                    + Compensation.FOREIGN_KEY_COLUMNS + " FROM pg_constraint AS con WHERE con.conrelid = ?::regclass "
+                    + "AND con.contype = 'f' AND con.confdeltype = 'c' ORDER BY con.conname")) {
+                ps.setString(1, table.qualifiedName());
+                try (java.sql.ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        found.add(new CascadeKey(List.of((String[]) rs.getArray(2).getArray()), rs.getString(1),
+                                List.of((String[]) rs.getArray(3).getArray())));
+                    }
+                }
+            }
+            keys = List.copyOf(found);
+            cascadeKeys = keys;
+        }
+        return keys;
+    }
+
+    /**
+     * For a row that went with another row's delete ({@code row_clock.cascaded}): its last image with the
+     * given update's columns written over it, and whether the update moves it out of a parent that is gone
+     * (sets a column of one of {@code keys}, whose parent row for the old values no longer exists, to another
+     * value, not NULL). Parameters: the clock's table and key, the update's key and values, the names of its
+     * columns. No row when the tombstone is not such, or has no image.
+     */
+    String movedOutOfTombstone(List<CascadeKey> keys) {
+        String q = table.qualifiedName();
+        StringBuilder moves = new StringBuilder("false");
+        for (CascadeKey k : keys) {
+            String changed = k.columns().stream().map(col -> "(n.img -> " + Sql.literal(col) + " IS DISTINCT FROM d.dead_row -> "
+                    + Sql.literal(col) + " AND n.img -> " + Sql.literal(col) + " <> 'null')").collect(Collectors.joining(" OR "));
+            moves.append(" OR ((").append(changed).append(") AND NOT EXISTS (SELECT FROM ").append(k.parent())
+                    .append(" AS p, jsonb_populate_record(NULL::").append(q).append(", d.dead_row) AS o WHERE (")
+                    .append(Sql.columns("p.", k.parentColumns())).append(") = (").append(Sql.columns("o.", k.columns()))
+                    .append(")))");
+        }
+        return "WITH d AS (SELECT rc.dead_row FROM syncsqlite.row_clock AS rc WHERE rc.tbl = ? AND rc.pk = ? "
+                + "AND NOT rc.alive AND rc.cascaded AND rc.dead_row IS NOT NULL), "
+                + "n AS (SELECT to_jsonb(r) AS img FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS r) "
+                + "SELECT (d.dead_row || (SELECT jsonb_object_agg(k, n.img -> k) FROM unnest(?::text[]) AS k))::text, "
+                + moves + " FROM d, n";
+    }
     /**
      * Takes the table's lock shared, then one advisory lock per key in lock-key order; returns each key's
      * ordinal and canonical key ({@link Sql#clockKey}). Four statements (the table lock is three): read the fourth result.

@@ -64,21 +64,22 @@ final class TxRun {
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
     private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk, rc.alive, rc.alive_hlc, rc.alive_node, "
-            + "rc.cols::text, rc.dead_old::text FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
+            + "rc.cols::text, rc.dead_old::text, coalesce(rc.cascaded, false) FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p FOR UPDATE) AS rc";
 
     // The clock records of one write, as one JSON array parameter.
     private static final String RECORDS = "WITH x AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(?::jsonb) "
             + "AS x(tbl text, pk text, alive boolean, alive_hlc bigint, alive_node text, cols jsonb, fresh boolean, "
-            + "known boolean)) ";
+            + "known boolean, deleted boolean)) ";
     // Inserts the records that pass %s. A row the relay still takes for alive may have been deleted under it,
     // in this PostgreSQL transaction, by ON DELETE CASCADE or an application trigger: the capture trigger
     // logged the delete and wrote its tombstone, which is the truth and is left alone. Rows whose tombstone
     // the relay wrote or read itself are "known" (it may have created them again since). This transaction's
     // log is read through the xid index: a few rows, none but the relay's own deletes in the usual case.
     private static final String INSERT = "INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, "
-            + "born, born_node) SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols, "
-            + "CASE WHEN x.alive THEN pg_current_xact_id() END, CASE WHEN x.alive THEN x.alive_node END FROM x WHERE %s AND (x.known OR NOT x.alive "
+            + "born, born_node, cascaded) SELECT x.tbl, x.pk, x.alive, x.alive_hlc, x.alive_node, x.cols, "
+            + "CASE WHEN x.alive THEN pg_current_xact_id() END, CASE WHEN x.alive THEN x.alive_node END, "
+            + "CASE WHEN x.deleted THEN false END FROM x WHERE %s AND (x.known OR NOT x.alive "
             + "OR (x.tbl, x.pk) NOT IN (SELECT g.tbl, syncsqlite.clock_key(g.pk) FROM syncsqlite.change AS g "
             + "WHERE g.xid = pg_current_xact_id() AND g.kind = 'D'))";
     // A tombstone the capture trigger wrote keeps the deleted row's image (dead_row, for Compensation); a
@@ -88,6 +89,7 @@ final class TxRun {
             + "born = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born ELSE rc.born END, "
             + "born_node = CASE WHEN excluded.alive AND NOT rc.alive THEN excluded.born_node ELSE rc.born_node END, "
             + "moved = CASE WHEN excluded.alive AND NOT rc.alive THEN NULL ELSE rc.moved END, "
+            + "cascaded = coalesce(excluded.cascaded, rc.cascaded), "
             + "alive = excluded.alive, "
             + "alive_hlc = excluded.alive_hlc, alive_node = excluded.alive_node, cols = excluded.cols, "
             + "dead_row = CASE WHEN excluded.alive THEN NULL ELSE rc.dead_row END";
@@ -321,6 +323,7 @@ final class TxRun {
                         s.known = !s.alive && s.aliveHlc == tx.hlc() && node.equals(s.aliveNode);
                         s.readCols(rs.getString(6));
                         s.readDeadOld(rs.getString(7));
+                        s.cascaded = !s.alive && rs.getBoolean(8);
                     }
                 }
             }
@@ -366,13 +369,17 @@ final class TxRun {
                     }
                 } else if (!s.alive && s.clockRow && (scope == null || !scope.limitsRows(op.table()))) {
                     // The row is gone, and a delete wins over a concurrent update; its values are kept with
-                    // the tombstone, for a recreate stamped before them (see recreate).
-                    keepOnTombstone(op, s, sql);
+                    // the tombstone, for a recreate stamped before them (see recreate). But a row that only
+                    // went with its parent, and that this update moves elsewhere, comes back.
+                    if (!movedOut(op, s, sql)) {
+                        keepOnTombstone(op, s, sql);
+                    }
                 }
                 // else: the row is gone, and a delete wins over a concurrent update.
             }
             case DELETE -> {
                 if (wins(h, s.aliveHlc, s.aliveNode)) {
+                    s.deletedHere = true;
                     if (s.exists && tx.seen() != null && scope == null) {
                         // Rows below the parent that this client had not seen must survive its delete.
                         // Under a scope, a cascade into rows the user cannot see rejects the transaction.
@@ -444,6 +451,68 @@ final class TxRun {
         s.touched = true;
         s.create(h, node);
         s.cols.putAll(kept);
+    }
+
+    /**
+     * Brings back a row that went with its parent's delete (ON DELETE CASCADE, or CascadeGuard acting for it)
+     * when this update moves it out of that parent (a cascading key's columns set to another value, while the
+     * parent of the old ones is gone): in the other order the move takes the row out first,
+     * and the delete leaves it. Its last image, with the update's columns written over it, is inserted (a new
+     * parent deleted too is then restored by Compensation, as for an insert). The row exists again from
+     * after its tombstone, its columns keep their clocks, and the update's get its own; it was born now.
+     *
+     * @return whether it did so
+     */
+    private boolean movedOut(Op op, RowState s, TableStatements sql) throws SQLException {
+        if (!s.cascaded || op.values().isEmpty()) {
+            return false;
+        }
+        List<TableStatements.CascadeKey> keys = new ArrayList<>();
+        for (TableStatements.CascadeKey k : sql.cascadeKeys(c)) {
+            if (k.columns().stream().anyMatch(op.values()::has)) {
+                keys.add(k);
+            }
+        }
+        if (keys.isEmpty()) {
+            return false;
+        }
+        writes.flush();
+        writeClocks();
+        List<String> columns = names(op.values());
+        String image;
+        try (PreparedStatement ps = c.prepareStatement(sql.movedOutOfTombstone(keys))) {
+            ps.setString(1, s.key.table());
+            ps.setString(2, s.key.pk());
+            ps.setString(3, json(op, columns));
+            ps.setArray(4, c.createArrayOf("text", columns.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next() || !rs.getBoolean(2)) {
+                    return false;
+                }
+                image = rs.getString(1);
+            }
+        }
+        List<String> writable = op.table().columns().stream().filter(col -> !col.generated() && !col.primaryKey())
+                .map(ColumnInfo::name).toList();
+        writes.add(sql.insert(writable), s.key, image, sql.rank(), false);
+        s.touched = true;
+        Map<String, RowState.Clock> before = new HashMap<>(s.cols);
+        s.create(Math.max(tx.hlc(), s.aliveHlc + 1), node);
+        s.cols.putAll(before);
+        s.stamp(winnersAll(op), tx.hlc(), node);
+        return true;
+    }
+
+    /** The update's columns set by last-writer-wins, whatever the clocks (those of a row it brings back). */
+    private static List<String> winnersAll(Op op) {
+        List<String> out = new ArrayList<>();
+        for (Iterator<String> it = op.values().fieldNames(); it.hasNext(); ) {
+            String col = it.next();
+            if (!op.deltas().has(col) && !op.table().identityAlways(col)) {
+                out.add(col);
+            }
+        }
+        return out;
     }
 
     /**
@@ -553,6 +622,7 @@ final class TxRun {
             ObjectNode o = all.addObject();
             o.put("fresh", !s.clockRow);
             o.put("known", s.known);
+            o.put("deleted", s.deletedHere);
             s.clockRow = true;
             o.put("tbl", s.key.table());
             o.put("pk", s.key.pk()); // the clock key's text, as PostgreSQL made it
@@ -658,6 +728,10 @@ final class TxRun {
         boolean known;
         /** A deleted row's previous scoped values (row_clock.dead_old), or null. */
         JsonNode deadOld;
+        /** Whether the row's tombstone is of a row that went with another's delete (row_clock.cascaded). */
+        boolean cascaded;
+        /** Whether a delete of this transaction named the row (its tombstone is then its own, not cascaded). */
+        boolean deletedHere;
 
         RowState(TableInfo table, RowKey key) {
             this.table = table;
@@ -672,6 +746,8 @@ final class TxRun {
             cols.clear();
             dirty = false;
             deadOld = null;
+            cascaded = false;
+            deletedHere = false;
             clockRow = false;
             known = false;
         }
