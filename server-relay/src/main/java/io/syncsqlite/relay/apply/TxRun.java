@@ -64,7 +64,8 @@ final class TxRun {
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
     private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk, rc.alive, rc.alive_hlc, rc.alive_node, "
-            + "rc.cols::text, rc.dead_old::text, coalesce(rc.cascaded, false) FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
+            + "rc.cols::text, rc.dead_old::text, coalesce(rc.cascaded, false) "
+            + "FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p FOR UPDATE) AS rc";
 
     // The clock records of one write, as one JSON array parameter.
@@ -423,7 +424,8 @@ final class TxRun {
      * and a column written after this insert's clock keeps that value: with a delete-and-recreate on one
      * device and a later update on another, the update survives whichever reaches the relay first (the
      * update arriving after the recreate wins its column anyway). Without this, the recreate started every
-     * clock afresh and the outcome depended on arrival order. A column a counter amount stamped last starts afresh.
+     * clock afresh and the outcome depended on arrival order. A column a counter amount stamped last starts
+     * afresh.
      */
     private void recreate(Op op, RowState s, TableStatements sql) throws SQLException {
         long h = tx.hlc();
@@ -456,8 +458,8 @@ final class TxRun {
     /**
      * Brings back a row that went with its parent's delete (ON DELETE CASCADE, or CascadeGuard acting for it)
      * when this update moves it out of that parent (a cascading key's columns set to another value, while the
-     * parent of the old ones is gone): in the other order the move takes the row out first,
-     * and the delete leaves it. Its last image, with the update's columns written over it, is inserted (a new
+     * parent of the old ones is gone): in the other order the move takes the row out first, and the delete
+     * leaves it. Its last image, with the update's columns written over it, is inserted (a new
      * parent deleted too is then restored by Compensation, as for an insert). The row exists again from
      * after its tombstone, its columns keep their clocks, and the update's get its own; it was born now.
      *
