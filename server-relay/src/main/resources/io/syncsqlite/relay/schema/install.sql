@@ -371,6 +371,7 @@ BEGIN
 
     -- UPDATE. Keys are unique among the old rows and among the new rows, so the three groups (gone,
     -- kept, new) have distinct keys and one upsert can stamp them all.
+    -- A query of its own, for updates only: folded into the one above (as a join or a filter) it cost more.
     SELECT array_agg(DISTINCT a.attname::text) INTO fkcols FROM pg_constraint AS con
     JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
     WHERE con.conrelid = TG_RELID AND con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd');
