@@ -33,6 +33,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = Message.Welcome.class, name = "welcome"),
         @JsonSubTypes.Type(value = Message.Push.class, name = "push"),
         @JsonSubTypes.Type(value = Message.PushPart.class, name = "pushPart"),
+        @JsonSubTypes.Type(value = Message.PartReceived.class, name = "partReceived"),
         @JsonSubTypes.Type(value = Message.Ack.class, name = "ack"),
         @JsonSubTypes.Type(value = Message.Reject.class, name = "reject"),
         @JsonSubTypes.Type(value = Message.Changes.class, name = "changes"),
@@ -158,6 +159,14 @@ public sealed interface Message {
         public PushPart {
             Objects.requireNonNull(tx, "tx");
         }
+    }
+
+    /**
+     * The relay has a part of transaction {@code tx} that is not its last: it answers the transaction only
+     * after the last part, which on a slow uplink may be minutes away, and the client would otherwise take
+     * its silence for a dead connection. Sent only to clients that send {@link PushPart}s.
+     */
+    record PartReceived(long tx) implements Message {
     }
 
     /** Transaction {@code tx} is durably applied; its result is in the feed at position {@code seq}. */

@@ -31,6 +31,7 @@ class MessageCodecTest {
                 new Message.PushPart(new ClientTx(6, Hlc.ofMillis(1000) + 5,
                         List.of(new RowChange("item", ChangeKind.INSERT, pk, vals)), 42L), false),
                 new Message.PushPart(new ClientTx(6, Hlc.ofMillis(1000) + 5, List.of()), true),
+                new Message.PartReceived(6),
                 new Message.Features(List.of(Message.FEATURE_SEEN, Message.partsFeature(1 << 20))),
                 new Message.ClockCheck(List.of(5L, 9L), List.of(Hlc.ofMillis(1000), Hlc.ofMillis(1000) + 4)),
                 new Message.ClockCheckResult(9),

@@ -527,6 +527,8 @@ final class SyncClient implements Runnable {
         store.acknowledgeOnWelcome(welcome.appliedTx(), welcome.appliedSeq());
         sentThroughTx = welcome.appliedTx();
         ackedThroughTx = welcome.appliedTx();
+        inFlight.clear();
+        uploadProgressNanos = 0;
         connected = true;
         markOnline(true);
         connectedAtNanos = System.nanoTime();
@@ -568,8 +570,10 @@ final class SyncClient implements Runnable {
                 t.ping();
                 lastPing = now;
             }
-            if (now - t.lastActivityNanos() > SILENCE_LIMIT_NANOS) {
-                throw new IOException("relay silent for " + TimeUnit.NANOSECONDS.toSeconds(now - t.lastActivityNanos()) + " s");
+            // Parts of a big transaction that the relay took in count too: it answers only after the last one.
+            long heard = Math.max(t.lastActivityNanos(), uploadProgressNanos);
+            if (now - heard > SILENCE_LIMIT_NANOS) {
+                throw new IOException("relay silent for " + TimeUnit.NANOSECONDS.toSeconds(now - heard) + " s");
             }
             if (sentThroughTx > ackedThroughTx && now - oldestUnackedSentNanos > ACK_TIMEOUT_NANOS) {
                 throw new IOException("no acknowledgement for transaction " + (ackedThroughTx + 1) + " within 30 s");
@@ -728,13 +732,19 @@ final class SyncClient implements Runnable {
         if (m instanceof Message.Ack ack) {
             store.acknowledge(ack.tx(), ack.seq());
             ackedThroughTx = Math.max(ackedThroughTx, ack.tx());
+            answered(ack.tx());
             oldestUnackedSentNanos = System.nanoTime();
             push();
         } else if (m instanceof Message.Reject reject) {
             reject(reject);
             ackedThroughTx = Math.max(ackedThroughTx, reject.tx());
+            answered(reject.tx());
             oldestUnackedSentNanos = System.nanoTime();
             push();
+        } else if (m instanceof Message.PartReceived) {
+            // The relay is taking in a big transaction's parts: it answers after the last one, so the wait for
+            // the answer starts again (the transport counted the message as a sign of life).
+            oldestUnackedSentNanos = System.nanoTime();
         } else if (m instanceof Message.IdGrant grant) {
             // Already handed out (acceptGrant); stored now only to keep unused keys across a restart. A range
             // lost to a crash before this point is simply never used.
@@ -814,7 +824,7 @@ final class SyncClient implements Runnable {
     }
 
     private void push() throws SQLException, IOException {
-        while (sentThroughTx - ackedThroughTx < MAX_UNACKED_TXS) {
+        while (sentThroughTx - ackedThroughTx < MAX_UNACKED_TXS && inFlight.size() < MAX_MESSAGES_IN_FLIGHT) {
             List<ClientTx> txs = store.pendingAfter(sentThroughTx, config.batchRows(), relayReadsSeen);
             if (txs.isEmpty()) {
                 break;
@@ -829,41 +839,92 @@ final class SyncClient implements Runnable {
     }
 
     /**
-     * Sends pending transactions: in one push when it fits the relay's message limit, else one by one, and a
-     * transaction that does not fit alone in parts (an import of a million rows in one transaction would
-     * otherwise be refused with 1009 on every resend and hold up everything behind it). A single change
-     * larger than the limit still does not fit: its part is refused as the whole push was.
+     * Sends pending transactions: in one push when it fits ({@link #messageBytes}), else packed into pushes
+     * that fit, and a transaction that does not fit alone in parts (an import of a million rows in one
+     * transaction would otherwise be refused with 1009 on every resend and hold up everything behind it). A
+     * single change larger than the relay's limit still does not fit: its part is refused as the whole push
+     * was. Each message sent is remembered until its last transaction is answered ({@link #inFlight}).
      */
     private void send(List<ClientTx> txs) throws IOException {
-        int limit = relayLargestMessage;
-        if (limit == 0) {
+        int target = messageBytes();
+        if (target == 0) {
             transport.send(new Message.Push(txs));
+            inFlight.add(txs.get(txs.size() - 1).id());
             return;
         }
         String text = MessageCodec.encode(new Message.Push(txs));
-        if (text.length() <= limit / 3 || utf8Length(text) <= limit) {
+        if (text.length() <= target / 3 || MessageCodec.utf8Length(text) <= target) {
             transport.sendEncoded(text);
-        } else if (txs.size() > 1) {
-            for (ClientTx tx : txs) {
-                send(List.of(tx));
+            inFlight.add(txs.get(txs.size() - 1).id());
+            return;
+        }
+        // Packed greedily, in order: sent one push per transaction, a batch of thousands of small ones
+        // overflowed the relay's queue of waiting messages (1008) on every connection.
+        List<ClientTx> group = new ArrayList<>();
+        long size = 0;
+        for (ClientTx tx : txs) {
+            long bytes = MessageCodec.utf8Length(MessageCodec.JSON.writeValueAsString(tx)) + 1;
+            if (!group.isEmpty() && size + bytes > target - PART_ENVELOPE_BYTES) {
+                transport.send(new Message.Push(group));
+                inFlight.add(group.get(group.size() - 1).id());
+                group = new ArrayList<>();
+                size = 0;
             }
-        } else {
-            sendParts(txs.get(0), limit);
+            if (bytes > target - PART_ENVELOPE_BYTES) {
+                sendParts(tx, target);
+                inFlight.add(tx.id());
+            } else {
+                group.add(tx);
+                size += bytes;
+            }
+        }
+        if (!group.isEmpty()) {
+            transport.send(new Message.Push(group));
+            inFlight.add(group.get(group.size() - 1).id());
         }
     }
 
-    /** Room left in a part for its envelope: type, the transaction's id, clock and seen, and the last flag. */
+    /**
+     * The size messages to the relay are kept to, once it reads parts: at most {@link #MESSAGE_BYTES}, within
+     * its limit. A message is one WebSocket frame, which nothing else (a pong, on either side) can pass while
+     * it is on the wire: on a slow uplink a frame of the relay's whole 16 MiB took minutes, and both sides
+     * took the connection for dead. 0 for a relay before parts, which gets everything as before.
+     */
+    private int messageBytes() {
+        return relayLargestMessage == 0 ? 0 : Math.min(relayLargestMessage, MESSAGE_BYTES);
+    }
+
+    /** See {@link #messageBytes}: 6 s of a 43 kB/s uplink. */
+    static final int MESSAGE_BYTES = 256 << 10;
+
+    /** Messages sent and not yet answered, beyond which no more are sent (the relay closes past 1,000). */
+    private static final int MAX_MESSAGES_IN_FLIGHT = 64;
+
+    /** The last transaction of each message sent on this connection and not yet answered, oldest first. */
+    private final java.util.ArrayDeque<Long> inFlight = new java.util.ArrayDeque<>();
+
+    /** When the last part of a transaction went out: the relay answers only after the last one. */
+    private long uploadProgressNanos;
+
+    private void answered(long tx) {
+        while (!inFlight.isEmpty() && inFlight.peekFirst() <= tx) {
+            inFlight.pollFirst();
+        }
+    }
+
+    /** Room left in a message for its envelope: type, the transaction's id, clock and seen, and the last flag. */
     private static final int PART_ENVELOPE_BYTES = 512;
 
-    private void sendParts(ClientTx tx, int limit) throws IOException {
-        long budget = Math.max(1, limit - PART_ENVELOPE_BYTES);
+    private void sendParts(ClientTx tx, int target) throws IOException {
+        long budget = Math.max(1, target - PART_ENVELOPE_BYTES);
         List<io.syncsqlite.protocol.RowChange> part = new ArrayList<>();
         long size = 0;
         int sent = 0;
         for (io.syncsqlite.protocol.RowChange change : tx.changes()) {
-            long bytes = utf8Length(MessageCodec.JSON.writeValueAsString(change)) + 1;
+            long bytes = MessageCodec.utf8Length(MessageCodec.JSON.writeValueAsString(change)) + 1;
             if (!part.isEmpty() && size + bytes > budget) {
                 transport.send(new Message.PushPart(new ClientTx(tx.id(), tx.hlc(), part, tx.seen()), false));
+                uploadProgressNanos = System.nanoTime();
                 sent++;
                 part = new ArrayList<>();
                 size = 0;
@@ -872,28 +933,13 @@ final class SyncClient implements Runnable {
             size += bytes;
         }
         transport.send(new Message.PushPart(new ClientTx(tx.id(), tx.hlc(), part, tx.seen()), true));
+        // The answer cannot come before the last part: its wait starts now.
+        uploadProgressNanos = System.nanoTime();
+        oldestUnackedSentNanos = uploadProgressNanos;
         LOG.log(System.Logger.Level.DEBUG, "sent transaction {0} ({1} changes) in {2} parts", tx.id(),
                 tx.changes().size(), sent + 1);
     }
 
-    /** The length of {@code s} in UTF-8 bytes (an unpaired surrogate counted as the 3 bytes of its replacement). */
-    static long utf8Length(String s) {
-        long n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < 0x80) {
-                n++;
-            } else if (c < 0x800) {
-                n += 2;
-            } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                n += 4;
-                i++;
-            } else {
-                n += 3;
-            }
-        }
-        return n;
-    }
 
     /**
      * Refreshes the status counters, at most every {@link #REFRESH_NANOS}, and at most one twentieth of the

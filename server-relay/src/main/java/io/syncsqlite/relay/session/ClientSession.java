@@ -258,7 +258,7 @@ public final class ClientSession implements ChangeFeed.Listener {
             } else if (m instanceof Message.Push push) {
                 push(push);
             } else if (m instanceof Message.PushPart part) {
-                part(part, text.length());
+                part(part, MessageCodec.utf8Length(text));
             } else if (m instanceof Message.Progress progress) {
                 window.confirm(progress.cursor());
                 if (scopeDigestThrough > 0 && progress.cursor() >= scopeDigestThrough) {
@@ -394,9 +394,9 @@ public final class ClientSession implements ChangeFeed.Listener {
      * and so does a transaction whose parts exceed {@link #MAX_PARTS_PER_LIMIT} times the message limit
      * (1009: the client keeps it, as one message over the limit).
      *
-     * @param chars the message's length in chars, at most its length in UTF-8 bytes
+     * @param bytes the message's length in UTF-8 bytes, as the message limit counts it
      */
-    private void part(Message.PushPart part, int chars) throws SQLException {
+    private void part(Message.PushPart part, long bytes) throws SQLException {
         ClientTx tx = part.tx();
         if (parts == null) {
             parts = tx;
@@ -407,7 +407,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                     + "transaction " + parts.id());
             return;
         }
-        partBytes += chars;
+        partBytes += bytes;
         if (partBytes > (long) MAX_PARTS_PER_LIMIT * maxMessageBytes) {
             log.warn("node {}: tx {} takes more than {} bytes in parts; closing", node, tx.id(),
                     (long) MAX_PARTS_PER_LIMIT * maxMessageBytes);
@@ -416,7 +416,9 @@ public final class ClientSession implements ChangeFeed.Listener {
             return;
         }
         partChanges.addAll(tx.changes());
-        if (part.last()) {
+        if (!part.last()) {
+            send(MessageCodec.encode(new Message.PartReceived(tx.id())));
+        } else {
             ClientTx whole = new ClientTx(tx.id(), tx.hlc(), List.copyOf(partChanges), tx.seen());
             parts = null;
             partChanges.clear();

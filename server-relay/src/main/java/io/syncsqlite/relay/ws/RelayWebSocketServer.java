@@ -216,6 +216,11 @@ public final class RelayWebSocketServer extends WebSocketServer {
 
     @Override
     public void onMessage(WebSocket conn, String message) {
+        if (conn instanceof org.java_websocket.WebSocketImpl impl) {
+            // A message is as good a sign of life as a pong: a client uploading a big transaction in parts has
+            // its pongs queued behind them, and the library counts only pongs.
+            impl.updateLastPong();
+        }
         ClientSession s = conn.getAttachment();
         if (s != null) {
             s.onText(message);
