@@ -288,6 +288,13 @@ DECLARE
     -- default); NULL when none. A row whose value in one changes moves under another parent (row_clock.moved).
     fkcols     text[];
 BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        -- INSERT ... ON CONFLICT DO UPDATE fires the statement's UPDATE triggers too, also when it updated
+        -- nothing (every relay insert): nothing to log, and nothing to read the catalog for.
+        IF NOT EXISTS (SELECT FROM syncsqlite_new) AND NOT EXISTS (SELECT FROM syncsqlite_old) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.attname::text <> ALL (TG_ARGV)), '{}'),
            array_agg(a.attname::text),
            coalesce(bool_or(a.attname::text = ANY (TG_ARGV) AND (a.atttypid = 'numeric'::regtype
@@ -410,9 +417,12 @@ BEGIN
                                                   WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
         FROM ev ORDER BY ev.ord),
     -- In relay mode the relay writes the clocks of the rows it changes (after this statement, keeping moved).
+    -- Keys as an array (one index probe each) and conditions on variables first (checked once): planned as a
+    -- join, this scanned all of row_clock for every statement (10 ms per 100-row insert at 50,000 rows).
     placed AS (
-        UPDATE syncsqlite.row_clock AS rc SET moved = coalesce(rc.moved, '{}') || ev.moved
-        FROM ev WHERE relay_mode AND ev.moved IS NOT NULL AND rc.tbl = tname AND rc.pk = ev.ck AND rc.alive)
+        UPDATE syncsqlite.row_clock AS rc SET moved = coalesce(rc.moved, '{}') || (SELECT m.moved FROM ev AS m WHERE m.ck = rc.pk)
+        WHERE relay_mode AND fkcols IS NOT NULL AND rc.tbl = tname AND rc.alive
+          AND rc.pk = ANY (ARRAY(SELECT m.ck FROM ev AS m WHERE m.moved IS NOT NULL)))
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row,
