@@ -287,6 +287,8 @@ DECLARE
     -- UPDATE only: the columns of the table's foreign keys that act on delete (cascade, set null, set
     -- default); NULL when none. A row whose value in one changes moves under another parent (row_clock.moved).
     fkcols     text[];
+    mkey       text;
+    mmoved     jsonb;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- INSERT ... ON CONFLICT DO UPDATE fires the statement's UPDATE triggers too, also when it updated
@@ -382,6 +384,24 @@ BEGIN
     SELECT array_agg(DISTINCT a.attname::text) INTO fkcols FROM pg_constraint AS con
     JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
     WHERE con.conrelid = TG_RELID AND con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd');
+    IF relay_mode AND fkcols IS NOT NULL THEN
+        -- The relay writes the clocks of the rows it changes after this statement, keeping moved. Apart from
+        -- the statement below, one key at a time (moves are few): as a part of it, joined with row_clock, it was
+        -- planned as a scan of all of row_clock (10 ms per 100-row relay insert at 50,000 rows), and as an
+        -- array of keys it was planned again on every direct update (three times their cost).
+        FOR mkey, mmoved IN
+            SELECT m.ck, m.moved FROM (
+                SELECT CASE WHEN numkey THEN syncsqlite.clock_key(n.pk) ELSE n.pk::text END AS ck,
+                       (SELECT jsonb_object_agg(k, jsonb_build_array(pg_current_xact_id()::text, node))
+                        FROM unnest(fkcols) AS k WHERE n.img -> k IS DISTINCT FROM o.img -> k AND n.img -> k <> 'null') AS moved
+                FROM (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_new AS r) AS i) AS n
+                JOIN (SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS i) AS o
+                  ON o.pk = n.pk) AS m
+            WHERE m.moved IS NOT NULL
+        LOOP
+            UPDATE syncsqlite.row_clock SET moved = coalesce(moved, '{}') || mmoved WHERE tbl = tname AND pk = mkey AND alive;
+        END LOOP;
+    END IF;
     WITH o AS MATERIALIZED (
         SELECT i.img, i.img - nonpk AS pk FROM (SELECT to_jsonb(r.*) AS img FROM syncsqlite_old AS r) AS i),
     n AS MATERIALIZED (
@@ -415,14 +435,7 @@ BEGIN
                     -- '{}' when none changed: an update, as distinct from a new row (NULL).
                     WHEN ev.old IS NOT NULL THEN coalesce((SELECT jsonb_object_agg(k, ev.old -> k) FROM unnest(scols) AS k
                                                   WHERE ev.old -> k IS DISTINCT FROM ev.img -> k), '{}') END
-        FROM ev ORDER BY ev.ord),
-    -- In relay mode the relay writes the clocks of the rows it changes (after this statement, keeping moved).
-    -- Keys as an array (one index probe each) and conditions on variables first (checked once): planned as a
-    -- join, this scanned all of row_clock for every statement (10 ms per 100-row insert at 50,000 rows).
-    placed AS (
-        UPDATE syncsqlite.row_clock AS rc SET moved = coalesce(rc.moved, '{}') || (SELECT m.moved FROM ev AS m WHERE m.ck = rc.pk)
-        WHERE relay_mode AND fkcols IS NOT NULL AND rc.tbl = tname AND rc.alive
-          AND rc.pk = ANY (ARRAY(SELECT m.ck FROM ev AS m WHERE m.moved IS NOT NULL)))
+        FROM ev ORDER BY ev.ord)
     -- alive with alive_node '' marks a kept key: its existence clock stays (a row that existed before syncsqlite
     -- was installed gets alive_hlc 0, no existence clock); only its changed columns are stamped.
     INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row,
