@@ -54,34 +54,17 @@ class LargeTransactionReviewTest {
     @TempDir
     Path dir;
 
-    /** One transaction: adds 1 to row 1's counter, then inserts {@code rows} rows from {@code first} named by {@code name}. */
     private static void bigTransaction(Client c, int first, int rows, java.util.function.IntFunction<String> name)
             throws SQLException {
-        Connection conn = c.connection();
-        conn.setAutoCommit(false);
-        try {
-            try (Statement st = conn.createStatement()) {
-                st.executeUpdate("UPDATE item SET qty = qty + 1 WHERE id = 1");
-            }
-            try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, name, qty) VALUES (?, ?, 0)")) {
-                for (int i = 0; i < rows; i++) {
-                    ps.setInt(1, first + i);
-                    ps.setString(2, name.apply(i));
-                    ps.executeUpdate();
-                }
-            }
-            conn.commit();
-        } finally {
-            conn.setAutoCommit(true);
-        }
+        LargeTransactionTest.bigTransaction(c, first, rows, name);
     }
 
     private static void bigTransaction(Client c, int first, int rows) throws SQLException {
-        bigTransaction(c, first, rows, i -> "row " + i + " " + PAD);
+        LargeTransactionTest.bigTransaction(c, first, rows, i -> "row " + i + " " + PAD);
     }
 
     private static long pgLong(Cluster c, String sql) throws SQLException {
-        return ((Number) c.pgRows(sql).get(0).values().iterator().next()).longValue();
+        return LargeTransactionTest.pgLong(c, sql);
     }
 
     private static long localLong(Client c, String sql) throws SQLException {

@@ -32,8 +32,9 @@ class LargeTransactionTest {
     @TempDir
     Path dir;
 
-    /** Row 1 holds a counter at 10; then one transaction adds 1 to it and inserts {@code rows} padded rows. */
-    private static void bigTransaction(Client c, int rows) throws SQLException {
+    /** One transaction: adds 1 to row 1's counter, then inserts {@code rows} rows from {@code first} named by {@code name}. */
+    static void bigTransaction(Client c, int first, int rows, java.util.function.IntFunction<String> name)
+            throws SQLException {
         Connection conn = c.connection();
         conn.setAutoCommit(false);
         try {
@@ -42,8 +43,8 @@ class LargeTransactionTest {
             }
             try (PreparedStatement ps = conn.prepareStatement("INSERT INTO item (id, name, qty) VALUES (?, ?, 0)")) {
                 for (int i = 0; i < rows; i++) {
-                    ps.setInt(1, 1000 + i);
-                    ps.setString(2, "row " + i + " " + PAD);
+                    ps.setInt(1, first + i);
+                    ps.setString(2, name.apply(i));
                     ps.executeUpdate();
                 }
             }
@@ -53,7 +54,12 @@ class LargeTransactionTest {
         }
     }
 
-    private static long pgLong(Cluster c, String sql) throws SQLException {
+    /** The same, {@code rows} padded rows from 1000. */
+    private static void bigTransaction(Client c, int rows) throws SQLException {
+        bigTransaction(c, 1000, rows, i -> "row " + i + " " + PAD);
+    }
+
+    static long pgLong(Cluster c, String sql) throws SQLException {
         return ((Number) c.pgRows(sql).get(0).values().iterator().next()).longValue();
     }
 
