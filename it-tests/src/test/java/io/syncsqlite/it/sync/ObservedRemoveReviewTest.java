@@ -131,7 +131,7 @@ class ObservedRemoveReviewTest {
      * it), a user expects L1 to stay with k2 in it, and k1, which b saw, to go, whoever syncs first. A move
      * is an UPDATE of the foreign key: it created nothing, so CascadeGuard, which looked only at when rows
      * were created, let the delete cascade k2 away when the move came first. A move now records when the
-     * row took its place under the parent (row_clock.born).
+     * row took its place under the parent (row_clock.moved).
      */
     @ParameterizedTest
     @ValueSource(strings = {"delete", "child"})
