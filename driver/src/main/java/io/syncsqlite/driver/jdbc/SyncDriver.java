@@ -12,6 +12,8 @@ import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
 import java.util.Properties;
 import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The {@code jdbc:syncsqlite:} driver. It opens the file with sqlite-jdbc (every non-{@code sync.*}
@@ -63,7 +65,7 @@ public final class SyncDriver implements Driver {
         if (!sqlite.containsKey("journal_mode") && !config.sqliteUrl().contains("journal_mode=")) {
             sqlite.setProperty("journal_mode", "WAL");
         }
-        Connection raw = org.sqlite.JDBC.createConnection(config.sqliteUrl(), sqlite);
+        Connection raw = openRaw(config.sqliteUrl(), sqlite);
         if (raw == null) {
             throw new SQLException("sqlite-jdbc refused " + SyncUrl.mask(config.sqliteUrl()),
                     SyncSqlState.INVALID_PARAMETER.code());
@@ -80,6 +82,54 @@ public final class SyncDriver implements Driver {
             throw e;
         }
     }
+
+    /**
+     * Opens the file with sqlite-jdbc, trying again while it reports SQLITE_BUSY, for at most the busy
+     * timeout. Switching a file to WAL ({@code PRAGMA journal_mode=WAL}, which sqlite-jdbc runs while opening)
+     * needs an exclusive lock for which SQLite does not call its busy handler, so connections opening a file
+     * that is not yet in WAL mode at the same moment fail at once. Nothing has been written when it fails.
+     */
+    private static Connection openRaw(String url, Properties sqlite) throws SQLException {
+        long deadline = System.nanoTime() + busyTimeoutMillis(url, sqlite) * 1_000_000L;
+        long pauseMillis = 1;
+        while (true) {
+            try {
+                return org.sqlite.JDBC.createConnection(url, sqlite);
+            } catch (SQLException e) {
+                if ((e.getErrorCode() & 0xff) != SQLITE_BUSY || System.nanoTime() - deadline >= 0) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(pauseMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SQLException("interrupted while the database file was locked", "HY008", e);
+            }
+            pauseMillis = Math.min(pauseMillis * 2, 50);
+        }
+    }
+
+    /** SQLite's primary result code for a locked file; extended codes keep it in the low byte. */
+    private static final int SQLITE_BUSY = 5;
+
+    /** sqlite-jdbc's default busy timeout, used when neither the URL nor the properties set one. */
+    private static final long DEFAULT_BUSY_TIMEOUT_MILLIS = 3000;
+
+    private static long busyTimeoutMillis(String url, Properties sqlite) {
+        String value = sqlite.getProperty("busy_timeout");
+        if (value == null) {
+            Matcher m = BUSY_TIMEOUT_IN_URL.matcher(url);
+            value = m.find() ? m.group(1) : null;
+        }
+        try {
+            return value == null ? DEFAULT_BUSY_TIMEOUT_MILLIS : Math.max(0, Long.parseLong(value.trim()));
+        } catch (NumberFormatException e) {
+            return DEFAULT_BUSY_TIMEOUT_MILLIS; // sqlite-jdbc reports the bad value itself when it opens
+        }
+    }
+
+    private static final Pattern BUSY_TIMEOUT_IN_URL = Pattern.compile("[?&]busy_timeout=([0-9]+)");
 
     @Override
     public boolean acceptsURL(String url) {
