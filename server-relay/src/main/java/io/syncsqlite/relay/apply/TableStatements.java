@@ -106,8 +106,11 @@ final class TableStatements {
         return rank;
     }
 
-    /** A foreign key of this table with ON DELETE CASCADE: its columns, and the parent's (quoted) and its. */
-    record CascadeKey(List<String> columns, String parent, List<String> parentColumns) {
+    /**
+     * A foreign key of this table with ON DELETE CASCADE: its columns, the parent (quoted, as regclass prints it)
+     * and its columns, and the parent's bare name (as the change log names it).
+     */
+    record CascadeKey(List<String> columns, String parent, List<String> parentColumns, String parentName) {
     }
 
     /** Read on first use, as {@link #references}. */
@@ -119,13 +122,14 @@ final class TableStatements {
         if (keys == null) {
             List<CascadeKey> found = new java.util.ArrayList<>();
             try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT con.confrelid::regclass::text, "
-                    + Compensation.FOREIGN_KEY_COLUMNS + " FROM pg_constraint AS con WHERE con.conrelid = ?::regclass "
+                    + Compensation.FOREIGN_KEY_COLUMNS + ", (SELECT p.relname::text FROM pg_class AS p WHERE p.oid = con.confrelid) "
+                    + "FROM pg_constraint AS con WHERE con.conrelid = ?::regclass "
                     + "AND con.contype = 'f' AND con.confdeltype = 'c' ORDER BY con.conname")) {
                 ps.setString(1, table.qualifiedName());
                 try (java.sql.ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         found.add(new CascadeKey(List.of((String[]) rs.getArray(2).getArray()), rs.getString(1),
-                                List.of((String[]) rs.getArray(3).getArray())));
+                                List.of((String[]) rs.getArray(3).getArray()), rs.getString(4)));
                     }
                 }
             }
@@ -139,8 +143,11 @@ final class TableStatements {
      * For a row that went with another row's delete ({@code row_clock.cascaded}): its last image with the
      * given update's columns written over it, and whether the update moves it out of a parent that is gone
      * (sets a column of one of {@code keys}, whose parent row for the old values no longer exists, to another
-     * value, not NULL). Parameters: the clock's table and key, the update's key and values, the names of its
-     * columns. No row when the tombstone is not such, or has no image.
+     * value, not NULL). A direct delete's tombstone ({@code cascaded} NULL) went with that parent when the
+     * transaction that deleted it ({@code dead_xid}) deleted the parent too, as the change log shows (a delete
+     * by name of the row, before its parent's in the same transaction, counts so too). Parameters: the clock's
+     * table and key, the update's key and values, the names of its columns. No row when the tombstone is not
+     * such, or has no image.
      */
     String movedOutOfTombstone(List<CascadeKey> keys) {
         String q = table.qualifiedName();
@@ -148,13 +155,20 @@ final class TableStatements {
         for (CascadeKey k : keys) {
             String changed = k.columns().stream().map(col -> "(n.img -> " + Sql.literal(col) + " IS DISTINCT FROM d.dead_row -> "
                     + Sql.literal(col) + " AND n.img -> " + Sql.literal(col) + " <> 'null')").collect(Collectors.joining(" OR "));
+            StringBuilder parentKey = new StringBuilder("jsonb_build_object(");
+            for (int i = 0; i < k.columns().size(); i++) {
+                parentKey.append(i == 0 ? "" : ", ").append(Sql.literal(k.parentColumns().get(i))).append(", d.dead_row -> ")
+                        .append(Sql.literal(k.columns().get(i)));
+            }
+            parentKey.append(')');
             moves.append(" OR ((").append(changed).append(") AND NOT EXISTS (SELECT FROM ").append(k.parent())
                     .append(" AS p, jsonb_populate_record(NULL::").append(q).append(", d.dead_row) AS o WHERE (")
                     .append(Sql.columns("p.", k.parentColumns())).append(") = (").append(Sql.columns("o.", k.columns()))
-                    .append(")))");
+                    .append(")) AND (d.cascaded OR EXISTS (SELECT FROM syncsqlite.change AS g WHERE g.xid = d.dead_xid AND g.tbl = ")
+                    .append(Sql.literal(k.parentName())).append(" AND g.kind = 'D' AND g.pk = ").append(parentKey).append(")))");
         }
-        return "WITH d AS (SELECT rc.dead_row FROM syncsqlite.row_clock AS rc WHERE rc.tbl = ? AND rc.pk = ? "
-                + "AND NOT rc.alive AND rc.cascaded AND rc.dead_row IS NOT NULL), "
+        return "WITH d AS (SELECT rc.dead_row, rc.cascaded IS TRUE AS cascaded, rc.dead_xid FROM syncsqlite.row_clock AS rc "
+                + "WHERE rc.tbl = ? AND rc.pk = ? AND NOT rc.alive AND rc.cascaded IS NOT FALSE AND rc.dead_row IS NOT NULL), "
                 + "n AS (SELECT to_jsonb(r) AS img FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS r) "
                 + "SELECT (d.dead_row || (SELECT jsonb_object_agg(k, n.img -> k) FROM unnest(?::text[]) AS k))::text, "
                 + moves + " FROM d, n";

@@ -64,7 +64,7 @@ final class TxRun {
     // One index lookup per key, whatever the statistics say: a locking subquery is never flattened into a
     // join, and row_clock grows faster than autoanalyze follows, which made a join plan scan all of it.
     private static final String READ_CLOCKS = "SELECT rc.tbl, rc.pk, rc.alive, rc.alive_hlc, rc.alive_node, "
-            + "rc.cols::text, rc.dead_old::text, coalesce(rc.cascaded, false) "
+            + "rc.cols::text, rc.dead_old::text, rc.cascaded IS NOT FALSE "
             + "FROM unnest(?::text[], ?::text[]) AS u(t, p) CROSS JOIN LATERAL "
             + "(SELECT * FROM syncsqlite.row_clock AS x WHERE x.tbl = u.t AND x.pk = u.p FOR UPDATE) AS rc";
 
@@ -730,7 +730,10 @@ final class TxRun {
         boolean known;
         /** A deleted row's previous scoped values (row_clock.dead_old), or null. */
         JsonNode deadOld;
-        /** Whether the row's tombstone is of a row that went with another's delete (row_clock.cascaded). */
+        /**
+         * Whether the row's tombstone may be of a row that went with another's delete: row_clock.cascaded is
+         * true, or NULL (a direct delete, which {@link TableStatements#movedOutOfTombstone} settles).
+         */
         boolean cascaded;
         /** Whether a delete of this transaction named the row (its tombstone is then its own, not cascaded). */
         boolean deletedHere;

@@ -90,8 +90,11 @@ SELECT syncsqlite.add_column('syncsqlite.row_clock', 'moved', 'jsonb');
 -- or CascadeGuard acting for its parent's delete) rather than by a delete of its own: a concurrent update
 -- that moves such a row under another parent brings it back (TxRun), as it would have taken it away first
 -- in the other order. NULL for direct deletes, which cannot tell (a trigger fired by a cascade runs at the
--- same depth as one fired by the statement).
+-- same depth as one fired by the statement): for those the relay looks, when such an update comes, for the
+-- parent's delete in the transaction that deleted the row (dead_xid, through the change log's xid index).
 SELECT syncsqlite.add_column('syncsqlite.row_clock', 'cascaded', 'boolean');
+-- The transaction that deleted the row last (written by every delete; stale while the row is alive).
+SELECT syncsqlite.add_column('syncsqlite.row_clock', 'dead_xid', 'xid8');
 
 -- Columns that per-user scopes of some relay depend on (a relay with --scopes registers them). The feed
 -- needs their previous values to remove a row from the clients whose scope it leaves.
@@ -356,12 +359,14 @@ BEGIN
                          CASE WHEN scols IS NOT NULL THEN (SELECT jsonb_object_agg(k, x.img -> k) FROM unnest(scols) AS k) END AS old
                   FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_old AS r) AS x) AS y),
         clock AS (
-            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row, cascaded)
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row, cascaded,
+                                                    dead_xid)
             SELECT tname, o.ck, false, CASE WHEN relay_mode THEN h ELSE now_hlc END,
                    CASE WHEN relay_mode THEN node ELSE '~pg' END, '{}', o.old, o.img,
                    -- In relay mode, every row the relay does not name in a delete went with another row: it
-                   -- sets its own deletes' false afterwards. A direct delete cannot tell (NULL: its own).
-                   CASE WHEN relay_mode THEN true END FROM o
+                   -- sets its own deletes' false afterwards. A direct delete cannot tell (NULL: the relay
+                   -- looks for the parent's delete in dead_xid's transaction when it needs to know).
+                   CASE WHEN relay_mode THEN true END, pg_current_xact_id() FROM o
             ON CONFLICT (tbl, pk) DO UPDATE
                 SET alive = false,
                     alive_hlc = CASE WHEN relay_mode THEN excluded.alive_hlc
@@ -371,7 +376,7 @@ BEGIN
                                                                                WHERE c.key = ANY (allcols)))
                                         ELSE greatest(rc.alive_hlc, (SELECT max((rc.cols -> k ->> 0)::bigint) FROM unnest(allcols) AS k)) END) END,
                     alive_node = excluded.alive_node, dead_old = excluded.dead_old, dead_row = excluded.dead_row,
-                    cascaded = excluded.cascaded
+                    cascaded = excluded.cascaded, dead_xid = excluded.dead_xid
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
         SELECT tname, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.ck ORDER BY o.ord;
