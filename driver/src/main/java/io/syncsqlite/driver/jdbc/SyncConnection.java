@@ -109,12 +109,41 @@ public class SyncConnection extends DelegatingConnection {
     /**
      * As {@link #run(SqlInfo, SqlCall)}, for {@code executeBatch}: when an entry fails in auto-commit mode,
      * the entries before it stay committed, as sqlite-jdbc leaves them (it runs them one by one), rather
-     * than disappear after the application was told of their update counts. Not when the failure ended
-     * the transaction itself (a trigger's {@code RAISE(ROLLBACK)}, {@code ON CONFLICT ROLLBACK}): the
-     * earlier entries went with it, where sqlite-jdbc had committed each on its own.
+     * than disappear after the application was told of their update counts.
+     *
+     * <p>A failure that ends the transaction itself (a trigger's {@code RAISE(ROLLBACK)}, {@code OR ROLLBACK},
+     * {@code ON CONFLICT ROLLBACK}) would take the wrapping transaction, and the earlier entries, with it. So
+     * when the batch's SQL or the file's schema (a trigger or table, outside the driver's own) says
+     * {@code ROLLBACK}, an auto-commit batch runs unwrapped, each entry committing by itself as with
+     * sqlite-jdbc (capture is part of each entry's statement), and what it captured is stamped right after,
+     * in a transaction of its own: as slow as sqlite-jdbc's own auto-commit batch.
+     *
+     * @param sqlSaysRollback whether the batch's SQL contains {@code ROLLBACK} ({@link #saysRollback}); false for
+     *                        batches that must run wrapped (counter amounts are annotated in the transaction)
      */
-    <T> T runBatch(SqlInfo info, SqlCall<T> call) throws SQLException {
+    <T> T runBatch(SqlInfo info, boolean sqlSaysRollback, SqlCall<T> call) throws SQLException {
+        checkOpen();
+        if (autoCommitting() && (sqlSaysRollback || node.schemaSaysRollback(delegate))) {
+            T r;
+            try {
+                r = call.call();
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    stampAlone(); // the entries before the failing one committed, as they captured
+                } catch (SQLException stampFailed) {
+                    e.addSuppressed(stampFailed); // the sync client stamps them when nudged
+                }
+                throw e;
+            }
+            stampAlone();
+            return r;
+        }
         return run(info, null, call, true);
+    }
+
+    /** Whether {@code sql} mentions ROLLBACK anywhere (an {@code OR ROLLBACK}; a false alarm costs speed only). */
+    static boolean saysRollback(String sql) {
+        return sql != null && sql.toUpperCase(java.util.Locale.ROOT).contains("ROLLBACK");
     }
 
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {

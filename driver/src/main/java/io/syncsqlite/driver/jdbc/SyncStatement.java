@@ -162,9 +162,9 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         try {
             if (!hasCounters()) {
-                return connection.runBatch(batchInfo(), super::executeBatch);
+                return connection.runBatch(batchInfo(), saysRollback(), super::executeBatch);
             }
-            return connection.runBatch(batchInfo(), () -> {
+            return connection.runBatch(batchInfo(), false, () -> {
                 long[] counts = entryByEntry();
                 return Arrays.stream(counts).mapToInt(c -> (int) Math.min(c, Integer.MAX_VALUE)).toArray();
             });
@@ -177,10 +177,15 @@ public class SyncStatement extends DelegatingStatement {
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
         try {
-            return connection.runBatch(batchInfo(), hasCounters() ? this::entryByEntry : super::executeLargeBatch);
+            return hasCounters() ? connection.runBatch(batchInfo(), false, this::entryByEntry)
+                    : connection.runBatch(batchInfo(), saysRollback(), super::executeLargeBatch);
         } finally {
             clearBatch();
         }
+    }
+
+    private boolean saysRollback() {
+        return batch.stream().anyMatch(e -> SyncConnection.saysRollback(e.run()));
     }
 
     private boolean hasCounters() {

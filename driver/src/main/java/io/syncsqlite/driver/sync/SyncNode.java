@@ -450,11 +450,33 @@ public final class SyncNode {
      */
     private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested) {
         synced = now;
+        schemaSaysRollback = null;
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
             client.requestResync();
         }
+    }
+
+    /** Whether a trigger or table of the file says ROLLBACK (see {@link #schemaSaysRollback}); null: not read yet. */
+    private volatile Boolean schemaSaysRollback;
+
+    /**
+     * Whether a trigger or table of the file, other than the driver's own, mentions {@code ROLLBACK}
+     * ({@code RAISE(ROLLBACK, ...)}, {@code ON CONFLICT ROLLBACK}): a statement may then end its transaction
+     * when it fails. Read once per schema this process publishes; DDL another process runs later is not seen.
+     */
+    public boolean schemaSaysRollback(Connection raw) throws SQLException {
+        Boolean known = schemaSaysRollback;
+        if (known == null) {
+            try (Statement st = raw.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'trigger')"
+                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql LIKE '%ROLLBACK%')")) {
+                known = rs.next() && rs.getBoolean(1);
+            }
+            schemaSaysRollback = known;
+        }
+        return known;
     }
 
     /**
