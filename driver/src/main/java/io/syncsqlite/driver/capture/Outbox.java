@@ -97,6 +97,13 @@ public final class Outbox {
      */
     public static final String APPLYING = "_sync_applying";
 
+    /**
+     * A table holding one row while, and only inside, a statement of the application that resolves
+     * conflicts by REPLACE runs on a table with UNIQUE keys besides its primary key: the capture triggers
+     * then record the deletes of the rows it evicts ({@code TriggerSql}, evictions).
+     */
+    public static final String REPLACING = "_sync_replacing";
+
     private static final String[] DDL = {
         "CREATE TABLE IF NOT EXISTS _sync_outbox (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
                 + " pk TEXT, vals TEXT, changed TEXT, hlc INTEGER, ack INTEGER, deltas TEXT, layout INTEGER, "
@@ -105,6 +112,7 @@ public final class Outbox {
                 + " pk TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS " + APPLYING + " (applying INTEGER)",
+        "CREATE TABLE IF NOT EXISTS " + REPLACING + " (replacing INTEGER)",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
         // Integer key ranges the relay reserved for this node, per table (lower-case name).
         "CREATE TABLE IF NOT EXISTS _sync_idblock (tbl TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"

@@ -75,6 +75,38 @@ public final class SchemaReader {
                 }
             }
         }
-        return new TableInfo(declared, columns, new ArrayList<>(pk.values()));
+        return new TableInfo(declared, columns, new ArrayList<>(pk.values()), uniqueKeys(conn, declared));
+    }
+
+    /**
+     * The unique indexes of {@code table} other than its primary key's, over plain columns and without a
+     * WHERE, each as its key columns in order (see {@link TableInfo#uniqueKeys}).
+     */
+    private static List<List<TableInfo.UniqueColumn>> uniqueKeys(Connection conn, String table) throws SQLException {
+        java.util.Map<String, List<TableInfo.UniqueColumn>> byIndex = new java.util.LinkedHashMap<>();
+        java.util.Set<String> unusable = new java.util.HashSet<>();
+        try (PreparedStatement ps = conn.prepareStatement("SELECT il.name, ix.cid, ix.name, ix.coll"
+                + " FROM pragma_index_list(?) AS il, pragma_index_xinfo(il.name) AS ix"
+                + " WHERE il.\"unique\" AND il.origin <> 'pk' AND NOT il.partial AND ix.\"key\""
+                + " ORDER BY il.seq, ix.seqno")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String index = rs.getString(1);
+                    if (rs.getInt(2) < 0) {
+                        unusable.add(index); // an expression (-2) or the rowid (-1)
+                    }
+                    byIndex.computeIfAbsent(index, k -> new ArrayList<>())
+                            .add(new TableInfo.UniqueColumn(rs.getString(3), rs.getString(4)));
+                }
+            }
+        }
+        List<List<TableInfo.UniqueColumn>> out = new ArrayList<>();
+        byIndex.forEach((index, cols) -> {
+            if (!unusable.contains(index)) {
+                out.add(cols);
+            }
+        });
+        return out;
     }
 }

@@ -12,18 +12,29 @@ import java.util.stream.Collectors;
  * @param name    the table name as declared
  * @param columns every column, in declaration order
  * @param pk      primary-key column names in key order; empty when the table has no declared key
+ * @param uniqueKeys the table's UNIQUE constraints and unique indexes other than the primary key, over
+ *                   plain columns and without a WHERE (those a REPLACE can evict other rows through)
  *
  * <p>Immutable; thread-safe.
  */
-public record TableInfo(String name, List<Column> columns, List<String> pk) {
+public record TableInfo(String name, List<Column> columns, List<String> pk, List<List<UniqueColumn>> uniqueKeys) {
 
     /** One column: its name, declared type and affinity. */
     public record Column(String name, String declaredType, Affinity affinity) {
     }
 
+    /** A column of a unique key, with the collation its index compares it in. */
+    public record UniqueColumn(String name, String collation) {
+    }
+
     public TableInfo {
         columns = List.copyOf(columns);
         pk = List.copyOf(pk);
+        uniqueKeys = uniqueKeys.stream().map(List::copyOf).toList();
+    }
+
+    public TableInfo(String name, List<Column> columns, List<String> pk) {
+        this(name, columns, pk, List.of());
     }
 
     /**

@@ -3,7 +3,9 @@ package io.syncsqlite.driver.capture;
 import com.fasterxml.jackson.databind.node.TextNode;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.StringJoiner;
 
 /**
@@ -61,7 +63,44 @@ public final class TriggerSql {
                 + newRow + " END");
         out.add("CREATE TRIGGER " + quote(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
+        if (!t.uniqueKeys().isEmpty()) {
+            out.addAll(evictions(t));
+        }
         return out;
+    }
+
+    /**
+     * For a table with UNIQUE keys besides its primary key: REPLACE deletes the other rows that hold the
+     * new row's unique values without firing their delete triggers (unless {@code recursive_triggers} is on),
+     * so their deletes were never captured and PostgreSQL refused the row (23505). These BEFORE triggers
+     * capture those deletes first. They act only while {@link Outbox#REPLACING} holds a row, which the driver
+     * puts there around a statement that resolves conflicts by REPLACE: the same conflict under
+     * {@code OR IGNORE} or {@code ON CONFLICT DO ...} deletes nothing. Rows with the new row's key (or, for an
+     * update, the old one) are left out: those are the row itself, captured as it is written.
+     */
+    private static List<String> evictions(TableInfo t) {
+        String tbl = quote(t.name());
+        List<String> holds = new ArrayList<>();
+        Set<String> uniqueColumns = new LinkedHashSet<>();
+        for (List<TableInfo.UniqueColumn> key : t.uniqueKeys()) {
+            List<String> eq = new ArrayList<>();
+            for (TableInfo.UniqueColumn c : key) {
+                eq.add("r." + quote(c.name()) + " = NEW." + quote(c.name()) + " COLLATE " + quote(c.collation()));
+                uniqueColumns.add(c.name());
+            }
+            holds.add("(" + String.join(" AND ", eq) + ")");
+        }
+        String other = "NOT (" + sameKey(t.pk(), "r", "NEW") + ")";
+        String select = " INSERT INTO _sync_outbox (tbl, op, pk) SELECT " + literal(t.name()) + ", " + Outbox.OP_DELETE + ", "
+                + jsonObject(t, t.pk(), "r", false) + " FROM " + tbl + " AS r WHERE (" + balanced(holds, " OR ") + ") AND "
+                + other;
+        String when = " WHEN EXISTS (SELECT 1 FROM " + Outbox.REPLACING + ") BEGIN";
+        StringJoiner of = new StringJoiner(", ");
+        uniqueColumns.forEach(c -> of.add(quote(c)));
+        return List.of(
+                "CREATE TRIGGER " + quote(PREFIX + "evi_" + t.name()) + " BEFORE INSERT ON " + tbl + when + select + "; END",
+                "CREATE TRIGGER " + quote(PREFIX + "evu_" + t.name()) + " BEFORE UPDATE OF " + of + " ON " + tbl + when + select
+                        + " AND NOT (" + sameKey(t.pk(), "r", "OLD") + "); END");
     }
 
     /** Which columns an update changed, a {@code 0} or {@code 1} per column, for the sync client to send only those. */
@@ -176,7 +215,7 @@ public final class TriggerSql {
     /** Names of every trigger this class may create for a table, for dropping them. */
     public static List<String> triggerNames(String table) {
         return List.of(PREFIX + "ins_" + table, PREFIX + "upd_" + table, PREFIX + "key_" + table,
-                PREFIX + "del_" + table, PREFIX + "nopk_ins_" + table, PREFIX + "nopk_upd_" + table,
+                PREFIX + "del_" + table, PREFIX + "evi_" + table, PREFIX + "evu_" + table, PREFIX + "nopk_ins_" + table, PREFIX + "nopk_upd_" + table,
                 PREFIX + "nopk_del_" + table);
     }
 
@@ -221,6 +260,11 @@ public final class TriggerSql {
     /** {@code text} as a JSON string literal, quoted and escaped. */
     private static String jsonString(String text) {
         return TextNode.valueOf(text).toString();
+    }
+
+    /** Whether rows {@code a} and {@code b} have the same key (NULL-safe, as SQLite's own comparison). */
+    private static String sameKey(List<String> pk, String a, String b) {
+        return balanced(pk.stream().map(c -> a + "." + quote(c) + " IS " + b + "." + quote(c)).toList(), " AND ");
     }
 
     private static String compare(List<String> names, String op, String sep) {

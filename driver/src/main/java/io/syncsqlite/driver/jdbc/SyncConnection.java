@@ -141,6 +141,36 @@ public class SyncConnection extends DelegatingConnection {
         return run(info, null, call, true);
     }
 
+    /** Sets and clears {@link Outbox#REPLACING}; prepared on first use. */
+    private PreparedStatement replacingOn;
+    private PreparedStatement replacingOff;
+
+    /**
+     * {@code call} with {@link Outbox#REPLACING} holding a row while it runs, when it writes a synced table
+     * with UNIQUE keys besides its primary key: the capture triggers then record the rows its REPLACE evicts
+     * (TriggerSql). Must run inside the statement's transaction, where nobody else sees the row. Not for a
+     * RETURNING statement in auto-commit mode, which runs unwrapped: its evictions stay uncaptured, as before.
+     */
+    private <T> SqlCall<T> evicting(SqlInfo info, SqlCall<T> call) {
+        io.syncsqlite.driver.capture.TableInfo t = info.table() == null ? null
+                : node.syncedTables().get(info.table().toLowerCase(java.util.Locale.ROOT));
+        if (t == null || t.uniqueKeys().isEmpty()) {
+            return call;
+        }
+        return () -> {
+            if (replacingOn == null) {
+                replacingOn = delegate.prepareStatement("INSERT INTO " + Outbox.REPLACING + " VALUES (1)");
+                replacingOff = delegate.prepareStatement("DELETE FROM " + Outbox.REPLACING);
+            }
+            replacingOn.executeUpdate();
+            try {
+                return call.call();
+            } finally {
+                replacingOff.executeUpdate(); // also after a failure: the application's transaction goes on
+            }
+        };
+    }
+
     /** Whether {@code sql} mentions ROLLBACK anywhere (an {@code OR ROLLBACK}; a false alarm costs speed only). */
     static boolean saysRollback(String sql) {
         return sql != null && sql.toUpperCase(java.util.Locale.ROOT).contains("ROLLBACK");
@@ -203,6 +233,9 @@ public class SyncConnection extends DelegatingConnection {
             }
             default:
                 break;
+        }
+        if (info.replaces() && !(autoCommitting && info.returning())) {
+            call = evicting(info, call);
         }
         if (!autoCommitting) {
             dirty = true;
@@ -341,7 +374,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         if (deltas != null && delegate.getAutoCommit() && !sqlTransaction) {
             SqlInfo read = new SqlInfo(info.kind(), info.table(), info.name(), info.parsed(), info.counters(),
-                    false); // its statement is closed before run commits
+                    false, info.replaces()); // its statement is closed before run commits
             return run(read, deltas, () -> {
                 try (ResultSet rs = call.call()) {
                     javax.sql.rowset.CachedRowSet rows = javax.sql.rowset.RowSetProvider.newFactory().createCachedRowSet();

@@ -89,11 +89,12 @@ public final class SqlClassifier {
             case "SELECT", "VALUES", "EXPLAIN":
                 return new SqlInfo(StatementKind.READ, null, null, false);
             case "INSERT", "REPLACE":
-                return dml(sql, StatementKind.INSERT, tableAfter(t, originals, i, "INTO"));
+                return dml(sql, StatementKind.INSERT, tableAfter(t, originals, i, "INTO"),
+                        head.is("REPLACE") || orReplace(t, i + 1));
             case "UPDATE":
-                return dml(sql, StatementKind.UPDATE, tableAfterOr(t, originals, i + 1));
+                return dml(sql, StatementKind.UPDATE, tableAfterOr(t, originals, i + 1), orReplace(t, i + 1));
             case "DELETE":
-                return dml(sql, StatementKind.DELETE, tableAfter(t, originals, i, "FROM"));
+                return dml(sql, StatementKind.DELETE, tableAfter(t, originals, i, "FROM"), false);
             case "BEGIN":
                 return new SqlInfo(StatementKind.BEGIN, null, null, false);
             case "COMMIT", "END":
@@ -121,7 +122,12 @@ public final class SqlClassifier {
         }
     }
 
-    private static SqlInfo dml(String sql, StatementKind kind, String lexedTable) {
+    /** Whether the tokens at {@code k} are {@code OR REPLACE}. */
+    private static boolean orReplace(List<SqlLexer.Token> t, int k) {
+        return k + 1 < t.size() && t.get(k).is("OR") && t.get(k + 1).is("REPLACE");
+    }
+
+    private static SqlInfo dml(String sql, StatementKind kind, String lexedTable, boolean replaces) {
         String table = lexedTable;
         boolean parsed = false;
         List<Counter> counters = new ArrayList<>();
@@ -144,7 +150,7 @@ public final class SqlClassifier {
         } catch (Exception | StackOverflowError e) {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
-        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql));
+        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql), replaces);
     }
 
     /**

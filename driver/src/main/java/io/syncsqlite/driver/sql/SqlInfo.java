@@ -12,15 +12,23 @@ import java.util.List;
  * @param parsed  whether JSqlParser understood the statement (false: the lexer alone classified it)
  * @param counters columns the statement adds to (counter intent), empty for plain writes
  * @param returning whether a write has a RETURNING clause (it yields rows while its statement is open)
+ * @param replaces  whether an INSERT or UPDATE resolves conflicts by REPLACE ({@code REPLACE INTO},
+ *                  {@code INSERT OR REPLACE}, {@code UPDATE OR REPLACE}): it may delete other rows through a
+ *                  UNIQUE constraint, which SQLite does without firing their delete triggers
  */
 public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                      boolean returning) {
+                      boolean returning, boolean replaces) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
     }
 
+    public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
+                   boolean returning) {
+        this(kind, table, name, parsed, counters, returning, false);
+    }
+
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed) {
-        this(kind, table, name, parsed, List.of(), false);
+        this(kind, table, name, parsed, List.of(), false, false);
     }
 }

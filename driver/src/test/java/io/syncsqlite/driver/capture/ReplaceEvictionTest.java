@@ -1,0 +1,167 @@
+package io.syncsqlite.driver.capture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * REPLACE that evicts other rows through a UNIQUE key besides the primary key: SQLite deletes them without
+ * firing their delete triggers, so the driver captures those deletes itself (TriggerSql, evictions), and
+ * only for statements that resolve conflicts by REPLACE. Outbox rows are read as "op key" (1 insert, 2
+ * update, 3 delete).
+ */
+class ReplaceEvictionTest {
+
+    @TempDir
+    Path dir;
+
+    private Connection open() throws SQLException {
+        return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("app.db") + "?sync.lingerMs=0");
+    }
+
+    private static void exec(Connection c, String... sql) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            for (String s : sql) {
+                st.execute(s);
+            }
+        }
+    }
+
+    private static List<String> query(Connection c, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder b = new StringBuilder();
+                for (int i = 1; i <= n; i++) {
+                    b.append(i > 1 ? " " : "").append(rs.getString(i));
+                }
+                out.add(b.toString());
+            }
+        }
+        return out;
+    }
+
+    /** What the statements after {@code mark} captured, in order. */
+    private static List<String> capturedAfter(Connection c, long mark) throws SQLException {
+        return query(c, "SELECT op, coalesce(pk, json_object('id', v0)) FROM _sync_outbox WHERE seq > " + mark + " ORDER BY seq");
+    }
+
+    private static long mark(Connection c) throws SQLException {
+        return Long.parseLong(query(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
+    }
+
+    @Test
+    void insertOrReplaceAndReplaceIntoCaptureTheRowsTheyEvict() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')");
+            long m = mark(c);
+            exec(c, "INSERT OR REPLACE INTO users VALUES ('u2', 'x@e', 'Bob')");
+            try (PreparedStatement ps = c.prepareStatement("REPLACE INTO users VALUES (?, ?, ?)")) {
+                ps.setString(1, "u4");
+                ps.setString(2, "z@e");
+                ps.setString(3, "Dan");
+                ps.executeUpdate();
+            }
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u2\"}", "3 {\"id\":\"u3\"}", "1 {\"id\":\"u4\"}"),
+                    capturedAfter(c, m));
+            assertEquals(List.of("u2 x@e Bob", "u4 z@e Dan"), query(c, "SELECT * FROM users ORDER BY id"));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
+        }
+    }
+
+    /** A keyless REPLACE into an integer-keyed table: the new row's key is not known before the insert. */
+    @Test
+    void aKeylessReplaceIntoAnIntegerKeyedTableCapturesTheEviction() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE item (id INTEGER PRIMARY KEY, code TEXT UNIQUE)", "INSERT INTO item VALUES (1, 'a')");
+            long m = mark(c);
+            exec(c, "INSERT OR REPLACE INTO item (code) VALUES ('a')");
+            List<String> rows = query(c, "SELECT id, code FROM item");
+            assertEquals(1, rows.size());
+            String id = rows.get(0).split(" ")[0];
+            assertEquals(List.of("3 {\"id\":1}", "1 {\"id\":" + id + "}"), capturedAfter(c, m));
+        }
+    }
+
+    /** The same row replaced through its own key is the row itself: captured as its insert, no delete. */
+    @Test
+    void aReplaceThroughTheKeyAloneCapturesNoDelete() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            long m = mark(c);
+            exec(c, "INSERT OR REPLACE INTO users VALUES ('u1', 'x@e', 'Ann B')");
+            assertEquals(List.of("1 {\"id\":\"u1\"}"), capturedAfter(c, m));
+        }
+    }
+
+    /** OR IGNORE and ON CONFLICT DO UPDATE evict nothing: nothing but their own row is captured. */
+    @Test
+    void otherConflictResolutionsCaptureNoEviction() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            long m = mark(c);
+            exec(c, "INSERT OR IGNORE INTO users VALUES ('u2', 'x@e', 'Bob')",
+                    "INSERT INTO users VALUES ('u3', 'x@e', 'Cid') ON CONFLICT (email) DO UPDATE SET name = excluded.name");
+            assertEquals(List.of("2 {\"id\":\"u1\"}"), capturedAfter(c, m));
+            assertThrows(SQLException.class, () -> exec(c, "INSERT INTO users VALUES ('u4', 'x@e', 'Dan')"));
+            assertEquals(List.of("2 {\"id\":\"u1\"}"), capturedAfter(c, m));
+            assertEquals(List.of("u1 x@e Cid"), query(c, "SELECT * FROM users"));
+        }
+    }
+
+    /**
+     * UPDATE OR REPLACE taking another row's unique value, through a two-column key and a NOCASE unique
+     * index, in an application transaction; the application's own delete trigger does not fire (as in SQLite).
+     */
+    @Test
+    void updateOrReplaceThroughACompositeAndACaseInsensitiveKeyInATransaction() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE slot (id INTEGER PRIMARY KEY, room TEXT, hour INTEGER, tag TEXT, UNIQUE (room, hour))",
+                    "CREATE UNIQUE INDEX slot_tag ON slot (tag COLLATE NOCASE)",
+                    "CREATE TABLE gone (id INTEGER)",
+                    "CREATE TRIGGER slot_gone AFTER DELETE ON slot BEGIN INSERT INTO gone VALUES (OLD.id); END",
+                    "INSERT INTO slot VALUES (1, 'A', 9, 'one'), (2, 'A', 10, 'two'), (3, 'B', 9, 'three')");
+            long m = mark(c);
+            c.setAutoCommit(false);
+            exec(c, "UPDATE OR REPLACE slot SET hour = 10 WHERE id = 1",
+                    "UPDATE OR REPLACE slot SET tag = 'THREE' WHERE id = 1");
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(List.of("3 {\"id\":2}", "2 {\"id\":1}", "3 {\"id\":3}", "2 {\"id\":1}"), capturedAfter(c, m));
+            assertEquals(List.of("1 A 10 THREE"), query(c, "SELECT * FROM slot"));
+            assertEquals(List.of(), query(c, "SELECT * FROM gone"), "SQLite fires no delete trigger for evicted rows");
+        }
+    }
+
+    /** A REPLACE that fails (NOT NULL) captures nothing, and the flag does not outlive it. */
+    @Test
+    void aFailingReplaceCapturesNothingAndClearsTheFlag() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT NOT NULL)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            long m = mark(c);
+            c.setAutoCommit(false);
+            assertThrows(SQLException.class, () -> exec(c, "INSERT OR REPLACE INTO users VALUES ('u2', 'x@e', NULL)"));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"));
+            exec(c, "INSERT OR IGNORE INTO users VALUES ('u3', 'x@e', 'Cid')");
+            c.commit();
+            assertEquals(List.of(), capturedAfter(c, m));
+            assertEquals(List.of("u1 x@e Ann"), query(c, "SELECT * FROM users"));
+        }
+    }
+}
