@@ -178,10 +178,9 @@ class OfflineConflictReviewTest {
     /**
      * A UNIQUE conflict resolved locally with INSERT OR REPLACE while offline: SQLite deletes the row that
      * holds the email and inserts the new one, and fires no trigger for that delete (recursive_triggers is
-     * off), so only the insert is captured. PostgreSQL refuses it (23505). The review found the client
-     * reverting the insert and keeping row 1 deleted, alone: the replicas diverged for good. The rejection
-     * now carries the current image of the row holding the value, so the client gets row 1 back; the
-     * replace itself is refused (DESIGN.md, known limits), and the application is told.
+     * off). The review found the client reverting the insert and keeping row 1 deleted, alone: the replicas
+     * diverged for good. Then the rejection (23505) carried row 1's image back. Now the driver captures the
+     * eviction (DESIGN.md, "REPLACE evictions"), so every replica ends with what the writer holds, unrefused.
      */
     @Test
     void anOfflineInsertOrReplaceOverAUniqueValueConverges() throws Exception {
@@ -203,11 +202,8 @@ class OfflineConflictReviewTest {
             a.online();
             a.awaitSynced();
             c.awaitConverged(all, a, b);
-            assertEquals(List.of(row("id", 1L, "email", "ann@example.com", "name", "Ann")), c.pgRows(all));
-            assertEquals(List.of(row("id", 1L, "email", "ann@example.com", "name", "Ann")), a.rows(all),
-                    "the writer holds row 1 again, as everyone does");
-            await().atMost(Duration.ofSeconds(10)).until(() -> rejections.size() == 1);
-            assertEquals("23505", rejections.get(0).sqlState());
+            assertEquals(List.of(row("id", 2L, "email", "ann@example.com", "name", "Ann (new account)")), c.pgRows(all));
+            assertEquals(List.of(), rejections);
         }
     }
 
