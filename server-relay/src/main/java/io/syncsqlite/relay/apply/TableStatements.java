@@ -140,12 +140,20 @@ final class TableStatements {
     }
 
     /**
-     * For a row that went with another row's delete ({@code row_clock.cascaded}): its last image with the
-     * given update's columns written over it, and whether the update moves it out of a parent that is gone
-     * (sets a column of one of {@code keys}, whose parent row for the old values no longer exists, to another
-     * value, not NULL). A direct delete's tombstone ({@code cascaded} NULL) went with that parent when the
-     * transaction that deleted it ({@code dead_xid}) deleted the parent too, as the change log shows (a delete
-     * by name of the row, before its parent's in the same transaction, counts so too). Parameters: the clock's
+     * For a row that may have gone with another row's delete ({@code row_clock.cascaded} true, or NULL for a
+     * direct delete): its last image with the given update's columns written over it, and whether the update
+     * moves it out of a parent that went: it sets a column of one of {@code keys} to another value, not NULL,
+     * and the transaction that deleted the row ({@code dead_xid}) deleted the parent of its old values too.
+     * That parent is found through the change log's deletes of that transaction and their clock rows, which
+     * must carry the same {@code dead_xid} (a key change logs a delete of the old key too, but is no delete;
+     * a parent created again since keeps it, and is compared by its logged key, having no tombstone image),
+     * compared with the parent's own types (a {@code citext} or {@code char} key matches as its foreign key
+     * does) and by the referenced columns (a key onto a UNIQUE column). A tombstone the relay marked also
+     * counts when the parent of the old values no longer exists (a parent that is not synced, or a tombstone
+     * from before {@code dead_xid}).
+     * A direct delete's row comes back only into a parent that exists: the direct writer saw nothing of the
+     * move, and a parent it deleted too would have taken the moved row along in the other order. A row
+     * deleted by name in the same transaction as its parent counts as gone with it. Parameters: the clock's
      * table and key, the update's key and values, the names of its columns. No row when the tombstone is not
      * such, or has no image.
      */
@@ -153,26 +161,31 @@ final class TableStatements {
         String q = table.qualifiedName();
         StringBuilder moves = new StringBuilder("false");
         for (CascadeKey k : keys) {
-            String changed = k.columns().stream().map(col -> "(n.img -> " + Sql.literal(col) + " IS DISTINCT FROM d.dead_row -> "
-                    + Sql.literal(col) + " AND n.img -> " + Sql.literal(col) + " <> 'null')").collect(Collectors.joining(" OR "));
-            StringBuilder parentKey = new StringBuilder("jsonb_build_object(");
-            for (int i = 0; i < k.columns().size(); i++) {
-                parentKey.append(i == 0 ? "" : ", ").append(Sql.literal(k.parentColumns().get(i))).append(", d.dead_row -> ")
-                        .append(Sql.literal(k.columns().get(i)));
-            }
-            parentKey.append(')');
-            moves.append(" OR ((").append(changed).append(") AND NOT EXISTS (SELECT FROM ").append(k.parent())
-                    .append(" AS p, jsonb_populate_record(NULL::").append(q).append(", d.dead_row) AS o WHERE (")
-                    .append(Sql.columns("p.", k.parentColumns())).append(") = (").append(Sql.columns("o.", k.columns()))
-                    .append(")) AND (d.cascaded OR EXISTS (SELECT FROM syncsqlite.change AS g WHERE g.xid = d.dead_xid AND g.tbl = ")
-                    .append(Sql.literal(k.parentName())).append(" AND g.kind = 'D' AND g.pk = ").append(parentKey).append(")))");
+            String changed = k.columns().stream().map(col -> "(x.img -> " + Sql.literal(col) + " IS DISTINCT FROM x.dead_row -> "
+                    + Sql.literal(col) + " AND x.img -> " + Sql.literal(col) + " <> 'null')").collect(Collectors.joining(" OR "));
+            String parentCols = Sql.columns("p.", k.parentColumns());
+            String deletedWith = "EXISTS (SELECT FROM syncsqlite.change AS g JOIN syncsqlite.row_clock AS pr "
+                    + "ON pr.tbl = g.tbl AND pr.pk = syncsqlite.clock_key(g.pk) "
+                    + "CROSS JOIN LATERAL jsonb_populate_record(NULL::" + k.parent() + ", coalesce(pr.dead_row, g.pk)) AS p "
+                    + "WHERE g.xid = x.dead_xid AND g.tbl = " + Sql.literal(k.parentName()) + " AND g.kind = 'D' "
+                    + "AND pr.dead_xid = x.dead_xid AND (" + parentCols + ") = (" + Sql.columns("o.", k.columns()) + "))";
+            String oldParentGone = "NOT EXISTS (SELECT FROM " + k.parent() + " AS p WHERE (" + parentCols + ") = ("
+                    + Sql.columns("o.", k.columns()) + "))";
+            String newParentThere = "EXISTS (SELECT FROM " + k.parent() + " AS p WHERE (" + parentCols + ") = ("
+                    + Sql.columns("m.", k.columns()) + "))";
+            moves.append(" OR ((").append(changed).append(") AND (").append(deletedWith)
+                    .append(" OR (x.cascaded AND ").append(oldParentGone).append(")) AND (x.cascaded OR ")
+                    .append(newParentThere).append("))");
         }
         return "WITH d AS (SELECT rc.dead_row, rc.cascaded IS TRUE AS cascaded, rc.dead_xid FROM syncsqlite.row_clock AS rc "
                 + "WHERE rc.tbl = ? AND rc.pk = ? AND NOT rc.alive AND rc.cascaded IS NOT FALSE AND rc.dead_row IS NOT NULL), "
-                + "n AS (SELECT to_jsonb(r) AS img FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS r) "
-                + "SELECT (d.dead_row || (SELECT jsonb_object_agg(k, n.img -> k) FROM unnest(?::text[]) AS k))::text, "
-                + moves + " FROM d, n";
+                + "n AS (SELECT to_jsonb(r) AS img FROM jsonb_populate_record(NULL::" + q + ", ?::jsonb) AS r), "
+                + "x AS (SELECT d.dead_row, d.cascaded, d.dead_xid, n.img, "
+                + "d.dead_row || (SELECT jsonb_object_agg(k, n.img -> k) FROM unnest(?::text[]) AS k) AS merged FROM d, n) "
+                + "SELECT x.merged::text, " + moves + " FROM x CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q
+                + ", x.dead_row) AS o CROSS JOIN LATERAL jsonb_populate_record(NULL::" + q + ", x.merged) AS m";
     }
+
     /**
      * Takes the table's lock shared, then one advisory lock per key in lock-key order; returns each key's
      * ordinal and canonical key ({@link Sql#clockKey}). Four statements (the table lock is three): read the fourth result.
