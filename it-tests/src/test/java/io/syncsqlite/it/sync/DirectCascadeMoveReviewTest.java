@@ -81,13 +81,8 @@ class DirectCascadeMoveReviewTest {
     // Plain text keys: guards
     // ------------------------------------------------------------------------------------------------
 
-    private static final String[] LISTS_PG = {
-        "CREATE TABLE list (id TEXT PRIMARY KEY, title TEXT NOT NULL)",
-        "CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT NOT NULL)",
-        "CREATE TABLE task (id TEXT PRIMARY KEY, list_id TEXT NOT NULL REFERENCES list (id) ON DELETE CASCADE,"
-                + " assignee_id TEXT REFERENCES person (id) ON DELETE SET NULL, title TEXT NOT NULL)",
-    };
-    private static final String LISTS = "SELECT id, title FROM list ORDER BY id";
+    private static final String[] LISTS_PG = MergeThroughDeleteReviewTest.LISTS_SCHEMA;
+    private static final String LISTS = MergeThroughDeleteReviewTest.LISTS;
     private static final String TASKS = "SELECT id, list_id, title FROM task ORDER BY id";
     private static final String TASKS_A = "SELECT id, list_id, assignee_id, title FROM task ORDER BY id";
 

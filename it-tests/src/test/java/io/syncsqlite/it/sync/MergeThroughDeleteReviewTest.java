@@ -44,13 +44,14 @@ class MergeThroughDeleteReviewTest {
     private static final String LOCAL_ITEM = "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
     private static final String ITEMS = "SELECT id, title, qty, note FROM item ORDER BY id";
 
-    private static final String[] LISTS_SCHEMA = {
+    /** Lists with tasks (ON DELETE CASCADE) and people they are assigned to (SET NULL); shared with DirectCascadeMoveReviewTest. */
+    static final String[] LISTS_SCHEMA = {
         "CREATE TABLE list (id TEXT PRIMARY KEY, title TEXT NOT NULL)",
         "CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT NOT NULL)",
         "CREATE TABLE task (id TEXT PRIMARY KEY, list_id TEXT NOT NULL REFERENCES list (id) ON DELETE CASCADE,"
                 + " assignee_id TEXT REFERENCES person (id) ON DELETE SET NULL, title TEXT NOT NULL)",
     };
-    private static final String LISTS = "SELECT id, title FROM list ORDER BY id";
+    static final String LISTS = "SELECT id, title FROM list ORDER BY id";
     private static final String TASKS = "SELECT id, list_id, assignee_id, title FROM task ORDER BY id";
 
     private static final String[] TOURNAMENT = {
