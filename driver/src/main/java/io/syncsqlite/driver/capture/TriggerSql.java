@@ -262,6 +262,20 @@ public final class TriggerSql {
         return TextNode.valueOf(text).toString();
     }
 
+    /**
+     * Deletes the outbox's delete entries of {@code t} after a given seq (the parameter) whose row still
+     * exists: logged by the eviction triggers for a row that the statement did not evict after all (see
+     * {@code SyncConnection.evicting}). A row deleted and written again by the statement is captured whole by
+     * its later insert, so its delete may go too. Keys compare as the delete trigger wrote them (a BLOB key,
+     * written as hex text, never matches, and its entry stays).
+     */
+    public static String phantomDeletes(TableInfo t) {
+        List<String> same = t.pk().stream().map(c -> "r." + quote(c) + " IS json_extract(_sync_outbox.pk, '$.' || json_quote("
+                + literal(c) + "))").toList();
+        return "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = " + literal(t.name()) + " AND op = " + Outbox.OP_DELETE
+                + " AND EXISTS (SELECT 1 FROM " + quote(t.name()) + " AS r WHERE " + balanced(same, " AND ") + ")";
+    }
+
     /** Whether rows {@code a} and {@code b} have the same key (NULL-safe, as SQLite's own comparison). */
     private static String sameKey(List<String> pk, String a, String b) {
         return balanced(pk.stream().map(c -> a + "." + quote(c) + " IS " + b + "." + quote(c)).toList(), " AND ");

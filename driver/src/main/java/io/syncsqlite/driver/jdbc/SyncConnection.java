@@ -141,34 +141,79 @@ public class SyncConnection extends DelegatingConnection {
         return run(info, null, call, true);
     }
 
-    /** Sets and clears {@link Outbox#REPLACING}; prepared on first use. */
+    /** Sets and clears {@link Outbox#REPLACING}, and reads the outbox's end; prepared on first use. */
     private PreparedStatement replacingOn;
     private PreparedStatement replacingOff;
+    private PreparedStatement outboxEnd;
 
     /**
-     * {@code call} with {@link Outbox#REPLACING} holding a row while it runs, when it writes a synced table
-     * with UNIQUE keys besides its primary key: the capture triggers then record the rows its REPLACE evicts
-     * (TriggerSql). Must run inside the statement's transaction, where nobody else sees the row. Not for a
-     * RETURNING statement in auto-commit mode, which runs unwrapped: its evictions stay uncaptured, as before.
+     * {@code call} (a statement that resolves conflicts by REPLACE) with {@link Outbox#REPLACING} holding a
+     * row while it runs: the capture triggers of tables with UNIQUE keys besides their primary key then log a
+     * delete of every other row holding a new row's unique values, before SQLite's REPLACE evicts it without
+     * firing its delete trigger (TriggerSql). Set whatever the table: an application trigger's inner insert
+     * into another table takes the outer statement's REPLACE too. Such a BEFORE trigger cannot know whether
+     * the row will be written at all ({@code ON CONFLICT DO NOTHING} after {@code OR REPLACE}, an application
+     * trigger's {@code RAISE(IGNORE)}, a stale trigger of a dropped index), so after the statement the deletes it
+     * logged of rows that still exist are taken out again ({@link TriggerSql#phantomDeletes}). Must run inside
+     * the statement's transaction, where nobody else sees the row: not for a statement run unwrapped in
+     * auto-commit mode (a {@code RETURNING} query, a batch in a schema that says ROLLBACK), whose evictions stay
+     * uncaptured, as before.
      */
-    private <T> SqlCall<T> evicting(SqlInfo info, SqlCall<T> call) {
-        io.syncsqlite.driver.capture.TableInfo t = info.table() == null ? null
-                : node.syncedTables().get(info.table().toLowerCase(java.util.Locale.ROOT));
-        if (t == null || t.uniqueKeys().isEmpty()) {
-            return call;
-        }
+    private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
             if (replacingOn == null) {
                 replacingOn = delegate.prepareStatement("INSERT INTO " + Outbox.REPLACING + " VALUES (1)");
                 replacingOff = delegate.prepareStatement("DELETE FROM " + Outbox.REPLACING);
+                outboxEnd = delegate.prepareStatement("SELECT coalesce(max(seq), 0) FROM _sync_outbox");
+            }
+            long mark;
+            try (ResultSet rs = outboxEnd.executeQuery()) {
+                mark = rs.next() ? rs.getLong(1) : 0;
             }
             replacingOn.executeUpdate();
+            SQLException failed = null;
             try {
                 return call.call();
+            } catch (SQLException e) {
+                failed = e;
+                throw e;
             } finally {
-                replacingOff.executeUpdate(); // also after a failure: the application's transaction goes on
+                try {
+                    replacingOff.executeUpdate(); // also after a failure: the application's transaction goes on
+                    dropPhantomEvictions(mark); // a failed batch keeps its earlier entries
+                } catch (SQLException e) {
+                    if (failed == null) {
+                        throw e;
+                    }
+                    failed.addSuppressed(e);
+                }
             }
         };
+    }
+
+    /** Takes out the deletes logged after {@code mark} of rows that still exist (see {@link #evicting}). */
+    private void dropPhantomEvictions(long mark) throws SQLException {
+        List<String> tables = new ArrayList<>();
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "SELECT DISTINCT tbl FROM _sync_outbox WHERE seq > ? AND op = " + Outbox.OP_DELETE)) {
+            ps.setLong(1, mark);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    tables.add(rs.getString(1));
+                }
+            }
+        }
+        for (String table : tables) {
+            // Read here, not from the published tables: the table may have been created in this transaction.
+            io.syncsqlite.driver.capture.TableInfo t = io.syncsqlite.driver.capture.SchemaReader.readTable(delegate, table);
+            if (t == null || !t.hasPrimaryKey()) {
+                continue;
+            }
+            try (PreparedStatement ps = delegate.prepareStatement(io.syncsqlite.driver.capture.TriggerSql.phantomDeletes(t))) {
+                ps.setLong(1, mark);
+                ps.executeUpdate();
+            }
+        }
     }
 
     /** Whether {@code sql} mentions ROLLBACK anywhere (an {@code OR ROLLBACK}; a false alarm costs speed only). */
@@ -235,7 +280,7 @@ public class SyncConnection extends DelegatingConnection {
                 break;
         }
         if (info.replaces() && !(autoCommitting && info.returning())) {
-            call = evicting(info, call);
+            call = evicting(call);
         }
         if (!autoCommitting) {
             dirty = true;
@@ -390,7 +435,8 @@ public class SyncConnection extends DelegatingConnection {
         }
         inAppTransaction(true);
         dirty = true;
-        return deltas == null ? call.call() : counted(info, deltas, call);
+        SqlCall<ResultSet> body = info.replaces() ? evicting(call) : call;
+        return deltas == null ? body.call() : counted(info, deltas, body);
     }
 
     /**

@@ -222,6 +222,7 @@ public class SyncStatement extends DelegatingStatement {
     /** A batch is as strong as its strongest statement; transaction control inside a batch is unknown. */
     private SqlInfo batchInfo() {
         StatementKind kind = StatementKind.READ;
+        boolean replaces = false;
         for (Entry e : batch) {
             StatementKind k = e.info().kind();
             if (k.changesSchema() || !k.mayWrite() && k != StatementKind.READ && k != StatementKind.PRAGMA) {
@@ -230,7 +231,8 @@ public class SyncStatement extends DelegatingStatement {
             if (k.mayWrite()) {
                 kind = StatementKind.INSERT;
             }
+            replaces |= e.info().replaces();
         }
-        return new SqlInfo(kind, null, null, false);
+        return new SqlInfo(kind, null, null, false, java.util.List.of(), false, replaces);
     }
 }

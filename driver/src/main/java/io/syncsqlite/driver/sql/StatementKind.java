@@ -19,7 +19,7 @@ public enum StatementKind {
     CREATE_TABLE(true),
     ALTER_TABLE(true),
     DROP_TABLE(true),
-    /** Other DDL (indexes, views, triggers): no effect on capture. */
+    /** Other DDL (indexes, views, triggers): a unique index decides which rows a REPLACE evicts (TriggerSql). */
     OTHER_DDL(true),
     PRAGMA(false),
     /** Several statements in one string, or anything the lexer does not know: treated as a possible write. */
@@ -37,6 +37,6 @@ public enum StatementKind {
     }
 
     public boolean changesSchema() {
-        return this == CREATE_TABLE || this == ALTER_TABLE || this == DROP_TABLE || this == UNKNOWN;
+        return this == CREATE_TABLE || this == ALTER_TABLE || this == DROP_TABLE || this == OTHER_DDL || this == UNKNOWN;
     }
 }
