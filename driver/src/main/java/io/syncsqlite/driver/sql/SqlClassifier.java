@@ -80,6 +80,12 @@ public final class SqlClassifier {
         int i = 0;
         if (t.get(0).is("WITH")) {
             i = skipCommonTableExpressions(t);
+            if (i >= t.size() && t.size() >= HEAD_TOKENS) {
+                // A WITH clause longer than the head: read on (once per distinct SQL text, which is cached).
+                originals.clear();
+                t = SqlLexer.tokens(sql, Integer.MAX_VALUE, originals);
+                i = skipCommonTableExpressions(t);
+            }
             if (i >= t.size()) {
                 return new SqlInfo(StatementKind.UNKNOWN, null, null, false);
             }

@@ -23,9 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * gone) must give exactly the keys the table holds now (no missed delete, no phantom delete), and the
  * {@code _sync_replacing} flag must be empty between statements. Key column is always the first, "id".
  * The first run failed 14 of 22: missed deletes (Statement batches, RETURNING in a transaction, a table
- * created in the same transaction, a unique index created later, an application trigger's inner insert)
- * and phantom deletes (an upsert clause after OR REPLACE, RAISE(IGNORE), a dropped index); 4 remain known
- * limits.
+ * created in the same transaction, a unique index created later, an application trigger's inner insert, a
+ * long WITH clause) and phantom deletes (an upsert clause after OR REPLACE, RAISE(IGNORE), a dropped
+ * index); 3 remain known limits.
  */
 class ReplaceEvictionReviewTest {
 
@@ -207,7 +207,6 @@ class ReplaceEvictionReviewTest {
     }
 
     /** A CTE longer than the classifier's 48 head tokens before INSERT OR REPLACE: eviction still captured. */
-    @Disabled("Known limit (DESIGN.md, known limits, REPLACE): a WITH clause longer than the classifier reads leaves the statement unclassified, so its REPLACE is not marked")
     @Test
     void aLongWithBeforeInsertOrReplaceCapturesTheEviction() throws SQLException {
         try (Connection c = open()) {

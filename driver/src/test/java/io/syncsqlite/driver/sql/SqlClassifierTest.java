@@ -67,6 +67,36 @@ class SqlClassifierTest {
         assertEquals("my table", info.table());
     }
 
+    /** A WITH clause longer than the head the lexer reads first is read on to the statement it prefixes. */
+    @Test
+    void aLongWithClauseStillFindsItsStatement() {
+        StringBuilder ctes = new StringBuilder("WITH c0 AS (SELECT 0 AS n)");
+        for (int i = 1; i < 20; i++) {
+            ctes.append(", c").append(i).append(" AS (SELECT n + 1 AS n FROM c").append(i - 1).append(")");
+        }
+        SqlInfo info = classifier.classify(ctes + " INSERT OR REPLACE INTO \"my table\" (n) SELECT n FROM c19");
+        assertEquals(StatementKind.INSERT, info.kind());
+        assertEquals("my table", info.table());
+        assertEquals(true, info.replaces());
+        assertEquals(StatementKind.UPDATE, classifier.classify(ctes + " UPDATE t SET n = 1").kind());
+        assertEquals(StatementKind.UNKNOWN, classifier.classify(ctes + " garbage").kind());
+    }
+
+    /** The conflict clause that evicts other rows (REPLACE), and look-alikes that do not. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "INSERT OR REPLACE INTO t VALUES (1) | true",
+        "REPLACE INTO t VALUES (1) | true",
+        "update or replace t set a = 1 | true",
+        "INSERT INTO t SELECT replace(a, 'x', 'y') FROM u | false",
+        "INSERT OR IGNORE INTO t VALUES (1) | false",
+        "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b = 2 | false",
+        "UPDATE \"replace\" SET a = 1 | false",
+    })
+    void replaceIsMarked(String sql, boolean replaces) {
+        assertEquals(replaces, classifier.classify(sql).replaces(), sql);
+    }
+
     @Test
     void repeatedSqlComesFromTheCache() {
         String sql = "update item set qty = qty + ? where id = ?";
