@@ -99,7 +99,7 @@ public final class Outbox {
 
     /**
      * A table holding one row while, and only inside, a statement of the application that resolves
-     * conflicts by REPLACE runs on a table with UNIQUE keys besides its primary key: the capture triggers
+     * conflicts by REPLACE runs: the capture triggers of tables with UNIQUE keys besides their primary key
      * then record the deletes of the rows it evicts ({@code TriggerSql}, evictions).
      */
     public static final String REPLACING = "_sync_replacing";

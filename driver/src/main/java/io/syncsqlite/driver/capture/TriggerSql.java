@@ -215,8 +215,8 @@ public final class TriggerSql {
     /** Names of every trigger this class may create for a table, for dropping them. */
     public static List<String> triggerNames(String table) {
         return List.of(PREFIX + "ins_" + table, PREFIX + "upd_" + table, PREFIX + "key_" + table,
-                PREFIX + "del_" + table, PREFIX + "evi_" + table, PREFIX + "evu_" + table, PREFIX + "nopk_ins_" + table, PREFIX + "nopk_upd_" + table,
-                PREFIX + "nopk_del_" + table);
+                PREFIX + "del_" + table, PREFIX + "evi_" + table, PREFIX + "evu_" + table, PREFIX + "nopk_ins_" + table,
+                PREFIX + "nopk_upd_" + table, PREFIX + "nopk_del_" + table);
     }
 
     private static List<String> refuse(TableInfo t) {

@@ -157,7 +157,7 @@ public class SyncConnection extends DelegatingConnection {
      * logged of rows that still exist are taken out again ({@link TriggerSql#phantomDeletes}). Must run inside
      * the statement's transaction, where nobody else sees the row: not for a statement run unwrapped in
      * auto-commit mode (a {@code RETURNING} query, a batch in a schema that says ROLLBACK), whose evictions stay
-     * uncaptured, as before.
+     * uncaptured, as before. Only when the file has such triggers at all ({@link SyncNode#hasEvictionTriggers}).
      */
     private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
@@ -279,7 +279,7 @@ public class SyncConnection extends DelegatingConnection {
             default:
                 break;
         }
-        if (info.replaces() && !(autoCommitting && info.returning())) {
+        if (info.replaces() && !(autoCommitting && info.returning()) && node.hasEvictionTriggers(delegate)) {
             call = evicting(call);
         }
         if (!autoCommitting) {
@@ -435,7 +435,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         inAppTransaction(true);
         dirty = true;
-        SqlCall<ResultSet> body = info.replaces() ? evicting(call) : call;
+        SqlCall<ResultSet> body = info.replaces() && node.hasEvictionTriggers(delegate) ? evicting(call) : call;
         return deltas == null ? body.call() : counted(info, deltas, body);
     }
 

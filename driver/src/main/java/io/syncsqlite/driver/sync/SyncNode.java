@@ -4,6 +4,7 @@ import io.syncsqlite.driver.capture.CaptureInstaller;
 import io.syncsqlite.driver.capture.Outbox;
 import io.syncsqlite.driver.capture.SchemaReader;
 import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.driver.capture.TriggerSql;
 import io.syncsqlite.driver.config.SyncUrl;
 import io.syncsqlite.driver.jdbc.SyncSqlState;
 import io.syncsqlite.driver.sql.KeyRewriter;
@@ -405,6 +406,7 @@ public final class SyncNode {
      * client applies.
      */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
+        evictionTriggers = null; // the schema changed, maybe in the caller's open transaction
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
@@ -451,6 +453,7 @@ public final class SyncNode {
     private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested) {
         synced = now;
         schemaSaysRollback = null;
+        evictionTriggers = null;
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
@@ -475,6 +478,28 @@ public final class SyncNode {
                 known = rs.next() && rs.getBoolean(1);
             }
             schemaSaysRollback = known;
+        }
+        return known;
+    }
+
+    /** Whether the file has eviction triggers (see {@link #hasEvictionTriggers}); null: not read yet. */
+    private volatile Boolean evictionTriggers;
+
+    /**
+     * Whether some table of the file has the capture triggers that log REPLACE evictions (a synced table with
+     * UNIQUE keys besides its primary key): only then does a REPLACE statement need the eviction flag
+     * ({@code SyncConnection.evicting}), which costs its transaction a page more. Read once per schema change
+     * this process makes, also inside the transaction that made it.
+     */
+    public boolean hasEvictionTriggers(Connection raw) throws SQLException {
+        Boolean known = evictionTriggers;
+        if (known == null) {
+            try (Statement st = raw.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"
+                         + " AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_") + "ev%' ESCAPE '\\')")) {
+                known = rs.next() && rs.getBoolean(1);
+            }
+            evictionTriggers = known;
         }
         return known;
     }
