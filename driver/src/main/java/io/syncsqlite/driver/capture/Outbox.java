@@ -100,7 +100,8 @@ public final class Outbox {
     /**
      * A table holding one row while, and only inside, a statement of the application that resolves
      * conflicts by REPLACE runs: the capture triggers of tables with UNIQUE keys besides their primary key
-     * then record the deletes of the rows it evicts ({@code TriggerSql}, evictions).
+     * then record the deletes of the rows it evicts ({@code TriggerSql}, evictions). The row holds the
+     * outbox's end before the statement ({@code mark}) and whether a trigger logged a delete ({@code evicted}).
      */
     public static final String REPLACING = "_sync_replacing";
 
@@ -112,7 +113,7 @@ public final class Outbox {
                 + " pk TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS _sync_state (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS " + APPLYING + " (applying INTEGER)",
-        "CREATE TABLE IF NOT EXISTS " + REPLACING + " (replacing INTEGER)",
+        "CREATE TABLE IF NOT EXISTS " + REPLACING + " (mark INTEGER, evicted INTEGER)",
         "CREATE TABLE IF NOT EXISTS _sync_tables (name TEXT PRIMARY KEY, triggers TEXT NOT NULL)",
         // Integer key ranges the relay reserved for this node, per table (lower-case name).
         "CREATE TABLE IF NOT EXISTS _sync_idblock (tbl TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"

@@ -95,12 +95,14 @@ public final class TriggerSql {
                 + jsonObject(t, t.pk(), "r", false) + " FROM " + tbl + " AS r WHERE (" + balanced(holds, " OR ") + ") AND "
                 + other;
         String when = " WHEN EXISTS (SELECT 1 FROM " + Outbox.REPLACING + ") BEGIN";
+        // changes() in a trigger counts the trigger's own last statement: the driver cleans up only after a log.
+        String told = " UPDATE " + Outbox.REPLACING + " SET evicted = 1 WHERE changes() > 0; END";
         StringJoiner of = new StringJoiner(", ");
         uniqueColumns.forEach(c -> of.add(quote(c)));
         return List.of(
-                "CREATE TRIGGER " + quote(PREFIX + "evi_" + t.name()) + " BEFORE INSERT ON " + tbl + when + select + "; END",
+                "CREATE TRIGGER " + quote(PREFIX + "evi_" + t.name()) + " BEFORE INSERT ON " + tbl + when + select + ";" + told,
                 "CREATE TRIGGER " + quote(PREFIX + "evu_" + t.name()) + " BEFORE UPDATE OF " + of + " ON " + tbl + when + select
-                        + " AND NOT (" + sameKey(t.pk(), "r", "OLD") + "); END");
+                        + " AND NOT (" + sameKey(t.pk(), "r", "OLD") + ");" + told);
     }
 
     /** Which columns an update changed, a {@code 0} or {@code 1} per column, for the sync client to send only those. */

@@ -141,10 +141,9 @@ public class SyncConnection extends DelegatingConnection {
         return run(info, null, call, true);
     }
 
-    /** Sets and clears {@link Outbox#REPLACING}, and reads the outbox's end; prepared on first use. */
+    /** Sets {@link Outbox#REPLACING} (with the outbox's end), and clears it (returning both); prepared on first use. */
     private PreparedStatement replacingOn;
     private PreparedStatement replacingOff;
-    private PreparedStatement outboxEnd;
 
     /**
      * {@code call} (a statement that resolves conflicts by REPLACE) with {@link Outbox#REPLACING} holding a
@@ -162,13 +161,9 @@ public class SyncConnection extends DelegatingConnection {
     private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
             if (replacingOn == null) {
-                replacingOn = delegate.prepareStatement("INSERT INTO " + Outbox.REPLACING + " VALUES (1)");
-                replacingOff = delegate.prepareStatement("DELETE FROM " + Outbox.REPLACING);
-                outboxEnd = delegate.prepareStatement("SELECT coalesce(max(seq), 0) FROM _sync_outbox");
-            }
-            long mark;
-            try (ResultSet rs = outboxEnd.executeQuery()) {
-                mark = rs.next() ? rs.getLong(1) : 0;
+                replacingOn = delegate.prepareStatement("INSERT INTO " + Outbox.REPLACING
+                        + " (mark, evicted) SELECT coalesce(max(seq), 0), 0 FROM _sync_outbox");
+                replacingOff = delegate.prepareStatement("DELETE FROM " + Outbox.REPLACING + " RETURNING mark, evicted");
             }
             replacingOn.executeUpdate();
             SQLException failed = null;
@@ -179,8 +174,17 @@ public class SyncConnection extends DelegatingConnection {
                 throw e;
             } finally {
                 try {
-                    replacingOff.executeUpdate(); // also after a failure: the application's transaction goes on
-                    dropPhantomEvictions(mark); // a failed batch keeps its earlier entries
+                    // Also after a failure: the application's transaction goes on, and a failed batch keeps its
+                    // earlier entries. No row: the failure ended the transaction, and what it logged went with it.
+                    long mark = -1;
+                    try (ResultSet rs = replacingOff.executeQuery()) {
+                        if (rs.next() && rs.getInt(2) != 0) {
+                            mark = rs.getLong(1);
+                        }
+                    }
+                    if (mark >= 0) {
+                        dropPhantomEvictions(mark);
+                    }
                 } catch (SQLException e) {
                     if (failed == null) {
                         throw e;
