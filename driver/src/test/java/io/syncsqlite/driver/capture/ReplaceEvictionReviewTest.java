@@ -10,7 +10,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Disabled;
@@ -41,30 +40,15 @@ class ReplaceEvictionReviewTest {
     }
 
     private static void exec(Connection c, String... sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            for (String s : sql) {
-                st.execute(s);
-            }
-        }
+        ReplaceEvictionTest.exec(c, sql);
     }
 
     private static List<String> query(Connection c, String sql) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder b = new StringBuilder();
-                for (int i = 1; i <= n; i++) {
-                    b.append(i > 1 ? " " : "").append(rs.getString(i));
-                }
-                out.add(b.toString());
-            }
-        }
-        return out;
+        return ReplaceEvictionTest.query(c, sql);
     }
 
     private static long mark(Connection c) throws SQLException {
-        return Long.parseLong(query(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
+        return ReplaceEvictionTest.mark(c);
     }
 
     /** The keys of {@code table} now. */

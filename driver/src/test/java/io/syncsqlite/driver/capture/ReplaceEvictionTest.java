@@ -30,7 +30,8 @@ class ReplaceEvictionTest {
         return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("app.db") + "?sync.lingerMs=0");
     }
 
-    private static void exec(Connection c, String... sql) throws SQLException {
+    /** Runs each statement (shared with ReplaceEvictionReviewTest). */
+    static void exec(Connection c, String... sql) throws SQLException {
         try (Statement st = c.createStatement()) {
             for (String s : sql) {
                 st.execute(s);
@@ -38,7 +39,8 @@ class ReplaceEvictionTest {
         }
     }
 
-    private static List<String> query(Connection c, String sql) throws SQLException {
+    /** Each row's columns joined by a space (shared with ReplaceEvictionReviewTest). */
+    static List<String> query(Connection c, String sql) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             int n = rs.getMetaData().getColumnCount();
@@ -58,7 +60,8 @@ class ReplaceEvictionTest {
         return query(c, "SELECT op, coalesce(pk, json_object('id', v0)) FROM _sync_outbox WHERE seq > " + mark + " ORDER BY seq");
     }
 
-    private static long mark(Connection c) throws SQLException {
+    /** The outbox's last seq (shared with ReplaceEvictionReviewTest). */
+    static long mark(Connection c) throws SQLException {
         return Long.parseLong(query(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
     }
 
