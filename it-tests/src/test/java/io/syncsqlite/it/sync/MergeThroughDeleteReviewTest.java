@@ -40,9 +40,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class MergeThroughDeleteReviewTest {
 
-    private static final String PG_ITEM = "CREATE TABLE item (id BIGINT PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
-    private static final String LOCAL_ITEM = "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
-    private static final String ITEMS = "SELECT id, title, qty, note FROM item ORDER BY id";
+    private static final String PG_ITEM = OfflineConflictReviewTest.PG_ITEM;
+    private static final String LOCAL_ITEM = OfflineConflictReviewTest.LOCAL_ITEM;
+    private static final String ITEMS = OfflineConflictReviewTest.ITEMS;
 
     /** Lists with tasks (ON DELETE CASCADE) and people they are assigned to (SET NULL); shared with DirectCascadeMoveReviewTest. */
     static final String[] LISTS_SCHEMA = {
@@ -54,18 +54,10 @@ class MergeThroughDeleteReviewTest {
     static final String LISTS = "SELECT id, title FROM list ORDER BY id";
     private static final String TASKS = "SELECT id, list_id, assignee_id, title FROM task ORDER BY id";
 
-    private static final String[] TOURNAMENT = {
-        "CREATE TABLE tournament (id TEXT PRIMARY KEY, title TEXT NOT NULL)",
-        "CREATE TABLE player (id TEXT PRIMARY KEY, name TEXT NOT NULL)",
-        "CREATE TABLE enrolment (tournament_id TEXT NOT NULL REFERENCES tournament (id) ON DELETE CASCADE,"
-                + " player_id TEXT NOT NULL REFERENCES player (id), PRIMARY KEY (tournament_id, player_id))",
-        "CREATE TABLE score (tournament_id TEXT NOT NULL, player_id TEXT NOT NULL, round INTEGER NOT NULL,"
-                + " points INTEGER NOT NULL, PRIMARY KEY (tournament_id, player_id, round),"
-                + " FOREIGN KEY (tournament_id, player_id) REFERENCES enrolment (tournament_id, player_id) ON DELETE CASCADE)",
-    };
-    private static final String TOURNAMENTS = "SELECT id, title FROM tournament ORDER BY id";
-    private static final String ENROLMENTS = "SELECT tournament_id, player_id FROM enrolment ORDER BY 1, 2";
-    private static final String SCORES = "SELECT tournament_id, player_id, round, points FROM score ORDER BY 1, 2, 3";
+    private static final String[] TOURNAMENT = OfflineConflictReviewTest.TOURNAMENT;
+    private static final String TOURNAMENTS = OfflineConflictReviewTest.TOURNAMENTS;
+    private static final String ENROLMENTS = OfflineConflictReviewTest.ENROLMENTS;
+    private static final String SCORES = OfflineConflictReviewTest.SCORES;
 
     @TempDir
     Path dir;

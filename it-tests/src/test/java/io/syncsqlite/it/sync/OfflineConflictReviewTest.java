@@ -29,11 +29,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class OfflineConflictReviewTest {
 
-    private static final String PG_ITEM = "CREATE TABLE item (id BIGINT PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
-    private static final String LOCAL_ITEM = "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
-    private static final String ITEMS = "SELECT id, title, qty, note FROM item ORDER BY id";
+    // Shared with MergeThroughDeleteReviewTest.
+    static final String PG_ITEM = "CREATE TABLE item (id BIGINT PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
+    static final String LOCAL_ITEM = "CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER, note TEXT)";
+    static final String ITEMS = "SELECT id, title, qty, note FROM item ORDER BY id";
 
-    private static final String[] TOURNAMENT = {
+    static final String[] TOURNAMENT = {
         "CREATE TABLE tournament (id TEXT PRIMARY KEY, title TEXT NOT NULL)",
         "CREATE TABLE player (id TEXT PRIMARY KEY, name TEXT NOT NULL)",
         "CREATE TABLE enrolment (tournament_id TEXT NOT NULL REFERENCES tournament (id) ON DELETE CASCADE,"
@@ -42,9 +43,9 @@ class OfflineConflictReviewTest {
                 + " points INTEGER NOT NULL, PRIMARY KEY (tournament_id, player_id, round),"
                 + " FOREIGN KEY (tournament_id, player_id) REFERENCES enrolment (tournament_id, player_id) ON DELETE CASCADE)",
     };
-    private static final String TOURNAMENTS = "SELECT id, title FROM tournament ORDER BY id";
-    private static final String ENROLMENTS = "SELECT tournament_id, player_id FROM enrolment ORDER BY 1, 2";
-    private static final String SCORES = "SELECT tournament_id, player_id, round, points FROM score ORDER BY 1, 2, 3";
+    static final String TOURNAMENTS = "SELECT id, title FROM tournament ORDER BY id";
+    static final String ENROLMENTS = "SELECT tournament_id, player_id FROM enrolment ORDER BY 1, 2";
+    static final String SCORES = "SELECT tournament_id, player_id, round, points FROM score ORDER BY 1, 2, 3";
 
     @TempDir
     Path dir;
