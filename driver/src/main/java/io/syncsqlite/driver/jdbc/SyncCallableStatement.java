@@ -16,13 +16,11 @@ public class SyncCallableStatement extends DelegatingCallableStatement {
 
     private final SyncConnection connection;
     private final SqlInfo info;
-    private final boolean saysRollback;
 
     public SyncCallableStatement(CallableStatement delegate, SyncConnection connection, String sql, SqlInfo info) {
         super(delegate, connection, sql);
         this.connection = connection;
         this.info = info;
-        this.saysRollback = SyncConnection.saysRollback(sql);
     }
 
     @Override
@@ -47,11 +45,11 @@ public class SyncCallableStatement extends DelegatingCallableStatement {
 
     @Override
     public int[] executeBatch() throws SQLException {
-        return connection.runBatch(info, saysRollback, super::executeBatch);
+        return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeBatch);
     }
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
-        return connection.runBatch(info, saysRollback, super::executeLargeBatch);
+        return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
     }
 }

@@ -220,9 +220,20 @@ public class SyncConnection extends DelegatingConnection {
         }
     }
 
-    /** Whether {@code sql} mentions ROLLBACK anywhere (an {@code OR ROLLBACK}; a false alarm costs speed only). */
+    /**
+     * Whether {@code sql} mentions ROLLBACK anywhere, in any case (an {@code OR ROLLBACK}; a false alarm costs
+     * speed only). Asked at every auto-commit batch, so it copies nothing.
+     */
     static boolean saysRollback(String sql) {
-        return sql != null && sql.toUpperCase(java.util.Locale.ROOT).contains("ROLLBACK");
+        if (sql == null) {
+            return false;
+        }
+        for (int i = 0, last = sql.length() - 8; i <= last; i++) {
+            if (sql.regionMatches(true, i, "ROLLBACK", 0, 8)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {

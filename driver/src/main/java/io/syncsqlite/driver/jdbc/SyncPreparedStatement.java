@@ -41,8 +41,6 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final GeneratedKeys keys;
     /** Whether sqlite-jdbc would read generated keys after each execution (the SQL starts with INSERT). */
     private final boolean inserts;
-    /** Whether the SQL mentions ROLLBACK: a batch of it runs unwrapped ({@link SyncConnection#runBatch}). */
-    private final boolean saysRollback;
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
                                  KeyRewriter.KeyedInsert keyed) {
@@ -57,7 +55,6 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);
-        this.saysRollback = SyncConnection.saysRollback(sql);
     }
 
     private void remember(int index, Object value) {
@@ -203,7 +200,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public int[] executeBatch() throws SQLException {
         checkOpen();
         if (info.counters().isEmpty()) {
-            return connection.runBatch(info, saysRollback, super::executeBatch);
+            return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeBatch);
         }
         try {
             return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeBatch,
@@ -217,7 +214,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
         if (info.counters().isEmpty()) {
-            return connection.runBatch(info, saysRollback, super::executeLargeBatch);
+            return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
         }
         try {
             return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeLargeBatch, counts -> counts);

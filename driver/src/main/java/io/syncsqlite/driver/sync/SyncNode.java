@@ -407,6 +407,7 @@ public final class SyncNode {
      */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
         evictionTriggers = null; // the schema changed, maybe in the caller's open transaction
+        schemaSaysRollback = null;
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
@@ -467,16 +468,13 @@ public final class SyncNode {
     /**
      * Whether a trigger or table of the file, other than the driver's own, mentions {@code ROLLBACK}
      * ({@code RAISE(ROLLBACK, ...)}, {@code ON CONFLICT ROLLBACK}): a statement may then end its transaction
-     * when it fails. Read once per schema this process publishes; DDL another process runs later is not seen.
+     * when it fails. Read once per schema change this process makes; DDL another process runs later is not seen.
      */
     public boolean schemaSaysRollback(Connection raw) throws SQLException {
         Boolean known = schemaSaysRollback;
         if (known == null) {
-            try (Statement st = raw.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'trigger')"
-                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql LIKE '%ROLLBACK%')")) {
-                known = rs.next() && rs.getBoolean(1);
-            }
+            known = schemaHas(raw, "type IN ('table', 'trigger') AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
+                    + " AND sql LIKE '%ROLLBACK%'");
             schemaSaysRollback = known;
         }
         return known;
@@ -494,14 +492,19 @@ public final class SyncNode {
     public boolean hasEvictionTriggers(Connection raw) throws SQLException {
         Boolean known = evictionTriggers;
         if (known == null) {
-            try (Statement st = raw.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"
-                         + " AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_") + "ev%' ESCAPE '\\')")) {
-                known = rs.next() && rs.getBoolean(1);
-            }
+            known = schemaHas(raw, "type = 'trigger' AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_")
+                    + "ev%' ESCAPE '\\'");
             evictionTriggers = known;
         }
         return known;
+    }
+
+    /** Whether {@code sqlite_schema} has an entry matching {@code where}. */
+    private static boolean schemaHas(Connection raw, String where) throws SQLException {
+        try (Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE " + where + ")")) {
+            return rs.next() && rs.getBoolean(1);
+        }
     }
 
     /**
