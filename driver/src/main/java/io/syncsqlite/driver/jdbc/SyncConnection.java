@@ -195,6 +195,17 @@ public class SyncConnection extends DelegatingConnection {
         };
     }
 
+    /**
+     * Whether {@code info}'s statement may evict rows by REPLACE (its SQL says so, or its table's constraints
+     * do: {@link SyncNode#replacesByDefault}) in a file whose triggers log evictions.
+     */
+    private boolean mayEvict(SqlInfo info) throws SQLException {
+        if (!info.replaces() && info.kind() != StatementKind.INSERT && info.kind() != StatementKind.UPDATE) {
+            return false;
+        }
+        return node.hasEvictionTriggers(delegate) && (info.replaces() || node.replacesByDefault(delegate, info.table()));
+    }
+
     /** Takes out the deletes logged after {@code mark} of rows that still exist (see {@link #evicting}). */
     private void dropPhantomEvictions(long mark) throws SQLException {
         List<String> tables = new ArrayList<>();
@@ -294,7 +305,7 @@ public class SyncConnection extends DelegatingConnection {
             default:
                 break;
         }
-        if (info.replaces() && !(autoCommitting && info.returning()) && node.hasEvictionTriggers(delegate)) {
+        if (!(autoCommitting && info.returning()) && mayEvict(info)) {
             call = evicting(call);
         }
         if (!autoCommitting) {
@@ -450,7 +461,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         inAppTransaction(true);
         dirty = true;
-        SqlCall<ResultSet> body = info.replaces() && node.hasEvictionTriggers(delegate) ? evicting(call) : call;
+        SqlCall<ResultSet> body = mayEvict(info) ? evicting(call) : call;
         return deltas == null ? body.call() : counted(info, deltas, body);
     }
 

@@ -408,6 +408,7 @@ public final class SyncNode {
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
         evictionTriggers = null; // the schema changed, maybe in the caller's open transaction
         schemaSaysRollback = null;
+        replacingTables = null;
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
@@ -455,6 +456,7 @@ public final class SyncNode {
         synced = now;
         schemaSaysRollback = null;
         evictionTriggers = null;
+        replacingTables = null;
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
@@ -497,6 +499,56 @@ public final class SyncNode {
             evictionTriggers = known;
         }
         return known;
+    }
+
+    /**
+     * What {@link #replacesByDefault} reads: the tables (lower-case) with a constraint that says ON CONFLICT
+     * REPLACE, and whether the file has application triggers; null: not read yet.
+     */
+    private record Replacing(java.util.Set<String> tables, boolean appTriggers) {
+    }
+
+    private volatile Replacing replacingTables;
+
+    private static final java.util.regex.Pattern ON_CONFLICT_REPLACE =
+            java.util.regex.Pattern.compile("(?i)\\bON\\s+CONFLICT\\s+REPLACE\\b");
+
+    /**
+     * Whether an INSERT or UPDATE of {@code table} (null: not known) may evict rows by REPLACE although its
+     * SQL does not say so: a constraint declared {@code UNIQUE ON CONFLICT REPLACE} (or {@code PRIMARY KEY ...})
+     * makes REPLACE the resolution of every statement without an OR clause of its own, and SQLite then evicts
+     * the rows holding the new row's values without firing their delete triggers. True for such a table, and
+     * for any table when the file has such a table and application triggers too (their inner writes may reach
+     * it). A statement whose OR clause says otherwise gets the flag too; the deletes logged for rows that
+     * stay are taken out after it ({@code SyncConnection.evicting}). Read from the tables' SQL text, once per
+     * schema change this process makes (a {@code NOT NULL ON CONFLICT REPLACE} counts too: the flag costs a
+     * statement some microseconds, never a wrong capture).
+     */
+    public boolean replacesByDefault(Connection raw, String table) throws SQLException {
+        Replacing known = replacingTables;
+        if (known == null) {
+            java.util.Set<String> tables = new java.util.HashSet<>();
+            try (Statement st = raw.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT name, sql FROM sqlite_schema WHERE type = 'table'"
+                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql LIKE '%REPLACE%'")) {
+                while (rs.next()) {
+                    if (ON_CONFLICT_REPLACE.matcher(rs.getString(2)).find()) {
+                        tables.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
+                    }
+                }
+            }
+            known = new Replacing(tables, !tables.isEmpty()
+                    && schemaHas(raw, "type = 'trigger' AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"));
+            replacingTables = known;
+        }
+        if (known.tables().isEmpty()) {
+            return false;
+        }
+        if (table == null || known.appTriggers()) {
+            return true;
+        }
+        String name = table.toLowerCase(java.util.Locale.ROOT);
+        return known.tables().contains(name.substring(name.lastIndexOf('.') + 1));
     }
 
     /** Whether {@code sqlite_schema} has an entry matching {@code where}. */

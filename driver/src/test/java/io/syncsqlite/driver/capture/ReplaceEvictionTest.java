@@ -167,4 +167,84 @@ class ReplaceEvictionTest {
             assertEquals(List.of("u1 x@e Ann"), query(c, "SELECT * FROM users"));
         }
     }
+
+    /**
+     * A constraint declared {@code ON CONFLICT REPLACE} makes REPLACE the resolution of plain INSERTs and
+     * UPDATEs: their evictions are captured as a REPLACE statement's are, in auto-commit mode and in a
+     * transaction, through a column and a table constraint.
+     */
+    @Test
+    void plainWritesToATableWhoseConstraintSaysReplaceCaptureTheirEvictions() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE ON CONFLICT REPLACE, name TEXT)",
+                    "CREATE TABLE slot (id INTEGER PRIMARY KEY, room TEXT, hour INTEGER,"
+                            + " UNIQUE (room, hour) ON  conflict\nREPLACE)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')",
+                    "INSERT INTO slot VALUES (1, 'A', 9), (2, 'A', 10)");
+            long m = mark(c);
+            exec(c, "INSERT INTO users VALUES ('u2', 'x@e', 'Bob')", "UPDATE users SET email = 'z@e' WHERE id = 'u2'");
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u2\"}", "3 {\"id\":\"u3\"}", "2 {\"id\":\"u2\"}"),
+                    capturedAfter(c, m));
+            assertEquals(List.of("u2 z@e Bob"), query(c, "SELECT * FROM users"));
+            m = mark(c);
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO slot VALUES (?, ?, ?)")) {
+                ps.setInt(1, 3);
+                ps.setString(2, "A");
+                ps.setInt(3, 9);
+                ps.executeUpdate();
+            }
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(List.of("3 {\"id\":1}", "1 {\"id\":3}"), capturedAfter(c, m));
+            assertEquals(List.of("2 A 10", "3 A 9"), query(c, "SELECT * FROM slot ORDER BY id"));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
+        }
+    }
+
+    /**
+     * A statement's own OR clause overrides the constraint's REPLACE: OR IGNORE evicts nothing and OR ABORT
+     * fails; neither leaves a delete captured. An upsert resolves its own conflict.
+     */
+    @Test
+    void anOrClauseOverridesTheConstraintsReplaceAndCapturesNoEviction() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE ON CONFLICT REPLACE, name TEXT)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            long m = mark(c);
+            exec(c, "INSERT OR IGNORE INTO users VALUES ('u2', 'x@e', 'Bob')",
+                    "INSERT INTO users VALUES ('u3', 'x@e', 'Cid') ON CONFLICT (email) DO UPDATE SET name = excluded.name");
+            assertThrows(SQLException.class, () -> exec(c, "INSERT OR ABORT INTO users VALUES ('u4', 'x@e', 'Dan')"));
+            assertEquals(List.of("2 {\"id\":\"u1\"}"), capturedAfter(c, m));
+            assertEquals(List.of("u1 x@e Cid"), query(c, "SELECT * FROM users"));
+        }
+    }
+
+    /**
+     * Evictions through a constraint's REPLACE by writes the SQL does not show: a batch of plain inserts, and
+     * an application trigger's insert into the table, fired by a write to another table.
+     */
+    @Test
+    void batchesAndApplicationTriggersWritingToSuchATableCaptureTheirEvictions() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE ON CONFLICT REPLACE, name TEXT)",
+                    "CREATE TABLE signup (id TEXT PRIMARY KEY, email TEXT)",
+                    "CREATE TRIGGER signup_user AFTER INSERT ON signup BEGIN"
+                            + " INSERT INTO users VALUES (NEW.id, NEW.email, 'new'); END",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u2', 'y@e', 'Bob')");
+            long m = mark(c);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO users VALUES (?, ?, ?)")) {
+                ps.setString(1, "u3");
+                ps.setString(2, "x@e");
+                ps.setString(3, "Cid");
+                ps.addBatch();
+                ps.executeBatch();
+            }
+            exec(c, "INSERT INTO signup VALUES ('u4', 'y@e')");
+            // The trigger's insert (users' eviction and row) is captured before signup's own row.
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u3\"}", "3 {\"id\":\"u2\"}",
+                    "1 {\"id\":\"u4\"}", "1 {\"id\":\"u4\"}"), capturedAfter(c, m));
+            assertEquals(List.of("u3 x@e Cid", "u4 y@e new"), query(c, "SELECT * FROM users ORDER BY id"));
+        }
+    }
 }

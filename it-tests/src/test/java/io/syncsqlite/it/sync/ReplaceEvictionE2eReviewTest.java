@@ -139,4 +139,31 @@ class ReplaceEvictionE2eReviewTest {
             assertEquals(List.of(), rejections, "rejections");
         }
     }
+
+    /**
+     * Plain writes to a local table whose UNIQUE constraint says ON CONFLICT REPLACE (PostgreSQL has a plain
+     * UNIQUE): an INSERT evicts u1 and an UPDATE evicts u3, as REPLACE statements would. Expected: PostgreSQL
+     * and b hold what a holds, without a rejection (before, PostgreSQL refused the new rows with 23505 and a
+     * reverted them).
+     */
+    @Test
+    void plainWritesThroughAConstraintThatSaysReplaceReachPostgres() throws Exception {
+        String local = "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE ON CONFLICT REPLACE, name TEXT)";
+        try (Cluster cluster = Cluster.start("rev_conflict_replace", dir, PG)) {
+            Client a = cluster.client("a", local);
+            Client b = cluster.client("b", local);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
+            a.node().addRejectionListener(rejections::add);
+            a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')");
+            syncAll(a, b);
+            a.exec("INSERT INTO users VALUES ('u2', 'x@e', 'Bob')");
+            a.exec("UPDATE users SET email = 'z@e' WHERE id = 'u2'");
+            List<Map<String, Object>> written = List.of(row("id", "u2", "email", "z@e", "name", "Bob"));
+            assertEquals(written, a.rows(USERS), "what the application wrote locally");
+            syncAll(a, b);
+            cluster.awaitConverged(USERS, a, b);
+            assertEquals(written, cluster.pgRows(USERS), "PostgreSQL");
+            assertEquals(List.of(), rejections, "rejections");
+        }
+    }
 }
