@@ -155,8 +155,8 @@ public class SyncConnection extends DelegatingConnection {
      * trigger's {@code RAISE(IGNORE)}, a stale trigger of a dropped index), so after the statement the deletes it
      * logged of rows that still exist are taken out again ({@link TriggerSql#phantomDeletes}). Must run inside
      * the statement's transaction, where nobody else sees the row: not for a statement run unwrapped in
-     * auto-commit mode (a {@code RETURNING} query, a batch in a schema that says ROLLBACK), whose evictions stay
-     * uncaptured, as before. Only when the file has such triggers at all ({@link SyncNode#hasEvictionTriggers}).
+     * auto-commit mode (a {@code RETURNING} statement run by {@code execute} rather than {@code executeQuery},
+     * a batch in a schema that says ROLLBACK), whose evictions stay uncaptured. Only when the file has such triggers at all ({@link SyncNode#hasEvictionTriggers}).
      */
     private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
@@ -435,15 +435,17 @@ public class SyncConnection extends DelegatingConnection {
      * Runs a query that may write ({@code INSERT ... RETURNING} through {@code executeQuery}). SQLite cannot
      * commit while such a statement is open, so an auto-commit one is not wrapped: SQLite commits it when
      * the result set is done, and the sync client stamps its captured rows when it is nudged. A counter
-     * statement ({@code deltas} not null) must mark its rows in its own transaction, so in auto-commit mode
-     * it is wrapped, and its rows are read into memory (a {@code CachedRowSet}) before the commit.
+     * statement ({@code deltas} not null) must mark its rows in its own transaction, and so must a statement
+     * that may evict rows by REPLACE set its flag ({@link #evicting}), which no other connection may see: so
+     * in auto-commit mode such a statement is wrapped, and its rows are read into memory (a
+     * {@code CachedRowSet}) before the commit.
      */
     ResultSet runQuery(SqlInfo info, String deltas, SqlCall<ResultSet> call) throws SQLException {
         checkOpen();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
             return run(info, call);
         }
-        if (deltas != null && delegate.getAutoCommit() && !sqlTransaction) {
+        if (delegate.getAutoCommit() && !sqlTransaction && (deltas != null || mayEvict(info))) {
             SqlInfo read = new SqlInfo(info.kind(), info.table(), info.name(), info.parsed(), info.counters(),
                     false, info.replaces()); // its statement is closed before run commits
             return run(read, deltas, () -> {

@@ -247,4 +247,32 @@ class ReplaceEvictionTest {
             assertEquals(List.of("u3 x@e Cid", "u4 y@e new"), query(c, "SELECT * FROM users ORDER BY id"));
         }
     }
+
+    /**
+     * INSERT OR REPLACE ... RETURNING through executeQuery in auto-commit mode: SQLite cannot commit while its
+     * rows are open, so the driver wraps it and reads its rows first, with the eviction flag set.
+     */
+    @Test
+    void aReplaceReturningQueryInAutoCommitModeCapturesTheEviction() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')");
+            long m = mark(c);
+            try (PreparedStatement ps = c.prepareStatement("INSERT OR REPLACE INTO users VALUES (?, 'x@e', 'Bob'),"
+                    + " ('u4', 'z@e', 'Dan') RETURNING id, name")) {
+                ps.setString(1, "u2");
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<String> returned = new ArrayList<>();
+                    while (rs.next()) {
+                        returned.add(rs.getString(1) + " " + rs.getString("name"));
+                    }
+                    assertEquals(List.of("u2 Bob", "u4 Dan"), returned);
+                }
+            }
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u2\"}", "3 {\"id\":\"u3\"}", "1 {\"id\":\"u4\"}"),
+                    capturedAfter(c, m));
+            assertEquals(List.of("u2 x@e Bob", "u4 z@e Dan"), query(c, "SELECT * FROM users ORDER BY id"));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
+        }
+    }
 }
