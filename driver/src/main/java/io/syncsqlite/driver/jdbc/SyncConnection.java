@@ -305,7 +305,13 @@ public class SyncConnection extends DelegatingConnection {
             default:
                 break;
         }
-        if (!(autoCommitting && info.returning()) && mayEvict(info)) {
+        // Several statements in one string that may REPLACE (and neither manage the transaction nor say
+        // ROLLBACK: SqlClassifier.severalReplace) run in a transaction of the driver's in auto-commit mode too,
+        // as a batch does, so that the eviction flag is set inside it: the statements before a failing one
+        // stay committed, as they would have without the driver.
+        boolean wrapSeveral = kind == StatementKind.UNKNOWN && autoCommitting && mayEvict(info)
+                && !node.schemaSaysRollback(delegate);
+        if (!(autoCommitting && (info.returning() || kind == StatementKind.UNKNOWN && !wrapSeveral)) && mayEvict(info)) {
             call = evicting(call);
         }
         if (!autoCommitting) {
@@ -324,7 +330,7 @@ public class SyncConnection extends DelegatingConnection {
             node.committed();
             return r;
         }
-        if (kind == StatementKind.UNKNOWN) {
+        if (kind == StatementKind.UNKNOWN && !wrapSeveral) {
             // Several statements, or a form the lexer does not know: it may manage transactions itself, so it
             // runs as written; its captured rows are stamped right after, in a transaction of their own.
             T r = call.call();
@@ -350,7 +356,7 @@ public class SyncConnection extends DelegatingConnection {
             try {
                 r = deltas == null ? call.call() : counted(info, deltas, call);
             } catch (SQLException e) {
-                if (keepDone) {
+                if (keepDone || wrapSeveral) {
                     // sqlite-jdbc runs an auto-commit batch entry by entry: the entries before the failing one
                     // stay committed. So they do here (the failing entry's statement undid its own rows).
                     try {

@@ -75,7 +75,7 @@ public final class SqlClassifier {
             return new SqlInfo(StatementKind.READ, null, null, false);
         }
         if (hasSecondStatement(sql)) {
-            return new SqlInfo(StatementKind.UNKNOWN, null, null, false);
+            return new SqlInfo(StatementKind.UNKNOWN, null, null, false, List.of(), false, severalReplace(sql));
         }
         int i = 0;
         if (t.get(0).is("WITH")) {
@@ -415,6 +415,34 @@ public final class SqlClassifier {
             }
         }
         return false;
+    }
+
+    /** Statement heads that manage the transaction. */
+    private static final java.util.Set<String> TRANSACTION_CONTROL =
+            java.util.Set.of("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE");
+
+    /**
+     * For several statements in one string: whether one of them may resolve a conflict by REPLACE (the word
+     * appears outside strings and comments, as a keyword or as the {@code replace()} function, which only
+     * costs the flag) and none manages the transaction or says ROLLBACK anywhere (so that the string can run
+     * inside a transaction of the driver's: {@code SyncConnection.run}).
+     */
+    private static boolean severalReplace(String sql) {
+        boolean replace = false;
+        boolean head = true;
+        for (SqlLexer.Token token : SqlLexer.tokens(sql, Integer.MAX_VALUE, null)) {
+            if (token.quoted()) {
+                head = false;
+                continue;
+            }
+            String text = token.text();
+            if (head && TRANSACTION_CONTROL.contains(text) || "ROLLBACK".equals(text)) {
+                return false;
+            }
+            head = ";".equals(text);
+            replace |= "REPLACE".equals(text);
+        }
+        return replace;
     }
 
     private static String unquote(String name) {

@@ -164,7 +164,6 @@ class ReplaceEvictionReviewTest {
     }
 
     /** Two statements in one execute, the first an INSERT OR REPLACE that evicts u1. */
-    @Disabled("Known limit (DESIGN.md, known limits, REPLACE): several statements in one string are not classified, so their REPLACE is not marked")
     @Test
     void aReplaceFollowedByAnotherStatementInOneExecuteCapturesTheEviction() throws SQLException {
         try (Connection c = open()) {

@@ -275,4 +275,35 @@ class ReplaceEvictionTest {
             assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
         }
     }
+
+    /**
+     * Several statements in one string, the first an INSERT OR REPLACE evicting u1, the second failing: in
+     * auto-commit mode the first stays written, as without the driver, with its eviction captured; in a
+     * transaction the eviction is captured too. The other table's row is captured once.
+     */
+    @Test
+    void severalStatementsInOneStringCaptureTheirEvictions() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                    "CREATE TABLE other (id INTEGER PRIMARY KEY)",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')", "INSERT INTO other VALUES (1)");
+            long m = mark(c);
+            try (Statement st = c.createStatement()) {
+                assertThrows(SQLException.class, () -> st.executeUpdate(
+                        "INSERT OR REPLACE INTO users VALUES ('u2', 'x@e', 'Bob'); INSERT INTO other VALUES (1)"));
+            }
+            assertEquals(List.of("u2 x@e Bob", "u3 z@e Cid"), query(c, "SELECT * FROM users ORDER BY id"),
+                    "the first statement stays written");
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u2\"}"), capturedAfter(c, m));
+            m = mark(c);
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                st.executeUpdate("INSERT INTO other VALUES (2); REPLACE INTO users VALUES ('u4', 'z@e', 'Dan')");
+            }
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(List.of("1 {\"id\":2}", "3 {\"id\":\"u3\"}", "1 {\"id\":\"u4\"}"), capturedAfter(c, m));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
+        }
+    }
 }

@@ -92,6 +92,14 @@ class SqlClassifierTest {
         "INSERT OR IGNORE INTO t VALUES (1) | false",
         "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b = 2 | false",
         "UPDATE \"replace\" SET a = 1 | false",
+        // Several statements: marked when one may REPLACE and none manages the transaction or says ROLLBACK.
+        "INSERT INTO u VALUES (1); INSERT OR REPLACE INTO t VALUES (1) | true",
+        "INSERT INTO u VALUES (1); INSERT INTO t VALUES ('REPLACE') | false",
+        "INSERT INTO u VALUES (1); INSERT INTO \"replace\" VALUES (1) | false",
+        "REPLACE INTO t VALUES (1); COMMIT | false",
+        "BEGIN; REPLACE INTO t VALUES (1) | false",
+        "REPLACE INTO t VALUES (1); INSERT OR ROLLBACK INTO u VALUES (1) | false",
+        "REPLACE INTO t VALUES (1); /* COMMIT */ INSERT INTO u VALUES (1) | true",
     })
     void replaceIsMarked(String sql, boolean replaces) {
         assertEquals(replaces, classifier.classify(sql).replaces(), sql);
