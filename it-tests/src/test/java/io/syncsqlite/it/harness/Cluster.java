@@ -33,6 +33,11 @@ public final class Cluster implements AutoCloseable {
         this.dir = dir;
     }
 
+    /** The relay running now (a new one after each restart). */
+    public io.syncsqlite.relay.Relay relay() {
+        return relay.relay();
+    }
+
     /** Creates a fresh database with {@code pgDdl} and starts a relay on it. */
     public static Cluster start(String name, Path dir, String... pgDdl) {
         return new Cluster(RelayFixture.start(name, pgDdl), dir);

@@ -54,14 +54,13 @@ class FeedWakeTest {
         RelayFixture f = RelayFixture.start("feedpoke", "CREATE TABLE t (id int PRIMARY KEY, v int)");
         try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
              ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 1000, 1, NEVER, false, null)) {
-            feed.start();
+            awaitWaiting(start(feed)); // the feed's first read, at start, is done
             long head = feed.head();
-            Thread.sleep(300); // the feed's first read, at start, is done
             f.execute("INSERT INTO t VALUES (1, 1)");
             Thread.sleep(500);
             assertEquals(head, feed.head(), "nothing woke the feed, so it has not read the commit");
             feed.poke();
-            await().atMost(Duration.ofSeconds(2)).until(() -> feed.head() == head + 1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> feed.head() == head + 1);
         } finally {
             f.close();
         }
@@ -78,9 +77,8 @@ class FeedWakeTest {
         RelayFixture f = RelayFixture.start("feedpages", "CREATE TABLE t (id int PRIMARY KEY, v int)");
         try (ConnectionPool pool = new ConnectionPool(connector(f, "feedwake-test"), 1);
              ChangeFeed feed = new ChangeFeed(connector(f, "feedwake-test"), pool, new Catalog("public", List.of()), 100_000, 1, NEVER, false, null)) {
-            feed.start();
+            awaitWaiting(start(feed)); // the feed's first read, at start, is done
             long head = feed.head();
-            Thread.sleep(300); // the feed's first read, at start, is done
             try (Connection c = f.connection(); Statement st = c.createStatement()) {
                 for (int i = 0; i < 3; i++) {
                     st.execute("INSERT INTO t SELECT g, 0 FROM generate_series(" + (i * 4000 + 1) + ", " + (i + 1) * 4000 + ") AS g");
@@ -162,12 +160,14 @@ class FeedWakeTest {
                                 }
                                 c.commit();
                                 feed.poke();
-                                long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+                                // Far below the hour-long poll; parking, not spinning: four spinning threads
+                                // on two cores starved the feed's thread and PostgreSQL.
+                                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
                                 while (feed.head() < seq) {
                                     if (System.nanoTime() > deadline) {
-                                        fail("commit " + seq + " not read 3 s after its poke (head " + feed.head() + ")");
+                                        fail("commit " + seq + " not read 20 s after its poke (head " + feed.head() + ")");
                                     }
-                                    Thread.onSpinWait();
+                                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
                                 }
                             }
                         }
@@ -364,6 +364,17 @@ class FeedWakeTest {
         Set<Thread> mine = new HashSet<>(feedThreads());
         mine.removeAll(before);
         return mine;
+    }
+
+    /**
+     * Waits until the feed's thread waits for a wake-up (or the poll) after a read: a fixed pause was not always
+     * long enough on a loaded machine for the first read at start.
+     */
+    private static void awaitWaiting(Set<Thread> threads) {
+        assertEquals(1, threads.size(), threads.toString());
+        Thread t = threads.iterator().next();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5))
+                .until(() -> Arrays.stream(t.getStackTrace()).anyMatch(e -> e.getMethodName().equals("tryAcquire")));
     }
 
     /** Closes the feed, which must return within {@code maxMillis}; then its threads must end. */

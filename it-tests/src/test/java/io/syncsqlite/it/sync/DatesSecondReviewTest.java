@@ -442,7 +442,7 @@ class DatesSecondReviewTest {
             a.exec("INSERT INTO ev VALUES (1, 1772600767123)");
             a.awaitSynced();
             cl.pg("ALTER TABLE ev ALTER COLUMN created TYPE timestamptz USING to_timestamp(created / 1000.0)");
-            Thread.sleep(3000); // the relay's catalog watcher has seen the migration
+            awaitRelayType(cl, "ev", "created", "timestamptz"); // the relay's catalog watcher has seen the migration
             a.exec("INSERT INTO ev VALUES (2, 1772600768000)");
             a.awaitSynced();
             List<Map<String, Object>> pg = cl.pgRows("SELECT id, created = timestamptz '2026-03-04 05:06:08+00' AS ok FROM ev ORDER BY id");
@@ -472,7 +472,7 @@ class DatesSecondReviewTest {
             }
             a.awaitSynced();
             cl.pg("ALTER TABLE ev ALTER COLUMN at TYPE timestamptz USING at AT TIME ZONE 'Asia/Tokyo'");
-            Thread.sleep(3000); // the relay's catalog watcher has seen the migration
+            awaitRelayType(cl, "ev", "at", "timestamptz"); // the relay's catalog watcher has seen the migration
             try (PreparedStatement ps = a.connection().prepareStatement("INSERT INTO ev VALUES (2, ?)")) {
                 ps.setTimestamp(1, Timestamp.valueOf("2026-03-04 09:00:00"));
                 ps.executeUpdate();
@@ -597,5 +597,24 @@ class DatesSecondReviewTest {
         }
         a.awaitSynced();
         return (System.nanoTime() - t0) / 1_000_000;
+    }
+
+    /**
+     * Waits until the relay's catalog has PostgreSQL's type {@code type} for the column (its catalog watcher saw
+     * the migration; it checks every 2 s): a fixed pause of 3 s was not always enough on a loaded machine. The
+     * relay's feed is read through its field, as nothing public shows the catalog.
+     */
+    private static void awaitRelayType(Cluster cl, String table, String column, String type) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> {
+            var catalog = ((io.syncsqlite.relay.feed.ChangeFeed) field(cl.relay(), "feed")).catalog();
+            var t = catalog.table(table);
+            return t != null && t.column(column) != null && type.equals(t.column(column).valueType());
+        });
+    }
+
+    private static Object field(Object target, String name) throws ReflectiveOperationException {
+        java.lang.reflect.Field f = target.getClass().getDeclaredField(name);
+        f.setAccessible(true);
+        return f.get(target);
     }
 }

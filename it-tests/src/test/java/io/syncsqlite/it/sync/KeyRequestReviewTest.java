@@ -158,7 +158,10 @@ class KeyRequestReviewTest {
                     cl.pg("INSERT INTO item (name) VALUES ('psql')");
                     Thread.sleep(700); // the change arrives, and a's sync thread waits for the lock to apply it
                     a.offline();
-                    Thread.sleep(300);
+                    // The connection's end reached the client (its key lane is cleared): keys from now on fail
+                    // fast. A fixed pause was not always enough on a loaded machine.
+                    Object client = field(a.node(), "client");
+                    await().atMost(Duration.ofSeconds(10)).until(() -> field(client, "keyLane") == null);
                     long failedAfter = -1;
                     String state = null;
                     int taken = 0;
@@ -260,13 +263,18 @@ class KeyRequestReviewTest {
             pool.shutdown();
             assertEquals(threads * perThread, total);
             assertEquals(total, perTable.stream().mapToInt(Set::size).sum(), "a key was given twice");
-            Thread.sleep(1000); // the last requests are answered
+            // The last requests are answered: until then a range drawn in PostgreSQL may not be in stock yet.
+            KeyStock stock = (KeyStock) field(node, "keys");
+            await().atMost(Duration.ofSeconds(20)).until(() -> ((Set<?>) field(stock, "requested")).isEmpty());
             for (int i = 0; i < tables.length; i++) {
                 String t = tables[i];
-                long available = node.keysAvailable(t);
-                assertTrue(available <= 20, t + ": " + available + " keys in stock, more than two ranges");
-                long drawn = ((Number) cl.pgRows("SELECT last_value AS v FROM " + t + "_id_seq").get(0).get("v")).longValue();
-                assertEquals(drawn, perTable.get(i).size() + available, t + ": keys drawn vs used + in stock");
+                int used = perTable.get(i).size();
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                    long available = node.keysAvailable(t);
+                    assertTrue(available <= 20, t + ": " + available + " keys in stock, more than two ranges");
+                    long drawn = ((Number) cl.pgRows("SELECT last_value AS v FROM " + t + "_id_seq").get(0).get("v")).longValue();
+                    assertEquals(drawn, used + available, t + ": keys drawn vs used + in stock");
+                });
             }
         }
     }

@@ -401,7 +401,9 @@ class ObservedRemoveReviewTest {
                     w.cluster().pgRows("SELECT id, list_id, title FROM task WHERE list_id = 'L1' ORDER BY id"));
             System.out.println("ObservedRemoveReviewTest cost: a (insert) synced in " + baseline
                     + " ms, b (delete of L1) in " + millis + " ms");
-            assertTrue(millis < baseline + 3_000, "b's catch-up and delete took " + millis
+            // Relative and loose: the other test JVM on the same two cores may slow one of the two measurements
+            // down; a cost that grows with the product of both counts takes far longer.
+            assertTrue(millis < 2 * baseline + 5_000, "b's catch-up and delete took " + millis
                     + " ms, a's catch-up and insert " + baseline + " ms");
         }
     }

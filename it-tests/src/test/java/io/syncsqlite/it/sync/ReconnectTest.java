@@ -42,7 +42,8 @@ class ReconnectTest {
             cluster.pg("INSERT INTO note VALUES ('n2', 'after the cut')");
             cluster.awaitConverged("SELECT id, body FROM note ORDER BY id", c);
             double secs = (System.nanoTime() - t0) / 1e9;
-            assertTrue(secs < 3, "back and in sync " + secs + " s after the cut");
+            // About 0.5 s normally; a backoff grown by the earlier outage takes 6-13 s.
+            assertTrue(secs < 5, "back and in sync " + secs + " s after the cut");
         }
     }
 }

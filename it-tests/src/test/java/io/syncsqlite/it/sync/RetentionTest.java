@@ -52,7 +52,11 @@ class RetentionTest {
                 offline.createStatement().executeUpdate("INSERT INTO note VALUES ('a4', 'written offline')");
             }
             Thread.sleep(20); // the commits must be older than the 1 ms retention (time, not a condition)
-            assertTrue(relay.pruneHistory() >= 3, "the commits made while the client was away are pruned");
+            // The relay's own retention timer (every second) may have pruned some or all of them already: what
+            // counts is that only the head is left, not who pruned it.
+            relay.pruneHistory();
+            assertEquals(1, f.queryLong("SELECT count(*) FROM syncsqlite.commit_log"),
+                    "the commits made while the client was away are pruned, all but the feed's head");
 
             try (Connection c = DriverManager.getConnection(online)) {
                 assertTrue(c.unwrap(SyncConnection.class).node().awaitSynced(Duration.ofSeconds(20)));

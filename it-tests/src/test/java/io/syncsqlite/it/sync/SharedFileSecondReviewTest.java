@@ -234,6 +234,9 @@ class SharedFileSecondReviewTest {
             w.awaitSynced();
             PeerProcess.Handle cli = c.closeWith(PeerProcess.start(c.url("n", w.file(), c.proxy()), dir.resolve("cli-offline2.log")));
             w.offline();
+            // The sync thread has seen the connection end (before, a nudge handled while it still counted as
+            // connected could answer "synced").
+            await().atMost(Duration.ofSeconds(10)).until(() -> !w.node().status().connected());
             c.pg("UPDATE acct SET name = 'changed in PostgreSQL' WHERE id = 1");
             assertFalse(w.node().awaitSynced(Duration.ofSeconds(2)), "the offline holder itself says it is not synced");
             String answer = cli.call("synced 5");

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -282,14 +283,24 @@ class SyncEndToEndTest {
         Client b = c.client("b", LOCAL_ITEM);
         c.pg("INSERT INTO item (id, title, qty) VALUES (1, 'slider', 0)");
         c.awaitConverged(ALL, a, b);
+        // Each step may take up to 10 s (a stall of the loaded machine, a GC in the other test JVM, must not fail
+        // it); the median step must take under a second, which a change that waits for a poll or a reconnect
+        // backoff does not.
+        List<Long> millis = new ArrayList<>();
         for (int value = 1; value <= 5; value++) {
+            long t0 = System.nanoTime();
             c.pg("UPDATE item SET qty = " + value + " WHERE id = 1");
             long expected = value;
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(1))
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).pollInterval(java.time.Duration.ofMillis(20))
                     .until(() -> expected == (Long) a.rows(ALL).get(0).get("qty") && expected == (Long) b.rows(ALL).get(0).get("qty"));
+            millis.add((System.nanoTime() - t0) / 1_000_000);
         }
+        long t0 = System.nanoTime();
         a.exec("UPDATE item SET qty = 42 WHERE id = 1");
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(1))
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).pollInterval(java.time.Duration.ofMillis(20))
                 .until(() -> Long.valueOf(42).equals(c.pgRows(ALL).get(0).get("qty")));
+        millis.add((System.nanoTime() - t0) / 1_000_000);
+        List<Long> sorted = millis.stream().sorted().toList();
+        assertTrue(sorted.get(sorted.size() / 2) < 1000, "median step " + sorted.get(sorted.size() / 2) + " ms of " + millis);
     }
 }
