@@ -267,15 +267,34 @@ public final class TriggerSql {
     /**
      * Deletes the outbox's delete entries of {@code t} after a given seq (the parameter) whose row still
      * exists: logged by the eviction triggers for a row that the statement did not evict after all (see
-     * {@code SyncConnection.evicting}). A row deleted and written again by the statement is captured whole by
-     * its later insert, so its delete may go too. Keys compare as the delete trigger wrote them (a BLOB key,
-     * written as hex text, never matches, and its entry stays).
+     * {@code SyncConnection.evicting}). A row the statement evicted and then wrote again (a multi-row insert
+     * whose later row takes the evicted row's key) also exists, but an insert entry of its key follows the
+     * delete: that delete stays, as PostgreSQL must drop the old row (and free its unique values) before the
+     * new rows arrive. Keys compare as the delete trigger wrote them (a BLOB key, written as hex text, never
+     * matches, and its entry stays).
      */
     public static String phantomDeletes(TableInfo t) {
-        List<String> same = t.pk().stream().map(c -> "r." + quote(c) + " IS json_extract(_sync_outbox.pk, '$.' || json_quote("
-                + literal(c) + "))").toList();
+        List<String> same = t.pk().stream().map(c -> "r." + quote(c) + " IS " + deletedKey(c)).toList();
+        List<String> typed = new ArrayList<>();
+        List<String> json = new ArrayList<>();
+        for (String c : t.pk()) {
+            int i = 0;
+            while (!t.columns().get(i).name().equalsIgnoreCase(c)) {
+                i++;
+            }
+            typed.add("i.v" + i + " IS " + deletedKey(c));
+            json.add("json_extract(i.pk, '$.' || json_quote(" + literal(c) + ")) IS " + deletedKey(c));
+        }
         return "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = " + literal(t.name()) + " AND op = " + Outbox.OP_DELETE
-                + " AND EXISTS (SELECT 1 FROM " + quote(t.name()) + " AS r WHERE " + balanced(same, " AND ") + ")";
+                + " AND EXISTS (SELECT 1 FROM " + quote(t.name()) + " AS r WHERE " + balanced(same, " AND ") + ")"
+                + " AND NOT EXISTS (SELECT 1 FROM _sync_outbox AS i WHERE i.seq > _sync_outbox.seq AND i.tbl = "
+                + literal(t.name()) + " AND i.op = " + Outbox.OP_INSERT + " AND CASE WHEN i.layout IS NULL THEN "
+                + balanced(json, " AND ") + " ELSE " + balanced(typed, " AND ") + " END)";
+    }
+
+    /** Key column {@code c} of the delete entry being looked at, as its trigger wrote it. */
+    private static String deletedKey(String c) {
+        return "json_extract(_sync_outbox.pk, '$.' || json_quote(" + literal(c) + "))";
     }
 
     /** Whether rows {@code a} and {@code b} have the same key (NULL-safe, as SQLite's own comparison). */

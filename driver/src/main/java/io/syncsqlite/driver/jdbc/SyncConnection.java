@@ -123,7 +123,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T runBatch(SqlInfo info, boolean sqlSaysRollback, SqlCall<T> call) throws SQLException {
         checkOpen();
-        if (autoCommitting() && (sqlSaysRollback || node.schemaSaysRollback(delegate))) {
+        if (autoCommitting() && (sqlSaysRollback || node.schemaSaysRollback(delegate, schemaChanged))) {
             T r;
             try {
                 r = call.call();
@@ -155,8 +155,8 @@ public class SyncConnection extends DelegatingConnection {
      * trigger's {@code RAISE(IGNORE)}, a stale trigger of a dropped index), so after the statement the deletes it
      * logged of rows that still exist are taken out again ({@link TriggerSql#phantomDeletes}). Must run inside
      * the statement's transaction, where nobody else sees the row: not for a statement run unwrapped in
-     * auto-commit mode (a {@code RETURNING} statement run by {@code execute} rather than {@code executeQuery},
-     * a batch in a schema that says ROLLBACK), whose evictions stay uncaptured. Only when the file has such triggers at all ({@link SyncNode#hasEvictionTriggers}).
+     * auto-commit mode (a {@code RETURNING} statement, a batch in a schema that says ROLLBACK), whose evictions
+     * stay uncaptured. Only when the file has such triggers at all ({@link SyncNode#hasEvictionTriggers}).
      */
     private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
@@ -200,10 +200,13 @@ public class SyncConnection extends DelegatingConnection {
      * do: {@link SyncNode#replacesByDefault}) in a file whose triggers log evictions.
      */
     private boolean mayEvict(SqlInfo info) throws SQLException {
-        if (!info.replaces() && info.kind() != StatementKind.INSERT && info.kind() != StatementKind.UPDATE) {
+        StatementKind k = info.kind();
+        if (!info.replaces() && k != StatementKind.INSERT && k != StatementKind.UPDATE && k != StatementKind.DELETE
+                && k != StatementKind.UNKNOWN) {
             return false;
         }
-        return node.hasEvictionTriggers(delegate) && (info.replaces() || node.replacesByDefault(delegate, info.table()));
+        return node.hasEvictionTriggers(delegate, schemaChanged)
+                && (info.replaces() || node.replacesByDefault(delegate, info.table(), k, schemaChanged));
     }
 
     /** Takes out the deletes logged after {@code mark} of rows that still exist (see {@link #evicting}). */
@@ -259,8 +262,15 @@ public class SyncConnection extends DelegatingConnection {
             inAppTransaction(true);
         }
         switch (kind) {
-            case READ, PRAGMA, ROLLBACK_TO:
+            case READ, PRAGMA:
                 return call.call();
+            case ROLLBACK_TO: {
+                T r = call.call();
+                if (schemaChanged) {
+                    node.forgetSchemaAnswers(); // it may have undone DDL of this transaction
+                }
+                return r;
+            }
             case BEGIN: {
                 T r = call.call();
                 if (jdbcAuto) {
@@ -309,8 +319,8 @@ public class SyncConnection extends DelegatingConnection {
         // ROLLBACK: SqlClassifier.severalReplace) run in a transaction of the driver's in auto-commit mode too,
         // as a batch does, so that the eviction flag is set inside it: the statements before a failing one
         // stay committed, as they would have without the driver.
-        boolean wrapSeveral = kind == StatementKind.UNKNOWN && autoCommitting && mayEvict(info)
-                && !node.schemaSaysRollback(delegate);
+        boolean wrapSeveral = kind == StatementKind.UNKNOWN && autoCommitting && info.replaces() && mayEvict(info)
+                && !node.schemaSaysRollback(delegate, schemaChanged);
         if (!(autoCommitting && (info.returning() || kind == StatementKind.UNKNOWN && !wrapSeveral)) && mayEvict(info)) {
             call = evicting(call);
         }
@@ -441,17 +451,18 @@ public class SyncConnection extends DelegatingConnection {
      * Runs a query that may write ({@code INSERT ... RETURNING} through {@code executeQuery}). SQLite cannot
      * commit while such a statement is open, so an auto-commit one is not wrapped: SQLite commits it when
      * the result set is done, and the sync client stamps its captured rows when it is nudged. A counter
-     * statement ({@code deltas} not null) must mark its rows in its own transaction, and so must a statement
-     * that may evict rows by REPLACE set its flag ({@link #evicting}), which no other connection may see: so
-     * in auto-commit mode such a statement is wrapped, and its rows are read into memory (a
-     * {@code CachedRowSet}) before the commit.
+     * statement ({@code deltas} not null) must mark its rows in its own transaction, so in auto-commit mode
+     * it is wrapped, and its rows are read into memory (a {@code CachedRowSet}) before the commit. A REPLACE
+     * is not: its eviction flag would need the same, and a {@code CachedRowSet} is not sqlite-jdbc's result set
+     * (typed getters, {@code getObject(i, Class)}, {@code getStatement}: ReplaceDefaultReviewTest), which
+     * every ORM reading generated keys through {@code RETURNING} would meet; its evictions stay uncaptured.
      */
     ResultSet runQuery(SqlInfo info, String deltas, SqlCall<ResultSet> call) throws SQLException {
         checkOpen();
         if (!info.kind().mayWrite() || info.kind().changesSchema()) {
             return run(info, call);
         }
-        if (delegate.getAutoCommit() && !sqlTransaction && (deltas != null || mayEvict(info))) {
+        if (deltas != null && delegate.getAutoCommit() && !sqlTransaction) {
             SqlInfo read = new SqlInfo(info.kind(), info.table(), info.name(), info.parsed(), info.counters(),
                     false, info.replaces()); // its statement is closed before run commits
             return run(read, deltas, () -> {
@@ -710,6 +721,9 @@ public class SyncConnection extends DelegatingConnection {
     public void rollback(Savepoint savepoint) throws SQLException {
         checkOpen();
         delegate.rollback(savepoint);
+        if (schemaChanged) {
+            node.forgetSchemaAnswers(); // it may have undone DDL of this transaction
+        }
     }
 
     @Override

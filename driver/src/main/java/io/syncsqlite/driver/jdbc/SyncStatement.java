@@ -219,20 +219,25 @@ public class SyncStatement extends DelegatingStatement {
         }
     }
 
-    /** A batch is as strong as its strongest statement; transaction control inside a batch is unknown. */
+    /**
+     * A batch is as strong as its strongest statement; transaction control inside a batch is unknown. A batch
+     * with DDL or transaction control is UNKNOWN, and then says REPLACE only when one of its entries does and
+     * none manages the transaction (as for several statements in one string: SqlClassifier.severalReplace).
+     */
     private SqlInfo batchInfo() {
         StatementKind kind = StatementKind.READ;
         boolean replaces = false;
+        boolean control = false;
         for (Entry e : batch) {
             StatementKind k = e.info().kind();
             if (k.changesSchema() || !k.mayWrite() && k != StatementKind.READ && k != StatementKind.PRAGMA) {
-                return new SqlInfo(StatementKind.UNKNOWN, null, null, false);
-            }
-            if (k.mayWrite()) {
+                kind = StatementKind.UNKNOWN;
+                control |= !k.mayWrite() || k == StatementKind.UNKNOWN && !e.info().replaces();
+            } else if (k.mayWrite() && kind != StatementKind.UNKNOWN) {
                 kind = StatementKind.INSERT;
             }
             replaces |= e.info().replaces();
         }
-        return new SqlInfo(kind, null, null, false, java.util.List.of(), false, replaces);
+        return new SqlInfo(kind, null, null, false, java.util.List.of(), false, replaces && !control);
     }
 }

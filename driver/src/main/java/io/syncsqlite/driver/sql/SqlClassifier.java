@@ -143,7 +143,9 @@ public final class SqlClassifier {
                     : st instanceof Update up ? up.getTable()
                     : st instanceof Delete del ? del.getTable() : null;
             if (target != null) {
-                table = unquote(target.getName());
+                // JSqlParser splits a quoted name holding a dot ("app.users") as schema and table; the lexer
+                // reads quotes as SQLite does.
+                table = lexedTable != null && lexedTable.contains(".") ? lexedTable : unquote(target.getName());
                 parsed = true;
             }
             if (st instanceof Update up) {
@@ -412,6 +414,35 @@ public final class SqlClassifier {
                     }
                 }
                 return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether a table's SQL (as {@code sqlite_schema} keeps it) declares a constraint {@code ON CONFLICT
+     * REPLACE}: read by tokens, so comments inside the clause do not hide it, and strings and comments that
+     * mention it do not count.
+     */
+    public static boolean declaresOnConflictReplace(String tableSql) {
+        List<SqlLexer.Token> t = SqlLexer.tokens(tableSql, Integer.MAX_VALUE, null);
+        for (int k = 0; k + 2 < t.size(); k++) {
+            if (t.get(k).is("ON") && t.get(k + 1).is("CONFLICT") && t.get(k + 2).is("REPLACE")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether a trigger's SQL writes with REPLACE ({@code INSERT OR REPLACE}, {@code REPLACE INTO},
+     * {@code UPDATE OR REPLACE}); the {@code replace()} function does not count.
+     */
+    public static boolean writesByReplace(String triggerSql) {
+        List<SqlLexer.Token> t = SqlLexer.tokens(triggerSql, Integer.MAX_VALUE, null);
+        for (int k = 0; k < t.size(); k++) {
+            if (t.get(k).is("REPLACE") && (k > 0 && t.get(k - 1).is("OR") || k + 1 < t.size() && t.get(k + 1).is("INTO"))) {
+                return true;
             }
         }
         return false;

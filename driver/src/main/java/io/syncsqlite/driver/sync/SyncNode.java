@@ -406,9 +406,7 @@ public final class SyncNode {
      * client applies.
      */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
-        evictionTriggers = null; // the schema changed, maybe in the caller's open transaction
-        schemaSaysRollback = null;
-        replacingTables = null;
+        forgetSchemaAnswers(); // the schema changed, maybe in the caller's open transaction
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
@@ -454,9 +452,7 @@ public final class SyncNode {
      */
     private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested) {
         synced = now;
-        schemaSaysRollback = null;
-        evictionTriggers = null;
-        replacingTables = null;
+        forgetSchemaAnswers();
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
@@ -471,13 +467,18 @@ public final class SyncNode {
      * Whether a trigger or table of the file, other than the driver's own, mentions {@code ROLLBACK}
      * ({@code RAISE(ROLLBACK, ...)}, {@code ON CONFLICT ROLLBACK}): a statement may then end its transaction
      * when it fails. Read once per schema change this process makes; DDL another process runs later is not seen.
+     *
+     * @param ownDdl the caller's connection holds DDL it has not committed: its view of the schema is its own,
+     *               so the answer is read afresh and not kept for the other connections (nor is theirs used)
      */
-    public boolean schemaSaysRollback(Connection raw) throws SQLException {
-        Boolean known = schemaSaysRollback;
+    public boolean schemaSaysRollback(Connection raw, boolean ownDdl) throws SQLException {
+        Boolean known = ownDdl ? null : schemaSaysRollback;
         if (known == null) {
             known = schemaHas(raw, "type IN ('table', 'trigger') AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
                     + " AND sql LIKE '%ROLLBACK%'");
-            schemaSaysRollback = known;
+            if (!ownDdl) {
+                schemaSaysRollback = known;
+            }
         }
         return known;
     }
@@ -489,66 +490,87 @@ public final class SyncNode {
      * Whether some table of the file has the capture triggers that log REPLACE evictions (a synced table with
      * UNIQUE keys besides its primary key): only then does a REPLACE statement need the eviction flag
      * ({@code SyncConnection.evicting}), which costs its transaction a page more. Read once per schema change
-     * this process makes, also inside the transaction that made it.
+     * this process makes ({@code ownDdl} as for {@link #schemaSaysRollback}).
      */
-    public boolean hasEvictionTriggers(Connection raw) throws SQLException {
-        Boolean known = evictionTriggers;
+    public boolean hasEvictionTriggers(Connection raw, boolean ownDdl) throws SQLException {
+        Boolean known = ownDdl ? null : evictionTriggers;
         if (known == null) {
             known = schemaHas(raw, "type = 'trigger' AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_")
                     + "ev%' ESCAPE '\\'");
-            evictionTriggers = known;
+            if (!ownDdl) {
+                evictionTriggers = known;
+            }
         }
         return known;
     }
 
     /**
      * What {@link #replacesByDefault} reads: the tables (lower-case) with a constraint that says ON CONFLICT
-     * REPLACE, and whether the file has application triggers; null: not read yet.
+     * REPLACE, whether the file has application triggers, and whether one of them writes with REPLACE; null:
+     * not read yet.
      */
-    private record Replacing(java.util.Set<String> tables, boolean appTriggers) {
+    private record Replacing(java.util.Set<String> tables, boolean appTriggers, boolean triggersReplace) {
     }
 
     private volatile Replacing replacingTables;
 
-    private static final java.util.regex.Pattern ON_CONFLICT_REPLACE =
-            java.util.regex.Pattern.compile("(?i)\\bON\\s+CONFLICT\\s+REPLACE\\b");
-
     /**
-     * Whether an INSERT or UPDATE of {@code table} (null: not known) may evict rows by REPLACE although its
-     * SQL does not say so: a constraint declared {@code UNIQUE ON CONFLICT REPLACE} (or {@code PRIMARY KEY ...})
-     * makes REPLACE the resolution of every statement without an OR clause of its own, and SQLite then evicts
-     * the rows holding the new row's values without firing their delete triggers. True for such a table, and
-     * for any table when the file has such a table and application triggers too (their inner writes may reach
-     * it). A statement whose OR clause says otherwise gets the flag too; the deletes logged for rows that
-     * stay are taken out after it ({@code SyncConnection.evicting}). Read from the tables' SQL text, once per
-     * schema change this process makes (a {@code NOT NULL ON CONFLICT REPLACE} counts too: the flag costs a
-     * statement some microseconds, never a wrong capture).
+     * Whether a write of {@code kind} to {@code table} (null: not known) may evict rows by REPLACE although its
+     * SQL does not say so. A constraint declared {@code UNIQUE ON CONFLICT REPLACE} (or {@code PRIMARY KEY ...})
+     * makes REPLACE the resolution of every INSERT and UPDATE without an OR clause of its own, and SQLite then
+     * evicts the rows holding the new row's values without firing their delete triggers; an application
+     * trigger's {@code INSERT OR REPLACE} evicts whatever statement fires it. So: true for any write when an
+     * application trigger writes with REPLACE, or when the file has such a table and application triggers
+     * (their inner writes may reach it); else for an INSERT or UPDATE of such a table, or of a table not
+     * known. A statement whose OR clause says otherwise gets the flag too; the deletes logged for rows that
+     * stay are taken out after it ({@code SyncConnection.evicting}). Read by tokens from the tables' and
+     * triggers' SQL, once per schema change this process makes (a {@code NOT NULL ON CONFLICT REPLACE} counts
+     * too: the flag costs a statement some microseconds, never a wrong capture; {@code ownDdl} as for
+     * {@link #schemaSaysRollback}).
      */
-    public boolean replacesByDefault(Connection raw, String table) throws SQLException {
-        Replacing known = replacingTables;
+    public boolean replacesByDefault(Connection raw, String table, io.syncsqlite.driver.sql.StatementKind kind,
+                                     boolean ownDdl) throws SQLException {
+        Replacing known = ownDdl ? null : replacingTables;
         if (known == null) {
             java.util.Set<String> tables = new java.util.HashSet<>();
+            boolean appTriggers = false;
+            boolean triggersReplace = false;
             try (Statement st = raw.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT name, sql FROM sqlite_schema WHERE type = 'table'"
-                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql LIKE '%REPLACE%'")) {
+                 ResultSet rs = st.executeQuery("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'trigger')"
+                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql IS NOT NULL")) {
                 while (rs.next()) {
-                    if (ON_CONFLICT_REPLACE.matcher(rs.getString(2)).find()) {
-                        tables.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
+                    if (rs.getString(1).equals("trigger")) {
+                        appTriggers = true;
+                        triggersReplace |= rs.getString(3).toUpperCase(java.util.Locale.ROOT).contains("REPLACE")
+                                && io.syncsqlite.driver.sql.SqlClassifier.writesByReplace(rs.getString(3));
+                    } else if (rs.getString(3).toUpperCase(java.util.Locale.ROOT).contains("REPLACE")
+                            && io.syncsqlite.driver.sql.SqlClassifier.declaresOnConflictReplace(rs.getString(3))) {
+                        tables.add(rs.getString(2).toLowerCase(java.util.Locale.ROOT));
                     }
                 }
             }
-            known = new Replacing(tables, !tables.isEmpty()
-                    && schemaHas(raw, "type = 'trigger' AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"));
-            replacingTables = known;
+            known = new Replacing(tables, appTriggers, triggersReplace);
+            if (!ownDdl) {
+                replacingTables = known;
+            }
         }
-        if (known.tables().isEmpty()) {
-            return false;
-        }
-        if (table == null || known.appTriggers()) {
+        if (known.triggersReplace() || !known.tables().isEmpty() && known.appTriggers()) {
             return true;
         }
-        String name = table.toLowerCase(java.util.Locale.ROOT);
-        return known.tables().contains(name.substring(name.lastIndexOf('.') + 1));
+        if (known.tables().isEmpty() || kind == io.syncsqlite.driver.sql.StatementKind.DELETE) {
+            return false;
+        }
+        return table == null || known.tables().contains(table.toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /**
+     * Forgets what was read from the schema ({@link #schemaSaysRollback}, {@link #hasEvictionTriggers},
+     * {@link #replacesByDefault}): after DDL, and after a rollback to a savepoint that may have undone some.
+     */
+    public void forgetSchemaAnswers() {
+        schemaSaysRollback = null;
+        evictionTriggers = null;
+        replacingTables = null;
     }
 
     /** Whether {@code sqlite_schema} has an entry matching {@code where}. */
