@@ -328,51 +328,45 @@ class ReplaceDefaultReviewTest {
 
     // ------------------------------------------------------------- f207af4: the cache (replacesByDefault)
 
-    /**
-     * ROLLBACK TO a savepoint undoes a DROP TRIGGER, but the cache read after the drop (no application
-     * triggers) stays: the trigger's insert into the REPLACE table, fired by a plain insert into another
-     * table, is then not flagged.
-     */
-    @Test
-    void aDroppedTriggerRestoredByRollbackToIsFollowed() throws SQLException {
-        try (Connection c = open()) {
-            exec(c, USERS, "CREATE TABLE signup (id TEXT PRIMARY KEY, email TEXT)",
-                    "CREATE TRIGGER signup_user AFTER INSERT ON signup BEGIN"
-                            + " INSERT INTO users VALUES (NEW.id, NEW.email, 'new'); END",
-                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
-            Before b = before(c, "users");
-            c.setAutoCommit(false);
-            exec(c, "SAVEPOINT sp", "DROP TRIGGER signup_user", "INSERT INTO signup VALUES ('s0', 'q@e')",
-                    "ROLLBACK TO sp", "RELEASE sp");
-            exec(c, "INSERT INTO signup VALUES ('u2', 'x@e')");
-            c.commit();
-            c.setAutoCommit(true);
-            assertEquals(Map.of("u2", "x@e"), rows(c, "users"));
-            assertReplays(c, b, "trigger restored by ROLLBACK TO");
-        }
+    /** The signup table whose trigger inserts into the REPLACE table, and a row u1 holding x@e. */
+    private static final String[] SIGNUP = {USERS, "CREATE TABLE signup (id TEXT PRIMARY KEY, email TEXT)",
+        "CREATE TRIGGER signup_user AFTER INSERT ON signup BEGIN INSERT INTO users VALUES (NEW.id, NEW.email, 'new'); END",
+        "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')"};
+
+    /** How a test undoes the DROP TRIGGER it ran after a savepoint. */
+    private interface Undo {
+        void run(Connection c, java.sql.Savepoint sp) throws SQLException;
     }
 
     /**
-     * The same through the JDBC API: setSavepoint / rollback(Savepoint) around a DROP TRIGGER.
+     * A rollback to a savepoint undoes a DROP TRIGGER, but the cache read after the drop (no application
+     * triggers) stays: the trigger's insert into the REPLACE table, fired by a plain insert into another
+     * table, is then not flagged. Through SQL (ROLLBACK TO) and through the JDBC API.
      */
-    @Test
-    void aDroppedTriggerRestoredByJdbcRollbackToSavepointIsFollowed() throws SQLException {
+    private void assertDroppedTriggerRestoredIsFollowed(String what, Undo undo) throws SQLException {
         try (Connection c = open()) {
-            exec(c, USERS, "CREATE TABLE signup (id TEXT PRIMARY KEY, email TEXT)",
-                    "CREATE TRIGGER signup_user AFTER INSERT ON signup BEGIN"
-                            + " INSERT INTO users VALUES (NEW.id, NEW.email, 'new'); END",
-                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            exec(c, SIGNUP);
             Before b = before(c, "users");
             c.setAutoCommit(false);
             java.sql.Savepoint sp = c.setSavepoint("sp");
             exec(c, "DROP TRIGGER signup_user", "INSERT INTO signup VALUES ('s0', 'q@e')");
-            c.rollback(sp);
+            undo.run(c, sp);
             exec(c, "INSERT INTO signup VALUES ('u2', 'x@e')");
             c.commit();
             c.setAutoCommit(true);
             assertEquals(Map.of("u2", "x@e"), rows(c, "users"));
-            assertReplays(c, b, "trigger restored by rollback(Savepoint)");
+            assertReplays(c, b, what);
         }
+    }
+
+    @Test
+    void aDroppedTriggerRestoredByRollbackToIsFollowed() throws SQLException {
+        assertDroppedTriggerRestoredIsFollowed("trigger restored by ROLLBACK TO", (c, sp) -> exec(c, "ROLLBACK TO sp"));
+    }
+
+    @Test
+    void aDroppedTriggerRestoredByJdbcRollbackToSavepointIsFollowed() throws SQLException {
+        assertDroppedTriggerRestoredIsFollowed("trigger restored by rollback(Savepoint)", Connection::rollback);
     }
 
     /**
@@ -445,10 +439,7 @@ class ReplaceDefaultReviewTest {
     @Test
     void aCacheReadFromAnotherConnectionsUncommittedDdlIsNotUsedAfterItsRollback() throws Exception {
         try (Connection a = open(); Connection c = open()) {
-            exec(c, USERS, "CREATE TABLE signup (id TEXT PRIMARY KEY, email TEXT)",
-                    "CREATE TRIGGER signup_user AFTER INSERT ON signup BEGIN"
-                            + " INSERT INTO users VALUES (NEW.id, NEW.email, 'new'); END",
-                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
+            exec(c, SIGNUP);
             Before b = before(c, "users");
             a.setAutoCommit(false);
             exec(a, "DROP TRIGGER signup_user", "INSERT INTO signup VALUES ('s0', 'q@e')"); // a's view fills the cache

@@ -190,6 +190,10 @@ class LockWaitReviewTest {
             try (Connection blocker = lockRowOne(f); Stuck stuck = new Stuck(f)) {
                 stuck.start("s1", 1, now);
                 await().atMost(Duration.ofSeconds(5)).until(() -> f.queryLong(WAITING) >= 1);
+                // Past its first wait of a whole lock_timeout: on a loaded machine the bulk, queued behind that
+                // wait, could reach its own lock_timeout first. From the second attempt on, the stuck client
+                // waits the 100 ms probe.
+                await().atMost(Duration.ofSeconds(10)).until(() -> stuck.attempts() >= 2);
                 RowChange[] rows = bulkRows();
                 TestClient bulk = f.client("bulk", head(f));
                 bulk.push(tx(1, now + Hlc.ofMillis(5), rows));
