@@ -1,5 +1,7 @@
 package io.syncsqlite.driver.capture;
 
+import io.syncsqlite.driver.sql.SqlClassifier;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -79,34 +81,78 @@ public final class SchemaReader {
     }
 
     /**
-     * The unique indexes of {@code table} other than its primary key's, over plain columns and without a
-     * WHERE, each as its key columns in order (see {@link TableInfo#uniqueKeys}).
+     * The unique indexes of {@code table} other than its primary key's, each as its key terms in order (see
+     * {@link TableInfo#uniqueKeys}). Indexes over expressions or with a WHERE are read from their SQL
+     * ({@link SqlClassifier#indexShape}); one whose SQL cannot be read, that names the rowid, or whose
+     * expressions or WHERE qualify a name (a dot: the eviction trigger reads them against two rows under
+     * other names) is left out, and REPLACE evictions through it are not captured.
      */
-    private static List<List<TableInfo.UniqueColumn>> uniqueKeys(Connection conn, String table) throws SQLException {
-        java.util.Map<String, List<TableInfo.UniqueColumn>> byIndex = new java.util.LinkedHashMap<>();
-        java.util.Set<String> unusable = new java.util.HashSet<>();
-        try (PreparedStatement ps = conn.prepareStatement("SELECT il.name, ix.cid, ix.name, ix.coll"
+    private static List<TableInfo.UniqueKey> uniqueKeys(Connection conn, String table) throws SQLException {
+        record Term(int cid, String name, String collation) {
+        }
+        java.util.Map<String, List<Term>> byIndex = new java.util.LinkedHashMap<>();
+        java.util.Set<String> partial = new java.util.HashSet<>();
+        try (PreparedStatement ps = conn.prepareStatement("SELECT il.name, ix.cid, ix.name, ix.coll, il.partial"
                 + " FROM pragma_index_list(?) AS il, pragma_index_xinfo(il.name) AS ix"
-                + " WHERE il.\"unique\" AND il.origin <> 'pk' AND NOT il.partial AND ix.\"key\""
+                + " WHERE il.\"unique\" AND il.origin <> 'pk' AND ix.\"key\""
                 + " ORDER BY il.seq, ix.seqno")) {
             ps.setString(1, table);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     String index = rs.getString(1);
-                    if (rs.getInt(2) < 0) {
-                        unusable.add(index); // an expression (-2) or the rowid (-1)
-                    }
                     byIndex.computeIfAbsent(index, k -> new ArrayList<>())
-                            .add(new TableInfo.UniqueColumn(rs.getString(3), rs.getString(4)));
+                            .add(new Term(rs.getInt(2), rs.getString(3), rs.getString(4)));
+                    if (rs.getBoolean(5)) {
+                        partial.add(index);
+                    }
                 }
             }
         }
-        List<List<TableInfo.UniqueColumn>> out = new ArrayList<>();
-        byIndex.forEach((index, cols) -> {
-            if (!unusable.contains(index)) {
-                out.add(cols);
+        List<TableInfo.UniqueKey> out = new ArrayList<>();
+        for (java.util.Map.Entry<String, List<Term>> e : byIndex.entrySet()) {
+            List<Term> terms = e.getValue();
+            boolean plain = terms.stream().allMatch(t -> t.cid() >= 0);
+            if (plain && !partial.contains(e.getKey())) {
+                out.add(new TableInfo.UniqueKey(terms.stream()
+                        .map(t -> new TableInfo.UniqueColumn(t.name(), t.collation())).toList()));
+                continue;
             }
-        });
+            if (terms.stream().anyMatch(t -> t.cid() == -1)) {
+                continue; // the rowid
+            }
+            SqlClassifier.IndexShape shape = indexShape(conn, e.getKey());
+            if (shape == null || shape.terms().size() != terms.size() || shape.names().contains(".")) {
+                continue;
+            }
+            List<TableInfo.UniqueColumn> columns = new ArrayList<>();
+            for (int i = 0; i < terms.size(); i++) {
+                Term t = terms.get(i);
+                columns.add(t.cid() >= 0 ? new TableInfo.UniqueColumn(t.name(), t.collation())
+                        : new TableInfo.UniqueColumn(null, t.collation(), shape.terms().get(i)));
+            }
+            List<String> reads = new ArrayList<>();
+            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM pragma_table_info(?) ORDER BY cid")) {
+                ps.setString(1, table);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        if (shape.names().contains(rs.getString(1).toLowerCase(Locale.ROOT))) {
+                            reads.add(rs.getString(1));
+                        }
+                    }
+                }
+            }
+            out.add(new TableInfo.UniqueKey(columns, shape.where(), reads));
+        }
         return out;
+    }
+
+    /** The shape of index {@code name}, read from its SQL; null when it has none or it cannot be read. */
+    private static SqlClassifier.IndexShape indexShape(Connection conn, String name) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getString(1) != null ? SqlClassifier.indexShape(rs.getString(1)) : null;
+            }
+        }
     }
 }

@@ -12,25 +12,47 @@ import java.util.stream.Collectors;
  * @param name    the table name as declared
  * @param columns every column, in declaration order
  * @param pk      primary-key column names in key order; empty when the table has no declared key
- * @param uniqueKeys the table's UNIQUE constraints and unique indexes other than the primary key, over
- *                   plain columns and without a WHERE (those a REPLACE can evict other rows through)
+ * @param uniqueKeys the table's UNIQUE constraints and unique indexes other than the primary key (those a
+ *                   REPLACE can evict other rows through)
  *
  * <p>Immutable; thread-safe.
  */
-public record TableInfo(String name, List<Column> columns, List<String> pk, List<List<UniqueColumn>> uniqueKeys) {
+public record TableInfo(String name, List<Column> columns, List<String> pk, List<UniqueKey> uniqueKeys) {
 
     /** One column: its name, declared type and affinity. */
     public record Column(String name, String declaredType, Affinity affinity) {
     }
 
-    /** A column of a unique key, with the collation its index compares it in. */
-    public record UniqueColumn(String name, String collation) {
+    /**
+     * A term of a unique key, with the collation its index compares it in: a column ({@code name}), or an
+     * expression over the table's columns ({@code expression}, its SQL as the index declares it; then
+     * {@code name} is null).
+     */
+    public record UniqueColumn(String name, String collation, String expression) {
+        public UniqueColumn(String name, String collation) {
+            this(name, collation, null);
+        }
+    }
+
+    /**
+     * A unique key: its terms, and for a partial index the SQL of its WHERE (null: every row), with the names
+     * of the columns the expressions and the WHERE read (empty when there are none).
+     */
+    public record UniqueKey(List<UniqueColumn> columns, String where, List<String> reads) {
+        public UniqueKey {
+            columns = List.copyOf(columns);
+            reads = List.copyOf(reads);
+        }
+
+        public UniqueKey(List<UniqueColumn> columns) {
+            this(columns, null, List.of());
+        }
     }
 
     public TableInfo {
         columns = List.copyOf(columns);
         pk = List.copyOf(pk);
-        uniqueKeys = uniqueKeys.stream().map(List::copyOf).toList();
+        uniqueKeys = List.copyOf(uniqueKeys);
     }
 
     public TableInfo(String name, List<Column> columns, List<String> pk) {

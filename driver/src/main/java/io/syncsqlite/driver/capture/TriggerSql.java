@@ -82,12 +82,27 @@ public final class TriggerSql {
         String tbl = quote(t.name());
         List<String> holds = new ArrayList<>();
         Set<String> uniqueColumns = new LinkedHashSet<>();
-        for (List<TableInfo.UniqueColumn> key : t.uniqueKeys()) {
+        // The new row as a table of its own, for the expressions and WHERE of an index, which name columns
+        // without a row: read against it they see the new row, read in the outer query the other row.
+        StringJoiner newRow = new StringJoiner(", ", "(SELECT ", ")");
+        t.columns().forEach(c -> newRow.add("NEW." + quote(c.name()) + " AS " + quote(c.name())));
+        for (TableInfo.UniqueKey key : t.uniqueKeys()) {
             List<String> eq = new ArrayList<>();
-            for (TableInfo.UniqueColumn c : key) {
-                eq.add("r." + quote(c.name()) + " = NEW." + quote(c.name()) + " COLLATE " + quote(c.collation()));
-                uniqueColumns.add(c.name());
+            for (TableInfo.UniqueColumn c : key.columns()) {
+                if (c.expression() == null) {
+                    eq.add("r." + quote(c.name()) + " = NEW." + quote(c.name()) + " COLLATE " + quote(c.collation()));
+                    uniqueColumns.add(c.name());
+                } else {
+                    eq.add("(" + c.expression() + ") = (SELECT " + c.expression() + " FROM " + newRow + ") COLLATE "
+                            + quote(c.collation()));
+                }
             }
+            if (key.where() != null) {
+                // A partial index holds unique only the rows its WHERE takes: both the other row and the new one.
+                eq.add("(" + key.where() + ")");
+                eq.add("EXISTS (SELECT 1 FROM " + newRow + " WHERE " + key.where() + ")");
+            }
+            uniqueColumns.addAll(key.reads());
             holds.add("(" + String.join(" AND ", eq) + ")");
         }
         String other = "NOT (" + sameKey(t.pk(), "r", "NEW") + ")";
@@ -97,6 +112,9 @@ public final class TriggerSql {
         String when = " WHEN EXISTS (SELECT 1 FROM " + Outbox.REPLACING + ") BEGIN";
         // changes() in a trigger counts the trigger's own last statement: the driver cleans up only after a log.
         String told = " UPDATE " + Outbox.REPLACING + " SET evicted = 1 WHERE changes() > 0; END";
+        if (uniqueColumns.isEmpty()) {
+            t.columns().forEach(c -> uniqueColumns.add(c.name())); // an expression over no column: any update
+        }
         StringJoiner of = new StringJoiner(", ");
         uniqueColumns.forEach(c -> of.add(quote(c)));
         return List.of(

@@ -448,6 +448,84 @@ public final class SqlClassifier {
         return false;
     }
 
+    /**
+     * The parts of a {@code CREATE [UNIQUE] INDEX} statement that decide which rows it holds unique: the SQL of
+     * each indexed term (a column or an expression, without its {@code COLLATE} and {@code ASC}/{@code DESC}),
+     * and the SQL of its {@code WHERE}, or null; and the names its terms and WHERE mention.
+     */
+    public record IndexShape(List<String> terms, String where, java.util.Set<String> names) {
+    }
+
+    /** {@code createIndexSql} read as an index (see {@link IndexShape}), or null when it cannot be read. */
+    public static IndexShape indexShape(String createIndexSql) {
+        List<SqlLexer.Span> t = SqlLexer.spans(createIndexSql);
+        int k = 0;
+        while (k < t.size() && !t.get(k).token().is("ON")) {
+            k++;
+        }
+        while (k < t.size() && !t.get(k).token().is("(")) {
+            k++;
+        }
+        if (k >= t.size()) {
+            return null;
+        }
+        List<String> terms = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        int depth = 0;
+        int first = k + 1;
+        int end = -1;
+        for (int j = k; j < t.size() && end < 0; j++) {
+            SqlLexer.Token tok = t.get(j).token();
+            if (tok.is("(")) {
+                depth++;
+            } else if (tok.is(")") || tok.is(",") && depth == 1) {
+                if (tok.is(")")) {
+                    depth--;
+                }
+                if (depth == 0 || tok.is(",")) {
+                    int last = j - 1;
+                    if (last >= first && (t.get(last).token().is("ASC") || t.get(last).token().is("DESC"))) {
+                        last--;
+                    }
+                    if (last - 1 >= first && t.get(last - 1).token().is("COLLATE")) {
+                        last -= 2;
+                    }
+                    if (last < first) {
+                        return null;
+                    }
+                    terms.add(createIndexSql.substring(t.get(first).start(), t.get(last).end()));
+                    for (int m = first; m <= last; m++) {
+                        names.add(t.get(m).token().text().toLowerCase(java.util.Locale.ROOT));
+                    }
+                    first = j + 1;
+                    if (depth == 0) {
+                        end = j;
+                    }
+                }
+            } else if (tok.is(";")) {
+                return null;
+            }
+        }
+        if (end < 0) {
+            return null;
+        }
+        String where = null;
+        if (end + 1 < t.size()) {
+            if (!t.get(end + 1).token().is("WHERE") || end + 2 >= t.size()) {
+                return null;
+            }
+            int last = t.size() - 1;
+            while (last > end + 1 && t.get(last).token().is(";")) {
+                last--;
+            }
+            where = createIndexSql.substring(t.get(end + 2).start(), t.get(last).end());
+            for (int m = end + 2; m <= last; m++) {
+                names.add(t.get(m).token().text().toLowerCase(java.util.Locale.ROOT));
+            }
+        }
+        return new IndexShape(terms, where, names);
+    }
+
     /** Statement heads that manage the transaction. */
     private static final java.util.Set<String> TRANSACTION_CONTROL =
             java.util.Set.of("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE");

@@ -308,4 +308,34 @@ class ReplaceEvictionTest {
             assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
         }
     }
+
+    /**
+     * A unique index over an expression (emails unique whatever their case) and a partial one (unique among
+     * rows not deleted): REPLACE evicts through them, and only rows the index holds, as SQLite does.
+     */
+    @Test
+    void expressionAndPartialUniqueIndexesCaptureTheirEvictions() throws SQLException {
+        try (Connection c = open()) {
+            exec(c, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, name TEXT, deleted INTEGER NOT NULL DEFAULT 0)",
+                    "CREATE UNIQUE INDEX users_email ON users (lower(email))",
+                    "CREATE TABLE member (id INTEGER PRIMARY KEY, club TEXT, nick TEXT, gone INTEGER)",
+                    "CREATE UNIQUE INDEX member_nick ON member (club, nick COLLATE NOCASE) WHERE gone IS NULL",
+                    "INSERT INTO users VALUES ('u1', 'x@e', 'Ann', 0), ('u3', 'z@e', 'Cid', 0)",
+                    "INSERT INTO member VALUES (1, 'A', 'kim', NULL), (2, 'A', 'lee', 1), (3, 'B', 'kim', NULL)");
+            long m = mark(c);
+            exec(c, "INSERT OR REPLACE INTO users VALUES ('u2', 'X@E', 'Bob', 0)",
+                    "UPDATE OR REPLACE users SET email = 'Z@e' WHERE id = 'u2'");
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u2\"}", "3 {\"id\":\"u3\"}", "2 {\"id\":\"u2\"}"),
+                    capturedAfter(c, m));
+            assertEquals(List.of("u2 Z@e Bob 0"), query(c, "SELECT * FROM users"));
+            m = mark(c);
+            exec(c, "INSERT OR REPLACE INTO member VALUES (4, 'A', 'KIM', NULL)", // evicts 1, not 3 (another club)
+                    "INSERT OR REPLACE INTO member VALUES (5, 'A', 'Lee', NULL)", // 2 is gone: not in the index
+                    "INSERT OR REPLACE INTO member VALUES (6, 'A', 'lee', 1)"); // not in the index: evicts nothing
+            assertEquals(List.of("3 {\"id\":1}", "1 {\"id\":4}", "1 {\"id\":5}", "1 {\"id\":6}"), capturedAfter(c, m));
+            assertEquals(List.of("2 A lee 1", "3 B kim null", "4 A KIM null", "5 A Lee null", "6 A lee 1"),
+                    query(c, "SELECT * FROM member ORDER BY id"));
+            assertEquals(List.of("0"), query(c, "SELECT count(*) FROM _sync_replacing"), "the flag is cleared");
+        }
+    }
 }

@@ -6,6 +6,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SqlClassifierTest {
 
@@ -149,5 +150,18 @@ class SqlClassifierTest {
                         + (c.minus() > 0 ? "-p" + c.minus() : ""))
                 .toList();
         assertEquals(expected == null ? java.util.List.of() : java.util.List.of(expected.split(";")), got, sql);
+    }
+
+    /** The terms and WHERE of a unique index, read past quotes, comments, COLLATE and ASC/DESC. */
+    @Test
+    void indexShapesAreRead() {
+        SqlClassifier.IndexShape shape = SqlClassifier.indexShape("CREATE UNIQUE INDEX \"i\" ON t (lower(\"e mail\") COLLATE NOCASE DESC,"
+                + " /* a, b */ substr(code, 1, 3), n ASC) WHERE deleted = 0 AND note <> ')'");
+        assertEquals(java.util.List.of("lower(\"e mail\")", "substr(code, 1, 3)", "n"), shape.terms());
+        assertEquals("deleted = 0 AND note <> ')'", shape.where());
+        assertTrue(shape.names().containsAll(java.util.Set.of("e mail", "code", "n", "deleted", "note")));
+        assertEquals(null, SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (a) x"));
+        assertEquals(null, SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (a"));
+        assertTrue(SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (t.a)").names().contains("."));
     }
 }

@@ -166,4 +166,34 @@ class ReplaceEvictionE2eReviewTest {
             assertEquals(List.of(), rejections, "rejections");
         }
     }
+
+    /**
+     * REPLACE through unique indexes PostgreSQL has too: over an expression (emails unique whatever their
+     * case) and partial (unique among rows not deleted). Expected: PostgreSQL and b hold what a holds, without
+     * a rejection (before, the evictions were not captured: PostgreSQL refused the new rows and a reverted).
+     */
+    @Test
+    void replacesThroughExpressionAndPartialUniqueIndexesReachPostgres() throws Exception {
+        String rows = "SELECT id, email, name, deleted FROM users ORDER BY id";
+        try (Cluster cluster = Cluster.start("rev_expr_partial", dir,
+                "CREATE TABLE users (id text PRIMARY KEY, email text, name text, deleted int NOT NULL DEFAULT 0)",
+                "CREATE UNIQUE INDEX users_email ON users (lower(email)) WHERE deleted = 0")) {
+            String local = "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, name TEXT, deleted INTEGER NOT NULL DEFAULT 0)";
+            String index = "CREATE UNIQUE INDEX users_email ON users (lower(email)) WHERE deleted = 0";
+            Client a = cluster.client("a", local, index);
+            Client b = cluster.client("b", local, index);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
+            a.node().addRejectionListener(rejections::add);
+            a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann', 0), ('u3', 'x@e', 'Old', 1)");
+            syncAll(a, b);
+            a.exec("INSERT OR REPLACE INTO users VALUES ('u2', 'X@E', 'Bob', 0)");
+            List<Map<String, Object>> written = List.of(row("id", "u2", "email", "X@E", "name", "Bob", "deleted", 0L),
+                    row("id", "u3", "email", "x@e", "name", "Old", "deleted", 1L));
+            assertEquals(written, a.rows(rows), "what the application wrote locally (u3 is deleted: not in the index)");
+            syncAll(a, b);
+            cluster.awaitConverged(rows, a, b);
+            assertEquals(List.of(), rejections, "rejections");
+            assertEquals(2, cluster.pgRows(rows).size(), "PostgreSQL: " + cluster.pgRows(rows));
+        }
+    }
 }
