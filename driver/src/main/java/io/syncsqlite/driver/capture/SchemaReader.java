@@ -121,7 +121,7 @@ public final class SchemaReader {
                 continue; // the rowid
             }
             SqlClassifier.IndexShape shape = indexShape(conn, e.getKey());
-            if (shape == null || shape.terms().size() != terms.size() || shape.names().contains(".")) {
+            if (shape == null || shape.terms().size() != terms.size() || shape.qualifies()) {
                 continue;
             }
             List<TableInfo.UniqueColumn> columns = new ArrayList<>();
@@ -130,8 +130,9 @@ public final class SchemaReader {
                 columns.add(t.cid() >= 0 ? new TableInfo.UniqueColumn(t.name(), t.collation())
                         : new TableInfo.UniqueColumn(null, t.collation(), shape.terms().get(i)));
             }
+            // table_xinfo: a generated column (left out of the table's columns) may be read too.
             List<String> reads = new ArrayList<>();
-            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM pragma_table_info(?) ORDER BY cid")) {
+            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM pragma_table_xinfo(?) ORDER BY cid")) {
                 ps.setString(1, table);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {

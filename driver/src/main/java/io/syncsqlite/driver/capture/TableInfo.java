@@ -36,7 +36,8 @@ public record TableInfo(String name, List<Column> columns, List<String> pk, List
 
     /**
      * A unique key: its terms, and for a partial index the SQL of its WHERE (null: every row), with the names
-     * of the columns the expressions and the WHERE read (empty when there are none).
+     * of the columns the expressions and the WHERE read (empty when there are none; generated columns, which
+     * {@link TableInfo#columns} leaves out, included).
      */
     public record UniqueKey(List<UniqueColumn> columns, String where, List<String> reads) {
         public UniqueKey {

@@ -82,10 +82,23 @@ public final class TriggerSql {
         String tbl = quote(t.name());
         List<String> holds = new ArrayList<>();
         Set<String> uniqueColumns = new LinkedHashSet<>();
-        // The new row as a table of its own, for the expressions and WHERE of an index, which name columns
-        // without a row: read against it they see the new row, read in the outer query the other row.
+        // The new row as a table of its own, for the expressions of an index, which name columns without a
+        // row: read against it they see the new row, read in the outer query the other row. (Its columns keep
+        // the table's collations but not their affinity: an expression comparing a column with a value of
+        // another kind may read the two rows differently; DESIGN.md, known limits.)
         StringJoiner newRow = new StringJoiner(", ", "(SELECT ", ")");
-        t.columns().forEach(c -> newRow.add("NEW." + quote(c.name()) + " AS " + quote(c.name())));
+        Set<String> regular = new LinkedHashSet<>();
+        t.columns().forEach(c -> regular.add(c.name().toLowerCase(java.util.Locale.ROOT)));
+        Set<String> named = new LinkedHashSet<>();
+        t.columns().forEach(c -> named.add(c.name()));
+        t.uniqueKeys().forEach(k -> named.addAll(k.reads())); // generated columns too: NEW has them
+        Set<String> seen = new java.util.HashSet<>();
+        named.forEach(c -> {
+            if (seen.add(c.toLowerCase(java.util.Locale.ROOT))) {
+                newRow.add("NEW." + quote(c) + " AS " + quote(c));
+            }
+        });
+        boolean readsGenerated = false;
         for (TableInfo.UniqueKey key : t.uniqueKeys()) {
             List<String> eq = new ArrayList<>();
             for (TableInfo.UniqueColumn c : key.columns()) {
@@ -98,11 +111,16 @@ public final class TriggerSql {
                 }
             }
             if (key.where() != null) {
-                // A partial index holds unique only the rows its WHERE takes: both the other row and the new one.
+                // A partial index holds unique only the rows its WHERE takes. Whether it takes the new row is not
+                // asked: NEW's key may not be known yet (-1 for a keyless insert), and its columns lack affinity
+                // in a derived table. A row logged for a new row the index does not take stays, so its delete
+                // is taken out after the statement (phantomDeletes).
                 eq.add("(" + key.where() + ")");
-                eq.add("EXISTS (SELECT 1 FROM " + newRow + " WHERE " + key.where() + ")");
             }
-            uniqueColumns.addAll(key.reads());
+            for (String read : key.reads()) {
+                uniqueColumns.add(read);
+                readsGenerated |= !regular.contains(read.toLowerCase(java.util.Locale.ROOT));
+            }
             holds.add("(" + String.join(" AND ", eq) + ")");
         }
         String other = "NOT (" + sameKey(t.pk(), "r", "NEW") + ")";
@@ -112,8 +130,11 @@ public final class TriggerSql {
         String when = " WHEN EXISTS (SELECT 1 FROM " + Outbox.REPLACING + ") BEGIN";
         // changes() in a trigger counts the trigger's own last statement: the driver cleans up only after a log.
         String told = " UPDATE " + Outbox.REPLACING + " SET evicted = 1 WHERE changes() > 0; END";
-        if (uniqueColumns.isEmpty()) {
-            t.columns().forEach(c -> uniqueColumns.add(c.name())); // an expression over no column: any update
+        if (uniqueColumns.isEmpty() || readsGenerated) {
+            // An expression over no column, or over a generated one (which changes with the columns it is
+            // computed from, and cannot be named in UPDATE OF): any update.
+            uniqueColumns.clear();
+            t.columns().forEach(c -> uniqueColumns.add(c.name()));
         }
         StringJoiner of = new StringJoiner(", ");
         uniqueColumns.forEach(c -> of.add(quote(c)));

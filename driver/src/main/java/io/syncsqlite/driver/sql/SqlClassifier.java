@@ -450,10 +450,11 @@ public final class SqlClassifier {
 
     /**
      * The parts of a {@code CREATE [UNIQUE] INDEX} statement that decide which rows it holds unique: the SQL of
-     * each indexed term (a column or an expression, without its {@code COLLATE} and {@code ASC}/{@code DESC}),
-     * and the SQL of its {@code WHERE}, or null; and the names its terms and WHERE mention.
+     * each indexed term (a column or an expression, without the {@code COLLATE} and {@code ASC}/{@code DESC}
+     * that apply to the whole term), the SQL of its {@code WHERE}, or null; the names its terms and WHERE
+     * mention (lower-case), and whether they qualify one ({@code t.a}).
      */
-    public record IndexShape(List<String> terms, String where, java.util.Set<String> names) {
+    public record IndexShape(List<String> terms, String where, java.util.Set<String> names, boolean qualifies) {
     }
 
     /** {@code createIndexSql} read as an index (see {@link IndexShape}), or null when it cannot be read. */
@@ -470,7 +471,6 @@ public final class SqlClassifier {
             return null;
         }
         List<String> terms = new ArrayList<>();
-        java.util.Set<String> names = new java.util.HashSet<>();
         int depth = 0;
         int first = k + 1;
         int end = -1;
@@ -484,19 +484,17 @@ public final class SqlClassifier {
                 }
                 if (depth == 0 || tok.is(",")) {
                     int last = j - 1;
-                    if (last >= first && (t.get(last).token().is("ASC") || t.get(last).token().is("DESC"))) {
+                    // A sort order, then a collation, apply to the whole term only after an operand of their own.
+                    if (last > first && (t.get(last).token().is("ASC") || t.get(last).token().is("DESC"))) {
                         last--;
                     }
-                    if (last - 1 >= first && t.get(last - 1).token().is("COLLATE")) {
+                    if (last - 2 >= first && t.get(last - 1).token().is("COLLATE") && singleOperand(t, first, last - 2)) {
                         last -= 2;
                     }
                     if (last < first) {
                         return null;
                     }
                     terms.add(createIndexSql.substring(t.get(first).start(), t.get(last).end()));
-                    for (int m = first; m <= last; m++) {
-                        names.add(t.get(m).token().text().toLowerCase(java.util.Locale.ROOT));
-                    }
                     first = j + 1;
                     if (depth == 0) {
                         end = j;
@@ -510,20 +508,53 @@ public final class SqlClassifier {
             return null;
         }
         String where = null;
-        if (end + 1 < t.size()) {
-            if (!t.get(end + 1).token().is("WHERE") || end + 2 >= t.size()) {
+        int last = t.size() - 1;
+        while (last > end && t.get(last).token().is(";")) {
+            last--;
+        }
+        if (last > end) {
+            if (!t.get(end + 1).token().is("WHERE") || last < end + 2) {
                 return null;
             }
-            int last = t.size() - 1;
-            while (last > end + 1 && t.get(last).token().is(";")) {
-                last--;
-            }
             where = createIndexSql.substring(t.get(end + 2).start(), t.get(last).end());
-            for (int m = end + 2; m <= last; m++) {
-                names.add(t.get(m).token().text().toLowerCase(java.util.Locale.ROOT));
+        }
+        java.util.Set<String> names = new java.util.HashSet<>();
+        boolean qualifies = false;
+        for (int m = k + 1; m <= last; m++) {
+            SqlLexer.Token tok = t.get(m).token();
+            names.add(tok.text().toLowerCase(java.util.Locale.ROOT));
+            qualifies |= tok.is(".") && m + 1 <= last && name(t.get(m - 1).token()) && name(t.get(m + 1).token());
+        }
+        return new IndexShape(terms, where, names, qualifies);
+    }
+
+    /** Whether a token names something (a quoted name, or a word not starting with a digit: 0.5 is a number). */
+    private static boolean name(SqlLexer.Token tok) {
+        char c = tok.text().isEmpty() ? '0' : tok.text().charAt(0);
+        return tok.quoted() || Character.isLetter(c) || c == '_';
+    }
+
+    /**
+     * Whether the tokens {@code from..to} are one operand, which a {@code COLLATE} after them applies to as a
+     * whole: one token, or one parenthesised group, or a function call.
+     */
+    private static boolean singleOperand(List<SqlLexer.Span> t, int from, int to) {
+        if (from == to) {
+            return true;
+        }
+        int open = t.get(from).token().is("(") ? from : t.get(from + 1).token().is("(") ? from + 1 : -1;
+        if (open < 0) {
+            return false;
+        }
+        int depth = 0;
+        for (int m = open; m <= to; m++) {
+            if (t.get(m).token().is("(")) {
+                depth++;
+            } else if (t.get(m).token().is(")") && --depth == 0) {
+                return m == to;
             }
         }
-        return new IndexShape(terms, where, names);
+        return false;
     }
 
     /** Statement heads that manage the transaction. */

@@ -1,5 +1,8 @@
 package io.syncsqlite.driver.capture;
 
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.exec;
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.mark;
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,18 +49,6 @@ class ReplaceDefaultReviewTest {
 
     private Connection open() throws SQLException {
         return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("app.db") + "?sync.lingerMs=0");
-    }
-
-    private static void exec(Connection c, String... sql) throws SQLException {
-        ReplaceEvictionTest.exec(c, sql);
-    }
-
-    private static List<String> query(Connection c, String sql) throws SQLException {
-        return ReplaceEvictionTest.query(c, sql);
-    }
-
-    private static long mark(Connection c) throws SQLException {
-        return ReplaceEvictionTest.mark(c);
     }
 
     private static final String USERS =

@@ -1,5 +1,8 @@
 package io.syncsqlite.driver.capture;
 
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.exec;
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.mark;
+import static io.syncsqlite.driver.capture.ReplaceEvictionTest.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -37,18 +40,6 @@ class ReplaceEvictionReviewTest {
 
     private Connection raw() throws SQLException {
         return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
-    }
-
-    private static void exec(Connection c, String... sql) throws SQLException {
-        ReplaceEvictionTest.exec(c, sql);
-    }
-
-    private static List<String> query(Connection c, String sql) throws SQLException {
-        return ReplaceEvictionTest.query(c, sql);
-    }
-
-    private static long mark(Connection c) throws SQLException {
-        return ReplaceEvictionTest.mark(c);
     }
 
     /** The keys of {@code table} now. */

@@ -162,6 +162,11 @@ class SqlClassifierTest {
         assertTrue(shape.names().containsAll(java.util.Set.of("e mail", "code", "n", "deleted", "note")));
         assertEquals(null, SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (a) x"));
         assertEquals(null, SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (a"));
-        assertTrue(SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (t.a)").names().contains("."));
+        assertTrue(SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (t.a)").qualifies());
+        assertEquals(false, SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (a * 1.5) WHERE b > 0.5").qualifies());
+        // A sort order or collation applies to the whole term only after an operand of its own.
+        assertEquals(java.util.List.of("desc", "name = 'main' COLLATE NOCASE", "(a || b)"),
+                SqlClassifier.indexShape("CREATE UNIQUE INDEX i ON t (desc, name = 'main' COLLATE NOCASE,"
+                        + " (a || b) COLLATE NOCASE ASC)").terms());
     }
 }
