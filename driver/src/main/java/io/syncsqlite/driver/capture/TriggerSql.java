@@ -87,17 +87,13 @@ public final class TriggerSql {
         // the table's collations but not their affinity: an expression comparing a column with a value of
         // another kind may read the two rows differently; DESIGN.md, known limits.)
         StringJoiner newRow = new StringJoiner(", ", "(SELECT ", ")");
-        Set<String> regular = new LinkedHashSet<>();
+        Set<String> regular = new java.util.HashSet<>();
         t.columns().forEach(c -> regular.add(c.name().toLowerCase(java.util.Locale.ROOT)));
-        Set<String> named = new LinkedHashSet<>();
-        t.columns().forEach(c -> named.add(c.name()));
-        t.uniqueKeys().forEach(k -> named.addAll(k.reads())); // generated columns too: NEW has them
         Set<String> seen = new java.util.HashSet<>();
-        named.forEach(c -> {
-            if (seen.add(c.toLowerCase(java.util.Locale.ROOT))) {
-                newRow.add("NEW." + quote(c) + " AS " + quote(c));
-            }
-        });
+        java.util.stream.Stream.concat(t.columns().stream().map(TableInfo.Column::name),
+                        t.uniqueKeys().stream().flatMap(k -> k.reads().stream())) // generated columns too: NEW has them
+                .filter(c -> seen.add(c.toLowerCase(java.util.Locale.ROOT)))
+                .forEach(c -> newRow.add("NEW." + quote(c) + " AS " + quote(c)));
         boolean readsGenerated = false;
         for (TableInfo.UniqueKey key : t.uniqueKeys()) {
             List<String> eq = new ArrayList<>();

@@ -205,8 +205,11 @@ public class SyncConnection extends DelegatingConnection {
                 && k != StatementKind.UNKNOWN) {
             return false;
         }
-        return node.hasEvictionTriggers(delegate, schemaChanged)
-                && (info.replaces() || node.replacesByDefault(delegate, info.table(), k, schemaChanged));
+        // Reading the schema inside an application transaction, before its first write, would take a snapshot
+        // that another process's commit makes the write fail on: there, an unknown answer is taken as yes.
+        boolean mayRead = delegate.getAutoCommit() && !sqlTransaction;
+        return node.hasEvictionTriggers(delegate, schemaChanged, mayRead)
+                && (info.replaces() || node.replacesByDefault(delegate, info.table(), k, schemaChanged, mayRead));
     }
 
     /** Takes out the deletes logged after {@code mark} of rows that still exist (see {@link #evicting}). */

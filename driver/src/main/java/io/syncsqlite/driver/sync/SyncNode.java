@@ -112,7 +112,7 @@ public final class SyncNode {
             store.relaxed(relaxedSync);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection, this::fireSnapshotProgress, this::token, tls,
-                    c -> refreshCapture(c, false), c -> publish(CaptureInstaller.syncedTables(c, config.tables()), false),
+                    c -> refreshCapture(c, false), c -> publish(c, CaptureInstaller.syncedTables(c, config.tables()), false),
                     lock, c -> keys.reload(c, this.synced));
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
@@ -265,6 +265,7 @@ public final class SyncNode {
         }
         SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls, lock);
         node.noteSequences(raw, synced);
+        node.learnSchema(raw);
         if (node.client != null) {
             node.client.start();
         }
@@ -410,7 +411,7 @@ public final class SyncNode {
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
-            publish(installed, Outbox.snapshotRequested(raw));
+            publish(raw, installed, Outbox.snapshotRequested(raw));
         }
     }
 
@@ -418,7 +419,7 @@ public final class SyncNode {
     public void reloadTables(Connection raw) throws SQLException {
         Map<String, TableInfo> now = CaptureInstaller.syncedTables(raw, config.tables());
         noteSequences(raw, now);
-        publish(now, Outbox.snapshotRequested(raw));
+        publish(raw, now, Outbox.snapshotRequested(raw));
     }
 
     /**
@@ -450,9 +451,10 @@ public final class SyncNode {
      * @param snapshotRequested the file holds a snapshot request: a table was recorded as synced anew (also
      *                          one dropped and created again in one transaction, whose name set is unchanged)
      */
-    private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested) {
+    private synchronized void publish(Connection raw, Map<String, TableInfo> now, boolean snapshotRequested)
+            throws SQLException {
         synced = now;
-        forgetSchemaAnswers();
+        learnSchema(raw);
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
@@ -460,59 +462,100 @@ public final class SyncNode {
         }
     }
 
-    /** Whether a trigger or table of the file says ROLLBACK (see {@link #schemaSaysRollback}); null: not read yet. */
-    private volatile Boolean schemaSaysRollback;
+    /**
+     * What the driver asks of the file's schema before a statement, read once per schema change this process
+     * makes: whether a trigger or table other than the driver's own mentions ROLLBACK ({@link
+     * #schemaSaysRollback}), whether the file has eviction triggers ({@link #hasEvictionTriggers}), and which
+     * writes may evict rows by REPLACE without saying so ({@link #replacesByDefault}). Read when the node opens
+     * and whenever it publishes the synced tables, on the connection that just read them: never lazily inside
+     * an application's transaction, where a first read before the first write would make that write fail with
+     * SQLITE_BUSY_SNAPSHOT once another process has written (SharedFileReviewTest).
+     */
+    private record SchemaAnswers(boolean saysRollback, boolean evictionTriggers, Replacing replacing) {
+    }
+
+    /**
+     * The tables (lower-case) with a constraint that says ON CONFLICT REPLACE, whether the file has application
+     * triggers, and whether one of them writes with REPLACE.
+     */
+    private record Replacing(java.util.Set<String> tables, boolean appTriggers, boolean triggersReplace) {
+    }
+
+    /** Null: not known (DDL of this process is under way, or was undone by a rollback to a savepoint). */
+    private volatile SchemaAnswers schemaAnswers;
+
+    /** Reads the answers on {@code raw} and keeps them for every connection of the node. */
+    private void learnSchema(Connection raw) throws SQLException {
+        schemaAnswers = readSchema(raw);
+    }
+
+    private static SchemaAnswers readSchema(Connection raw) throws SQLException {
+        boolean rollback = schemaHas(raw, "type IN ('table', 'trigger') AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
+                + " AND sql LIKE '%ROLLBACK%'");
+        boolean eviction = schemaHas(raw, "type = 'trigger' AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_")
+                + "ev%' ESCAPE '\\'");
+        java.util.Set<String> tables = new java.util.HashSet<>();
+        boolean appTriggers = false;
+        boolean triggersReplace = false;
+        try (Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'trigger')"
+                     + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql IS NOT NULL")) {
+            while (rs.next()) {
+                String sql = rs.getString(3);
+                boolean mentions = sql.toUpperCase(java.util.Locale.ROOT).contains("REPLACE");
+                if (rs.getString(1).equals("trigger")) {
+                    appTriggers = true;
+                    triggersReplace |= mentions && io.syncsqlite.driver.sql.SqlClassifier.writesByReplace(sql);
+                } else if (mentions && io.syncsqlite.driver.sql.SqlClassifier.declaresOnConflictReplace(sql)) {
+                    tables.add(rs.getString(2).toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+        }
+        return new SchemaAnswers(rollback, eviction, new Replacing(tables, appTriggers, triggersReplace));
+    }
+
+    /**
+     * The answers for a statement on {@code raw}: the kept ones; or, when the connection holds DDL it has not
+     * committed ({@code ownDdl}: its view of the schema is its own), read afresh on it and kept to itself; or,
+     * when none are kept and {@code mayRead} is false (inside an application transaction), null.
+     */
+    private SchemaAnswers answers(Connection raw, boolean ownDdl, boolean mayRead) throws SQLException {
+        if (ownDdl) {
+            return readSchema(raw);
+        }
+        SchemaAnswers known = schemaAnswers;
+        if (known == null && mayRead) {
+            known = readSchema(raw);
+            schemaAnswers = known;
+        }
+        return known;
+    }
 
     /**
      * Whether a trigger or table of the file, other than the driver's own, mentions {@code ROLLBACK}
      * ({@code RAISE(ROLLBACK, ...)}, {@code ON CONFLICT ROLLBACK}): a statement may then end its transaction
-     * when it fails. Read once per schema change this process makes; DDL another process runs later is not seen.
+     * when it fails. Asked in auto-commit mode only, where reading is safe. DDL another process runs later is
+     * not seen.
      *
      * @param ownDdl the caller's connection holds DDL it has not committed: its view of the schema is its own,
      *               so the answer is read afresh and not kept for the other connections (nor is theirs used)
      */
     public boolean schemaSaysRollback(Connection raw, boolean ownDdl) throws SQLException {
-        Boolean known = ownDdl ? null : schemaSaysRollback;
-        if (known == null) {
-            known = schemaHas(raw, "type IN ('table', 'trigger') AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
-                    + " AND sql LIKE '%ROLLBACK%'");
-            if (!ownDdl) {
-                schemaSaysRollback = known;
-            }
-        }
-        return known;
+        return answers(raw, ownDdl, true).saysRollback();
     }
-
-    /** Whether the file has eviction triggers (see {@link #hasEvictionTriggers}); null: not read yet. */
-    private volatile Boolean evictionTriggers;
 
     /**
      * Whether some table of the file has the capture triggers that log REPLACE evictions (a synced table with
-     * UNIQUE keys besides its primary key): only then does a REPLACE statement need the eviction flag
-     * ({@code SyncConnection.evicting}), which costs its transaction a page more. Read once per schema change
-     * this process makes ({@code ownDdl} as for {@link #schemaSaysRollback}).
+     * UNIQUE keys besides its primary key): only then does a statement need the eviction flag
+     * ({@code SyncConnection.evicting}), which costs its transaction a page more. Not known inside an
+     * application transaction while another connection's DDL is under way: then true, the flag being always
+     * safe ({@code ownDdl} as for {@link #schemaSaysRollback}; {@code mayRead} false inside an application
+     * transaction).
      */
-    public boolean hasEvictionTriggers(Connection raw, boolean ownDdl) throws SQLException {
-        Boolean known = ownDdl ? null : evictionTriggers;
-        if (known == null) {
-            known = schemaHas(raw, "type = 'trigger' AND name LIKE '" + TriggerSql.PREFIX.replace("_", "\\_")
-                    + "ev%' ESCAPE '\\'");
-            if (!ownDdl) {
-                evictionTriggers = known;
-            }
-        }
-        return known;
+    public boolean hasEvictionTriggers(Connection raw, boolean ownDdl, boolean mayRead) throws SQLException {
+        SchemaAnswers a = answers(raw, ownDdl, mayRead);
+        return a == null || a.evictionTriggers();
     }
-
-    /**
-     * What {@link #replacesByDefault} reads: the tables (lower-case) with a constraint that says ON CONFLICT
-     * REPLACE, whether the file has application triggers, and whether one of them writes with REPLACE; null:
-     * not read yet.
-     */
-    private record Replacing(java.util.Set<String> tables, boolean appTriggers, boolean triggersReplace) {
-    }
-
-    private volatile Replacing replacingTables;
 
     /**
      * Whether a write of {@code kind} to {@code table} (null: not known) may evict rows by REPLACE although its
@@ -524,36 +567,16 @@ public final class SyncNode {
      * (their inner writes may reach it); else for an INSERT or UPDATE of such a table, or of a table not
      * known. A statement whose OR clause says otherwise gets the flag too; the deletes logged for rows that
      * stay are taken out after it ({@code SyncConnection.evicting}). Read by tokens from the tables' and
-     * triggers' SQL, once per schema change this process makes (a {@code NOT NULL ON CONFLICT REPLACE} counts
-     * too: the flag costs a statement some microseconds, never a wrong capture; {@code ownDdl} as for
-     * {@link #schemaSaysRollback}).
+     * triggers' SQL (a {@code NOT NULL ON CONFLICT REPLACE} counts too: the flag costs a statement some
+     * microseconds, never a wrong capture). True when not known ({@link #hasEvictionTriggers}).
      */
     public boolean replacesByDefault(Connection raw, String table, io.syncsqlite.driver.sql.StatementKind kind,
-                                     boolean ownDdl) throws SQLException {
-        Replacing known = ownDdl ? null : replacingTables;
-        if (known == null) {
-            java.util.Set<String> tables = new java.util.HashSet<>();
-            boolean appTriggers = false;
-            boolean triggersReplace = false;
-            try (Statement st = raw.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'trigger')"
-                         + " AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\' AND sql IS NOT NULL")) {
-                while (rs.next()) {
-                    if (rs.getString(1).equals("trigger")) {
-                        appTriggers = true;
-                        triggersReplace |= rs.getString(3).toUpperCase(java.util.Locale.ROOT).contains("REPLACE")
-                                && io.syncsqlite.driver.sql.SqlClassifier.writesByReplace(rs.getString(3));
-                    } else if (rs.getString(3).toUpperCase(java.util.Locale.ROOT).contains("REPLACE")
-                            && io.syncsqlite.driver.sql.SqlClassifier.declaresOnConflictReplace(rs.getString(3))) {
-                        tables.add(rs.getString(2).toLowerCase(java.util.Locale.ROOT));
-                    }
-                }
-            }
-            known = new Replacing(tables, appTriggers, triggersReplace);
-            if (!ownDdl) {
-                replacingTables = known;
-            }
+                                     boolean ownDdl, boolean mayRead) throws SQLException {
+        SchemaAnswers a = answers(raw, ownDdl, mayRead);
+        if (a == null) {
+            return true;
         }
+        Replacing known = a.replacing();
         if (known.triggersReplace() || !known.tables().isEmpty() && known.appTriggers()) {
             return true;
         }
@@ -564,13 +587,11 @@ public final class SyncNode {
     }
 
     /**
-     * Forgets what was read from the schema ({@link #schemaSaysRollback}, {@link #hasEvictionTriggers},
-     * {@link #replacesByDefault}): after DDL, and after a rollback to a savepoint that may have undone some.
+     * Forgets what was read from the schema: DDL of this process is under way, or a rollback to a savepoint
+     * may have undone some. The next publish reads it again.
      */
     public void forgetSchemaAnswers() {
-        schemaSaysRollback = null;
-        evictionTriggers = null;
-        replacingTables = null;
+        schemaAnswers = null;
     }
 
     /** Whether {@code sqlite_schema} has an entry matching {@code where}. */
