@@ -112,7 +112,8 @@ public final class SyncNode {
             store.relaxed(relaxedSync);
             this.client = new SyncClient(config, nodeId, store, keys, this::keyedTables, this::fireRemoteChange,
                     this::fireRejection, this::fireSnapshotProgress, this::token, tls,
-                    c -> refreshCapture(c, false), c -> publish(c, CaptureInstaller.syncedTables(c, config.tables()), false),
+                    c -> refreshCapture(c, false),
+                    c -> publish(CaptureInstaller.syncedTables(c, config.tables()), false, readSchema(c)),
                     lock, c -> keys.reload(c, this.synced));
             SyncClient c = this.client;
             keys.onLow(c::keysLow);
@@ -265,7 +266,7 @@ public final class SyncNode {
         }
         SyncNode node = new SyncNode(key, config, nodeId, clock, synced, keys, clientDb, relaxedSync, tls, lock);
         node.noteSequences(raw, synced);
-        node.learnSchema(raw);
+        node.schemaAnswers = readSchema(raw);
         if (node.client != null) {
             node.client.start();
         }
@@ -411,7 +412,7 @@ public final class SyncNode {
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
         if (!inTransaction) {
             noteSequences(raw, installed);
-            publish(raw, installed, Outbox.snapshotRequested(raw));
+            publish(installed, Outbox.snapshotRequested(raw), readSchema(raw));
         }
     }
 
@@ -419,7 +420,7 @@ public final class SyncNode {
     public void reloadTables(Connection raw) throws SQLException {
         Map<String, TableInfo> now = CaptureInstaller.syncedTables(raw, config.tables());
         noteSequences(raw, now);
-        publish(raw, now, Outbox.snapshotRequested(raw));
+        publish(now, Outbox.snapshotRequested(raw), readSchema(raw));
     }
 
     /**
@@ -450,11 +451,11 @@ public final class SyncNode {
     /**
      * @param snapshotRequested the file holds a snapshot request: a table was recorded as synced anew (also
      *                          one dropped and created again in one transaction, whose name set is unchanged)
+     * @param answers           the schema answers the caller read on the connection that read {@code now}
      */
-    private synchronized void publish(Connection raw, Map<String, TableInfo> now, boolean snapshotRequested)
-            throws SQLException {
+    private synchronized void publish(Map<String, TableInfo> now, boolean snapshotRequested, SchemaAnswers answers) {
         synced = now;
-        learnSchema(raw);
+        schemaAnswers = answers; // read by the caller, outside this monitor
         keyedInserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
@@ -483,11 +484,6 @@ public final class SyncNode {
 
     /** Null: not known (DDL of this process is under way, or was undone by a rollback to a savepoint). */
     private volatile SchemaAnswers schemaAnswers;
-
-    /** Reads the answers on {@code raw} and keeps them for every connection of the node. */
-    private void learnSchema(Connection raw) throws SQLException {
-        schemaAnswers = readSchema(raw);
-    }
 
     private static SchemaAnswers readSchema(Connection raw) throws SQLException {
         boolean rollback = schemaHas(raw, "type IN ('table', 'trigger') AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
