@@ -28,6 +28,27 @@ class ReplaceEvictionE2eReviewTest {
     @TempDir
     Path dir;
 
+    /** The rejections {@code a} is told of from now on. */
+    private static List<io.syncsqlite.driver.sync.Rejection> rejectionsOf(Client a) throws Exception {
+        List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
+        a.node().addRejectionListener(rejections::add);
+        return rejections;
+    }
+
+    /**
+     * What a wrote locally ({@code written}, read by {@code rows}) reaches PostgreSQL and b without a
+     * rejection: a holds it before and after syncing, and a, b and PostgreSQL converge.
+     */
+    private static void assertLands(Cluster cluster, String rows, List<Map<String, Object>> written,
+                                    List<io.syncsqlite.driver.sync.Rejection> rejections, Client a, Client b)
+            throws Exception {
+        assertEquals(written, a.rows(rows), "what the application wrote locally");
+        syncAll(a, b);
+        cluster.awaitConverged(rows, a, b);
+        assertEquals(written, a.rows(rows), "a after syncing, as PostgreSQL and b (converged)");
+        assertEquals(List.of(), rejections, "rejections");
+    }
+
     private static void syncAll(Client... clients) throws Exception {
         for (Client c : clients) {
             c.awaitSynced();
@@ -68,8 +89,7 @@ class ReplaceEvictionE2eReviewTest {
         try (Cluster cluster = Cluster.start("rev_stbatch", dir, PG)) {
             Client a = cluster.client("a", LOCAL);
             Client b = cluster.client("b", LOCAL);
-            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
-            a.node().addRejectionListener(rejections::add);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = rejectionsOf(a);
             a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
             syncAll(a, b);
             try (Statement st = a.connection().createStatement()) {
@@ -77,11 +97,7 @@ class ReplaceEvictionE2eReviewTest {
                 st.executeBatch();
             }
             List<Map<String, Object>> written = List.of(row("id", "u2", "email", "x@e", "name", "Bob"));
-            assertEquals(written, a.rows(USERS), "what the application wrote locally");
-            syncAll(a, b);
-            cluster.awaitConverged(USERS, a, b);
-            assertEquals(written, cluster.pgRows(USERS), "PostgreSQL");
-            assertEquals(List.of(), rejections, "rejections");
+            assertLands(cluster, USERS, written, rejections, a, b);
         }
     }
 
@@ -124,19 +140,14 @@ class ReplaceEvictionE2eReviewTest {
         try (Cluster cluster = Cluster.start("rev_newidx", dir, PG)) {
             Client a = cluster.client("a", "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, name TEXT)");
             Client b = cluster.client("b", LOCAL);
-            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
-            a.node().addRejectionListener(rejections::add);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = rejectionsOf(a);
             a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann')");
             syncAll(a, b);
             a.exec("CREATE UNIQUE INDEX users_email ON users (email)");
             syncAll(a, b);
             a.exec("INSERT OR REPLACE INTO users VALUES ('u2', 'x@e', 'Bob')");
             List<Map<String, Object>> written = List.of(row("id", "u2", "email", "x@e", "name", "Bob"));
-            assertEquals(written, a.rows(USERS), "what the application wrote locally");
-            syncAll(a, b);
-            cluster.awaitConverged(USERS, a, b);
-            assertEquals(written, cluster.pgRows(USERS), "PostgreSQL");
-            assertEquals(List.of(), rejections, "rejections");
+            assertLands(cluster, USERS, written, rejections, a, b);
         }
     }
 
@@ -152,18 +163,13 @@ class ReplaceEvictionE2eReviewTest {
         try (Cluster cluster = Cluster.start("rev_conflict_replace", dir, PG)) {
             Client a = cluster.client("a", local);
             Client b = cluster.client("b", local);
-            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
-            a.node().addRejectionListener(rejections::add);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = rejectionsOf(a);
             a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann'), ('u3', 'z@e', 'Cid')");
             syncAll(a, b);
             a.exec("INSERT INTO users VALUES ('u2', 'x@e', 'Bob')");
             a.exec("UPDATE users SET email = 'z@e' WHERE id = 'u2'");
             List<Map<String, Object>> written = List.of(row("id", "u2", "email", "z@e", "name", "Bob"));
-            assertEquals(written, a.rows(USERS), "what the application wrote locally");
-            syncAll(a, b);
-            cluster.awaitConverged(USERS, a, b);
-            assertEquals(written, cluster.pgRows(USERS), "PostgreSQL");
-            assertEquals(List.of(), rejections, "rejections");
+            assertLands(cluster, USERS, written, rejections, a, b);
         }
     }
 
@@ -182,18 +188,13 @@ class ReplaceEvictionE2eReviewTest {
             String index = "CREATE UNIQUE INDEX users_email ON users (lower(email)) WHERE deleted = 0";
             Client a = cluster.client("a", local, index);
             Client b = cluster.client("b", local, index);
-            List<io.syncsqlite.driver.sync.Rejection> rejections = new CopyOnWriteArrayList<>();
-            a.node().addRejectionListener(rejections::add);
+            List<io.syncsqlite.driver.sync.Rejection> rejections = rejectionsOf(a);
             a.exec("INSERT INTO users VALUES ('u1', 'x@e', 'Ann', 0), ('u3', 'x@e', 'Old', 1)");
             syncAll(a, b);
             a.exec("INSERT OR REPLACE INTO users VALUES ('u2', 'X@E', 'Bob', 0)");
             List<Map<String, Object>> written = List.of(row("id", "u2", "email", "X@E", "name", "Bob", "deleted", 0L),
                     row("id", "u3", "email", "x@e", "name", "Old", "deleted", 1L));
-            assertEquals(written, a.rows(rows), "what the application wrote locally (u3 is deleted: not in the index)");
-            syncAll(a, b);
-            cluster.awaitConverged(rows, a, b);
-            assertEquals(List.of(), rejections, "rejections");
-            assertEquals(2, cluster.pgRows(rows).size(), "PostgreSQL: " + cluster.pgRows(rows));
+            assertLands(cluster, rows, written, rejections, a, b); // u3 is deleted: not in the index
         }
     }
 }
