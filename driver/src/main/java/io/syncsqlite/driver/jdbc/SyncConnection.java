@@ -92,6 +92,11 @@ public class SyncConnection extends DelegatingConnection {
         return CLASSIFIER.classify(sql);
     }
 
+    /** As {@link #classify}, for a statement prepared by sqlite-jdbc, which prepares only the first of several. */
+    private SqlInfo classifyPrepared(String sql) {
+        return SqlClassifier.firstStatementOnly(CLASSIFIER.classify(sql), sql);
+    }
+
     /** Runs {@code call} (which executes a statement of kind {@code info}) in the right transaction. */
     <T> T run(SqlInfo info, SqlCall<T> call) throws SQLException {
         return run(info, null, call);
@@ -123,6 +128,13 @@ public class SyncConnection extends DelegatingConnection {
      */
     <T> T runBatch(SqlInfo info, boolean sqlSaysRollback, SqlCall<T> call) throws SQLException {
         checkOpen();
+        try {
+            refuseUnfollowableAlters(info); // before the first entry runs, on both paths below
+        } catch (SQLException refused) {
+            // What a failed batch throws, with no entry run (JDBC callers and ORMs catch this type for batches).
+            throw new java.sql.BatchUpdateException(refused.getMessage(), refused.getSQLState(),
+                    refused.getErrorCode(), new int[0], refused);
+        }
         if (autoCommitting() && (sqlSaysRollback || node.schemaSaysRollback(delegate, schemaChanged))) {
             T r;
             try {
@@ -256,9 +268,7 @@ public class SyncConnection extends DelegatingConnection {
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
         StatementKind kind = info.kind();
-        if (kind == StatementKind.ALTER_TABLE) {
-            refuseUnfollowableAlter(info);
-        }
+        refuseUnfollowableAlters(info);
         boolean jdbcAuto = delegate.getAutoCommit();
         boolean autoCommitting = jdbcAuto && !sqlTransaction;
         if (!autoCommitting || kind == StatementKind.BEGIN || kind == StatementKind.SAVEPOINT) {
@@ -434,8 +444,19 @@ public class SyncConnection extends DelegatingConnection {
     /**
      * Refuses ALTER TABLE forms on a synced table that sync cannot follow: dropping or renaming a column,
      * or renaming the table, would silently stop syncing that data (PostgreSQL and the other clients keep
-     * the old name, and rows would carry a column nobody else has). Adding a column is followed.
+     * the old name, and rows would carry a column nobody else has). Adding a column is followed. For several
+     * statements in one string, or a batch, each ALTER among them ({@link SqlInfo#alters}) is checked before
+     * any statement runs, so a refused one leaves nothing half done.
      */
+    private void refuseUnfollowableAlters(SqlInfo info) throws SQLException {
+        if (info.kind() == StatementKind.ALTER_TABLE) {
+            refuseUnfollowableAlter(info);
+        }
+        for (SqlInfo alter : info.alters()) {
+            refuseUnfollowableAlter(alter);
+        }
+    }
+
     private void refuseUnfollowableAlter(SqlInfo info) throws SQLException {
         if (info.table() == null || !node.syncedTables().containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
             return;
@@ -756,7 +777,7 @@ public class SyncConnection extends DelegatingConnection {
 
     @Override
     protected PreparedStatement wrapPreparedStatement(PreparedStatement statement, String sql) {
-        return new SyncPreparedStatement(statement, this, sql, classify(sql), null);
+        return new SyncPreparedStatement(statement, this, sql, classifyPrepared(sql), null);
     }
 
     /**
@@ -766,7 +787,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     private PreparedStatement prepare(String sql, SqlTextCall<PreparedStatement> prepare) throws SQLException {
         checkOpen();
-        SqlInfo info = classify(sql);
+        SqlInfo info = classifyPrepared(sql);
         KeyRewriter.KeyedInsert keyed = node.keyedInsert(sql, info);
         PreparedStatement ps = prepare.call(keyed == null ? sql : keyed.preparedSql());
         return new SyncPreparedStatement(ps, this, sql, info, keyed);
@@ -908,7 +929,7 @@ public class SyncConnection extends DelegatingConnection {
 
     @Override
     protected CallableStatement wrapCallableStatement(CallableStatement statement, String sql) {
-        return new SyncCallableStatement(statement, this, sql, classify(sql));
+        return new SyncCallableStatement(statement, this, sql, classifyPrepared(sql));
     }
 
     @Override

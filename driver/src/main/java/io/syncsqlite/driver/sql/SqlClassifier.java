@@ -75,7 +75,8 @@ public final class SqlClassifier {
             return new SqlInfo(StatementKind.READ, null, null, false);
         }
         if (hasSecondStatement(sql)) {
-            return new SqlInfo(StatementKind.UNKNOWN, null, null, false, List.of(), false, severalReplace(sql));
+            return new SqlInfo(StatementKind.UNKNOWN, null, null, false, List.of(), false, severalReplace(sql),
+                    alters(sql));
         }
         int i = 0;
         if (t.get(0).is("WITH")) {
@@ -583,6 +584,47 @@ public final class SqlClassifier {
             replace |= "REPLACE".equals(text);
         }
         return replace;
+    }
+
+    /**
+     * {@code info} of {@code sql} for the JDBC calls through which sqlite-jdbc runs only a string's first statement
+     * ({@code execute}, {@code executeQuery}, batch entries, prepared statements; {@code executeUpdate} runs them
+     * all, through {@code sqlite3_exec}): its {@link SqlInfo#alters} keep the first statement's ALTER, if any.
+     */
+    public static SqlInfo firstStatementOnly(SqlInfo info, String sql) {
+        if (info.alters().isEmpty()) {
+            return info;
+        }
+        return info.withAlters(alters(sql, true));
+    }
+
+    private static List<SqlInfo> alters(String sql) {
+        return alters(sql, false);
+    }
+
+    /**
+     * For several statements in one string: each {@code ALTER TABLE} among them (or only among the first
+     * statement), classified alone. Cut at every {@code ;} outside strings and comments: one inside a trigger's
+     * body cuts it too, but a trigger's body holds no ALTER, so no piece that starts with one comes from it
+     * (and a string starting with CREATE TRIGGER has no ALTER as its first statement).
+     */
+    private static List<SqlInfo> alters(String sql, boolean firstOnly) {
+        List<String> originals = new ArrayList<>();
+        List<SqlLexer.Token> t = SqlLexer.tokens(sql, Integer.MAX_VALUE, originals);
+        List<SqlInfo> out = new ArrayList<>();
+        int from = 0;
+        for (int k = 0; k <= t.size(); k++) {
+            if (k == t.size() || t.get(k).is(";")) {
+                if (k > from && t.get(from).is("ALTER")) {
+                    out.add(alter(t.subList(from, k), originals.subList(from, k)));
+                }
+                if (firstOnly && k > from) {
+                    break;
+                }
+                from = k + 1;
+            }
+        }
+        return out;
     }
 
     private static String unquote(String name) {

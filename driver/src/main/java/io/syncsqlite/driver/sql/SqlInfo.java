@@ -15,12 +15,26 @@ import java.util.List;
  * @param replaces  whether an INSERT or UPDATE resolves conflicts by REPLACE ({@code REPLACE INTO},
  *                  {@code INSERT OR REPLACE}, {@code UPDATE OR REPLACE}): it may delete other rows through a
  *                  UNIQUE constraint, which SQLite does without firing their delete triggers
+ * @param alters    for several statements in one string (or a batch): its {@code ALTER TABLE} statements, each
+ *                  classified alone, so that one sync cannot follow is refused before any of them runs; else
+ *                  empty
  */
 public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                      boolean returning, boolean replaces) {
+                      boolean returning, boolean replaces, List<SqlInfo> alters) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
+        alters = List.copyOf(alters);
+    }
+
+    public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
+                   boolean returning, boolean replaces) {
+        this(kind, table, name, parsed, counters, returning, replaces, List.of());
+    }
+
+    /** This classification with {@code alters} in place of its own. */
+    public SqlInfo withAlters(List<SqlInfo> alters) {
+        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,

@@ -4,8 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,6 +78,92 @@ class SchemaChangeRefusalTest {
             assertDoesNotThrow(() -> st.execute("ALTER TABLE scratch DROP COLUMN tmp"));
             assertDoesNotThrow(() -> st.execute("ALTER TABLE scratch RENAME TO scratch2"));
             assertEquals(List.of("id", "title", "note", "extra"), columns(c, "item"));
+        }
+    }
+
+    private static String title(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT title FROM item WHERE id = '1'")) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
+    @Test
+    void aRefusedAlterAmongSeveralStatementsRunsNoneOfThem() throws Exception {
+        try (Connection c = open(); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO item (id, title, note) VALUES ('1', 'a', 'n')");
+            // executeUpdate runs every statement of the string (sqlite-jdbc's sqlite3_exec): each ALTER is checked.
+            for (String sql : List.of(
+                    "UPDATE item SET title = 'b' WHERE id = '1'; ALTER TABLE item DROP COLUMN note",
+                    "UPDATE item SET title = 'b' WHERE id = '1';\n  /* then */ alter table \"item\" rename column note to remark;",
+                    "ALTER TABLE scratch ADD COLUMN more TEXT; ALTER TABLE main.item RENAME TO items; UPDATE item SET title = 'b'")) {
+                SQLException e = assertThrows(SQLException.class, () -> st.executeUpdate(sql), sql);
+                assertEquals("SY002", e.getSQLState(), sql);
+                assertTrue(e.getMessage().contains("item"), e.getMessage());
+                assertEquals("a", title(c), "no statement of the string ran: " + sql);
+                assertEquals(List.of("id", "title", "note"), columns(c, "item"), sql);
+                assertEquals(List.of("id", "tmp"), columns(c, "scratch"), sql);
+            }
+            // execute, executeQuery and prepared statements run only the first statement: only it is checked.
+            assertEquals("SY002", assertThrows(SQLException.class,
+                    () -> st.execute("ALTER TABLE item DROP COLUMN note; UPDATE item SET title = 'b'")).getSQLState());
+            assertEquals("SY002", assertThrows(SQLException.class, () -> {
+                try (PreparedStatement ps = c.prepareStatement("ALTER TABLE item RENAME TO items; SELECT 1")) {
+                    ps.execute();
+                }
+            }).getSQLState());
+            assertEquals("a", title(c));
+            assertDoesNotThrow(() -> st.execute("UPDATE item SET title = 'b' WHERE id = '1'; ALTER TABLE item DROP COLUMN note"));
+            assertEquals("b", title(c));
+            assertEquals(List.of("id", "title", "note"), columns(c, "item"), "sqlite-jdbc ran the first statement only");
+            // What sync follows still runs as several statements, a trigger whose body holds ';' included.
+            assertDoesNotThrow(() -> st.executeUpdate("ALTER TABLE item ADD COLUMN extra INTEGER;"
+                    + " CREATE TRIGGER scratch_t AFTER INSERT ON scratch BEGIN UPDATE scratch SET tmp = 'x'"
+                    + " WHERE id = NEW.id; END; ALTER TABLE scratch RENAME COLUMN tmp TO tmp2; UPDATE item SET title = 'c'"));
+            assertEquals("c", title(c));
+            assertEquals(List.of("id", "title", "note", "extra"), columns(c, "item"));
+            assertEquals(List.of("id", "tmp2"), columns(c, "scratch"));
+        }
+    }
+
+    @Test
+    void aRefusedAlterInABatchRunsNoEntry() throws Exception {
+        try (Connection c = open(); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO item (id, title, note) VALUES ('1', 'a', 'n')");
+            for (boolean autoCommit : new boolean[] {true, false}) {
+                c.setAutoCommit(autoCommit);
+                for (String first : List.of("UPDATE item SET title = 'b' WHERE id = '1'",
+                        // An entry that says ROLLBACK takes the batch path that runs it unwrapped.
+                        "INSERT OR ROLLBACK INTO scratch (id, tmp) VALUES ('s', 'x')")) {
+                    st.addBatch(first);
+                    st.addBatch("ALTER TABLE item DROP COLUMN note");
+                    SQLException e = assertThrows(SQLException.class, st::executeBatch, first);
+                    assertInstanceOf(BatchUpdateException.class, e);
+                    assertEquals("SY002", e.getSQLState());
+                    assertEquals(0, ((BatchUpdateException) e).getUpdateCounts().length);
+                    assertEquals("a", title(c), "no entry ran: " + first);
+                    assertEquals(List.of("id", "title", "note"), columns(c, "item"));
+                }
+                // A batch entry runs its first statement only: that one is checked.
+                st.addBatch("UPDATE item SET title = 'c' WHERE id = '1'");
+                st.addBatch("ALTER TABLE item RENAME TO items; UPDATE item SET title = 'c' WHERE id = '1'");
+                assertEquals("SY002", assertThrows(SQLException.class, st::executeLargeBatch).getSQLState());
+                assertEquals("a", title(c));
+                // The batch was cleared, and the connection (and its transaction) goes on.
+                st.addBatch("UPDATE item SET title = 'd' WHERE id = '1'");
+                assertEquals(1, st.executeBatch().length);
+                if (!autoCommit) {
+                    c.commit();
+                }
+                assertEquals("d", title(c));
+                st.executeUpdate("UPDATE item SET title = 'a' WHERE id = '1'");
+                if (!autoCommit) {
+                    c.commit();
+                }
+            }
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM scratch")) {
+                rs.next();
+                assertEquals(0, rs.getInt(1));
+            }
         }
     }
 }

@@ -107,6 +107,23 @@ class SqlClassifierTest {
     }
 
     @Test
+    void theAltersAmongSeveralStatementsAreListed() {
+        String sql = "UPDATE t SET a = ';'; /* ; */ ALTER TABLE main.\"My T\" DROP COLUMN b;"
+                + " CREATE TRIGGER g AFTER INSERT ON u BEGIN DELETE FROM u; END; alter table u rename to v";
+        SqlInfo info = classifier.classify(sql);
+        assertEquals(StatementKind.UNKNOWN, info.kind());
+        assertEquals(java.util.List.of("My T:DROP", "u:RENAME"),
+                info.alters().stream().map(a -> a.table() + ":" + a.name()).toList());
+        assertTrue(info.alters().stream().allMatch(a -> a.kind() == StatementKind.ALTER_TABLE));
+        // Where sqlite-jdbc runs the first statement only, only its ALTER counts.
+        assertTrue(SqlClassifier.firstStatementOnly(info, sql).alters().isEmpty());
+        String first = "ALTER TABLE t RENAME COLUMN a TO b; ALTER TABLE u DROP c";
+        assertEquals(java.util.List.of("t:RENAME"), SqlClassifier.firstStatementOnly(classifier.classify(first), first)
+                .alters().stream().map(a -> a.table() + ":" + a.name()).toList());
+        assertTrue(classifier.classify("ALTER TABLE t DROP c").alters().isEmpty(), "one statement: its own kind says it");
+    }
+
+    @Test
     void repeatedSqlComesFromTheCache() {
         String sql = "update item set qty = qty + ? where id = ?";
         assertSame(classifier.classify(sql), classifier.classify(sql));
