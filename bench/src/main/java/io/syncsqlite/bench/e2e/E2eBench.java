@@ -864,10 +864,15 @@ public final class E2eBench {
         System.out.println();
         System.out.println("targets:");
         Series s1 = get("1 client->PG sustained", "syncsqlite");
-        Series b1 = get("1 client->PG sustained", "pgjdbc");
-        if (s1 != null && b1 != null) {
-            double ratio = s1.median() / b1.median();
-            System.out.printf(Locale.ROOT, "  1 throughput ratio >= 0.5: %.2f -> %s%n", ratio, ratio >= 0.5 ? "met" : "NOT met");
+        // Both readings of "pgjdbc batched upserts of the same rows into the same table": the table as the relay
+        // syncs it (its capture triggers fire for any writer), and the same table without capture.
+        for (String base : List.of(BASE_SYNCED, "pgjdbc")) {
+            Series b1 = get("1 client->PG sustained", base);
+            if (s1 != null && b1 != null) {
+                double ratio = s1.median() / b1.median();
+                System.out.printf(Locale.ROOT, "  1 throughput ratio >= 0.5 against %s: %.2f -> %s%n", base, ratio,
+                        ratio >= 0.5 ? "met" : "NOT met");
+            }
         }
         Series p50 = get("2 latency A commit -> B visible, p50", "syncsqlite");
         Series p99 = get("2 latency A commit -> B visible, p99", "syncsqlite");
