@@ -21,13 +21,27 @@ import java.util.TreeMap;
  * Runs the local benchmarks and prints, per benchmark, the median and spread of each driver and the
  * ratio of syncsqlite to raw sqlite-jdbc measured in the same run. Arguments are JMH's own command line
  * (include patterns, {@code -wi}, {@code -i}, {@code -f}...); without includes every benchmark runs.
+ * {@code --all [E2eBench options]} runs every local benchmark with JMH's defaults and then the end-to-end
+ * harness ({@link io.syncsqlite.bench.e2e.E2eBench}) with the options that follow: every figure of issue 7
+ * from one command.
+ *
+ * <p>Not thread-safe; a command-line entry point.
  */
 public final class BenchMain {
 
     private BenchMain() {
     }
 
-    public static void main(String[] args) throws RunnerException, CommandLineOptionException {
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--all")) {
+            local(new String[0]);
+            io.syncsqlite.bench.e2e.E2eBench.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        local(args);
+    }
+
+    private static void local(String[] args) throws RunnerException, CommandLineOptionException {
         CommandLineOptions cli = new CommandLineOptions(args);
         OptionsBuilder ob = new OptionsBuilder();
         ob.parent(cli);
