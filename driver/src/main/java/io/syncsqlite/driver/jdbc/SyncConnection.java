@@ -457,12 +457,90 @@ public class SyncConnection extends DelegatingConnection {
         }
     }
 
+    /**
+     * Whether {@code table} of the main schema is synced: published by the node, or given capture triggers in
+     * this connection's open transaction (a table created and synced in it is published at its end).
+     */
+    private boolean synced(String table) throws SQLException {
+        if (node.syncedTables().containsKey(table.toLowerCase(java.util.Locale.ROOT))) {
+            return true;
+        }
+        try (PreparedStatement ps = delegate.prepareStatement("SELECT 1 FROM main.sqlite_master WHERE type = 'trigger'"
+                + " AND tbl_name = ? COLLATE NOCASE AND name = '_sync_ins_' || tbl_name")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    /**
+     * For several statements run in one call ({@code executeUpdate}, which runs them all): the pieces to run one
+     * after the other when a statement that may write rows follows an {@code ALTER TABLE ... ADD} of a synced
+     * table, cut after each such ALTER, so that the capture follows the new column before the rest runs ({@link
+     * #followSchemaChange}); in one call the triggers were rewritten after it, and its values written in the
+     * same string (the usual "add a column, then fill it" migration) were not captured. Null: run {@code sql} as
+     * one. A string that also manages the transaction is refused (SY002): the capture would be refreshed without
+     * knowing which transaction is open.
+     */
+    List<String> piecesAroundAdds(String sql, SqlInfo info) throws SQLException {
+        if (info.kind() != StatementKind.UNKNOWN || info.alters().stream().noneMatch(a -> "ADD".equals(a.name()))) {
+            return null;
+        }
+        List<Integer> cuts = new ArrayList<>();
+        for (SqlClassifier.AddBeforeWrites add : SqlClassifier.addsBeforeWrites(sql)) {
+            String table = add.add().table();
+            if (synced(table) && !shadowedByTemp(table)) {
+                if (SqlClassifier.managesTransaction(sql)) {
+                    throw new SQLException("ALTER TABLE " + table + " ADD ... is followed by statements that write, in a"
+                            + " string that also manages the transaction: they would be captured without the new column."
+                            + " Run the ALTER as a statement of its own", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                }
+                cuts.add(add.end());
+            }
+        }
+        if (cuts.isEmpty()) {
+            return null;
+        }
+        List<String> pieces = new ArrayList<>();
+        int from = 0;
+        for (int cut : cuts) {
+            pieces.add(sql.substring(from, cut));
+            from = cut;
+        }
+        pieces.add(sql.substring(from));
+        return pieces;
+    }
+
+    /**
+     * After a batch entry (or a piece of a string) that changed the schema, before the next one runs: the capture
+     * triggers follow it, as after a statement of its own, so that what runs next is captured with new columns.
+     */
+    void followSchemaChange() throws SQLException {
+        boolean inTransaction = !delegate.getAutoCommit() || sqlTransaction;
+        node.refreshCapture(delegate, inTransaction);
+        if (inTransaction) {
+            schemaChanged = true;
+        }
+    }
+
+    /** Whether a temporary table of that name exists: SQLite resolves an unqualified name to it first. */
+    private boolean shadowedByTemp(String table) throws SQLException {
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "SELECT 1 FROM temp.sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     private void refuseUnfollowableAlter(SqlInfo info) throws SQLException {
-        if (info.table() == null || !node.syncedTables().containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
+        String action = info.name();
+        if (info.table() == null || !"DROP".equals(action) && !"RENAME".equals(action)) {
             return;
         }
-        String action = info.name();
-        if ("DROP".equals(action) || "RENAME".equals(action)) {
+        if (synced(info.table()) && !shadowedByTemp(info.table())) {
             throw new SQLException("ALTER TABLE ... " + action + " on synced table " + info.table() + " is refused:"
                     + " sync cannot follow a dropped or renamed column or table, which would silently stop"
                     + " syncing its data. Change the table in PostgreSQL and on every client together"

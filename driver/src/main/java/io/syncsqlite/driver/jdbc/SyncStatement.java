@@ -54,10 +54,30 @@ public class SyncStatement extends DelegatingStatement {
      * Every single-statement execution: its transaction, counter amounts written as literals, and fresh
      * integer keys for an INSERT that leaves them to SQLite.
      */
+    /** An {@code executeUpdate}, which runs every statement of a string (sqlite-jdbc's {@code sqlite3_exec}). */
     private <T> T run(String sql, SqlTextCall<T> call) throws SQLException {
         checkOpen();
         SqlInfo info = info(sql);
-        return run(sql, info, connection.deltas(info, null), call);
+        List<String> pieces = connection.piecesAroundAdds(sql, info);
+        return run(sql, info, connection.deltas(info, null), pieces == null ? call : s -> inPieces(pieces, call));
+    }
+
+    /**
+     * Runs {@code pieces} of a string one after the other, the capture following the schema after each but the
+     * last ({@link SyncConnection#piecesAroundAdds}); the update count is their sum, as for the whole string.
+     */
+    @SuppressWarnings("unchecked")
+    private <T> T inPieces(List<String> pieces, SqlTextCall<T> call) throws SQLException {
+        long total = 0;
+        T last = null;
+        for (int i = 0; i < pieces.size(); i++) {
+            last = call.call(pieces.get(i));
+            total += ((Number) last).longValue();
+            if (i + 1 < pieces.size()) {
+                connection.followSchemaChange();
+            }
+        }
+        return last instanceof Integer ? (T) Integer.valueOf((int) Math.min(total, Integer.MAX_VALUE)) : (T) Long.valueOf(total);
     }
 
     /** As {@link #run(String, SqlTextCall)}, for an {@code execute}, which runs only the first of several statements. */
@@ -174,7 +194,7 @@ public class SyncStatement extends DelegatingStatement {
     public int[] executeBatch() throws SQLException {
         checkOpen();
         try {
-            if (!hasCounters()) {
+            if (!hasCounters() && !schemaChangeBeforeLast()) {
                 return connection.runBatch(batchInfo(), saysRollback(), super::executeBatch);
             }
             return connection.runBatch(batchInfo(), false, () -> {
@@ -190,7 +210,7 @@ public class SyncStatement extends DelegatingStatement {
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
         try {
-            return hasCounters() ? connection.runBatch(batchInfo(), false, this::entryByEntry)
+            return hasCounters() || schemaChangeBeforeLast() ? connection.runBatch(batchInfo(), false, this::entryByEntry)
                     : connection.runBatch(batchInfo(), saysRollback(), super::executeLargeBatch);
         } finally {
             clearBatch();
@@ -206,6 +226,28 @@ public class SyncStatement extends DelegatingStatement {
     }
 
     /**
+     * Whether an entry before the last changes the schema (an {@code ALTER TABLE ... ADD COLUMN}, a CREATE TABLE):
+     * run in one call, the entries after it would meet the capture triggers of before it, which leave a new
+     * column's values out. Such a batch runs entry by entry, the capture following each change. Not for batches
+     * with several statements in one entry (an entry runs only its first, where running it alone runs them all)
+     * or transaction control (the capture is refreshed for the transaction the connection knows of).
+     */
+    private boolean schemaChangeBeforeLast() {
+        boolean change = false;
+        for (Entry e : batch) {
+            StatementKind k = e.info().kind();
+            if (k == StatementKind.UNKNOWN || !k.mayWrite() && k != StatementKind.READ && k != StatementKind.PRAGMA) {
+                return false;
+            }
+            if (change) {
+                return true;
+            }
+            change = k.changesSchema();
+        }
+        return false;
+    }
+
+    /**
      * Runs the batch one entry at a time, each counter entry with its amounts (a batch does not say which
      * captured rows belong to which entry). Fails as sqlite-jdbc's batch does: a BatchUpdateException with
      * the counts of the entries before the failing one.
@@ -217,6 +259,9 @@ public class SyncStatement extends DelegatingStatement {
             try {
                 counts[i] = e.deltas() == null ? super.executeLargeUpdate(e.run())
                         : connection.counted(e.info(), e.deltas(), () -> super.executeLargeUpdate(e.run()));
+                if (e.info().kind().changesSchema() && i + 1 < batch.size()) {
+                    connection.followSchemaChange();
+                }
             } catch (SQLException failed) {
                 throw new BatchUpdateException(failed.getMessage(), failed.getSQLState(), failed.getErrorCode(),
                         Arrays.copyOf(counts, i), failed);

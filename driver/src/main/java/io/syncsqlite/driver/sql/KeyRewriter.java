@@ -202,7 +202,7 @@ public final class KeyRewriter {
                     plainSpans.add(s);
                 }
             } else if ((text.equals(":") || text.equals("@")) && glued
-                    || !s.token().quoted() && text.startsWith("$") && text.length() > 1) {
+                    || !s.token().quoted() && text.length() > 1 && "$:@#".indexOf(text.charAt(0)) >= 0) {
                 throw refused(key, "a statement with named parameters");
             }
         }

@@ -306,11 +306,18 @@ public final class SqlClassifier {
     }
 
     /** ALTER TABLE: the table, and as {@code name} the word after it ({@code ADD}, {@code DROP}, {@code RENAME}). */
+    /**
+     * An ALTER TABLE: the table, and what it does (ADD, DROP, RENAME). A table qualified by another schema than
+     * {@code main} ({@code temp}, an attached file) is none of the synced ones: its table is left null.
+     */
     private static SqlInfo alter(List<SqlLexer.Token> t, List<String> originals) {
         String table = tableAfter(t, originals, 0, "TABLE");
         int k = 3;
         if (t.size() > 4 && t.get(3).is(".")) {
             k = 5;
+            if (!"main".equalsIgnoreCase(name(t, originals, 2))) {
+                table = null;
+            }
         }
         String action = t.size() > k && t.get(1).is("TABLE") && !t.get(k).quoted() ? t.get(k).text() : null;
         return new SqlInfo(StatementKind.ALTER_TABLE, table, action, false);
@@ -600,6 +607,96 @@ public final class SqlClassifier {
 
     private static List<SqlInfo> alters(String sql) {
         return alters(sql, false);
+    }
+
+    /** Statement heads after which a statement may write a column's value (WITH may lead to an INSERT). */
+    private static final java.util.Set<String> WRITING_HEADS = java.util.Set.of("INSERT", "REPLACE", "UPDATE", "WITH");
+
+    /** Statement heads that write no column's value (a DELETE logs only the key). */
+    private static final java.util.Set<String> NON_WRITING_HEADS = java.util.Set.of("SELECT", "VALUES", "EXPLAIN",
+            "DELETE", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ANALYZE", "ATTACH",
+            "DETACH", "VACUUM", "REINDEX", "CREATE", "ALTER", "DROP");
+
+    /**
+     * An {@code ALTER TABLE ... ADD} among several statements in one string, with where its statement ends in the
+     * text (after its {@code ;}).
+     */
+    public record AddBeforeWrites(SqlInfo add, int end) {
+    }
+
+    /**
+     * For several statements in one string: each {@code ALTER TABLE ... ADD} after which a later statement may
+     * write rows (an INSERT, UPDATE or REPLACE, a WITH, or a statement this lexer does not know). Run in one
+     * call, such a statement meets the capture triggers of before the new column, which leave its values out.
+     * Over-cautious for a CREATE TRIGGER of several statements later in the string (its inner statements are
+     * cut at their {@code ;}). An ALTER is never inside a trigger's body, so its {@code ;} ends a statement.
+     */
+    public static List<AddBeforeWrites> addsBeforeWrites(String sql) {
+        List<SqlLexer.Span> spans = SqlLexer.spans(sql);
+        List<SqlLexer.Token> t = new ArrayList<>(spans.size());
+        List<String> originals = new ArrayList<>(spans.size());
+        for (SqlLexer.Span span : spans) {
+            t.add(span.token());
+            originals.add(span.original());
+        }
+        List<AddBeforeWrites> pending = new ArrayList<>();
+        List<AddBeforeWrites> out = new ArrayList<>();
+        int from = 0;
+        for (int k = 0; k <= t.size(); k++) {
+            if (k < t.size() && !t.get(k).is(";")) {
+                continue;
+            }
+            if (k > from) {
+                SqlLexer.Token head = t.get(from);
+                String word = head.quoted() ? "" : head.text();
+                if (word.equals("ALTER")) {
+                    SqlInfo alter = alter(t.subList(from, k), originals.subList(from, k));
+                    if ("ADD".equals(alter.name()) && alter.table() != null) {
+                        pending.add(new AddBeforeWrites(alter, k < t.size() ? spans.get(k).end() : sql.length()));
+                    }
+                } else if (!pending.isEmpty() && (WRITING_HEADS.contains(word) || !NON_WRITING_HEADS.contains(word))) {
+                    out.addAll(pending);
+                    pending.clear();
+                }
+            }
+            from = k + 1;
+        }
+        return out;
+    }
+
+    /**
+     * Whether one of several statements in {@code sql} manages the transaction (or says ROLLBACK anywhere). The
+     * BEGIN and END of a CREATE TRIGGER's body, and the statements between them, are not the string's own.
+     */
+    public static boolean managesTransaction(String sql) {
+        boolean head = true;
+        boolean create = false;
+        boolean trigger = false;
+        int cases = 0;
+        for (SqlLexer.Token token : SqlLexer.tokens(sql, Integer.MAX_VALUE, null)) {
+            String text = token.quoted() ? "" : token.text();
+            if ("ROLLBACK".equals(text)) {
+                return true;
+            }
+            if (trigger) {
+                if (text.equals("CASE")) {
+                    cases++;
+                } else if (text.equals("END")) {
+                    trigger = cases-- > 0;
+                }
+                continue;
+            }
+            if (head && TRANSACTION_CONTROL.contains(text)) {
+                return true;
+            }
+            if (create && text.equals("TRIGGER")) {
+                trigger = true;
+                cases = 0;
+            }
+            create = head ? text.equals("CREATE") : create && !text.equals(";");
+            head = ";".equals(text);
+        }
+        return false;
     }
 
     /**

@@ -23,7 +23,7 @@ final class SqlLexer {
             return !quoted && text.equals(keyword);
         }
 
-        /** The identifier this token names, as SQLite would resolve it (unquoted). */
+        /** The identifier this token names, as SQLite would resolve it (unquoted; a string's body). */
         String identifier(String original) {
             return quoted ? text : original;
         }
@@ -88,7 +88,16 @@ final class SqlLexer {
             }
             if (c == '\'') {
                 i = skipQuoted(sql, i, '\'');
-                sink.token("'", false, "'", start, i);
+                // Its body as the original: SQLite takes a string where it expects a name ("ALTER TABLE 'item'").
+                String body = sql.substring(start + 1, Math.max(start + 1, i - 1)).replace("''", "'");
+                sink.token("'", false, body, start, i);
+            } else if ((c == '$' || c == '@' || c == ':' || c == '#') && parameterEnd(sql, i) > 0) {
+                // A named parameter whose name ends in "(...)" (SQLite's Tcl-style form): SQLite reads it as one
+                // token up to the ')' or a space, quotes and comment starters included, and so must this lexer,
+                // or a ';' and the statement after it would hide in what it took for a string.
+                i = parameterEnd(sql, i);
+                String word = sql.substring(start, i);
+                sink.token(word.toUpperCase(Locale.ROOT), false, word, start, i);
             } else if (c == '"' || c == '`') {
                 int end = skipQuoted(sql, i, c);
                 String body = sql.substring(i + 1, Math.max(i + 1, end - 1));
@@ -113,6 +122,35 @@ final class SqlLexer {
             }
             count++;
         }
+    }
+
+    /**
+     * Where a parameter starting at {@code start} ({@code $}, {@code @}, {@code :} or {@code #}, then name
+     * characters or {@code ::}) ends when its name is followed by {@code (}: as SQLite's tokenizer, up to and
+     * including the next {@code )}, or up to the next space. 0 when there is no such parameter there (the
+     * forms without parentheses are read as a character and a word, which skips the same text).
+     */
+    private static int parameterEnd(String sql, int start) {
+        int n = sql.length();
+        int i = start + 1;
+        int name = 0;
+        while (i < n) {
+            char c = sql.charAt(i);
+            if (Character.isLetterOrDigit(c) || c == '_' || c == '$' || c >= 0x80) {
+                name++;
+                i++;
+            } else if (c == ':' && i + 1 < n && sql.charAt(i + 1) == ':') {
+                i += 2;
+            } else if (c == '(' && name > 0) {
+                while (i < n && !Character.isWhitespace(sql.charAt(i)) && sql.charAt(i) != ')') {
+                    i++;
+                }
+                return i < n && sql.charAt(i) == ')' ? i + 1 : i;
+            } else {
+                return 0;
+            }
+        }
+        return 0;
     }
 
     private static int skipQuoted(String sql, int start, char quote) {

@@ -166,4 +166,79 @@ class SchemaChangeRefusalTest {
             }
         }
     }
+
+    /** The outbox's rows of table item as their op and values in the table's column order, oldest first. */
+    private static List<String> outbox(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, l.cols,"
+                + " json_array(o.v0, o.v1, o.v2, o.v3) FROM _sync_outbox AS o JOIN _sync_layouts AS l ON l.id = o.layout"
+                + " WHERE o.tbl = 'item' ORDER BY o.seq")) {
+            while (rs.next()) {
+                out.add(rs.getInt(1) + " " + rs.getString(2).replace("\"", "") + " " + rs.getString(3));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aBatchThatAddsAColumnAndWritesItCapturesTheNewValues() throws Exception {
+        for (boolean autoCommit : new boolean[] {true, false}) {
+            java.nio.file.Files.deleteIfExists(dir.resolve("app.db"));
+            try (Connection c = open(); Statement st = c.createStatement()) {
+                st.executeUpdate("INSERT INTO item (id, title, note) VALUES ('1', 'a', 'n')");
+                c.setAutoCommit(autoCommit);
+                st.addBatch("ALTER TABLE item ADD COLUMN extra TEXT");
+                st.addBatch("UPDATE item SET extra = 'x' WHERE id = '1'");
+                st.addBatch("INSERT INTO item (id, title, note, extra) VALUES ('2', 'b', 'm', 'y')");
+                assertEquals(3, st.executeBatch().length);
+                if (!autoCommit) {
+                    c.commit();
+                }
+                List<String> rows = outbox(c);
+                assertEquals(3, rows.size(), rows.toString());
+                assertEquals("2 [id,title,note,extra] [\"1\",\"a\",\"n\",\"x\"]", rows.get(1), "autoCommit " + autoCommit);
+                assertEquals("1 [id,title,note,extra] [\"2\",\"b\",\"m\",\"y\"]", rows.get(2), "autoCommit " + autoCommit);
+            }
+        }
+    }
+
+    @Test
+    void severalStatementsThatAddAColumnAndThenWriteItAreCaptured() throws Exception {
+        for (boolean autoCommit : new boolean[] {true, false}) {
+            java.nio.file.Files.deleteIfExists(dir.resolve("app.db"));
+            try (Connection c = open(); Statement st = c.createStatement()) {
+                st.executeUpdate("INSERT INTO item (id, title, note) VALUES ('1', 'a', 'n')");
+                c.setAutoCommit(autoCommit);
+                // The usual migration: add a column, then fill it; here with an insert after it and an UPDATE of the
+                // new column only, which the triggers of before the ALTER would not capture at all.
+                st.executeUpdate("ALTER TABLE item ADD COLUMN extra TEXT; UPDATE item SET extra = 'x';"
+                        + " /* ; */ INSERT INTO item (id, title, note, extra) VALUES ('2', 'b', 'm', 'y')");
+                if (!autoCommit) {
+                    c.commit();
+                }
+                List<String> rows = outbox(c);
+                assertEquals(List.of("1 [id,title,note] [\"1\",\"a\",\"n\",null]",
+                        "2 [id,title,note,extra] [\"1\",\"a\",\"n\",\"x\"]",
+                        "1 [id,title,note,extra] [\"2\",\"b\",\"m\",\"y\"]"), rows, "autoCommit " + autoCommit);
+            }
+        }
+    }
+
+    @Test
+    void severalStatementsThatAddAColumnAndWriteWhileManagingTheTransactionAreRefused() throws Exception {
+        try (Connection c = open(); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO item (id, title, note) VALUES ('1', 'a', 'n')");
+            String sql = "BEGIN; ALTER TABLE item ADD COLUMN extra TEXT; UPDATE item SET extra = 'x'; COMMIT";
+            SQLException e = assertThrows(SQLException.class, () -> st.executeUpdate(sql));
+            assertEquals("SY002", e.getSQLState());
+            assertTrue(e.getMessage().contains("ADD"), e.getMessage());
+            assertEquals(List.of("id", "title", "note"), columns(c, "item"), "nothing ran");
+            // Nothing written after the ADD, or the ADD of a table not synced: one call, as before.
+            assertDoesNotThrow(() -> st.executeUpdate("BEGIN; ALTER TABLE scratch ADD COLUMN more TEXT; UPDATE scratch"
+                    + " SET more = 'x'; COMMIT"));
+            assertDoesNotThrow(() -> st.executeUpdate("ALTER TABLE item ADD COLUMN extra TEXT; CREATE INDEX j ON item (extra);"
+                    + " DELETE FROM scratch"));
+            assertEquals(List.of("id", "title", "note", "extra"), columns(c, "item"));
+        }
+    }
 }

@@ -1,10 +1,13 @@
 package io.syncsqlite.driver.sql;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -121,6 +124,38 @@ class SqlClassifierTest {
         assertEquals(java.util.List.of("t:RENAME"), SqlClassifier.firstStatementOnly(classifier.classify(first), first)
                 .alters().stream().map(a -> a.table() + ":" + a.name()).toList());
         assertTrue(classifier.classify("ALTER TABLE t DROP c").alters().isEmpty(), "one statement: its own kind says it");
+    }
+
+    @Test
+    void parametersAndStringNamesAreReadAsSqliteReadsThem() {
+        // SQLite reads $a(...), :a(...), @a(...) up to ')' or a space, quotes included: the ';' after it ends a statement.
+        for (String p : List.of("$a(')", ":a(/*)", "@a(\")", "$a::b(')")) {
+            SqlInfo info = classifier.classify("UPDATE t SET x = " + p + " WHERE id = 1; ALTER TABLE t RENAME TO u; -- '\"*/");
+            assertEquals(StatementKind.UNKNOWN, info.kind(), p);
+            assertEquals(List.of("t:RENAME"), info.alters().stream().map(a -> a.table() + ":" + a.name()).toList(), p);
+        }
+        assertEquals(StatementKind.UPDATE, classifier.classify("UPDATE t SET x = $a WHERE y = ':b; c'").kind());
+        // A string where SQLite expects a name is that name.
+        assertEquals("my item", classifier.classify("ALTER TABLE 'my item' RENAME TO x").table());
+        assertEquals("it's", classifier.classify("INSERT INTO main.'it''s' (a) VALUES (1)").table());
+        // Another schema than main is none of the synced tables.
+        assertEquals(null, classifier.classify("ALTER TABLE temp.t DROP COLUMN c").table());
+        assertEquals("t", classifier.classify("ALTER TABLE \"MAIN\".t DROP COLUMN c").table());
+    }
+
+    @Test
+    void transactionControlAndWritesAfterAnAddAreFound() {
+        assertTrue(SqlClassifier.managesTransaction("BEGIN; UPDATE t SET a = 1; COMMIT"));
+        assertTrue(SqlClassifier.managesTransaction("UPDATE t SET a = 1; end"));
+        assertTrue(SqlClassifier.managesTransaction("CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'x'); END"));
+        assertFalse(SqlClassifier.managesTransaction("CREATE TEMP TRIGGER g AFTER INSERT ON t WHEN CASE WHEN 1 THEN 1 END"
+                + " BEGIN UPDATE t SET a = CASE WHEN a THEN 1 END; DELETE FROM u; END; UPDATE t SET a = 2"));
+        String sql = "ALTER TABLE t ADD COLUMN c; ALTER TABLE u ADD d; CREATE INDEX i ON t (c); UPDATE t SET c = 1;"
+                + " ALTER TABLE v ADD e; DELETE FROM v";
+        List<SqlClassifier.AddBeforeWrites> adds = SqlClassifier.addsBeforeWrites(sql);
+        assertEquals(List.of("t", "u"), adds.stream().map(a -> a.add().table()).toList());
+        assertEquals("ALTER TABLE t ADD COLUMN c;", sql.substring(0, adds.get(0).end()));
+        assertEquals(" ALTER TABLE u ADD d;", sql.substring(adds.get(0).end(), adds.get(1).end()));
     }
 
     @Test
