@@ -56,6 +56,8 @@ public class SyncConnection extends DelegatingConnection {
     private final PreparedStatement lastRowid;
     /** sqlite-jdbc's switch for its keys query after each INSERT; null if the delegate is not sqlite-jdbc's. */
     private final org.sqlite.SQLiteConnectionConfig keysConfig;
+    /** sqlite-jdbc's database of {@link #delegate}, for its {@code changes()}; null for another driver's connection. */
+    private final org.sqlite.core.DB db;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
     /** Whether the node has been told this connection is inside an application transaction. */
@@ -76,6 +78,8 @@ public class SyncConnection extends DelegatingConnection {
         this.lastRowid = delegate.prepareStatement("SELECT last_insert_rowid()");
         this.keysConfig = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
                 ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig() : null;
+        this.db = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
+                ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getDatabase() : null;
     }
 
     /** Whether the next statement commits by itself (JDBC auto-commit, no transaction opened with SQL). */
@@ -431,6 +435,26 @@ public class SyncConnection extends DelegatingConnection {
             keys.executed(this, inserts);
             return r;
         });
+    }
+
+    /**
+     * Runs sqlite-jdbc's {@code Statement.executeUpdate(String)} (or {@code executeLargeUpdate}) of {@code info}.
+     * sqlite-jdbc counts it as the growth of SQLite's {@code total_changes} over the call, which counts the rows
+     * that triggers write, the capture triggers' outbox rows among them: a one-row INSERT into a synced table said
+     * 2 (and JdbcTemplate.update(sql) returns this count). For an INSERT, UPDATE or DELETE the count is
+     * {@code changes()} instead, the rows the statement itself changed: what sqlite-jdbc's prepared statements and
+     * batches count, with or without the driver (an application's own triggers' rows are left out too, as there).
+     * Counting the outbox rows the statement added would need a read before the write, which inside a deferred
+     * transaction fails the write with SQLITE_BUSY_SNAPSHOT when another connection commits in between. Other
+     * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before).
+     */
+    long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
+        long count = call.call().longValue();
+        StatementKind kind = info.kind();
+        if (db != null && (kind == StatementKind.INSERT || kind == StatementKind.UPDATE || kind == StatementKind.DELETE)) {
+            return db.changes();
+        }
+        return count;
     }
 
     /** SQLite's last_insert_rowid() of this connection. */

@@ -59,7 +59,18 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         SqlInfo info = info(sql);
         List<String> pieces = connection.piecesAroundAdds(sql, info);
-        return run(sql, info, connection.deltas(info, null), pieces == null ? call : s -> inPieces(pieces, call));
+        SqlTextCall<T> counted = direct(info, call);
+        return run(sql, info, connection.deltas(info, null), pieces == null ? counted : s -> inPieces(pieces, counted));
+    }
+
+    /** {@code call} (an executeUpdate) with the count of {@link SyncConnection#directChanges}, as an int or a long. */
+    @SuppressWarnings("unchecked")
+    private <T> SqlTextCall<T> direct(SqlInfo info, SqlTextCall<T> call) {
+        return s -> {
+            Object[] result = new Object[1];
+            long count = connection.directChanges(info, () -> (Number) (result[0] = call.call(s)));
+            return result[0] instanceof Integer ? (T) Integer.valueOf((int) count) : (T) Long.valueOf(count);
+        };
     }
 
     /**
@@ -257,8 +268,9 @@ public class SyncStatement extends DelegatingStatement {
         for (int i = 0; i < batch.size(); i++) {
             Entry e = batch.get(i);
             try {
-                counts[i] = e.deltas() == null ? super.executeLargeUpdate(e.run())
-                        : connection.counted(e.info(), e.deltas(), () -> super.executeLargeUpdate(e.run()));
+                // Counted as sqlite-jdbc's batch counts an entry (changes()), not as executeLargeUpdate does.
+                SqlCall<Long> one = () -> connection.directChanges(e.info(), () -> super.executeLargeUpdate(e.run()));
+                counts[i] = e.deltas() == null ? one.call() : connection.counted(e.info(), e.deltas(), one);
                 if (e.info().kind().changesSchema() && i + 1 < batch.size()) {
                     connection.followSchemaChange();
                 }
