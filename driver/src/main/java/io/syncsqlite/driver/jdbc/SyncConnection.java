@@ -58,6 +58,8 @@ public class SyncConnection extends DelegatingConnection {
     private final org.sqlite.SQLiteConnectionConfig keysConfig;
     /** sqlite-jdbc's database of {@link #delegate}, for its {@code changes()}; null for another driver's connection. */
     private final org.sqlite.core.DB db;
+    /** Whether {@link #run} holds a transaction of its own (an auto-commit write it wraps) open now. */
+    private boolean driverTransaction;
     /** Whether the open transaction ran anything that may have written. */
     private boolean dirty;
     /** Whether the node has been told this connection is inside an application transaction. */
@@ -345,7 +347,7 @@ public class SyncConnection extends DelegatingConnection {
             dirty = true;
             T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
-                node.refreshCapture(delegate, true);
+                refreshCapture(true);
                 schemaChanged = true;
             }
             return r;
@@ -360,24 +362,24 @@ public class SyncConnection extends DelegatingConnection {
         if (kind == StatementKind.UNKNOWN && !wrapSeveral) {
             // Several statements, or a form the lexer does not know: it may manage transactions itself, so it
             // runs as written; its captured rows are stamped right after, in a transaction of their own.
-            T r = call.call();
+            T r;
             try {
-                node.refreshCapture(delegate, false);
-                stampAlone();
-            } catch (SQLException e) {
-                if (!isTransactionOpenError(e)) {
-                    throw e;
+                r = call.call();
+            } catch (SQLException | RuntimeException e) {
+                // The statements before the failing one ran (and in auto-commit mode committed): the capture follows
+                // their schema changes, and their rows are stamped, as after a success.
+                try {
+                    afterUnwrapped();
+                } catch (SQLException after) {
+                    e.addSuppressed(after);
                 }
-                // The SQL began a transaction (e.g. "BEGIN; INSERT ..."): it stays open until its COMMIT.
-                sqlTransaction = true;
-                openedBySavepoint = false;
-                dirty = true;
-                node.refreshCapture(delegate, true);
-                schemaChanged = true;
+                throw e;
             }
+            afterUnwrapped();
             return r;
         }
         begin.executeUpdate();
+        driverTransaction = true;
         try {
             T r;
             try {
@@ -397,7 +399,7 @@ public class SyncConnection extends DelegatingConnection {
                 throw e;
             }
             if (kind.changesSchema()) {
-                node.refreshCapture(delegate, true);
+                refreshCapture(true);
                 schemaChanged = true;
             }
             stampNow();
@@ -408,7 +410,29 @@ public class SyncConnection extends DelegatingConnection {
             rollbackQuietly(e); // after the commit above, a no-op
             throw e;
         } finally {
+            driverTransaction = false;
             transactionEnded();
+        }
+    }
+
+    /**
+     * After SQL run as written (several statements, or a form the lexer does not know): the capture follows the
+     * schema, and the rows it captured are stamped in a transaction of their own.
+     */
+    private void afterUnwrapped() throws SQLException {
+        try {
+            refreshCapture(false);
+            stampAlone();
+        } catch (SQLException e) {
+            if (!isTransactionOpenError(e)) {
+                throw e;
+            }
+            // The SQL began a transaction (e.g. "BEGIN; INSERT ..."): it stays open until its COMMIT.
+            sqlTransaction = true;
+            openedBySavepoint = false;
+            dirty = true;
+            refreshCapture(true);
+            schemaChanged = true;
         }
     }
 
@@ -448,6 +472,12 @@ public class SyncConnection extends DelegatingConnection {
      * transaction fails the write with SQLITE_BUSY_SNAPSHOT when another connection commits in between. Other
      * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before).
      */
+    /** Runs one batch entry alone and counts it as sqlite-jdbc's batch counts an entry: {@code changes()}. */
+    long batchEntry(SqlCall<? extends Number> call) throws SQLException {
+        long count = call.call().longValue();
+        return db != null ? db.changes() : count;
+    }
+
     long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
         long count = call.call().longValue();
         StatementKind kind = info.kind();
@@ -455,6 +485,24 @@ public class SyncConnection extends DelegatingConnection {
             return db.changes();
         }
         return count;
+    }
+
+    /**
+     * Rewrites the capture for the schema as it is now ({@link SyncNode#refreshCapture}), leaving SQLite's
+     * {@code last_insert_rowid()} as the application's statement left it: a new table shape is recorded with an
+     * INSERT into {@code _sync_layouts}, whose id an application reading its last key (or getGeneratedKeys after
+     * several statements) would otherwise get. It is put back by inserting that rowid into a temporary table.
+     */
+    private void refreshCapture(boolean inTransaction) throws SQLException {
+        long rowid = lastInsertRowid();
+        node.refreshCapture(delegate, inTransaction);
+        if (lastInsertRowid() != rowid) {
+            try (Statement st = delegate.createStatement()) {
+                st.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_rowid (r INTEGER PRIMARY KEY)");
+                st.execute("INSERT INTO temp._sync_rowid (r) VALUES (" + rowid + ")");
+                st.execute("DELETE FROM temp._sync_rowid");
+            }
+        }
     }
 
     /** SQLite's last_insert_rowid() of this connection. */
@@ -517,8 +565,9 @@ public class SyncConnection extends DelegatingConnection {
             if (synced(table) && !shadowedByTemp(table)) {
                 if (SqlClassifier.managesTransaction(sql)) {
                     throw new SQLException("ALTER TABLE " + table + " ADD ... is followed by statements that write, in a"
-                            + " string that also manages the transaction: they would be captured without the new column."
-                            + " Run the ALTER as a statement of its own", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                            + " string that also manages the transaction (BEGIN, COMMIT...): they would be captured"
+                            + " without the new column. Run the ALTER as a statement of its own",
+                            SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
                 }
                 cuts.add(add.end());
             }
@@ -541,8 +590,8 @@ public class SyncConnection extends DelegatingConnection {
      * triggers follow it, as after a statement of its own, so that what runs next is captured with new columns.
      */
     void followSchemaChange() throws SQLException {
-        boolean inTransaction = !delegate.getAutoCommit() || sqlTransaction;
-        node.refreshCapture(delegate, inTransaction);
+        boolean inTransaction = !delegate.getAutoCommit() || sqlTransaction || driverTransaction;
+        refreshCapture(inTransaction);
         if (inTransaction) {
             schemaChanged = true;
         }

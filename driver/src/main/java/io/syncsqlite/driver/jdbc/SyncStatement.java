@@ -269,14 +269,16 @@ public class SyncStatement extends DelegatingStatement {
             Entry e = batch.get(i);
             try {
                 // Counted as sqlite-jdbc's batch counts an entry (changes()), not as executeLargeUpdate does.
-                SqlCall<Long> one = () -> connection.directChanges(e.info(), () -> super.executeLargeUpdate(e.run()));
+                SqlCall<Long> one = () -> connection.batchEntry(() -> super.executeLargeUpdate(e.run()));
                 counts[i] = e.deltas() == null ? one.call() : connection.counted(e.info(), e.deltas(), one);
                 if (e.info().kind().changesSchema() && i + 1 < batch.size()) {
                     connection.followSchemaChange();
                 }
             } catch (SQLException failed) {
-                throw new BatchUpdateException(failed.getMessage(), failed.getSQLState(), failed.getErrorCode(),
-                        Arrays.copyOf(counts, i), failed);
+                // As sqlite-jdbc's: the entry's number in the message, and the counts of every entry, 0 from it on.
+                throw new BatchUpdateException("batch entry " + i + ": " + failed.getMessage(), failed.getSQLState(),
+                        failed.getErrorCode(), Arrays.stream(counts).mapToInt(c -> (int) Math.min(c, Integer.MAX_VALUE))
+                        .toArray(), failed);
             }
         }
         return counts;

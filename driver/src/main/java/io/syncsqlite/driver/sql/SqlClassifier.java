@@ -609,12 +609,16 @@ public final class SqlClassifier {
         return alters(sql, false);
     }
 
-    /** Statement heads after which a statement may write a column's value (WITH may lead to an INSERT). */
-    private static final java.util.Set<String> WRITING_HEADS = java.util.Set.of("INSERT", "REPLACE", "UPDATE", "WITH");
+    /**
+     * Statement heads after which a statement may write a column's value: WITH may lead to an INSERT, and a DELETE
+     * may fire an application trigger that writes the new column.
+     */
+    private static final java.util.Set<String> WRITING_HEADS = java.util.Set.of("INSERT", "REPLACE", "UPDATE", "WITH",
+            "DELETE");
 
-    /** Statement heads that write no column's value (a DELETE logs only the key). */
+    /** Statement heads that write no column's value. */
     private static final java.util.Set<String> NON_WRITING_HEADS = java.util.Set.of("SELECT", "VALUES", "EXPLAIN",
-            "DELETE", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ANALYZE", "ATTACH",
+            "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ANALYZE", "ATTACH",
             "DETACH", "VACUUM", "REINDEX", "CREATE", "ALTER", "DROP");
 
     /**
@@ -626,7 +630,7 @@ public final class SqlClassifier {
 
     /**
      * For several statements in one string: each {@code ALTER TABLE ... ADD} after which a later statement may
-     * write rows (an INSERT, UPDATE or REPLACE, a WITH, or a statement this lexer does not know). Run in one
+     * write rows (an INSERT, UPDATE, REPLACE or DELETE, a WITH, or a statement this lexer does not know). Run in one
      * call, such a statement meets the capture triggers of before the new column, which leave its values out.
      * Over-cautious for a CREATE TRIGGER of several statements later in the string (its inner statements are
      * cut at their {@code ;}). An ALTER is never inside a trigger's body, so its {@code ;} ends a statement.
@@ -665,8 +669,10 @@ public final class SqlClassifier {
     }
 
     /**
-     * Whether one of several statements in {@code sql} manages the transaction (or says ROLLBACK anywhere). The
-     * BEGIN and END of a CREATE TRIGGER's body, and the statements between them, are not the string's own.
+     * Whether one of several statements in {@code sql} manages the transaction: BEGIN, COMMIT, END, ROLLBACK,
+     * SAVEPOINT or RELEASE at a statement's head. The BEGIN and END of a CREATE TRIGGER's body, and the statements
+     * between them, are not the string's own. {@code OR ROLLBACK} and {@code RAISE(ROLLBACK)} are not control: they
+     * end a transaction only as a failing statement does, which the caller handles whatever the string.
      */
     public static boolean managesTransaction(String sql) {
         boolean head = true;
@@ -675,9 +681,6 @@ public final class SqlClassifier {
         int cases = 0;
         for (SqlLexer.Token token : SqlLexer.tokens(sql, Integer.MAX_VALUE, null)) {
             String text = token.quoted() ? "" : token.text();
-            if ("ROLLBACK".equals(text)) {
-                return true;
-            }
             if (trigger) {
                 if (text.equals("CASE")) {
                     cases++;
