@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static io.syncsqlite.driver.jdbc.SchemaChangeRefusalTest.columns;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -52,13 +53,7 @@ class SchemaChangePiecesReviewTest {
 
     /** A synced file with table item holding row '1'. */
     private Connection openSync(String ddl) throws SQLException {
-        Connection c = sync(file());
-        try (Statement st = c.createStatement()) {
-            st.execute(ddl);
-            st.execute("CREATE TABLE scratch (id TEXT PRIMARY KEY, tmp TEXT)");
-            st.executeUpdate("INSERT INTO item (id, title) VALUES ('1', 'a')");
-        }
-        return c;
+        return filled(sync(file()), ddl);
     }
 
     private Connection openSync() throws SQLException {
@@ -66,7 +61,11 @@ class SchemaChangePiecesReviewTest {
     }
 
     private Connection openPlain(String ddl) throws SQLException {
-        Connection c = plain(file());
+        return filled(plain(file()), ddl);
+    }
+
+    /** {@code c} with table item ({@code ddl}) holding row '1', and table scratch. */
+    private static Connection filled(Connection c, String ddl) throws SQLException {
         try (Statement st = c.createStatement()) {
             st.execute(ddl);
             st.execute("CREATE TABLE scratch (id TEXT PRIMARY KEY, tmp TEXT)");
@@ -81,15 +80,7 @@ class SchemaChangePiecesReviewTest {
 
     /** The captured rows of item: op, layout columns, values v0..v4. */
     private static List<String> outbox(Connection c) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, l.cols,"
-                + " json_array(o.v0, o.v1, o.v2, o.v3, o.v4) FROM _sync_outbox o JOIN _sync_layouts l ON l.id = o.layout"
-                + " WHERE o.tbl = 'item' ORDER BY o.seq")) {
-            while (rs.next()) {
-                out.add(rs.getInt(1) + " " + rs.getString(2).replace("\"", "") + " " + rs.getString(3));
-            }
-        }
-        return out;
+        return SchemaChangeRefusalTest.outbox(c, 5);
     }
 
     /** The table's rows, as json arrays, by id. */
@@ -152,16 +143,6 @@ class SchemaChangePiecesReviewTest {
         return new ArrayList<>(state.values());
     }
 
-    private static List<String> columns(Connection c, String table) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid")) {
-            while (rs.next()) {
-                out.add(rs.getString(1));
-            }
-        }
-        return out;
-    }
 
     private static long count(Connection c, String sql) throws SQLException {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
@@ -739,46 +720,34 @@ class SchemaChangePiecesReviewTest {
 
     @Test
     void severalStatementsAddThenReplaceInAFileWithUniqueKeys() throws Exception {
-        String sql = "ALTER TABLE item ADD COLUMN extra TEXT; INSERT OR REPLACE INTO item (id, title, code, extra)"
-                + " VALUES ('2', 'b', 'k', 'y')";
-        List<String> plainRows;
-        try (Connection c = openPlain(UNIQUE_ITEM); Statement st = c.createStatement()) {
-            st.executeUpdate(sql);
-            plainRows = rows(c);
-        }
-        try (Connection c = openSync(UNIQUE_ITEM); Statement st = c.createStatement()) {
-            SQLException failed = null;
-            try {
-                st.executeUpdate(sql);
-            } catch (SQLException e) {
-                failed = e;
-            }
-            String state = "columns " + columns(c, "item") + " rows " + rows(c);
-            if (failed != null) {
-                st.executeUpdate("INSERT INTO item (id, title, extra) VALUES ('8', 'h', 'later')");
-                state += "; a later insert of extra captured as " + outbox(c).get(outbox(c).size() - 1);
-            }
-            assertEquals(null, failed, "threw; afterwards " + state);
-            assertEquals(plainRows, rows(c));
-            assertEquals(rows(c), replayed(c), outbox(c).toString());
-        }
+        runsAsPlainSqliteJdbc(st -> st.executeUpdate("ALTER TABLE item ADD COLUMN extra TEXT; INSERT OR REPLACE INTO item"
+                + " (id, title, code, extra) VALUES ('2', 'b', 'k', 'y')"));
     }
 
     @Test
     void batchAddThenReplaceInAFileWithUniqueKeys() throws Exception {
-        List<String> plainRows;
-        try (Connection c = openPlain(UNIQUE_ITEM); Statement st = c.createStatement()) {
+        runsAsPlainSqliteJdbc(st -> {
             st.addBatch("ALTER TABLE item ADD COLUMN extra TEXT");
             st.addBatch("INSERT OR REPLACE INTO item (id, title, code, extra) VALUES ('2', 'b', 'k', 'y')");
             st.executeBatch();
+        });
+    }
+
+    private interface StatementWork {
+        void run(Statement st) throws SQLException;
+    }
+
+    /** {@code work} on a file of {@link #UNIQUE_ITEM} leaves the rows plain sqlite-jdbc leaves, and captures them all. */
+    private void runsAsPlainSqliteJdbc(StatementWork work) throws Exception {
+        List<String> plainRows;
+        try (Connection c = openPlain(UNIQUE_ITEM); Statement st = c.createStatement()) {
+            work.run(st);
             plainRows = rows(c);
         }
         try (Connection c = openSync(UNIQUE_ITEM); Statement st = c.createStatement()) {
-            st.addBatch("ALTER TABLE item ADD COLUMN extra TEXT");
-            st.addBatch("INSERT OR REPLACE INTO item (id, title, code, extra) VALUES ('2', 'b', 'k', 'y')");
             SQLException failed = null;
             try {
-                st.executeBatch();
+                work.run(st);
             } catch (SQLException e) {
                 failed = e;
             }

@@ -36,7 +36,8 @@ class SchemaChangeRefusalTest {
         return c;
     }
 
-    private static List<String> columns(Connection c, String table) throws SQLException {
+    /** The columns of {@code table}, in order (shared with the review tests of this area). */
+    static List<String> columns(Connection c, String table) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid")) {
@@ -167,12 +168,20 @@ class SchemaChangeRefusalTest {
         }
     }
 
-    /** The outbox's rows of table item as their op and values in the table's column order, oldest first. */
+    /** The outbox's rows of table item: op, layout columns, values v0..v3, oldest first. */
     private static List<String> outbox(Connection c) throws SQLException {
+        return outbox(c, 4);
+    }
+
+    /** The outbox's rows of table item: op, layout columns and the first {@code values} value columns, oldest first. */
+    static List<String> outbox(Connection c, int values) throws SQLException {
+        StringBuilder v = new StringBuilder();
+        for (int i = 0; i < values; i++) {
+            v.append(i == 0 ? "" : ", ").append("o.v").append(i);
+        }
         List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, l.cols,"
-                + " json_array(o.v0, o.v1, o.v2, o.v3) FROM _sync_outbox AS o JOIN _sync_layouts AS l ON l.id = o.layout"
-                + " WHERE o.tbl = 'item' ORDER BY o.seq")) {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, l.cols, json_array(" + v
+                + ") FROM _sync_outbox AS o JOIN _sync_layouts AS l ON l.id = o.layout WHERE o.tbl = 'item' ORDER BY o.seq")) {
             while (rs.next()) {
                 out.add(rs.getInt(1) + " " + rs.getString(2).replace("\"", "") + " " + rs.getString(3));
             }
