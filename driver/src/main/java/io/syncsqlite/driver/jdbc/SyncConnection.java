@@ -470,7 +470,8 @@ public class SyncConnection extends DelegatingConnection {
      * batches count, with or without the driver (an application's own triggers' rows are left out too, as there).
      * Counting the outbox rows the statement added would need a read before the write, which inside a deferred
      * transaction fails the write with SQLITE_BUSY_SNAPSHOT when another connection commits in between. Other
-     * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before).
+     * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before),
+     * and so do writes to other tables than synced ones: through a view's INSTEAD OF trigger {@code changes()} is 0.
      */
     /** Runs one batch entry alone and counts it as sqlite-jdbc's batch counts an entry: {@code changes()}. */
     long batchEntry(SqlCall<? extends Number> call) throws SQLException {
@@ -481,7 +482,8 @@ public class SyncConnection extends DelegatingConnection {
     long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
         long count = call.call().longValue();
         StatementKind kind = info.kind();
-        if (db != null && (kind == StatementKind.INSERT || kind == StatementKind.UPDATE || kind == StatementKind.DELETE)) {
+        if (db != null && (kind == StatementKind.INSERT || kind == StatementKind.UPDATE || kind == StatementKind.DELETE)
+                && info.table() != null && node.syncedTables().containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
             return db.changes();
         }
         return count;

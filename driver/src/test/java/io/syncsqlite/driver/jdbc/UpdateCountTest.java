@@ -85,4 +85,20 @@ class UpdateCountTest {
             assertEquals(1, st.executeUpdate("INSERT INTO audit (what) VALUES ('by hand')"));
         }
     }
+
+    @Test
+    void aWriteThroughAViewCountsAsSqliteJdbcCountsIt() throws Exception {
+        List<Long> counts = new ArrayList<>();
+        for (String url : List.of("jdbc:sqlite:" + dir.resolve("raw.db"),
+                "jdbc:syncsqlite:" + dir.resolve("view.db") + "?sync.lingerMs=0")) {
+            try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE log (what TEXT)"); // no key: not synced
+                st.execute("CREATE VIEW entry AS SELECT what FROM log");
+                st.execute("CREATE TRIGGER entry_in INSTEAD OF INSERT ON entry BEGIN INSERT INTO log VALUES (NEW.what); END");
+                // sqlite-jdbc counts the trigger's row here; changes() would say 0 for a view.
+                counts.add((long) st.executeUpdate("INSERT INTO entry (what) VALUES ('a')"));
+            }
+        }
+        assertEquals(List.of(1L, 1L), counts);
+    }
 }
