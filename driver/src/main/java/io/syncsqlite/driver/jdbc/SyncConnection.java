@@ -39,9 +39,9 @@ public class SyncConnection extends DelegatingConnection {
 
     private final SyncNode node;
     private final PreparedStatement stamp;
-    private final PreparedStatement begin;
-    private final PreparedStatement commit;
-    private final PreparedStatement rollback;
+    private final Control begin = new Control("BEGIN");
+    private final Control commit = new Control("COMMIT");
+    private final Control rollback = new Control("ROLLBACK");
     private final PreparedStatement markEnd;
     private final PreparedStatement annotate;
     /** A transaction opened with SQL text while JDBC auto-commit is on. */
@@ -72,9 +72,6 @@ public class SyncConnection extends DelegatingConnection {
         super(delegate);
         this.node = node;
         this.stamp = delegate.prepareStatement(Outbox.STAMP);
-        this.begin = delegate.prepareStatement("BEGIN");
-        this.commit = delegate.prepareStatement("COMMIT");
-        this.rollback = delegate.prepareStatement("ROLLBACK");
         this.markEnd = delegate.prepareStatement(Outbox.MARK_END);
         this.annotate = delegate.prepareStatement(Outbox.ANNOTATE_DELTAS);
         this.lastRowid = delegate.prepareStatement("SELECT last_insert_rowid()");
@@ -179,8 +176,11 @@ public class SyncConnection extends DelegatingConnection {
     private <T> SqlCall<T> evicting(SqlCall<T> call) {
         return () -> {
             if (replacingOn == null) {
+                // Its rowid is the connection's last_insert_rowid(), which the insert so leaves as it was: a
+                // statement that inserts nothing (UPDATE OR REPLACE, INSERT OR IGNORE that ignored) must not show the
+                // flag's rowid to getGeneratedKeys or to the application (JdbcParityReviewTest).
                 replacingOn = delegate.prepareStatement("INSERT INTO " + Outbox.REPLACING
-                        + " (mark, evicted) SELECT coalesce(max(seq), 0), 0 FROM _sync_outbox");
+                        + " (rowid, mark, evicted) SELECT last_insert_rowid(), coalesce(max(seq), 0), 0 FROM _sync_outbox");
                 replacingOff = delegate.prepareStatement("DELETE FROM " + Outbox.REPLACING + " RETURNING mark, evicted");
             }
             replacingOn.executeUpdate();
@@ -378,8 +378,9 @@ public class SyncConnection extends DelegatingConnection {
             afterUnwrapped();
             return r;
         }
-        begin.executeUpdate();
+        begin.run();
         driverTransaction = true;
+        boolean ended = false;
         try {
             T r;
             try {
@@ -390,7 +391,8 @@ public class SyncConnection extends DelegatingConnection {
                     // stay committed. So they do here (the failing entry's statement undid its own rows).
                     try {
                         stampNow();
-                        commit.executeUpdate();
+                        commit.run();
+                        ended = true;
                         node.committed();
                     } catch (SQLException commitFailed) {
                         e.addSuppressed(commitFailed); // rolled back below
@@ -403,11 +405,14 @@ public class SyncConnection extends DelegatingConnection {
                 schemaChanged = true;
             }
             stampNow();
-            commit.executeUpdate();
+            commit.run();
+            ended = true;
             node.committed();
             return r;
         } catch (SQLException | RuntimeException e) {
-            rollbackQuietly(e); // after the commit above, a no-op
+            if (!ended) {
+                rollbackQuietly(e);
+            }
             throw e;
         } finally {
             driverTransaction = false;
@@ -483,7 +488,7 @@ public class SyncConnection extends DelegatingConnection {
         long count = call.call().longValue();
         StatementKind kind = info.kind();
         if (db != null && (kind == StatementKind.INSERT || kind == StatementKind.UPDATE || kind == StatementKind.DELETE)
-                && info.table() != null && node.syncedTables().containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
+                && published(info.table())) {
             return db.changes();
         }
         return count;
@@ -536,7 +541,7 @@ public class SyncConnection extends DelegatingConnection {
      * this connection's open transaction (a table created and synced in it is published at its end).
      */
     private boolean synced(String table) throws SQLException {
-        if (node.syncedTables().containsKey(table.toLowerCase(java.util.Locale.ROOT))) {
+        if (published(table)) {
             return true;
         }
         try (PreparedStatement ps = delegate.prepareStatement("SELECT 1 FROM main.sqlite_master WHERE type = 'trigger'"
@@ -597,6 +602,11 @@ public class SyncConnection extends DelegatingConnection {
         if (inTransaction) {
             schemaChanged = true;
         }
+    }
+
+    /** Whether {@code table} (null: none) is one the node syncs, as published (not one synced in an open transaction). */
+    boolean published(String table) {
+        return table != null && node.syncedTables().containsKey(table.toLowerCase(java.util.Locale.ROOT));
     }
 
     /** Whether a temporary table of that name exists: SQLite resolves an unqualified name to it first. */
@@ -849,10 +859,10 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private void stampAlone() throws SQLException {
-        begin.executeUpdate();
+        begin.run();
         try {
             stampNow();
-            commit.executeUpdate();
+            commit.run();
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly(e);
             throw e;
@@ -862,7 +872,7 @@ public class SyncConnection extends DelegatingConnection {
 
     private void rollbackQuietly(Exception cause) {
         try {
-            rollback.executeUpdate();
+            rollback.run();
         } catch (SQLException e) {
             // SQLite may already have rolled back (a constraint error with ON CONFLICT ROLLBACK, for example).
             if (!String.valueOf(e.getMessage()).contains("no transaction is active")) {
@@ -1107,6 +1117,39 @@ public class SyncConnection extends DelegatingConnection {
         } finally {
             inAppTransaction(false);
             node.release();
+        }
+    }
+
+    /**
+     * A transaction-control statement, prepared once and again after it failed: sqlite-jdbc closes a statement
+     * that fails with a generic error ("cannot start a transaction within a transaction", "no transaction is
+     * active"), and every later use then failed with "statement is not executing". A connection whose ROLLBACK
+     * had died so kept the driver's own transaction open after the next failed write, and lost every write after
+     * it (JdbcParityReviewTest: a failed auto-commit batch, then a duplicate insert).
+     */
+    private final class Control {
+        private final String sql;
+        private PreparedStatement statement;
+
+        Control(String sql) {
+            this.sql = sql;
+        }
+
+        void run() throws SQLException {
+            if (statement == null) {
+                statement = delegate.prepareStatement(sql);
+            }
+            try {
+                statement.executeUpdate();
+            } catch (SQLException e) {
+                try {
+                    statement.close();
+                } catch (SQLException closing) {
+                    e.addSuppressed(closing);
+                }
+                statement = null;
+                throw e;
+            }
         }
     }
 

@@ -199,11 +199,12 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public int[] executeBatch() throws SQLException {
         checkOpen();
-        if (info.counters().isEmpty()) {
+        if (!countsAmounts()) {
+            batchDeltas.clear();
             return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeBatch);
         }
         try {
-            return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeBatch,
+            return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeBatch,
                     counts -> Arrays.stream(counts).asLongStream().toArray());
         } finally {
             batchDeltas.clear();
@@ -213,14 +214,25 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
-        if (info.counters().isEmpty()) {
+        if (!countsAmounts()) {
+            batchDeltas.clear();
             return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
         }
         try {
-            return connection.runCounterBatch(info, List.copyOf(batchDeltas), super::executeLargeBatch, counts -> counts);
+            return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeLargeBatch, counts -> counts);
         } finally {
             batchDeltas.clear();
         }
+    }
+
+    /**
+     * Whether the batch's captured rows are to carry amounts: a counter statement of a synced table with an amount
+     * in some entry. Entries without one (an amount of zero, a column forced to last-writer-wins) are null among
+     * the batch's amounts; a table that is not synced captures nothing to mark, and refused the batch before.
+     */
+    private boolean countsAmounts() {
+        return !info.counters().isEmpty() && connection.published(info.table())
+                && batchDeltas.stream().anyMatch(java.util.Objects::nonNull);
     }
 
     @Override
