@@ -478,12 +478,6 @@ public class SyncConnection extends DelegatingConnection {
      * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before),
      * and so do writes to other tables than synced ones: through a view's INSTEAD OF trigger {@code changes()} is 0.
      */
-    /** Runs one batch entry alone and counts it as sqlite-jdbc's batch counts an entry: {@code changes()}. */
-    long batchEntry(SqlCall<? extends Number> call) throws SQLException {
-        long count = call.call().longValue();
-        return db != null ? db.changes() : count;
-    }
-
     long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
         long count = call.call().longValue();
         StatementKind kind = info.kind();
@@ -494,11 +488,18 @@ public class SyncConnection extends DelegatingConnection {
         return count;
     }
 
+    /** Runs one batch entry alone and counts it as sqlite-jdbc's batch counts an entry: {@code changes()}. */
+    long batchEntry(SqlCall<? extends Number> call) throws SQLException {
+        long count = call.call().longValue();
+        return db != null ? db.changes() : count;
+    }
+
     /**
      * Rewrites the capture for the schema as it is now ({@link SyncNode#refreshCapture}), leaving SQLite's
      * {@code last_insert_rowid()} as the application's statement left it: a new table shape is recorded with an
      * INSERT into {@code _sync_layouts}, whose id an application reading its last key (or getGeneratedKeys after
-     * several statements) would otherwise get. It is put back by inserting that rowid into a temporary table.
+     * several statements) would otherwise get. It is put back by inserting that rowid into a temporary table,
+     * dropped at once (DROP changes no rowid), so that no table of the driver's stays in the connection's metadata.
      */
     private void refreshCapture(boolean inTransaction) throws SQLException {
         long rowid = lastInsertRowid();
@@ -507,7 +508,7 @@ public class SyncConnection extends DelegatingConnection {
             try (Statement st = delegate.createStatement()) {
                 st.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_rowid (r INTEGER PRIMARY KEY)");
                 st.execute("INSERT INTO temp._sync_rowid (r) VALUES (" + rowid + ")");
-                st.execute("DELETE FROM temp._sync_rowid");
+                st.execute("DROP TABLE temp._sync_rowid");
             }
         }
     }

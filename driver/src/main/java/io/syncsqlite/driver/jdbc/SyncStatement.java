@@ -51,10 +51,11 @@ public class SyncStatement extends DelegatingStatement {
     }
 
     /**
-     * Every single-statement execution: its transaction, counter amounts written as literals, and fresh
-     * integer keys for an INSERT that leaves them to SQLite.
+     * An {@code executeUpdate}, which runs every statement of a string (sqlite-jdbc's {@code sqlite3_exec}): its
+     * transaction, counter amounts written as literals, fresh integer keys for an INSERT that leaves them to SQLite,
+     * the string cut after a column it adds ({@link SyncConnection#piecesAroundAdds}), and the count of the rows it
+     * changed ({@link SyncConnection#directChanges}).
      */
-    /** An {@code executeUpdate}, which runs every statement of a string (sqlite-jdbc's {@code sqlite3_exec}). */
     private <T> T run(String sql, SqlTextCall<T> call) throws SQLException {
         checkOpen();
         SqlInfo info = info(sql);
