@@ -39,8 +39,8 @@ public interface ChangeApplier {
     Message apply(String node, ClientTx tx, Scope scope) throws ApplyFailure;
 
     /**
-     * Reads the catalog again, as an unknown table or column in a transaction does (at most once a second);
-     * returns whether it did.
+     * Reads the catalog again, as an unknown table or column in a transaction does (reads at least a second
+     * apart: the caller may wait for its turn); returns whether it was read since the call.
      */
     default boolean refreshCatalog() {
         return false;

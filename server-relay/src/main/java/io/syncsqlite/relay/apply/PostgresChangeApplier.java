@@ -104,31 +104,47 @@ public final class PostgresChangeApplier implements ChangeApplier {
      * Re-reads the catalog after a client named an unknown table (42P01) or column (42703), at most once
      * a second: a column added in PostgreSQL, or a new table, is picked up without a restart.
      *
-     * @return whether the catalog was read again
+     * @return whether the catalog was read again since the client named it
      */
     private boolean reloadFor(InvalidChange e) {
         return ("42P01".equals(e.sqlState()) || "42703".equals(e.sqlState())) && refreshCatalog();
     }
 
+    /**
+     * Reads the catalog again for a name a client used that it does not know, unless a read that began after the
+     * call has already done so; reads are at least a second apart, so a caller may wait up to a second for its
+     * turn (on its own session's lane). Before, a call within a second of the last read answered "not read", and
+     * the transaction naming a column just added in PostgreSQL was rejected and reverted on its client when
+     * another name had been looked up a moment before (MigrationInOneCallTest, two columns added in turn).
+     */
     @Override
     public boolean refreshCatalog() {
         if (reload == null) {
             return false;
         }
+        long asked = System.nanoTime();
         synchronized (this) {
-            long now = System.nanoTime();
-            if (now - lastReload < java.util.concurrent.TimeUnit.SECONDS.toNanos(1)) {
+            if (lastReload - asked >= 0) {
+                return true; // another caller's read began after this call: it saw what this one would
+            }
+            long wait = lastReload + java.util.concurrent.TimeUnit.SECONDS.toNanos(1) - System.nanoTime();
+            if (wait > 0) {
+                try {
+                    java.util.concurrent.TimeUnit.NANOSECONDS.sleep(wait);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+            lastReload = System.nanoTime();
+            try {
+                catalog.replaceWith(reload.read());
+                log.info("schema read again from PostgreSQL after a client named an unknown table or column");
+                return true;
+            } catch (SQLException ex) {
+                log.warn("could not read the schema again: SQLState {}", PgErrors.sqlState(ex));
                 return false;
             }
-            lastReload = now;
-        }
-        try {
-            catalog.replaceWith(reload.read());
-            log.info("schema read again from PostgreSQL after a client named an unknown table or column");
-            return true;
-        } catch (SQLException ex) {
-            log.warn("could not read the schema again: SQLState {}", PgErrors.sqlState(ex));
-            return false;
         }
     }
 
