@@ -1387,7 +1387,6 @@ class JdbcParityReviewTest {
 
     /** Statement settings, warnings, and queries that are not queries (and updates that are). */
     @Test
-    @Disabled("known limit (DESIGN.md, JDBC differences): executeQuery of DDL in auto-commit mode rolls the DDL back when sqlite-jdbc refuses its missing result set")
     void statementSettingsAndNonQueries() throws Exception {
         List<String> problems = new ArrayList<>();
         for (boolean auto : new boolean[] {true, false}) {
