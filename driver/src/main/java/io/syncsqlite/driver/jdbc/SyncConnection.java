@@ -1120,7 +1120,7 @@ public class SyncConnection extends DelegatingConnection {
 
     @Override
     protected DatabaseMetaData wrapMetaData(DatabaseMetaData metaData) {
-        return new DelegatingDatabaseMetaData(metaData, this);
+        return new SyncDatabaseMetaData(metaData, this);
     }
 
     @Override

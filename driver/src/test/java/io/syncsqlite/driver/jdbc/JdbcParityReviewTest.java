@@ -698,7 +698,6 @@ class JdbcParityReviewTest {
 
     /** DatabaseMetaData as Hibernate (hbm2ddl validate/update), Flyway, Liquibase and DB tools read it. */
     @Test
-    @Disabled("known limit (DESIGN.md, JDBC differences): DatabaseMetaData lists the driver's _sync_* tables")
     void databaseMetaDataListsWhatTheApplicationCreated() throws Exception {
         List<String> problems = new ArrayList<>();
         compare(problems, "metadata", (c, out) -> {

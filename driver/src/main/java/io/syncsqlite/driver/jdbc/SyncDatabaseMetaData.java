@@ -1,0 +1,65 @@
+package io.syncsqlite.driver.jdbc;
+
+import io.syncsqlite.driver.capture.TriggerSql;
+
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Locale;
+
+/**
+ * The database's metadata as the application's own: {@link #getTables} and {@link #getColumns} leave out the
+ * driver's bookkeeping tables ({@code _sync_*}), which sqlite-jdbc lists with the application's. Tools that list
+ * every table act on what they find: Liquibase's {@code dropAll} and diff, jOOQ's code generation, database
+ * browsers (JdbcParityReviewTest). A table asked for by its own name is still described (a pattern that names a
+ * {@code _sync_} table exactly), so nothing is hidden from a caller that knows it is there. SQL over
+ * {@code sqlite_schema} still shows them.
+ *
+ * <p>Not thread-safe beyond its connection, like the metadata it wraps.
+ */
+final class SyncDatabaseMetaData extends DelegatingDatabaseMetaData {
+
+    SyncDatabaseMetaData(DatabaseMetaData delegate, Connection owner) {
+        super(delegate, owner);
+    }
+
+    @Override
+    public ResultSet getTables(String catalog, String schemaPattern, String tableNamePattern, String[] types)
+            throws SQLException {
+        return ownTables(super.getTables(catalog, schemaPattern, tableNamePattern, types), tableNamePattern);
+    }
+
+    @Override
+    public ResultSet getColumns(String catalog, String schemaPattern, String tableNamePattern, String columnNamePattern)
+            throws SQLException {
+        return ownTables(super.getColumns(catalog, schemaPattern, tableNamePattern, columnNamePattern), tableNamePattern);
+    }
+
+    /** {@code rows} without the driver's tables, unless {@code pattern} names one of them exactly. */
+    private static ResultSet ownTables(ResultSet rows, String pattern) {
+        if (rows == null || pattern != null && isDriversTable(pattern) && pattern.indexOf('%') < 0) {
+            return rows;
+        }
+        return new DelegatingResultSet(rows, null) {
+            @Override
+            public boolean next() throws SQLException {
+                while (super.next()) {
+                    if (!isDriversTable(getString("TABLE_NAME"))) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+        };
+    }
+
+    /** A driver's table, or SQLite's automatic index of one (listed by sqlite-jdbc among the tables). */
+    private static boolean isDriversTable(String name) {
+        if (name == null) {
+            return false;
+        }
+        String n = name.toLowerCase(Locale.ROOT);
+        return n.startsWith(TriggerSql.PREFIX) || n.startsWith("sqlite_autoindex_" + TriggerSql.PREFIX);
+    }
+}
