@@ -88,14 +88,19 @@ public final class CaptureInstaller {
     }
 
     /**
-     * Hibernate's id tables for bulk statements ({@code HT_<table>}, and {@code HTE_<table>} created at
-     * startup for every entity): rows a bulk JPQL UPDATE or DELETE writes and deletes within its own
-     * transaction, which PostgreSQL has no table for. Synced by default (they have keys), they made the relay
-     * refuse every such transaction whole. Listed in {@code sync.tables}, they sync like any table.
+     * Tables that are a tool's bookkeeping, not application data, and PostgreSQL has no table for, so not synced
+     * by default (they have keys): Hibernate's id tables for bulk statements ({@code HT_<table>}, and
+     * {@code HTE_<table>} created at startup for every entity), whose rows a bulk JPQL UPDATE or DELETE writes
+     * and deletes within its own transaction; and the migration tools' history tables (Flyway's
+     * {@code flyway_schema_history}, Liquibase's {@code DATABASECHANGELOG} and its lock), which each device keeps
+     * for its own file. Synced, any of them made the relay refuse every transaction writing it whole, and the
+     * client revert it: a Flyway migration's history row with the data the migration wrote, so that the next start
+     * ran the migration again. Listed in {@code sync.tables}, they sync like any table.
      */
     static boolean scratch(String table) {
         String t = table.toUpperCase(java.util.Locale.ROOT);
-        return t.startsWith("HT_") || t.startsWith("HTE_");
+        return t.startsWith("HT_") || t.startsWith("HTE_") || t.equals("FLYWAY_SCHEMA_HISTORY")
+                || t.equals("DATABASECHANGELOG") || t.equals("DATABASECHANGELOGLOCK");
     }
 
     private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,

@@ -132,6 +132,21 @@ class CaptureTest {
         assertEquals(List.of("1:{\"id\":1}:{\"id\":1}:null"), outbox(), "only height is captured");
     }
 
+    /**
+     * Migration tools' history tables (Flyway's, Liquibase's) are each device's own: synced, the relay refused the
+     * migration's transaction whole and the client reverted it, the data it wrote with it.
+     */
+    @Test
+    void migrationHistoryTablesAreNotCapturedByDefault() throws SQLException {
+        exec("CREATE TABLE \"flyway_schema_history\" (installed_rank INT NOT NULL PRIMARY KEY, version TEXT)");
+        exec("CREATE TABLE DATABASECHANGELOGLOCK (ID INT NOT NULL PRIMARY KEY, LOCKED BOOLEAN)");
+        exec("CREATE TABLE databasechangelog_archive (id INTEGER PRIMARY KEY)");
+        exec("INSERT INTO flyway_schema_history (installed_rank, version) VALUES (1, '1')");
+        exec("INSERT INTO DATABASECHANGELOGLOCK (ID, LOCKED) VALUES (1, 0)");
+        exec("INSERT INTO databasechangelog_archive (id) VALUES (1)");
+        assertEquals(List.of("1:{\"id\":1}:{\"id\":1}:null"), outbox(), "only the archive table is captured");
+    }
+
     @Test
     void anUpdateThatChangesNothingIsNotAChange() throws SQLException {
         exec("INSERT INTO item (id, title) VALUES (1, 'a')");
