@@ -72,6 +72,7 @@ final class SqlLexer {
         while (i < n && count < limit) {
             char c = sql.charAt(i);
             int start = i;
+            int paramEnd;
             if (Character.isWhitespace(c)) {
                 i++;
                 continue;
@@ -91,11 +92,11 @@ final class SqlLexer {
                 // Its body as the original: SQLite takes a string where it expects a name ("ALTER TABLE 'item'").
                 String body = sql.substring(start + 1, Math.max(start + 1, i - 1)).replace("''", "'");
                 sink.token("'", false, body, start, i);
-            } else if ((c == '$' || c == '@' || c == ':' || c == '#') && parameterEnd(sql, i) > 0) {
+            } else if ((c == '$' || c == '@' || c == ':' || c == '#') && (paramEnd = parameterEnd(sql, i)) > 0) {
                 // A named parameter whose name ends in "(...)" (SQLite's Tcl-style form): SQLite reads it as one
                 // token up to the ')' or a space, quotes and comment starters included, and so must this lexer,
                 // or a ';' and the statement after it would hide in what it took for a string.
-                i = parameterEnd(sql, i);
+                i = paramEnd;
                 String word = sql.substring(start, i);
                 sink.token(word.toUpperCase(Locale.ROOT), false, word, start, i);
             } else if (c == '"' || c == '`') {
