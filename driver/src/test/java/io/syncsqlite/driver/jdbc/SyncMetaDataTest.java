@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** DatabaseMetaData lists the application's tables, not the driver's own, unless one is asked for by name. */
 class SyncMetaDataTest {
@@ -49,7 +50,7 @@ class SyncMetaDataTest {
             // The same calls on plain sqlite-jdbc list the driver's tables among the application's.
             try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
                 List<String> all = names(plain.getMetaData().getTables(null, null, "%", new String[] {"TABLE"}), "TABLE_NAME");
-                assertEquals(true, all.contains("_sync_outbox"), all.toString());
+                assertTrue(all.contains("_sync_outbox"), all.toString());
             }
         }
     }
