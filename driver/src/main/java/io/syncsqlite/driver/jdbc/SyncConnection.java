@@ -2,6 +2,7 @@ package io.syncsqlite.driver.jdbc;
 
 import io.syncsqlite.driver.capture.Outbox;
 import io.syncsqlite.driver.sql.KeyRewriter;
+import io.syncsqlite.driver.sql.SchemaListing;
 import io.syncsqlite.driver.sql.SqlClassifier;
 import io.syncsqlite.driver.sql.SqlInfo;
 import io.syncsqlite.driver.sql.StatementKind;
@@ -975,7 +976,7 @@ public class SyncConnection extends DelegatingConnection {
         checkOpen();
         SqlInfo info = classifyPrepared(sql);
         KeyRewriter.KeyedInsert keyed = node.keyedInsert(sql, info);
-        PreparedStatement ps = prepare.call(keyed == null ? sql : keyed.preparedSql());
+        PreparedStatement ps = prepare.call(keyed == null ? SchemaListing.hideDriverObjects(sql) : keyed.preparedSql());
         return new SyncPreparedStatement(ps, this, sql, info, keyed);
     }
 
@@ -1033,12 +1034,13 @@ public class SyncConnection extends DelegatingConnection {
 
     /**
      * The SQL a plain {@code Statement} runs for {@code sql}: the text itself, or, for an INSERT that
-     * leaves an integer key to SQLite, the rewrite with fresh keys written in as literals.
+     * leaves an integer key to SQLite, the rewrite with fresh keys written in as literals; a read of the schema
+     * table without the driver's objects ({@link SchemaListing}).
      */
     String withKeys(String sql, SqlInfo info) throws SQLException {
         KeyRewriter.KeyedInsert keyed = node.keyedInsert(sql, info);
         if (keyed == null) {
-            return sql;
+            return SchemaListing.hideDriverObjects(sql);
         }
         return keyed.withKeys(nextKeys(keyed, info.table()));
     }
