@@ -207,7 +207,7 @@ public final class CaptureInstaller {
 
     private static void dropTriggers(Statement st, String table) throws SQLException {
         for (String name : TriggerSql.triggerNames(table)) {
-            st.execute("DROP TRIGGER IF EXISTS " + TriggerSql.quote(name));
+            st.execute("DROP TRIGGER IF EXISTS main." + TriggerSql.quote(name));
         }
     }
 

@@ -63,7 +63,7 @@ public final class SchemaReader {
             return null;
         }
         try (PreparedStatement ps = conn.prepareStatement(
-                "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid")) {
+                "SELECT name, type, pk FROM pragma_table_info(?, 'main') ORDER BY cid")) {
             ps.setString(1, declared);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -93,7 +93,7 @@ public final class SchemaReader {
         java.util.Map<String, List<Term>> byIndex = new java.util.LinkedHashMap<>();
         java.util.Set<String> partial = new java.util.HashSet<>();
         try (PreparedStatement ps = conn.prepareStatement("SELECT il.name, ix.cid, ix.name, ix.coll, il.partial"
-                + " FROM pragma_index_list(?) AS il, pragma_index_xinfo(il.name) AS ix"
+                + " FROM pragma_index_list(?, 'main') AS il, pragma_index_xinfo(il.name, 'main') AS ix"
                 + " WHERE il.\"unique\" AND il.origin <> 'pk' AND ix.\"key\""
                 + " ORDER BY il.seq, ix.seqno")) {
             ps.setString(1, table);
@@ -132,7 +132,7 @@ public final class SchemaReader {
             }
             // table_xinfo: a generated column (left out of the table's columns) may be read too.
             List<String> reads = new ArrayList<>();
-            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM pragma_table_xinfo(?) ORDER BY cid")) {
+            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM pragma_table_xinfo(?, 'main') ORDER BY cid")) {
                 ps.setString(1, table);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {

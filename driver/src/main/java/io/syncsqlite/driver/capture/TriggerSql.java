@@ -51,17 +51,17 @@ public final class TriggerSql {
         String newRow = "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") VALUES (" + lit + ", "
                 + Outbox.OP_INSERT + ", " + rowValues(t, layout, "NEW", true) + ");";
         List<String> out = new ArrayList<>();
-        out.add("CREATE TRIGGER " + quote(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " BEGIN "
+        out.add(createTrigger(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " BEGIN "
                 + newRow + " END");
-        out.add("CREATE TRIGGER " + quote(PREFIX + "upd_" + t.name()) + " AFTER UPDATE ON " + tbl
+        out.add(createTrigger(PREFIX + "upd_" + t.name()) + " AFTER UPDATE ON " + tbl
                 + " WHEN " + sameKey + " AND (" + anyChange + ") BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ", changed) VALUES (" + lit + ", "
                 + Outbox.OP_UPDATE + ", " + rowValues(t, layout, "NEW", true) + ", " + changed + "); END");
-        out.add("CREATE TRIGGER " + quote(PREFIX + "key_" + t.name()) + " AFTER UPDATE OF " + keyTargets(t) + " ON " + tbl
+        out.add(createTrigger(PREFIX + "key_" + t.name()) + " AFTER UPDATE OF " + keyTargets(t) + " ON " + tbl
                 + " WHEN NOT (" + sameKey + ") BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); "
                 + newRow + " END");
-        out.add("CREATE TRIGGER " + quote(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
+        out.add(createTrigger(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
         if (!t.uniqueKeys().isEmpty()) {
             out.addAll(evictions(t));
@@ -135,8 +135,8 @@ public final class TriggerSql {
         StringJoiner of = new StringJoiner(", ");
         uniqueColumns.forEach(c -> of.add(quote(c)));
         return List.of(
-                "CREATE TRIGGER " + quote(PREFIX + "evi_" + t.name()) + " BEFORE INSERT ON " + tbl + when + select + ";" + told,
-                "CREATE TRIGGER " + quote(PREFIX + "evu_" + t.name()) + " BEFORE UPDATE OF " + of + " ON " + tbl + when + select
+                createTrigger(PREFIX + "evi_" + t.name()) + " BEFORE INSERT ON " + tbl + when + select + ";" + told,
+                createTrigger(PREFIX + "evu_" + t.name()) + " BEFORE UPDATE OF " + of + " ON " + tbl + when + select
                         + " AND NOT (" + sameKey(t.pk(), "r", "OLD") + ");" + told);
     }
 
@@ -262,7 +262,7 @@ public final class TriggerSql {
         String tbl = quote(t.name());
         List<String> out = new ArrayList<>();
         for (String[] op : new String[][]{{"ins", "INSERT"}, {"upd", "UPDATE"}, {"del", "DELETE"}}) {
-            out.add("CREATE TRIGGER " + quote(PREFIX + "nopk_" + op[0] + "_" + t.name()) + " BEFORE " + op[1]
+            out.add(createTrigger(PREFIX + "nopk_" + op[0] + "_" + t.name()) + " BEFORE " + op[1]
                     + " ON " + tbl + " BEGIN SELECT RAISE(ABORT, " + msg + "); END");
         }
         return out;
@@ -339,6 +339,16 @@ public final class TriggerSql {
 
     private static String compare(List<String> names, String op, String sep) {
         return balanced(names.stream().map(c -> "OLD." + quote(c) + " " + op + " NEW." + quote(c)).toList(), sep);
+    }
+
+    /**
+     * {@code CREATE TRIGGER main."<name>"}: a trigger named with its schema is created in it, on that schema's
+     * table. Unqualified, SQLite creates it on the table the name resolves to first, and a temporary table of a
+     * synced table's name comes first: the capture moved to the temporary table while it existed, and the
+     * synced table's writes went uncaptured.
+     */
+    private static String createTrigger(String name) {
+        return "CREATE TRIGGER main." + quote(name);
     }
 
     public static String quote(String identifier) {

@@ -136,6 +136,39 @@ class CaptureTest {
      * Migration tools' history tables (Flyway's, Liquibase's) are each device's own: synced, the relay refused the
      * migration's transaction whole and the client reverted it, the data it wrote with it.
      */
+    /**
+     * A file whose triggers an earlier driver created unqualified has them created again, as {@code main.}
+     * triggers, once when opened, with no row captured again; a temporary table of the synced table's name then
+     * leaves them alone (before, the capture moved to the temporary table and main's writes went uncaptured).
+     */
+    @Test
+    void triggersRecordedUnqualifiedAreCreatedAgainOnceWhenOpened() throws SQLException {
+        exec("INSERT INTO item (id, title) VALUES (1, 'a')");
+        conn.close();
+        // SQLite keeps a trigger's text without its schema, so the earlier driver's triggers read as these do; what
+        // differs is the text the driver recorded in _sync_tables to notice drift.
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+             Statement st = plain.createStatement()) {
+            assertEquals(1, st.executeUpdate("UPDATE _sync_tables SET triggers = replace(triggers, 'CREATE TRIGGER main.', 'CREATE TRIGGER ')"
+                    + " WHERE triggers LIKE 'CREATE TRIGGER main.%'"));
+        }
+        conn = DriverManager.getConnection(url);
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_sync\\_%' ESCAPE '\\'),"
+                     + " (SELECT count(*) FROM _sync_tables WHERE triggers LIKE 'CREATE TRIGGER main.%')")) {
+            rs.next();
+            assertEquals(4, rs.getInt(1));
+            assertEquals(1, rs.getInt(2), "recorded as created again");
+        }
+        assertEquals(List.of("1:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":null,\"data\":null}:null"), outbox(),
+                "nothing captured again");
+        exec("CREATE TEMP TABLE item (id INTEGER PRIMARY KEY, title TEXT)");
+        exec("INSERT INTO main.item (id, title) VALUES (2, 'b')");
+        exec("INSERT INTO temp.item (id, title) VALUES (3, 'temporary')");
+        assertEquals(List.of("1:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":null,\"data\":null}:null",
+                "1:{\"id\":2}:{\"id\":2,\"title\":\"b\",\"qty\":null,\"data\":null}:null"), outbox());
+    }
+
     @Test
     void migrationHistoryTablesAreNotCapturedByDefault() throws SQLException {
         exec("CREATE TABLE \"flyway_schema_history\" (installed_rank INT NOT NULL PRIMARY KEY, version TEXT)");
