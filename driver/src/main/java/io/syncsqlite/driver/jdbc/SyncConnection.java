@@ -709,24 +709,83 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * Runs a batch of a counter statement ({@code SET c = c + ?}) so that every entry's rows carry that
-     * entry's amounts. A batch does not say which rows each entry touched, but it does say how many: entry
-     * {@code i} changed {@code counts[i]} rows, and the triggers captured them in execution order, one
-     * outbox row each. So the batch's outbox rows are split by the counts and annotated per entry. If the
-     * captured rows do not add up (a counter that is NULL, an amount of zero that changed nothing), the
-     * split would be a guess: the batch fails with SY001 instead, and in auto-commit mode is rolled back.
+     * Runs a batch of a counter statement ({@code SET c = c + ?}) so that every entry's rows carry that entry's
+     * amounts. sqlite-jdbc's batch says how many rows each entry changed, and the triggers captured them in
+     * execution order, one outbox row each, so the batch's outbox rows are split by the counts. That fails when an
+     * entry captures fewer rows than it changed (a NULL counter, a zero amount) or more, and when an entry fails:
+     * sqlite-jdbc's batch then says neither which entry failed nor how many rows the ones before it changed, and
+     * it leaves those written (in the application's transaction, or committed in auto-commit mode), where they
+     * must carry their amounts (without them they merged as plain values over concurrent increments).
+     *
+     * <p>So where the entries can be bound again ({@code oneByOne}) they run one by one instead, each entry's rows
+     * marked ({@link #markEntries}): in the application's transaction always, since what sqlite-jdbc's batch wrote
+     * there cannot be undone alone; in auto-commit mode only after sqlite-jdbc's batch failed either way, rolled
+     * back with the driver's transaction around it, so that the usual batch costs what it did. Why not sqlite-jdbc's
+     * batch inside a savepoint, undone to it on failure: SQLite then keeps every statement's journal until the
+     * savepoint ends, and 10,000 entries took three times as long. Without {@code oneByOne} (an entry bound by a
+     * stream or a LOB) such a batch fails with SY001, or its error, and in auto-commit mode is rolled back.
      *
      * @param deltas per entry, the amounts it adds (null: none)
      * @param asLong the batch's counts as longs
+     * @param fromLong counts as longs as the batch's result
+     * @param oneByOne the batch run entry by entry, each entry's rows marked ({@link #markEntries}), or null
      */
-    <T> T runCounterBatch(SqlInfo info, List<String> deltas, SqlCall<T> call, Function<T, long[]> asLong)
-            throws SQLException {
-        return run(info, () -> {
+    <T> T runCounterBatch(SqlInfo info, List<String> deltas, SqlCall<T> call, Function<T, long[]> asLong,
+                          Function<long[], T> fromLong, SqlCall<long[]> oneByOne) throws SQLException {
+        SqlCall<T> batch = () -> {
             markEnd.executeUpdate();
             T result = call.call();
             annotateBatch(info.table(), markedEnd(), asLong.apply(result), deltas);
             return result;
-        });
+        };
+        if (oneByOne == null) {
+            return run(info, batch);
+        }
+        if (autoCommitting()) {
+            try {
+                return run(info, batch);
+            } catch (SQLException undone) {
+                if (!autoCommitting()) {
+                    throw undone;
+                }
+            }
+        }
+        // Wrapped in auto-commit mode even where the schema says ROLLBACK (runBatch would run it unwrapped): each
+        // entry's amounts must be marked in the entry's transaction. Entries before a failing one stay committed.
+        return run(info, null, () -> fromLong.apply(oneByOne.call()), true);
+    }
+
+    /** Where the outbox ends: its last row's seq, 0 when it is empty. */
+    static final String OUTBOX_END = "SELECT coalesce(max(seq), 0) FROM _sync_outbox";
+
+    static long outboxEnd(PreparedStatement end) throws SQLException {
+        try (ResultSet rs = end.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    /**
+     * Marks the rows of {@code table} that each of a counter batch's first {@code done} entries captured, those after
+     * {@code ends[i]} up to {@code ends[i + 1]}, with the entry's amounts ({@code null}: none).
+     */
+    void markEntries(String table, long[] ends, int done, List<String> deltas) throws SQLException {
+        try (PreparedStatement mark = delegate.prepareStatement("UPDATE _sync_outbox SET deltas = ?"
+                + " WHERE seq > ? AND seq <= ? AND op IN (1, 2) AND tbl = ? COLLATE NOCASE")) {
+            boolean any = false;
+            for (int i = 0; i < done; i++) {
+                if (deltas.get(i) != null && ends[i + 1] > ends[i]) {
+                    mark.setString(1, deltas.get(i));
+                    mark.setLong(2, ends[i]);
+                    mark.setLong(3, ends[i + 1]);
+                    mark.setString(4, table);
+                    mark.addBatch();
+                    any = true;
+                }
+            }
+            if (any) {
+                mark.executeBatch();
+            }
+        }
     }
 
     /** Where the outbox ended at the last {@link Outbox#MARK_END}: read after the write, in its transaction. */

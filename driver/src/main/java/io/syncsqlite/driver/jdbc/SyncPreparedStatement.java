@@ -38,9 +38,29 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final Object[] parameters;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
+    /**
+     * For a counter statement, how each parameter was last bound ({@code null}: not yet; {@link #UNKNOWN}: by a
+     * setter whose value cannot be bound again, a stream or a LOB), so that its batch can run entry by entry;
+     * {@code null} for every other statement.
+     */
+    private final Binder[] binds;
+    /** Per batch entry of a counter statement, its bindings (a copy of {@link #binds}). */
+    private final List<Binder[]> batchBinds = new ArrayList<>();
+    /** The statement this one wraps, to bind and run a counter batch's entries on. */
+    private final PreparedStatement raw;
     private final GeneratedKeys keys;
     /** Whether sqlite-jdbc would read generated keys after each execution (the SQL starts with INSERT). */
     private final boolean inserts;
+
+    /** Binds one parameter's value again, on the statement this one wraps. */
+    @FunctionalInterface
+    private interface Binder {
+        void bind(PreparedStatement ps) throws SQLException;
+    }
+
+    private static final Binder UNKNOWN = ps -> {
+        throw new IllegalStateException("a parameter bound by a stream or a LOB cannot be bound again");
+    };
 
     public SyncPreparedStatement(PreparedStatement delegate, SyncConnection connection, String sql, SqlInfo info,
                                  KeyRewriter.KeyedInsert keyed) {
@@ -55,6 +75,31 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);
+        this.raw = delegate;
+        this.binds = info.counters().isEmpty() ? null : parameters(delegate);
+    }
+
+    /** A slot per parameter of {@code ps}; {@code null} when sqlite-jdbc cannot say how many (never seen). */
+    private static Binder[] parameters(PreparedStatement ps) {
+        try {
+            return new Binder[ps.getParameterMetaData().getParameterCount()];
+        } catch (SQLException e) {
+            return null; // its batches are then run by sqlite-jdbc (SyncConnection.runCounterBatch)
+        }
+    }
+
+    @Override
+    protected void bound(int parameterIndex) {
+        if (binds != null && parameterIndex >= 1 && parameterIndex <= binds.length) {
+            binds[parameterIndex - 1] = UNKNOWN; // until the setter, if it is one of those below, says how
+        }
+    }
+
+    /** Records how parameter {@code index} was bound; only called when {@link #binds} is not null. */
+    private void binds(int index, Binder binder) {
+        if (index >= 1 && index <= binds.length) {
+            binds[index - 1] = binder;
+        }
     }
 
     private void remember(int index, Object value) {
@@ -67,48 +112,200 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public void setInt(int parameterIndex, int x) throws SQLException {
         super.setInt(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setInt(parameterIndex, x));
+        }
     }
 
     @Override
     public void setLong(int parameterIndex, long x) throws SQLException {
         super.setLong(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setLong(parameterIndex, x));
+        }
     }
 
     @Override
     public void setShort(int parameterIndex, short x) throws SQLException {
         super.setShort(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setShort(parameterIndex, x));
+        }
     }
 
     @Override
     public void setDouble(int parameterIndex, double x) throws SQLException {
         super.setDouble(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setDouble(parameterIndex, x));
+        }
     }
 
     @Override
     public void setFloat(int parameterIndex, float x) throws SQLException {
         super.setFloat(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setFloat(parameterIndex, x));
+        }
     }
 
     @Override
     public void setBigDecimal(int parameterIndex, BigDecimal x) throws SQLException {
         super.setBigDecimal(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setBigDecimal(parameterIndex, x));
+        }
     }
 
     @Override
     public void setObject(int parameterIndex, Object x) throws SQLException {
         super.setObject(parameterIndex, x);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setObject(parameterIndex, x));
+        }
     }
 
     @Override
     public void setObject(int parameterIndex, Object x, int targetSqlType) throws SQLException {
         super.setObject(parameterIndex, x, targetSqlType);
         remember(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setObject(parameterIndex, x, targetSqlType));
+        }
+    }
+
+    @Override
+    public void setNull(int parameterIndex, int sqlType) throws SQLException {
+        super.setNull(parameterIndex, sqlType);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType));
+        }
+    }
+
+    @Override
+    public void setNull(int parameterIndex, int sqlType, String typeName) throws SQLException {
+        super.setNull(parameterIndex, sqlType, typeName);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType, typeName));
+        }
+    }
+
+    @Override
+    public void setBoolean(int parameterIndex, boolean x) throws SQLException {
+        super.setBoolean(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setBoolean(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setByte(int parameterIndex, byte x) throws SQLException {
+        super.setByte(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setByte(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setString(int parameterIndex, String x) throws SQLException {
+        super.setString(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setString(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setNString(int parameterIndex, String x) throws SQLException {
+        super.setNString(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setNString(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setBytes(int parameterIndex, byte[] x) throws SQLException {
+        super.setBytes(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setBytes(parameterIndex, x == null ? null : x.clone()));
+        }
+    }
+
+    @Override
+    public void setDate(int parameterIndex, java.sql.Date x) throws SQLException {
+        super.setDate(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setDate(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setDate(int parameterIndex, java.sql.Date x, java.util.Calendar cal) throws SQLException {
+        super.setDate(parameterIndex, x, cal);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setDate(parameterIndex, x, cal));
+        }
+    }
+
+    @Override
+    public void setTime(int parameterIndex, java.sql.Time x) throws SQLException {
+        super.setTime(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setTime(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setTime(int parameterIndex, java.sql.Time x, java.util.Calendar cal) throws SQLException {
+        super.setTime(parameterIndex, x, cal);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setTime(parameterIndex, x, cal));
+        }
+    }
+
+    @Override
+    public void setTimestamp(int parameterIndex, java.sql.Timestamp x) throws SQLException {
+        super.setTimestamp(parameterIndex, x);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setTimestamp(parameterIndex, x));
+        }
+    }
+
+    @Override
+    public void setTimestamp(int parameterIndex, java.sql.Timestamp x, java.util.Calendar cal) throws SQLException {
+        super.setTimestamp(parameterIndex, x, cal);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setTimestamp(parameterIndex, x, cal));
+        }
+    }
+
+    @Override
+    public void setObject(int parameterIndex, Object x, int targetSqlType, int scaleOrLength) throws SQLException {
+        super.setObject(parameterIndex, x, targetSqlType, scaleOrLength);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setObject(parameterIndex, x, targetSqlType, scaleOrLength));
+        }
+    }
+
+    @Override
+    public void setObject(int parameterIndex, Object x, java.sql.SQLType targetSqlType) throws SQLException {
+        super.setObject(parameterIndex, x, targetSqlType);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setObject(parameterIndex, x, targetSqlType));
+        }
+    }
+
+    @Override
+    public void setObject(int parameterIndex, Object x, java.sql.SQLType targetSqlType, int scaleOrLength) throws SQLException {
+        super.setObject(parameterIndex, x, targetSqlType, scaleOrLength);
+        if (binds != null) {
+            binds(parameterIndex, ps -> ps.setObject(parameterIndex, x, targetSqlType, scaleOrLength));
+        }
     }
 
     @Override
@@ -116,6 +313,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         super.clearParameters();
         if (parameters != null) {
             Arrays.fill(parameters, null);
+        }
+        if (binds != null) {
+            Arrays.fill(binds, null);
         }
     }
 
@@ -131,7 +331,12 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         if (keyed != null) {
             long[] keys = connection.nextKeys(keyed, info.table());
             for (int r = 0; r < keys.length; r++) {
-                super.setLong(keyed.keyParameter(r), keys[r]);
+                int parameter = keyed.keyParameter(r);
+                long key = keys[r];
+                super.setLong(parameter, key);
+                if (binds != null) {
+                    binds(parameter, ps -> ps.setLong(parameter, key));
+                }
             }
         }
     }
@@ -142,6 +347,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         super.addBatch();
         if (!info.counters().isEmpty()) {
             batchDeltas.add(deltas());
+            if (binds != null) {
+                batchBinds.add(binds.clone());
+            }
         }
     }
 
@@ -149,6 +357,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public void clearBatch() throws SQLException {
         super.clearBatch();
         batchDeltas.clear();
+        batchBinds.clear();
     }
 
     private String deltas() {
@@ -205,9 +414,12 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         }
         try {
             return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeBatch,
-                    counts -> Arrays.stream(counts).asLongStream().toArray());
+                    counts -> Arrays.stream(counts).asLongStream().toArray(),
+                    counts -> Arrays.stream(counts).mapToInt(c -> (int) Math.min(c, Integer.MAX_VALUE)).toArray(),
+                    oneByOne());
         } finally {
             batchDeltas.clear();
+            batchBinds.clear();
         }
     }
 
@@ -219,10 +431,57 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
             return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
         }
         try {
-            return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeLargeBatch, counts -> counts);
+            return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeLargeBatch,
+                    counts -> counts, counts -> counts, oneByOne());
         } finally {
             batchDeltas.clear();
+            batchBinds.clear();
         }
+    }
+
+    /**
+     * The batch run again entry by entry ({@link #entryByEntry}), or {@code null} when an entry has a parameter
+     * that cannot be bound again (a stream, a LOB).
+     */
+    private SqlCall<long[]> oneByOne() {
+        List<Binder[]> entries = new ArrayList<>(batchBinds);
+        List<String> deltas = new ArrayList<>(batchDeltas);
+        boolean replayable = entries.size() == deltas.size() && entries.stream()
+                .allMatch(entry -> Arrays.stream(entry).allMatch(b -> b != null && b != UNKNOWN));
+        return replayable ? () -> entryByEntry(entries, deltas) : null;
+    }
+
+    /**
+     * Runs a counter batch one entry at a time on the wrapped statement, noting where the outbox ends after each, and
+     * then marks each entry's captured rows with its amounts (see {@link SyncConnection#runCounterBatch}). When an entry fails, the entries before
+     * it stay written with their amounts, as sqlite-jdbc's batch leaves them, and the failure is thrown as
+     * sqlite-jdbc throws it. Counted as sqlite-jdbc counts a batch entry ({@code changes()}).
+     */
+    private long[] entryByEntry(List<Binder[]> entries, List<String> deltas) throws SQLException {
+        // sqlite-jdbc binds an execution's values after the entries it holds: they run here instead
+        super.clearBatch();
+        long[] counts = new long[entries.size()];
+        long[] ends = new long[entries.size() + 1];
+        int done = 0;
+        try (PreparedStatement end = connection.delegate.prepareStatement(SyncConnection.OUTBOX_END)) {
+            ends[0] = SyncConnection.outboxEnd(end);
+            for (; done < entries.size(); done++) {
+                for (Binder b : entries.get(done)) {
+                    b.bind(raw);
+                }
+                counts[done] = connection.batchEntry(raw::executeLargeUpdate);
+                ends[done + 1] = SyncConnection.outboxEnd(end);
+            }
+        } catch (SQLException failed) {
+            try {
+                connection.markEntries(info.table(), ends, done, deltas);
+            } catch (SQLException marking) {
+                failed.addSuppressed(marking);
+            }
+            throw failed;
+        }
+        connection.markEntries(info.table(), ends, done, deltas);
+        return counts;
     }
 
     /**

@@ -440,7 +440,6 @@ class JdbcParityReviewTest {
      * declared last-writer-wins ({@code sync.lww}).
      */
     @Test
-    @Disabled("known limit (DESIGN.md, Counters in executeBatch): a zero amount or a NULL counter in a prepared counter batch fails it with SY001")
     void preparedCounterBatches() throws Exception {
         Object[][][] batches = {
                 {{"UPDATE item SET qty = qty + ? WHERE id = ?"}, {1, 1}, {0, 2}},
@@ -1136,7 +1135,7 @@ class JdbcParityReviewTest {
 
     /** The same errors in the middle of a batch: BatchUpdateException, its counts, and what stayed. */
     @Test
-    @Disabled("known limits (DESIGN.md, JDBC differences): a counter batch failing in auto-commit mode keeps none of its entries; a deferred foreign key fails an auto-commit batch at its commit, whole")
+    @Disabled("known limit (DESIGN.md, JDBC differences): a deferred foreign key fails an auto-commit batch at its commit, whole")
     void errorsInBatches() throws Exception {
         // prepared batches: the second entry fails
         Object[][][] prepared = {

@@ -9,9 +9,11 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -65,19 +67,52 @@ class CounterBatchTest {
         }
     }
 
+    /** An entry whose counter is NULL (or whose amount is 0) changes nothing and captures nothing: the others add up. */
     @Test
-    void aBatchWhoseRowsCannotBeAttributedFailsAndLeavesNothing() throws Exception {
+    void aNullCounterOrAZeroAmountInABatchLeavesTheOtherEntriesAddingUp() throws Exception {
         try (Cluster cluster = Cluster.start("counterbatch2", dir, PG, "INSERT INTO stock VALUES ('a', 1), ('n', NULL)")) {
             Client one = cluster.client("one", LOCAL);
-            cluster.awaitConverged(ROWS, one);
-            // qty + 4 on a NULL qty changes nothing, so the trigger captures no row for it.
-            SQLException e = assertThrows(SQLException.class,
-                    () -> batch(one.connection(), new Object[][] {{4, "n"}, {4, "a"}}));
-            assertEquals("SY001", e.getSQLState());
-            assertEquals(1, ((Number) one.rows("SELECT qty FROM stock WHERE sku = 'a'").get(0).get("qty")).intValue(),
-                    "the auto-commit batch was rolled back");
+            Client two = cluster.client("two", LOCAL);
+            cluster.awaitConverged(ROWS, one, two);
+            one.offline();
+            two.exec("UPDATE stock SET qty = qty + 10 WHERE sku = 'a'");
+            two.awaitSynced();
+            // qty + 4 on a NULL qty leaves it NULL: the trigger captures no row for that entry, nor for the zero.
+            assertArrayEquals(new int[] {1, 1, 1}, batch(one.connection(), new Object[][] {{4, "n"}, {4, "a"}, {0, "a"}}));
+            one.online();
             one.awaitSynced();
-            cluster.awaitConverged(ROWS, one);
+            cluster.awaitConverged(ROWS, one, two);
+            assertEquals(15, ((Number) cluster.pgRows("SELECT qty FROM stock WHERE sku = 'a'").get(0).get("qty")).intValue());
+            assertNull(cluster.pgRows("SELECT qty FROM stock WHERE sku = 'n'").get(0).get("qty"));
+        }
+    }
+
+    /**
+     * A batch that fails part way inside the application's transaction leaves its earlier entries written, as
+     * sqlite-jdbc does; committed, they add their amounts. Before, their rows carried no amounts and replaced a
+     * concurrent increment with their own total.
+     */
+    @Test
+    void aBatchFailingInATransactionKeepsItsEarlierEntriesAsIncrements() throws Exception {
+        String checked = "CREATE TABLE stock (sku TEXT PRIMARY KEY, qty INTEGER CHECK (qty < 1000))";
+        try (Cluster cluster = Cluster.start("counterbatch3", dir, PG, "INSERT INTO stock VALUES ('a', 100), ('b', 100), ('c', 100)")) {
+            Client one = cluster.client("one", checked);
+            Client two = cluster.client("two", checked);
+            cluster.awaitConverged(ROWS, one, two);
+            one.offline();
+            two.exec("UPDATE stock SET qty = qty + 10 WHERE sku = 'a'");
+            two.awaitSynced();
+            Connection c = one.connection();
+            c.setAutoCommit(false);
+            assertThrows(SQLException.class, () -> batch(c, new Object[][] {{5, "a"}, {3, "b"}, {2000, "c"}, {1, "b"}}));
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(List.of(105, 103, 100), one.rows(ROWS).stream().map(r -> ((Number) r.get("qty")).intValue()).toList(),
+                    "the entries before the failing one stayed, as with sqlite-jdbc");
+            one.online();
+            one.awaitSynced();
+            cluster.awaitConverged(ROWS, one, two);
+            assertEquals(List.of(115, 103, 100), cluster.pgRows(ROWS).stream().map(r -> ((Number) r.get("qty")).intValue()).toList());
         }
     }
 }
