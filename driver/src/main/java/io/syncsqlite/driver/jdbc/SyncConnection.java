@@ -921,12 +921,31 @@ public class SyncConnection extends DelegatingConnection {
         return String.valueOf(e.getMessage()).contains("within a transaction");
     }
 
-    /** After any commit or rollback: publish the synced tables if the transaction ran DDL. */
-    private void transactionEnded() throws SQLException {
+    /**
+     * After any commit or rollback: publish the synced tables if the transaction ran DDL.
+     *
+     * @return whether it read the schema to do so
+     */
+    private boolean transactionEnded() throws SQLException {
         inAppTransaction(false);
         if (schemaChanged) {
             schemaChanged = false;
             node.reloadTables(delegate);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * After JDBC's commit or rollback in manual-commit mode, sqlite-jdbc has begun the application's next transaction
+     * at once, and reading the schema there ({@link #transactionEnded}) took a read snapshot in it: the application's
+     * next write then failed with SQLITE_BUSY_SNAPSHOT once any other connection had written, the sync client first
+     * (it writes as soon as a newly synced table is published). Liquibase, which commits a changeset's DDL and then
+     * writes its history row, failed so on every new file. Ending that read-only transaction begins another.
+     */
+    private void endSchemaRead(boolean read) throws SQLException {
+        if (read && !delegate.getAutoCommit()) {
+            delegate.commit();
         }
     }
 
@@ -976,7 +995,7 @@ public class SyncConnection extends DelegatingConnection {
         if (stamped) {
             node.committed();
         }
-        transactionEnded();
+        endSchemaRead(transactionEnded());
     }
 
     @Override
@@ -984,7 +1003,7 @@ public class SyncConnection extends DelegatingConnection {
         checkOpen();
         delegate.rollback();
         dirty = false;
-        transactionEnded();
+        endSchemaRead(transactionEnded());
     }
 
     @Override

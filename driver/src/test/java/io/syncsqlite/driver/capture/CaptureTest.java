@@ -169,6 +169,35 @@ class CaptureTest {
                 "1:{\"id\":2}:{\"id\":2,\"title\":\"b\",\"qty\":null,\"data\":null}:null"), outbox());
     }
 
+    /**
+     * Manual-commit mode, as Liquibase runs a changeset: create a table that becomes synced, commit, and write again
+     * after another connection (the sync client, here plain sqlite-jdbc) wrote to the file. The driver read the
+     * schema after the commit, inside the transaction sqlite-jdbc had already begun, and the write failed with
+     * SQLITE_BUSY_SNAPSHOT.
+     */
+    @Test
+    void aWriteAfterCommittingDdlDoesNotMeetTheSchemaReadsSnapshot() throws SQLException {
+        for (boolean rollBackFirst : new boolean[] {false, true}) {
+            String table = rollBackFirst ? "later" : "fresh";
+            conn.setAutoCommit(false);
+            exec("CREATE TABLE " + table + " (id INTEGER PRIMARY KEY, v TEXT)");
+            if (rollBackFirst) {
+                conn.rollback();
+                exec("CREATE TABLE " + table + " (id INTEGER PRIMARY KEY, v TEXT)");
+            }
+            conn.commit();
+            try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+                 Statement st = other.createStatement()) {
+                st.executeUpdate("INSERT INTO item (id, title) VALUES (" + (rollBackFirst ? 21 : 20) + ", 'elsewhere')");
+            }
+            exec("INSERT INTO " + table + " (id, v) VALUES (1, 'after the commit')");
+            conn.commit();
+            conn.setAutoCommit(true);
+        }
+        assertEquals(List.of("1:{\"id\":1}:{\"id\":1,\"v\":\"after the commit\"}:null"),
+                outbox().stream().filter(r -> r.contains("after the commit")).distinct().toList());
+    }
+
     @Test
     void migrationHistoryTablesAreNotCapturedByDefault() throws SQLException {
         exec("CREATE TABLE \"flyway_schema_history\" (installed_rank INT NOT NULL PRIMARY KEY, version TEXT)");

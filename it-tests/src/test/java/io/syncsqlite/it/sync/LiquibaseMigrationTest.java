@@ -1,0 +1,132 @@
+package io.syncsqlite.it.sync;
+
+import io.syncsqlite.driver.jdbc.SyncDataSource;
+import io.syncsqlite.it.harness.Client;
+import io.syncsqlite.it.harness.Cluster;
+import io.syncsqlite.it.harness.Rows;
+import liquibase.Scope;
+import liquibase.command.CommandScope;
+import liquibase.command.core.UpdateCommandStep;
+import liquibase.command.core.helpers.DbUrlConnectionArgumentsCommandStep;
+import liquibase.database.Database;
+import liquibase.database.DatabaseFactory;
+import liquibase.database.jvm.JdbcConnection;
+import liquibase.resource.ClassLoaderResourceAccessor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Liquibase (4.33), as a Spring Boot application runs it at start with its DataSource, on new files opened through
+ * the driver: the changelog creates, seeds and then alters the synced table, the rows reach PostgreSQL and the
+ * other device, and each device's DATABASECHANGELOG stays its own. Before, every new file failed at the first
+ * changeset with SQLITE_BUSY_SNAPSHOT (CaptureTest has the cause in plain JDBC).
+ */
+class LiquibaseMigrationTest {
+
+    private static final String PG = "CREATE TABLE item (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0,"
+            + " note text, tag text)";
+
+    @TempDir
+    Path dir;
+
+    /** Runs {@code update} of {@code changelog} on a connection of the driver's DataSource, as SpringLiquibase does. */
+    private static void update(Client client, String changelog) throws Exception {
+        try (Connection conn = new SyncDataSource(client.url()).getConnection()) {
+            Database db = DatabaseFactory.getInstance().findCorrectDatabaseImplementation(new JdbcConnection(conn));
+            Scope.child(Scope.Attr.resourceAccessor.name(), new ClassLoaderResourceAccessor(), () -> new CommandScope(UpdateCommandStep.COMMAND_NAME)
+                    .addArgumentValue(DbUrlConnectionArgumentsCommandStep.DATABASE_ARG, db)
+                    .addArgumentValue(UpdateCommandStep.CHANGELOG_FILE_ARG, changelog)
+                    .execute());
+        }
+    }
+
+    /** DATABASECHANGELOG's ids in order, read with plain sqlite-jdbc. */
+    private static List<Object> history(Client client) throws SQLException {
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + client.file())) {
+            return Rows.query(raw, "SELECT ID AS id FROM DATABASECHANGELOG ORDER BY ORDEREXECUTED").stream().map(r -> r.get("id")).toList();
+        }
+    }
+
+    private static int outboxRows(Client client, String table) throws SQLException {
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + client.file());
+             Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM _sync_outbox WHERE lower(tbl) = lower('" + table + "')")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    @Test
+    void aChangelogOnNewFilesSyncsItsTablesAndRows() throws Exception {
+        try (Cluster cluster = Cluster.start("liquibase", dir, PG)) {
+            Client a = cluster.client("a");
+            Client b = cluster.client("b");
+
+            update(a, "liquibase/changelog.yaml");
+            List<Object> ran = history(a);
+            assertEquals(List.of("1-create-item", "2-seed-item", "3-add-note"), ran);
+            a.awaitSynced();
+            List<Map<String, Object>> pg = cluster.pgRows("SELECT id, name, note FROM item ORDER BY id");
+            assertEquals(List.of("one", "two"), pg.stream().map(r -> r.get("name")).toList());
+            assertEquals(List.of("note 1", "note 2"), pg.stream().map(r -> r.get("note")).toList());
+            // Liquibase's tables are the device's own: not captured, not sent.
+            assertNull(cluster.pgRows("SELECT to_regclass('databasechangelog') AS t").get(0).get("t"));
+            assertEquals(0, outboxRows(a, "DATABASECHANGELOG") + outboxRows(a, "DATABASECHANGELOGLOCK"));
+
+            // The application's next start: nothing to run.
+            update(a, "liquibase/changelog.yaml");
+            assertEquals(ran, history(a));
+
+            // The other device runs the changelog on its own new file, while the first one's rows come from the server.
+            update(b, "liquibase/changelog.yaml");
+            assertEquals(ran, history(b));
+            a.exec("UPDATE item SET qty = qty + 5 WHERE id = 1");
+            b.exec("UPDATE item SET qty = qty + 3 WHERE id = 1");
+            b.exec("INSERT INTO item (id, name, note) VALUES (3, 'three', 'from b')");
+            a.awaitSynced();
+            b.awaitSynced();
+            cluster.awaitConverged("SELECT id, name, qty, note FROM item ORDER BY id", a, b);
+            assertEquals(List.of(8, 0, 0), cluster.pgRows("SELECT qty FROM item ORDER BY id").stream()
+                    .map(r -> ((Number) r.get("qty")).intValue()).toList());
+        }
+    }
+
+    /**
+     * Liquibase's addColumn rebuilds the table on SQLite (rename it, create it anew, copy the rows, drop the old one),
+     * and the driver refuses the rename of a synced table (SY002): the changeset fails whole, Liquibase rolls it back,
+     * and the table, its rows and their sync are as they were.
+     */
+    @Test
+    void liquibasesAddColumnIsRefusedAndLosesNothing() throws Exception {
+        try (Cluster cluster = Cluster.start("liquibase_add", dir, PG)) {
+            Client a = cluster.client("a");
+            update(a, "liquibase/changelog.yaml");
+            Exception e = assertThrows(Exception.class, () -> update(a, "liquibase/add-column.yaml"));
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            assertTrue(root instanceof SQLException s && "SY002".equals(s.getSQLState()), String.valueOf(root));
+            assertEquals(List.of("1-create-item", "2-seed-item", "3-add-note"), history(a));
+            a.exec("UPDATE item SET name = 'uno' WHERE id = 1");
+            a.awaitSynced();
+            cluster.awaitConverged("SELECT id, name, qty, note FROM item ORDER BY id", a);
+            assertEquals(List.of("id", "name", "qty", "note"), a.rows("SELECT name FROM pragma_table_info('item')").stream()
+                    .map(r -> r.get("name")).toList());
+        }
+    }
+}
