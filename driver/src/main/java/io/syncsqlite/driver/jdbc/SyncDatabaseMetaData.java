@@ -13,8 +13,8 @@ import java.util.Locale;
  * driver's bookkeeping tables ({@code _sync_*}), which sqlite-jdbc lists with the application's. Tools that list
  * every table act on what they find: Liquibase's {@code dropAll} and diff, jOOQ's code generation, database
  * browsers (JdbcParityReviewTest). A table asked for by its own name is still described (a pattern that names a
- * {@code _sync_} table exactly), so nothing is hidden from a caller that knows it is there. SQL over
- * {@code sqlite_schema} still shows them.
+ * {@code _sync_} table exactly), so nothing is hidden from a caller that knows it is there. Queries of
+ * {@code sqlite_schema} through the driver leave them out the same way ({@link io.syncsqlite.driver.sql.SchemaListing}).
  *
  * <p>Not thread-safe beyond its connection, like the metadata it wraps.
  */

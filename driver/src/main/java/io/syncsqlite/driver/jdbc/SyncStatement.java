@@ -1,5 +1,6 @@
 package io.syncsqlite.driver.jdbc;
 
+import io.syncsqlite.driver.sql.SchemaListing;
 import io.syncsqlite.driver.sql.SqlClassifier;
 import io.syncsqlite.driver.sql.SqlInfo;
 import io.syncsqlite.driver.sql.StatementKind;
@@ -83,7 +84,7 @@ public class SyncStatement extends DelegatingStatement {
         long total = 0;
         T last = null;
         for (int i = 0; i < pieces.size(); i++) {
-            last = call.call(pieces.get(i));
+            last = call.call(SchemaListing.hideDriverObjects(pieces.get(i)));
             total += ((Number) last).longValue();
             if (i + 1 < pieces.size()) {
                 connection.followSchemaChange();
