@@ -476,14 +476,24 @@ public class SyncConnection extends DelegatingConnection {
      * 2 (and JdbcTemplate.update(sql) returns this count). For an INSERT, UPDATE or DELETE the count is
      * {@code changes()} instead, the rows the statement itself changed: what sqlite-jdbc's prepared statements and
      * batches count, with or without the driver (an application's own triggers' rows are left out too, as there).
-     * Counting the outbox rows the statement added would need a read before the write, which inside a deferred
-     * transaction fails the write with SQLITE_BUSY_SNAPSHOT when another connection commits in between. Other
-     * statements keep sqlite-jdbc's count (DDL fires no trigger; several statements in one string count as before),
-     * and so do writes to other tables than synced ones: through a view's INSTEAD OF trigger {@code changes()} is 0.
+     * Several statements in one string ({@code changes()} would count only the last) are counted as sqlite-jdbc
+     * counts them, less the outbox rows they added: the outbox's end is read before and after, the first time after
+     * writing it down in the application's transaction ({@link #markOutboxEnd}), since a read before the write would
+     * fail the write with SQLITE_BUSY_SNAPSHOT should another connection commit in between. Other statements keep
+     * sqlite-jdbc's count (DDL fires no trigger), and so do writes to other tables than synced ones: through a
+     * view's INSTEAD OF trigger {@code changes()} is 0.
      */
     long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
-        long count = call.call().longValue();
         StatementKind kind = info.kind();
+        if (db != null && kind == StatementKind.UNKNOWN) {
+            long before;
+            try (PreparedStatement end = delegate.prepareStatement(OUTBOX_END)) {
+                before = autoCommitting() ? outboxEnd(end) : markOutboxEnd();
+                long count = call.call().longValue();
+                return Math.max(0, count - (outboxEnd(end) - before));
+            }
+        }
+        long count = call.call().longValue();
         if (db != null && (kind == StatementKind.INSERT || kind == StatementKind.UPDATE || kind == StatementKind.DELETE)
                 && published(info.table())) {
             return db.changes();
@@ -757,6 +767,16 @@ public class SyncConnection extends DelegatingConnection {
 
     /** Where the outbox ends: its last row's seq, 0 when it is empty. */
     static final String OUTBOX_END = "SELECT coalesce(max(seq), 0) FROM _sync_outbox";
+
+    /**
+     * Where the outbox ends, read after writing it down ({@link Outbox#MARK_END}): a write first, as before every
+     * counter statement, so that no read snapshot precedes the application's write in a deferred transaction (another
+     * connection's commit in between would fail that write with SQLITE_BUSY_SNAPSHOT).
+     */
+    long markOutboxEnd() throws SQLException {
+        markEnd.executeUpdate();
+        return markedEnd();
+    }
 
     static long outboxEnd(PreparedStatement end) throws SQLException {
         try (ResultSet rs = end.executeQuery()) {

@@ -464,7 +464,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         long[] ends = new long[entries.size() + 1];
         int done = 0;
         try (PreparedStatement end = connection.delegate.prepareStatement(SyncConnection.OUTBOX_END)) {
-            ends[0] = SyncConnection.outboxEnd(end);
+            ends[0] = connection.markOutboxEnd();
             for (; done < entries.size(); done++) {
                 for (Binder b : entries.get(done)) {
                     b.bind(raw);

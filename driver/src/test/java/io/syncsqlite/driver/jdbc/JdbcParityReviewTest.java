@@ -481,7 +481,6 @@ class JdbcParityReviewTest {
 
     /** Several statements in one string, and one statement with a trailing ';' or comment. */
     @Test
-    @Disabled("known limit (DESIGN.md, Update counts): executeUpdate of several statements counts the capture rows too")
     void severalStatementsAndTrailingSemicolons() throws Exception {
         List<String> sqls = List.of(
                 "INSERT INTO item (id, title) VALUES (60, 'a');",

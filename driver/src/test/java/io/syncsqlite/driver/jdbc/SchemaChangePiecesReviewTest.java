@@ -487,9 +487,10 @@ class SchemaChangePiecesReviewTest {
             long before = count(c, "SELECT count(*) FROM _sync_outbox");
             long n = st.executeUpdate(sql);
             long captured = count(c, "SELECT count(*) FROM _sync_outbox") - before;
-            // sqlite-jdbc counts total_changes, trigger rows included: one call would report plain + captured rows
-            System.out.println("[counts] plain sqlite-jdbc " + plainCount + ", driver " + n + ", captured " + captured);
-            assertEquals(plainCount + captured, n, "plain " + plainCount + " captured " + captured);
+            // sqlite-jdbc counts total_changes, trigger rows included; the driver leaves its capture rows out, cut
+            // into pieces or not, and so counts as plain sqlite-jdbc does
+            assertTrue(captured > 0);
+            assertEquals(plainCount, n, "plain " + plainCount + " captured " + captured);
         }
     }
 
