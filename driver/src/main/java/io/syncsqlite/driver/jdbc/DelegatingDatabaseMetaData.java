@@ -21,6 +21,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
         this.owner = owner;
     }
 
+    /**
+     * Called before every method that queries the database (those answering a result set): lets
+     * {@link SyncDatabaseMetaData} do what the connection does before a statement.
+     */
+    protected void beforeQuery() throws SQLException {
+    }
+
     private static ResultSet wrapResultSet(ResultSet resultSet) {
         return resultSet == null ? null : new DelegatingResultSet(resultSet, null);
     }
@@ -67,11 +74,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getAttributes(String catalog, String schemaPattern, String typeNamePattern, String attributeNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getAttributes(catalog, schemaPattern, typeNamePattern, attributeNamePattern));
     }
 
     @Override
     public ResultSet getBestRowIdentifier(String catalog, String schema, String table, int scope, boolean nullable) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getBestRowIdentifier(catalog, schema, table, scope, nullable));
     }
 
@@ -87,21 +96,25 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getCatalogs() throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getCatalogs());
     }
 
     @Override
     public ResultSet getClientInfoProperties() throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getClientInfoProperties());
     }
 
     @Override
     public ResultSet getColumnPrivileges(String catalog, String schema, String table, String columnNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getColumnPrivileges(catalog, schema, table, columnNamePattern));
     }
 
     @Override
     public ResultSet getColumns(String catalog, String schemaPattern, String tableNamePattern, String columnNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getColumns(catalog, schemaPattern, tableNamePattern, columnNamePattern));
     }
 
@@ -112,6 +125,7 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getCrossReference(String parentCatalog, String parentSchema, String parentTable, String foreignCatalog, String foreignSchema, String foreignTable) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getCrossReference(parentCatalog, parentSchema, parentTable, foreignCatalog, foreignSchema, foreignTable));
     }
 
@@ -162,6 +176,7 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getExportedKeys(String catalog, String schema, String table) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getExportedKeys(catalog, schema, table));
     }
 
@@ -172,11 +187,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getFunctionColumns(String catalog, String schemaPattern, String functionNamePattern, String columnNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getFunctionColumns(catalog, schemaPattern, functionNamePattern, columnNamePattern));
     }
 
     @Override
     public ResultSet getFunctions(String catalog, String schemaPattern, String functionNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getFunctions(catalog, schemaPattern, functionNamePattern));
     }
 
@@ -187,11 +204,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getImportedKeys(String catalog, String schema, String table) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getImportedKeys(catalog, schema, table));
     }
 
     @Override
     public ResultSet getIndexInfo(String catalog, String schema, String table, boolean unique, boolean approximate) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getIndexInfo(catalog, schema, table, unique, approximate));
     }
 
@@ -317,11 +336,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getPrimaryKeys(String catalog, String schema, String table) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getPrimaryKeys(catalog, schema, table));
     }
 
     @Override
     public ResultSet getProcedureColumns(String catalog, String schemaPattern, String procedureNamePattern, String columnNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getProcedureColumns(catalog, schemaPattern, procedureNamePattern, columnNamePattern));
     }
 
@@ -332,11 +353,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getProcedures(String catalog, String schemaPattern, String procedureNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getProcedures(catalog, schemaPattern, procedureNamePattern));
     }
 
     @Override
     public ResultSet getPseudoColumns(String catalog, String schemaPattern, String tableNamePattern, String columnNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getPseudoColumns(catalog, schemaPattern, tableNamePattern, columnNamePattern));
     }
 
@@ -367,11 +390,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getSchemas() throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getSchemas());
     }
 
     @Override
     public ResultSet getSchemas(String catalog, String schemaPattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getSchemas(catalog, schemaPattern));
     }
 
@@ -387,11 +412,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getSuperTables(String catalog, String schemaPattern, String tableNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getSuperTables(catalog, schemaPattern, tableNamePattern));
     }
 
     @Override
     public ResultSet getSuperTypes(String catalog, String schemaPattern, String typeNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getSuperTypes(catalog, schemaPattern, typeNamePattern));
     }
 
@@ -402,16 +429,19 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getTablePrivileges(String catalog, String schemaPattern, String tableNamePattern) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getTablePrivileges(catalog, schemaPattern, tableNamePattern));
     }
 
     @Override
     public ResultSet getTableTypes() throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getTableTypes());
     }
 
     @Override
     public ResultSet getTables(String catalog, String schemaPattern, String tableNamePattern, String[] types) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getTables(catalog, schemaPattern, tableNamePattern, types));
     }
 
@@ -422,11 +452,13 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getTypeInfo() throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getTypeInfo());
     }
 
     @Override
     public ResultSet getUDTs(String catalog, String schemaPattern, String typeNamePattern, int[] types) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getUDTs(catalog, schemaPattern, typeNamePattern, types));
     }
 
@@ -442,6 +474,7 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
 
     @Override
     public ResultSet getVersionColumns(String catalog, String schema, String table) throws SQLException {
+        beforeQuery();
         return wrapResultSet(delegate.getVersionColumns(catalog, schema, table));
     }
 

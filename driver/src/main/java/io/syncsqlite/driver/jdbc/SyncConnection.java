@@ -477,20 +477,26 @@ public class SyncConnection extends DelegatingConnection {
      * {@code changes()} instead, the rows the statement itself changed: what sqlite-jdbc's prepared statements and
      * batches count, with or without the driver (an application's own triggers' rows are left out too, as there).
      * Several statements in one string ({@code changes()} would count only the last) are counted as sqlite-jdbc
-     * counts them, less the outbox rows they added: the outbox's end is read before and after, the first time after
+     * counts them, less the outbox rows they added (unless the string says ROLLBACK or evicted rows by REPLACE, where
+     * sqlite-jdbc's count is kept): the outbox's end is read before and after, the first time after
      * writing it down in the application's transaction ({@link #markOutboxEnd}), since a read before the write would
      * fail the write with SQLITE_BUSY_SNAPSHOT should another connection commit in between. Other statements keep
      * sqlite-jdbc's count (DDL fires no trigger), and so do writes to other tables than synced ones: through a
      * view's INSTEAD OF trigger {@code changes()} is 0.
      */
-    long directChanges(SqlInfo info, SqlCall<? extends Number> call) throws SQLException {
+    long directChanges(SqlInfo info, String sql, SqlCall<? extends Number> call) throws SQLException {
         StatementKind kind = info.kind();
-        if (db != null && kind == StatementKind.UNKNOWN) {
-            long before;
+        // Not when the string may roll back (a ROLLBACK takes outbox rows away again), nor after REPLACE evicted rows
+        // (the eviction flag's update is counted too, once per row that evicted): sqlite-jdbc's count there.
+        if (db != null && kind == StatementKind.UNKNOWN && !saysRollback(sql)) {
             try (PreparedStatement end = delegate.prepareStatement(OUTBOX_END)) {
-                before = autoCommitting() ? outboxEnd(end) : markOutboxEnd();
+                long before = autoCommitting() ? outboxEnd(end) : markOutboxEnd();
                 long count = call.call().longValue();
-                return Math.max(0, count - (outboxEnd(end) - before));
+                long captured = outboxEnd(end) - before;
+                if (captured < 0 || mayEvict(info) && evicted()) {
+                    return count;
+                }
+                return Math.max(0, count - captured);
             }
         }
         long count = call.call().longValue();
@@ -711,6 +717,14 @@ public class SyncConnection extends DelegatingConnection {
      * because a commit between the transaction's first read and its first write would make that write fail
      * with SQLITE_BUSY_SNAPSHOT (docs/DESIGN.md, "Sharing the file with the application").
      */
+    /** Before a read outside {@link #run} (the metadata's queries): inside a transaction, as {@link #run} does. */
+    void beforeRead() throws SQLException {
+        checkOpen();
+        if (!delegate.getAutoCommit() || sqlTransaction) {
+            inAppTransaction(true);
+        }
+    }
+
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
             inAppTransaction = open;
@@ -767,6 +781,14 @@ public class SyncConnection extends DelegatingConnection {
 
     /** Where the outbox ends: its last row's seq, 0 when it is empty. */
     static final String OUTBOX_END = "SELECT coalesce(max(seq), 0) FROM _sync_outbox";
+
+    /** Whether an eviction trigger logged a delete while {@link Outbox#REPLACING} holds its row (see evicting). */
+    private boolean evicted() throws SQLException {
+        try (Statement st = delegate.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(max(evicted), 0) FROM " + Outbox.REPLACING)) {
+            return rs.next() && rs.getInt(1) != 0;
+        }
+    }
 
     /**
      * Where the outbox ends, read after writing it down ({@link Outbox#MARK_END}): a write first, as before every

@@ -2,7 +2,6 @@ package io.syncsqlite.driver.jdbc;
 
 import io.syncsqlite.driver.capture.TriggerSql;
 
-import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -20,8 +19,22 @@ import java.util.Locale;
  */
 final class SyncDatabaseMetaData extends DelegatingDatabaseMetaData {
 
-    SyncDatabaseMetaData(DatabaseMetaData delegate, Connection owner) {
+    private final SyncConnection connection;
+
+    SyncDatabaseMetaData(DatabaseMetaData delegate, SyncConnection owner) {
         super(delegate, owner);
+        this.connection = owner;
+    }
+
+    /**
+     * A query of the metadata reads the file as a statement does: inside the application's transaction it must hold
+     * the sync client's commits back, or its read snapshot makes the transaction's first write fail with
+     * SQLITE_BUSY_SNAPSHOT once the sync client commits (Liquibase lists its tables, then creates them, at a Spring
+     * Boot application's start, as the pool's first connection starts the sync client).
+     */
+    @Override
+    protected void beforeQuery() throws SQLException {
+        connection.beforeRead();
     }
 
     @Override

@@ -90,8 +90,11 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
 
     @Override
     protected void bound(int parameterIndex) {
+        // Until the setter, if it is one that records its value, says otherwise: no amount (a NULL, a string, a
+        // stream), or the previous entry's amount would be taken for this one's.
+        remember(parameterIndex, null);
         if (binds != null && parameterIndex >= 1 && parameterIndex <= binds.length) {
-            binds[parameterIndex - 1] = UNKNOWN; // until the setter, if it is one of those below, says how
+            binds[parameterIndex - 1] = UNKNOWN; // and no way to bind it again
         }
     }
 
@@ -405,37 +408,49 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         }
     }
 
+    /**
+     * sqlite-jdbc's batch leaves no parameter bound after it: neither do the amounts and bindings kept here, nor the
+     * entry-by-entry run of a counter batch, which bound the last entry's values on the wrapped statement.
+     */
+    private void afterBatch() throws SQLException {
+        batchDeltas.clear();
+        batchBinds.clear();
+        if (parameters != null) {
+            Arrays.fill(parameters, null);
+        }
+        if (binds != null) {
+            Arrays.fill(binds, null);
+            raw.clearParameters();
+        }
+    }
+
     @Override
     public int[] executeBatch() throws SQLException {
         checkOpen();
-        if (!countsAmounts()) {
-            batchDeltas.clear();
-            return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeBatch);
-        }
         try {
+            if (!countsAmounts()) {
+                return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeBatch);
+            }
             return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeBatch,
                     counts -> Arrays.stream(counts).asLongStream().toArray(),
                     counts -> Arrays.stream(counts).mapToInt(c -> (int) Math.min(c, Integer.MAX_VALUE)).toArray(),
                     oneByOne());
         } finally {
-            batchDeltas.clear();
-            batchBinds.clear();
+            afterBatch();
         }
     }
 
     @Override
     public long[] executeLargeBatch() throws SQLException {
         checkOpen();
-        if (!countsAmounts()) {
-            batchDeltas.clear();
-            return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
-        }
         try {
+            if (!countsAmounts()) {
+                return connection.runBatch(info, SyncConnection.saysRollback(sql), super::executeLargeBatch);
+            }
             return connection.runCounterBatch(info, new ArrayList<>(batchDeltas), super::executeLargeBatch,
                     counts -> counts, counts -> counts, oneByOne());
         } finally {
-            batchDeltas.clear();
-            batchBinds.clear();
+            afterBatch();
         }
     }
 

@@ -61,16 +61,16 @@ public class SyncStatement extends DelegatingStatement {
         checkOpen();
         SqlInfo info = info(sql);
         List<String> pieces = connection.piecesAroundAdds(sql, info);
-        SqlTextCall<T> counted = direct(info, call);
+        SqlTextCall<T> counted = direct(info, sql, call);
         return run(sql, info, connection.deltas(info, null), pieces == null ? counted : s -> inPieces(pieces, counted));
     }
 
     /** {@code call} (an executeUpdate) with the count of {@link SyncConnection#directChanges}, as an int or a long. */
     @SuppressWarnings("unchecked")
-    private <T> SqlTextCall<T> direct(SqlInfo info, SqlTextCall<T> call) {
+    private <T> SqlTextCall<T> direct(SqlInfo info, String sql, SqlTextCall<T> call) {
         return s -> {
             Object[] result = new Object[1];
-            long count = connection.directChanges(info, () -> (Number) (result[0] = call.call(s)));
+            long count = connection.directChanges(info, sql, () -> (Number) (result[0] = call.call(s)));
             return result[0] instanceof Integer ? (T) Integer.valueOf((int) count) : (T) Long.valueOf(count);
         };
     }

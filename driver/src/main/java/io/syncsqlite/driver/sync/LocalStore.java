@@ -323,6 +323,9 @@ final class LocalStore implements AutoCloseable {
                         only.set(e.getKey(), e.getValue());
                     }
                 }
+                // Amounts only for counters this update changed: a row of the same table that an application's
+                // trigger wrote during a counter statement carries the statement's amounts, not its own.
+                added.properties().removeIf(d -> only.properties().stream().noneMatch(v -> v.getKey().equalsIgnoreCase(d.getKey())));
                 yield new RowChange(tbl, ChangeKind.UPDATE, pkNode, only, added);
             }
             case Outbox.OP_DELETE -> new RowChange(tbl, ChangeKind.DELETE, pkNode, MessageCodec.JSON.createObjectNode());

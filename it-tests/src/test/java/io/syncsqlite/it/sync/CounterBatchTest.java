@@ -115,4 +115,30 @@ class CounterBatchTest {
             assertEquals(List.of(115, 103, 100), cluster.pgRows(ROWS).stream().map(r -> ((Number) r.get("qty")).intValue()).toList());
         }
     }
+
+    /**
+     * An application's trigger that writes another row of the same table while a counter statement runs: that row is
+     * captured in the statement's range and marked with its amounts, but its counter did not change, so it is sent
+     * without them (before, PostgreSQL added the amount to it too).
+     */
+    @Test
+    void aRowAnApplicationTriggerWritesDuringACounterStatementGetsNoAmount() throws Exception {
+        try (Cluster cluster = Cluster.start("counterbatch4", dir, "CREATE TABLE stock2 (sku text PRIMARY KEY, qty int, note text)",
+                "INSERT INTO stock2 VALUES ('a', 100, NULL), ('b', 100, NULL)")) {
+            Client one = cluster.client("one", "CREATE TABLE stock2 (sku TEXT PRIMARY KEY, qty INTEGER, note TEXT)",
+                    "CREATE TRIGGER touch AFTER UPDATE OF qty ON stock2 WHEN NEW.sku = 'a'"
+                            + " BEGIN UPDATE stock2 SET note = 'touched ' || NEW.qty WHERE sku = 'b'; END");
+            String rows = "SELECT sku, qty, note FROM stock2 ORDER BY sku";
+            cluster.awaitConverged(rows, one);
+            try (PreparedStatement ps = one.connection().prepareStatement("UPDATE stock2 SET qty = qty + ? WHERE sku = ?")) {
+                ps.setInt(1, 5);
+                ps.setString(2, "a");
+                ps.executeUpdate();
+            }
+            one.awaitSynced();
+            cluster.awaitConverged(rows, one);
+            assertEquals(List.of(105, 100), cluster.pgRows(rows).stream().map(r -> ((Number) r.get("qty")).intValue()).toList());
+            assertEquals("touched 105", cluster.pgRows(rows).get(1).get("note"));
+        }
+    }
 }

@@ -79,4 +79,37 @@ class ReadThenWriteTest {
             assertEquals(25L, ((Number) cluster.pgRows("SELECT balance FROM acct WHERE id = 'b'").get(0).get("balance")).longValue());
         }
     }
+
+    /**
+     * The same with the transaction's first read made through DatabaseMetaData, as Liquibase lists its tables before
+     * creating them: that read held nothing back, so the remote change was applied at once and the write failed with
+     * SQLITE_BUSY_SNAPSHOT (2 of 2 before the fix).
+     */
+    @Test
+    void aMetaDataReadFirstHoldsTheRemoteChangeBackToo() throws Exception {
+        try (Cluster cluster = Cluster.start("metaread", dir,
+                "CREATE TABLE acct (id text PRIMARY KEY, balance int NOT NULL)",
+                "INSERT INTO acct VALUES ('a', 10), ('b', 20)")) {
+            Client app = cluster.client("app", "CREATE TABLE acct (id TEXT PRIMARY KEY, balance INTEGER NOT NULL)");
+            cluster.awaitConverged("SELECT id, balance FROM acct ORDER BY id", app);
+            for (int round = 0; round < 2; round++) {
+                Connection c = app.connection();
+                c.setAutoCommit(false);
+                try (ResultSet rs = c.getMetaData().getTables(null, null, "%", new String[] {"TABLE"})) {
+                    assertTrue(rs.next());
+                }
+                cluster.pg("UPDATE acct SET balance = balance + 1 WHERE id = 'b'");
+                Thread.sleep(300); // the remote change reaches the client meanwhile
+                try (PreparedStatement write = c.prepareStatement("UPDATE acct SET balance = balance + 5 WHERE id = 'a'")) {
+                    assertEquals(1, write.executeUpdate());
+                }
+                c.commit();
+                c.setAutoCommit(true);
+            }
+            app.awaitSynced();
+            cluster.awaitConverged("SELECT id, balance FROM acct ORDER BY id", app);
+            assertEquals(20L, ((Number) cluster.pgRows("SELECT balance FROM acct WHERE id = 'a'").get(0).get("balance")).longValue());
+            assertEquals(22L, ((Number) cluster.pgRows("SELECT balance FROM acct WHERE id = 'b'").get(0).get("balance")).longValue());
+        }
+    }
 }
