@@ -45,7 +45,9 @@ class SpringBootJdbcTest {
                     .properties("spring.datasource.url=" + url,
                             // Boot derives the driver class only for URLs it knows; any other driver is named
                             "spring.datasource.driver-class-name=io.syncsqlite.driver.jdbc.SyncDriver",
-                            "spring.main.banner-mode=off")
+                            "spring.main.banner-mode=off",
+                            // migration tools are on this module's classpath for SpringBootMigrationTest
+                            "spring.flyway.enabled=false", "spring.liquibase.enabled=false")
                     .run()) {
                 DataSource ds = ctx.getBean(DataSource.class);
                 assertTrue(ds.getClass().getName().contains("Hikari"), ds.getClass().getName());
