@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -15,9 +14,10 @@ import java.sql.Savepoint;
 import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
+import static io.syncsqlite.driver.jdbc.JdbcParityReviewTest.attempt;
+import static io.syncsqlite.driver.jdbc.JdbcParityReviewTest.rows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -46,10 +46,6 @@ class CounterBatchReviewTest {
 
     interface Script {
         void run(Connection c, List<String> out) throws Exception;
-    }
-
-    interface Call {
-        Object call() throws Exception;
     }
 
     // ------------------------------------------------------------------------------------------------ harness
@@ -129,51 +125,6 @@ class CounterBatchReviewTest {
             }
         }
         return rows;
-    }
-
-    static String attempt(Call call) {
-        try {
-            Object r = call.call();
-            if (r instanceof int[] a) {
-                return Arrays.toString(a);
-            }
-            if (r instanceof long[] a) {
-                return Arrays.toString(a);
-            }
-            return String.valueOf(r);
-        } catch (Exception e) {
-            return "threw " + err(e);
-        }
-    }
-
-    static String err(Throwable t) {
-        if (!(t instanceof SQLException e)) {
-            return t.getClass().getName() + ": " + t.getMessage();
-        }
-        StringBuilder b = new StringBuilder(e.getClass().getName());
-        b.append(" state=").append(e.getSQLState());
-        if (e instanceof BatchUpdateException bu) {
-            b.append(" counts=").append(Arrays.toString(bu.getUpdateCounts()));
-        } else {
-            b.append(" code=").append(e.getErrorCode());
-        }
-        b.append(" msg=").append(e.getMessage());
-        return b.toString();
-    }
-
-    static String rows(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder b = new StringBuilder();
-                for (int i = 1; i <= n; i++) {
-                    b.append(i > 1 ? "|" : "").append(rs.getString(i));
-                }
-                out.add(b.toString());
-            }
-            return out.toString();
-        }
     }
 
     static String items(Connection c) throws SQLException {
