@@ -711,12 +711,6 @@ public class SyncConnection extends DelegatingConnection {
         return deltas == null ? body.call() : counted(info, deltas, body);
     }
 
-    /**
-     * Tells the node whether this connection is inside an application transaction, from its first statement
-     * to its commit or rollback: the sync client holds its own commits back meanwhile (for a bounded time),
-     * because a commit between the transaction's first read and its first write would make that write fail
-     * with SQLITE_BUSY_SNAPSHOT (docs/DESIGN.md, "Sharing the file with the application").
-     */
     /** Before a read outside {@link #run} (the metadata's queries): inside a transaction, as {@link #run} does. */
     void beforeRead() throws SQLException {
         checkOpen();
@@ -725,6 +719,12 @@ public class SyncConnection extends DelegatingConnection {
         }
     }
 
+    /**
+     * Tells the node whether this connection is inside an application transaction, from its first statement
+     * to its commit or rollback: the sync client holds its own commits back meanwhile (for a bounded time),
+     * because a commit between the transaction's first read and its first write would make that write fail
+     * with SQLITE_BUSY_SNAPSHOT (docs/DESIGN.md, "Sharing the file with the application").
+     */
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
             inAppTransaction = open;

@@ -17,8 +17,8 @@ import java.sql.SQLException;
  * A prepared statement, classified once when prepared: executing it costs one field read on top of
  * sqlite-jdbc, plus the transaction wrap of an auto-commit write. The application's prepared statement is
  * never re-prepared. For a counter statement ({@code SET c = c + ?}) it also remembers the numeric
- * parameters, which are the amounts added, per batch entry too (see
- * {@link SyncConnection#runCounterBatch}). An INSERT that leaves an
+ * parameters, which are the amounts added, per batch entry too, and how every parameter was bound, so that a
+ * batch can run entry by entry (see {@link SyncConnection#runCounterBatch}). An INSERT that leaves an
  * integer key to SQLite was prepared in its rewritten form, and each execution (or batch entry) binds
  * fresh keys from the node's stock after the application's parameters.
  *
@@ -235,7 +235,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     public void setBytes(int parameterIndex, byte[] x) throws SQLException {
         super.setBytes(parameterIndex, x);
         if (binds != null) {
-            binds(parameterIndex, ps -> ps.setBytes(parameterIndex, x == null ? null : x.clone()));
+            binds(parameterIndex, ps -> ps.setBytes(parameterIndex, x)); // the same array, as sqlite-jdbc's batch keeps it
         }
     }
 
