@@ -49,8 +49,20 @@ public final class CaptureInstaller {
      */
     public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock,
                                                  boolean inTransaction) throws SQLException {
+        return install(conn, configured, clock, inTransaction, Map.of());
+    }
+
+    /**
+     * As {@link #install(Connection, Set, LongSupplier, boolean)}, while synced tables are being rebuilt in the
+     * caller's transaction: {@code rebuilding} maps the name each was renamed to (lower case) to its own (lower
+     * case). The renamed table is not synced (its rows are about to be copied, then it is dropped), and the synced
+     * table keeps its record while it is missing, so that the table created under its name is the same synced
+     * table with a new shape, not a new one.
+     */
+    public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock,
+                                                 boolean inTransaction, Map<String, String> rebuilding) throws SQLException {
         if (inTransaction) {
-            return installInTransaction(conn, configured, clock);
+            return installInTransaction(conn, configured, clock, rebuilding);
         }
         boolean auto = conn.getAutoCommit();
         if (!auto) {
@@ -60,7 +72,7 @@ public final class CaptureInstaller {
         try (Statement st = conn.createStatement()) {
             st.execute("BEGIN IMMEDIATE");
             try {
-                Map<String, TableInfo> synced = installInTransaction(conn, configured, clock);
+                Map<String, TableInfo> synced = installInTransaction(conn, configured, clock, rebuilding);
                 st.execute("COMMIT");
                 return synced;
             } catch (SQLException | RuntimeException e) {
@@ -104,9 +116,11 @@ public final class CaptureInstaller {
     }
 
     private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,
-                                                               LongSupplier clock) throws SQLException {
+                                                               LongSupplier clock, Map<String, String> rebuilding)
+            throws SQLException {
         Outbox.create(conn);
         Map<String, TableInfo> synced = syncedTables(conn, configured);
+        synced.keySet().removeAll(rebuilding.keySet());
         Map<String, String> recorded = new HashMap<>();
         try (Statement st = conn.createStatement();
              ResultSet rs = st.executeQuery("SELECT name, triggers FROM _sync_tables")) {
@@ -152,6 +166,9 @@ public final class CaptureInstaller {
                     // Not for a table recreated under a name differing only in case: trigger names compare
                     // without case, so this would drop the triggers just installed for it.
                     dropTriggers(st, name);
+                }
+                if (rebuilding.containsValue(key(name))) {
+                    continue; // renamed away to be rebuilt: its record waits for the table created under its name
                 }
                 try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
                     ps.setString(1, name);

@@ -1,6 +1,7 @@
 package io.syncsqlite.driver.jdbc;
 
 import io.syncsqlite.driver.capture.Outbox;
+import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.sql.KeyRewriter;
 import io.syncsqlite.driver.sql.SchemaListing;
 import io.syncsqlite.driver.sql.SqlClassifier;
@@ -18,7 +19,9 @@ import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -327,6 +330,7 @@ public class SyncConnection extends DelegatingConnection {
                 return released;
             case ROLLBACK: {
                 T r = call.call();
+                rebuilds.clear();
                 if (sqlTransaction || !jdbcAuto) {
                     endSqlTransaction();
                     dirty = false;
@@ -348,10 +352,21 @@ public class SyncConnection extends DelegatingConnection {
         }
         if (!autoCommitting) {
             dirty = true;
+            Rebuild ending = rebuildEnds(info);
             T r = deltas == null ? call.call() : counted(info, deltas, call);
             if (kind.changesSchema()) {
                 refreshCapture(true);
                 schemaChanged = true;
+            }
+            if (ending != null) {
+                // The copy: rows it captured into the table created anew (they are the rows PostgreSQL has already).
+                try (PreparedStatement ps = delegate.prepareStatement(
+                        "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE")) {
+                    ps.setLong(1, ending.mark());
+                    ps.setString(2, ending.table());
+                    ps.executeUpdate();
+                }
+                rebuilds.remove(ending.renamedTo().toLowerCase(java.util.Locale.ROOT));
             }
             return r;
         }
@@ -522,7 +537,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     private void refreshCapture(boolean inTransaction) throws SQLException {
         long rowid = lastInsertRowid();
-        node.refreshCapture(delegate, inTransaction);
+        node.refreshCapture(delegate, inTransaction, rebuilds.isEmpty() ? Map.of() : rebuilding());
         if (lastInsertRowid() != rowid) {
             try (Statement st = delegate.createStatement()) {
                 st.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_rowid (r INTEGER PRIMARY KEY)");
@@ -548,12 +563,106 @@ public class SyncConnection extends DelegatingConnection {
      * any statement runs, so a refused one leaves nothing half done.
      */
     private void refuseUnfollowableAlters(SqlInfo info) throws SQLException {
-        if (info.kind() == StatementKind.ALTER_TABLE) {
+        if (info.kind() == StatementKind.ALTER_TABLE && !rebuildBegins(info)) {
             refuseUnfollowableAlter(info);
         }
         for (SqlInfo alter : info.alters()) {
             refuseUnfollowableAlter(alter);
         }
+    }
+
+    /**
+     * A synced table being rebuilt in the application's transaction, as SQLite migration tools change a table (Liquibase's
+     * {@code addColumn}: {@code ALTER TABLE t RENAME TO t_temporary}, {@code CREATE TABLE t (...)}, {@code INSERT INTO t
+     * SELECT ... FROM t_temporary}, {@code DROP TABLE t_temporary}): its shape and where the outbox ended before.
+     */
+    private record Rebuild(String table, String renamedTo, TableInfo shape, long mark) {
+    }
+
+    /** The rebuilds of the open transaction, by the lower-case name each table was renamed to. */
+    private final Map<String, Rebuild> rebuilds = new HashMap<>();
+
+    /**
+     * Whether {@code info}, a statement of its own, renames a synced table away inside the application's transaction:
+     * a rebuild begins, followed instead of refused. The renamed table is not synced (its rows are copied, not
+     * changed), the synced table keeps its record while it is missing, the rows the copy captures into the table
+     * created under its name are taken out when the renamed table is dropped, and that drop is refused unless the
+     * new table keeps the key and every column ({@link #rebuildEnds}); a commit before it is refused.
+     */
+    private boolean rebuildBegins(SqlInfo info) throws SQLException {
+        if (info.renamedTo() == null || info.table() == null || autoCommitting() || driverTransaction
+                || !synced(info.table()) || shadowedByTemp(info.table())) {
+            return false;
+        }
+        TableInfo shape = node.syncedTables().get(info.table().toLowerCase(java.util.Locale.ROOT));
+        if (shape == null) {
+            return false; // synced only within this transaction: nothing synced to keep
+        }
+        rebuilds.put(info.renamedTo().toLowerCase(java.util.Locale.ROOT),
+                new Rebuild(shape.name(), info.renamedTo(), shape, markOutboxEnd()));
+        return true;
+    }
+
+    /**
+     * Before {@code DROP TABLE} of a table a rebuild renamed away: refused (SY002) unless the table created under the
+     * synced table's name keeps its key and every column, so that what syncs is still the same table.
+     */
+    private Rebuild rebuildEnds(SqlInfo info) throws SQLException {
+        if (info.kind() != StatementKind.DROP_TABLE || info.table() == null || rebuilds.isEmpty()) {
+            return null;
+        }
+        Rebuild r = rebuilds.get(info.table().toLowerCase(java.util.Locale.ROOT));
+        if (r == null) {
+            return null;
+        }
+        TableInfo now = io.syncsqlite.driver.capture.SchemaReader.readTable(delegate, r.table());
+        List<String> had = r.shape().columns().stream().map(c -> c.name().toLowerCase(java.util.Locale.ROOT)).toList();
+        List<String> has = now == null ? List.of()
+                : now.columns().stream().map(c -> c.name().toLowerCase(java.util.Locale.ROOT)).toList();
+        List<String> missing = had.stream().filter(c -> !has.contains(c)).toList();
+        boolean sameKey = now != null && lower(now.pk()).equals(lower(r.shape().pk()));
+        if (now == null || !missing.isEmpty() || !sameKey) {
+            throw new SQLException("DROP TABLE " + info.table() + " is refused: it ends a rebuild of synced table "
+                    + r.table() + ", and " + (now == null ? "no table " + r.table() + " was created"
+                    : !missing.isEmpty() ? "the new " + r.table() + " lacks " + String.join(", ", missing)
+                    : "the new " + r.table() + " has another primary key")
+                    + "; sync cannot follow a dropped or renamed column or key", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+        }
+        return r;
+    }
+
+    private static List<String> lower(List<String> names) {
+        return names.stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).toList();
+    }
+
+    /** The rebuilds of the open transaction as the capture wants them: renamed-to name to table name, lower case. */
+    private Map<String, String> rebuilding() {
+        Map<String, String> out = new HashMap<>();
+        rebuilds.forEach((to, r) -> out.put(to, r.table().toLowerCase(java.util.Locale.ROOT)));
+        return out;
+    }
+
+    /**
+     * Before a commit: refused (SY002, the transaction left open) while a table a rebuild renamed away still exists,
+     * since the synced table would stop syncing under its old name. A rebuild undone by a rollback to a savepoint
+     * leaves no such table.
+     */
+    private void refuseUnfinishedRebuilds() throws SQLException {
+        for (Rebuild r : rebuilds.values()) {
+            try (PreparedStatement ps = delegate.prepareStatement(
+                    "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
+                ps.setString(1, r.renamedTo());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        throw new SQLException("commit refused: synced table " + r.table() + " was renamed to "
+                                + r.renamedTo() + ", which was not dropped after the table was created again; sync"
+                                + " cannot follow a renamed table (roll back, or finish the rebuild)",
+                                SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                    }
+                }
+            }
+        }
+        rebuilds.clear();
     }
 
     /**
@@ -908,6 +1017,9 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T finishSqlTransaction(SqlCall<T> call) throws SQLException {
+        if (!rebuilds.isEmpty()) {
+            refuseUnfinishedRebuilds();
+        }
         if (dirty) {
             stampNow();
         }
@@ -1028,6 +1140,9 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void commit() throws SQLException {
         checkOpen();
+        if (!rebuilds.isEmpty()) {
+            refuseUnfinishedRebuilds();
+        }
         boolean stamped = dirty && !delegate.getAutoCommit();
         if (stamped) {
             stampNow();
@@ -1045,6 +1160,7 @@ public class SyncConnection extends DelegatingConnection {
         checkOpen();
         delegate.rollback();
         dirty = false;
+        rebuilds.clear();
         endSchemaRead(transactionEnded());
     }
 
@@ -1060,6 +1176,9 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void setAutoCommit(boolean autoCommit) throws SQLException {
         checkOpen();
+        if (autoCommit && !delegate.getAutoCommit() && !rebuilds.isEmpty()) {
+            refuseUnfinishedRebuilds();
+        }
         boolean committing = autoCommit && !delegate.getAutoCommit() && dirty;
         if (committing) {
             stampNow();
@@ -1257,6 +1376,7 @@ public class SyncConnection extends DelegatingConnection {
             return;
         }
         closed = true;
+        rebuilds.clear();
         try {
             delegate.close();
         } finally {

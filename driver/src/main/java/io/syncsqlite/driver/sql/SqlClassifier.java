@@ -320,7 +320,10 @@ public final class SqlClassifier {
             }
         }
         String action = t.size() > k && t.get(1).is("TABLE") && !t.get(k).quoted() ? t.get(k).text() : null;
-        return new SqlInfo(StatementKind.ALTER_TABLE, table, action, false);
+        // RENAME TO x renames the table (RENAME [COLUMN] a TO b a column)
+        String renamedTo = "RENAME".equals(action) && t.size() > k + 2 && t.get(k + 1).is("TO")
+                ? name(t, originals, k + 2) : null;
+        return new SqlInfo(StatementKind.ALTER_TABLE, table, action, false, List.of(), false, false, List.of(), renamedTo);
     }
 
     private static SqlInfo rollback(List<SqlLexer.Token> t, List<String> originals) {

@@ -18,13 +18,19 @@ import java.util.List;
  * @param alters    for several statements in one string (or a batch): its {@code ALTER TABLE} statements, each
  *                  classified alone, so that one sync cannot follow is refused before any of them runs; else
  *                  empty
+ * @param renamedTo for {@code ALTER TABLE t RENAME TO x}, the new name {@code x} (unquoted); else {@code null}
  */
 public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                      boolean returning, boolean replaces, List<SqlInfo> alters) {
+                      boolean returning, boolean replaces, List<SqlInfo> alters, String renamedTo) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
         alters = List.copyOf(alters);
+    }
+
+    public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
+                   boolean returning, boolean replaces, List<SqlInfo> alters) {
+        this(kind, table, name, parsed, counters, returning, replaces, alters, null);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
@@ -34,7 +40,7 @@ public record SqlInfo(StatementKind kind, String table, String name, boolean par
 
     /** This classification with {@code alters} in place of its own. */
     public SqlInfo withAlters(List<SqlInfo> alters) {
-        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters);
+        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters, renamedTo);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,

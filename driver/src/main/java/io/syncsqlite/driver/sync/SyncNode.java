@@ -408,8 +408,14 @@ public final class SyncNode {
      * client applies.
      */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
+        refreshCapture(raw, inTransaction, Map.of());
+    }
+
+    /** As {@link #refreshCapture(Connection, boolean)}, while synced tables are rebuilt ({@link CaptureInstaller}). */
+    public void refreshCapture(Connection raw, boolean inTransaction, Map<String, String> rebuilding) throws SQLException {
         forgetSchemaAnswers(); // the schema changed, maybe in the caller's open transaction
-        Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction);
+        Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction,
+                rebuilding);
         if (!inTransaction) {
             noteSequences(raw, installed);
             publish(installed, Outbox.snapshotRequested(raw), readSchema(raw));
