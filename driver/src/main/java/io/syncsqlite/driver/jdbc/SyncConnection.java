@@ -353,7 +353,15 @@ public class SyncConnection extends DelegatingConnection {
         if (!autoCommitting) {
             dirty = true;
             Rebuild ending = rebuildEnds(info);
-            T r = deltas == null ? call.call() : counted(info, deltas, call);
+            T r;
+            try {
+                r = deltas == null ? call.call() : counted(info, deltas, call);
+            } catch (SQLException | RuntimeException e) {
+                if (info.renamedTo() != null) {
+                    rebuilds.remove(info.renamedTo().toLowerCase(java.util.Locale.ROOT)); // the rename did not happen
+                }
+                throw e;
+            }
             if (kind.changesSchema()) {
                 refreshCapture(true);
                 schemaChanged = true;

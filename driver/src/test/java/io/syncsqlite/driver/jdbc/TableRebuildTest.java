@@ -122,6 +122,19 @@ class TableRebuildTest {
     }
 
     @Test
+    void aRenameThatFailsBeginsNoRebuild() throws Exception {
+        try (Connection c = open("failed"); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE taken (x TEXT)");
+            c.setAutoCommit(false);
+            assertThrows(SQLException.class, () -> st.execute("ALTER TABLE item RENAME TO taken"));
+            st.executeUpdate("UPDATE item SET qty = 7 WHERE id = 2");
+            c.commit(); // not refused: nothing was renamed
+            c.setAutoCommit(true);
+            assertEquals(List.of("1|a|1", "2|b|7"), rows(c, "SELECT * FROM item ORDER BY id"));
+        }
+    }
+
+    @Test
     void aRenameOutsideATransactionIsStillRefused() throws Exception {
         try (Connection c = open("auto"); Statement st = c.createStatement()) {
             SQLException e = assertThrows(SQLException.class, () -> st.execute("ALTER TABLE item RENAME TO item_temporary"));
