@@ -122,10 +122,14 @@ public final class CaptureInstaller {
         Map<String, TableInfo> synced = syncedTables(conn, configured);
         synced.keySet().removeAll(rebuilding.keySet());
         Map<String, String> recorded = new HashMap<>();
+        // by lower-case name: a table created anew under its name in other letter case is the same table (SQLite's
+        // names compare without case), and keeps one record
+        Map<String, String> recordedAs = new HashMap<>();
         try (Statement st = conn.createStatement();
              ResultSet rs = st.executeQuery("SELECT name, triggers FROM _sync_tables")) {
             while (rs.next()) {
-                recorded.put(rs.getString(1), rs.getString(2));
+                recorded.put(key(rs.getString(1)), rs.getString(2));
+                recordedAs.put(key(rs.getString(1)), rs.getString(1));
             }
         }
         boolean backfilled = false;
@@ -135,7 +139,14 @@ public final class CaptureInstaller {
                 Long layout = Layout.typed(t) ? Layout.of(t).id(conn, t.name()) : null;
                 List<String> triggers = TriggerSql.forTable(t, layout);
                 String text = String.join(";\n", triggers);
-                String before = recorded.remove(t.name());
+                String before = recorded.remove(key(t.name()));
+                String as = recordedAs.remove(key(t.name()));
+                if (as != null && !as.equals(t.name())) {
+                    try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
+                        ps.setString(1, as);
+                        ps.executeUpdate();
+                    }
+                }
                 if (text.equals(before) && triggersPresent(conn, t, triggers.size())) {
                     continue;
                 }
@@ -171,7 +182,7 @@ public final class CaptureInstaller {
                     continue; // renamed away to be rebuilt: its record waits for the table created under its name
                 }
                 try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
-                    ps.setString(1, name);
+                    ps.setString(1, recordedAs.get(name));
                     ps.executeUpdate();
                 }
             }

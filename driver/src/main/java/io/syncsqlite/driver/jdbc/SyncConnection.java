@@ -291,6 +291,7 @@ public class SyncConnection extends DelegatingConnection {
                 return call.call();
             case ROLLBACK_TO: {
                 T r = call.call();
+                afterRollbackTo();
                 if (schemaChanged) {
                     node.forgetSchemaAnswers(); // it may have undone DDL of this transaction
                 }
@@ -330,7 +331,7 @@ public class SyncConnection extends DelegatingConnection {
                 return released;
             case ROLLBACK: {
                 T r = call.call();
-                rebuilds.clear();
+                forgetRebuilds();
                 if (sqlTransaction || !jdbcAuto) {
                     endSqlTransaction();
                     dirty = false;
@@ -375,6 +376,7 @@ public class SyncConnection extends DelegatingConnection {
                     ps.executeUpdate();
                 }
                 rebuilds.remove(ending.renamedTo().toLowerCase(java.util.Locale.ROOT));
+                endedRebuilds.add(ending);
             }
             return r;
         }
@@ -571,6 +573,12 @@ public class SyncConnection extends DelegatingConnection {
      * any statement runs, so a refused one leaves nothing half done.
      */
     private void refuseUnfollowableAlters(SqlInfo info) throws SQLException {
+        if (info.kind() == StatementKind.ALTER_TABLE && info.table() != null
+                && rebuilds.containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
+            throw new SQLException("ALTER TABLE " + info.table() + " is refused: synced table "
+                    + rebuilds.get(info.table().toLowerCase(java.util.Locale.ROOT)).table() + " was renamed to it to be"
+                    + " rebuilt; copy its rows into the table created anew and drop it", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+        }
         if (info.kind() == StatementKind.ALTER_TABLE && !rebuildBegins(info)) {
             refuseUnfollowableAlter(info);
         }
@@ -589,6 +597,8 @@ public class SyncConnection extends DelegatingConnection {
 
     /** The rebuilds of the open transaction, by the lower-case name each table was renamed to. */
     private final Map<String, Rebuild> rebuilds = new HashMap<>();
+    /** The rebuilds this transaction ended, checked again at its commit: a ROLLBACK TO may have undone their end. */
+    private final List<Rebuild> endedRebuilds = new ArrayList<>();
 
     /**
      * Whether {@code info}, a statement of its own, renames a synced table away inside the application's transaction:
@@ -629,14 +639,35 @@ public class SyncConnection extends DelegatingConnection {
                 : now.columns().stream().map(c -> c.name().toLowerCase(java.util.Locale.ROOT)).toList();
         List<String> missing = had.stream().filter(c -> !has.contains(c)).toList();
         boolean sameKey = now != null && lower(now.pk()).equals(lower(r.shape().pk()));
-        if (now == null || !missing.isEmpty() || !sameKey) {
+        String why = now == null ? "no table " + r.table() + " was created"
+                : !missing.isEmpty() ? "the new " + r.table() + " lacks " + String.join(", ", missing)
+                : !sameKey ? "the new " + r.table() + " has another primary key"
+                : !sameRows(r) ? "the new " + r.table() + " does not hold the same rows and values (the copy is not"
+                        + " captured, so a row left out or changed would never reach the server: change rows before the"
+                        + " rename or after the drop)"
+                : null;
+        if (why != null) {
             throw new SQLException("DROP TABLE " + info.table() + " is refused: it ends a rebuild of synced table "
-                    + r.table() + ", and " + (now == null ? "no table " + r.table() + " was created"
-                    : !missing.isEmpty() ? "the new " + r.table() + " lacks " + String.join(", ", missing)
-                    : "the new " + r.table() + " has another primary key")
-                    + "; sync cannot follow a dropped or renamed column or key", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                    + r.table() + ", and " + why, SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
         return r;
+    }
+
+    /**
+     * Whether the table created anew holds exactly the renamed table's rows, compared on the old columns: the copy is
+     * taken out of the outbox at the drop, so anything else would not reach the server (a row left out, a value
+     * changed or converted by a new column type, a row added or deleted in between).
+     */
+    private boolean sameRows(Rebuild r) throws SQLException {
+        String cols = String.join(", ", r.shape().columns().stream()
+                .map(c -> io.syncsqlite.driver.capture.TriggerSql.quote(c.name())).toList());
+        String from = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(r.renamedTo());
+        String to = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(r.table());
+        try (Statement st = delegate.createStatement();
+             ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT " + cols + from + " EXCEPT SELECT " + cols + to
+                     + ") OR EXISTS (SELECT " + cols + to + " EXCEPT SELECT " + cols + from + ")")) {
+            return rs.next() && !rs.getBoolean(1);
+        }
     }
 
     private static List<String> lower(List<String> names) {
@@ -656,21 +687,46 @@ public class SyncConnection extends DelegatingConnection {
      * leaves no such table.
      */
     private void refuseUnfinishedRebuilds() throws SQLException {
-        for (Rebuild r : rebuilds.values()) {
-            try (PreparedStatement ps = delegate.prepareStatement(
-                    "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
-                ps.setString(1, r.renamedTo());
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        throw new SQLException("commit refused: synced table " + r.table() + " was renamed to "
-                                + r.renamedTo() + ", which was not dropped after the table was created again; sync"
-                                + " cannot follow a renamed table (roll back, or finish the rebuild)",
-                                SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
-                    }
+        List<Rebuild> all = new ArrayList<>(rebuilds.values());
+        all.addAll(endedRebuilds);
+        for (Rebuild r : all) {
+            if (tableExists(r.renamedTo()) || !tableExists(r.table())) {
+                throw new SQLException("commit refused: synced table " + r.table() + " was renamed to "
+                        + r.renamedTo() + ", which was not dropped after the table was created again; sync"
+                        + " cannot follow a renamed table (roll back, or finish the rebuild)",
+                        SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+            }
+        }
+        forgetRebuilds();
+    }
+
+    private void forgetRebuilds() {
+        rebuilds.clear();
+        endedRebuilds.clear();
+    }
+
+    /**
+     * After a rollback to a savepoint: a rebuild whose renamed table is gone again was undone (its rename rolled back),
+     * and is forgotten, or a later table of that name would be taken for it.
+     */
+    private void afterRollbackTo() throws SQLException {
+        if (!rebuilds.isEmpty()) {
+            for (java.util.Iterator<Rebuild> it = rebuilds.values().iterator(); it.hasNext(); ) {
+                if (!tableExists(it.next().renamedTo())) {
+                    it.remove();
                 }
             }
         }
-        rebuilds.clear();
+    }
+
+    private boolean tableExists(String name) throws SQLException {
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /**
@@ -1025,7 +1081,7 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T finishSqlTransaction(SqlCall<T> call) throws SQLException {
-        if (!rebuilds.isEmpty()) {
+        if (!rebuilds.isEmpty() || !endedRebuilds.isEmpty()) {
             refuseUnfinishedRebuilds();
         }
         if (dirty) {
@@ -1148,7 +1204,7 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void commit() throws SQLException {
         checkOpen();
-        if (!rebuilds.isEmpty()) {
+        if (!rebuilds.isEmpty() || !endedRebuilds.isEmpty()) {
             refuseUnfinishedRebuilds();
         }
         boolean stamped = dirty && !delegate.getAutoCommit();
@@ -1168,7 +1224,7 @@ public class SyncConnection extends DelegatingConnection {
         checkOpen();
         delegate.rollback();
         dirty = false;
-        rebuilds.clear();
+        forgetRebuilds();
         endSchemaRead(transactionEnded());
     }
 
@@ -1176,6 +1232,7 @@ public class SyncConnection extends DelegatingConnection {
     public void rollback(Savepoint savepoint) throws SQLException {
         checkOpen();
         delegate.rollback(savepoint);
+        afterRollbackTo();
         if (schemaChanged) {
             node.forgetSchemaAnswers(); // it may have undone DDL of this transaction
         }
@@ -1184,7 +1241,7 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void setAutoCommit(boolean autoCommit) throws SQLException {
         checkOpen();
-        if (autoCommit && !delegate.getAutoCommit() && !rebuilds.isEmpty()) {
+        if (autoCommit && !delegate.getAutoCommit() && (!rebuilds.isEmpty() || !endedRebuilds.isEmpty())) {
             refuseUnfinishedRebuilds();
         }
         boolean committing = autoCommit && !delegate.getAutoCommit() && dirty;
@@ -1384,7 +1441,7 @@ public class SyncConnection extends DelegatingConnection {
             return;
         }
         closed = true;
-        rebuilds.clear();
+        forgetRebuilds();
         try {
             delegate.close();
         } finally {
