@@ -7,13 +7,13 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
 
+import static io.syncsqlite.driver.jdbc.TableRebuildTest.outboxEnd;
+import static io.syncsqlite.driver.jdbc.TableRebuildTest.rows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -45,25 +45,6 @@ class TableRebuildReviewTest {
             st.executeUpdate("INSERT INTO item (id, title, qty) VALUES (1, 'a', 1), (2, 'b', 2)");
         }
         return c;
-    }
-
-    private static List<String> rows(Connection c, String sql) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder b = new StringBuilder();
-                for (int i = 1; i <= n; i++) {
-                    b.append(i > 1 ? "|" : "").append(rs.getString(i));
-                }
-                out.add(b.toString());
-            }
-        }
-        return out;
-    }
-
-    private static long outboxEnd(Connection c) throws SQLException {
-        return Long.parseLong(rows(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
     }
 
     /** op of each captured row of {@code tbl} after {@code before}, anchors left out. */

@@ -39,7 +39,7 @@ class TableRebuildTest {
         return c;
     }
 
-    private static List<String> rows(Connection c, String sql) throws SQLException {
+    static List<String> rows(Connection c, String sql) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             int n = rs.getMetaData().getColumnCount();
@@ -54,7 +54,7 @@ class TableRebuildTest {
         return out;
     }
 
-    private static long outboxEnd(Connection c) throws SQLException {
+    static long outboxEnd(Connection c) throws SQLException {
         return Long.parseLong(rows(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
     }
 
