@@ -49,18 +49,41 @@ public final class CaptureInstaller {
      */
     public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock,
                                                  boolean inTransaction) throws SQLException {
-        return install(conn, configured, clock, inTransaction, Map.of());
+        return install(conn, configured, clock, inTransaction, Rebuilding.NONE);
+    }
+
+    /**
+     * Synced tables being rebuilt in the caller's transaction, each keeping its {@code _sync_tables} record while
+     * it is missing, so that the table that takes its name again is the same synced table with a new shape, not a
+     * new one (which would be backfilled: its rows sent again as inserts).
+     *
+     * @param renamed  renamed away to be rebuilt (Liquibase's order): the name each was renamed to, which is not
+     *                 synced (its rows are about to be copied, then it is dropped), to its own name; lower case
+     * @param replaced dropped to be replaced by a table created in the transaction, which is to be renamed to its
+     *                 name (the order of SQLite's documentation, Room, Django); lower case
+     */
+    public record Rebuilding(Map<String, String> renamed, Set<String> replaced) {
+
+        /** No table is being rebuilt. */
+        public static final Rebuilding NONE = new Rebuilding(Map.of(), Set.of());
+
+        public Rebuilding {
+            renamed = Map.copyOf(renamed);
+            replaced = Set.copyOf(replaced);
+        }
+
+        /** Whether the record of {@code table} (lower case) is kept though the table is missing. */
+        boolean keeps(String table) {
+            return replaced.contains(table) || renamed.containsValue(table);
+        }
     }
 
     /**
      * As {@link #install(Connection, Set, LongSupplier, boolean)}, while synced tables are being rebuilt in the
-     * caller's transaction: {@code rebuilding} maps the name each was renamed to (lower case) to its own (lower
-     * case). The renamed table is not synced (its rows are about to be copied, then it is dropped), and the synced
-     * table keeps its record while it is missing, so that the table created under its name is the same synced
-     * table with a new shape, not a new one.
+     * caller's transaction ({@link Rebuilding}).
      */
     public static Map<String, TableInfo> install(Connection conn, Set<String> configured, LongSupplier clock,
-                                                 boolean inTransaction, Map<String, String> rebuilding) throws SQLException {
+                                                 boolean inTransaction, Rebuilding rebuilding) throws SQLException {
         if (inTransaction) {
             return installInTransaction(conn, configured, clock, rebuilding);
         }
@@ -116,11 +139,11 @@ public final class CaptureInstaller {
     }
 
     private static Map<String, TableInfo> installInTransaction(Connection conn, Set<String> configured,
-                                                               LongSupplier clock, Map<String, String> rebuilding)
+                                                               LongSupplier clock, Rebuilding rebuilding)
             throws SQLException {
         Outbox.create(conn);
         Map<String, TableInfo> synced = syncedTables(conn, configured);
-        synced.keySet().removeAll(rebuilding.keySet());
+        synced.keySet().removeAll(rebuilding.renamed().keySet());
         Map<String, String> recorded = new HashMap<>();
         // by lower-case name: a table created anew under its name in other letter case is the same table (SQLite's
         // names compare without case), and keeps one record
@@ -178,8 +201,8 @@ public final class CaptureInstaller {
                     // without case, so this would drop the triggers just installed for it.
                     dropTriggers(st, name);
                 }
-                if (rebuilding.containsValue(key(name))) {
-                    continue; // renamed away to be rebuilt: its record waits for the table created under its name
+                if (rebuilding.keeps(key(name))) {
+                    continue; // being rebuilt: its record waits for the table that takes its name again
                 }
                 try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
                     ps.setString(1, recordedAs.get(name));
@@ -223,10 +246,19 @@ public final class CaptureInstaller {
         return t.columns().stream().anyMatch(c -> !before.contains("NEW." + TriggerSql.quote(c.name())));
     }
 
+    /**
+     * Whether {@code t} has its {@code expected} triggers, by their names: a table renamed to a synced table's name
+     * brings the triggers of its old name, which capture under that name and are dropped with its record.
+     */
     private static boolean triggersPresent(Connection conn, TableInfo t, int expected) throws SQLException {
-        try (PreparedStatement ps = conn.prepareStatement(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND name LIKE '\\_sync\\_%' ESCAPE '\\'")) {
+        List<String> names = TriggerSql.triggerNames(t.name());
+        String marks = String.join(", ", java.util.Collections.nCopies(names.size(), "?"));
+        try (PreparedStatement ps = conn.prepareStatement("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"
+                + " AND tbl_name = ? AND lower(name) IN (" + marks + ")")) {
             ps.setString(1, t.name());
+            for (int i = 0; i < names.size(); i++) {
+                ps.setString(i + 2, key(names.get(i)));
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() && rs.getInt(1) == expected;
             }

@@ -1,5 +1,6 @@
 package io.syncsqlite.driver.jdbc;
 
+import io.syncsqlite.driver.capture.CaptureInstaller;
 import io.syncsqlite.driver.capture.Outbox;
 import io.syncsqlite.driver.capture.TableInfo;
 import io.syncsqlite.driver.sql.KeyRewriter;
@@ -354,6 +355,8 @@ public class SyncConnection extends DelegatingConnection {
         if (!autoCommitting) {
             dirty = true;
             Rebuild ending = rebuildEnds(info);
+            Created creating = creating(info);
+            Replacement replacing = replacementBegins(info);
             T r;
             try {
                 r = deltas == null ? call.call() : counted(info, deltas, call);
@@ -363,9 +366,20 @@ public class SyncConnection extends DelegatingConnection {
                 }
                 throw e;
             }
+            if (replacing != null) {
+                replacements.put(replacing.by().toLowerCase(java.util.Locale.ROOT), replacing.dropped(markOutboxEnd()));
+                replaced = true;
+            }
+            replacementEnds(info);
+            if (creating != null) {
+                replacedAgain(creating.name());
+            }
             if (kind.changesSchema()) {
                 refreshCapture(true);
                 schemaChanged = true;
+            }
+            if (creating != null) {
+                created.put(creating.name().toLowerCase(java.util.Locale.ROOT), creating.requested(snapshotRequest()));
             }
             if (ending != null) {
                 // The copy: rows it captured into the table created anew (they are the rows PostgreSQL has already).
@@ -547,7 +561,8 @@ public class SyncConnection extends DelegatingConnection {
      */
     private void refreshCapture(boolean inTransaction) throws SQLException {
         long rowid = lastInsertRowid();
-        node.refreshCapture(delegate, inTransaction, rebuilds.isEmpty() ? Map.of() : rebuilding());
+        node.refreshCapture(delegate, inTransaction, rebuilds.isEmpty() && replacements.isEmpty()
+                ? CaptureInstaller.Rebuilding.NONE : rebuilding());
         if (lastInsertRowid() != rowid) {
             try (Statement st = delegate.createStatement()) {
                 st.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_rowid (r INTEGER PRIMARY KEY)");
@@ -579,7 +594,7 @@ public class SyncConnection extends DelegatingConnection {
                     + rebuilds.get(info.table().toLowerCase(java.util.Locale.ROOT)).table() + " was renamed to it to be"
                     + " rebuilt; copy its rows into the table created anew and drop it", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
-        if (info.kind() == StatementKind.ALTER_TABLE && !rebuildBegins(info)) {
+        if (info.kind() == StatementKind.ALTER_TABLE && !rebuildBegins(info) && !replacementFollows(info)) {
             refuseUnfollowableAlter(info);
         }
         for (SqlInfo alter : info.alters()) {
@@ -633,36 +648,40 @@ public class SyncConnection extends DelegatingConnection {
         if (r == null) {
             return null;
         }
-        TableInfo now = io.syncsqlite.driver.capture.SchemaReader.readTable(delegate, r.table());
-        List<String> had = r.shape().columns().stream().map(c -> c.name().toLowerCase(java.util.Locale.ROOT)).toList();
-        List<String> has = now == null ? List.of()
-                : now.columns().stream().map(c -> c.name().toLowerCase(java.util.Locale.ROOT)).toList();
-        List<String> missing = had.stream().filter(c -> !has.contains(c)).toList();
-        boolean sameKey = now != null && lower(now.pk()).equals(lower(r.shape().pk()));
-        String why = now == null ? "no table " + r.table() + " was created"
-                : !missing.isEmpty() ? "the new " + r.table() + " lacks " + String.join(", ", missing)
-                : !sameKey ? "the new " + r.table() + " has another primary key"
-                : !sameRows(r) ? "the new " + r.table() + " does not hold the same rows and values (the copy is not"
-                        + " captured, so a row left out or changed would never reach the server: change rows before the"
-                        + " rename or after the drop)"
-                : null;
+        String why = whyNotKept(r.shape(), r.renamedTo(), r.table());
         if (why != null) {
             throw new SQLException("DROP TABLE " + info.table() + " is refused: it ends a rebuild of synced table "
-                    + r.table() + ", and " + why, SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                    + r.table() + ", and " + why + " (the copy is not captured, so a row left out or changed would never"
+                    + " reach the server: change rows before the rebuild or after it)",
+                    SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
         return r;
     }
 
     /**
-     * Whether the table created anew holds exactly the renamed table's rows, compared on the old columns: the copy is
-     * taken out of the outbox at the drop, so anything else would not reach the server (a row left out, a value
-     * changed or converted by a new column type, a row added or deleted in between).
+     * Why table {@code to} cannot stand for synced table {@code from} of shape {@code shape}, or null when it can: it
+     * must keep the key and every column, and hold exactly the same rows, compared on the old columns both ways (a
+     * rebuild's copy is not captured, so a row left out, a value changed or converted by a new column type, a row
+     * added or deleted in between would otherwise never reach the server).
      */
-    private boolean sameRows(Rebuild r) throws SQLException {
-        String cols = String.join(", ", r.shape().columns().stream()
+    private String whyNotKept(TableInfo shape, String from, String to) throws SQLException {
+        TableInfo now = io.syncsqlite.driver.capture.SchemaReader.readTable(delegate, to);
+        List<String> had = lower(shape.columns().stream().map(TableInfo.Column::name).toList());
+        List<String> has = now == null ? List.of() : lower(now.columns().stream().map(TableInfo.Column::name).toList());
+        List<String> missing = had.stream().filter(c -> !has.contains(c)).toList();
+        return now == null ? "no table " + to + " exists"
+                : !missing.isEmpty() ? to + " lacks " + String.join(", ", missing)
+                : !lower(now.pk()).equals(lower(shape.pk())) ? to + " has another primary key"
+                : !sameRows(shape, from, to) ? to + " does not hold the same rows and values as " + from
+                : null;
+    }
+
+    /** Whether tables {@code a} and {@code b} hold the same rows, compared on the columns of {@code shape}. */
+    private boolean sameRows(TableInfo shape, String a, String b) throws SQLException {
+        String cols = String.join(", ", shape.columns().stream()
                 .map(c -> io.syncsqlite.driver.capture.TriggerSql.quote(c.name())).toList());
-        String from = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(r.renamedTo());
-        String to = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(r.table());
+        String from = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(a);
+        String to = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(b);
         try (Statement st = delegate.createStatement();
              ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT " + cols + from + " EXCEPT SELECT " + cols + to
                      + ") OR EXISTS (SELECT " + cols + to + " EXCEPT SELECT " + cols + from + ")")) {
@@ -674,11 +693,12 @@ public class SyncConnection extends DelegatingConnection {
         return names.stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).toList();
     }
 
-    /** The rebuilds of the open transaction as the capture wants them: renamed-to name to table name, lower case. */
-    private Map<String, String> rebuilding() {
-        Map<String, String> out = new HashMap<>();
-        rebuilds.forEach((to, r) -> out.put(to, r.table().toLowerCase(java.util.Locale.ROOT)));
-        return out;
+    /** The rebuilds of the open transaction as the capture wants them. */
+    private CaptureInstaller.Rebuilding rebuilding() {
+        Map<String, String> renamed = new HashMap<>();
+        rebuilds.forEach((to, r) -> renamed.put(to, r.table().toLowerCase(java.util.Locale.ROOT)));
+        return new CaptureInstaller.Rebuilding(renamed, replacements.values().stream()
+                .map(r -> r.table().toLowerCase(java.util.Locale.ROOT)).collect(java.util.stream.Collectors.toSet()));
     }
 
     /**
@@ -697,12 +717,27 @@ public class SyncConnection extends DelegatingConnection {
                         SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
             }
         }
+        if (replaced) {
+            // A synced table dropped to be replaced keeps its record until the rename: without one, it is dropped
+            // for good, and so is its record (a table created under its name later is a new one).
+            replacements.clear();
+            refreshCapture(true);
+        }
         forgetRebuilds();
     }
 
     private void forgetRebuilds() {
         rebuilds.clear();
         endedRebuilds.clear();
+        created.clear();
+        replacements.clear();
+        notReplacing.clear();
+        replaced = false;
+    }
+
+    /** Whether the open transaction holds anything {@link #refuseUnfinishedRebuilds} must check or forget. */
+    private boolean rebuildsToCheck() {
+        return !rebuilds.isEmpty() || !endedRebuilds.isEmpty() || !created.isEmpty() || replaced;
     }
 
     /**
@@ -710,11 +745,172 @@ public class SyncConnection extends DelegatingConnection {
      * and is forgotten, or a later table of that name would be taken for it.
      */
     private void afterRollbackTo() throws SQLException {
+        for (java.util.Iterator<Created> it = created.values().iterator(); it.hasNext(); ) {
+            if (!tableExists(it.next().name())) {
+                it.remove();
+            }
+        }
+        for (java.util.Iterator<Replacement> it = replacements.values().iterator(); it.hasNext(); ) {
+            Replacement r = it.next();
+            if (tableExists(r.table()) || !tableExists(r.by())) {
+                it.remove(); // the drop, or the creation, was undone
+            }
+        }
         if (!rebuilds.isEmpty()) {
             for (java.util.Iterator<Rebuild> it = rebuilds.values().iterator(); it.hasNext(); ) {
                 if (!tableExists(it.next().renamedTo())) {
                     it.remove();
                 }
+            }
+        }
+    }
+
+    /**
+     * A table created in the application's open transaction, which may be a synced table's replacement (see
+     * {@link Replacement}): where the outbox ended before it, and the snapshot request ({@code _sync_state}) before and
+     * after its capture was installed (a new synced table requests one).
+     */
+    private record Created(String name, long mark, Long requestBefore, Long requestAfter) {
+        Created requested(Long after) {
+            return new Created(name, mark, requestBefore, after);
+        }
+    }
+
+    /**
+     * A synced table dropped in the application's transaction while a table created in it, {@code by}, held exactly
+     * its rows with its key and every column: the order of SQLite's documented way to change a table (create
+     * {@code new_t}, copy, drop {@code t}, rename {@code new_t} to {@code t}; Room, Django, sqlite-utils). While the
+     * rename has not come, the dropped table keeps its record; the rename ends the rebuild: the rows captured into
+     * {@code by} (the copy, which PostgreSQL has) are taken out, and so is the snapshot request its creation made.
+     */
+    private record Replacement(String table, String by, Created created, long dropMark) {
+        Replacement dropped(long mark) {
+            return new Replacement(table, by, created, mark);
+        }
+    }
+
+    /** Tables created in the open transaction, by lower-case name. */
+    private final Map<String, Created> created = new HashMap<>();
+    /** Replacements waiting for their rename, by the lower-case name of the table to be renamed. */
+    private final Map<String, Replacement> replacements = new HashMap<>();
+    /** Why a table created in this transaction did not replace a synced table dropped after it, by lower-case name. */
+    private final Map<String, String> notReplacing = new HashMap<>();
+    /** Whether a replacement began in this transaction: its commit then removes records kept for nothing. */
+    private boolean replaced;
+
+    /** Before {@code CREATE TABLE} in the application's transaction of a table that does not exist yet. */
+    private Created creating(SqlInfo info) throws SQLException {
+        if (info.kind() != StatementKind.CREATE_TABLE || info.table() == null || tableExists(info.table())) {
+            return null;
+        }
+        long mark = markOutboxEnd(); // a write: the reads after it cannot meet another process's commit
+        return new Created(info.table(), mark, snapshotRequest(), null);
+    }
+
+    /**
+     * Before {@code DROP TABLE} of a table synced before this transaction: the replacement it begins, when a table
+     * created in this transaction keeps its key and every column and holds exactly its rows; otherwise why not, kept
+     * for the message that refuses a rename of such a table to the dropped table's name.
+     */
+    private Replacement replacementBegins(SqlInfo info) throws SQLException {
+        if (info.kind() != StatementKind.DROP_TABLE || info.table() == null || created.isEmpty()) {
+            return null;
+        }
+        String key = info.table().toLowerCase(java.util.Locale.ROOT);
+        TableInfo shape = node.syncedTables().get(key);
+        if (shape == null || rebuilds.containsKey(key) || created.containsKey(key) || shadowedByTemp(info.table())) {
+            return null;
+        }
+        for (Created c : created.values()) {
+            if (!tableExists(c.name())) {
+                continue;
+            }
+            String why = whyNotKept(shape, shape.name(), c.name());
+            if (why == null) {
+                return new Replacement(shape.name(), c.name(), c, 0);
+            }
+            notReplacing.put(c.name().toLowerCase(java.util.Locale.ROOT), "when " + shape.name() + " was dropped, " + why);
+        }
+        return null;
+    }
+
+    /**
+     * Before {@code ALTER TABLE x RENAME TO t}: whether it ends a {@link Replacement} of {@code t} by {@code x}, and is
+     * followed. Refused (SY002) when rows of {@code x} were written after {@code t} was dropped: they are captured
+     * under {@code x}'s name, which the rename leaves behind with the copy.
+     */
+    private boolean replacementFollows(SqlInfo info) throws SQLException {
+        Replacement r = replacementOf(info);
+        if (r == null || autoCommitting() || driverTransaction) {
+            return false;
+        }
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "SELECT 1 FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE LIMIT 1")) {
+            ps.setLong(1, r.dropMark());
+            ps.setString(2, r.by());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    throw new SQLException("ALTER TABLE " + info.table() + " RENAME TO " + info.renamedTo()
+                            + " is refused: it ends a rebuild of synced table " + r.table() + ", and rows of " + r.by()
+                            + " were written after " + r.table() + " was dropped (the copy is not captured: change rows"
+                            + " before the rebuild or after the rename)", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                }
+            }
+        }
+        return true;
+    }
+
+    private Replacement replacementOf(SqlInfo info) {
+        if (info.kind() != StatementKind.ALTER_TABLE || info.renamedTo() == null || info.table() == null) {
+            return null;
+        }
+        Replacement r = replacements.get(info.table().toLowerCase(java.util.Locale.ROOT));
+        return r != null && r.table().equalsIgnoreCase(info.renamedTo()) ? r : null;
+    }
+
+    /**
+     * After a rename that ended a {@link Replacement}: the copy's rows are taken out of the outbox, and the snapshot
+     * request the new table's creation made is withdrawn unless another was made since (the synced table's new
+     * columns request one as the capture is rewritten).
+     */
+    private void replacementEnds(SqlInfo info) throws SQLException {
+        Replacement r = replacementOf(info);
+        if (r == null) {
+            return;
+        }
+        replacements.remove(info.table().toLowerCase(java.util.Locale.ROOT));
+        try (PreparedStatement ps = delegate.prepareStatement(
+                "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE")) {
+            ps.setLong(1, r.created().mark());
+            ps.setString(2, r.by());
+            ps.executeUpdate();
+        }
+        Created c = r.created();
+        if (c.requestAfter() != null && !c.requestAfter().equals(c.requestBefore())
+                && c.requestAfter().equals(snapshotRequest())) {
+            try (PreparedStatement ps = delegate.prepareStatement(c.requestBefore() == null
+                    ? "DELETE FROM _sync_state WHERE k = ?" : "UPDATE _sync_state SET v = ? WHERE k = ?")) {
+                int i = 1;
+                if (c.requestBefore() != null) {
+                    ps.setLong(i++, c.requestBefore());
+                }
+                ps.setString(i, Outbox.SNAPSHOT_NEEDED);
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    /** A table created under the name of a synced table dropped to be replaced: that replacement will not come. */
+    private void replacedAgain(String table) {
+        replacements.values().removeIf(r -> r.table().equalsIgnoreCase(table));
+    }
+
+    /** The snapshot request's number in {@code _sync_state}, or null when none is pending. */
+    private Long snapshotRequest() throws SQLException {
+        try (PreparedStatement ps = delegate.prepareStatement("SELECT v FROM _sync_state WHERE k = ?")) {
+            ps.setString(1, Outbox.SNAPSHOT_NEEDED);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : null;
             }
         }
     }
@@ -819,10 +1015,12 @@ public class SyncConnection extends DelegatingConnection {
             return;
         }
         if (synced(info.table()) && !shadowedByTemp(info.table())) {
+            String why = info.renamedTo() == null ? null : notReplacing.get(info.table().toLowerCase(java.util.Locale.ROOT));
             throw new SQLException("ALTER TABLE ... " + action + " on synced table " + info.table() + " is refused:"
                     + " sync cannot follow a dropped or renamed column or table, which would silently stop"
                     + " syncing its data. Change the table in PostgreSQL and on every client together"
-                    + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables",
+                    + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables"
+                    + (why == null ? "" : ". It is not followed as a rebuild: " + why),
                     SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
     }
@@ -1081,7 +1279,7 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T finishSqlTransaction(SqlCall<T> call) throws SQLException {
-        if (!rebuilds.isEmpty() || !endedRebuilds.isEmpty()) {
+        if (rebuildsToCheck()) {
             refuseUnfinishedRebuilds();
         }
         if (dirty) {
@@ -1204,7 +1402,7 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void commit() throws SQLException {
         checkOpen();
-        if (!rebuilds.isEmpty() || !endedRebuilds.isEmpty()) {
+        if (rebuildsToCheck()) {
             refuseUnfinishedRebuilds();
         }
         boolean stamped = dirty && !delegate.getAutoCommit();
@@ -1241,7 +1439,7 @@ public class SyncConnection extends DelegatingConnection {
     @Override
     public void setAutoCommit(boolean autoCommit) throws SQLException {
         checkOpen();
-        if (autoCommit && !delegate.getAutoCommit() && (!rebuilds.isEmpty() || !endedRebuilds.isEmpty())) {
+        if (autoCommit && !delegate.getAutoCommit() && rebuildsToCheck()) {
             refuseUnfinishedRebuilds();
         }
         boolean committing = autoCommit && !delegate.getAutoCommit() && dirty;

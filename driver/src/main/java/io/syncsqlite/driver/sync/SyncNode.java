@@ -408,11 +408,12 @@ public final class SyncNode {
      * client applies.
      */
     public void refreshCapture(Connection raw, boolean inTransaction) throws SQLException {
-        refreshCapture(raw, inTransaction, Map.of());
+        refreshCapture(raw, inTransaction, CaptureInstaller.Rebuilding.NONE);
     }
 
     /** As {@link #refreshCapture(Connection, boolean)}, while synced tables are rebuilt ({@link CaptureInstaller}). */
-    public void refreshCapture(Connection raw, boolean inTransaction, Map<String, String> rebuilding) throws SQLException {
+    public void refreshCapture(Connection raw, boolean inTransaction, CaptureInstaller.Rebuilding rebuilding)
+            throws SQLException {
         forgetSchemaAnswers(); // the schema changed, maybe in the caller's open transaction
         Map<String, TableInfo> installed = CaptureInstaller.install(raw, config.tables(), clock::now, inTransaction,
                 rebuilding);

@@ -142,4 +142,158 @@ class TableRebuildTest {
             assertEquals(List.of("1|a|1", "2|b|2"), rows(c, "SELECT * FROM item ORDER BY id"));
         }
     }
+
+    // The order of SQLite's documentation ("Making Other Kinds Of Table Schema Changes"), Room, Django and
+    // sqlite-utils: create the new table under another name, copy, drop the old one, rename the new one.
+
+    private static final String NEW_SHAPE = "CREATE TABLE new_item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER,"
+            + " note TEXT)";
+
+    static List<String> syncTriggers(Connection c) throws SQLException {
+        return rows(c, "SELECT name || ' on ' || tbl_name FROM sqlite_schema WHERE type = 'trigger'"
+                + " AND name LIKE '\\_sync\\_%' ESCAPE '\\' ORDER BY 1");
+    }
+
+    private static void takeSnapshotRequest(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.executeUpdate("DELETE FROM _sync_state WHERE k = 'snapshot_needed'"); // as a connected sync client would
+        }
+    }
+
+    @Test
+    void theDocumentedOrderIsFollowedWithoutCapturingTheCopy() throws Exception {
+        try (Connection c = open("documented"); Statement st = c.createStatement()) {
+            takeSnapshotRequest(c);
+            long before = outboxEnd(c);
+            c.setAutoCommit(false);
+            st.executeUpdate("UPDATE item SET qty = 10 WHERE id = 1"); // a change of this transaction before the rebuild
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item");
+            st.execute("DROP TABLE item");
+            st.execute("ALTER TABLE new_item RENAME TO item");
+            st.execute("CREATE INDEX item_title ON item (title)");
+            st.executeUpdate("UPDATE item SET note = 'note ' || id");
+            c.commit();
+            c.setAutoCommit(true);
+            st.executeUpdate("INSERT INTO item (id, title, qty, note) VALUES (3, 'c', 3, 'new')");
+
+            assertEquals(List.of("1|a|10|note 1", "2|b|2|note 2", "3|c|3|new"), rows(c, "SELECT * FROM item ORDER BY id"));
+            // the update before, the notes, the insert after; no insert of the copied rows, nothing under new_item
+            assertEquals(List.of("2|item", "2|item", "2|item", "1|item"),
+                    rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
+            assertEquals(List.of("item"), rows(c, "SELECT name FROM _sync_tables"));
+            assertEquals(List.of("_sync_del_item on item", "_sync_ins_item on item", "_sync_key_item on item",
+                    "_sync_upd_item on item"), syncTriggers(c));
+            // the new column's values may already be in PostgreSQL: the next connection takes a snapshot
+            assertTrue(io.syncsqlite.driver.capture.Outbox.snapshotRequested(c.unwrap(org.sqlite.SQLiteConnection.class)));
+        }
+    }
+
+    @Test
+    void aRebuildOfTheSameColumnsKeepsItsTriggersAndRequestsNoSnapshot() throws Exception {
+        try (Connection c = open("same"); Statement st = c.createStatement()) {
+            takeSnapshotRequest(c);
+            long before = outboxEnd(c);
+            c.setAutoCommit(false);
+            // the same columns (a rebuild that changes only constraints): the capture it needs has the same text as
+            // the old table's, but SQLite renamed new_item's triggers with the table, and they capture as new_item
+            st.execute("CREATE TABLE new_item (id INTEGER PRIMARY KEY, title TEXT NOT NULL, qty INTEGER CHECK (qty >= 0))");
+            st.executeUpdate("INSERT INTO new_item SELECT * FROM item");
+            st.execute("DROP TABLE item");
+            st.execute("ALTER TABLE new_item RENAME TO item");
+            st.executeUpdate("UPDATE item SET qty = 4 WHERE id = 2"); // captured by the renamed table's new triggers
+            c.commit();
+            c.setAutoCommit(true);
+
+            assertEquals(List.of("2|item"),
+                    rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
+            assertEquals(List.of("_sync_del_item on item", "_sync_ins_item on item", "_sync_key_item on item",
+                    "_sync_upd_item on item"), syncTriggers(c));
+            assertEquals(List.of("item"), rows(c, "SELECT name FROM _sync_tables"));
+            assertTrue(!io.syncsqlite.driver.capture.Outbox.snapshotRequested(c.unwrap(org.sqlite.SQLiteConnection.class)),
+                    "a rebuild that adds no column needs no snapshot, and the new table's own request is withdrawn");
+        }
+    }
+
+    @Test
+    void aCopyThatLeavesARowOutIsNotFollowedAndTheRenameSaysWhy() throws Exception {
+        try (Connection c = open("partial"); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item WHERE id = 1");
+            st.execute("DROP TABLE item"); // a plain drop, as without a rebuild
+            SQLException e = assertThrows(SQLException.class, () -> st.execute("ALTER TABLE new_item RENAME TO item"));
+            assertEquals("SY002", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("when item was dropped, new_item does not hold the same rows"), e.getMessage());
+            c.rollback();
+            c.setAutoCommit(true);
+            assertEquals(List.of("1|a|1", "2|b|2"), rows(c, "SELECT * FROM item ORDER BY id"));
+        }
+    }
+
+    @Test
+    void rowsWrittenToTheNewTableBetweenTheDropAndTheRenameRefuseTheRename() throws Exception {
+        try (Connection c = open("between"); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item");
+            st.execute("DROP TABLE item");
+            st.executeUpdate("UPDATE new_item SET note = 'lost?' WHERE id = 2");
+            SQLException e = assertThrows(SQLException.class, () -> st.execute("ALTER TABLE new_item RENAME TO item"));
+            assertEquals("SY002", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("after item was dropped"), e.getMessage());
+            c.rollback();
+        }
+    }
+
+    @Test
+    void aReplacementNeverRenamedIsAPlainDropAndANewTable() throws Exception {
+        try (Connection c = open("norename"); Statement st = c.createStatement()) {
+            long before = outboxEnd(c);
+            c.setAutoCommit(false);
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item");
+            st.execute("DROP TABLE item");
+            c.commit();
+            c.setAutoCommit(true);
+            assertEquals(List.of("new_item"), rows(c, "SELECT name FROM _sync_tables"));
+            assertEquals(List.of("1|new_item", "1|new_item"),
+                    rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
+            // a table created under the dropped one's name later is a new table: its rows are captured (backfilled)
+            st.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT)");
+            assertEquals(List.of("item", "new_item"), rows(c, "SELECT name FROM _sync_tables ORDER BY 1"));
+        }
+    }
+
+    @Test
+    void aRollbackToASavepointThatUndidTheDropForgetsTheReplacement() throws Exception {
+        try (Connection c = open("savepoint"); Statement st = c.createStatement()) {
+            long before = outboxEnd(c);
+            c.setAutoCommit(false);
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item");
+            java.sql.Savepoint sp = c.setSavepoint("drop");
+            st.execute("DROP TABLE item");
+            c.rollback(sp);
+            st.executeUpdate("UPDATE item SET qty = 9 WHERE id = 1"); // the old table again, captured
+            st.executeUpdate("DELETE FROM new_item WHERE id = 2");
+            st.execute("DROP TABLE item"); // new_item no longer holds its rows: a plain drop
+            assertThrows(SQLException.class, () -> st.execute("ALTER TABLE new_item RENAME TO item"));
+            c.rollback();
+            c.setAutoCommit(true);
+            assertEquals(List.of("1|a|1", "2|b|2"), rows(c, "SELECT * FROM item ORDER BY id"));
+            assertEquals(before, outboxEnd(c));
+        }
+    }
+
+    @Test
+    void theDocumentedOrderInAutoCommitModeIsStillRefusedAtTheRename() throws Exception {
+        try (Connection c = open("autodocumented"); Statement st = c.createStatement()) {
+            st.execute(NEW_SHAPE);
+            st.executeUpdate("INSERT INTO new_item (id, title, qty) SELECT id, title, qty FROM item");
+            st.execute("DROP TABLE item");
+            SQLException e = assertThrows(SQLException.class, () -> st.execute("ALTER TABLE new_item RENAME TO item"));
+            assertEquals("SY002", e.getSQLState());
+        }
+    }
 }

@@ -37,6 +37,15 @@ class FlywayMigrationTest {
         return Flyway.configure().dataSource(new SyncDataSource(client.url())).locations("classpath:flyway/app").load();
     }
 
+    private static long outboxEnd(Client client) throws java.sql.SQLException {
+        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + client.file());
+             Statement st = raw.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(max(seq), 0) FROM _sync_outbox")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
     @Test
     void migrationsOnNewFilesSyncTheirTablesAndRows() throws Exception {
         try (Cluster cluster = Cluster.start("flyway", dir,
@@ -72,6 +81,53 @@ class FlywayMigrationTest {
             cluster.awaitConverged("SELECT id, name, qty, note FROM item ORDER BY id", a, b);
             assertEquals(List.of(8, 0, 0), cluster.pgRows("SELECT qty FROM item ORDER BY id").stream()
                     .map(r -> ((Number) r.get("qty")).intValue()).toList());
+        }
+    }
+
+    /**
+     * A migration that rebuilds a synced table the way SQLite's documentation says (create {@code new_item}, copy,
+     * drop {@code item}, rename), on a device that already syncs it, while the row is edited in PostgreSQL: the copy
+     * is not sent (sent again with new clocks it would overwrite that edit), the new column's values are, and the
+     * other device runs the same migration and converges. Before, the rename was refused (SY002) and the migration
+     * failed.
+     */
+    @Test
+    void aMigrationThatRebuildsATableInTheDocumentedOrderIsFollowed() throws Exception {
+        try (Cluster cluster = Cluster.start("flyway_rebuild", dir, "CREATE TABLE item (id bigint PRIMARY KEY,"
+                + " name text NOT NULL, qty int NOT NULL DEFAULT 0, note text, tag text)")) {
+            Client a = cluster.client("a");
+            Client b = cluster.client("b");
+            assertEquals(3, migrate(a));
+            assertEquals(3, migrate(b));
+            a.awaitSynced();
+            b.awaitSynced();
+
+            a.offline();
+            long before = outboxEnd(a);
+            cluster.pg("UPDATE item SET name = 'uno' WHERE id = 1"); // someone else's edit, made meanwhile
+            Flyway withRebuild = Flyway.configure().dataSource(new SyncDataSource(a.url()))
+                    .locations("classpath:flyway/app", "classpath:flyway/rebuild").load();
+            assertEquals(1, withRebuild.migrate().migrationsExecuted);
+            try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + a.file());
+                 Statement st = raw.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT group_concat(op || ' ' || tbl) FROM _sync_outbox WHERE seq > " + before
+                         + " AND op <> 0")) {
+                rs.next();
+                assertEquals("2 item,2 item", rs.getString(1)); // the tags only: no insert of the copy
+            }
+            a.online();
+            a.awaitSynced();
+            assertEquals(List.of("uno|tag 1", "two|tag 2"), cluster.pgRows("SELECT name, tag FROM item ORDER BY id").stream()
+                    .map(r -> r.get("name") + "|" + r.get("tag")).toList());
+
+            assertEquals(1, Flyway.configure().dataSource(new SyncDataSource(b.url()))
+                    .locations("classpath:flyway/app", "classpath:flyway/rebuild").load().migrate().migrationsExecuted);
+            b.exec("UPDATE item SET qty = qty + 2 WHERE id = 2");
+            a.awaitSynced();
+            b.awaitSynced();
+            cluster.awaitConverged("SELECT id, name, qty, note, tag FROM item ORDER BY id", a, b);
+            assertEquals(List.of("1|uno|0|tag 1", "2|two|2|tag 2"), a.rows("SELECT id, name, qty, tag FROM item ORDER BY id")
+                    .stream().map(r -> r.get("id") + "|" + r.get("name") + "|" + r.get("qty") + "|" + r.get("tag")).toList());
         }
     }
 }
