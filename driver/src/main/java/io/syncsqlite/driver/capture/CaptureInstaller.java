@@ -195,6 +195,7 @@ public final class CaptureInstaller {
                 }
             }
             // Tables that are gone or no longer synced keep no triggers.
+            List<String> internal = null;
             for (String name : recorded.keySet()) {
                 if (!synced.containsKey(key(name))) {
                     // Not for a table recreated under a name differing only in case: trigger names compare
@@ -207,6 +208,19 @@ public final class CaptureInstaller {
                 try (PreparedStatement ps = conn.prepareStatement("DELETE FROM _sync_tables WHERE name = ?")) {
                     ps.setString(1, recordedAs.get(name));
                     ps.executeUpdate();
+                }
+                if (internal == null) {
+                    internal = SchemaReader.virtualOrShadow(conn).stream().map(CaptureInstaller::key).toList();
+                }
+                if (internal.contains(name)) {
+                    // A module's storage that an earlier driver captured: what it captured is not the application's
+                    // data and must not reach the relay, which would refuse (and the client revert) the whole
+                    // transaction. The rows become anchors, so that every transaction keeps its marker.
+                    try (PreparedStatement ps = conn.prepareStatement("UPDATE _sync_outbox SET " + Outbox.EMPTY_ANCHOR
+                            + " WHERE tbl = ? COLLATE NOCASE AND op <> " + Outbox.OP_NONE)) {
+                        ps.setString(1, recordedAs.get(name));
+                        ps.executeUpdate();
+                    }
                 }
             }
         }

@@ -24,13 +24,26 @@ public final class SchemaReader {
     private SchemaReader() {
     }
 
-    /** Every user table of the main schema, by lower-case name. */
+    /**
+     * Virtual tables and the shadow tables their modules keep (an FTS5 table's {@code _data}, {@code _idx},
+     * {@code _content}..., an R*Tree's {@code _node}...), as SQLite's {@code table_list} tells them, without loading
+     * any module.
+     */
+    static final String VIRTUAL_OR_SHADOW = "SELECT name FROM pragma_table_list WHERE schema = 'main'"
+            + " AND type IN ('virtual', 'shadow')";
+
+    /**
+     * Every user table of the main schema, by lower-case name. Not virtual tables nor their shadow tables: a virtual
+     * table takes no trigger (and one whose module is not loaded cannot even be read), and a shadow table is the
+     * module's own storage, written by the module as the virtual table changes (an FTS index): captured, it was sent
+     * as a table PostgreSQL has not got, and an FTS5 table's capture crashed the JVM in SQLite at the first insert.
+     */
     public static Map<String, TableInfo> readTables(Connection conn) throws SQLException {
         List<String> names = new ArrayList<>();
         try (Statement st = conn.createStatement();
              ResultSet rs = st.executeQuery("SELECT name FROM sqlite_schema WHERE type = 'table'"
                      + " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
-                     + " ORDER BY name")) {
+                     + " AND name NOT IN (" + VIRTUAL_OR_SHADOW + ") ORDER BY name")) {
             while (rs.next()) {
                 names.add(rs.getString(1));
             }
@@ -40,6 +53,17 @@ public final class SchemaReader {
             TableInfo t = readTable(conn, name);
             if (t != null) {
                 out.put(name.toLowerCase(Locale.ROOT), t);
+            }
+        }
+        return out;
+    }
+
+    /** The virtual and shadow tables of the main schema ({@link #readTables} leaves them out), as named. */
+    public static List<String> virtualOrShadow(Connection conn) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(VIRTUAL_OR_SHADOW + " ORDER BY name")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
             }
         }
         return out;

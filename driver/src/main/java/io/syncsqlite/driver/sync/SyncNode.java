@@ -228,6 +228,14 @@ public final class SyncNode {
         Map<String, TableInfo> synced = CaptureInstaller.install(raw, config.tables(), clock::now);
         if (config.tables().isEmpty()) {
             warnUnkeyedTables(raw, synced);
+        } else {
+            List<String> internal = SchemaReader.virtualOrShadow(raw).stream()
+                    .filter(t -> config.tables().contains(t.toLowerCase(java.util.Locale.ROOT))).toList();
+            if (!internal.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "sync.tables lists {0}, virtual tables or the tables a virtual"
+                        + " table keeps its data in, which are not synced; sync the tables they index (an FTS"
+                        + " index kept by triggers follows the rows the sync client writes)", internal);
+            }
         }
         KeyStock keys = shared && !config.servers().isEmpty()
                 ? KeyStock.load(raw, synced, config.idBlock()) : KeyStock.empty(config.idBlock());
