@@ -356,7 +356,7 @@ public class SyncConnection extends DelegatingConnection {
             dirty = true;
             Rebuild ending = rebuildEnds(info);
             Created creating = creating(info);
-            Replacement replacing = replacementBegins(info);
+            Dropped dropping = droppedKept(info);
             T r;
             try {
                 r = deltas == null ? call.call() : counted(info, deltas, call);
@@ -366,14 +366,10 @@ public class SyncConnection extends DelegatingConnection {
                 }
                 throw e;
             }
-            if (replacing != null) {
-                replacements.put(replacing.by().toLowerCase(java.util.Locale.ROOT), replacing.dropped(markOutboxEnd()));
-                replaced = true;
+            if (dropping != null) {
+                dropped.put(dropping.table().toLowerCase(java.util.Locale.ROOT), dropping.at(markOutboxEnd()));
             }
             replacementEnds(info);
-            if (creating != null) {
-                replacedAgain(creating.name());
-            }
             if (kind.changesSchema()) {
                 refreshCapture(true);
                 schemaChanged = true;
@@ -561,7 +557,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     private void refreshCapture(boolean inTransaction) throws SQLException {
         long rowid = lastInsertRowid();
-        node.refreshCapture(delegate, inTransaction, rebuilds.isEmpty() && replacements.isEmpty()
+        node.refreshCapture(delegate, inTransaction, rebuilds.isEmpty() && dropped.isEmpty()
                 ? CaptureInstaller.Rebuilding.NONE : rebuilding());
         if (lastInsertRowid() != rowid) {
             try (Statement st = delegate.createStatement()) {
@@ -599,6 +595,14 @@ public class SyncConnection extends DelegatingConnection {
         }
         for (SqlInfo alter : info.alters()) {
             refuseUnfollowableAlter(alter);
+            if (alter.renamedTo() != null && published(alter.renamedTo()) && !shadowedByTemp(alter.renamedTo())) {
+                // The end of a rebuild (create new_t, copy, drop t, rename new_t to t) is followed only statement by
+                // statement, where the drop keeps t's rows and the rename is compared with them.
+                throw new SQLException("ALTER TABLE " + alter.table() + " RENAME TO " + alter.renamedTo() + " is refused"
+                        + " among several statements (a batch, or one string): " + alter.renamedTo() + " is a synced"
+                        + " table, and its rebuild is followed only when each of its statements runs alone",
+                        SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+            }
         }
     }
 
@@ -659,12 +663,17 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * Why table {@code to} cannot stand for synced table {@code from} of shape {@code shape}, or null when it can: it
-     * must keep the key and every column, and hold exactly the same rows, compared on the old columns both ways (a
-     * rebuild's copy is not captured, so a row left out, a value changed or converted by a new column type, a row
-     * added or deleted in between would otherwise never reach the server).
+     * Why table {@code to} cannot stand for synced table {@code from} of shape {@code shape} (both in main), or null
+     * when it can: it must keep the key and every column, and hold exactly the same rows, compared on the old columns
+     * both ways (a rebuild's copy is not captured, so a row left out, a value changed or converted by a new column
+     * type, a row added or deleted in between would otherwise never reach the server).
      */
     private String whyNotKept(TableInfo shape, String from, String to) throws SQLException {
+        return whyNotKept(shape, from, "main." + io.syncsqlite.driver.capture.TriggerSql.quote(from), to);
+    }
+
+    /** As {@link #whyNotKept(TableInfo, String, String)}, the rows of {@code from} being in {@code rows}, qualified. */
+    private String whyNotKept(TableInfo shape, String from, String rows, String to) throws SQLException {
         TableInfo now = io.syncsqlite.driver.capture.SchemaReader.readTable(delegate, to);
         List<String> had = lower(shape.columns().stream().map(TableInfo.Column::name).toList());
         List<String> has = now == null ? List.of() : lower(now.columns().stream().map(TableInfo.Column::name).toList());
@@ -672,19 +681,23 @@ public class SyncConnection extends DelegatingConnection {
         return now == null ? "no table " + to + " exists"
                 : !missing.isEmpty() ? to + " lacks " + String.join(", ", missing)
                 : !lower(now.pk()).equals(lower(shape.pk())) ? to + " has another primary key"
-                : !sameRows(shape, from, to) ? to + " does not hold the same rows and values as " + from
+                : !sameRows(shape, rows, "main." + io.syncsqlite.driver.capture.TriggerSql.quote(to))
+                        ? to + " does not hold the same rows and values as " + from
                 : null;
     }
 
-    /** Whether tables {@code a} and {@code b} hold the same rows, compared on the columns of {@code shape}. */
+    /**
+     * Whether tables {@code a} and {@code b} (qualified) hold the same rows, compared on the columns of {@code shape}
+     * byte for byte: a column's own collation (NOCASE, RTRIM) would take a copy that changed letter case or trailing
+     * spaces for the same rows.
+     */
     private boolean sameRows(TableInfo shape, String a, String b) throws SQLException {
         String cols = String.join(", ", shape.columns().stream()
-                .map(c -> io.syncsqlite.driver.capture.TriggerSql.quote(c.name())).toList());
-        String from = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(a);
-        String to = " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(b);
+                .map(c -> io.syncsqlite.driver.capture.TriggerSql.quote(c.name()) + " COLLATE BINARY").toList());
         try (Statement st = delegate.createStatement();
-             ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT " + cols + from + " EXCEPT SELECT " + cols + to
-                     + ") OR EXISTS (SELECT " + cols + to + " EXCEPT SELECT " + cols + from + ")")) {
+             ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT " + cols + " FROM " + a + " EXCEPT SELECT " + cols
+                     + " FROM " + b + ") OR EXISTS (SELECT " + cols + " FROM " + b + " EXCEPT SELECT " + cols + " FROM " + a
+                     + ")")) {
             return rs.next() && !rs.getBoolean(1);
         }
     }
@@ -697,8 +710,7 @@ public class SyncConnection extends DelegatingConnection {
     private CaptureInstaller.Rebuilding rebuilding() {
         Map<String, String> renamed = new HashMap<>();
         rebuilds.forEach((to, r) -> renamed.put(to, r.table().toLowerCase(java.util.Locale.ROOT)));
-        return new CaptureInstaller.Rebuilding(renamed, replacements.values().stream()
-                .map(r -> r.table().toLowerCase(java.util.Locale.ROOT)).collect(java.util.stream.Collectors.toSet()));
+        return new CaptureInstaller.Rebuilding(renamed, dropped.keySet());
     }
 
     /**
@@ -717,10 +729,15 @@ public class SyncConnection extends DelegatingConnection {
                         SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
             }
         }
-        if (replaced) {
-            // A synced table dropped to be replaced keeps its record until the rename: without one, it is dropped
-            // for good, and so is its record (a table created under its name later is a new one).
-            replacements.clear();
+        if (!dropped.isEmpty()) {
+            // A synced table dropped in the transaction kept its record for a rename to its name: without one, it is
+            // dropped for good, and so is its record (a table created under its name later is a new one).
+            try (Statement st = delegate.createStatement()) {
+                for (Dropped d : dropped.values()) {
+                    st.execute("DROP TABLE IF EXISTS temp." + io.syncsqlite.driver.capture.TriggerSql.quote(d.copy()));
+                }
+            }
+            dropped.clear();
             refreshCapture(true);
         }
         forgetRebuilds();
@@ -730,14 +747,12 @@ public class SyncConnection extends DelegatingConnection {
         rebuilds.clear();
         endedRebuilds.clear();
         created.clear();
-        replacements.clear();
-        notReplacing.clear();
-        replaced = false;
+        dropped.clear();
     }
 
     /** Whether the open transaction holds anything {@link #refuseUnfinishedRebuilds} must check or forget. */
     private boolean rebuildsToCheck() {
-        return !rebuilds.isEmpty() || !endedRebuilds.isEmpty() || !created.isEmpty() || replaced;
+        return !rebuilds.isEmpty() || !endedRebuilds.isEmpty() || !created.isEmpty() || !dropped.isEmpty();
     }
 
     /**
@@ -750,10 +765,9 @@ public class SyncConnection extends DelegatingConnection {
                 it.remove();
             }
         }
-        for (java.util.Iterator<Replacement> it = replacements.values().iterator(); it.hasNext(); ) {
-            Replacement r = it.next();
-            if (tableExists(r.table()) || !tableExists(r.by())) {
-                it.remove(); // the drop, or the creation, was undone
+        for (java.util.Iterator<Dropped> it = dropped.values().iterator(); it.hasNext(); ) {
+            if (!tableExists("temp", it.next().copy())) {
+                it.remove(); // the drop was undone, and with it the copy of the rows made right before it
             }
         }
         if (!rebuilds.isEmpty()) {
@@ -766,9 +780,9 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * A table created in the application's open transaction, which may be a synced table's replacement (see
-     * {@link Replacement}): where the outbox ended before it, and the snapshot request ({@code _sync_state}) before and
-     * after its capture was installed (a new synced table requests one).
+     * A table created in the application's open transaction, which may replace a synced table ({@link Dropped}):
+     * where the outbox ended before it, and the snapshot request ({@code _sync_state}) before and after its capture
+     * was installed (a new synced table requests one).
      */
     private record Created(String name, long mark, Long requestBefore, Long requestAfter) {
         Created requested(Long after) {
@@ -777,26 +791,24 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * A synced table dropped in the application's transaction while a table created in it, {@code by}, held exactly
-     * its rows with its key and every column: the order of SQLite's documented way to change a table (create
-     * {@code new_t}, copy, drop {@code t}, rename {@code new_t} to {@code t}; Room, Django, sqlite-utils). While the
-     * rename has not come, the dropped table keeps its record; the rename ends the rebuild: the rows captured into
-     * {@code by} (the copy, which PostgreSQL has) are taken out, and so is the snapshot request its creation made.
+     * A synced table dropped in the application's transaction after a table was created in it: the order of SQLite's
+     * documented way to change a table (create {@code new_t}, copy, drop {@code t}, rename {@code new_t} to {@code t};
+     * Room, Django, sqlite-utils). Its rows are kept in a temporary table, {@code copy}, and it keeps its record, until
+     * the transaction ends; a rename of a table created in the transaction to its name ends the rebuild when that
+     * table holds exactly those rows with its key and every column ({@link #replacementFollows}).
      */
-    private record Replacement(String table, String by, Created created, long dropMark) {
-        Replacement dropped(long mark) {
-            return new Replacement(table, by, created, mark);
+    private record Dropped(String table, TableInfo shape, String copy, long mark) {
+        Dropped at(long outboxEnd) {
+            return new Dropped(table, shape, copy, outboxEnd);
         }
     }
 
     /** Tables created in the open transaction, by lower-case name. */
     private final Map<String, Created> created = new HashMap<>();
-    /** Replacements waiting for their rename, by the lower-case name of the table to be renamed. */
-    private final Map<String, Replacement> replacements = new HashMap<>();
-    /** Why a table created in this transaction did not replace a synced table dropped after it, by lower-case name. */
-    private final Map<String, String> notReplacing = new HashMap<>();
-    /** Whether a replacement began in this transaction: its commit then removes records kept for nothing. */
-    private boolean replaced;
+    /** Synced tables dropped in the open transaction after a table was created in it, by lower-case name. */
+    private final Map<String, Dropped> dropped = new HashMap<>();
+    /** Numbers the temporary tables that keep dropped tables' rows, unique on this connection. */
+    private int droppedCopies;
 
     /** Before {@code CREATE TABLE} in the application's transaction of a table that does not exist yet. */
     private Created creating(SqlInfo info) throws SQLException {
@@ -808,84 +820,89 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     /**
-     * Before {@code DROP TABLE} of a table synced before this transaction: the replacement it begins, when a table
-     * created in this transaction keeps its key and every column and holds exactly its rows; otherwise why not, kept
-     * for the message that refuses a rename of such a table to the dropped table's name.
+     * Before {@code DROP TABLE} in the application's transaction of a table synced before it, after a table was created
+     * in it: the table's rows are kept in a temporary table, for a rename to its name to compare with. A copy, not a
+     * comparison now: the table that will take its name is not known yet (a migration creates other tables of the same
+     * shape, empty ones match an empty table), and it may still change before the rename.
      */
-    private Replacement replacementBegins(SqlInfo info) throws SQLException {
+    private Dropped droppedKept(SqlInfo info) throws SQLException {
         if (info.kind() != StatementKind.DROP_TABLE || info.table() == null || created.isEmpty()) {
             return null;
         }
         String key = info.table().toLowerCase(java.util.Locale.ROOT);
         TableInfo shape = node.syncedTables().get(key);
-        if (shape == null || rebuilds.containsKey(key) || created.containsKey(key) || shadowedByTemp(info.table())) {
+        if (shape == null || rebuilds.containsKey(key) || created.containsKey(key) || !tableExists(info.table())
+                || shadowedByTemp(info.table())) {
             return null;
         }
-        for (Created c : created.values()) {
-            if (!tableExists(c.name())) {
-                continue;
-            }
-            String why = whyNotKept(shape, shape.name(), c.name());
-            if (why == null) {
-                return new Replacement(shape.name(), c.name(), c, 0);
-            }
-            notReplacing.put(c.name().toLowerCase(java.util.Locale.ROOT), "when " + shape.name() + " was dropped, " + why);
+        String copy = "_sync_dropped_" + (++droppedCopies);
+        String cols = String.join(", ", shape.columns().stream()
+                .map(c -> io.syncsqlite.driver.capture.TriggerSql.quote(c.name())).toList());
+        try (Statement st = delegate.createStatement()) {
+            st.execute("CREATE TEMP TABLE " + io.syncsqlite.driver.capture.TriggerSql.quote(copy) + " AS SELECT " + cols
+                    + " FROM main." + io.syncsqlite.driver.capture.TriggerSql.quote(info.table()));
         }
-        return null;
+        return new Dropped(shape.name(), shape, copy, 0);
     }
 
     /**
-     * Before {@code ALTER TABLE x RENAME TO t}: whether it ends a {@link Replacement} of {@code t} by {@code x}, and is
-     * followed. Refused (SY002) when rows of {@code x} were written after {@code t} was dropped: they are captured
-     * under {@code x}'s name, which the rename leaves behind with the copy.
+     * Before {@code ALTER TABLE x RENAME TO t}, {@code t} a synced table {@link Dropped} in this transaction and {@code x}
+     * created in it: whether it ends that rebuild, and is followed. Refused (SY002) when {@code x} does not keep
+     * {@code t}'s key and every column or does not hold exactly {@code t}'s rows (the copy is not captured, so a row
+     * left out or changed would never reach the server), or when rows of {@code x} were captured after {@code t} was
+     * dropped (under the name the rename leaves behind).
      */
     private boolean replacementFollows(SqlInfo info) throws SQLException {
-        Replacement r = replacementOf(info);
-        if (r == null || autoCommitting() || driverTransaction) {
+        Dropped d = replacementOf(info);
+        if (d == null || autoCommitting() || driverTransaction) {
             return false;
         }
-        try (PreparedStatement ps = delegate.prepareStatement(
-                "SELECT 1 FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE LIMIT 1")) {
-            ps.setLong(1, r.dropMark());
-            ps.setString(2, r.by());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    throw new SQLException("ALTER TABLE " + info.table() + " RENAME TO " + info.renamedTo()
-                            + " is refused: it ends a rebuild of synced table " + r.table() + ", and rows of " + r.by()
-                            + " were written after " + r.table() + " was dropped (the copy is not captured: change rows"
-                            + " before the rebuild or after the rename)", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+        String why = whyNotKept(d.shape(), d.table(), "temp." + io.syncsqlite.driver.capture.TriggerSql.quote(d.copy()),
+                info.table());
+        if (why == null) {
+            try (PreparedStatement ps = delegate.prepareStatement(
+                    "SELECT 1 FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE LIMIT 1")) {
+                ps.setLong(1, d.mark());
+                ps.setString(2, info.table());
+                try (ResultSet rs = ps.executeQuery()) {
+                    why = rs.next() ? "rows of " + info.table() + " were written after " + d.table() + " was dropped" : null;
                 }
             }
+        }
+        if (why != null) {
+            throw new SQLException("ALTER TABLE " + info.table() + " RENAME TO " + info.renamedTo() + " is refused: it"
+                    + " would end a rebuild of synced table " + d.table() + ", and " + why + " (the copy is not captured,"
+                    + " so a row left out or changed would never reach the server: change rows before the rebuild or"
+                    + " after the rename)", SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
         return true;
     }
 
-    private Replacement replacementOf(SqlInfo info) {
-        if (info.kind() != StatementKind.ALTER_TABLE || info.renamedTo() == null || info.table() == null) {
+    private Dropped replacementOf(SqlInfo info) {
+        if (info.kind() != StatementKind.ALTER_TABLE || info.renamedTo() == null || info.table() == null
+                || !created.containsKey(info.table().toLowerCase(java.util.Locale.ROOT))) {
             return null;
         }
-        Replacement r = replacements.get(info.table().toLowerCase(java.util.Locale.ROOT));
-        return r != null && r.table().equalsIgnoreCase(info.renamedTo()) ? r : null;
+        return dropped.get(info.renamedTo().toLowerCase(java.util.Locale.ROOT));
     }
 
     /**
-     * After a rename that ended a {@link Replacement}: the copy's rows are taken out of the outbox, and the snapshot
-     * request the new table's creation made is withdrawn unless another was made since (the synced table's new
-     * columns request one as the capture is rewritten).
+     * After a rename that ended a rebuild ({@link #replacementFollows}): the rows captured into the renamed table since
+     * its creation (the copy, which PostgreSQL has) are taken out of the outbox, and the snapshot request its creation
+     * made is withdrawn unless another was made since (the synced table's new columns request one as the capture is
+     * rewritten). The dropped table's entry stays until the transaction ends: a {@code ROLLBACK TO} may undo the rename.
      */
     private void replacementEnds(SqlInfo info) throws SQLException {
-        Replacement r = replacementOf(info);
-        if (r == null) {
+        if (replacementOf(info) == null) {
             return;
         }
-        replacements.remove(info.table().toLowerCase(java.util.Locale.ROOT));
+        Created c = created.get(info.table().toLowerCase(java.util.Locale.ROOT));
         try (PreparedStatement ps = delegate.prepareStatement(
                 "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE")) {
-            ps.setLong(1, r.created().mark());
-            ps.setString(2, r.by());
+            ps.setLong(1, c.mark());
+            ps.setString(2, info.table());
             ps.executeUpdate();
         }
-        Created c = r.created();
         if (c.requestAfter() != null && !c.requestAfter().equals(c.requestBefore())
                 && c.requestAfter().equals(snapshotRequest())) {
             try (PreparedStatement ps = delegate.prepareStatement(c.requestBefore() == null
@@ -900,11 +917,6 @@ public class SyncConnection extends DelegatingConnection {
         }
     }
 
-    /** A table created under the name of a synced table dropped to be replaced: that replacement will not come. */
-    private void replacedAgain(String table) {
-        replacements.values().removeIf(r -> r.table().equalsIgnoreCase(table));
-    }
-
     /** The snapshot request's number in {@code _sync_state}, or null when none is pending. */
     private Long snapshotRequest() throws SQLException {
         try (PreparedStatement ps = delegate.prepareStatement("SELECT v FROM _sync_state WHERE k = ?")) {
@@ -916,8 +928,12 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private boolean tableExists(String name) throws SQLException {
+        return tableExists("main", name);
+    }
+
+    private boolean tableExists(String schema, String name) throws SQLException {
         try (PreparedStatement ps = delegate.prepareStatement(
-                "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
+                "SELECT 1 FROM " + schema + ".sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE")) {
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next();
@@ -1015,12 +1031,10 @@ public class SyncConnection extends DelegatingConnection {
             return;
         }
         if (synced(info.table()) && !shadowedByTemp(info.table())) {
-            String why = info.renamedTo() == null ? null : notReplacing.get(info.table().toLowerCase(java.util.Locale.ROOT));
             throw new SQLException("ALTER TABLE ... " + action + " on synced table " + info.table() + " is refused:"
                     + " sync cannot follow a dropped or renamed column or table, which would silently stop"
                     + " syncing its data. Change the table in PostgreSQL and on every client together"
-                    + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables"
-                    + (why == null ? "" : ". It is not followed as a rebuild: " + why),
+                    + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables",
                     SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
     }
