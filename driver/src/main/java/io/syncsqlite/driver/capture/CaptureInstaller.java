@@ -179,6 +179,7 @@ public final class CaptureInstaller {
                 }
                 if (before == null && t.hasPrimaryKey()) {
                     refuseStrayBytes(conn, t);
+                    refuseNullKeys(conn, t);
                     backfilled |= st.executeUpdate(TriggerSql.backfill(t, layout)) > 0;
                     added = true;
                 } else if (before != null && t.hasPrimaryKey() && gainedColumn(t, before)) {
@@ -251,6 +252,17 @@ public final class CaptureInstaller {
                 throw new SQLException("syncsqlite: column " + t.name() + "." + rs.getString(1)
                         + " holds bytes, which sync only in a column declared BLOB; declare it BLOB, or change"
                         + " those values, before syncing the table", "SY001");
+            }
+        }
+    }
+
+    /** Existing rows must have every key column set, as the triggers require of new ones (SY001). */
+    private static void refuseNullKeys(Connection conn, TableInfo t) throws SQLException {
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(TriggerSql.nullKeys(t))) {
+            if (rs.next()) {
+                throw new SQLException("syncsqlite: primary key column " + t.name() + "." + rs.getString(1) + " is NULL"
+                        + " in some rows, which cannot sync (PostgreSQL's keys are NOT NULL); give them values before"
+                        + " syncing the table", "SY001");
             }
         }
     }
