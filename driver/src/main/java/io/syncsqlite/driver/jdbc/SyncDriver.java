@@ -65,7 +65,12 @@ public final class SyncDriver implements Driver {
         if (!sqlite.containsKey("journal_mode") && !config.sqliteUrl().contains("journal_mode=")) {
             sqlite.setProperty("journal_mode", "WAL");
         }
-        Connection raw = openRaw(config.sqliteUrl(), sqlite);
+        Connection raw;
+        try {
+            raw = openRaw(config.sqliteUrl(), sqlite);
+        } catch (SQLException e) {
+            throw readOnly(config, e);
+        }
         if (raw == null) {
             throw new SQLException("sqlite-jdbc refused " + SyncUrl.mask(config.sqliteUrl()),
                     SyncSqlState.INVALID_PARAMETER.code());
@@ -73,14 +78,36 @@ public final class SyncDriver implements Driver {
         try {
             SyncNode node = SyncNode.acquire(config, raw);
             return new SyncConnection(raw, node);
-        } catch (SQLException | RuntimeException e) {
-            try {
-                raw.close();
-            } catch (SQLException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+        } catch (SQLException e) {
+            closeAfter(raw, e);
+            throw readOnly(config, e);
+        } catch (RuntimeException e) {
+            closeAfter(raw, e);
             throw e;
         }
+    }
+
+    private static void closeAfter(Connection raw, Exception failure) {
+        try {
+            raw.close();
+        } catch (SQLException suppressed) {
+            failure.addSuppressed(suppressed);
+        }
+    }
+
+    /**
+     * SQLITE_READONLY while opening: a read-only connection ({@code open_mode=1}, {@code mode=ro}) to a file the driver
+     * has not set up yet (WAL, its tables, the capture triggers, all made by the first read-write open) said only
+     * "attempt to write a readonly database"; it now says what to do (SY003). Any other error is returned as it is.
+     */
+    private static SQLException readOnly(SyncUrl config, SQLException e) {
+        if ((e.getErrorCode() & 0xff) != SQLITE_READONLY) {
+            return e;
+        }
+        return new SQLException("syncsqlite: " + SyncUrl.mask(config.path()) + " is opened read-only, and the driver has"
+                + " not set it up yet (WAL, its _sync_* tables and capture triggers are made by the first read-write"
+                + " open): open it read-write once through jdbc:syncsqlite:, or read it with jdbc:sqlite:",
+                SyncSqlState.SYNC_STATE.code(), e);
     }
 
     /**
@@ -110,6 +137,8 @@ public final class SyncDriver implements Driver {
         }
     }
 
+    /** SQLite's primary result code for a write to a read-only database; extended codes keep it in the low byte. */
+    private static final int SQLITE_READONLY = 8;
     /** SQLite's primary result code for a locked file; extended codes keep it in the low byte. */
     private static final int SQLITE_BUSY = 5;
 

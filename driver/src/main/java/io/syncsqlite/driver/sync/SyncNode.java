@@ -244,7 +244,8 @@ public final class SyncNode {
                 : io.syncsqlite.driver.transport.TrustStores.context(config.trustStore(), config.trustStorePassword());
         Connection clientDb = null;
         boolean relaxedSync = false;
-        if (shared && config.syncEnabled() && !config.servers().isEmpty()) {
+        // A node first opened read-only cannot apply the feed: it captures nothing (no write can pass) and does not sync.
+        if (shared && config.syncEnabled() && !config.servers().isEmpty() && !raw.isReadOnly()) {
             Properties p = new Properties();
             p.putAll(config.sqliteProps());
             // sqlite-jdbc runs SELECT last_insert_rowid() after every INSERT for getGeneratedKeys(), in a
