@@ -25,31 +25,28 @@ public final class SchemaReader {
     }
 
     /**
-     * Virtual tables and the shadow tables their modules keep (an FTS5 table's {@code _data}, {@code _idx},
-     * {@code _content}..., an R*Tree's {@code _node}...), as SQLite's {@code table_list} tells them, without loading
-     * any module.
-     */
-    static final String VIRTUAL_OR_SHADOW = "SELECT name FROM pragma_table_list WHERE schema = 'main'"
-            + " AND type IN ('virtual', 'shadow')";
-
-    /**
-     * Every user table of the main schema, by lower-case name. Not virtual tables nor their shadow tables: a virtual
-     * table takes no trigger (and one whose module is not loaded cannot even be read), and a shadow table is the
-     * module's own storage, written by the module as the virtual table changes (an FTS index): captured, it was sent
-     * as a table PostgreSQL has not got, and an FTS5 table's capture crashed the JVM in SQLite at the first insert.
+     * Every user table of the main schema, by lower-case name. Not virtual tables nor their shadow tables
+     * ({@link #virtualOrShadow}): a virtual table takes no trigger (and one whose module is not loaded cannot even be
+     * read), and a shadow table is the module's own storage, written by the module as the virtual table changes (an
+     * FTS index): captured, it was sent as a table PostgreSQL has not got, and an FTS5 table's capture crashed the JVM
+     * in SQLite at the first insert.
      */
     public static Map<String, TableInfo> readTables(Connection conn) throws SQLException {
         List<String> names = new ArrayList<>();
         try (Statement st = conn.createStatement();
              ResultSet rs = st.executeQuery("SELECT name FROM sqlite_schema WHERE type = 'table'"
                      + " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sync\\_%' ESCAPE '\\'"
-                     + " AND name NOT IN (" + VIRTUAL_OR_SHADOW + ") ORDER BY name")) {
+                     + " ORDER BY name")) {
             while (rs.next()) {
                 names.add(rs.getString(1));
             }
         }
+        List<String> internal = virtualOrShadow(conn).stream().map(n -> n.toLowerCase(Locale.ROOT)).toList();
         Map<String, TableInfo> out = new LinkedHashMap<>();
         for (String name : names) {
+            if (internal.contains(name.toLowerCase(Locale.ROOT))) {
+                continue;
+            }
             TableInfo t = readTable(conn, name);
             if (t != null) {
                 out.put(name.toLowerCase(Locale.ROOT), t);
@@ -58,15 +55,74 @@ public final class SchemaReader {
         return out;
     }
 
-    /** The virtual and shadow tables of the main schema ({@link #readTables} leaves them out), as named. */
+    /** An FTS3/4/5 {@code content=} option: the external table a full-text index reads its text from. */
+    private static final java.util.regex.Pattern CONTENT = java.util.regex.Pattern.compile(
+            "(?i)[(,\\s]content\\s*=\\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|`([^`]*)`|\\[([^\\]]*)]|([^\\s,)]+))");
+    private static final java.util.regex.Pattern MODULE = java.util.regex.Pattern.compile(
+            "(?i)\\bUSING\\s+[\"'`\\[]?(\\w+)");
+
+    /**
+     * The virtual tables of the main schema and the shadow tables their modules keep (an FTS5 table's {@code _data},
+     * {@code _idx}, {@code _content}..., an R*Tree's {@code _node}...), as named; {@link #readTables} leaves them out.
+     * SQLite's {@code table_list} tells shadow tables by their names alone (a module says which suffixes it uses), so
+     * an application's own table named like one is taken back out: the external-content table of a full-text index
+     * ({@code content='docs_content'} for an index named {@code docs}), which FTS does not create. And a module this
+     * JVM has not loaded (an extension such as sqlite-vec, which the file's other users load) cannot say which tables
+     * are its own: every table named after its virtual table ({@code vec_chunks}, {@code vec_rowids} for {@code vec})
+     * is taken for one.
+     */
     public static List<String> virtualOrShadow(Connection conn) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(VIRTUAL_OR_SHADOW + " ORDER BY name")) {
+        java.util.Set<String> out = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM pragma_table_list"
+                + " WHERE schema = 'main' AND type IN ('virtual', 'shadow')")) {
             while (rs.next()) {
                 out.add(rs.getString(1));
             }
         }
-        return out;
+        if (out.isEmpty()) {
+            return List.of();
+        }
+        java.util.Set<String> modules = new java.util.HashSet<>();
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM pragma_module_list")) {
+            while (rs.next()) {
+                modules.add(rs.getString(1).toLowerCase(Locale.ROOT));
+            }
+        }
+        java.util.Set<String> content = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+        List<String> unknown = new ArrayList<>();
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT name, sql FROM main.sqlite_schema"
+                + " WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")) {
+            while (rs.next()) {
+                String sql = rs.getString(2);
+                java.util.regex.Matcher c = CONTENT.matcher(sql);
+                while (c.find()) {
+                    for (int g = 1; g <= 5; g++) {
+                        if (c.group(g) != null && !c.group(g).isEmpty()) {
+                            content.add(g == 1 ? c.group(g).replace("''", "'") : g == 2 ? c.group(g).replace("\"\"", "\"")
+                                    : c.group(g));
+                        }
+                    }
+                }
+                java.util.regex.Matcher m = MODULE.matcher(sql);
+                if (m.find() && !modules.contains(m.group(1).toLowerCase(Locale.ROOT))) {
+                    unknown.add(rs.getString(1));
+                }
+            }
+        }
+        for (String vtab : unknown) {
+            try (PreparedStatement ps = conn.prepareStatement("SELECT name FROM main.sqlite_schema WHERE type = 'table'"
+                    + " AND substr(lower(name), 1, ?) = lower(?) || '_'")) {
+                ps.setInt(1, vtab.length() + 1);
+                ps.setString(2, vtab);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        out.removeAll(content);
+        return List.copyOf(out);
     }
 
     /** One table, or {@code null} if it does not exist. */

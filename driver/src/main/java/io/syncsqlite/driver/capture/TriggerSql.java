@@ -320,7 +320,9 @@ public final class TriggerSql {
             TableInfo.Column c = t.columns().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
             String ref = row + "." + quote(name);
             String value = c.affinity() == Affinity.BLOB
-                    ? "CASE WHEN typeof(" + ref + ") = 'blob' THEN '\\x' || hex(" + ref + ") ELSE " + ref + " END"
+                    ? "CASE" + (inTrigger && isKey(t, c) ? " WHEN " + ref + " IS NULL THEN RAISE(ABORT, "
+                            + literal(nullKey(t, c)) + ")" : "")
+                    + " WHEN typeof(" + ref + ") = 'blob' THEN '\\x' || hex(" + ref + ") ELSE " + ref + " END"
                     : inTrigger ? checked(t, c, row) : ref;
             pairs.add(wide ? literal(jsonString(name) + ":") + " || json_quote(" + value + ")" : literal(name) + ", " + value);
         }

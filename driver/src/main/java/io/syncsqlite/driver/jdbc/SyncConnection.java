@@ -354,41 +354,32 @@ public class SyncConnection extends DelegatingConnection {
         }
         if (!autoCommitting) {
             dirty = true;
-            Rebuild ending = rebuildEnds(info);
-            Created creating = creating(info);
-            Dropped dropping = droppedKept(info);
-            T r;
-            try {
-                r = deltas == null ? call.call() : counted(info, deltas, call);
-            } catch (SQLException | RuntimeException e) {
-                if (info.renamedTo() != null) {
-                    rebuilds.remove(info.renamedTo().toLowerCase(java.util.Locale.ROOT)); // the rename did not happen
+            if (!kind.changesSchema() || kind == StatementKind.UNKNOWN) {
+                return inTransaction(info, deltas, call);
+            }
+            // DDL: its capture is rewritten right after it, which may refuse the new schema (a table that would
+            // become synced while it holds NULL keys or stray bytes). A failed statement must leave nothing behind,
+            // as SQLite's own failures do, so the DDL and the driver's work around it are undone together. Not for
+            // several statements in one string, which may manage the transaction themselves.
+            try (Statement st = delegate.createStatement()) {
+                st.execute("SAVEPOINT _sync_ddl");
+                T r;
+                try {
+                    r = inTransaction(info, deltas, call);
+                } catch (SQLException | RuntimeException e) {
+                    try {
+                        st.execute("ROLLBACK TO _sync_ddl");
+                        st.execute("RELEASE _sync_ddl");
+                        afterRollbackTo();
+                        node.forgetSchemaAnswers();
+                    } catch (SQLException undo) {
+                        e.addSuppressed(undo);
+                    }
+                    throw e;
                 }
-                throw e;
+                st.execute("RELEASE _sync_ddl");
+                return r;
             }
-            if (dropping != null) {
-                dropped.put(dropping.table().toLowerCase(java.util.Locale.ROOT), dropping.at(markOutboxEnd()));
-            }
-            replacementEnds(info);
-            if (kind.changesSchema()) {
-                refreshCapture(true);
-                schemaChanged = true;
-            }
-            if (creating != null) {
-                created.put(creating.name().toLowerCase(java.util.Locale.ROOT), creating.requested(snapshotRequest()));
-            }
-            if (ending != null) {
-                // The copy: rows it captured into the table created anew (they are the rows PostgreSQL has already).
-                try (PreparedStatement ps = delegate.prepareStatement(
-                        "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE")) {
-                    ps.setLong(1, ending.mark());
-                    ps.setString(2, ending.table());
-                    ps.executeUpdate();
-                }
-                rebuilds.remove(ending.renamedTo().toLowerCase(java.util.Locale.ROOT));
-                endedRebuilds.add(ending);
-            }
-            return r;
         }
         if (info.returning()) {
             // Its rows are read after this call returns and SQLite cannot commit while they are open:
@@ -1037,6 +1028,45 @@ public class SyncConnection extends DelegatingConnection {
                     + " (a new table, or a new column and a copy), or stop syncing the table with sync.tables",
                     SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
         }
+    }
+
+    /** A statement in the application's transaction: the rebuilds it takes part in, the call, the capture after DDL. */
+    private <T> T inTransaction(SqlInfo info, String deltas, SqlCall<T> call) throws SQLException {
+        Rebuild ending = rebuildEnds(info);
+        Created creating = creating(info);
+        Dropped dropping = droppedKept(info);
+        T r;
+        try {
+            r = deltas == null ? call.call() : counted(info, deltas, call);
+        } catch (SQLException | RuntimeException e) {
+            if (info.renamedTo() != null) {
+                rebuilds.remove(info.renamedTo().toLowerCase(java.util.Locale.ROOT)); // the rename did not happen
+            }
+            throw e;
+        }
+        if (dropping != null) {
+            dropped.put(dropping.table().toLowerCase(java.util.Locale.ROOT), dropping.at(markOutboxEnd()));
+        }
+        replacementEnds(info);
+        if (info.kind().changesSchema()) {
+            refreshCapture(true);
+            schemaChanged = true;
+        }
+        if (creating != null) {
+            created.put(creating.name().toLowerCase(java.util.Locale.ROOT), creating.requested(snapshotRequest()));
+        }
+        if (ending != null) {
+            // The copy: rows it captured into the table created anew (they are the rows PostgreSQL has already).
+            try (PreparedStatement ps = delegate.prepareStatement(
+                    "DELETE FROM _sync_outbox WHERE seq > ? AND tbl = ? COLLATE NOCASE")) {
+                ps.setLong(1, ending.mark());
+                ps.setString(2, ending.table());
+                ps.executeUpdate();
+            }
+            rebuilds.remove(ending.renamedTo().toLowerCase(java.util.Locale.ROOT));
+            endedRebuilds.add(ending);
+        }
+        return r;
     }
 
     /**
