@@ -33,6 +33,7 @@ import static io.syncsqlite.it.sync.JpaReviewTest.tx;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -256,8 +257,9 @@ class DatesSecondReviewTest {
 
     /**
      * A reading table keyed by (sensor BLOB, at TIMESTAMP); a bug in the app inserts a reading with a NULL
-     * time (SQLite accepts NULL in a non-INTEGER key). PostgreSQL must refuse it; the user expects that
-     * write rejected and the client to keep syncing: a following correct reading lands in PostgreSQL.
+     * time (SQLite accepts NULL in a non-INTEGER key). PostgreSQL cannot hold it; the user expects that
+     * write rejected and the client to keep syncing: a following correct reading lands in PostgreSQL. The write
+     * is refused at once by the capture (it used to be written, refused by the relay, and reverted later).
      */
     @Test
     void aNullInATimestampKeyIsRejectedAndSyncGoesOn() throws Exception {
@@ -270,7 +272,8 @@ class DatesSecondReviewTest {
                 ps.setBytes(1, bytes(sensor));
                 ps.setTimestamp(2, null);
                 ps.setInt(3, 1);
-                ps.executeUpdate();
+                SQLException e = assertThrows(SQLException.class, ps::executeUpdate);
+                assertTrue(e.getMessage().contains("primary key column reading.at is NULL"), e.getMessage());
             }
             try (PreparedStatement ps = a.connection().prepareStatement("INSERT INTO reading VALUES (?, ?, ?)")) {
                 ps.setBytes(1, bytes(sensor));
