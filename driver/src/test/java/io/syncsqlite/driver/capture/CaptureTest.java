@@ -88,7 +88,7 @@ class CaptureTest {
         exec("DELETE FROM item WHERE id = 1");
         assertEquals(List.of(
                 "1:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":5,\"data\":null}:null",
-                "2:{\"id\":1}:{\"id\":1,\"title\":\"a\",\"qty\":6,\"data\":null}:0010",
+                "2:{\"id\":1}:{\"id\":1,\"title\":null,\"qty\":6,\"data\":null}:0010",
                 "3:{\"id\":1}:null:null"), outbox());
         List<long[]> txs = txs();
         assertEquals(3, txs.size());

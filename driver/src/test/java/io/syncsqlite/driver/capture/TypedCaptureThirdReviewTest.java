@@ -109,7 +109,7 @@ class TypedCaptureThirdReviewTest {
                     "DELETE FROM " + q);
             assertEquals(List.of(
                     "1:{\"Key Col\":\"k1\"}:{\"Key Col\":\"k1\",\"va'l\":1,\"ü \\\"x\\\"\":0.5,\"data\":\"\\\\x01\"}:null",
-                    "2:{\"Key Col\":\"k1\"}:{\"Key Col\":\"k1\",\"va'l\":2,\"ü \\\"x\\\"\":0.5,\"data\":\"\\\\x01\"}:0100",
+                    "2:{\"Key Col\":\"k1\"}:{\"Key Col\":\"k1\",\"va'l\":2,\"ü \\\"x\\\"\":null,\"data\":null}:0100",
                     "3:{\"Key Col\":\"k1\"}:null:null",
                     "1:{\"Key Col\":\"k2\"}:{\"Key Col\":\"k2\",\"va'l\":2,\"ü \\\"x\\\"\":0.5,\"data\":\"\\\\x01\"}:null",
                     "3:{\"Key Col\":\"k2\"}:null:null"), CaptureTest.outbox(c));

@@ -109,10 +109,10 @@ class SchemaChangePiecesReviewTest {
         int n = columns(c, "item").size();
         List<Object[]> captured = new ArrayList<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, o.v0, json_array_length(l.cols),"
-                + " json_array(o.v0, o.v1, o.v2, o.v3, o.v4, o.v5, o.v6) FROM _sync_outbox o JOIN _sync_layouts l"
+                + " json_array(o.v0, o.v1, o.v2, o.v3, o.v4, o.v5, o.v6), o.changed FROM _sync_outbox o JOIN _sync_layouts l"
                 + " ON l.id = o.layout WHERE o.tbl = 'item' ORDER BY o.seq")) {
             while (rs.next()) {
-                captured.add(new Object[] {rs.getInt(1), rs.getString(2), rs.getInt(3), rs.getString(4)});
+                captured.add(new Object[] {rs.getInt(1), rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5)});
             }
         }
         try (PreparedStatement image = c.prepareStatement("SELECT json_group_array(value) FROM"
@@ -137,8 +137,24 @@ class SchemaChangePiecesReviewTest {
                         img = rs.getString(1);
                     }
                 }
+                String mask = (String) r[4];
+                String before = state.get((String) r[1]);
+                if ((int) r[0] == 2 && mask != null && before != null) {
+                    // An update stores the columns it changed (the mask says which): the others keep their values.
+                    com.fasterxml.jackson.databind.node.ArrayNode was = (com.fasterxml.jackson.databind.node.ArrayNode)
+                            io.syncsqlite.protocol.MessageCodec.JSON.readTree(before);
+                    com.fasterxml.jackson.databind.JsonNode now = io.syncsqlite.protocol.MessageCodec.JSON.readTree(img);
+                    for (int k = 0; k < mask.length() && k < was.size(); k++) {
+                        if (mask.charAt(k) == '1') {
+                            was.set(k, now.get(k));
+                        }
+                    }
+                    img = was.toString();
+                }
                 state.put((String) r[1], img);
             }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new AssertionError(e);
         }
         return new ArrayList<>(state.values());
     }
@@ -174,7 +190,7 @@ class SchemaChangePiecesReviewTest {
 
     private static final List<String> ADD_THEN_WRITE_OUTBOX = List.of(
             "1 [id,title,qty] [\"1\",\"a\",0,null,null]",
-            "2 [id,title,qty,extra] [\"1\",\"a\",0,\"x\",null]",
+            "2 [id,title,qty,extra] [\"1\",null,null,\"x\",null]",
             "1 [id,title,qty,extra] [\"2\",\"b\",0,\"y\",null]");
 
     // ---------------------------------------------------------------------------------------------------------
@@ -228,7 +244,7 @@ class SchemaChangePiecesReviewTest {
                         // a later write of the new column alone is captured
                         st.executeUpdate("UPDATE item SET extra = 'z' WHERE id = '2'");
                         List<String> o = outbox(c);
-                        if (!o.get(o.size() - 1).equals("2 [id,title,qty,extra] [\"2\",\"b\",0,\"z\",null]")) {
+                        if (!o.get(o.size() - 1).equals("2 [id,title,qty,extra] [\"2\",null,null,\"z\",null]")) {
                             problems.add(label + ": later update captured as " + o.get(o.size() - 1));
                         }
                     }
@@ -598,7 +614,7 @@ class SchemaChangePiecesReviewTest {
             }
             assertEquals(rows(a), replayed(a), outbox(a).toString());
             List<String> o = outbox(a);
-            assertEquals("2 [id,title,qty,extra] [\"3\",\"c\",0,\"from b\",null]", o.get(o.size() - 2), o.toString());
+            assertEquals("2 [id,title,qty,extra] [\"3\",null,null,\"from b\",null]", o.get(o.size() - 2), o.toString());
         }
     }
 
@@ -957,8 +973,8 @@ class SchemaChangePiecesReviewTest {
                 System.out.println("[counter batch] auto " + auto + " counts " + Arrays.toString(counts));
                 List<String> o = outbox(c);
                 assertEquals(List.of("1 [id,title,qty] [\"1\",\"a\",0,null,null]",
-                        "2 [id,title,qty,extra] [\"1\",\"a\",2,\"x\",null]",
-                        "2 [id,title,qty,extra] [\"1\",\"a\",5,\"x\",null]"), o, "auto " + auto);
+                        "2 [id,title,qty,extra] [\"1\",null,2,\"x\",null]",
+                        "2 [id,title,qty,extra] [\"1\",null,5,null,null]"), o, "auto " + auto);
                 try (ResultSet rs = st.executeQuery("SELECT deltas FROM _sync_outbox WHERE tbl = 'item' AND op = 2 ORDER BY seq")) {
                     assertTrue(rs.next());
                     assertEquals("{\"qty\":2}", rs.getString(1));
@@ -1005,7 +1021,7 @@ class SchemaChangePiecesReviewTest {
             try (Connection c = openSync(); Statement st = c.createStatement()) {
                 st.executeUpdate("ALTER TABLE " + name + " ADD COLUMN extra TEXT DEFAULT ';'; UPDATE item SET extra = 'x'");
                 List<String> o = outbox(c);
-                if (!o.get(o.size() - 1).equals("2 [id,title,qty,extra] [\"1\",\"a\",0,\"x\",null]")) {
+                if (!o.get(o.size() - 1).equals("2 [id,title,qty,extra] [\"1\",null,null,\"x\",null]")) {
                     problems.add(name + ": " + o);
                 }
             }
