@@ -8,13 +8,13 @@ import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
-import java.util.ArrayList;
 import java.util.List;
 
+import static io.syncsqlite.driver.capture.VirtualTableTest.outboxTables;
+import static io.syncsqlite.driver.capture.VirtualTableTest.rows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -37,29 +37,10 @@ class VirtualAndNullKeyReviewTest {
         return open(name, "");
     }
 
-    private static List<String> rows(Connection c, String sql) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (Statement st = c.unwrap(org.sqlite.SQLiteConnection.class).createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder b = new StringBuilder();
-                for (int i = 1; i <= n; i++) {
-                    b.append(i > 1 ? "|" : "").append(rs.getString(i));
-                }
-                out.add(b.toString());
-            }
-        }
-        return out;
-    }
-
     private static List<String> rawRows(Path file, String sql) throws SQLException {
         try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file)) {
             return rows(raw, sql);
         }
-    }
-
-    private static List<String> outboxTables(Connection c) throws SQLException {
-        return rows(c, "SELECT op || ' ' || tbl FROM _sync_outbox WHERE op <> 0 ORDER BY seq");
     }
 
     private static List<String> syncedNames(Connection c) throws SQLException {

@@ -30,7 +30,8 @@ class VirtualTableTest {
         return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve(name + ".db") + "?sync.lingerMs=0" + params);
     }
 
-    private static List<String> rows(Connection c, String sql) throws SQLException {
+    /** Rows of {@code sql} read on the raw connection under {@code c} (it sees the driver's tables), as a|b|c strings. */
+    static List<String> rows(Connection c, String sql) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Statement st = c.unwrap(org.sqlite.SQLiteConnection.class).createStatement(); ResultSet rs = st.executeQuery(sql)) {
             int n = rs.getMetaData().getColumnCount();
@@ -45,7 +46,7 @@ class VirtualTableTest {
         return out;
     }
 
-    private static List<String> outboxTables(Connection c) throws SQLException {
+    static List<String> outboxTables(Connection c) throws SQLException {
         return rows(c, "SELECT op || ' ' || tbl FROM _sync_outbox WHERE op <> 0 ORDER BY seq");
     }
 
