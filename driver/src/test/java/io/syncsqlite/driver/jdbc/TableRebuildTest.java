@@ -58,6 +58,25 @@ class TableRebuildTest {
         return Long.parseLong(rows(c, "SELECT coalesce(max(seq), 0) FROM _sync_outbox").get(0));
     }
 
+    /**
+     * The end of a rebuild that added {@code note} after an update of row 1 ({@code qty = 10}) and a fill of the notes:
+     * commit, one insert after; then the table, the outbox since {@code before} (the update before, the notes, the insert
+     * after, no insert of the copied rows), the record, the triggers on item, and the snapshot the new column asks for.
+     */
+    private static void followedWithItsNewColumn(Connection c, Statement st, long before) throws SQLException {
+        c.commit();
+        c.setAutoCommit(true);
+        st.executeUpdate("INSERT INTO item (id, title, qty, note) VALUES (3, 'c', 3, 'new')");
+        assertEquals(List.of("1|a|10|note 1", "2|b|2|note 2", "3|c|3|new"), rows(c, "SELECT * FROM item ORDER BY id"));
+        assertEquals(List.of("2|item", "2|item", "2|item", "1|item"),
+                rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
+        assertEquals(List.of("item"), rows(c, "SELECT name FROM _sync_tables"));
+        assertEquals(List.of("_sync_del_item on item", "_sync_ins_item on item", "_sync_key_item on item",
+                "_sync_upd_item on item"), syncTriggers(c));
+        // the new column's values may already be in PostgreSQL: the next connection takes a snapshot
+        assertTrue(io.syncsqlite.driver.capture.Outbox.snapshotRequested(c.unwrap(org.sqlite.SQLiteConnection.class)));
+    }
+
     @Test
     void aRebuildThatAddsAColumnIsFollowedWithoutCapturingTheCopy() throws Exception {
         try (Connection c = open("add"); Statement st = c.createStatement()) {
@@ -70,19 +89,7 @@ class TableRebuildTest {
             st.execute("DROP TABLE item_temporary");
             st.execute("REINDEX item");
             st.executeUpdate("UPDATE item SET note = 'note ' || id");
-            c.commit();
-            c.setAutoCommit(true);
-            st.executeUpdate("INSERT INTO item (id, title, qty, note) VALUES (3, 'c', 3, 'new')");
-
-            assertEquals(List.of("1|a|10|note 1", "2|b|2|note 2", "3|c|3|new"), rows(c, "SELECT * FROM item ORDER BY id"));
-            // the update before, the notes, the insert after; no insert of the copied rows
-            assertEquals(List.of("2|item", "2|item", "2|item", "1|item"),
-                    rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
-            assertEquals(List.of("item"), rows(c, "SELECT name FROM _sync_tables"));
-            assertEquals(List.of("_sync_del_item", "_sync_ins_item", "_sync_key_item", "_sync_upd_item"),
-                    rows(c, "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_sync\\_%' ESCAPE '\\' ORDER BY 1"));
-            // the new column's values may already be in PostgreSQL: the next connection takes a snapshot
-            assertTrue(io.syncsqlite.driver.capture.Outbox.snapshotRequested(c.unwrap(org.sqlite.SQLiteConnection.class)));
+            followedWithItsNewColumn(c, st, before);
         }
     }
 
@@ -190,19 +197,7 @@ class TableRebuildTest {
             st.execute("ALTER TABLE new_item RENAME TO item");
             st.execute("CREATE INDEX item_title ON item (title)");
             st.executeUpdate("UPDATE item SET note = 'note ' || id");
-            c.commit();
-            c.setAutoCommit(true);
-            st.executeUpdate("INSERT INTO item (id, title, qty, note) VALUES (3, 'c', 3, 'new')");
-
-            assertEquals(List.of("1|a|10|note 1", "2|b|2|note 2", "3|c|3|new"), rows(c, "SELECT * FROM item ORDER BY id"));
-            // the update before, the notes, the insert after; no insert of the copied rows, nothing under new_item
-            assertEquals(List.of("2|item", "2|item", "2|item", "1|item"),
-                    rows(c, "SELECT op, tbl FROM _sync_outbox WHERE seq > " + before + " AND op <> 0 ORDER BY seq"));
-            assertEquals(List.of("item"), rows(c, "SELECT name FROM _sync_tables"));
-            assertEquals(List.of("_sync_del_item on item", "_sync_ins_item on item", "_sync_key_item on item",
-                    "_sync_upd_item on item"), syncTriggers(c));
-            // the new column's values may already be in PostgreSQL: the next connection takes a snapshot
-            assertTrue(io.syncsqlite.driver.capture.Outbox.snapshotRequested(c.unwrap(org.sqlite.SQLiteConnection.class)));
+            followedWithItsNewColumn(c, st, before);
         }
     }
 
