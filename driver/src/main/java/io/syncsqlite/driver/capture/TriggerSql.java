@@ -45,9 +45,9 @@ public final class TriggerSql {
         String lit = literal(t.name());
         String pkOld = jsonObject(t, t.pk(), "OLD", false);
         List<String> allNames = t.columns().stream().map(TableInfo.Column::name).toList();
-        String sameKey = compare(t.pk(), "IS", " AND ");
-        String anyChange = compare(allNames, "IS NOT", " OR ");
-        String changed = changeMask(allNames);
+        String sameKey = balanced(t.pk().stream().map(c -> "NOT " + differs(t, c)).toList(), " AND ");
+        String anyChange = balanced(allNames.stream().map(c -> differs(t, c)).toList(), " OR ");
+        String changed = changeMask(t, allNames);
         String newRow = "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") VALUES (" + lit + ", "
                 + Outbox.OP_INSERT + ", " + rowValues(t, layout, "NEW", true) + ");";
         List<String> out = new ArrayList<>();
@@ -141,8 +141,26 @@ public final class TriggerSql {
     }
 
     /** Which columns an update changed, a {@code 0} or {@code 1} per column, for the sync client to send only those. */
-    private static String changeMask(List<String> names) {
-        return balanced(names.stream().map(c -> "(OLD." + quote(c) + " IS NOT NEW." + quote(c) + ")").toList(), " || ");
+    private static String changeMask(TableInfo t, List<String> names) {
+        return balanced(names.stream().map(c -> differs(t, c)).toList(), " || ");
+    }
+
+    /**
+     * Whether an update changed column {@code c}, byte for byte: compared with the column's own collation, a case-only
+     * change in a {@code NOCASE} column or trailing spaces in an {@code RTRIM} one were no change, and were never sent
+     * (PostgreSQL and the other devices kept the old spelling for good); in a column without type affinity
+     * ({@code BLOB} or untyped), 1.0 after 1 compares equal too, so the storage class is compared as well. The same
+     * test decides the triggers' WHEN (a key changed this way is a key change, as PostgreSQL sees it), the change mask
+     * and which values an update stores, so a stored value and its mask bit never disagree. {@code COLLATE BINARY}
+     * costs nothing; {@code typeof} is added only where it is needed.
+     */
+    private static String differs(TableInfo t, String c) {
+        String old = "OLD." + quote(c);
+        String now = "NEW." + quote(c);
+        String bytes = old + " IS NOT " + now + " COLLATE BINARY";
+        TableInfo.Column col = t.columnsByLowerName().get(c.toLowerCase(java.util.Locale.ROOT));
+        return col != null && col.affinity() == Affinity.BLOB
+                ? "(" + bytes + " OR typeof(" + old + ") IS NOT typeof(" + now + "))" : "(" + bytes + ")";
     }
 
     /**
@@ -218,7 +236,7 @@ public final class TriggerSql {
         if (!changedOnly || isKey(t, c)) {
             return value;
         }
-        return "CASE WHEN OLD." + quote(c.name()) + " IS NOT NEW." + quote(c.name()) + " THEN " + value + " END";
+        return "CASE WHEN " + differs(t, c.name()) + " THEN " + value + " END";
     }
 
     /**
@@ -395,10 +413,6 @@ public final class TriggerSql {
     /** Whether rows {@code a} and {@code b} have the same key (NULL-safe, as SQLite's own comparison). */
     private static String sameKey(List<String> pk, String a, String b) {
         return balanced(pk.stream().map(c -> a + "." + quote(c) + " IS " + b + "." + quote(c)).toList(), " AND ");
-    }
-
-    private static String compare(List<String> names, String op, String sep) {
-        return balanced(names.stream().map(c -> "OLD." + quote(c) + " " + op + " NEW." + quote(c)).toList(), sep);
     }
 
     /**

@@ -622,6 +622,9 @@ final class LocalStore implements AutoCloseable {
             mark.setLong(2, tx);
             mark.executeUpdate();
             long echoFrom = maxOutboxSeq();
+            // The cached overlay may hold the refused transaction's columns as pending (a feed batch built it while
+            // they were in the outbox): kept over the server's row, they were left as refused. Built again without them.
+            pending = null;
             PendingOverlay overlay = overlay();
             for (FeedEntry e : current) {
                 applyEntry(e, 0, overlay);
