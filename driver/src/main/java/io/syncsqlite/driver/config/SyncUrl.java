@@ -118,7 +118,6 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         return (int) v;
     }
 
-    /** True when the path names a file (not an in-memory database), so several connections share it. */
     /**
      * The sqlite-jdbc settings in force: the properties given with the connection, overridden by the
      * parameters in the URL, as sqlite-jdbc applies them ({@code date_class}, {@code date_precision}, ...).
@@ -136,6 +135,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         return out;
     }
 
+    /** True when the path names a file (not an in-memory database), so several connections share it. */
     public boolean isFile() {
         return !path.startsWith(":memory:") && !path.contains("mode=memory");
     }

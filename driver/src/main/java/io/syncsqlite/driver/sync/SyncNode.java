@@ -195,10 +195,40 @@ public final class SyncNode {
         return client == null ? null : client.localConnection();
     }
 
+    /**
+     * Whether SQLite lets {@code raw} write the file. sqlite-jdbc knows only its own {@code open_mode} flag
+     * ({@link Connection#isReadOnly}), not a URI's {@code mode=ro} or {@code immutable=1}, nor a file or directory
+     * this process may not write, which SQLite opens read-only without a word; and SQLite grants such a connection
+     * {@code BEGIN IMMEDIATE}. An update of no row asks for the write transaction and writes nothing; in the set-up
+     * transaction, which already holds the write lock on a writable file, it takes nothing more either.
+     */
+    private static boolean writable(Connection raw) throws SQLException {
+        // A statement of its own: sqlite-jdbc closes a statement that fails.
+        try (Statement probe = raw.createStatement()) {
+            probe.execute("UPDATE _sync_state SET v = v WHERE 0");
+            return true;
+        } catch (SQLException e) {
+            int code = e.getErrorCode() & 0xff;
+            if (code == SQLITE_READONLY) {
+                return false;
+            }
+            if (code == SQLITE_BUSY) {
+                // SQLite refuses a read-only connection before it asks for any lock: this one may write. (In
+                // manual-commit mode the set-up transaction is deferred, so another writer may hold the lock.)
+                return true;
+            }
+            throw e;
+        }
+    }
+
+    private static final int SQLITE_BUSY = 5;
+    private static final int SQLITE_READONLY = 8;
+
     private static SyncNode open(String key, SyncUrl config, Connection raw, boolean shared) throws SQLException {
         String configuredNode = config.node();
         HybridClock clock;
         String nodeId;
+        boolean writable;
         try (Statement st = raw.createStatement()) {
             boolean auto = raw.getAutoCommit();
             if (auto) {
@@ -213,6 +243,7 @@ public final class SyncNode {
                     last = rs.next() ? rs.getLong(1) : 0;
                 }
                 clock = new HybridClock(InstantSource.system(), last);
+                writable = !raw.isReadOnly() && writable(raw);
                 if (auto) {
                     st.execute("COMMIT");
                 } else {
@@ -245,7 +276,7 @@ public final class SyncNode {
         Connection clientDb = null;
         boolean relaxedSync = false;
         // A node first opened read-only cannot apply the feed: it captures nothing (no write can pass) and does not sync.
-        if (shared && config.syncEnabled() && !config.servers().isEmpty() && !raw.isReadOnly()) {
+        if (shared && config.syncEnabled() && !config.servers().isEmpty() && writable) {
             Properties p = new Properties();
             p.putAll(config.sqliteProps());
             // sqlite-jdbc runs SELECT last_insert_rowid() after every INSERT for getGeneratedKeys(), in a
