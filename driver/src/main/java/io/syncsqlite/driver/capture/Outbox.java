@@ -162,11 +162,13 @@ public final class Outbox {
 
     /**
      * The layout of the bookkeeping tables this driver writes, kept in {@code _sync_state} under
-     * {@value #FORMAT_KEY}: 2 since typed capture (1, implied by its absence, before). A file of a newer
-     * format is refused rather than misread: an older driver cannot know what a newer one stores (a driver
-     * before format 2 misreads typed rows, which is why this key now exists).
+     * {@value #FORMAT_KEY}: 2 since typed capture (1, implied by its absence, before), 3 since typed updates
+     * store marked change masks ({@link TriggerSql#MARKED}; a driver of format 2 would read such a mask as "no
+     * column changed" and send updates without their values). A file of a newer format is refused rather than
+     * misread: an older driver cannot know what a newer one stores (a driver before format 2 misreads typed rows,
+     * which is why this key now exists). Rows of every older format stay readable.
      */
-    public static final int FORMAT = 2;
+    public static final int FORMAT = 3;
 
     static final String FORMAT_KEY = "format";
 

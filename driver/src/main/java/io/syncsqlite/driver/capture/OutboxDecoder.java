@@ -58,7 +58,11 @@ public final class OutboxDecoder {
         this.db = db;
     }
 
-    /** One captured row change: {@code values} is empty for a delete; {@code changed} and {@code deltas} as stored. */
+    /**
+     * One captured row change: {@code values} is empty for a delete; {@code deltas} as stored; {@code changed} as stored
+     * for JSON rows, and for typed rows a {@code 0} or {@code 1} per column also when stored marked
+     * ({@link TriggerSql#MARKED}).
+     */
     public record Captured(String table, int op, ObjectNode pk, ObjectNode values, String changed, String deltas) {
     }
 
@@ -77,8 +81,25 @@ public final class OutboxDecoder {
         }
         Layout layout = layout(layoutId);
         ObjectNode values = MessageCodec.JSON.createObjectNode();
+        boolean marked = changed != null && !changed.isEmpty() && changed.charAt(0) == TriggerSql.MARKED;
+        StringBuilder mask = marked ? new StringBuilder(layout.columns().size()) : null;
         for (int i = 0; i < layout.columns().size(); i++) {
-            values.set(layout.columns().get(i), node(rs.getObject(first + VALUES_FROM + i)));
+            Object v = rs.getObject(first + VALUES_FROM + i);
+            if (marked) {
+                char bit = changed.charAt(i + 1);
+                if (bit == TriggerSql.BY_VALUE) {
+                    // Such a column cannot hold bytes (its trigger refuses them): bytes here say "set to NULL".
+                    bit = v == null ? '0' : '1';
+                    if (v instanceof byte[]) {
+                        v = null;
+                    }
+                }
+                mask.append(bit);
+            }
+            values.set(layout.columns().get(i), node(v));
+        }
+        if (marked) {
+            changed = mask.toString();
         }
         ObjectNode pk = MessageCodec.JSON.createObjectNode();
         for (String k : layout.pk()) {

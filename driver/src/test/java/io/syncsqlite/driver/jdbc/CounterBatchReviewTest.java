@@ -114,13 +114,17 @@ class CounterBatchReviewTest {
     private List<String> outbox(String name) throws SQLException {
         List<String> rows = new ArrayList<>();
         try (Connection p = DriverManager.getConnection("jdbc:sqlite:" + file(true, name));
-             PreparedStatement ps = p.prepareStatement("SELECT coalesce(o.pk, o.v0), o.op,"
-                     + " CASE WHEN o.op = 2 AND substr(o.changed, 2, 1) <> '1' THEN NULL ELSE o.deltas END FROM _sync_outbox o"
+             PreparedStatement ps = p.prepareStatement("SELECT coalesce(o.pk, o.v0), "
+                     + io.syncsqlite.driver.capture.OutboxDecoder.COLUMNS + " FROM _sync_outbox o"
                      + " WHERE o.seq > ? AND o.tbl = 'item' AND o.op <> 0 ORDER BY o.seq")) {
             ps.setLong(1, base);
+            // Decoded as the sync client decodes them (a typed update's mask may be marked: OutboxDecoder reads it).
+            io.syncsqlite.driver.capture.OutboxDecoder decoder = new io.syncsqlite.driver.capture.OutboxDecoder(p);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    rows.add(rs.getString(1) + " op" + rs.getInt(2) + " " + rs.getString(3));
+                    io.syncsqlite.driver.capture.OutboxDecoder.Captured d = decoder.decode(rs, 2);
+                    boolean qtyLeftAlone = d.op() == 2 && (d.changed() == null || d.changed().charAt(1) != '1');
+                    rows.add(rs.getString(1) + " op" + d.op() + " " + (qtyLeftAlone ? null : d.deltas()));
                 }
             }
         }

@@ -108,11 +108,19 @@ class SchemaChangePiecesReviewTest {
         java.util.TreeMap<String, String> state = new java.util.TreeMap<>();
         int n = columns(c, "item").size();
         List<Object[]> captured = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT o.op, o.v0, json_array_length(l.cols),"
-                + " json_array(o.v0, o.v1, o.v2, o.v3, o.v4, o.v5, o.v6), o.changed FROM _sync_outbox o JOIN _sync_layouts l"
-                + " ON l.id = o.layout WHERE o.tbl = 'item' ORDER BY o.seq")) {
+        // Decoded as the sync client decodes them (a typed update's mask may be marked: OutboxDecoder reads it).
+        io.syncsqlite.driver.capture.OutboxDecoder decoder = new io.syncsqlite.driver.capture.OutboxDecoder(c);
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT (SELECT json_array_length(l.cols)"
+                + " FROM _sync_layouts l WHERE l.id = o.layout), " + io.syncsqlite.driver.capture.OutboxDecoder.COLUMNS
+                + " FROM _sync_outbox o WHERE o.tbl = 'item' AND o.layout IS NOT NULL ORDER BY o.seq")) {
             while (rs.next()) {
-                captured.add(new Object[] {rs.getInt(1), rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5)});
+                io.syncsqlite.driver.capture.OutboxDecoder.Captured d = decoder.decode(rs, 2);
+                com.fasterxml.jackson.databind.node.ArrayNode values = io.syncsqlite.protocol.MessageCodec.JSON.createArrayNode();
+                d.values().properties().forEach(e -> values.add(e.getValue()));
+                for (int k = values.size(); k < 7; k++) {
+                    values.addNull();
+                }
+                captured.add(new Object[] {d.op(), rs.getString(9), rs.getInt(1), values.toString(), d.changed()});
             }
         }
         try (PreparedStatement image = c.prepareStatement("SELECT json_group_array(value) FROM"
