@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.syncsqlite.driver.capture.Affinity;
 import io.syncsqlite.driver.capture.TableInfo;
+import io.syncsqlite.protocol.JsonTrees;
 import io.syncsqlite.protocol.Message;
 
 import java.sql.Timestamp;
@@ -41,6 +42,8 @@ import java.util.UUID;
  *       gives text. Up, a 16-byte BLOB in a {@code uuid} column becomes its text; down, a {@code uuid} into a
  *       local BLOB column becomes the 16 bytes, keys included, so rows are found by the id Hibernate looks
  *       up.</li>
+ *   <li>JSON documents. A {@code json} or {@code jsonb} column gets the document's JSON text, also when the
+ *       document is a scalar ({@link #document}).</li>
  * </ul>
  * Values of other kinds pass unchanged (a text date into a {@code date} column, a text UUID), as does
  * anything that does not parse ({@code infinity}, years beyond 9999).
@@ -75,7 +78,7 @@ final class PgTypes {
         tables.forEach((table, columns) -> {
             Map<String, String> c = new HashMap<>();
             columns.forEach((name, type) -> {
-                if (Message.ColumnTypes.CONVERTED.contains(type)) {
+                if (Message.ColumnTypes.CONVERTED.contains(type) || document(type)) {
                     c.put(name.toLowerCase(Locale.ROOT), type);
                 }
             });
@@ -130,7 +133,16 @@ final class PgTypes {
             String type = columns.get(key(f.getKey()));
             TableInfo.Column c = local.get(lower);
             JsonNode v = f.getValue();
-            if (type == null || c == null || !v.isTextual()) {
+            if (type == null || c == null || v.isNull()) {
+                continue;
+            }
+            if (document(type)) {
+                if (!keys.contains(lower)) {
+                    f.setValue(TextNode.valueOf(JsonTrees.text(v)));
+                }
+                continue;
+            }
+            if (!v.isTextual()) {
                 continue;
             }
             if (epoch && temporal(type) && holdsNumbers(c)) {
@@ -180,6 +192,18 @@ final class PgTypes {
     /** How a local name finds PostgreSQL's: folded, and cut to 63 bytes as PostgreSQL cut it. */
     private static String key(String name) {
         return io.syncsqlite.protocol.Identifiers.clip(name).toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * Whether {@code type} holds JSON documents. A row image carries a document as the JSON value itself, so a
+     * document that is a scalar arrives as a string, a number or a boolean, which bound as such lost what it was:
+     * the string {@code "123"} became the text {@code 123}, {@code true} the integer 1, the string {@code "true"}
+     * the text {@code true}; and a device saving the row back turned PostgreSQL's documents into other ones
+     * (EdgeValuesReviewTest). Such a column gets the document's JSON text, as an object or an array always did.
+     * The document {@code null} cannot be told from SQL NULL in a row image: it arrives as NULL.
+     */
+    private static boolean document(String type) {
+        return type.equals("json") || type.equals("jsonb");
     }
 
     private static boolean temporal(String type) {
