@@ -208,6 +208,43 @@ class EdgeValuesReviewTest {
         }
     }
 
+    /**
+     * A transaction that edits two rows and inserts a key PostgreSQL cannot parse (U+0000) among others: the whole
+     * transaction is rejected, the two edited rows come back to PostgreSQL's values and the new rows go, the
+     * unparseable one included. The relay reads the current rows of the table's keys together, and when that read
+     * fails on the bad key, in halves down to it (before: all of the table's keys were skipped, so the edits stayed
+     * on the device alone too).
+     */
+    @Test
+    void aRejectedTransactionWithAnUnparseableKeyRevertsEveryRowItWrote() throws Exception {
+        try (Cluster cluster = Cluster.start("edge_nul_key_tx", dir, NOTE_PG)) {
+            Client a = cluster.client("a", NOTE_LOCAL);
+            List<Rejection> told = new CopyOnWriteArrayList<>();
+            a.node().addRejectionListener(told::add);
+            a.exec("INSERT INTO note VALUES ('n1', 'one'), ('n2', 'two')");
+            a.awaitSynced();
+            java.sql.Connection c = a.connection();
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO note VALUES (?, 'new')")) {
+                c.createStatement().executeUpdate("UPDATE note SET body = body || ' edited'");
+                for (String key : List.of("n3", "k\u0000x", "n4", "n5")) {
+                    ps.setString(1, key);
+                    ps.executeUpdate();
+                }
+                c.commit();
+            } finally {
+                c.setAutoCommit(true);
+            }
+            a.exec("INSERT INTO note VALUES ('n6', 'later')");
+            a.awaitSynced();
+            await().atMost(WAIT).until(() -> !told.isEmpty());
+            List<Map<String, Object>> want = List.of(row("id", "n1", "body", "one"), row("id", "n2", "body", "two"),
+                    row("id", "n6", "body", "later"));
+            assertEquals(want, cluster.pgRows("SELECT id, body FROM note ORDER BY id"));
+            assertEquals(want, a.rows("SELECT id, body FROM note ORDER BY id"), "rejections told: " + told);
+        }
+    }
+
     // ------------------------------------------------------------------ values SQLite keeps, PostgreSQL refuses
 
     /**

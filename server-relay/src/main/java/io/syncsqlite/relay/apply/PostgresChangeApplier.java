@@ -563,26 +563,36 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
         List<FeedEntry> current = new ArrayList<>();
         for (Map.Entry<TableInfo, Set<String>> e : keys.entrySet()) {
-            if (!readCurrent(c, node, e.getKey(), e.getValue(), current)) {
-                // A key PostgreSQL cannot even parse (the reason for the rejection, perhaps: text with U+0000, a
-                // malformed uuid) failed the table's read: its keys are read one by one, and such a key has no
-                // row in PostgreSQL, so the client reverts to none. Skipped, as it once was, the row stayed on
-                // the device alone for good, though its application was told the transaction was reverted.
-                for (String key : e.getValue()) {
-                    if (!readCurrent(c, node, e.getKey(), Set.of(key), current)) {
-                        current.add(new FeedEntry(0, e.getKey().name(), FeedKind.DELETE, object(key), null, 0));
-                    }
-                }
-            }
+            readCurrentOrAbsent(c, node, e.getKey(), new ArrayList<>(e.getValue()), current);
         }
         return current;
+    }
+
+    /**
+     * {@link #readCurrent} of {@code keys}; when PostgreSQL refuses one of them as data (the reason for the
+     * rejection, perhaps: text with U+0000), each half again, down to the keys refused alone: such a key has no row
+     * in PostgreSQL, so the client reverts to none. Skipped with the table's other keys, as they once were, the row
+     * stayed on the device alone for good, though its application was told the transaction was reverted.
+     */
+    private void readCurrentOrAbsent(Connection c, String node, TableInfo table, List<String> keys, List<FeedEntry> current)
+            throws SQLException {
+        if (readCurrent(c, node, table, keys, current)) {
+            return;
+        }
+        if (keys.size() == 1) {
+            current.add(new FeedEntry(0, table.name(), FeedKind.DELETE, object(keys.get(0)), null, 0));
+            return;
+        }
+        int half = keys.size() / 2;
+        readCurrentOrAbsent(c, node, table, keys.subList(0, half), current);
+        readCurrentOrAbsent(c, node, table, keys.subList(half, keys.size()), current);
     }
 
     /**
      * Adds the current image (or a delete) of each of {@code keys} of {@code table} to {@code current}, logged as
      * {@link #currentRows} says; false, with nothing added, when PostgreSQL refuses one of the keys as data.
      */
-    private boolean readCurrent(Connection c, String node, TableInfo table, Set<String> keys, List<FeedEntry> current)
+    private boolean readCurrent(Connection c, String node, TableInfo table, List<String> keys, List<FeedEntry> current)
             throws SQLException {
         Savepoint sp = c.setSavepoint();
         TableStatements st = statements(table);
