@@ -13,8 +13,8 @@ import java.util.StringJoiner;
  *
  * <p>Per table: an AFTER INSERT trigger (every column), an AFTER UPDATE trigger when the key is unchanged
  * (the key and the changed columns, plus a {@code changed} mask telling which columns changed, so the sync
- * client sends only those: {@link #markedMask}), an AFTER UPDATE OF the key trigger for key changes (delete of the old key, insert of
- * the new row) and an AFTER DELETE trigger. A row image is copied column by column into the outbox's value
+ * client sends only those: {@link #markedMask}), an AFTER UPDATE OF the key trigger for key changes (delete of
+ * the old key, insert of the new row) and an AFTER DELETE trigger. A row image is copied column by column into the outbox's value
  * columns when the table fits them ({@link Layout}: no JSON is built while the application writes, which
  * was most of what capturing an update cost), else built with {@code json_object}, where BLOB values
  * become the text {@code \x<hex>}, PostgreSQL's bytea form (only columns with BLOB affinity, declared BLOB
@@ -280,14 +280,6 @@ public final class TriggerSql {
         return "CASE WHEN " + differs(t, c.name()) + " THEN " + value + " END";
     }
 
-    /**
-     * {@code row.c}, refusing bytes in a column not declared BLOB (or untyped) with a message (RAISE works
-     * only in triggers). Bytes sync only in such a column: its affinity is what tells the client to turn
-     * PostgreSQL's \x text back into bytes and to compare such keys without case. {@code json_object}
-     * refused them with "JSON cannot hold BLOB values"; typed capture would store them. {@code >= x''} is
-     * true for bytes alone (a BLOB sorts above every other value; NULL compares to nothing) and costs about a
-     * third less than {@code typeof() = 'blob'} (30 against 50 ns a column).
-     */
     /** As {@link #checked} for a column of {@link #BY_VALUE} in a typed update: NULL is stored as {@link #SET_NULL}. */
     private static String checkedOrSetNull(TableInfo t, TableInfo.Column c, String row) {
         String ref = row + "." + quote(c.name());
@@ -299,6 +291,14 @@ public final class TriggerSql {
         return "syncsqlite: column " + t.name() + "." + c.name() + " holds bytes, which sync only in a column declared BLOB";
     }
 
+    /**
+     * {@code row.c}, refusing bytes in a column not declared BLOB (or untyped) with a message (RAISE works
+     * only in triggers). Bytes sync only in such a column: its affinity is what tells the client to turn
+     * PostgreSQL's \x text back into bytes and to compare such keys without case. {@code json_object}
+     * refused them with "JSON cannot hold BLOB values"; typed capture would store them. {@code >= x''} is
+     * true for bytes alone (a BLOB sorts above every other value; NULL compares to nothing) and costs about a
+     * third less than {@code typeof() = 'blob'} (30 against 50 ns a column).
+     */
     private static String checked(TableInfo t, TableInfo.Column c, String row) {
         String ref = row + "." + quote(c.name());
         boolean key = isKey(t, c);
