@@ -173,7 +173,7 @@ public final class ClientSession implements ChangeFeed.Listener {
         this.keys = keys;
         this.metrics = metrics;
         this.feed = feed;
-        this.lane = new SerialLane(workers);
+        this.lane = new SerialLane(workers, failure -> close(CloseCodes.INTERNAL_ERROR, "relay error: resend later"));
         this.remote = remote;
         this.onEnd = onEnd;
     }

@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * Runs one session's tasks one at a time, in submission order, on a shared thread pool: thousands of
@@ -25,11 +26,19 @@ public final class SerialLane {
     private static final int BURST = 32;
 
     private final Executor executor;
+    private final Consumer<Throwable> onFailure;
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean scheduled = new AtomicBoolean();
 
-    public SerialLane(Executor executor) {
+    /**
+     * @param onFailure told, on the lane, of a task that threw, before the next task runs. A session closes its
+     *                  connection there: a push whose task failed was never answered, and acknowledgements are
+     *                  cumulative, so the answer to the next push made its client drop the transaction (it was
+     *                  logged here and lost).
+     */
+    public SerialLane(Executor executor, Consumer<Throwable> onFailure) {
         this.executor = executor;
+        this.onFailure = onFailure;
     }
 
     public void submit(Runnable task) {
@@ -60,6 +69,11 @@ public final class SerialLane {
                     task.run();
                 } catch (RuntimeException | Error e) {
                     log.error("session task failed", e);
+                    try {
+                        onFailure.accept(e);
+                    } catch (RuntimeException | Error e2) {
+                        log.error("handling a failed session task failed", e2);
+                    }
                 }
             }
         } finally {
