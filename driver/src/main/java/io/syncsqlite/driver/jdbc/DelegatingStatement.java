@@ -28,8 +28,71 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
         this.owner = owner;
     }
 
+    /** The result set of this statement's last auto-commit query while it holds the read ({@link SyncConnection#claimRead}). */
+    private ReadResultSet openRead;
+
     protected ResultSet wrapResultSet(ResultSet resultSet) {
-        return resultSet == null ? null : new DelegatingResultSet(resultSet, this);
+        if (resultSet == null) {
+            return null;
+        }
+        if (owner instanceof SyncConnection c && c.claimRead()) {
+            // A new execution: sqlite-jdbc closed this statement's previous result set.
+            endRead();
+            return openRead = new ReadResultSet(resultSet, this, c);
+        }
+        return new DelegatingResultSet(resultSet, this);
+    }
+
+    private void endRead() {
+        if (openRead != null) {
+            openRead.release();
+            openRead = null;
+        }
+    }
+
+    /**
+     * A result set holding its auto-commit query's read ({@link SyncConnection}'s gate) until it is read to its end or
+     * closed, or its statement is closed or runs another query.
+     */
+    static final class ReadResultSet extends DelegatingResultSet {
+        private final SyncConnection connection;
+        private boolean released;
+
+        ReadResultSet(ResultSet delegate, Statement owner, SyncConnection connection) {
+            super(delegate, owner);
+            this.connection = connection;
+        }
+
+        void release() {
+            if (!released) {
+                released = true;
+                connection.readEnded();
+            }
+        }
+
+        @Override
+        public boolean next() throws SQLException {
+            boolean more;
+            try {
+                more = delegate.next();
+            } catch (SQLException | RuntimeException e) {
+                release();
+                throw e;
+            }
+            if (!more) {
+                release();
+            }
+            return more;
+        }
+
+        @Override
+        public void close() throws SQLException {
+            try {
+                delegate.close();
+            } finally {
+                release();
+            }
+        }
     }
 
     @Override
@@ -60,7 +123,11 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
                 own.clear();
             }
         } finally {
-            delegate.close();
+            try {
+                delegate.close();
+            } finally {
+                endRead();
+            }
         }
     }
 
