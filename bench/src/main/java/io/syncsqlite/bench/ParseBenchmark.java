@@ -40,7 +40,11 @@ public class ParseBenchmark {
 
     @State(Scope.Thread)
     public static class Prepared {
-        @Param({"sqlite", "syncsqlite"})
+        /**
+         * {@code syncsqlite-client} runs a sync client (to a relay that is not there, so it only retries): a query then
+         * also holds the gate that keeps it apart from the sync client's commits (SyncConnection.read).
+         */
+        @Param({"sqlite", "syncsqlite", "syncsqlite-client"})
         public String driver;
         Path dir;
         Connection conn;
@@ -51,7 +55,8 @@ public class ParseBenchmark {
             dir = Files.createTempDirectory("bench");
             String file = dir.resolve("bench.db").toString();
             conn = DriverManager.getConnection((driver.equals("sqlite") ? "jdbc:sqlite:" : "jdbc:syncsqlite:")
-                    + file + "?journal_mode=WAL&synchronous=NORMAL" + (driver.equals("sqlite") ? "" : "&sync.lingerMs=0"));
+                    + file + "?journal_mode=WAL&synchronous=NORMAL" + (driver.equals("sqlite") ? "" : "&sync.lingerMs=0")
+                    + (driver.equals("syncsqlite-client") ? "&sync.server=ws://127.0.0.1:9/sync" : ""));
             try (Statement st = conn.createStatement()) {
                 st.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, title TEXT, qty INTEGER)");
                 st.execute("INSERT INTO item VALUES (1, 'a', 1)");

@@ -79,8 +79,6 @@ public class SyncConnection extends DelegatingConnection {
     private int openReads;
     /** A query {@link #run} started registered a read that no result set has claimed yet ({@link #claimRead}). */
     private boolean unclaimedRead;
-    /** Whether the node has been told this connection holds the gate ({@link #inAppTransaction} or {@link #openReads}). */
-    private boolean gateHeld;
     /** The open transaction ran DDL: the node's synced tables are re-read when it ends. */
     private boolean schemaChanged;
     private boolean closed;
@@ -299,7 +297,7 @@ public class SyncConnection extends DelegatingConnection {
         }
         switch (kind) {
             case READ:
-                if (autoCommitting) {
+                if (autoCommitting && node.syncsHere()) {
                     return read(call);
                 }
                 return call.call();
@@ -1158,7 +1156,7 @@ public class SyncConnection extends DelegatingConnection {
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
             inAppTransaction = open;
-            gate();
+            node.appTransaction(this, open);
         }
     }
 
@@ -1170,8 +1168,8 @@ public class SyncConnection extends DelegatingConnection {
      * A query run by {@code execute} (its result set fetched later) holds it only while it runs.
      */
     private <T> T read(SqlCall<T> call) throws SQLException {
+        node.appRead(true);
         openReads++;
-        gate();
         unclaimedRead = true;
         try {
             return call.call();
@@ -1194,15 +1192,7 @@ public class SyncConnection extends DelegatingConnection {
     void readEnded() {
         if (openReads > 0) {
             openReads--;
-            gate();
-        }
-    }
-
-    private void gate() {
-        boolean held = inAppTransaction || openReads > 0;
-        if (held != gateHeld) {
-            gateHeld = held;
-            node.appTransaction(this, held);
+            node.appRead(false);
         }
     }
 
@@ -1746,10 +1736,11 @@ public class SyncConnection extends DelegatingConnection {
         try {
             delegate.close();
         } finally {
-            openReads = 0;
             unclaimedRead = false;
+            while (openReads > 0) {
+                readEnded();
+            }
             inAppTransaction(false);
-            gate();
             node.release();
         }
     }
