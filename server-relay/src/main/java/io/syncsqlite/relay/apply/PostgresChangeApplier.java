@@ -323,9 +323,20 @@ public final class PostgresChangeApplier implements ChangeApplier {
             // Another session of the same node settled this transaction meanwhile (or a copy's file did).
             return TxRun.resend(c, node, tx, client);
         }
-        List<Op> touched = new ArrayList<>(ops);
-        touched.addAll(colliding(c, ops, cause));
-        List<FeedEntry> current = visible(currentRows(c, node, touched), scope);
+        Scope now = scope == null ? null : scope.asOf(c);
+        List<FeedEntry> current = new ArrayList<>(visible(currentRows(c, node, ops), now));
+        Set<String> named = new java.util.HashSet<>();
+        ops.forEach(op -> named.add(op.table().name() + '\0' + op.pkJson()));
+        List<Op> collided = colliding(c, ops, cause).stream()
+                .filter(op -> !named.contains(op.table().name() + '\0' + op.pkJson())).toList();
+        for (FeedEntry e : currentRows(c, node, collided)) {
+            // Rows holding the values the transaction's rows collided with, which it did not name: only those the
+            // user may see. Turned into deletes like the rest, they told the user the key of another user's row
+            // holding the value (an e-mail address, say; ScopeSecurityReviewTest).
+            if (now == null || e.row() != null && now.contains(e.table(), e.row())) {
+                current.add(e);
+            }
+        }
         ClockHistory.markCommit(c, node, tx, client[0]);
         // Under a scope, PostgreSQL's detail may describe rows of other users: only its message is sent.
         String reason = PgErrors.describe(cause, scope == null);
@@ -528,7 +539,8 @@ public final class PostgresChangeApplier implements ChangeApplier {
                 return TxRun.resend(c, node, tx, client);
             }
             ClockHistory.record(c, node, tx);
-            List<FeedEntry> current = ops.isEmpty() ? List.of() : visible(currentRows(c, null, ops), scope);
+            List<FeedEntry> current = ops.isEmpty() ? List.of()
+                    : visible(currentRows(c, null, ops), scope == null ? null : scope.asOf(c));
             record(c, node, tx.id(), why.sqlState(), why.getMessage(), current);
             c.commit();
             return new Message.Reject(tx.id(), why.sqlState(), why.getMessage(), current);
@@ -543,13 +555,16 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
     }
 
-    /** The client reverts to these; a row outside its scope is one it must not see: it reverts to none. */
+    /**
+     * The client reverts to these; a row outside its scope is one it must not see: it reverts to none, without the
+     * row's clock (which told when its user last wrote it; ScopeSecurityReviewTest).
+     */
     private static List<FeedEntry> visible(List<FeedEntry> current, Scope scope) {
         if (scope == null) {
             return current;
         }
         return current.stream().map(e -> e.row() == null || scope.contains(e.table(), e.row()) ? e
-                : new FeedEntry(0, e.table(), FeedKind.DELETE, e.pk(), null, e.hlc())).toList();
+                : new FeedEntry(0, e.table(), FeedKind.DELETE, e.pk(), null, 0)).toList();
     }
 
     /**

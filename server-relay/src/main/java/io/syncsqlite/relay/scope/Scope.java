@@ -46,6 +46,28 @@ public final class Scope {
     private final Map<String, Set<String>> claimValues = new HashMap<>();
     private final Map<TableRule.Membership, Set<String>> members = new HashMap<>();
 
+    private Scope(Scope of) {
+        this.rules = of.rules;
+        this.catalog = of.catalog;
+        this.subject = of.subject;
+        this.claimValues.putAll(of.claimValues);
+    }
+
+    /**
+     * This scope with its memberships read as of {@code c}'s view, for what a transaction of {@code c} answers (the
+     * rows of a rejection); this one's cache is left as the feed keeps it. The session's cache follows the feed,
+     * which a client that stops confirming no longer reads: a rejection decided with it handed back rows of a
+     * membership the user had lost since (ScopeSecurityReviewTest).
+     */
+    public Scope asOf(Connection c) throws SQLException {
+        if (!hasMemberships()) {
+            return this;
+        }
+        Scope now = new Scope(this);
+        now.reloadMemberships(c);
+        return now;
+    }
+
     Scope(ScopeRules rules, Catalog catalog, String subject, Map<String, Object> claims) {
         this.rules = rules;
         this.catalog = catalog;
@@ -204,22 +226,32 @@ public final class Scope {
         }
     }
 
-    /** The digest stored for a client ({@link #digest()}), or null. */
-    public static String storedDigest(Connection c, String node) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT scope_digest FROM syncsqlite.client WHERE node = ?")) {
+    /**
+     * The scope a client holds, as stored: its {@link #digest()} (null for none) and the feed position of the
+     * snapshot that gave it (0 when unknown).
+     */
+    public record Stored(String digest, long from) {
+    }
+
+    /** What is stored for a client ({@link #storeDigest}). */
+    public static Stored stored(Connection c, String node) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT scope_digest, coalesce(scope_from, 0) FROM syncsqlite.client"
+                + " WHERE node = ?")) {
             ps.setString(1, node);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
+                return rs.next() ? new Stored(rs.getString(1), rs.getLong(2)) : new Stored(null, 0);
             }
         }
     }
 
-    /** Records that a client now holds exactly the scope of {@code digest}. */
-    public static void storeDigest(Connection c, String node, String digest) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.client (node, scope_digest) VALUES (?, ?)"
-                + " ON CONFLICT (node) DO UPDATE SET scope_digest = excluded.scope_digest")) {
+    /** Records that a client now holds exactly the scope of {@code digest}, from the snapshot through {@code from}. */
+    public static void storeDigest(Connection c, String node, String digest, long from) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO syncsqlite.client (node, scope_digest, scope_from)"
+                + " VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE SET scope_digest = excluded.scope_digest,"
+                + " scope_from = excluded.scope_from")) {
             ps.setString(1, node);
             ps.setString(2, digest);
+            ps.setLong(3, from);
             ps.executeUpdate();
         }
     }

@@ -125,6 +125,10 @@ CREATE TABLE IF NOT EXISTS syncsqlite.client (
 );
 -- With per-user scopes: the digest of the scope the client last fully holds (Scope.digest()).
 SELECT syncsqlite.add_column('syncsqlite.client', 'scope_digest', 'text');
+-- The feed position of the snapshot through which the client holds that scope: a hello with an older cursor (a
+-- restored file, or a client that lies) is resynced, since catching up from there replayed commits filtered by
+-- today's scope, versions of rows from before the user could see them among them. NULL for digests stored before.
+SELECT syncsqlite.add_column('syncsqlite.client', 'scope_from', 'bigint');
 -- With authentication: the token subject that first used the node id; no other user may use it (their
 -- pushes could make the owner's transaction ids look applied, and their scope would replace the owner's).
 SELECT syncsqlite.add_column('syncsqlite.client', 'subject', 'text');
