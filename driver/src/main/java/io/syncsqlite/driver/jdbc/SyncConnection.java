@@ -288,6 +288,7 @@ public class SyncConnection extends DelegatingConnection {
 
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
+        endUnclaimedRead();
         StatementKind kind = info.kind();
         refuseUnfollowableAlters(info);
         boolean jdbcAuto = delegate.getAutoCommit();
@@ -1165,19 +1166,31 @@ public class SyncConnection extends DelegatingConnection {
      * ({@link DelegatingStatement#wrapResultSet} claims the registration): an application that updated each row while
      * iterating a query on the same connection had 84 to 97 of 100 updates fail with SQLITE_BUSY_SNAPSHOT, the sync
      * client's commits (acknowledging the first updates) landing under the query's snapshot (ConcurrentAppReviewTest).
-     * A query run by {@code execute} (its result set fetched later) holds it only while it runs.
+     * A query run by {@code execute} holds it from there, for the result set {@code getResultSet} fetches; if
+     * another statement runs first, only until then.
      */
     private <T> T read(SqlCall<T> call) throws SQLException {
         node.appRead(true);
         openReads++;
         unclaimedRead = true;
+        boolean resultSetToCome = false;
         try {
-            return call.call();
+            T r = call.call();
+            // execute() answered true: its result set is fetched next (getResultSet, as jOOQ reads every query),
+            // which claims the read; another statement first, or the connection's close, ends it.
+            resultSetToCome = Boolean.TRUE.equals(r);
+            return r;
         } finally {
-            if (unclaimedRead) {
-                unclaimedRead = false;
-                readEnded();
+            if (!resultSetToCome) {
+                endUnclaimedRead();
             }
+        }
+    }
+
+    private void endUnclaimedRead() {
+        if (unclaimedRead) {
+            unclaimedRead = false;
+            readEnded();
         }
     }
 

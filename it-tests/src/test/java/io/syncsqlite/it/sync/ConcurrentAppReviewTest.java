@@ -545,11 +545,13 @@ class ConcurrentAppReviewTest {
      * transactions (SyncNode.appTransaction, entered from SyncConnection.run/inAppTransaction) only counts
      * manual-commit and BEGIN/SAVEPOINT transactions, not an auto-commit query whose result set is still open;
      * the docs promise that a read-then-write shorter than 1 s cannot meet SQLITE_BUSY. Checks: no update fails,
-     * and all 100 reach PostgreSQL.
+     * and all 100 reach PostgreSQL. Also with the query run by {@code execute} and its rows read through
+     * {@code getResultSet} (as jOOQ runs every query).
      */
-    @Test
+    @org.junit.jupiter.params.ParameterizedTest(name = "through execute: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
     @Timeout(120)
-    void updatingEachRowWhileIteratingAnAutoCommitQuery() throws Exception {
+    void updatingEachRowWhileIteratingAnAutoCommitQuery(boolean throughExecute) throws Exception {
         try (Cluster cluster = Cluster.start("rv2_iter", dir, PG_STOCK, PG_ITEM)) {
             cluster.pg("INSERT INTO item (name, worker) SELECT 'r' || g, 0 FROM generate_series(1, 100) g");
             seedStock(cluster);
@@ -561,7 +563,7 @@ class ConcurrentAppReviewTest {
             Connection c = a.connection();
             try (PreparedStatement q = c.prepareStatement("SELECT id FROM item ORDER BY id");
                  PreparedStatement up = c.prepareStatement("UPDATE item SET worker = worker + 1 WHERE id = ?");
-                 ResultSet rs = q.executeQuery()) {
+                 ResultSet rs = throughExecute && q.execute() ? q.getResultSet() : q.executeQuery()) {
                 while (rs.next()) {
                     try {
                         up.setLong(1, rs.getLong(1));
