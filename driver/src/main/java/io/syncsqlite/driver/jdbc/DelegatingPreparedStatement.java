@@ -60,21 +60,25 @@ public class DelegatingPreparedStatement extends DelegatingStatement implements 
 
     @Override
     public boolean execute() throws SQLException {
+        endRead();
         return prepared.execute();
     }
 
     @Override
     public long executeLargeUpdate() throws SQLException {
+        endRead();
         return prepared.executeLargeUpdate();
     }
 
     @Override
     public ResultSet executeQuery() throws SQLException {
+        endRead();
         return wrapResultSet(prepared.executeQuery());
     }
 
     @Override
     public int executeUpdate() throws SQLException {
+        endRead();
         return prepared.executeUpdate();
     }
 

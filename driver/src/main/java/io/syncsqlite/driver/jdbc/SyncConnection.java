@@ -1157,7 +1157,8 @@ public class SyncConnection extends DelegatingConnection {
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
             inAppTransaction = open;
-            node.appTransaction(this, open);
+            // A connection holding an open query's read does not wait for the sync client, which waits for it.
+            node.appTransaction(this, open, openReads == 0);
         }
     }
 
@@ -1170,8 +1171,11 @@ public class SyncConnection extends DelegatingConnection {
      * another statement runs first, only until then.
      */
     private <T> T read(SqlCall<T> call) throws SQLException {
-        node.appRead(true);
-        openReads++;
+        if (openReads++ == 0) {
+            // One registration per connection: a second query while the first is open (a lookup per row) must not
+            // wait for the sync client, which waits for this connection's first (TodayReviewTest).
+            node.appRead(true);
+        }
         unclaimedRead = true;
         boolean resultSetToCome = false;
         try {
@@ -1203,8 +1207,7 @@ public class SyncConnection extends DelegatingConnection {
 
     /** A result set that claimed a read is done (read to its end, closed, or its statement closed). */
     void readEnded() {
-        if (openReads > 0) {
-            openReads--;
+        if (openReads > 0 && --openReads == 0) {
             node.appRead(false);
         }
     }
@@ -1750,7 +1753,8 @@ public class SyncConnection extends DelegatingConnection {
             delegate.close();
         } finally {
             unclaimedRead = false;
-            while (openReads > 0) {
+            if (openReads > 0) {
+                openReads = 1;
                 readEnded();
             }
             inAppTransaction(false);

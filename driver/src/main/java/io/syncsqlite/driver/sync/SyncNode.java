@@ -885,9 +885,16 @@ public final class SyncNode {
      * fail at its first write with SQLITE_BUSY_SNAPSHOT.
      */
     public void appTransaction(Object connection, boolean open) {
+        appTransaction(connection, open, true);
+    }
+
+    /** As {@link #appTransaction(Object, boolean)}; without {@code mayWait} entering does not wait (see {@link #appRead}). */
+    public void appTransaction(Object connection, boolean open, boolean mayWait) {
         synchronized (gate) {
             if (open) {
-                awaitGate(APP_WAIT_MS, () -> !syncWriting && !syncWaiting);
+                if (mayWait) {
+                    awaitGate(APP_WAIT_MS, () -> !syncWriting && !syncWaiting);
+                }
                 appTransactions.add(connection);
             } else if (appTransactions.remove(connection) && appTransactions.isEmpty()) {
                 gate.notifyAll();
@@ -896,7 +903,7 @@ public final class SyncNode {
     }
 
     /**
-     * Result sets of auto-commit queries open on any connection of this node ({@code SyncConnection.read}): the sync
+     * Connections of this node with auto-commit queries open ({@code SyncConnection.read}): the sync
      * client waits for them as for transactions. Counted without {@link #gate}'s monitor, which cost a query about a
      * tenth of its time (ParseBenchmark): a query raises the count, then looks at the sync client's flags; the sync
      * client raises its flag, then looks at the count (both volatile, so one of the two sees the other). A query that
@@ -909,7 +916,11 @@ public final class SyncNode {
         return client != null;
     }
 
-    /** An auto-commit query's result set opened ({@code open}) or ended; see {@link #appReads}. */
+    /**
+     * A connection's first open auto-commit query began ({@code open}), or its last one ended; see {@link #appReads}.
+     * One count per connection: a connection that waited here for a second query would wait for the sync client,
+     * which waits for the connection's first.
+     */
     public void appRead(boolean open) {
         if (open) {
             appReads.incrementAndGet();
