@@ -28,7 +28,7 @@ public class DelegatingDatabaseMetaData extends DelegatingWrapper<DatabaseMetaDa
     protected void beforeQuery() throws SQLException {
     }
 
-    private static ResultSet wrapResultSet(ResultSet resultSet) {
+    protected ResultSet wrapResultSet(ResultSet resultSet) {
         return resultSet == null ? null : new DelegatingResultSet(resultSet, null);
     }
 

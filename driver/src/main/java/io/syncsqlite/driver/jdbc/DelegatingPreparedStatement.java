@@ -61,7 +61,7 @@ public class DelegatingPreparedStatement extends DelegatingStatement implements 
     @Override
     public boolean execute() throws SQLException {
         endRead();
-        return prepared.execute();
+        return executed(prepared.execute());
     }
 
     @Override

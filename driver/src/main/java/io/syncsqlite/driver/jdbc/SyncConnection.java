@@ -72,13 +72,25 @@ public class SyncConnection extends DelegatingConnection {
     /** Whether this connection is inside an application transaction, from its first statement to its end. */
     private boolean inAppTransaction;
     /**
-     * Result sets of auto-commit queries still open (read to their end or closed, each ends its count): SQLite keeps
-     * such a query's read snapshot, which a write on this connection meanwhile (updating each row while iterating)
-     * must upgrade, so a sync commit in between fails that write as it would an application transaction's.
+     * This connection's auto-commit queries still open (each result set ends its count when read to its end or closed,
+     * or when its statement runs again or is closed): SQLite keeps such a query's read snapshot, which a write on this
+     * connection meanwhile (updating each row while iterating) must upgrade, so a sync commit in between fails that
+     * write as it would an application transaction's. Atomic: sqlite-jdbc lets several threads share a connection,
+     * and a result set may be closed on another thread.
      */
-    private int openReads;
-    /** A query {@link #run} started registered a read that no result set has claimed yet ({@link #claimRead}). */
-    private boolean unclaimedRead;
+    private final java.util.concurrent.atomic.AtomicInteger openReads = new java.util.concurrent.atomic.AtomicInteger();
+    /** The thread's count of connections it holds reads on, taken when this connection's count left 0. */
+    private java.util.concurrent.atomic.AtomicInteger readsOfThread;
+    /**
+     * Per thread: on how many connections it holds open auto-commit queries. Such a thread does not wait for the sync
+     * client (which waits for those queries) when it reads or begins a transaction on any connection: a query open on
+     * one pooled connection and a short transaction on another, per row, stalled the bound and let the sync client
+     * commit under the query (GateReviewTest).
+     */
+    private static final ThreadLocal<java.util.concurrent.atomic.AtomicInteger> THREAD_READS =
+            ThreadLocal.withInitial(java.util.concurrent.atomic.AtomicInteger::new);
+    /** The connection whose running query registered a read that no result set has claimed yet ({@link #claimRead}). */
+    private static final ThreadLocal<SyncConnection> CLAIMABLE = new ThreadLocal<>();
     /** The open transaction ran DDL: the node's synced tables are re-read when it ends. */
     private boolean schemaChanged;
     private boolean closed;
@@ -288,7 +300,6 @@ public class SyncConnection extends DelegatingConnection {
 
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
-        endUnclaimedRead();
         StatementKind kind = info.kind();
         refuseUnfollowableAlters(info);
         boolean jdbcAuto = delegate.getAutoCommit();
@@ -1140,11 +1151,27 @@ public class SyncConnection extends DelegatingConnection {
         return deltas == null ? body.call() : counted(info, deltas, body);
     }
 
-    /** Before a read outside {@link #run} (the metadata's queries): inside a transaction, as {@link #run} does. */
+    /**
+     * Before a read outside {@link #run} (the metadata's queries): inside a transaction, as {@link #run} does; in
+     * auto-commit mode it registers a read for the result set to claim ({@link SyncDatabaseMetaData}), as a query
+     * does: iterating {@code getTables} and emptying each table failed with SQLITE_BUSY_SNAPSHOT (GateReviewTest).
+     */
     void beforeRead() throws SQLException {
         checkOpen();
         if (!delegate.getAutoCommit() || sqlTransaction) {
             inAppTransaction(true);
+        } else if (node.syncsHere()) {
+            endStaleClaim();
+            readStarted();
+            CLAIMABLE.set(this);
+        }
+    }
+
+    /** A read registered for a result set that never came (a metadata call that failed) ends before the next. */
+    private void endStaleClaim() {
+        if (CLAIMABLE.get() == this) {
+            CLAIMABLE.remove();
+            readEnded();
         }
     }
 
@@ -1157,58 +1184,62 @@ public class SyncConnection extends DelegatingConnection {
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
             inAppTransaction = open;
-            // A connection holding an open query's read does not wait for the sync client, which waits for it.
-            node.appTransaction(this, open, openReads == 0);
+            // A thread holding an open query's read does not wait for the sync client, which waits for that query.
+            node.appTransaction(this, open, THREAD_READS.get().get() == 0);
         }
     }
 
     /**
      * Runs an auto-commit query holding the gate, as a transaction would, for as long as its result set stays open
-     * ({@link DelegatingStatement#wrapResultSet} claims the registration): an application that updated each row while
-     * iterating a query on the same connection had 84 to 97 of 100 updates fail with SQLITE_BUSY_SNAPSHOT, the sync
-     * client's commits (acknowledging the first updates) landing under the query's snapshot (ConcurrentAppReviewTest).
-     * A query run by {@code execute} holds it from there, for the result set {@code getResultSet} fetches; if
-     * another statement runs first, only until then.
+     * ({@link DelegatingStatement#wrapResultSet} claims the registration, or {@code execute} for the result set
+     * {@code getResultSet} fetches): an application that updated each row while iterating a query on the same
+     * connection had 84 to 97 of 100 updates fail with SQLITE_BUSY_SNAPSHOT, the sync client's commits
+     * (acknowledging the first updates) landing under the query's snapshot (ConcurrentAppReviewTest).
      */
     private <T> T read(SqlCall<T> call) throws SQLException {
-        if (openReads++ == 0) {
-            // One registration per connection: a second query while the first is open (a lookup per row) must not
-            // wait for the sync client, which waits for this connection's first (TodayReviewTest).
-            node.appRead(true);
-        }
-        unclaimedRead = true;
-        boolean resultSetToCome = false;
+        endStaleClaim();
+        readStarted();
+        CLAIMABLE.set(this);
         try {
-            T r = call.call();
-            // execute() answered true: its result set is fetched next (getResultSet, as jOOQ reads every query),
-            // which claims the read; another statement first, or the connection's close, ends it.
-            resultSetToCome = Boolean.TRUE.equals(r);
-            return r;
+            return call.call();
         } finally {
-            if (!resultSetToCome) {
-                endUnclaimedRead();
+            if (CLAIMABLE.get() == this) {
+                CLAIMABLE.remove();
+                readEnded();
             }
         }
     }
 
-    private void endUnclaimedRead() {
-        if (unclaimedRead) {
-            unclaimedRead = false;
-            readEnded();
+    /**
+     * One registration with the node per connection, however many of its queries are open: a second query while the
+     * first is open (a lookup per row) must not wait for the sync client, which waits for the first (TodayReviewTest).
+     */
+    private void readStarted() {
+        if (openReads.getAndIncrement() == 0) {
+            java.util.concurrent.atomic.AtomicInteger mine = THREAD_READS.get();
+            node.appRead(true, mine.get() == 0);
+            mine.incrementAndGet();
+            readsOfThread = mine;
         }
     }
 
     /** Takes the read the running query registered, for the result set it returns; false if none is waiting. */
     boolean claimRead() {
-        boolean claimed = unclaimedRead;
-        unclaimedRead = false;
-        return claimed;
+        if (CLAIMABLE.get() == this) {
+            CLAIMABLE.remove();
+            return true;
+        }
+        return false;
     }
 
-    /** A result set that claimed a read is done (read to its end, closed, or its statement closed). */
+    /** A read claimed by a result set or a statement is done (read to its end, closed, or its statement ran again). */
     void readEnded() {
-        if (openReads > 0 && --openReads == 0) {
-            node.appRead(false);
+        if (openReads.getAndUpdate(n -> n > 0 ? n - 1 : 0) == 1) {
+            java.util.concurrent.atomic.AtomicInteger thread = readsOfThread;
+            if (thread != null) {
+                thread.updateAndGet(n -> n > 0 ? n - 1 : 0);
+            }
+            node.appRead(false, true);
         }
     }
 
@@ -1752,9 +1783,8 @@ public class SyncConnection extends DelegatingConnection {
         try {
             delegate.close();
         } finally {
-            unclaimedRead = false;
-            if (openReads > 0) {
-                openReads = 1;
+            if (openReads.get() > 0) {
+                openReads.set(1);
                 readEnded();
             }
             inAppTransaction(false);

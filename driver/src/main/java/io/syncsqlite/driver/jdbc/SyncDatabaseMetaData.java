@@ -37,6 +37,15 @@ final class SyncDatabaseMetaData extends DelegatingDatabaseMetaData {
         connection.beforeRead();
     }
 
+    /** A result set claims the read {@link #beforeQuery} registered in auto-commit mode, as a statement's does. */
+    @Override
+    protected ResultSet wrapResultSet(ResultSet resultSet) {
+        if (resultSet != null && connection.claimRead()) {
+            return new DelegatingStatement.ReadResultSet(resultSet, null, connection);
+        }
+        return super.wrapResultSet(resultSet);
+    }
+
     @Override
     public ResultSet getTables(String catalog, String schemaPattern, String tableNamePattern, String[] types)
             throws SQLException {

@@ -919,12 +919,15 @@ public final class SyncNode {
     /**
      * A connection's first open auto-commit query began ({@code open}), or its last one ended; see {@link #appReads}.
      * One count per connection: a connection that waited here for a second query would wait for the sync client,
-     * which waits for the connection's first.
+     * which waits for the connection's first. Without {@code mayWait} (a thread that holds a query open on another
+     * connection) it does not wait either.
      */
-    public void appRead(boolean open) {
+    public void appRead(boolean open, boolean mayWait) {
         if (open) {
             appReads.incrementAndGet();
-            if (syncWriting || syncWaiting) {
+            // syncWaiting first: the sync client sets syncWriting before it clears syncWaiting, so a query that finds
+            // syncWaiting clear and then syncWriting clear cannot have missed it (the other order could, GateReviewTest).
+            if (mayWait && (syncWaiting || syncWriting)) {
                 appReads.decrementAndGet();
                 synchronized (gate) {
                     gate.notifyAll(); // the sync client may be waiting on the count this raised for a moment
@@ -965,12 +968,20 @@ public final class SyncNode {
     private void awaitGate(long maxMillis, java.util.function.BooleanSupplier done) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
         long left;
-        while (!done.getAsBoolean() && (left = deadline - System.nanoTime()) > 0) {
-            try {
-                TimeUnit.NANOSECONDS.timedWait(gate, left);
-            } catch (InterruptedException e) {
+        boolean interrupted = false;
+        try {
+            while (!done.getAsBoolean() && (left = deadline - System.nanoTime()) > 0) {
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(gate, left);
+                } catch (InterruptedException e) {
+                    // The wait is bounded: an interrupted thread keeps its turn (its flag is set again after). Ending the
+                    // wait let its transaction meet the sync client's commit, SQLITE_BUSY_SNAPSHOT (GateReviewTest).
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
                 Thread.currentThread().interrupt();
-                return;
             }
         }
     }
