@@ -237,7 +237,8 @@ class DeepJsonReviewTest {
      * relay does for a shallow one: surrounding whitespace is no part of the document; text that is not JSON
      * (unbalanced, trailing garbage, two documents) is stored as a JSON string holding exactly that text, never
      * cut or spliced into the relay's own JSON; a JSON string whose content looks deep is a string. Later
-     * writes sync, and PostgreSQL ends with each value as described.
+     * writes sync, and PostgreSQL ends with each value as described. The device then holds each document as JSON
+     * text (a string quoted), which written back is the same document.
      */
     @Test
     void deviceTextThatIsNotExactlyOneDeepDocumentIsStoredAsForAShallowOne() throws Exception {
@@ -272,8 +273,20 @@ class DeepJsonReviewTest {
                         "[".repeat(3_000)));
                 assertEquals("1", pg(pg, "SELECT count(*) FROM settings WHERE id = 7"));
             }
-            assertEquals(unbalanced, local(a, "SELECT doc FROM settings WHERE id = 2"), "the device keeps its text");
-            assertEquals(injection, local(a, "SELECT doc FROM settings WHERE id = 5"), "the device keeps its text");
+            // The device then holds PostgreSQL's document, a JSON string of its text, as JSON text (a json/jsonb
+            // column always gets its document's JSON text: EdgeValuesReviewTest), and writing it back changes nothing.
+            assertEquals(com.fasterxml.jackson.databind.node.TextNode.valueOf(unbalanced).toString(),
+                    local(a, "SELECT doc FROM settings WHERE id = 2"), "the device holds the string's JSON text");
+            assertEquals(com.fasterxml.jackson.databind.node.TextNode.valueOf(injection).toString(),
+                    local(a, "SELECT doc FROM settings WHERE id = 5"), "the device holds the string's JSON text");
+            a.exec("UPDATE settings SET id = id + 100 WHERE id IN (2, 5)");
+            a.awaitSynced();
+            try (Connection pg = c.pg()) {
+                assertEquals("string true", pg(pg, "SELECT jsonb_typeof(doc) || ' ' || (doc #>> '{}' = ?) FROM settings WHERE id = 102",
+                        unbalanced), "written back, the document is the same string");
+                assertEquals("string true", pg(pg, "SELECT jsonb_typeof(doc) || ' ' || (doc #>> '{}' = ?) FROM settings WHERE id = 105",
+                        injection), "written back, the document is the same string");
+            }
         }
     }
 
