@@ -6,8 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -15,10 +13,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -75,57 +71,6 @@ class GateReviewTest {
                 "CREATE TABLE IF NOT EXISTS side (id INTEGER PRIMARY KEY, v TEXT)");
     }
 
-    /** The sync client's side of the gate (enter/exit as LocalStore.inTransaction calls them) and the node's counts. */
-    private static final class SyncSide {
-        private final Object gate;
-        private final Method enter;
-        private final Method exit;
-        private final AtomicInteger reads;
-        private final Set<?> transactions;
-
-        SyncSide(SyncNode node) throws Exception {
-            Field f = SyncNode.class.getDeclaredField("syncGate");
-            f.setAccessible(true);
-            gate = f.get(node);
-            Class<?> type = Class.forName("io.syncsqlite.driver.sync.LocalStore$WriteGate");
-            enter = type.getDeclaredMethod("enter");
-            exit = type.getDeclaredMethod("exit");
-            enter.setAccessible(true);
-            exit.setAccessible(true);
-            Field r = SyncNode.class.getDeclaredField("appReads");
-            r.setAccessible(true);
-            reads = (AtomicInteger) r.get(node);
-            Field t = SyncNode.class.getDeclaredField("appTransactions");
-            t.setAccessible(true);
-            transactions = (Set<?>) t.get(node);
-        }
-
-        long enterMillis() throws Exception {
-            long t0 = System.nanoTime();
-            enter.invoke(gate);
-            long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-            exit.invoke(gate);
-            return took;
-        }
-
-        void enter() throws Exception {
-            enter.invoke(gate);
-        }
-
-        void exit() throws Exception {
-            exit.invoke(gate);
-        }
-
-        int openReads() {
-            return reads.get();
-        }
-
-        int openTransactions() {
-            synchronized (transactions) {
-                return transactions.size();
-            }
-        }
-    }
 
     /**
      * A query run by {@code execute} whose result set is never fetched, in a statement that is then closed: HikariCP's
@@ -145,7 +90,7 @@ class GateReviewTest {
     void queryRunByExecuteAndNeverFetchedEndsWithItsStatement() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement()) {
                 assertTrue(st.execute("SELECT 1"));
             }
@@ -170,7 +115,7 @@ class GateReviewTest {
     void getMoreResultsEndsTheQuerysRead() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement()) {
                 assertTrue(st.execute("SELECT id FROM item ORDER BY id"));
                 ResultSet rs = st.getResultSet();
@@ -202,7 +147,7 @@ class GateReviewTest {
         try (Connection c = open(); Connection raw = raw()) {
             seed(c);
             exec(c, "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO other VALUES (1, 'x')");
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             long[] enteredAt = new long[1];
             CompletableFuture<Void> writer;
             long closedAt;
@@ -260,7 +205,7 @@ class GateReviewTest {
     void transactionOnAnotherConnectionOfTheThreadHoldingAQueryDoesNotStall() throws Exception {
         try (Connection a = open(); Connection b = open()) {
             seed(a);
-            SyncSide sync = new SyncSide(node(a));
+            GateProbe sync = new GateProbe(node(a));
             long[] enteredAt = new long[1];
             long closedAt;
             long transactionMs;
@@ -315,7 +260,7 @@ class GateReviewTest {
     void connectionSharedByTwoThreadsBalancesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(3000);
             Runnable loop = () -> {
                 try (PreparedStatement ps = c.prepareStatement("SELECT id FROM item WHERE id > ?")) {
@@ -359,7 +304,7 @@ class GateReviewTest {
     void interruptedThreadStillKeepsItsTransactionApart() throws Exception {
         try (Connection c = open(); Connection raw = raw()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 try {
@@ -411,7 +356,7 @@ class GateReviewTest {
     void autoCommitSwitchedWhileAQueryIsOpenBalancesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement outer = c.createStatement(); ResultSet rs = outer.executeQuery("SELECT id FROM item ORDER BY id");
                  Statement st = c.createStatement()) {
                 assertTrue(rs.next());

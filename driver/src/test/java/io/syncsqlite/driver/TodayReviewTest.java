@@ -7,8 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -20,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -69,48 +66,6 @@ class TodayReviewTest {
         return c.unwrap(SyncConnection.class).node();
     }
 
-    /** The sync client's side of the gate: enter() and exit(), as LocalStore.inTransaction calls them. */
-    private static final class SyncSide {
-        private final Object gate;
-        private final Method enter;
-        private final Method exit;
-        private final AtomicInteger reads;
-
-        SyncSide(SyncNode node) throws Exception {
-            Field f = SyncNode.class.getDeclaredField("syncGate");
-            f.setAccessible(true);
-            gate = f.get(node);
-            Class<?> type = Class.forName("io.syncsqlite.driver.sync.LocalStore$WriteGate");
-            enter = type.getDeclaredMethod("enter");
-            exit = type.getDeclaredMethod("exit");
-            enter.setAccessible(true);
-            exit.setAccessible(true);
-            Field r = SyncNode.class.getDeclaredField("appReads");
-            r.setAccessible(true);
-            reads = (AtomicInteger) r.get(node);
-        }
-
-        /** Enters and exits at once; returns how long entering waited, in ms. */
-        long enterMillis() throws Exception {
-            long t0 = System.nanoTime();
-            enter.invoke(gate);
-            long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-            exit.invoke(gate);
-            return took;
-        }
-
-        void enter() throws Exception {
-            enter.invoke(gate);
-        }
-
-        void exit() throws Exception {
-            exit.invoke(gate);
-        }
-
-        int openReads() {
-            return reads.get();
-        }
-    }
 
     private static void seed(Connection c) throws SQLException {
         exec(c, "CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)",
@@ -126,7 +81,7 @@ class TodayReviewTest {
     void readToEndClosedOrStatementClosedReleasesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id FROM item")) {
                 assertEquals(1, sync.openReads(), "an open auto-commit query holds the gate");
                 while (rs.next()) {
@@ -168,7 +123,7 @@ class TodayReviewTest {
     void queryStatementReusedForAnUpdateReleasesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement()) {
                 ResultSet rs = st.executeQuery("SELECT qty FROM item WHERE id = 1");
                 assertTrue(rs.next());
@@ -194,7 +149,7 @@ class TodayReviewTest {
     void queryStatementReusedForAPragmaReleasesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement()) {
                 ResultSet rs = st.executeQuery("SELECT id FROM item ORDER BY id");
                 assertTrue(rs.next());
@@ -223,7 +178,7 @@ class TodayReviewTest {
     void failedQueryOnTheSameStatementReleasesTheGate() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             try (Statement st = c.createStatement()) {
                 ResultSet rs = st.executeQuery("SELECT id FROM item ORDER BY id");
                 assertTrue(rs.next());
@@ -255,7 +210,7 @@ class TodayReviewTest {
     void nestedQueryOnTheConnectionHoldingTheGateDoesNotWaitForTheSyncClient() throws Exception {
         try (Connection c = open()) {
             seed(c);
-            SyncSide sync = new SyncSide(node(c));
+            GateProbe sync = new GateProbe(node(c));
             long[] enteredAt = new long[1];
             long closedAt;
             long lookupMs;

@@ -1,0 +1,68 @@
+package io.syncsqlite.driver;
+
+import io.syncsqlite.driver.sync.SyncNode;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The sync client's side of a node's gate, reached by reflection for tests of the gate (TodayReviewTest,
+ * GateReviewTest): {@code enter()} and {@code exit()} as LocalStore's write transactions call them, and the node's
+ * counts of connections holding open queries and of open application transactions.
+ *
+ * <p>Not thread-safe beyond what the node's own fields are.
+ */
+final class GateProbe {
+    private final Object gate;
+    private final Method enter;
+    private final Method exit;
+    private final AtomicInteger reads;
+    private final Set<?> transactions;
+
+    GateProbe(SyncNode node) throws Exception {
+        Field f = SyncNode.class.getDeclaredField("syncGate");
+        f.setAccessible(true);
+        gate = f.get(node);
+        Class<?> type = Class.forName("io.syncsqlite.driver.sync.LocalStore$WriteGate");
+        enter = type.getDeclaredMethod("enter");
+        exit = type.getDeclaredMethod("exit");
+        enter.setAccessible(true);
+        exit.setAccessible(true);
+        Field r = SyncNode.class.getDeclaredField("appReads");
+        r.setAccessible(true);
+        reads = (AtomicInteger) r.get(node);
+        Field t = SyncNode.class.getDeclaredField("appTransactions");
+        t.setAccessible(true);
+        transactions = (Set<?>) t.get(node);
+    }
+
+    /** Enters and exits at once; returns how long entering waited, in ms. */
+    long enterMillis() throws Exception {
+        long t0 = System.nanoTime();
+        enter.invoke(gate);
+        long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        exit.invoke(gate);
+        return took;
+    }
+
+    void enter() throws Exception {
+        enter.invoke(gate);
+    }
+
+    void exit() throws Exception {
+        exit.invoke(gate);
+    }
+
+    int openReads() {
+        return reads.get();
+    }
+
+    int openTransactions() {
+        synchronized (transactions) {
+            return transactions.size();
+        }
+    }
+}
