@@ -774,17 +774,12 @@ class ConcurrentAppReviewTest {
      * acknowledgements settled it on the client, and PostgreSQL ended 20 short (2500 for 2520): SerialLane.drain logs
      * a session task's RuntimeException or Error and keeps the session open, and ClientSession.push catches only
      * ApplyFailure.
-     * <p>Disabled after one failure in a clean fresh-clone CI run (2026-12-06, at 959bd9a): PostgreSQL summed
-     * 2420 for 2520 with a, b and PostgreSQL converged, so one direct {@code + 100} was lost in PostgreSQL itself. The
-     * relay's insert of a row it read as absent overwrites ({@code ON CONFLICT DO UPDATE SET c = excluded.c}) and
-     * relies on the direct writer's clock row making its own clock insert fail (23505) and the transaction run again;
-     * that and the counter paths were read without finding the hole. To be found before it is enabled again.
+     * <p>It failed once in a clean fresh-clone CI run (2026-12-06, at 959bd9a): PostgreSQL summed 2420 for 2520 with
+     * every replica agreeing, one direct {@code + 100} lost. CounterCreationRaceTest reproduces the cause (TxRun.readState
+     * took a row a direct writer created between its two reads for one gone without a trigger, and inserted over it).
      */
     @Test
     @Timeout(180)
-    @org.junit.jupiter.api.Disabled("open: failed once in a fresh-clone CI run on 2026-12-06 (PostgreSQL 2420 for 2520, one"
-            + " direct +100 lost, every replica agreeing); not reproduced in 5 local runs before nor 8 review runs; see the"
-            + " issue's note")
     void upsertCountersCreatedConcurrentlyAddUp() throws Exception {
         String pgCat = "CREATE TABLE cat (name text PRIMARY KEY, n int NOT NULL)";
         String localCat = "CREATE TABLE cat (name TEXT PRIMARY KEY, n INTEGER NOT NULL)";
