@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The sync client's side of a node's gate, reached by reflection for tests of the gate (TodayReviewTest,
  * GateReviewTest): {@code enter()} and {@code exit()} as LocalStore's write transactions call them, and the node's
- * counts of connections holding open queries and of open application transactions.
+ * counts of connections holding open queries and of open application transactions, and whether it waits for its
+ * turn; plus the two tests' shared helpers.
  *
  * <p>Not thread-safe beyond what the node's own fields are.
  */
@@ -21,6 +22,8 @@ final class GateProbe {
     private final Method exit;
     private final AtomicInteger reads;
     private final Set<?> transactions;
+    private final Field waiting;
+    private final SyncNode node;
 
     GateProbe(SyncNode node) throws Exception {
         Field f = SyncNode.class.getDeclaredField("syncGate");
@@ -37,6 +40,42 @@ final class GateProbe {
         Field t = SyncNode.class.getDeclaredField("appTransactions");
         t.setAccessible(true);
         transactions = (Set<?>) t.get(node);
+        waiting = SyncNode.class.getDeclaredField("syncWaiting");
+        waiting.setAccessible(true);
+        this.node = node;
+    }
+
+    /**
+     * Waits until the sync client waits for its turn (someone holds the gate), at most {@code maxMillis}; false if it
+     * did not in that time (it entered at once, or has not asked yet).
+     */
+    boolean awaitWaiting(long maxMillis) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
+        while (System.nanoTime() < deadline) {
+            if (waiting.getBoolean(node)) {
+                return true;
+            }
+            Thread.sleep(1);
+        }
+        return false;
+    }
+
+    /** The node behind a driver connection. */
+    static SyncNode node(java.sql.Connection c) throws java.sql.SQLException {
+        return c.unwrap(io.syncsqlite.driver.jdbc.SyncConnection.class).node();
+    }
+
+    /** A driver connection to {@code file} whose node runs a sync client (to a relay that is not there). */
+    static java.sql.Connection open(java.nio.file.Path file) throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0&sync.server=ws://127.0.0.1:9/sync");
+    }
+
+    static void exec(java.sql.Connection c, String... sql) throws java.sql.SQLException {
+        try (java.sql.Statement st = c.createStatement()) {
+            for (String s : sql) {
+                st.execute(s);
+            }
+        }
     }
 
     /** Enters and exits at once; returns how long entering waited, in ms. */

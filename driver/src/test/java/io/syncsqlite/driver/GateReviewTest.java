@@ -44,8 +44,7 @@ class GateReviewTest {
     Path dir;
 
     private Connection open() throws SQLException {
-        return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("app.db")
-                + "?sync.lingerMs=0&sync.server=ws://127.0.0.1:9/sync");
+        return GateProbe.open(dir.resolve("app.db"));
     }
 
     /** A plain sqlite-jdbc connection to the same file: commits as the sync client's own connection would. */
@@ -54,15 +53,11 @@ class GateReviewTest {
     }
 
     private static void exec(Connection c, String... sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            for (String s : sql) {
-                st.execute(s);
-            }
-        }
+        GateProbe.exec(c, sql);
     }
 
     private static SyncNode node(Connection c) throws SQLException {
-        return c.unwrap(SyncConnection.class).node();
+        return GateProbe.node(c);
     }
 
     private static void seed(Connection c) throws SQLException {
@@ -167,7 +162,7 @@ class GateReviewTest {
                         throw new RuntimeException(e);
                     }
                 });
-                Thread.sleep(300); // the sync client wants to write now
+                sync.awaitWaiting(2_000); // the sync client wants to write now
                 do {
                     String table = tables.getString("TABLE_NAME");
                     if (!table.equals("side")) {
@@ -222,7 +217,7 @@ class GateReviewTest {
                         throw new RuntimeException(e);
                     }
                 });
-                Thread.sleep(200); // the sync client is now waiting for A's open query
+                sync.awaitWaiting(2_000); // the sync client now waits for A's open query
                 long t0 = System.nanoTime();
                 b.setAutoCommit(false);
                 try (PreparedStatement lookup = b.prepareStatement("SELECT name FROM item WHERE id = ?")) {

@@ -46,8 +46,7 @@ class TodayReviewTest {
     Path dir;
 
     private Connection open() throws SQLException {
-        return DriverManager.getConnection("jdbc:syncsqlite:" + dir.resolve("app.db")
-                + "?sync.lingerMs=0&sync.server=ws://127.0.0.1:9/sync");
+        return GateProbe.open(dir.resolve("app.db"));
     }
 
     private Connection openWithoutSync() throws SQLException {
@@ -55,15 +54,11 @@ class TodayReviewTest {
     }
 
     private static void exec(Connection c, String... sql) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            for (String s : sql) {
-                st.execute(s);
-            }
-        }
+        GateProbe.exec(c, sql);
     }
 
     private static SyncNode node(Connection c) throws SQLException {
-        return c.unwrap(SyncConnection.class).node();
+        return GateProbe.node(c);
     }
 
 
@@ -226,7 +221,7 @@ class TodayReviewTest {
                         throw new RuntimeException(e);
                     }
                 });
-                Thread.sleep(200); // the sync client is now waiting for the open query
+                sync.awaitWaiting(2_000); // the sync client now waits for the open query
                 long t0 = System.nanoTime();
                 try (PreparedStatement lookup = c.prepareStatement("SELECT name FROM item WHERE id = ?")) {
                     lookup.setLong(1, rs.getLong(1));
