@@ -190,6 +190,15 @@ class SqlClassifierTest {
         update item set qty = ? where id = ?                                     | ~
         update item set qty = other + 1                                          | ~
         update item set qty = qty + (select 1)                                   | ~
+        update item set qty = d.qty + 1 from delivery as d where d.id = item.id  | ~
+        update item as t set qty = s.qty + 5 from item as s where s.id = t.id + 1 | ~
+        update item as t set qty = t.qty + 5 from item as s where s.id = t.id    | qty:+1:5
+        update item set qty = item.qty + ? from d where d.id = item.id           | qty:+1:p1
+        update main.item set qty = "ITEM".qty - 1                                | qty:-1:1
+        UPDATE [item] SET [qty] = [qty] + 1 WHERE [id] = ?                       | qty:+1:1
+        UPDATE OR IGNORE item SET qty = qty + ? WHERE id = ?                     | qty:+1:p1
+        update or abort [item] set qty = [item].qty - 2 where title = '[x] or y' | qty:-1:2
+        with d as (select 1) update or fail item set qty = qty + 3               | qty:+1:3
         update item set title=?, version=? where id=? and version=?              | version:+1:p2-p4
         update Item set "Version" = ?, qty = qty + ? where (? = version) and id = ? | qty:+1:p2;Version:+1:p1-p3
         update Item set lockVersion = ? where id = ? and lockVersion = ?         | ~
