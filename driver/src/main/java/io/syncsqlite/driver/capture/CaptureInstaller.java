@@ -170,7 +170,7 @@ public final class CaptureInstaller {
                         ps.executeUpdate();
                     }
                 }
-                if (text.equals(before) && triggersPresent(conn, t, triggers.size())) {
+                if (text.equals(before) && triggersCurrent(conn, t, triggers.size())) {
                     continue;
                 }
                 dropTriggers(st, t.name());
@@ -273,20 +273,30 @@ public final class CaptureInstaller {
     }
 
     /**
-     * Whether {@code t} has its {@code expected} triggers, by their names: a table renamed to a synced table's name
-     * brings the triggers of its old name, which capture under that name and are dropped with its record.
+     * Whether {@code t} has its {@code expected} triggers, by their names, and they fire before the application's own
+     * triggers on it. A table renamed to a synced table's name brings the triggers of its old name, which capture
+     * under that name and are dropped with its record. SQLite fires a table's triggers newest first (the newest row
+     * of {@code sqlite_schema}): an application trigger created after the capture's ({@code AFTER INSERT ... UPDATE
+     * post SET origin = ...}, from a later migration) ran first, so its update was captured before the insert that
+     * made the row, and the insert's image without it reached PostgreSQL (SqliteShapesReviewTest). Such triggers
+     * get the capture's installed again, after them.
      */
-    private static boolean triggersPresent(Connection conn, TableInfo t, int expected) throws SQLException {
+    private static boolean triggersCurrent(Connection conn, TableInfo t, int expected) throws SQLException {
         List<String> names = TriggerSql.triggerNames(t.name());
-        String marks = String.join(", ", java.util.Collections.nCopies(names.size(), "?"));
-        try (PreparedStatement ps = conn.prepareStatement("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"
-                + " AND tbl_name = ? AND lower(name) IN (" + marks + ")")) {
+        StringBuilder marks = new StringBuilder();
+        for (int i = 0; i < names.size(); i++) {
+            marks.append(i == 0 ? "?" : ", ?").append(i + 2);
+        }
+        String ours = "type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE AND lower(name)";
+        try (PreparedStatement ps = conn.prepareStatement("SELECT n, (SELECT count(*) FROM sqlite_schema WHERE " + ours
+                + " NOT IN (" + marks + ") AND rowid > first) FROM (SELECT count(*) AS n, min(rowid) AS first"
+                + " FROM sqlite_schema WHERE " + ours + " IN (" + marks + "))")) {
             ps.setString(1, t.name());
             for (int i = 0; i < names.size(); i++) {
                 ps.setString(i + 2, key(names.get(i)));
             }
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getInt(1) == expected;
+                return rs.next() && rs.getInt(1) == expected && rs.getInt(2) == 0;
             }
         }
     }

@@ -241,9 +241,10 @@ class ReplaceEvictionTest {
                 ps.executeBatch();
             }
             exec(c, "INSERT INTO signup VALUES ('u4', 'y@e')");
-            // The trigger's insert (users' eviction and row) is captured before signup's own row.
-            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u3\"}", "3 {\"id\":\"u2\"}",
-                    "1 {\"id\":\"u4\"}", "1 {\"id\":\"u4\"}"), capturedAfter(c, m));
+            // signup's own row is captured first (capture fires before the application's triggers), then the
+            // trigger's insert: users' eviction and row.
+            assertEquals(List.of("3 {\"id\":\"u1\"}", "1 {\"id\":\"u3\"}", "1 {\"id\":\"u4\"}",
+                    "3 {\"id\":\"u2\"}", "1 {\"id\":\"u4\"}"), capturedAfter(c, m));
             assertEquals(List.of("u3 x@e Cid", "u4 y@e new"), query(c, "SELECT * FROM users ORDER BY id"));
         }
     }
