@@ -30,13 +30,14 @@ import java.util.Set;
  */
 final class RunWriter {
 
-    private record Write(String sql, String json, int rank, boolean barrier) {
+    private record Write(String sql, TxRun.RowKey key, String json, int rank, boolean barrier) {
     }
 
     private final Connection c;
     private final boolean inOrder;
     private final List<Write> pending = new ArrayList<>();
     private final Set<TxRun.RowKey> keys = new HashSet<>();
+    private final Set<TxRun.RowKey> shortOf = new HashSet<>();
     private boolean reordered;
 
     /** @param inOrder execute writes strictly in the order given (only consecutive ones are joined) */
@@ -60,8 +61,19 @@ final class RunWriter {
                 flush();
             }
         }
-        pending.add(new Write(sql, json, rank, barrier));
+        pending.add(new Write(sql, key, json, rank, barrier));
         keys.add(key);
+    }
+
+    /**
+     * The rows of every statement that changed fewer rows than it was given. PostgreSQL skips a row without an
+     * error when a BEFORE trigger returns NULL, or a rule or a row security policy keeps it out: nothing is
+     * captured for it, so the writing client must be sent the row's current state (TxRun.logUntouchedRows), or it
+     * keeps its own value for good (PgSideReviewTest). Which of a statement's rows were skipped is not told; all
+     * of them are named, and sending a client the state it has costs only the message.
+     */
+    Set<TxRun.RowKey> shortOf() {
+        return shortOf;
     }
 
     /** Whether any flush executed writes in another order than they were queued. */
@@ -122,7 +134,11 @@ final class RunWriter {
         }
         try (PreparedStatement ps = c.prepareStatement(run.get(0).sql())) {
             ps.setString(1, rows.append(']').toString());
-            ps.execute();
+            if (ps.executeUpdate() < run.size()) {
+                for (Write w : run) {
+                    shortOf.add(w.key());
+                }
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -665,11 +666,15 @@ final class TxRun {
     }
 
 
-    /** Rows no statement touched still get a change entry with their current state, for the origin. */
+    /**
+     * Rows no statement touched still get a change entry with their current state, for the origin; so do rows of a
+     * statement PostgreSQL applied to fewer rows than it was given ({@link RunWriter#shortOf}).
+     */
     private void logUntouchedRows() throws SQLException {
         Map<TableInfo, List<RowState>> byTable = new LinkedHashMap<>();
+        Set<RowKey> shortOf = writes.shortOf();
         for (RowState s : rows.values()) {
-            if (!s.touched) {
+            if (!s.touched || shortOf.contains(s.key)) {
                 byTable.computeIfAbsent(s.table, t -> new ArrayList<>()).add(s);
             }
         }
