@@ -119,12 +119,12 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     SqlInfo classify(String sql) {
-        return CLASSIFIER.classify(sql);
+        return node.withColumns(sql, CLASSIFIER.classify(sql));
     }
 
     /** As {@link #classify}, for a statement prepared by sqlite-jdbc, which prepares only the first of several. */
     private SqlInfo classifyPrepared(String sql) {
-        return SqlClassifier.firstStatementOnly(CLASSIFIER.classify(sql), sql);
+        return SqlClassifier.firstStatementOnly(classify(sql), sql);
     }
 
     /** Runs {@code call} (which executes a statement of kind {@code info}) in the right transaction. */

@@ -159,6 +159,7 @@ public final class SqlClassifier {
     private static SqlInfo dml(String sql, StatementKind kind, String lexedTable, boolean replaces) {
         String table = lexedTable;
         boolean parsed = false;
+        boolean unnamed = false;
         List<Counter> counters = new ArrayList<>();
         try {
             // SQLite also quotes names in brackets ([item]), which JSqlParser reads only when told to.
@@ -179,10 +180,42 @@ public final class SqlClassifier {
                     && ins.getConflictAction().getUpdateSets() != null) {
                 counters(ins.getConflictAction().getUpdateSets(), targetNames(ins.getTable()), insertedValues(ins), counters);
             }
+            unnamed = st instanceof Insert ins && ins.getColumns() == null && ins.getConflictAction() != null
+                    && ins.getConflictAction().getUpdateSets() != null && EXCLUDED.matcher(sql).find();
         } catch (Exception | StackOverflowError e) {
             // JSqlParser does not know this SQLite form; the lexer's answer stands.
         }
-        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql), replaces);
+        return new SqlInfo(kind, table, null, parsed, counters, hasReturning(sql), replaces, List.of(), null, unnamed);
+    }
+
+    private static final java.util.regex.Pattern EXCLUDED = java.util.regex.Pattern.compile("(?i)excluded");
+
+    /**
+     * The counters of an upsert without a column list ({@link SqlInfo#unnamedColumns}), given the columns its
+     * {@code VALUES} fill, in order (the table's columns but generated ones): {@code INSERT INTO item VALUES (?, ?)
+     * ON CONFLICT (id) DO UPDATE SET qty = qty + excluded.qty} adds its second parameter. Without them such an
+     * increment merged last-writer-wins, and one of two devices' amounts was lost (SqliteShapesReviewTest).
+     *
+     * @return the counters, or {@code info}'s own when the statement does not read as such an upsert
+     */
+    public static List<Counter> withColumns(String sql, SqlInfo info, List<String> columns) {
+        try {
+            Statement st = CCJSqlParserUtil.newParser(sql).withSquareBracketQuotation(sql.indexOf('[') >= 0).Statement();
+            if (st instanceof Insert ins && ins.getColumns() == null && ins.getConflictAction() != null
+                    && ins.getConflictAction().getUpdateSets() != null) {
+                ExpressionList<Column> named = new ExpressionList<>();
+                for (String c : columns) {
+                    named.add(new Column(c));
+                }
+                ins.setColumns(named);
+                List<Counter> counters = new ArrayList<>();
+                counters(ins.getConflictAction().getUpdateSets(), targetNames(ins.getTable()), insertedValues(ins), counters);
+                return counters;
+            }
+        } catch (Exception | StackOverflowError e) {
+            // as in dml: the classification stands
+        }
+        return info.counters();
     }
 
     /**

@@ -19,13 +19,21 @@ import java.util.List;
  *                  classified alone, so that one sync cannot follow is refused before any of them runs; else
  *                  empty
  * @param renamedTo for {@code ALTER TABLE t RENAME TO x}, the new name {@code x} (unquoted); else {@code null}
+ * @param unnamedColumns an upsert without a column list whose {@code DO UPDATE} may add {@code excluded} values:
+ *                  its counters are known only with the table's columns ({@link SqlClassifier#withColumns})
  */
 public record SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
-                      boolean returning, boolean replaces, List<SqlInfo> alters, String renamedTo) {
+                      boolean returning, boolean replaces, List<SqlInfo> alters, String renamedTo,
+                      boolean unnamedColumns) {
 
     public SqlInfo {
         counters = List.copyOf(counters);
         alters = List.copyOf(alters);
+    }
+
+    public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
+                   boolean returning, boolean replaces, List<SqlInfo> alters, String renamedTo) {
+        this(kind, table, name, parsed, counters, returning, replaces, alters, renamedTo, false);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,
@@ -40,7 +48,12 @@ public record SqlInfo(StatementKind kind, String table, String name, boolean par
 
     /** This classification with {@code alters} in place of its own. */
     public SqlInfo withAlters(List<SqlInfo> alters) {
-        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters, renamedTo);
+        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters, renamedTo, unnamedColumns);
+    }
+
+    /** This classification with {@code counters} in place of its own, its columns known. */
+    public SqlInfo withCounters(List<Counter> counters) {
+        return new SqlInfo(kind, table, name, parsed, counters, returning, replaces, alters, renamedTo, false);
     }
 
     public SqlInfo(StatementKind kind, String table, String name, boolean parsed, List<Counter> counters,

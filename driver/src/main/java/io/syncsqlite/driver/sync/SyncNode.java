@@ -84,6 +84,8 @@ public final class SyncNode {
     private final KeyStock keys;
     /** Rewritten INSERTs by SQL text (see {@link KeyRewriter}); cleared when the synced tables change. */
     private final Map<String, Optional<KeyRewriter.KeyedInsert>> keyedInserts = new ConcurrentHashMap<>();
+    /** Upserts without a column list, by SQL text, with their counters read against this file's columns. */
+    private final Map<String, SqlInfo> unnamedUpserts = new ConcurrentHashMap<>();
     private final SyncClient client;
     /**
      * Application transactions and the sync client's write transactions keep out of each other (see
@@ -505,6 +507,7 @@ public final class SyncNode {
         synced = now;
         schemaAnswers = answers; // read by the caller, outside this monitor
         keyedInserts.clear();
+        unnamedUpserts.clear();
         if (client != null && snapshotRequested) {
             // Rows of the new table may already have streamed past and been skipped: reconnect to take it.
             client.requestResync();
@@ -678,6 +681,32 @@ public final class SyncNode {
         }
         keyedInserts.put(sql, Optional.ofNullable(keyed));
         return keyed;
+    }
+
+    /**
+     * {@code info} with its counters read against the synced table's columns, for an upsert without a column list
+     * ({@link SqlInfo#unnamedColumns}, {@link io.syncsqlite.driver.sql.SqlClassifier#withColumns}); else {@code info}.
+     * Cached by SQL text until the schema changes, as {@link #keyedInsert}.
+     */
+    public SqlInfo withColumns(String sql, SqlInfo info) {
+        if (!info.unnamedColumns() || info.table() == null) {
+            return info;
+        }
+        SqlInfo cached = unnamedUpserts.get(sql);
+        if (cached != null) {
+            return cached;
+        }
+        TableInfo t = synced.get(info.table().toLowerCase(java.util.Locale.ROOT));
+        if (t == null) {
+            return info; // not synced: its counters matter to nobody
+        }
+        SqlInfo resolved = info.withCounters(io.syncsqlite.driver.sql.SqlClassifier.withColumns(sql, info,
+                t.columns().stream().map(TableInfo.Column::name).toList()));
+        if (unnamedUpserts.size() >= 4096) {
+            unnamedUpserts.clear();
+        }
+        unnamedUpserts.put(sql, resolved);
+        return resolved;
     }
 
     /**

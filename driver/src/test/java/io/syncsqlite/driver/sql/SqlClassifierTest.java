@@ -217,6 +217,27 @@ class SqlClassifierTest {
         assertEquals(expected == null ? java.util.List.of() : java.util.List.of(expected.split(";")), got, sql);
     }
 
+    /** An upsert without a column list adds what its VALUES give the column, known with the table's columns. */
+    @Test
+    void upsertCountersWithoutAColumnListAreReadWithTheTablesColumns() {
+        String sql = "INSERT INTO item VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET qty = qty + excluded.qty";
+        SqlInfo info = classifier.classify(sql);
+        assertTrue(info.unnamedColumns());
+        assertEquals(java.util.List.of(), info.counters());
+        java.util.List<Counter> counters = SqlClassifier.withColumns(sql, info, java.util.List.of("id", "title", "qty"));
+        assertEquals(java.util.List.of(new Counter("qty", 1, 3, null)), counters);
+        // A literal amount, a qualified target, and a name in brackets
+        assertEquals(java.util.List.of(new Counter("qty", -1, 0, java.math.BigDecimal.valueOf(2))),
+                SqlClassifier.withColumns("INSERT INTO [item] VALUES ('a', 2) ON CONFLICT (id) DO UPDATE SET qty = item.qty - excluded.qty",
+                        info, java.util.List.of("id", "qty")));
+        // Columns that do not match the VALUES: nothing is guessed
+        assertEquals(java.util.List.of(), SqlClassifier.withColumns(sql, info, java.util.List.of("id", "qty")));
+        // With a column list, or without excluded, there is nothing to resolve
+        assertEquals(false, classifier.classify("INSERT INTO item (id, qty) VALUES (?, ?) ON CONFLICT (id) DO UPDATE"
+                + " SET qty = qty + excluded.qty").unnamedColumns());
+        assertEquals(false, classifier.classify("INSERT INTO item VALUES (?, ?) ON CONFLICT (id) DO NOTHING").unnamedColumns());
+    }
+
     /** The terms and WHERE of a unique index, read past quotes, comments, COLLATE and ASC/DESC. */
     @Test
     void indexShapesAreRead() {
