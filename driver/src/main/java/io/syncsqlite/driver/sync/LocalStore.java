@@ -529,24 +529,29 @@ final class LocalStore implements AutoCloseable {
      * #rejectionsAfter}); keeps the newest 1,000.
      */
     void recordRejection(Rejection r) throws SQLException {
+        inTransaction(() -> {
+            insertRejection(r);
+            return null;
+        });
+    }
+
+    /** {@link #recordRejection}'s writes, in the caller's transaction. */
+    private void insertRejection(Rejection r) throws SQLException {
         String changes;
         try {
             changes = MessageCodec.JSON.writeValueAsString(r.changes());
         } catch (JsonProcessingException e) {
             throw new SQLException("cannot encode a rejection's changes", "XX000", e);
         }
-        inTransaction(() -> {
-            PreparedStatement ps = prepared("INSERT OR REPLACE INTO _sync_rejected (tx, sql_state, reason, changes)"
-                    + " VALUES (?, ?, ?, ?)");
-            ps.setLong(1, r.tx());
-            ps.setString(2, r.sqlState() == null ? "" : r.sqlState());
-            ps.setString(3, r.reason() == null ? "" : r.reason());
-            ps.setString(4, changes);
-            ps.executeUpdate();
-            prepared("DELETE FROM _sync_rejected WHERE tx < (SELECT tx FROM _sync_rejected ORDER BY tx DESC"
-                    + " LIMIT 1 OFFSET 999)").executeUpdate();
-            return null;
-        });
+        PreparedStatement ps = prepared("INSERT OR REPLACE INTO _sync_rejected (tx, sql_state, reason, changes)"
+                + " VALUES (?, ?, ?, ?)");
+        ps.setLong(1, r.tx());
+        ps.setString(2, r.sqlState() == null ? "" : r.sqlState());
+        ps.setString(3, r.reason() == null ? "" : r.reason());
+        ps.setString(4, changes);
+        ps.executeUpdate();
+        prepared("DELETE FROM _sync_rejected WHERE tx < (SELECT tx FROM _sync_rejected ORDER BY tx DESC"
+                + " LIMIT 1 OFFSET 999)").executeUpdate();
     }
 
     /** The rejections the syncing process recorded for transactions after {@code tx}, in order. */
@@ -588,13 +593,37 @@ final class LocalStore implements AutoCloseable {
      */
     List<RowChange> reject(long tx, List<FeedEntry> current) throws SQLException {
         try {
-            return rejectInTransaction(tx, current);
+            return rejectInTransaction(tx, current, null);
         } finally {
             pending = null; // the rejected transaction's rows are gone from the outbox: rebuild
         }
     }
 
-    private List<RowChange> rejectInTransaction(long tx, List<FeedEntry> current) throws SQLException {
+    /**
+     * As {@link #reject(long, List)}, and records the rejection ({@link #recordRejection}) in the same transaction:
+     * recorded after the revert's commit, a process killed in between had reverted the transaction and told nobody,
+     * there or in another process on the file, since a reverted transaction no longer awaits its answer (a fault
+     * review's reading).
+     */
+    Rejection reject(long tx, String sqlState, String reason, List<FeedEntry> current) throws SQLException {
+        try {
+            Rejection[] out = new Rejection[1];
+            rejectInTransaction(tx, current, refused -> {
+                out[0] = new Rejection(tx, sqlState, reason, refused);
+                insertRejection(out[0]);
+            });
+            return out[0];
+        } finally {
+            pending = null;
+        }
+    }
+
+    /** Work done with a rejection's refused changes, inside its revert's transaction. */
+    private interface Refused {
+        void accept(List<RowChange> refused) throws SQLException;
+    }
+
+    private List<RowChange> rejectInTransaction(long tx, List<FeedEntry> current, Refused record) throws SQLException {
         return inTransaction(applying(() -> {
             PreparedStatement prev = prepared("SELECT coalesce(max(seq), 0) FROM _sync_outbox WHERE seq < ? AND hlc IS NOT NULL");
             prev.setLong(1, tx);
@@ -633,6 +662,9 @@ final class LocalStore implements AutoCloseable {
             delEcho.setLong(1, echoFrom);
             delEcho.executeUpdate();
             pruneSettled();
+            if (record != null) {
+                record.accept(refused);
+            }
             return refused;
         }));
     }

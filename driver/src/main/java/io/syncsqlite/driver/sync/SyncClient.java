@@ -722,9 +722,8 @@ final class SyncClient implements Runnable {
     private void reject(Message.Reject reject) throws SQLException {
         LOG.log(System.Logger.Level.WARNING, "relay rejected local transaction {0} ({1}): {2}",
                 reject.tx(), reject.sqlState(), reject.reason());
-        List<io.syncsqlite.protocol.RowChange> refused = store.reject(reject.tx(), reject.current());
-        Rejection r = new Rejection(reject.tx(), reject.sqlState(), reject.reason(), refused);
-        store.recordRejection(r); // for another process on the file that wrote it
+        // Recorded with the revert, for another process on the file that wrote it
+        Rejection r = store.reject(reject.tx(), reject.sqlState(), reject.reason(), reject.current());
         onRejection.accept(r);
     }
 

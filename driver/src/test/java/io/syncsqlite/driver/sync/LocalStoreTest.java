@@ -259,6 +259,22 @@ class LocalStoreTest extends LocalStoreFixture {
         return out;
     }
 
+    /** The revert and its record for the file's other processes commit together. */
+    @Test
+    void aRejectionIsRecordedWithItsRevert() throws Exception {
+        store.applyFeed(List.of(upsert(1, "t1", "server", 1, false)), 1);
+        exec("UPDATE task SET title = 'rejected edit' WHERE id = 't1'");
+        List<ClientTx> txs = store.pendingAfter(0, 100, true);
+        Rejection r = store.reject(txs.get(0).id(), "23514", "check violated", List.of(upsert(0, "t1", "server", 1, false)));
+        assertEquals(1, r.changes().size());
+        assertEquals("server|1|0", row("t1"));
+        List<Rejection> recorded = store.rejectionsAfter(0);
+        assertEquals(1, recorded.size());
+        assertEquals(txs.get(0).id(), recorded.get(0).tx());
+        assertEquals("23514", recorded.get(0).sqlState());
+        assertEquals(r.changes(), recorded.get(0).changes());
+    }
+
     @Test
     void aRejectedTransactionIsRevertedAndLaterOnesStayPending() throws Exception {
         store.applyFeed(List.of(upsert(1, "t1", "server", 1, false)), 1);
