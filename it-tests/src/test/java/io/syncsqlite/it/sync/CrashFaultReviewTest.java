@@ -125,6 +125,43 @@ class CrashFaultReviewTest {
     }
 
 
+    /**
+     * Pushes held while the session's snapshot waits for a slot are answered "later" at once ({@code partReceived},
+     * which starts the client's 30 s wait for an answer again, and is repeated every 10 s), and acknowledged once the
+     * snapshot is open.
+     */
+    @Test
+    void pushesHeldForASnapshotAreAnsweredLaterThenAcknowledged() throws Exception {
+        try (Cluster c = Cluster.start("crash_held", dir, "CREATE TABLE big (id bigint PRIMARY KEY, body text)",
+                "INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 6000) g")) {
+            TestClient hold1 = holdSnapshot(c, "held1");
+            TestClient hold2 = holdSnapshot(c, "held2");
+            TestClient raw = TestClient.connect(c.relay().uri());
+            try {
+                raw.autoProgress(false);
+                raw.hello("held3", 0);
+                raw.send(new io.syncsqlite.protocol.Message.SchemaRequest(io.syncsqlite.protocol.Message.FEATURES_VERSION));
+                raw.awaitMessage(io.syncsqlite.protocol.Message.Features.class);
+                raw.push(new io.syncsqlite.protocol.ClientTx(1, io.syncsqlite.protocol.Hlc.ofMillis(System.currentTimeMillis()),
+                        List.of(io.syncsqlite.it.support.Json.insert("big", io.syncsqlite.it.support.Json.obj("id", 7000),
+                                io.syncsqlite.it.support.Json.obj("body", "held"))), 0L));
+                assertEquals(1, raw.awaitMessage(io.syncsqlite.protocol.Message.PartReceived.class).tx());
+                assertTrue(raw.messages().stream().noneMatch(m -> m instanceof io.syncsqlite.protocol.Message.Ack),
+                        "not applied while its snapshot waits");
+                assertEquals(List.of(), c.pgRows("SELECT id FROM big WHERE id = 7000"));
+            } finally {
+                hold1.close();
+            }
+            try {
+                raw.awaitAck(1);
+                assertEquals(List.of(Rows.row("id", 7000L)), c.pgRows("SELECT id FROM big WHERE id = 7000"));
+            } finally {
+                hold2.close();
+                raw.close();
+            }
+        }
+    }
+
     /** Local-only record of the application's own counter changes, written by a trigger in the same transaction. */
     private static final String[] JOURNAL = {
         "CREATE TABLE journal (id INTEGER PRIMARY KEY, cid INTEGER NOT NULL, amount INTEGER NOT NULL)",

@@ -131,6 +131,14 @@ public final class ClientSession implements ChangeFeed.Listener {
     private final List<Message.Push> held = new ArrayList<>();
     /** The feed position of the last transaction this session acknowledged (Lane only). */
     private long lastAckSeq;
+    /**
+     * Whether the client asked for {@link Message.Features} (every such client reads {@code partReceived}); an earlier
+     * one is not sent it for held pushes, and may reconnect after 30 s without an answer (Lane only).
+     */
+    private boolean readsPartReceived;
+    /** Whether {@link #keepHeldAlive} is scheduled (Lane only). */
+    private boolean heldKeepalive;
+    private static final long HELD_KEEPALIVE_SECONDS = 10;
     private final FlowWindow window = new FlowWindow();
     private final ArrayDeque<FeedCommit> backlog = new ArrayDeque<>();
     private FeedCommit partial;
@@ -303,6 +311,7 @@ public final class ClientSession implements ChangeFeed.Listener {
                 // Tables the user cannot see are not described either.
                 java.util.function.Predicate<String> visible = scope == null ? t -> true : scope::visible;
                 if (request.version() >= Message.FEATURES_VERSION) {
+                    readsPartReceived = true;
                     send(MessageCodec.encode(new Message.Features(List.of(Message.FEATURE_SEEN,
                             Message.FEATURE_CLOCKS, Message.partsFeature(maxMessageBytes)))));
                 }
@@ -443,10 +452,40 @@ public final class ClientSession implements ChangeFeed.Listener {
     private void push(Message.Push push) throws SQLException {
         if (!held.isEmpty() || snapshotPending && !openSnapshot()) {
             held.add(push);
+            heldAnswerLater();
+            if (!heldKeepalive) {
+                heldKeepalive = true;
+                keepHeldAlive();
+            }
             return;
         }
         apply(push);
         pump();
+    }
+
+    /**
+     * Tells the client the last held transaction will be answered later ({@code partReceived}, which starts its wait
+     * for an answer again): a snapshot may wait for a slot longer than the client waits for an acknowledgement
+     * (30 s), and a client that gave up would reconnect and wait for a slot anew.
+     */
+    private void heldAnswerLater() {
+        List<ClientTx> txs = held.get(held.size() - 1).txs();
+        if (readsPartReceived && !txs.isEmpty()) {
+            send(MessageCodec.encode(new Message.PartReceived(txs.get(txs.size() - 1).id())));
+        }
+    }
+
+    /** Repeats {@link #heldAnswerLater} every {@value #HELD_KEEPALIVE_SECONDS} s while pushes are held. */
+    private void keepHeldAlive() {
+        CompletableFuture.delayedExecutor(HELD_KEEPALIVE_SECONDS, java.util.concurrent.TimeUnit.SECONDS).execute(() ->
+                lane.submit(() -> {
+                    if (closed || held.isEmpty()) {
+                        heldKeepalive = false;
+                        return;
+                    }
+                    heldAnswerLater();
+                    keepHeldAlive();
+                }));
     }
 
     /** Applies a push's transactions and answers each (Lane only; {@link #push} without the pump). */
