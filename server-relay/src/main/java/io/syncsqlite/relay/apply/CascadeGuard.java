@@ -145,8 +145,10 @@ final class CascadeGuard {
                     boolean protects = ref.parentColumns().equals(e.getKey().primaryKey());
                     for (Node child : children(c, e.getKey(), ref, parents, protects ? seen : Long.MAX_VALUE, node)) {
                         all.add(child);
-                        // A row the delete only detaches (SET NULL/DEFAULT) takes nothing of its own along.
-                        if (!child.unseen && ref.action() == 'c' && protects) {
+                        // A row the delete only detaches (SET NULL/DEFAULT) takes nothing of its own along. One under a
+                        // key without an action stays, and so does the parent if an unseen row hangs below it (a
+                        // branch deleted leaf first, over a node another device added: TodayThirdReviewTest).
+                        if (!child.unseen && (ref.action() == 'c' || !ref.changesChildren()) && protects) {
                             next.add(child);
                         }
                     }
