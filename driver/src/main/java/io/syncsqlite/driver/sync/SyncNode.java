@@ -1022,10 +1022,17 @@ public final class SyncNode {
         }
     }
 
-    /** Whether {@code table.column} is declared last-writer-wins ({@code sync.lww}): never a counter. */
+    /**
+     * Whether {@code table.column} is never a counter: declared last-writer-wins ({@code sync.lww}), or a key column
+     * ({@code SET id = id + 10} renumbers rows; sent as an increment, the relay refused it with 42703 and the device's
+     * change was reverted: TodayThirdReviewTest).
+     */
     public boolean forcedLww(String table, String column) {
-        return !config.lww().isEmpty()
-                && config.lww().contains((table + "." + column).toLowerCase(java.util.Locale.ROOT));
+        if (!config.lww().isEmpty() && config.lww().contains((table + "." + column).toLowerCase(java.util.Locale.ROOT))) {
+            return true;
+        }
+        TableInfo t = synced.get(table.toLowerCase(java.util.Locale.ROOT));
+        return t != null && t.pk().stream().anyMatch(k -> k.equalsIgnoreCase(column));
     }
 
     /** The id this file syncs as: the one it was opened with, or the one its sync client took since. */

@@ -199,6 +199,10 @@ class SqlClassifierTest {
         UPDATE OR IGNORE item SET qty = qty + ? WHERE id = ?                     | qty:+1:p1
         update or abort [item] set qty = [item].qty - 2 where title = '[x] or y' | qty:-1:2
         with d as (select 1) update or fail item set qty = qty + 3               | qty:+1:3
+        update item set qty = qty + 1 where id = ? and note is not 'x'           | qty:+1:1
+        update item set qty = qty - ? where owner is ? and (a is (select null))  | qty:-1:p1
+        update item set qty = ? where owner is ?                                 | ~
+        insert or ignore into item (id, qty) values (?, ?) on conflict (id) do update set qty = qty + excluded.qty | qty:+1:p2
         update item set title=?, version=? where id=? and version=?              | version:+1:p2-p4
         update Item set "Version" = ?, qty = qty + ? where (? = version) and id = ? | qty:+1:p2;Version:+1:p1-p3
         update Item set lockVersion = ? where id = ? and lockVersion = ?         | ~
