@@ -35,7 +35,7 @@ class DirectCascadeMoveReviewTest {
     @TempDir
     Path dir;
 
-    private static List<Rejection> listen(Client... clients) throws Exception {
+    static List<Rejection> listen(Client... clients) throws Exception {
         List<Rejection> rejections = new CopyOnWriteArrayList<>();
         for (Client x : clients) {
             x.node().addRejectionListener(rejections::add);
@@ -44,7 +44,7 @@ class DirectCascadeMoveReviewTest {
     }
 
     /** Runs the statements in ONE PostgreSQL transaction (Cluster.pg runs each in its own). */
-    private static void pgTx(Cluster c, String... sql) throws Exception {
+    static void pgTx(Cluster c, String... sql) throws Exception {
         try (Connection conn = c.pg()) {
             conn.setAutoCommit(false);
             try (Statement st = conn.createStatement()) {

@@ -192,28 +192,13 @@ class JpaAggregatesReviewTest {
         return cfg.buildSessionFactory();
     }
 
-    static <T> T tx(EntityManagerFactory f, Function<EntityManager, T> work) {
-        EntityManager em = f.createEntityManager();
-        try {
-            em.getTransaction().begin();
-            T r = work.apply(em);
-            em.getTransaction().commit();
-            return r;
-        } finally {
-            if (em.getTransaction().isActive()) {
-                em.getTransaction().rollback();
-            }
-            em.close();
-        }
+    // tx and read: JpaReviewTest's
+    private static <T> T tx(EntityManagerFactory f, Function<EntityManager, T> work) {
+        return JpaReviewTest.tx(f, work);
     }
 
-    static <T> T read(EntityManagerFactory f, Function<EntityManager, T> work) {
-        EntityManager em = f.createEntityManager();
-        try {
-            return work.apply(em);
-        } finally {
-            em.close();
-        }
+    private static <T> T read(EntityManagerFactory f, Function<EntityManager, T> work) {
+        return JpaReviewTest.read(f, work);
     }
 
     /** Every order with its lines, as Hibernate loads them: {@code id v<version> title [line:product:qty...]}. */

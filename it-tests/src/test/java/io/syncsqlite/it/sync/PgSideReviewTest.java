@@ -14,7 +14,6 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static io.syncsqlite.it.harness.Rows.row;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,24 +33,12 @@ class PgSideReviewTest {
     private static final String NOTES = "SELECT id, title, body, n FROM note ORDER BY id";
 
     private static List<Rejection> listen(Client... clients) throws Exception {
-        List<Rejection> rejections = new CopyOnWriteArrayList<>();
-        for (Client x : clients) {
-            x.node().addRejectionListener(rejections::add);
-        }
-        return rejections;
+        return DirectCascadeMoveReviewTest.listen(clients);
     }
 
     /** Runs the statements in ONE PostgreSQL transaction. */
     private static void pgTx(Cluster c, String... sql) throws Exception {
-        try (Connection conn = c.pg()) {
-            conn.setAutoCommit(false);
-            try (Statement st = conn.createStatement()) {
-                for (String s : sql) {
-                    st.execute(s);
-                }
-            }
-            conn.commit();
-        }
+        DirectCascadeMoveReviewTest.pgTx(c, sql);
     }
 
     // ------------------------------------------------------------------------------------------------
