@@ -163,8 +163,7 @@ public final class SqlClassifier {
         boolean unnamed = false;
         List<Counter> counters = new ArrayList<>();
         try {
-            // SQLite also quotes names in brackets ([item]), which JSqlParser reads only when told to.
-            Statement st = CCJSqlParserUtil.newParser(sql).withSquareBracketQuotation(sql.indexOf('[') >= 0).Statement();
+            Statement st = parse(sql);
             Table target = st instanceof Insert ins ? ins.getTable()
                     : st instanceof Update up ? up.getTable()
                     : st instanceof Delete del ? del.getTable() : null;
@@ -209,8 +208,7 @@ public final class SqlClassifier {
             } else if (depth == 0 && t.is("WHERE")) {
                 try {
                     String head = sql.substring(0, span.start());
-                    if (CCJSqlParserUtil.newParser(head).withSquareBracketQuotation(head.indexOf('[') >= 0).Statement()
-                            instanceof Update up) {
+                    if (parse(head) instanceof Update up) {
                         List<Counter> out = new ArrayList<>();
                         counters(up.getUpdateSets(), targetNames(up.getTable()), Map.of(), out);
                         return out;
@@ -222,6 +220,11 @@ public final class SqlClassifier {
             }
         }
         return new ArrayList<>();
+    }
+
+    /** JSqlParser's reading of {@code sql}; SQLite also quotes names in brackets ({@code [item]}), read only when told. */
+    private static Statement parse(String sql) throws net.sf.jsqlparser.parser.ParseException {
+        return CCJSqlParserUtil.newParser(sql).withSquareBracketQuotation(sql.indexOf('[') >= 0).Statement();
     }
 
     private static final java.util.regex.Pattern EXCLUDED = java.util.regex.Pattern.compile("(?i)excluded");
@@ -236,8 +239,7 @@ public final class SqlClassifier {
      */
     public static List<Counter> withColumns(String sql, SqlInfo info, List<String> columns) {
         try {
-            String parsable = withoutConflictClause(sql, "INSERT", true);
-            Statement st = CCJSqlParserUtil.newParser(parsable).withSquareBracketQuotation(sql.indexOf('[') >= 0).Statement();
+            Statement st = parse(withoutConflictClause(sql, "INSERT", true));
             if (st instanceof Insert ins && ins.getColumns() == null && ins.getConflictAction() != null
                     && ins.getConflictAction().getUpdateSets() != null) {
                 ExpressionList<Column> named = new ExpressionList<>();

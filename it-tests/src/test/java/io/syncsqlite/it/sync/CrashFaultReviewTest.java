@@ -94,9 +94,9 @@ class CrashFaultReviewTest {
                 // them until the snapshot is open. psql writes meanwhile, so the snapshot differs from those heads.
                 Client nn = n;
                 Cluster.eventually(() -> x.node().status().connected() && nn.node().status().connected(), ok -> ok);
+                // A window for the pushes to arrive, not a wait for sync: held now, nothing observable marks their arrival.
                 Thread.sleep(3000);
                 c.pg("UPDATE counter SET note = 'psql later'");
-                Thread.sleep(300);
             } finally {
                 hold1.close();
             }
@@ -108,16 +108,9 @@ class CrashFaultReviewTest {
                 assertEquals(List.of(Rows.row("id", 1, "n", 107, "note", "psql later"),
                         Rows.row("id", 2, "n", 105, "note", "psql later")), pg);
                 assertEquals(6001L, c.pgRows("SELECT count(*) AS n FROM big").get(0).get("n"));
-                c.awaitConverged(COUNTERS, y);
-                Thread.sleep(2000);
-                // Both files are settled (nothing unsettled, cursor at the head), yet hold other rows than PostgreSQL.
-                List<Map<String, Object>> atN = n.rows(COUNTERS);
-                List<Map<String, Object>> atX = x.rows(COUNTERS);
-                long bigAtX = x.rows("SELECT id FROM big").size();
-                org.junit.jupiter.api.Assertions.assertAll(
-                        () -> assertEquals(pg, atN, "the new device (" + n.node().status() + ")"),
-                        () -> assertEquals(pg, atX, "the resynced device (" + x.node().status() + ")"),
-                        () -> assertEquals(6001, bigAtX, "rows of big on the resynced device"));
+                // Settled files that hold other rows than PostgreSQL stay so: before the fix these timed out.
+                c.awaitConverged(COUNTERS, y, n, x);
+                Cluster.eventually(() -> x.rows("SELECT id FROM big").size(), rows -> rows == 6001);
             } finally {
                 hold2.close();
             }
