@@ -10,6 +10,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.Statement;
 import java.util.List;
 
 import static io.syncsqlite.it.support.Json.delete;
@@ -33,7 +35,8 @@ class DirectWriteTest {
                 "CREATE TABLE item (id int PRIMARY KEY, name text, qty int)",
                 "CREATE TABLE bulk (id int PRIMARY KEY, v text)",
                 // Deferrable, so that a statement may move keys onto each other.
-                "CREATE TABLE shift (id int PRIMARY KEY DEFERRABLE, name text, qty int)");
+                "CREATE TABLE shift (id int PRIMARY KEY DEFERRABLE, name text, qty int)",
+                "CREATE TABLE sized (id int PRIMARY KEY, v int)");
     }
 
     @AfterAll
@@ -100,6 +103,33 @@ class DirectWriteTest {
         assertTrue(e.stream().noneMatch(x -> x.pk().get("id").asInt() >= 50), "rolled back rows are not in the feed");
         assertEquals(FeedKind.DELETE, e.get(15).kind());
         assertEquals(0, f.queryLong("SELECT count(*) FROM syncsqlite.row_clock WHERE tbl = 'item' AND pk IN ('{\"id\": 50}', '{\"id\": 51}')"));
+    }
+
+    @Test
+    void statementsOfEverySizeOnOneConnectionAreEachCapturedOnce() throws Exception {
+        // PL/pgSQL plans the capture's queries once per session, for the size of the first statement's transition
+        // table. Without these two settings, a 5,000-row statement after a one-row one on the same connection was
+        // joined by nested loops (quadratic: 10,000 rows took 20 s instead of 0.3 s), and each one-row statement
+        // after a big one was JIT-compiled (0.5-1 s each). The times are the bench module's (DirectWriteBench).
+        assertEquals(List.of(List.of("t")), f.query("SELECT proconfig @> ARRAY['enable_nestloop=off', 'jit=off']"
+                + " FROM pg_proc WHERE proname = 'capture_rows' AND pronamespace = 'syncsqlite'::regnamespace"));
+        long from = f.queryLong("SELECT coalesce(max(id), 0) FROM syncsqlite.change");
+        try (Connection c = f.connection(); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO sized VALUES (0, 0)");
+            st.execute("INSERT INTO sized SELECT g, g FROM generate_series(1, 5000) AS g");
+            st.execute("UPDATE sized SET v = v + 1 WHERE id = 0");
+            st.execute("UPDATE sized SET v = v + 1");
+            st.execute("UPDATE sized SET v = v + 1 WHERE id = 0");
+            st.execute("DELETE FROM sized WHERE id > 2500");
+            st.execute("DELETE FROM sized WHERE id = 0");
+        }
+        String logged = "FROM syncsqlite.change WHERE tbl = 'sized' AND id > " + from;
+        assertEquals(List.of(List.of("D", "2501", "2501"), List.of("U", "10004", "5001")), f.query(
+                "SELECT kind, count(*), count(DISTINCT pk) " + logged + " GROUP BY kind ORDER BY kind"));
+        assertEquals(List.of(List.of("0,1,2,3")), f.query("SELECT string_agg(\"row\" ->> 'v', ',' ORDER BY id) "
+                + logged + " AND kind = 'U' AND pk = '{\"id\": 0}'"));
+        assertEquals(2500, f.queryLong("SELECT count(*) FROM syncsqlite.row_clock WHERE tbl = 'sized' AND alive"));
+        assertEquals(List.of(List.of("2500", "3128750")), f.query("SELECT count(*), sum(v) FROM sized"));
     }
 
     @Test

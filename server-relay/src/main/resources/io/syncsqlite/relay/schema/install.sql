@@ -268,8 +268,17 @@ $fn$;
 -- It runs in time zone UTC, as the relay's connections do: a timestamptz becomes text in the writer's zone,
 -- so a key written from psql in another zone would otherwise get another key text (a second clock row, a
 -- second row on clients) than the same key written through the relay.
+-- PL/pgSQL plans each statement below once per session, for the size its transition table had then (the queries
+-- have no parameters to re-plan for), and uses that plan for every later statement of the session, whatever its
+-- size. Two settings keep that plan fit for any size:
+-- - enable_nestloop = off: a plan made for a one-row statement joined the transition tables' rows by nested loops,
+--   so a 10,000-row UPDATE later on the same connection (a pool's, psql's) took 20 s instead of 0.3 s;
+-- - jit = off: a plan made for a 10,000-row statement is estimated costly enough to be JIT-compiled on every
+--   execution, 0.5 s for each one-row statement after it (and 1 s of the big one's own), where the queries run in
+--   1-3 ms. Measured in BENCHMARKS.md, "Direct PostgreSQL writes: plans for any size".
 CREATE OR REPLACE FUNCTION syncsqlite.capture_rows() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
+SET enable_nestloop = off SET jit = off AS $fn$
 DECLARE
     -- TG_TABLE_NAME is of type name: compared with row_clock.tbl (text) it would cost the primary key
     -- index and turn every clock lookup into a sequential scan.
@@ -427,11 +436,15 @@ BEGIN
         FROM (SELECT to_jsonb(r.*) AS img, row_number() OVER () AS ord FROM syncsqlite_new AS r) AS i),
     -- With twice, the cascade's updates of rows the statement already changed are in the transition tables too,
     -- after the statement's own (old and new side by side, one pair per row update): a row's old image is its
-    -- first, unless an earlier update of the statement made that version; its new image is its last.
+    -- first, unless an earlier update of the statement made that version; its new image is its last. Joined on
+    -- each key's first and last new version (empty without twice) rather than looked up per row with NOT EXISTS
+    -- and an inequality, which no plan can hash: that was quadratic in the statement's rows.
+    nf AS MATERIALIZED (
+        SELECT na.pk, min(na.ord) AS first, max(na.ord) AS last FROM na WHERE twice GROUP BY na.pk),
     o AS MATERIALIZED (
-        SELECT oa.img, oa.pk FROM oa WHERE NOT twice OR NOT EXISTS (SELECT FROM na WHERE na.pk = oa.pk AND na.ord < oa.ord)),
+        SELECT oa.img, oa.pk FROM oa LEFT JOIN nf ON nf.pk = oa.pk WHERE nf.first IS NULL OR nf.first >= oa.ord),
     n AS MATERIALIZED (
-        SELECT na.img, na.pk FROM na WHERE NOT twice OR NOT EXISTS (SELECT FROM na AS l WHERE l.pk = na.pk AND l.ord > na.ord)),
+        SELECT na.img, na.pk FROM na LEFT JOIN nf ON nf.pk = na.pk WHERE nf.last IS NULL OR nf.last = na.ord),
     ev AS MATERIALIZED (
         SELECT e.ord, e.kind, e.pk, e.ck, e.img, e.old, e.gone,
                -- The foreign key columns through which a kept key moved under another parent (set to another
