@@ -19,7 +19,7 @@ import java.util.Map;
 
 /**
  * Installs the relay's objects in PostgreSQL: schema {@code syncsqlite} with its tables and functions
- * ({@code install.sql}) and, on every synced table, the three statement-level capture triggers and the
+ * ({@code install.sql}) and, on every synced table, the four statement-level capture triggers and the
  * deferred commit-mark constraint trigger (docs/DESIGN.md, "PostgreSQL side").
  *
  * <p>Idempotent, and safe when several relays start at once: everything runs in one transaction holding
@@ -46,12 +46,16 @@ public final class SchemaInstaller {
      */
     public static final int LOCK_TIMEOUT_MS = 1000;
 
-    /** Capture triggers and the event clause of each (with its transition tables). */
+    /**
+     * Capture triggers and the event clause of each (with its transition tables). TRUNCATE's runs before: it
+     * logs the rows as deleted while they are still there (install.sql).
+     */
     public static final Map<String, String> CAPTURE_TRIGGERS = Map.of(
             "syncsqlite_capture_insert", "AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS syncsqlite_new",
             "syncsqlite_capture_update",
             "AFTER UPDATE ON %I.%I REFERENCING OLD TABLE AS syncsqlite_old NEW TABLE AS syncsqlite_new",
-            "syncsqlite_capture_delete", "AFTER DELETE ON %I.%I REFERENCING OLD TABLE AS syncsqlite_old");
+            "syncsqlite_capture_delete", "AFTER DELETE ON %I.%I REFERENCING OLD TABLE AS syncsqlite_old",
+            "syncsqlite_capture_truncate", "BEFORE TRUNCATE ON %I.%I");
     /** The commit-mark trigger's WHEN clause: true once per transaction (see createCommit). */
     private static final String FIRST_WRITE = "CASE WHEN coalesce(current_setting('syncsqlite.queued', true), '') = ''"
             + " THEN set_config('syncsqlite.queued', '1', true) = '1' ELSE false END";
@@ -152,6 +156,10 @@ public final class SchemaInstaller {
                 st.execute("SELECT syncsqlite.commit_mark() WHERE NOT EXISTS (SELECT FROM syncsqlite.commit_log)");
             }
             upgradeTriggers(c);
+            // A truncating transaction's commit is marked through a row of this table (install.sql, truncation).
+            if (!hasTrigger(c, "syncsqlite", "truncation", COMMIT_TRIGGER)) {
+                createCommit(c, "syncsqlite", "truncation");
+            }
             try (Statement st = c.createStatement()) {
                 st.execute(FENCE);
             }
@@ -180,10 +188,10 @@ public final class SchemaInstaller {
     }
 
     /**
-     * Creates a table's four triggers where missing: three statement-level capture triggers (INSERT,
+     * Creates a table's five triggers where missing: four statement-level capture triggers (INSERT,
      * UPDATE, DELETE: a trigger with transition tables takes one event, and UPDATE needs both the old and
-     * the new rows) whose arguments are the primary key columns, and the deferred commit-mark constraint
-     * trigger. Capture triggers created for another primary key are recreated.
+     * the new rows; and TRUNCATE, before it) whose arguments are the primary key columns, and the deferred
+     * commit-mark constraint trigger. Capture triggers created for another primary key are recreated.
      */
     private static boolean ensureTriggers(Connection c, TableInfo t) throws SQLException {
         Map<String, List<String>> capture = new HashMap<>();
@@ -386,8 +394,22 @@ public final class SchemaInstaller {
                 createCapture(c, l[2], l[0], l[1], args.get(i));
             } else {
                 for (String trigger : CAPTURE_TRIGGERS.keySet()) {
-                    createCapture(c, trigger, l[0], l[1], args.get(i));
+                    if (!hasTrigger(c, l[0], l[1], trigger)) {
+                        createCapture(c, trigger, l[0], l[1], args.get(i));
+                    }
                 }
+            }
+        }
+    }
+
+    private static boolean hasTrigger(Connection c, String schema, String table, String trigger) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT FROM pg_trigger"
+                + " WHERE tgrelid = (quote_ident(?) || '.' || quote_ident(?))::regclass AND tgname = ?")) {
+            ps.setString(1, schema);
+            ps.setString(2, table);
+            ps.setString(3, trigger);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
             }
         }
     }

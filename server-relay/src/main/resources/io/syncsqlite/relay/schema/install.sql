@@ -117,6 +117,14 @@ CREATE TABLE IF NOT EXISTS syncsqlite.commit_log (
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
+-- One row per transaction that truncated a synced table. TRUNCATE fires no row trigger, so its transaction would
+-- get no commit mark (and its logged deletes no feed position): capture writes a row here, whose commit-mark
+-- trigger (SchemaInstaller, as on a synced table) marks the commit as for any other write.
+CREATE TABLE IF NOT EXISTS syncsqlite.truncation (
+    xid xid8        PRIMARY KEY,
+    at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
 -- Idempotent apply: the last client transaction applied per node and its feed position.
 CREATE TABLE IF NOT EXISTS syncsqlite.client (
     node        text   PRIMARY KEY,
@@ -363,6 +371,39 @@ BEGIN
             RETURNING rc.pk, rc.alive_hlc)
         INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc)
         SELECT tname, 'U', n.pk, n.img, clock.alive_hlc FROM n JOIN clock ON clock.pk = n.ck ORDER BY n.ord;
+        RETURN NULL;
+    END IF;
+
+    IF TG_OP = 'TRUNCATE' THEN
+        -- A BEFORE TRUNCATE trigger: the rows are still there, and each is logged as a direct DELETE of it would be
+        -- (below). Without it a TRUNCATE in psql left every client with the rows for good. Dynamic, because its
+        -- source is the table, not a transition table; only here, because planning it again each time cost a
+        -- one-row DELETE 0.34 ms more (0.49 against 0.83 ms). The relay never truncates: no relay mode. A
+        -- partitioned table holds no rows itself: its partitions' are read through it, and TRUNCATE ONLY of one is
+        -- an error anyway.
+        EXECUTE format($q$
+        WITH o AS MATERIALIZED (
+            SELECT y.pk, CASE WHEN $2 THEN syncsqlite.clock_key(y.pk) ELSE y.pk::text END AS ck, y.ord, y.img,
+                   CASE WHEN $4 IS NOT NULL THEN (SELECT jsonb_object_agg(k, y.img -> k) FROM unnest($4) AS k) END AS old
+            FROM (SELECT to_jsonb(r.*) AS img, to_jsonb(r.*) - $3 AS pk, row_number() OVER () AS ord FROM %s AS r) AS y),
+        clock AS (
+            INSERT INTO syncsqlite.row_clock AS rc (tbl, pk, alive, alive_hlc, alive_node, cols, dead_old, dead_row, dead_xid)
+            SELECT $1, o.ck, false, $5, '~pg', '{}', o.old, o.img, pg_current_xact_id() FROM o
+            ON CONFLICT (tbl, pk) DO UPDATE
+                SET alive = false,
+                    alive_hlc = greatest(excluded.alive_hlc, 1 + CASE
+                        WHEN rc.cols = '{}' THEN rc.alive_hlc
+                        ELSE greatest(rc.alive_hlc, (SELECT max((c.value ->> 0)::bigint) FROM jsonb_each(rc.cols) AS c
+                                                     WHERE c.key = ANY ($6))) END),
+                    alive_node = excluded.alive_node, dead_old = excluded.dead_old, dead_row = excluded.dead_row,
+                    cascaded = NULL, dead_xid = excluded.dead_xid
+            RETURNING rc.pk, rc.alive_hlc)
+        INSERT INTO syncsqlite.change (tbl, kind, pk, "row", hlc, old)
+        SELECT $1, 'D', o.pk, NULL, clock.alive_hlc, o.old FROM o JOIN clock ON clock.pk = o.ck ORDER BY o.ord
+        $q$, CASE WHEN (SELECT relkind FROM pg_class WHERE oid = TG_RELID) = 'p' THEN '' ELSE 'ONLY ' END
+             || TG_RELID::regclass::text)
+        USING tname, numkey, nonpk, scols, now_hlc, allcols;
+        INSERT INTO syncsqlite.truncation (xid) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
         RETURN NULL;
     END IF;
 
