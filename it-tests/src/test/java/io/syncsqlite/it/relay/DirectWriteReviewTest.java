@@ -270,7 +270,7 @@ class DirectWriteReviewTest {
      * the old one, rename). Same name, columns and key: the relay must still notice it is another table,
      * capture it, and clients must get its rows (later writes to it included). Before the fix the table
      * silently stopped syncing in both directions. The rows the rebuild left out stay on clients until their
-     * next resync (OPERATIONS.md: like TRUNCATE, dropping rows with the table is not seen).
+     * next resync (OPERATIONS.md: dropping rows with the table is not seen).
      */
     @Test
     void aTableRebuiltByAMigrationInPostgresKeepsSyncingWithExactlyItsRows() throws Exception {
