@@ -79,6 +79,12 @@ public class SyncConnection extends DelegatingConnection {
      * and a result set may be closed on another thread.
      */
     private final java.util.concurrent.atomic.AtomicInteger openReads = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * An auto-commit write with RETURNING whose result set is still open: SQLite commits it only once that is read
+     * to its end or closed, so the sync client is nudged again then ({@link #readEnded}); nudged only as it ran, it
+     * found nothing yet and the rows waited for its 10 s heartbeat (JooqReviewTest).
+     */
+    private volatile boolean committedOnReadEnd;
     /** The thread's count of connections it holds reads on, taken when this connection's count left 0. */
     private java.util.concurrent.atomic.AtomicInteger readsOfThread;
     /**
@@ -408,8 +414,10 @@ public class SyncConnection extends DelegatingConnection {
         }
         if (info.returning()) {
             // Its rows are read after this call returns and SQLite cannot commit while they are open:
-            // SQLite commits it when it is done, and the sync client stamps its rows when nudged.
-            T r = call.call();
+            // SQLite commits it when it is done, and the sync client stamps its rows when nudged. Its result set
+            // holds a read, as a query's does, and the nudge comes again when that ends.
+            committedOnReadEnd = true;
+            T r = read(call);
             node.committed();
             return r;
         }
@@ -1141,7 +1149,8 @@ public class SyncConnection extends DelegatingConnection {
             });
         }
         if (delegate.getAutoCommit() && !sqlTransaction) {
-            ResultSet r = call.call();
+            committedOnReadEnd = true; // as in run: SQLite commits once the result set is done
+            ResultSet r = read(call);
             node.committed();
             return r;
         }
@@ -1240,6 +1249,10 @@ public class SyncConnection extends DelegatingConnection {
                 thread.updateAndGet(n -> n > 0 ? n - 1 : 0);
             }
             node.appRead(false, true);
+            if (committedOnReadEnd) {
+                committedOnReadEnd = false;
+                node.committed();
+            }
         }
     }
 
@@ -1752,9 +1765,14 @@ public class SyncConnection extends DelegatingConnection {
     long[] nextKeys(KeyRewriter.KeyedInsert keyed, String table) throws SQLException {
         long[] keys = new long[keyed.keys()];
         for (int r = 0; r < keys.length; r++) {
-            keys[r] = node.nextKey(table);
+            keys[r] = nextKey(table);
         }
         return keys;
+    }
+
+    /** A fresh key of {@code table} from this node's stock. */
+    long nextKey(String table) throws SQLException {
+        return node.nextKey(table);
     }
 
     @Override

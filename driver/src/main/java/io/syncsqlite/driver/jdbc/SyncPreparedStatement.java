@@ -12,6 +12,7 @@ import java.util.List;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 
 /**
  * A prepared statement, classified once when prepared: executing it costs one field read on top of
@@ -72,6 +73,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.sequenceRead = sequence == null ? connection.sequenceRead(sql) : null;
         int max = Math.max(info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0),
                 sequence == null ? 0 : 2);
+        if (keyed != null) {
+            max = Math.max(max, keyed.guards().stream().mapToInt(Integer::intValue).max().orElse(0));
+        }
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);
@@ -186,6 +190,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public void setNull(int parameterIndex, int sqlType) throws SQLException {
         super.setNull(parameterIndex, sqlType);
+        remember(parameterIndex, null);
         if (binds != null) {
             binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType));
         }
@@ -194,6 +199,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public void setNull(int parameterIndex, int sqlType, String typeName) throws SQLException {
         super.setNull(parameterIndex, sqlType, typeName);
+        remember(parameterIndex, null);
         if (binds != null) {
             binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType, typeName));
         }
@@ -332,10 +338,18 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
             connection.keepSequenceInStock(sequence, parameters);
         }
         if (keyed != null) {
-            long[] keys = connection.nextKeys(keyed, info.table());
-            for (int r = 0; r < keys.length; r++) {
+            for (int r = 0; r < keyed.keys(); r++) {
                 int parameter = keyed.keyParameter(r);
-                long key = keys[r];
+                int guard = keyed.guard(r);
+                if (guard > 0 && parameters[guard - 1] != null) {
+                    // The application bound the key itself: coalesce(?guard, ?parameter) takes it, no stock key used.
+                    super.setNull(parameter, Types.BIGINT);
+                    if (binds != null) {
+                        binds(parameter, ps -> ps.setNull(parameter, Types.BIGINT));
+                    }
+                    continue;
+                }
+                long key = connection.nextKey(info.table());
                 super.setLong(parameter, key);
                 if (binds != null) {
                     binds(parameter, ps -> ps.setLong(parameter, key));

@@ -26,8 +26,10 @@ import java.util.List;
  * {@code $x}) or a mix cannot be renumbered safely and are refused.
  *
  * <p>Refused with SQLState 0A000, because the key cannot be supplied row by row: {@code INSERT ... SELECT}
- * and {@code INSERT ... VALUES} inside a {@code WITH} that leave the key out. A key given explicitly (a
- * literal or a parameter) is left alone: the application then owns its keys.
+ * and {@code INSERT ... VALUES} inside a {@code WITH} that leave the key out. A key given as a literal is left
+ * alone: the application then owns its keys. A key given as a lone {@code ?} becomes {@code coalesce(?n, slot)}:
+ * bound to a value it is the application's, bound NULL (jOOQ's {@code values(null, ...)}, {@code setNull}) the
+ * driver supplies one, and only then takes it from the stock ({@link KeyedInsert#guard}).
  *
  * <p>Stateless; thread-safe.
  */
@@ -42,10 +44,24 @@ public final class KeyRewriter {
      * @param parts         the text around the key slots; {@code parts.size() - 1} slots, one per row
      * @param appParameters how many parameters the application's own SQL has
      */
-    public record KeyedInsert(List<String> parts, int appParameters) {
+    public record KeyedInsert(List<String> parts, int appParameters, List<Integer> guards) {
 
         public KeyedInsert {
             parts = List.copyOf(parts);
+            guards = List.copyOf(guards);
+        }
+
+        /** Every row's key supplied by the driver. */
+        public KeyedInsert(List<String> parts, int appParameters) {
+            this(parts, appParameters, java.util.Collections.nCopies(parts.size() - 1, 0));
+        }
+
+        /**
+         * The application's parameter that holds row {@code row}'s key, written {@code coalesce(?n, slot)}: the
+         * driver supplies a key only when the application bound NULL there (0: always).
+         */
+        public int guard(int row) {
+            return guards.get(row);
         }
 
         /** Rows inserted, hence keys needed per execution. */
@@ -114,6 +130,8 @@ public final class KeyRewriter {
             i += 2;
         }
         List<Edit> edits = new ArrayList<>();
+        // Per row with a slot, in text order: the application parameter guarding it (0: none).
+        List<Integer> guards = new ArrayList<>();
         int keyIndex = -1;
         boolean keyListed = true;
         if (is(t, i, "(")) {
@@ -147,6 +165,7 @@ public final class KeyRewriter {
             edits.add(new Edit(t.get(i).start(), t.get(i + 1).end(), "(" + quote(keyColumn) + ") VALUES (", false));
             edits.add(new Edit(t.get(i + 1).end(), t.get(i + 1).end(), "", true));
             edits.add(new Edit(t.get(i + 1).end(), t.get(i + 1).end(), ")", false));
+            guards.add(0);
         } else if (is(t, i, "VALUES")) {
             if (withClause && !keyListed) {
                 throw refused(keyColumn, "an INSERT inside WITH");
@@ -160,12 +179,25 @@ public final class KeyRewriter {
                 if (!keyListed) {
                     edits.add(new Edit(t.get(close).start(), t.get(close).start(), ", ", false));
                     edits.add(new Edit(t.get(close).start(), t.get(close).start(), "", true));
+                    guards.add(0);
                 } else {
                     List<List<SqlLexer.Span>> values = items(t, i, close);
                     if (keyIndex < values.size() && values.get(keyIndex).size() == 1
                             && values.get(keyIndex).get(0).token().is("NULL")) {
                         SqlLexer.Span nul = values.get(keyIndex).get(0);
                         edits.add(new Edit(nul.start(), nul.end(), "", true));
+                        guards.add(0);
+                    } else if (keyIndex < values.size() && values.get(keyIndex).size() == 1
+                            && values.get(keyIndex).get(0).token().text().equals("?")) {
+                        // A key bound as a parameter may be bound NULL (jOOQ's values(null, ...), setNull): SQLite would
+                        // then pick max(rowid) + 1, the same on two devices (JooqReviewTest). The driver supplies a
+                        // key for that case only, so an application that binds its keys uses none of the stock.
+                        SqlLexer.Span q = values.get(keyIndex).get(0);
+                        edits.add(new Edit(q.start(), q.start(), "coalesce(", false));
+                        edits.add(new Edit(q.end(), q.end(), ", ", false));
+                        edits.add(new Edit(q.end(), q.end(), "", true));
+                        edits.add(new Edit(q.end(), q.end(), ")", false));
+                        guards.add(plainParametersBefore(t, q));
                     }
                 }
                 i = close + 1;
@@ -181,7 +213,20 @@ public final class KeyRewriter {
             return null;
         }
         int appParameters = renumberParameters(sql, t, edits, keyColumn);
-        return assemble(sql, edits, appParameters);
+        return assemble(sql, edits, appParameters, guards);
+    }
+
+    /** The 1-based index the application's plain {@code ?} at {@code q} has (they are numbered in text order). */
+    private static int plainParametersBefore(List<SqlLexer.Span> t, SqlLexer.Span q) {
+        int n = 0;
+        for (int k = 0; k < t.size() && t.get(k).start() <= q.start(); k++) {
+            SqlLexer.Span s = t.get(k);
+            boolean glued = k + 1 < t.size() && t.get(k + 1).start() == s.end() && !t.get(k + 1).token().quoted();
+            if (s.token().text().equals("?") && !(glued && Character.isDigit(t.get(k + 1).original().charAt(0)))) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Adds edits that number plain {@code ?} parameters; returns how many parameters the SQL has. */
@@ -227,7 +272,7 @@ public final class KeyRewriter {
         }
     }
 
-    private static KeyedInsert assemble(String sql, List<Edit> edits, int appParameters) {
+    private static KeyedInsert assemble(String sql, List<Edit> edits, int appParameters, List<Integer> guards) {
         // Stable by position: inserts at the same position keep the order they were added in.
         List<Edit> sorted = new ArrayList<>(edits);
         sorted.sort(Comparator.comparingInt(Edit::start));
@@ -246,7 +291,7 @@ public final class KeyRewriter {
         }
         current.append(sql, at, sql.length());
         parts.add(current.toString());
-        return new KeyedInsert(parts, appParameters);
+        return new KeyedInsert(parts, appParameters, guards);
     }
 
     private static SQLException refused(String key, String form) {

@@ -2,6 +2,7 @@ package io.syncsqlite.driver.sql;
 
 import net.sf.jsqlparser.expression.DoubleValue;
 import net.sf.jsqlparser.expression.Expression;
+import net.sf.jsqlparser.expression.Function;
 import net.sf.jsqlparser.expression.JdbcParameter;
 import net.sf.jsqlparser.expression.LongValue;
 import net.sf.jsqlparser.expression.SignedExpression;
@@ -352,16 +353,51 @@ public final class SqlClassifier {
 
     private static Counter counter(String column, Set<String> target, Expression e, Map<String, Expression> inserted) {
         if (e instanceof Addition add) {
-            if (isColumn(add.getLeftExpression(), column, target)) {
-                return amount(column, 1, add.getRightExpression(), inserted);
+            int left = columnRef(add.getLeftExpression(), column, target);
+            if (left >= 0) {
+                return zero(amount(column, 1, add.getRightExpression(), inserted), left);
             }
-            if (isColumn(add.getRightExpression(), column, target)) {
-                return amount(column, 1, add.getLeftExpression(), inserted);
+            int right = columnRef(add.getRightExpression(), column, target);
+            if (right >= 0) {
+                return zero(amount(column, 1, add.getLeftExpression(), inserted), right);
             }
-        } else if (e instanceof Subtraction sub && isColumn(sub.getLeftExpression(), column, target)) {
-            return amount(column, -1, sub.getRightExpression(), inserted);
+        } else if (e instanceof Subtraction sub) {
+            int left = columnRef(sub.getLeftExpression(), column, target);
+            if (left >= 0) {
+                return zero(amount(column, -1, sub.getRightExpression(), inserted), left);
+            }
         }
         return null;
+    }
+
+    private static Counter zero(Counter c, int zero) {
+        return c == null || zero == 0 ? c : new Counter(c.column(), c.sign(), c.parameter(), c.literal(), c.minus(), zero);
+    }
+
+    /**
+     * Whether {@code e} reads the written table's {@code column} as a counter does: -1 if not; 0 for the column, or
+     * for {@code coalesce(column, 0)} / {@code ifnull(column, 0)} (a null-safe increment, which the relay's
+     * {@code coalesce(c, 0) + amount} already is); the parameter index of the fallback of {@code coalesce(column, ?)}
+     * (jOOQ binds it), which must be bound 0 at execution ({@link Counter#zero}).
+     */
+    private static int columnRef(Expression e, String column, Set<String> target) {
+        e = unwrap(e);
+        if (isColumn(e, column, target)) {
+            return 0;
+        }
+        if (e instanceof Function f && f.getName() != null
+                && ("coalesce".equalsIgnoreCase(f.getName()) || "ifnull".equalsIgnoreCase(f.getName()))
+                && f.getParameters() != null && f.getParameters().size() == 2
+                && isColumn((Expression) f.getParameters().get(0), column, target)) {
+            Expression fallback = unwrap((Expression) f.getParameters().get(1));
+            if (fallback instanceof LongValue v && v.getValue() == 0) {
+                return 0;
+            }
+            if (fallback instanceof JdbcParameter p && p.getIndex() != null) {
+                return p.getIndex();
+            }
+        }
+        return -1;
     }
 
     private static Counter amount(String column, int sign, Expression e, Map<String, Expression> inserted) {

@@ -140,9 +140,7 @@ class KeyRewriterTest {
 
     @Test
     void statementsThatGiveTheKeyAreLeftAlone() throws SQLException {
-        assertNull(rewrite("INSERT INTO item (id, name) VALUES (?, ?)"));
         assertNull(rewrite("INSERT INTO item (ID, name) VALUES (5, 'x')"));
-        assertNull(rewrite("INSERT INTO item VALUES (?, ?, ?)"));
         assertNull(rewrite("INSERT INTO item (id, name) SELECT 1, 'x'"));
         assertNull(rewrite("INSERT INTO item SELECT * FROM item"));
     }
@@ -156,6 +154,35 @@ class KeyRewriterTest {
             SQLException e = assertThrows(SQLException.class, () -> rewrite(sql), sql);
             assertEquals("0A000", e.getSQLState(), sql);
         }
+    }
+
+    /**
+     * A key bound as a parameter is the application's, unless it is bound NULL (jOOQ's values(null, ...)): then
+     * SQLite would pick max(rowid) + 1, the same on two devices, so the driver's key goes in instead.
+     */
+    @Test
+    void aKeyBoundAsAParameterIsTheApplicationsUnlessBoundNull() throws SQLException {
+        KeyRewriter.KeyedInsert k = rewrite("INSERT INTO item (id, name) VALUES (?, ?)");
+        assertEquals("INSERT INTO item (id, name) VALUES (coalesce(?1, ?3), ?2)", k.preparedSql());
+        assertEquals(List.of(1), k.guards());
+        try (PreparedStatement ps = db.prepareStatement(k.preparedSql())) {
+            ps.setLong(1, 7);
+            ps.setString(2, "given");
+            ps.setNull(3, java.sql.Types.BIGINT);
+            ps.executeUpdate();
+            ps.setNull(1, java.sql.Types.BIGINT);
+            ps.setString(2, "bound null");
+            ps.setLong(3, 40);
+            ps.executeUpdate();
+        }
+        assertEquals(List.of("7:given:0", "40:bound null:0"), rows());
+
+        KeyRewriter.KeyedInsert all = rewrite("INSERT INTO item VALUES (?, ?, ?)");
+        assertEquals("INSERT INTO item VALUES (coalesce(?1, ?4), ?2, ?3)", all.preparedSql());
+        KeyRewriter.KeyedInsert two = rewrite("INSERT INTO item (name, id) VALUES (?, ?), ('x', NULL), (?, ?)");
+        assertEquals("INSERT INTO item (name, id) VALUES (?1, coalesce(?2, ?5)), ('x', ?6), (?3, coalesce(?4, ?7))",
+                two.preparedSql());
+        assertEquals(List.of(2, 0, 4), two.guards());
     }
 
     @Test

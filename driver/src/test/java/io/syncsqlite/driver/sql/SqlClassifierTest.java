@@ -211,14 +211,29 @@ class SqlClassifierTest {
         update seat set holder = ? where id = ? and holder = ?                   | ~
         update campaign set conversion = ? where id = ? and conversion = ?       | ~
         update t set row_version = ? where id = ? and row_version = ?            | ~
+        update item set qty = (coalesce(item.qty, ?) + ?) where item.id = ?      | qty:+1:p2/p1
+        update item set qty = ifnull(qty, 0) - 3                                 | qty:-1:3
+        update item set qty = 2 + coalesce(qty, 0)                               | qty:+1:2
+        update item set qty = coalesce(qty, 1) + 2                               | ~
+        update item set qty = coalesce(qty, other, 0) + 2                        | ~
         """)
     void countersAreInferredFromTheSql(String sql, String expected) {
         java.util.List<String> got = classifier.classify(sql).counters().stream()
                 .map(c -> c.column() + ":" + (c.sign() > 0 ? "+1" : "-1") + ":"
                         + (c.literal() != null ? c.literal().stripTrailingZeros().toPlainString() : "p" + c.parameter())
-                        + (c.minus() > 0 ? "-p" + c.minus() : ""))
+                        + (c.minus() > 0 ? "-p" + c.minus() : "") + (c.zero() > 0 ? "/p" + c.zero() : ""))
                 .toList();
         assertEquals(expected == null ? java.util.List.of() : java.util.List.of(expected.split(";")), got, sql);
+    }
+
+    /** A null-safe increment with a bound fallback adds its amount only while the fallback is bound 0. */
+    @Test
+    void aBoundFallbackMakesAnIncrementOnlyWhenZero() {
+        Counter c = new Counter("qty", 1, 2, null, 0, 1);
+        assertEquals(java.math.BigDecimal.valueOf(5), c.amount(new Object[]{0, 5}));
+        assertEquals(java.math.BigDecimal.valueOf(5), c.amount(new Object[]{java.math.BigDecimal.ZERO, 5L}));
+        assertEquals(null, c.amount(new Object[]{1, 5}));
+        assertEquals(null, c.amount(new Object[]{null, 5}));
     }
 
     /** An upsert without a column list adds what its VALUES give the column, known with the table's columns. */
