@@ -37,6 +37,11 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     private final String sequenceRead;
     /** Bound values of a counter statement (the amounts it adds) or a sequence bump; {@code null} for every other statement. */
     private final Object[] parameters;
+    /**
+     * Whether each parameter up to the last that holds a key ({@code coalesce(?n, slot)}, KeyRewriter) is bound to a
+     * value, by any setter: the driver supplies a key only for one bound NULL or not at all. Null without such.
+     */
+    private final boolean[] keyBound;
     /** Per batch entry of a counter statement, the amounts it adds (as {@link SyncConnection#deltas}). */
     private final List<String> batchDeltas = new ArrayList<>();
     /**
@@ -73,9 +78,8 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         this.sequenceRead = sequence == null ? connection.sequenceRead(sql) : null;
         int max = Math.max(info.counters().stream().mapToInt(Counter::lastParameter).max().orElse(0),
                 sequence == null ? 0 : 2);
-        if (keyed != null) {
-            max = Math.max(max, keyed.guards().stream().mapToInt(Integer::intValue).max().orElse(0));
-        }
+        int guards = keyed == null ? 0 : keyed.guards().stream().mapToInt(Integer::intValue).max().orElse(0);
+        this.keyBound = guards > 0 ? new boolean[guards] : null;
         this.parameters = max > 0 ? new Object[max] : null;
         this.keys = new GeneratedKeys(connection.delegate);
         this.inserts = GeneratedKeys.inserts(sql);
@@ -93,10 +97,13 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     }
 
     @Override
-    protected void bound(int parameterIndex) {
+    protected void bound(int parameterIndex, Object value) {
         // Until the setter, if it is one that records its value, says otherwise: no amount (a NULL, a string, a
         // stream), or the previous entry's amount would be taken for this one's.
         remember(parameterIndex, null);
+        if (keyBound != null && parameterIndex >= 1 && parameterIndex <= keyBound.length) {
+            keyBound[parameterIndex - 1] = value != null;
+        }
         if (binds != null && parameterIndex >= 1 && parameterIndex <= binds.length) {
             binds[parameterIndex - 1] = UNKNOWN; // and no way to bind it again
         }
@@ -190,7 +197,6 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public void setNull(int parameterIndex, int sqlType) throws SQLException {
         super.setNull(parameterIndex, sqlType);
-        remember(parameterIndex, null);
         if (binds != null) {
             binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType));
         }
@@ -199,7 +205,6 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     @Override
     public void setNull(int parameterIndex, int sqlType, String typeName) throws SQLException {
         super.setNull(parameterIndex, sqlType, typeName);
-        remember(parameterIndex, null);
         if (binds != null) {
             binds(parameterIndex, ps -> ps.setNull(parameterIndex, sqlType, typeName));
         }
@@ -323,6 +328,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         if (parameters != null) {
             Arrays.fill(parameters, null);
         }
+        if (keyBound != null) {
+            Arrays.fill(keyBound, false);
+        }
         if (binds != null) {
             Arrays.fill(binds, null);
         }
@@ -341,7 +349,7 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
             for (int r = 0; r < keyed.keys(); r++) {
                 int parameter = keyed.keyParameter(r);
                 int guard = keyed.guard(r);
-                if (guard > 0 && parameters[guard - 1] != null) {
+                if (guard > 0 && keyBound[guard - 1]) {
                     // The application bound the key itself: coalesce(?guard, ?parameter) takes it, no stock key used.
                     super.setNull(parameter, Types.BIGINT);
                     if (binds != null) {
@@ -431,6 +439,9 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
         batchBinds.clear();
         if (parameters != null) {
             Arrays.fill(parameters, null);
+        }
+        if (keyBound != null) {
+            Arrays.fill(keyBound, false);
         }
         if (binds != null) {
             Arrays.fill(binds, null);
