@@ -76,7 +76,7 @@ class ClockKeyUpgradeTest {
             assertEquals(List.of(List.of("item", "{\"id\": 1}"), List.of("item", "{\"id\": 2}"),
                     List.of("price", "{\"id\": 1.5}"), List.of("price", "{\"id\": 2}")),
                     f.query("SELECT tbl, pk FROM syncsqlite.row_clock ORDER BY 1, 2"), "keys as text, numbers trimmed");
-            assertEquals(List.of(List.of("capture_rows", "8")), f.query("SELECT p.proname, count(*) FROM pg_trigger AS t"
+            assertEquals(List.of(List.of("capture_rows", "10")), f.query("SELECT p.proname, count(*) FROM pg_trigger AS t"
                     + " JOIN pg_proc AS p ON p.oid = t.tgfoid WHERE t.tgname LIKE 'syncsqlite_capture%' GROUP BY 1"));
 
             long hour = 3_600_000;

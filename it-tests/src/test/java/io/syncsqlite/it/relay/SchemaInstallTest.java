@@ -50,7 +50,7 @@ class SchemaInstallTest {
         go.countDown();
         try (Relay one = starts.get(0).get(60, TimeUnit.SECONDS); Relay two = starts.get(1).get(60, TimeUnit.SECONDS)) {
             pool.shutdown();
-            assertEquals(List.of(List.of("a", "5"), List.of("b", "5")), triggers(f));
+            assertEquals(List.of(List.of("a", "6"), List.of("b", "6")), triggers(f));
 
             // A client of one relay writes; a client of the other hears it.
             TestClient writer = TestClient.connect(one.uri());
@@ -71,7 +71,7 @@ class SchemaInstallTest {
         // Once more, sequentially: nothing is created twice.
         try (Relay again = f.startRelay()) {
             assertTrue(again.port() > 0);
-            assertEquals(List.of(List.of("a", "5"), List.of("b", "5")), triggers(f));
+            assertEquals(List.of(List.of("a", "6"), List.of("b", "6")), triggers(f));
             assertEquals(1, f.queryLong("SELECT count(*) FROM pg_proc WHERE proname = 'capture_rows'"
                     + " AND pronamespace = 'syncsqlite'::regnamespace"));
         }
@@ -95,9 +95,10 @@ class SchemaInstallTest {
                         + " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION syncsqlite.commit_mark_trigger()");
         try (Relay r = f.startRelay()) {
             assertTrue(r.port() > 0);
-            assertEquals(List.of(List.of("u", "5")), triggers(f));
+            assertEquals(List.of(List.of("u", "6")), triggers(f));
             assertEquals(List.of(List.of("syncsqlite_capture_delete", "f"), List.of("syncsqlite_capture_insert", "f"),
-                    List.of("syncsqlite_capture_truncate", "f"), List.of("syncsqlite_capture_update", "f"),
+                    List.of("syncsqlite_capture_truncate", "f"), List.of("syncsqlite_capture_truncated", "f"),
+                    List.of("syncsqlite_capture_update", "f"),
                     List.of("syncsqlite_commit", "t")),
                     f.query("SELECT tgname, tgqual IS NOT NULL FROM pg_trigger WHERE tgrelid = 'u'::regclass"
                             + " AND tgname LIKE 'syncsqlite%' ORDER BY 1"));
@@ -118,7 +119,7 @@ class SchemaInstallTest {
                 "CREATE TABLE no_key (v text)");
         try (Relay r = f.startRelay()) {
             assertTrue(r.port() > 0);
-            assertEquals(List.of(List.of("a_table", "5")), triggers(f));
+            assertEquals(List.of(List.of("a_table", "6")), triggers(f));
         }
         RelayFixture missing = RelayFixture.on(f.dbUrl(), List.of("nope"));
         IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class, () -> startUnwrapped(missing));
@@ -150,7 +151,7 @@ class SchemaInstallTest {
             writer.createStatement().execute("INSERT INTO t VALUES (1, 1)");
             f.execute("CREATE TABLE other (id int PRIMARY KEY)");
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15))
-                    .until(() -> triggers(f).contains(List.of("other", "5")));
+                    .until(() -> triggers(f).contains(List.of("other", "6")));
             second.createStatement().execute("SET lock_timeout = 3000");
             second.createStatement().execute("INSERT INTO t VALUES (2, 2)");
             writer.commit();
@@ -187,7 +188,7 @@ class SchemaInstallTest {
             open.commit();
             try (Relay relay = starting.get(20, TimeUnit.SECONDS)) {
                 assertTrue(relay.port() > 0);
-                assertEquals(List.of(List.of("t", "5")), triggers(f));
+                assertEquals(List.of(List.of("t", "6")), triggers(f));
             }
         } finally {
             pool.shutdownNow();

@@ -91,8 +91,6 @@ class TodayFourthReviewTest {
      * user expects a device's new rows and new psql rows to stay distinct rows, not to collide on keys the device
      * already held.
      */
-    @Disabled("Documented limit (DESIGN.md, Known limits): TRUNCATE ... RESTART IDENTITY (or any reset) of a sequence"
-            + " the relay grants client keys from makes later direct inserts reuse granted keys")
     @Test
     void truncateRestartIdentityDoesNotMakeDirectInsertsCollideWithKeysADeviceHolds() throws Exception {
         try (Cluster c = Cluster.start("r4_trunc_restart", dir, PG_ITEM)) {

@@ -19,7 +19,7 @@ import java.util.Map;
 
 /**
  * Installs the relay's objects in PostgreSQL: schema {@code syncsqlite} with its tables and functions
- * ({@code install.sql}) and, on every synced table, the four statement-level capture triggers and the
+ * ({@code install.sql}) and, on every synced table, the five statement-level capture triggers and the
  * deferred commit-mark constraint trigger (docs/DESIGN.md, "PostgreSQL side").
  *
  * <p>Idempotent, and safe when several relays start at once: everything runs in one transaction holding
@@ -48,14 +48,16 @@ public final class SchemaInstaller {
 
     /**
      * Capture triggers and the event clause of each (with its transition tables). TRUNCATE's runs before: it
-     * logs the rows as deleted while they are still there (install.sql).
+     * logs the rows as deleted while they are still there (install.sql); a second one after it puts back a key
+     * sequence that RESTART IDENTITY rewound.
      */
     public static final Map<String, String> CAPTURE_TRIGGERS = Map.of(
             "syncsqlite_capture_insert", "AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS syncsqlite_new",
             "syncsqlite_capture_update",
             "AFTER UPDATE ON %I.%I REFERENCING OLD TABLE AS syncsqlite_old NEW TABLE AS syncsqlite_new",
             "syncsqlite_capture_delete", "AFTER DELETE ON %I.%I REFERENCING OLD TABLE AS syncsqlite_old",
-            "syncsqlite_capture_truncate", "BEFORE TRUNCATE ON %I.%I");
+            "syncsqlite_capture_truncate", "BEFORE TRUNCATE ON %I.%I",
+            "syncsqlite_capture_truncated", "AFTER TRUNCATE ON %I.%I");
     /** The commit-mark trigger's WHEN clause: true once per transaction (see createCommit). */
     private static final String FIRST_WRITE = "CASE WHEN coalesce(current_setting('syncsqlite.queued', true), '') = ''"
             + " THEN set_config('syncsqlite.queued', '1', true) = '1' ELSE false END";
@@ -188,9 +190,9 @@ public final class SchemaInstaller {
     }
 
     /**
-     * Creates a table's five triggers where missing: four statement-level capture triggers (INSERT,
+     * Creates a table's six triggers where missing: five statement-level capture triggers (INSERT,
      * UPDATE, DELETE: a trigger with transition tables takes one event, and UPDATE needs both the old and
-     * the new rows; and TRUNCATE, before it) whose arguments are the primary key columns, and the deferred
+     * the new rows; and TRUNCATE, before and after it) whose arguments are the primary key columns, and the deferred
      * commit-mark constraint trigger. Capture triggers created for another primary key are recreated.
      */
     private static boolean ensureTriggers(Connection c, TableInfo t) throws SQLException {

@@ -337,6 +337,9 @@ DECLARE
     twice      boolean;
     -- DELETE and UPDATE, direct writes only: keys this statement frees that a row has again (see there); NULL when none.
     retaken    jsonb[];
+    -- TRUNCATE only: a key column's sequence, and its value before a RESTART IDENTITY (see there).
+    seq        text;
+    seqfloor   bigint;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         -- INSERT ... ON CONFLICT DO UPDATE fires the statement's UPDATE triggers too, also when it updated
@@ -396,7 +399,26 @@ BEGIN
         RETURN NULL;
     END IF;
 
+    IF TG_OP = 'TRUNCATE' AND TG_WHEN = 'AFTER' THEN
+        -- TRUNCATE ... RESTART IDENTITY rewinds the key's sequence, from which the relay grants client keys
+        -- (KeyAllocator): later direct inserts would take keys devices hold (TodayFourthReviewTest). Its value from
+        -- before (the BEFORE trigger's, below) is put back.
+        FOR seq IN SELECT pg_get_serial_sequence(TG_RELID::regclass::text, k) FROM unnest(TG_ARGV) AS k LOOP
+            seqfloor := nullif(current_setting('syncsqlite.floor_' || seq::regclass::oid, true), '')::bigint;
+            IF seqfloor > 0 AND coalesce(pg_sequence_last_value(seq::regclass), 0) < seqfloor THEN
+                PERFORM setval(seq::regclass, seqfloor);
+            END IF;
+        END LOOP;
+        RETURN NULL;
+    END IF;
+
     IF TG_OP = 'TRUNCATE' THEN
+        FOR seq IN SELECT pg_get_serial_sequence(TG_RELID::regclass::text, k) FROM unnest(TG_ARGV) AS k LOOP
+            IF seq IS NOT NULL THEN
+                PERFORM set_config('syncsqlite.floor_' || seq::regclass::oid,
+                                   coalesce(pg_sequence_last_value(seq::regclass), 0)::text, true);
+            END IF;
+        END LOOP;
         -- Under REPEATABLE READ or SERIALIZABLE the query below reads the transaction's snapshot, while TRUNCATE also
         -- removes rows committed after it: those would stay on every client for good (TodayFourthReviewTest).
         -- Under READ COMMITTED it reads after TRUNCATE's lock, which no writer gets past.
