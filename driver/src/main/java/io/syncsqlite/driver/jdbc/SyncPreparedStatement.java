@@ -97,12 +97,12 @@ public class SyncPreparedStatement extends DelegatingPreparedStatement {
     }
 
     @Override
-    protected void bound(int parameterIndex, Object value) {
+    protected void bound(int parameterIndex, boolean isNull) {
         // Until the setter, if it is one that records its value, says otherwise: no amount (a NULL, a string, a
         // stream), or the previous entry's amount would be taken for this one's.
         remember(parameterIndex, null);
         if (keyBound != null && parameterIndex >= 1 && parameterIndex <= keyBound.length) {
-            keyBound[parameterIndex - 1] = value != null;
+            keyBound[parameterIndex - 1] = !isNull;
         }
         if (binds != null && parameterIndex >= 1 && parameterIndex <= binds.length) {
             binds[parameterIndex - 1] = UNKNOWN; // and no way to bind it again

@@ -220,13 +220,22 @@ public final class KeyRewriter {
     private static int plainParametersBefore(List<SqlLexer.Span> t, SqlLexer.Span q) {
         int n = 0;
         for (int k = 0; k < t.size() && t.get(k).start() <= q.start(); k++) {
-            SqlLexer.Span s = t.get(k);
-            boolean glued = k + 1 < t.size() && t.get(k + 1).start() == s.end() && !t.get(k + 1).token().quoted();
-            if (s.token().text().equals("?") && !(glued && Character.isDigit(t.get(k + 1).original().charAt(0)))) {
+            if (isPlainParameter(t, k)) {
                 n++;
             }
         }
         return n;
+    }
+
+    /** Whether token {@code k} is a {@code ?} not followed, without a gap, by its number ({@code ?NNN}). */
+    private static boolean isPlainParameter(List<SqlLexer.Span> t, int k) {
+        return t.get(k).token().text().equals("?")
+                && !(glued(t, k) && Character.isDigit(t.get(k + 1).original().charAt(0)));
+    }
+
+    /** Whether token {@code k + 1} follows token {@code k} without a gap (and is not quoted). */
+    private static boolean glued(List<SqlLexer.Span> t, int k) {
+        return k + 1 < t.size() && t.get(k + 1).start() == t.get(k).end() && !t.get(k + 1).token().quoted();
     }
 
     /** Adds edits that number plain {@code ?} parameters; returns how many parameters the SQL has. */
@@ -238,13 +247,13 @@ public final class KeyRewriter {
         for (int k = 0; k < t.size(); k++) {
             SqlLexer.Span s = t.get(k);
             String text = s.token().text();
-            boolean glued = k + 1 < t.size() && t.get(k + 1).start() == s.end() && !t.get(k + 1).token().quoted();
+            boolean glued = glued(t, k);
             if (text.equals("?")) {
-                if (glued && Character.isDigit(t.get(k + 1).original().charAt(0))) {
-                    maxNumbered = Math.max(maxNumbered, parseIndex(t.get(k + 1).original()));
-                } else {
+                if (isPlainParameter(t, k)) {
                     plain++;
                     plainSpans.add(s);
+                } else {
+                    maxNumbered = Math.max(maxNumbered, parseIndex(t.get(k + 1).original()));
                 }
             } else if ((text.equals(":") || text.equals("@")) && glued
                     || !s.token().quoted() && text.length() > 1 && "$:@#".indexOf(text.charAt(0)) >= 0) {
