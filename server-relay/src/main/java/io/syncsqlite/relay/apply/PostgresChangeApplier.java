@@ -209,11 +209,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
         int compensations = 0;
         boolean inOrder = false;
-        boolean upsertClocks = false;
+        boolean upsert = false;
         for (int attempt = 1; ; attempt++) {
             Connection c = borrow();
             boolean broken = false;
-            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsertClocks);
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsert);
             try {
                 Long last = lockTimedOut.get(node);
                 if (last != null && System.nanoTime() - last < PROBE_WINDOW_NANOS) {
@@ -229,11 +229,11 @@ public final class PostgresChangeApplier implements ChangeApplier {
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
-                if (!broken && !upsertClocks && PgErrors.isClockConflict(e)) {
-                    // A clock row appeared for a key read without one (a direct writer's insert, or an
+                if (!broken && !upsert && PgErrors.isUniqueViolation(e)) {
+                    // A row or a clock row appeared for a key read without one (a direct writer's insert, or an
                     // application trigger writing a synced row outside relay mode): decide again on fresh
-                    // state, upserting.
-                    upsertClocks = true;
+                    // state, upserting. (Or a UNIQUE column of the application's: that attempt fails the same.)
+                    upsert = true;
                     attempt--;
                     continue;
                 }

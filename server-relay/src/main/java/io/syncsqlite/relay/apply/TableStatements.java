@@ -233,22 +233,30 @@ final class TableStatements {
     }
 
     /**
-     * Inserts rows, or, where one exists after all, overwrites the given columns. Parameter: JSON array of
-     * objects with key and values; no key twice (ON CONFLICT DO UPDATE cannot touch a row twice).
+     * Inserts rows. Parameter: JSON array of objects with key and values; no key twice.
+     *
+     * @param upsert where a row exists after all, overwrite the given columns (ON CONFLICT DO UPDATE). The
+     *               applier inserts only rows it read as absent, under its key locks, so a plain insert is the
+     *               usual case: an upsert is a speculative insertion, and fires the table's UPDATE triggers
+     *               too. Only a direct writer can insert such a key in between; its 23505 runs the transaction
+     *               again on fresh state, upserting ({@link PostgresChangeApplier}).
      */
-    String insert(List<String> columns) {
-        return inserts.computeIfAbsent(String.join("\u0000", columns), k -> {
+    String insert(List<String> columns, boolean upsert) {
+        return inserts.computeIfAbsent((upsert ? "u\u0000" : "i\u0000") + String.join("\u0000", columns), k -> {
             List<String> pk = table.primaryKey();
             List<String> all = new java.util.ArrayList<>(pk);
             all.addAll(columns);
+            String sql = "INSERT INTO " + table.qualifiedName() + " AS t (" + Sql.columns("", all) + ") "
+                    + (table.identityAlways() ? "OVERRIDING SYSTEM VALUE " : "")
+                    + "SELECT " + Sql.columns("r.", all) + " FROM " + records + " AS r";
+            if (!upsert) {
+                return sql;
+            }
             // An identity column GENERATED ALWAYS takes the client's value on insert only.
             List<String> settable = columns.stream().filter(c -> !table.identityAlways(c)).toList();
             String conflict = settable.isEmpty() ? "DO NOTHING" : "DO UPDATE SET " + settable.stream()
                     .map(c -> Sql.ident(c) + " = excluded." + Sql.ident(c)).collect(Collectors.joining(", "));
-            return "INSERT INTO " + table.qualifiedName() + " AS t (" + Sql.columns("", all) + ") "
-                    + (table.identityAlways() ? "OVERRIDING SYSTEM VALUE " : "")
-                    + "SELECT " + Sql.columns("r.", all) + " FROM " + records + " AS r "
-                    + "ON CONFLICT (" + Sql.columns("", pk) + ") " + conflict;
+            return sql + " ON CONFLICT (" + Sql.columns("", pk) + ") " + conflict;
         });
     }
 

@@ -55,16 +55,12 @@ public final class PgErrors {
     }
 
     /**
-     * Whether {@code e} is a unique violation of the relay's clock table: a clock row the relay inserted
-     * without ON CONFLICT (its key was read without one) was created meanwhile by someone else.
+     * Whether {@code e} is a unique violation (23505). The applier inserts rows and clock rows it read as absent
+     * without ON CONFLICT; such a violation means one was created meanwhile by someone else (a direct writer),
+     * or it is the application's own constraint (a UNIQUE column), which an attempt on fresh state meets again.
      */
-    public static boolean isClockConflict(SQLException e) {
-        PSQLException server = serverError(e);
-        if (server == null || !"23505".equals(server.getSQLState())) {
-            return false;
-        }
-        ServerErrorMessage m = server.getServerErrorMessage();
-        return "syncsqlite".equals(m.getSchema()) && "row_clock".equals(m.getTable());
+    public static boolean isUniqueViolation(SQLException e) {
+        return "23505".equals(sqlState(e));
     }
 
     /**
