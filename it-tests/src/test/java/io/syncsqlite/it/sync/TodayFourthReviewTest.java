@@ -3,7 +3,6 @@ package io.syncsqlite.it.sync;
 import io.syncsqlite.it.harness.Client;
 import io.syncsqlite.it.harness.Cluster;
 import io.syncsqlite.it.harness.TcpProxy;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,8 +113,6 @@ class TodayFourthReviewTest {
      * PostgreSQL and runs without the relay; now that TRUNCATE is captured, it must still run once the table is
      * synced, and clients must end with PostgreSQL's rows.
      */
-    @Disabled("Documented limit (DESIGN.md, Known limits): a transaction that wrote a synced table cannot TRUNCATE it"
-            + " (the deferred commit-mark trigger's pending event; PostgreSQL refuses)")
     @Test
     void aTransactionThatWritesATableAndThenTruncatesItStillRuns() throws Exception {
         try (Cluster c = Cluster.start("r4_trunc_after_write", dir, PG_NOTE, "INSERT INTO note VALUES (1, 'one'), (2, 'two')")) {

@@ -158,9 +158,8 @@ public final class SchemaInstaller {
                 st.execute("SELECT syncsqlite.commit_mark() WHERE NOT EXISTS (SELECT FROM syncsqlite.commit_log)");
             }
             upgradeTriggers(c);
-            // A truncating transaction's commit is marked through a row of this table (install.sql, truncation).
-            if (!hasTrigger(c, "syncsqlite", "truncation", COMMIT_TRIGGER)) {
-                createCommit(c, "syncsqlite", "truncation");
+            if (!hasTrigger(c, "syncsqlite", "change", COMMIT_TRIGGER)) {
+                createCommit(c);
             }
             try (Statement st = c.createStatement()) {
                 st.execute(FENCE);
@@ -190,14 +189,13 @@ public final class SchemaInstaller {
     }
 
     /**
-     * Creates a table's six triggers where missing: five statement-level capture triggers (INSERT,
-     * UPDATE, DELETE: a trigger with transition tables takes one event, and UPDATE needs both the old and
-     * the new rows; and TRUNCATE, before and after it) whose arguments are the primary key columns, and the deferred
-     * commit-mark constraint trigger. Capture triggers created for another primary key are recreated.
+     * Creates a table's five triggers where missing: statement-level capture triggers (INSERT, UPDATE, DELETE: a
+     * trigger with transition tables takes one event, and UPDATE needs both the old and the new rows; and TRUNCATE,
+     * before and after it) whose arguments are the primary key columns. Capture triggers created for another primary
+     * key are recreated. (The commit mark is one trigger on the change log: {@link #createCommit}.)
      */
     private static boolean ensureTriggers(Connection c, TableInfo t) throws SQLException {
         Map<String, List<String>> capture = new HashMap<>();
-        boolean hasCommit = false;
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT tgname, tgargs FROM pg_trigger
                 WHERE tgrelid = (quote_ident(?) || '.' || quote_ident(?))::regclass AND tgname LIKE 'syncsqlite%'""")) {
@@ -205,9 +203,7 @@ public final class SchemaInstaller {
             ps.setString(2, t.name());
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    if (rs.getString(1).equals(COMMIT_TRIGGER)) {
-                        hasCommit = true;
-                    } else if (CAPTURE_TRIGGERS.containsKey(rs.getString(1))) {
+                    if (CAPTURE_TRIGGERS.containsKey(rs.getString(1))) {
                         capture.put(rs.getString(1), triggerArgs(rs.getBytes(2)));
                     }
                 }
@@ -224,9 +220,6 @@ public final class SchemaInstaller {
             if (args == null) {
                 createCapture(c, e.getKey(), t.schema(), t.name(), t.primaryKey());
             }
-        }
-        if (!hasCommit) {
-            createCommit(c, t.schema(), t.name());
         }
         return !wasCaptured;
     }
@@ -347,26 +340,30 @@ public final class SchemaInstaller {
     }
 
     /**
-     * The commit mark stays a deferred row-level constraint trigger (the only kind that runs at commit;
-     * constraint triggers cannot be statement-level), but its WHEN clause, evaluated as each row is written
-     * rather than at commit, is true for the first written row of a transaction only: it sets the
-     * transaction-local flag {@code syncsqlite.queued} as it passes. So one deferred event is queued per
-     * transaction instead of one per row, and no PL/pgSQL runs for the other rows. A rolled-back savepoint
-     * discards both the events queued in it and the flag set in it, so the next write queues it again.
+     * The commit mark is a deferred row-level constraint trigger (the only kind that runs at commit; constraint
+     * triggers cannot be statement-level) on the change log, which every captured write reaches: a TRUNCATE's
+     * logged deletes too, where the table itself fires no row trigger. Until the twenty-fourth session it was on
+     * each synced table, and a transaction that wrote a table could not TRUNCATE it afterwards (PostgreSQL refuses
+     * to truncate a table with pending trigger events). Its WHEN clause, evaluated as each row is written rather
+     * than at commit, is true for the first written row of a transaction only: it sets the transaction-local flag
+     * {@code syncsqlite.queued} as it passes. So one deferred event is queued per transaction instead of one per
+     * row, and no PL/pgSQL runs for the other rows. A rolled-back savepoint discards both the events queued in it
+     * and the flag set in it, so the next write queues it again. Inserts only: retention's deletes mark nothing.
      */
-    private static void createCommit(Connection c, String schema, String table) throws SQLException {
+    private static void createCommit(Connection c) throws SQLException {
         ddl(c, """
-                SELECT format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I.%I'
+                SELECT format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON %I.%I'
                            || ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (%s)'
                            || ' EXECUTE FUNCTION syncsqlite.commit_mark_trigger()', ?::text, ?::text, ?::text,
                               (?::text[])[1])""",
-                COMMIT_TRIGGER, schema, table, List.of(FIRST_WRITE));
+                COMMIT_TRIGGER, "syncsqlite", "change", List.of(FIRST_WRITE));
     }
 
     /**
      * Replaces the triggers of earlier versions, on every table that has them (also tables another relay
-     * syncs): the row-level capture trigger, a commit-mark trigger without the WHEN clause (it would
-     * queue one event per row), and capture triggers calling {@code syncsqlite.capture()} (jsonb clock keys).
+     * syncs): the row-level capture trigger, the commit-mark trigger on a synced table (dropped: it is on the change
+     * log now, see {@link #createCommit}), and capture triggers calling {@code syncsqlite.capture()} (jsonb clock
+     * keys).
      */
     private static void upgradeTriggers(Connection c) throws SQLException {
         List<String[]> legacy = new ArrayList<>();
@@ -374,7 +371,7 @@ public final class SchemaInstaller {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT n.nspname, r.relname, t.tgname, t.tgargs FROM pg_trigger AS t
                 JOIN pg_class AS r ON r.oid = t.tgrelid JOIN pg_namespace AS n ON n.oid = r.relnamespace
-                WHERE t.tgname = ? OR (t.tgname = ? AND t.tgqual IS NULL)
+                WHERE t.tgname = ? OR (t.tgname = ? AND t.tgrelid <> 'syncsqlite.change'::regclass)
                    OR (t.tgname = ANY (?) AND t.tgfoid = to_regprocedure('syncsqlite.capture()'))""")) {
             ps.setString(1, LEGACY_CAPTURE_TRIGGER);
             ps.setString(2, COMMIT_TRIGGER);
@@ -391,7 +388,7 @@ public final class SchemaInstaller {
             log.info("replacing trigger {} of {}.{} of an earlier version", l[2], l[0], l[1]);
             dropTrigger(c, l[2], l[0], l[1]);
             if (l[2].equals(COMMIT_TRIGGER)) {
-                createCommit(c, l[0], l[1]);
+                continue; // the commit mark is on the change log now (createCommit)
             } else if (CAPTURE_TRIGGERS.containsKey(l[2])) {
                 createCapture(c, l[2], l[0], l[1], args.get(i));
             } else {

@@ -117,13 +117,10 @@ CREATE TABLE IF NOT EXISTS syncsqlite.commit_log (
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
--- One row per transaction that truncated a synced table. TRUNCATE fires no row trigger, so its transaction would
--- get no commit mark (and its logged deletes no feed position): capture writes a row here, whose commit-mark
--- trigger (SchemaInstaller, as on a synced table) marks the commit as for any other write.
-CREATE TABLE IF NOT EXISTS syncsqlite.truncation (
-    xid xid8        PRIMARY KEY,
-    at  timestamptz NOT NULL DEFAULT clock_timestamp()
-);
+-- The twenty-third session's version wrote a row here per truncating transaction, for the commit-mark trigger it
+-- had on each synced table; that trigger is now on syncsqlite.change (SchemaInstaller.createCommit), which a
+-- truncate's logged deletes reach like any other capture.
+DROP TABLE IF EXISTS syncsqlite.truncation;
 
 -- Idempotent apply: the last client transaction applied per node and its feed position.
 CREATE TABLE IF NOT EXISTS syncsqlite.client (
@@ -457,7 +454,6 @@ BEGIN
         $q$, CASE WHEN (SELECT relkind FROM pg_class WHERE oid = TG_RELID) = 'p' THEN '' ELSE 'ONLY ' END
              || TG_RELID::regclass::text)
         USING tname, numkey, nonpk, scols, now_hlc, allcols;
-        INSERT INTO syncsqlite.truncation (xid) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
         RETURN NULL;
     END IF;
 
