@@ -567,7 +567,7 @@ public final class SqlClassifier {
             return false;
         }
         List<SqlLexer.Token> all = SqlLexer.tokens(sql, Integer.MAX_VALUE, null);
-        for (int k = 0; k < all.size(); k++) {
+        for (int k = triggerBodyEnd(all); k < all.size(); k++) {
             if (all.get(k).is(";")) {
                 for (int j = k + 1; j < all.size(); j++) {
                     if (!all.get(j).is(";")) {
@@ -578,6 +578,33 @@ public final class SqlClassifier {
             }
         }
         return false;
+    }
+
+    /**
+     * For a string that starts with {@code CREATE [TEMP] TRIGGER}: the index of the token after its body's
+     * {@code END}, else 0. The statements of a trigger's body end at their {@code ;} but belong to the one CREATE
+     * TRIGGER statement, which SQLite parses whole: read as several statements, a batch entry creating a trigger
+     * ran in one call with the entries after it, before the capture triggers were installed again after it, so
+     * the application's trigger fired first and its write was captured before the insert that made the row.
+     * {@code CASE ... END} (in the WHEN clause or the body) nests.
+     */
+    private static int triggerBodyEnd(List<SqlLexer.Token> t) {
+        if (t.isEmpty() || !t.get(0).is("CREATE")) {
+            return 0;
+        }
+        int i = t.size() > 1 && (t.get(1).is("TEMP") || t.get(1).is("TEMPORARY")) ? 2 : 1;
+        if (i >= t.size() || !t.get(i).is("TRIGGER")) {
+            return 0;
+        }
+        int cases = 0;
+        for (i++; i < t.size(); i++) {
+            if (t.get(i).is("CASE")) {
+                cases++;
+            } else if (t.get(i).is("END") && cases-- == 0) {
+                return i + 1;
+            }
+        }
+        return 0;
     }
 
     /**

@@ -48,7 +48,7 @@ class SqlClassifierTest {
         CREATE TABLE IF NOT EXISTS "Order" (id INTEGER PRIMARY KEY) STRICT | CREATE_TABLE | Order
         create temp table scratch (a)                                | OTHER_DDL    | scratch
         create index ix on item (title)                              | OTHER_DDL    | ~
-        create trigger t after insert on item begin select 1; end    | UNKNOWN      | ~
+        create trigger t after insert on item begin select 1; end    | OTHER_DDL    | ~
         ALTER TABLE item ADD COLUMN note TEXT                        | ALTER_TABLE  | item
         drop table if exists item                                    | DROP_TABLE   | item
         drop index ix                                                | OTHER_DDL    | ~
@@ -107,6 +107,22 @@ class SqlClassifierTest {
     })
     void replaceIsMarked(String sql, boolean replaces) {
         assertEquals(replaces, classifier.classify(sql).replaces(), sql);
+    }
+
+    @Test
+    void aCreateTriggerWithABodyIsOneStatement() {
+        assertEquals(StatementKind.OTHER_DDL, classifier.classify(
+                "CREATE TRIGGER g AFTER INSERT ON t BEGIN UPDATE t SET a = 1 WHERE id = NEW.id; DELETE FROM u; END").kind());
+        assertEquals(StatementKind.OTHER_DDL, classifier.classify("create temp trigger g after insert on t"
+                + " when case when NEW.a then 1 end begin update t set a = case when a then 1 else 2 end; end;;").kind());
+        // A statement after the trigger is a second one.
+        assertEquals(StatementKind.UNKNOWN, classifier.classify(
+                "CREATE TRIGGER g AFTER INSERT ON t BEGIN DELETE FROM u; END; INSERT INTO t VALUES (1)").kind());
+        // An END inside a string or a quoted name does not close the body.
+        assertEquals(StatementKind.UNKNOWN, classifier.classify(
+                "CREATE TRIGGER \"end\" AFTER INSERT ON t BEGIN SELECT 'END'; END; DELETE FROM t").kind());
+        assertEquals(StatementKind.OTHER_DDL, classifier.classify(
+                "CREATE TRIGGER \"end\" AFTER INSERT ON t BEGIN SELECT 'END'; END").kind());
     }
 
     @Test

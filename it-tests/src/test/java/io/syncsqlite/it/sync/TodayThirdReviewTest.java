@@ -489,7 +489,6 @@ class TodayThirdReviewTest {
 
     /** An application trigger created in a batch through the driver, followed by an insert in the same batch. */
     @Test
-    @Disabled("open (DESIGN.md, Known limits): an application trigger created by an entry of a Statement batch does not yet have the capture triggers installed again before the batch's next entries; in a transaction, or as its own statement, it does")
     void anApplicationTriggerCreatedInABatchStillLetsCaptureFireFirst() throws Exception {
         String pg = "CREATE TABLE post (id text PRIMARY KEY, name text, origin text)";
         String local = "CREATE TABLE post (id TEXT PRIMARY KEY, name TEXT, origin TEXT)";
