@@ -25,6 +25,7 @@ import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -209,11 +210,15 @@ public final class PostgresChangeApplier implements ChangeApplier {
         }
         int compensations = 0;
         boolean inOrder = false;
-        boolean upsert = false;
+        boolean upsertClocks = false;
+        Set<String> upsertRows = new HashSet<>();
+        Map<String, Integer> conflicts = new java.util.HashMap<>();
+        boolean noOnConflict = false;
+        int keyRaces = 0;
         for (int attempt = 1; ; attempt++) {
             Connection c = borrow();
             boolean broken = false;
-            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsert);
+            TxRun run = new TxRun(c, this::statements, node, tx, ops, inOrder, scope, catalog, upsertClocks, upsertRows);
             try {
                 Long last = lockTimedOut.get(node);
                 if (last != null && System.nanoTime() - last < PROBE_WINDOW_NANOS) {
@@ -229,11 +234,27 @@ public final class PostgresChangeApplier implements ChangeApplier {
             } catch (SQLException e) {
                 broken = !rollbackQuietly(c);
                 PgErrors.Action action = broken ? PgErrors.Action.RECONNECT : PgErrors.classify(e);
-                if (!broken && !upsert && PgErrors.isUniqueViolation(e)) {
-                    // A row or a clock row appeared for a key read without one (a direct writer's insert, or an
-                    // application trigger writing a synced row outside relay mode): decide again on fresh
-                    // state, upserting. (Or a UNIQUE column of the application's: that attempt fails the same.)
-                    upsert = true;
+                String raced = broken || keyRaces >= MAX_ATTEMPTS ? null : keyConflict(c, e);
+                if (raced != null) {
+                    // A row or a clock row appeared for a key read without one. Usually a direct writer's insert:
+                    // the next attempt reads the row and merges into it. If the same table conflicts again, the row
+                    // is one the read cannot see, created within this transaction after it (an application
+                    // trigger's): that table's rows are then upserted (ON CONFLICT for it only; upserting at once
+                    // would overwrite a second direct insert instead of merging it). Clock rows are upserted. A key
+                    // the presence read cannot see at all is rejected after the last attempt.
+                    upsertClocks = true;
+                    if (!raced.isEmpty() && !noOnConflict && conflicts.merge(raced, 1, Integer::sum) > 1) {
+                        upsertRows.add(raced);
+                    }
+                    keyRaces++;
+                    attempt--;
+                    continue;
+                }
+                if (!broken && !upsertRows.isEmpty() && PgErrors.refusesOnConflict(e)) {
+                    // A deferrable key, or an INSERT rule: PostgreSQL refuses ON CONFLICT for the table. Plain
+                    // inserts again: a direct writer's row is read by then.
+                    upsertRows.clear();
+                    noOnConflict = true;
                     attempt--;
                     continue;
                 }
@@ -696,6 +717,16 @@ public final class PostgresChangeApplier implements ChangeApplier {
             return true;
         } catch (SQLException e) {
             return false;
+        }
+    }
+
+    /** {@link PgErrors#keyConflict}, null when the catalog lookup itself fails (the error then counts as it is). */
+    private static String keyConflict(Connection c, SQLException e) {
+        try {
+            return PgErrors.keyConflict(c, e);
+        } catch (SQLException lookup) {
+            e.addSuppressed(lookup);
+            return null;
         }
     }
 

@@ -237,9 +237,12 @@ final class TableStatements {
      *
      * @param upsert where a row exists after all, overwrite the given columns (ON CONFLICT DO UPDATE). The
      *               applier inserts only rows it read as absent, under its key locks, so a plain insert is the
-     *               usual case: an upsert is a speculative insertion, and fires the table's UPDATE triggers
-     *               too. Only a direct writer can insert such a key in between; its 23505 runs the transaction
-     *               again on fresh state, upserting ({@link PostgresChangeApplier}).
+     *               usual case: a direct writer creating such a key in between makes it fail with 23505, and the
+     *               next attempt reads the row and merges into it by column clocks. An upsert is for a table whose
+     *               row an application trigger created within the relay's own transaction, after its read
+     *               (PostgresChangeApplier): it is a speculative insertion, fires the table's UPDATE triggers (an
+     *               append-only table refuses them), and PostgreSQL refuses it on a deferrable key or a table with
+     *               an INSERT rule.
      */
     String insert(List<String> columns, boolean upsert) {
         return inserts.computeIfAbsent((upsert ? "u\u0000" : "i\u0000") + String.join("\u0000", columns), k -> {

@@ -117,18 +117,22 @@ final class TxRun {
     private final RunWriter writes;
     private final Scope scope;
     private final Catalog catalog;
-    private final boolean upsert;
+    private final boolean upsertClocks;
+    private final Set<String> upsertRows;
 
     /**
      * @param inOrder write strictly in the transaction's order (see {@link RunWriter})
      * @param scope   the user's scope, checked before and after the writes ({@link ScopeCheck}); null for none
-     * @param upsert write every row and clock row with ON CONFLICT, also those read as absent (after a row or
-     *               clock row appeared under this transaction: see {@link PgErrors#isUniqueViolation})
+     * @param upsertClocks write every clock row with ON CONFLICT, also those read as absent (after a row or clock
+     *                     row appeared under an earlier attempt: see {@link PgErrors#keyConflict})
+     * @param upsertRows   tables whose rows read as absent are upserted rather than inserted: an earlier attempt
+     *                     met a row of theirs that the read could not see (see {@link TableStatements#insert})
      */
     TxRun(Connection c, Function<TableInfo, TableStatements> statements, String node, ClientTx tx, List<Op> ops,
-          boolean inOrder, Scope scope, Catalog catalog, boolean upsert) {
+          boolean inOrder, Scope scope, Catalog catalog, boolean upsertClocks, Set<String> upsertRows) {
         this.c = c;
-        this.upsert = upsert;
+        this.upsertClocks = upsertClocks;
+        this.upsertRows = upsertRows;
         this.scope = scope;
         this.catalog = catalog;
         this.statements = statements;
@@ -373,7 +377,7 @@ final class TxRun {
                     }
                 } else if (s.alive || tombstoneOutOfSight(op.table(), s)) {
                     List<String> all = names(op.values());
-                    writes.add(sql.insert(all, upsert), s.key, json(op, all), sql.rank(), false);
+                    writes.add(sql.insert(all, upsertRows.contains(op.table().name())), s.key, json(op, all), sql.rank(), false);
                     s.touched = true;
                     s.create(h, node);
                 } else if (wins(h, s.aliveHlc, s.aliveNode)) {
@@ -471,7 +475,7 @@ final class TxRun {
         }
         Op written = new Op(op.table(), op.kind(), op.pk(), values, op.pkJson(), op.deltas());
         List<String> all = names(values);
-        writes.add(sql.insert(all, upsert), s.key, json(written, all), sql.rank(), false);
+        writes.add(sql.insert(all, upsertRows.contains(op.table().name())), s.key, json(written, all), sql.rank(), false);
         s.touched = true;
         s.create(h, node);
         s.cols.putAll(kept);
@@ -518,7 +522,7 @@ final class TxRun {
         }
         List<String> writable = op.table().columns().stream().filter(col -> !col.generated() && !col.primaryKey())
                 .map(ColumnInfo::name).toList();
-        writes.add(sql.insert(writable, upsert), s.key, image, sql.rank(), false);
+        writes.add(sql.insert(writable, upsertRows.contains(op.table().name())), s.key, image, sql.rank(), false);
         s.touched = true;
         Map<String, RowState.Clock> before = new HashMap<>(s.cols);
         s.create(Math.max(tx.hlc(), s.aliveHlc + 1), node);
@@ -659,7 +663,7 @@ final class TxRun {
         if (all.isEmpty()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement(upsert ? UPSERT_CLOCKS : WRITE_CLOCKS)) {
+        try (PreparedStatement ps = c.prepareStatement(upsertClocks ? UPSERT_CLOCKS : WRITE_CLOCKS)) {
             ps.setString(1, all.toString());
             ps.execute();
         }

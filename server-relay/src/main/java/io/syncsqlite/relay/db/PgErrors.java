@@ -3,6 +3,9 @@ package io.syncsqlite.relay.db;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 
 /**
@@ -55,12 +58,45 @@ public final class PgErrors {
     }
 
     /**
-     * Whether {@code e} is a unique violation (23505). The applier inserts rows and clock rows it read as absent
-     * without ON CONFLICT; such a violation means one was created meanwhile by someone else (a direct writer),
-     * or it is the application's own constraint (a UNIQUE column), which an attempt on fresh state meets again.
+     * For a unique violation (23505) of a key, where the conflict is: {@code ""} for {@code syncsqlite.row_clock}'s,
+     * the table's name for a table's primary key; null for anything else, such as the application's own UNIQUE
+     * constraints, which an attempt on fresh state meets again. The applier inserts rows and clock rows it read as
+     * absent without ON CONFLICT, so such a violation means one was created meanwhile by someone else (a direct
+     * writer), or within the transaction by an application trigger; a deferrable key reports it at commit.
+     * {@code c} must be usable (rolled back): the constraint is looked up in the catalog, and rolled back again.
      */
-    public static boolean isUniqueViolation(SQLException e) {
-        return "23505".equals(sqlState(e));
+    public static String keyConflict(Connection c, SQLException e) throws SQLException {
+        PSQLException server = serverError(e);
+        if (server == null || !"23505".equals(server.getSQLState())) {
+            return null;
+        }
+        ServerErrorMessage m = server.getServerErrorMessage();
+        if ("syncsqlite".equals(m.getSchema()) && "row_clock".equals(m.getTable())) {
+            return "";
+        }
+        if (m.getSchema() == null || m.getTable() == null || m.getConstraint() == null) {
+            return null;
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT FROM pg_constraint WHERE contype = 'p' AND conname = ?"
+                + " AND conrelid = (quote_ident(?) || '.' || quote_ident(?))::regclass")) {
+            ps.setString(1, m.getConstraint());
+            ps.setString(2, m.getSchema());
+            ps.setString(3, m.getTable());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? m.getTable() : null;
+            }
+        } finally {
+            c.rollback();
+        }
+    }
+
+    /**
+     * Whether PostgreSQL refused an INSERT ... ON CONFLICT for the table itself, whatever the rows: its key is
+     * deferrable (55000), or it has an INSERT rule (0A000).
+     */
+    public static boolean refusesOnConflict(SQLException e) {
+        String state = sqlState(e);
+        return "55000".equals(state) || "0A000".equals(state);
     }
 
     /**
