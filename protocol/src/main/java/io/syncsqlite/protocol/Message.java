@@ -323,4 +323,23 @@ public sealed interface Message {
             throw new IllegalArgumentException("node id must have 1 to 64 characters");
         }
     }
+
+    /**
+     * Why {@code node} cannot be a client's node id, or null if it can: 1 to 64 characters, none a control
+     * character (it is printed in logs and close reasons), not starting with {@code ~}, which names PostgreSQL's
+     * own writers in the change log ({@code ~pg}). The relay refuses such a hello; the driver refuses the
+     * {@code sync.node} option at connect, where a relay's refusal would only show as sync that never runs.
+     */
+    static String nodeIdProblem(String node) {
+        if (node == null || node.isEmpty() || node.length() > 64) {
+            return "node id must have 1 to 64 characters";
+        }
+        if (node.startsWith("~")) {
+            return "node ids starting with ~ are reserved";
+        }
+        if (node.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+            return "node id contains control characters";
+        }
+        return null;
+    }
 }

@@ -243,6 +243,12 @@ public final class RelayMain {
         if (pgUrl != null && pgUrl.isBlank()) {
             pgUrl = null;
         }
+        if (pgUrl == null && (pgUser != null || pgPassword != null)) {
+            // Credentials for a server nobody named: most likely a URL variable left empty (a compose file's unset
+            // ${DATABASE_URL}), and the embedded PostgreSQL would take every device's data into a throwaway database.
+            throw new UsageException("--pg-user and --pg-password need --pg-url (SYNCSQLITE_PG_URL is empty or unset);"
+                    + " without a URL the relay starts an embedded PostgreSQL");
+        }
         if (pgUrl != null && !pgUrl.startsWith("jdbc:postgresql:")) {
             throw new UsageException("--pg-url must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db), got "
                     + RelayConfig.maskUrl(pgUrl));

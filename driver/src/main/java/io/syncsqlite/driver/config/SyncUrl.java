@@ -63,8 +63,15 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         Properties sync = new Properties();
         Properties sqlite = new Properties();
         if (info != null) {
-            for (String k : info.stringPropertyNames()) {
-                (k.startsWith("sync.") ? sync : sqlite).setProperty(k, info.getProperty(k));
+            for (String k : info.stringPropertyNames()) { // with the defaults a Properties may carry
+                (isSyncKey(k) ? sync : sqlite).setProperty(k, info.getProperty(k));
+            }
+            // stringPropertyNames() skips values that are not strings: props.put("sync.batchRows", 50) was
+            // silently dropped. Ours are read as their text.
+            for (java.util.Map.Entry<Object, Object> e : info.entrySet()) {
+                if (e.getKey() instanceof String k && isSyncKey(k) && e.getValue() != null && !(e.getValue() instanceof String)) {
+                    sync.setProperty(k, String.valueOf(e.getValue()));
+                }
             }
         }
         List<String> passthrough = new ArrayList<>();
@@ -79,7 +86,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                             SyncSqlState.INVALID_PARAMETER.code());
                 }
                 String key = pair.substring(0, eq);
-                if (key.startsWith("sync.")) {
+                if (isSyncKey(key)) {
                     sync.setProperty(key, URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
                 } else {
                     passthrough.add(pair);
@@ -87,7 +94,7 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
             }
         }
         for (String k : sync.stringPropertyNames()) {
-            SyncProperty p = SyncProperty.forKey(k);
+            SyncProperty p = k.startsWith("sync.") ? SyncProperty.forKey(k) : null;
             if (p == null) {
                 throw new SQLException("unknown syncsqlite property '" + k + "'; known: " + knownKeys(),
                         SyncSqlState.INVALID_PARAMETER.code());
@@ -97,16 +104,39 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
                         + ", was '" + sync.getProperty(k) + "'", SyncSqlState.INVALID_PARAMETER.code());
             }
         }
+        String node = SyncProperty.NODE.get(sync).trim();
+        String badNode = node.isEmpty() ? null : Message.nodeIdProblem(node);
+        if (badNode != null) {
+            throw new SQLException("sync.node: " + badNode, SyncSqlState.INVALID_PARAMETER.code());
+        }
         String sqliteUrl = "jdbc:sqlite:" + path + (passthrough.isEmpty() ? "" : "?" + String.join("&", passthrough));
         return new SyncUrl(sqliteUrl, sqlite, path, servers(SyncProperty.SERVER.get(sync)),
                 tables(SyncProperty.TABLES.get(sync)), counters(SyncProperty.COUNTERS.get(sync)),
                 counters(SyncProperty.LWW.get(sync)),
-                SyncProperty.NODE.get(sync).trim(),
+                node,
                 Boolean.parseBoolean(SyncProperty.ENABLED.get(sync)),
-                positive(sync, SyncProperty.RECONNECT_MAX_MS), (int) positive(sync, SyncProperty.BATCH_ROWS),
+                positive(sync, SyncProperty.RECONNECT_MAX_MS), intRange(sync, SyncProperty.BATCH_ROWS),
                 nonNegative(sync, SyncProperty.LINGER_MS), idBlock(sync), SyncProperty.TOKEN.get(sync).trim(),
                 SyncProperty.TRUST_STORE.get(sync).trim(), SyncProperty.TRUST_STORE_PASSWORD.get(sync),
                 "server".equals(SyncProperty.SCHEMA.get(sync)));
+    }
+
+    /**
+     * Whether a key is one of ours: {@code sync.} in any letter case, so that a misspelled {@code Sync.server} is
+     * refused as unknown instead of passing to sqlite-jdbc, which keeps parameters it does not know in the file
+     * name and opened another, empty database ({@code case.db?Sync.lingerMs=0}).
+     */
+    private static boolean isSyncKey(String key) {
+        return key.regionMatches(true, 0, "sync.", 0, 5);
+    }
+
+    private static int intRange(Properties sync, SyncProperty p) throws SQLException {
+        long v = positive(sync, p);
+        if (v > Integer.MAX_VALUE) {
+            throw new SQLException(p.key() + " must be at most " + Integer.MAX_VALUE + ", was " + v,
+                    SyncSqlState.INVALID_PARAMETER.code());
+        }
+        return (int) v;
     }
 
     private static int idBlock(Properties sync) throws SQLException {
@@ -135,9 +165,54 @@ public record SyncUrl(String sqliteUrl, Properties sqliteProps, String path, Lis
         return out;
     }
 
+    /**
+     * The sync options, by key, without the SQLite part of the URL: what every connection to one file shares,
+     * since they share one {@code SyncNode}. Credentials are compared, never shown ({@link #differences}).
+     */
+    private java.util.Map<String, Object> syncOptions() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put(SyncProperty.SERVER.key(), servers);
+        m.put(SyncProperty.TABLES.key(), tables);
+        m.put(SyncProperty.COUNTERS.key(), counters);
+        m.put(SyncProperty.LWW.key(), lww);
+        m.put(SyncProperty.NODE.key(), node);
+        m.put(SyncProperty.ENABLED.key(), syncEnabled);
+        m.put(SyncProperty.RECONNECT_MAX_MS.key(), reconnectMaxMs);
+        m.put(SyncProperty.BATCH_ROWS.key(), batchRows);
+        m.put(SyncProperty.LINGER_MS.key(), lingerMs);
+        m.put(SyncProperty.ID_BLOCK.key(), idBlock);
+        m.put(SyncProperty.TOKEN.key(), token);
+        m.put(SyncProperty.TRUST_STORE.key(), trustStore);
+        m.put(SyncProperty.TRUST_STORE_PASSWORD.key(), trustStorePassword);
+        m.put(SyncProperty.SCHEMA.key(), schemaFromServer);
+        return m;
+    }
+
+    /** The keys of the sync options whose values differ between the two. */
+    public List<String> differences(SyncUrl other) {
+        java.util.Map<String, Object> mine = syncOptions();
+        java.util.Map<String, Object> theirs = other.syncOptions();
+        return mine.keySet().stream().filter(k -> !mine.get(k).equals(theirs.get(k))).toList();
+    }
+
+    /** Whether every sync option has its default value: the URL asks nothing of the sync. */
+    public boolean syncDefaults() {
+        return differences(DEFAULTS).isEmpty();
+    }
+
+    private static final SyncUrl DEFAULTS;
+
+    static {
+        try {
+            DEFAULTS = parse(PREFIX + "defaults", null);
+        } catch (SQLException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** True when the path names a file (not an in-memory database), so several connections share it. */
     public boolean isFile() {
-        return !path.startsWith(":memory:") && !path.contains("mode=memory");
+        return !path.startsWith(":memory:") && !path.startsWith("file::memory:") && !path.contains("mode=memory");
     }
 
     private static List<URI> servers(String value) throws SQLException {

@@ -167,12 +167,30 @@ public final class SyncDriver implements Driver {
 
     @Override
     public DriverPropertyInfo[] getPropertyInfo(String url, Properties info) {
-        Properties given = info == null ? new Properties() : info;
+        Properties given = new Properties();
+        if (info != null) {
+            given.putAll(info);
+            for (String k : info.stringPropertyNames()) {
+                given.putIfAbsent(k, info.getProperty(k)); // its defaults
+            }
+        }
+        // The URL's own parameters win, as at connect (SyncUrl.parse).
+        int q = url == null ? -1 : url.indexOf('?');
+        if (q >= 0) {
+            for (String pair : url.substring(q + 1).split("&")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0 && pair.startsWith("sync.")) {
+                    given.setProperty(pair.substring(0, eq),
+                            java.net.URLDecoder.decode(pair.substring(eq + 1), java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        }
         SyncProperty[] all = SyncProperty.values();
         DriverPropertyInfo[] out = new DriverPropertyInfo[all.length];
         for (int i = 0; i < all.length; i++) {
             SyncProperty p = all[i];
-            String value = given.getProperty(p.key(), p.defaultValue());
+            Object set = given.get(p.key());
+            String value = set == null ? p.defaultValue() : String.valueOf(set);
             if ((p == SyncProperty.TOKEN || p == SyncProperty.TRUST_STORE_PASSWORD) && !value.isEmpty()) {
                 value = "***"; // tools display these values; a token is a credential
             }

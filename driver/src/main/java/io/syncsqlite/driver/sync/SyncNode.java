@@ -150,6 +150,26 @@ public final class SyncNode {
             }
             synchronized (node) {
                 if (!node.closed) {
+                    // A connection that asks nothing of the sync (no sync.* option) joins the node as it is.
+                    List<String> differ = config.syncDefaults() ? List.of() : node.config.differences(config);
+                    if (!differ.isEmpty() && node.references == 0) {
+                        // Lingering after its last connection: this connection's options take over. Before, it
+                        // joined the lingering node and its own were ignored, so a connection with sync.server
+                        // opened within sync.lingerMs of a capture-only one (a migration's) never synced.
+                        if (node.pendingClose != null) {
+                            node.pendingClose.cancel(false);
+                            node.pendingClose = null;
+                        }
+                        node.closeNow();
+                        continue;
+                    }
+                    if (!differ.isEmpty()) {
+                        // One file, one sync: a second set of options cannot apply while the first is in use.
+                        throw new SQLException("database " + key + " is already open in this JVM with other sync"
+                                + " options (" + String.join(", ", differ) + " differ); every connection to a file"
+                                + " shares its sync, so open them with the same sync.* options",
+                                SyncSqlState.INVALID_PARAMETER.code());
+                    }
                     node.references++;
                     if (node.pendingClose != null) {
                         node.pendingClose.cancel(false);

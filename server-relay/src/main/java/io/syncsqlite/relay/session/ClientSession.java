@@ -355,12 +355,9 @@ public final class ClientSession implements ChangeFeed.Listener {
             close(CloseCodes.PROTOCOL_ERROR, "unsupported protocol version " + hello.version());
             return;
         }
-        if (hello.node().startsWith("~")) {
-            close(CloseCodes.PROTOCOL_ERROR, "node ids starting with ~ are reserved");
-            return;
-        }
-        if (hello.node().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
-            close(CloseCodes.PROTOCOL_ERROR, "node id contains control characters");
+        String badNode = Message.nodeIdProblem(hello.node());
+        if (badNode != null) {
+            close(CloseCodes.PROTOCOL_ERROR, badNode);
             return;
         }
         if (principal != null && principal.subject() != null) {
