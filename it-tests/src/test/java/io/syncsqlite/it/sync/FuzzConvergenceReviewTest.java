@@ -97,6 +97,11 @@ class FuzzConvergenceReviewTest {
                 new Run(run, ops).run();
             } catch (Throwable t) {
                 failed.add(run + ": " + t.getMessage());
+                // Kept under its own name: a replay of the same seed writes the op log again.
+                Path opLog = Path.of("target", "fuzz-review", "seed-" + run + "-" + ops + ".log");
+                if (Files.exists(opLog)) {
+                    Files.copy(opLog, opLog.resolveSibling(opLog.getFileName() + ".failed-" + System.currentTimeMillis()));
+                }
                 System.out.println("FUZZ FAILED seed " + run + " (" + ops + " ops): " + t);
                 first = first == null ? t : first;
             }

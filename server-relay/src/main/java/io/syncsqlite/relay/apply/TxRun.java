@@ -181,6 +181,15 @@ final class TxRun {
         return new Message.Ack(tx.id(), seq);
     }
 
+    /**
+     * Takes the key locks of the transaction's rows and locks those that exist, as an attempt does before deciding,
+     * and nothing else: for a rejection, whose current images must be read after any transaction holding them.
+     */
+    void lockOnly() throws SQLException {
+        lockRows();
+        readPresence(rows.values());
+    }
+
     /** The canonical keys of the rows the transaction touches, per table. */
     private Map<TableInfo, List<String>> keysByTable() {
         Map<TableInfo, List<String>> out = new LinkedHashMap<>();
