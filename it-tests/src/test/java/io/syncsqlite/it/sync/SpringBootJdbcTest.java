@@ -39,7 +39,9 @@ class SpringBootJdbcTest {
                 "CREATE TABLE todo (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false)")) {
             Path file = cluster.file("app", "CREATE TABLE todo (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
                     + " done BOOLEAN NOT NULL DEFAULT 0)");
-            String url = cluster.url("app", file, cluster.proxy());
+            // One proxy for both: every connection to a file shares its sync, so they give the same sync.server.
+            io.syncsqlite.it.harness.TcpProxy proxy = cluster.proxy();
+            String url = cluster.url("app", file, proxy);
             try (ConfigurableApplicationContext ctx = new SpringApplicationBuilder(App.class)
                     .web(WebApplicationType.NONE)
                     .properties("spring.datasource.url=" + url,
@@ -62,7 +64,7 @@ class SpringBootJdbcTest {
                     status.setRollbackOnly();
                 });
                 jdbc.update("UPDATE todo SET done = ? WHERE title = ?", true, "write docs");
-                Client view = cluster.open("app", file, cluster.proxy());
+                Client view = cluster.open("app", file, proxy);
                 view.awaitSynced();
                 cluster.awaitConverged("SELECT id, title, done FROM todo ORDER BY id", view);
                 assertEquals(2L, cluster.pgRows("SELECT count(*) AS n FROM todo").get(0).get("n"));
