@@ -987,16 +987,38 @@ public class SyncConnection extends DelegatingConnection {
      * after the other when a statement that may write rows follows an {@code ALTER TABLE ... ADD} of a synced
      * table, cut after each such ALTER, so that the capture follows the new column before the rest runs ({@link
      * #followSchemaChange}); in one call the triggers were rewritten after it, and its values written in the
-     * same string (the usual "add a column, then fill it" migration) were not captured. Null: run {@code sql} as
+     * same string (the usual "add a column, then fill it" migration) were not captured. Cut as well after each
+     * {@code CREATE TRIGGER} that a writing statement follows ({@link SqlClassifier#triggersBeforeWrites}): the
+     * capture is installed again after the application's trigger, so that it fires first. Null: run {@code sql} as
      * one. A string that also manages the transaction is refused (SY002): the capture would be refreshed without
      * knowing which transaction is open.
      */
     List<String> piecesAroundAdds(String sql, SqlInfo info) throws SQLException {
-        if (info.kind() != StatementKind.UNKNOWN || info.alters().stream().noneMatch(a -> "ADD".equals(a.name()))) {
+        if (info.kind() != StatementKind.UNKNOWN) {
             return null;
         }
-        List<Integer> cuts = new ArrayList<>();
-        for (SqlClassifier.AddBeforeWrites add : SqlClassifier.addsBeforeWrites(sql)) {
+        boolean adds = info.alters().stream().anyMatch(a -> "ADD".equals(a.name()));
+        // A CREATE TRIGGER among them: the capture is installed again after it before the writes that follow.
+        boolean triggers = sql.toUpperCase(java.util.Locale.ROOT).contains("TRIGGER");
+        if (!adds && !triggers) {
+            return null;
+        }
+        java.util.TreeSet<Integer> cuts = new java.util.TreeSet<>();
+        if (triggers) {
+            for (SqlClassifier.TriggerBeforeWrites trigger : SqlClassifier.triggersBeforeWrites(sql)) {
+                if (trigger.table() != null && (!synced(trigger.table()) || shadowedByTemp(trigger.table()))) {
+                    continue; // not a synced table's trigger: the order of its writes does not matter to capture
+                }
+                if (SqlClassifier.managesTransaction(sql)) {
+                    throw new SQLException("CREATE TRIGGER is followed by statements that write, in a string that also"
+                            + " manages the transaction (BEGIN, COMMIT...): they would be captured before the trigger's"
+                            + " own writes. Run the CREATE TRIGGER as a statement of its own",
+                            SyncSqlState.SCHEMA_CHANGE_REFUSED.code());
+                }
+                cuts.add(trigger.end());
+            }
+        }
+        for (SqlClassifier.AddBeforeWrites add : adds ? SqlClassifier.addsBeforeWrites(sql) : List.<SqlClassifier.AddBeforeWrites>of()) {
             String table = add.add().table();
             if (synced(table) && !shadowedByTemp(table)) {
                 if (SqlClassifier.managesTransaction(sql)) {

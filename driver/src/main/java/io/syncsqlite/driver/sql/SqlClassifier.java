@@ -849,6 +849,51 @@ public final class SqlClassifier {
     }
 
     /**
+     * For several statements in one string: where each {@code CREATE [TEMP] TRIGGER} ends (after its {@code ;}, or at
+     * the string's end) that a later statement may write after (as for {@link #addsBeforeWrites}). Run in one call,
+     * such a statement meets the capture triggers of before the application's trigger, which then fires first: its
+     * write was captured before the row that caused it, and PostgreSQL refused the transaction (a foreign key onto
+     * that row) and the device reverted it (SessionDiffReviewTest). A trigger's body is read as part of it.
+     */
+    public static List<TriggerBeforeWrites> triggersBeforeWrites(String sql) {
+        List<SqlLexer.Span> spans = SqlLexer.spans(sql);
+        List<SqlLexer.Token> t = new ArrayList<>(spans.size());
+        List<String> originals = new ArrayList<>(spans.size());
+        for (SqlLexer.Span span : spans) {
+            t.add(span.token());
+            originals.add(span.original());
+        }
+        List<TriggerBeforeWrites> pending = new ArrayList<>();
+        List<TriggerBeforeWrites> out = new ArrayList<>();
+        int from = 0;
+        while (from < t.size()) {
+            int bodyEnd = triggerBodyEnd(t.subList(from, t.size()));
+            int k = bodyEnd > 0 ? from + bodyEnd : from;
+            while (k < t.size() && !t.get(k).is(";")) {
+                k++;
+            }
+            if (k > from) {
+                SqlLexer.Token head = t.get(from);
+                String word = head.quoted() ? "" : head.text();
+                if (bodyEnd > 0) {
+                    // The table follows the header's first ON (CREATE TRIGGER g AFTER UPDATE OF a ON t ...).
+                    String table = tableAfter(t.subList(from, k), originals.subList(from, k), 0, "ON");
+                    pending.add(new TriggerBeforeWrites(table, k < t.size() ? spans.get(k).end() : sql.length()));
+                } else if (!pending.isEmpty() && (WRITING_HEADS.contains(word) || !NON_WRITING_HEADS.contains(word))) {
+                    out.addAll(pending);
+                    pending.clear();
+                }
+            }
+            from = k + 1;
+        }
+        return out;
+    }
+
+    /** A {@code CREATE TRIGGER} on {@code table} (null if unread) among several statements, ending at {@code end}. */
+    public record TriggerBeforeWrites(String table, int end) {
+    }
+
+    /**
      * Whether one of several statements in {@code sql} manages the transaction: BEGIN, COMMIT, END, ROLLBACK,
      * SAVEPOINT or RELEASE at a statement's head. The BEGIN and END of a CREATE TRIGGER's body, and the statements
      * between them, are not the string's own. {@code OR ROLLBACK} and {@code RAISE(ROLLBACK)} are not control: they

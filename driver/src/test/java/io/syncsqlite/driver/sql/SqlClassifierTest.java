@@ -126,6 +126,18 @@ class SqlClassifierTest {
     }
 
     @Test
+    void aTriggerCreatedBeforeWritesInOneStringIsFound() {
+        String trigger = "CREATE TRIGGER g AFTER UPDATE OF a, b ON main.\"My T\" WHEN NEW.a > 0 BEGIN"
+                + " INSERT INTO log VALUES (NEW.a); UPDATE x SET c = CASE WHEN 1 THEN 2 END; END;";
+        String sql = trigger + " INSERT INTO \"My T\" VALUES (1); CREATE TRIGGER h AFTER INSERT ON u BEGIN SELECT 1; END";
+        assertEquals(java.util.List.of(new SqlClassifier.TriggerBeforeWrites("My T", trigger.length())),
+                SqlClassifier.triggersBeforeWrites(sql));
+        // Nothing writes after it: no cut.
+        assertEquals(java.util.List.of(), SqlClassifier.triggersBeforeWrites(trigger + " SELECT 1"));
+        assertEquals(java.util.List.of(), SqlClassifier.triggersBeforeWrites("INSERT INTO t VALUES (1); DELETE FROM t"));
+    }
+
+    @Test
     void theAltersAmongSeveralStatementsAreListed() {
         String sql = "UPDATE t SET a = ';'; /* ; */ ALTER TABLE main.\"My T\" DROP COLUMN b;"
                 + " CREATE TRIGGER g AFTER INSERT ON u BEGIN DELETE FROM u; END; alter table u rename to v";
