@@ -812,40 +812,18 @@ public final class SqlClassifier {
      * For several statements in one string: each {@code ALTER TABLE ... ADD} after which a later statement may
      * write rows (an INSERT, UPDATE, REPLACE or DELETE, a WITH, or a statement this lexer does not know). Run in one
      * call, such a statement meets the capture triggers of before the new column, which leave its values out.
-     * Over-cautious for a CREATE TRIGGER of several statements later in the string (its inner statements are
-     * cut at their {@code ;}). An ALTER is never inside a trigger's body, so its {@code ;} ends a statement.
+     * A CREATE TRIGGER later in the string is one statement, which writes nothing itself.
      */
     public static List<AddBeforeWrites> addsBeforeWrites(String sql) {
-        List<SqlLexer.Span> spans = SqlLexer.spans(sql);
-        List<SqlLexer.Token> t = new ArrayList<>(spans.size());
-        List<String> originals = new ArrayList<>(spans.size());
-        for (SqlLexer.Span span : spans) {
-            t.add(span.token());
-            originals.add(span.original());
-        }
-        List<AddBeforeWrites> pending = new ArrayList<>();
-        List<AddBeforeWrites> out = new ArrayList<>();
-        int from = 0;
-        for (int k = 0; k <= t.size(); k++) {
-            if (k < t.size() && !t.get(k).is(";")) {
-                continue;
-            }
-            if (k > from) {
-                SqlLexer.Token head = t.get(from);
-                String word = head.quoted() ? "" : head.text();
-                if (word.equals("ALTER")) {
-                    SqlInfo alter = alter(t.subList(from, k), originals.subList(from, k));
-                    if ("ADD".equals(alter.name()) && alter.table() != null) {
-                        pending.add(new AddBeforeWrites(alter, k < t.size() ? spans.get(k).end() : sql.length()));
-                    }
-                } else if (!pending.isEmpty() && (WRITING_HEADS.contains(word) || !NON_WRITING_HEADS.contains(word))) {
-                    out.addAll(pending);
-                    pending.clear();
+        return beforeWrites(sql, (s, t, originals) -> {
+            if (!s.trigger() && t.get(s.from()).is("ALTER")) {
+                SqlInfo alter = alter(t.subList(s.from(), s.to()), originals.subList(s.from(), s.to()));
+                if ("ADD".equals(alter.name()) && alter.table() != null) {
+                    return new AddBeforeWrites(alter, s.end());
                 }
             }
-            from = k + 1;
-        }
-        return out;
+            return null;
+        });
     }
 
     /**
@@ -856,6 +834,26 @@ public final class SqlClassifier {
      * that row) and the device reverted it (SessionDiffReviewTest). A trigger's body is read as part of it.
      */
     public static List<TriggerBeforeWrites> triggersBeforeWrites(String sql) {
+        // The table follows the header's first ON (CREATE TRIGGER g AFTER UPDATE OF a ON t ...).
+        return beforeWrites(sql, (s, t, originals) -> s.trigger() ? new TriggerBeforeWrites(
+                tableAfter(t.subList(s.from(), s.to()), originals.subList(s.from(), s.to()), 0, "ON"), s.end()) : null);
+    }
+
+    /** One statement of several in a string: its tokens {@code from..to}, where it ends in the string (after its {@code ;}). */
+    private record Piece(int from, int to, int end, boolean trigger) {
+    }
+
+    private interface StatementMark<T> {
+        /** What {@code s} sets up for the writes after it, or null. */
+        T of(Piece s, List<SqlLexer.Token> t, List<String> originals);
+    }
+
+    /**
+     * The marks of statements of {@code sql} that a later statement which may write follows (an INSERT, UPDATE,
+     * REPLACE or DELETE, a WITH, or a statement this lexer does not know). Statements end at a {@code ;} outside
+     * strings and comments; a CREATE TRIGGER's body, whose statements end at theirs, is part of it.
+     */
+    private static <T> List<T> beforeWrites(String sql, StatementMark<T> mark) {
         List<SqlLexer.Span> spans = SqlLexer.spans(sql);
         List<SqlLexer.Token> t = new ArrayList<>(spans.size());
         List<String> originals = new ArrayList<>(spans.size());
@@ -863,8 +861,8 @@ public final class SqlClassifier {
             t.add(span.token());
             originals.add(span.original());
         }
-        List<TriggerBeforeWrites> pending = new ArrayList<>();
-        List<TriggerBeforeWrites> out = new ArrayList<>();
+        List<T> pending = new ArrayList<>();
+        List<T> out = new ArrayList<>();
         int from = 0;
         while (from < t.size()) {
             int bodyEnd = triggerBodyEnd(t.subList(from, t.size()));
@@ -873,12 +871,11 @@ public final class SqlClassifier {
                 k++;
             }
             if (k > from) {
+                T m = mark.of(new Piece(from, k, k < t.size() ? spans.get(k).end() : sql.length(), bodyEnd > 0), t, originals);
                 SqlLexer.Token head = t.get(from);
                 String word = head.quoted() ? "" : head.text();
-                if (bodyEnd > 0) {
-                    // The table follows the header's first ON (CREATE TRIGGER g AFTER UPDATE OF a ON t ...).
-                    String table = tableAfter(t.subList(from, k), originals.subList(from, k), 0, "ON");
-                    pending.add(new TriggerBeforeWrites(table, k < t.size() ? spans.get(k).end() : sql.length()));
+                if (m != null) {
+                    pending.add(m);
                 } else if (!pending.isEmpty() && (WRITING_HEADS.contains(word) || !NON_WRITING_HEADS.contains(word))) {
                     out.addAll(pending);
                     pending.clear();
