@@ -182,12 +182,13 @@ final class TxRun {
     }
 
     /**
-     * Takes the key locks of the transaction's rows and locks those that exist, as an attempt does before deciding,
-     * and nothing else: for a rejection, whose current images must be read after any transaction holding them.
+     * Takes the key locks of the transaction's rows and locks those that exist and their clock rows, as an attempt
+     * does before deciding, and nothing else: for a rejection, whose current images must be read after any
+     * transaction holding them.
      */
     void lockOnly() throws SQLException {
         lockRows();
-        readPresence(rows.values());
+        readState();
     }
 
     /** The canonical keys of the rows the transaction touches, per table. */
