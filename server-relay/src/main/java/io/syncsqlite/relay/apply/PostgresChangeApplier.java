@@ -382,13 +382,6 @@ public final class PostgresChangeApplier implements ChangeApplier {
             WHERE i.indisunique AND ic.relname = ? AND n.nspname = ? AND k.ord <= i.indnkeyatts""";
 
     /**
-     * For a unique violation (23505), the rows that already hold the values the transaction's rows collided
-     * with, so that the rejection reports them too. A client that took such a value with REPLACE deleted the
-     * row holding it locally, and SQLite fired no trigger for that delete: without its current image in the
-     * rejection the client's revert would leave it deleted there alone. Empty when the index is not a plain
-     * one over columns of a synced table, or the lookup fails (the rejection goes out without them).
-     */
-    /**
      * Takes the relay's key locks of the rows a rejection logs, and locks those that exist and their clock rows,
      * before their current images are read: read under another relay session's transaction on one of them (or a
      * direct writer's), an image was logged after that transaction's in the feed though it was older, and every
@@ -435,6 +428,13 @@ public final class PostgresChangeApplier implements ChangeApplier {
         return true;
     }
 
+    /**
+     * For a unique violation (23505), the rows that already hold the values the transaction's rows collided
+     * with, so that the rejection reports them too. A client that took such a value with REPLACE deleted the
+     * row holding it locally, and SQLite fired no trigger for that delete: without its current image in the
+     * rejection the client's revert would leave it deleted there alone. Empty when the index is not a plain
+     * one over columns of a synced table, or the lookup fails (the rejection goes out without them).
+     */
     private List<Op> colliding(Connection c, List<Op> ops, SQLException cause) throws SQLException {
         if (!"23505".equals(PgErrors.sqlState(cause)) || !(cause instanceof org.postgresql.util.PSQLException pe)
                 || pe.getServerErrorMessage() == null) {
