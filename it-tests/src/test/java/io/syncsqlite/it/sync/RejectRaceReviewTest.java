@@ -27,6 +27,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class RejectRaceReviewTest {
 
+    /**
+     * A parent and its child table, and a deferred trigger holding the relay's parent restoration (node
+     * ~compensation) inside its COMMIT while side.stall has a row. The CHECK lets a transaction be rejected.
+     */
+    private static final String[] RESTORE_DDL = {
+        "CREATE TABLE p (id int PRIMARY KEY, v int CHECK (v >= 0))",
+        "CREATE TABLE ch (id int PRIMARY KEY, pid int REFERENCES p (id))",
+        "CREATE SCHEMA side",
+        "CREATE TABLE side.stall (on_ boolean)",
+        "CREATE FUNCTION side.hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                + " WHILE coalesce(current_setting('syncsqlite.node', true), '') = '~compensation'"
+                + " AND EXISTS (SELECT FROM side.stall) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER hold AFTER INSERT ON p DEFERRABLE INITIALLY DEFERRED"
+                + " FOR EACH ROW EXECUTE FUNCTION side.hold()",
+    };
+
     private static String[] ddl(String holdNode) {
         return new String[] {
             "CREATE TABLE t (id varchar(5) PRIMARY KEY, v int)",
@@ -92,18 +108,7 @@ class RejectRaceReviewTest {
     }
 
     private static void restoreRace(String db, io.syncsqlite.protocol.RowChange bOp) {
-        String[] ddl = {
-            "CREATE TABLE p (id int PRIMARY KEY, v int)",
-            "CREATE TABLE ch (id int PRIMARY KEY, pid int REFERENCES p (id))",
-            "CREATE SCHEMA side",
-            "CREATE TABLE side.stall (on_ boolean)",
-            "CREATE FUNCTION side.hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-                    + " WHILE coalesce(current_setting('syncsqlite.node', true), '') = '~compensation'"
-                    + " AND EXISTS (SELECT FROM side.stall) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$",
-            "CREATE CONSTRAINT TRIGGER hold AFTER INSERT ON p DEFERRABLE INITIALLY DEFERRED"
-                    + " FOR EACH ROW EXECUTE FUNCTION side.hold()",
-        };
-        try (RelayFixture f = RelayFixture.start(db, ddl)) {
+        try (RelayFixture f = RelayFixture.start(db, RESTORE_DDL)) {
             long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
             f.execute("INSERT INTO p VALUES (1, 10)");
             f.execute("DELETE FROM p WHERE id = 1");
@@ -246,18 +251,7 @@ class RejectRaceReviewTest {
      */
     @Test
     void aRejectionNamingAParentTheRestoreIsCommittingConverges() {
-        String[] ddl = {
-            "CREATE TABLE p (id int PRIMARY KEY, v int CHECK (v >= 0))",
-            "CREATE TABLE ch (id int PRIMARY KEY, pid int REFERENCES p (id))",
-            "CREATE SCHEMA side",
-            "CREATE TABLE side.stall (on_ boolean)",
-            "CREATE FUNCTION side.hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-                    + " WHILE coalesce(current_setting('syncsqlite.node', true), '') = '~compensation'"
-                    + " AND EXISTS (SELECT FROM side.stall) LOOP PERFORM pg_sleep(0.05); END LOOP; RETURN NULL; END $$",
-            "CREATE CONSTRAINT TRIGGER hold AFTER INSERT ON p DEFERRABLE INITIALLY DEFERRED"
-                    + " FOR EACH ROW EXECUTE FUNCTION side.hold()",
-        };
-        try (RelayFixture f = RelayFixture.start("rjrace6", ddl)) {
+        try (RelayFixture f = RelayFixture.start("rjrace6", RESTORE_DDL)) {
             long old = Hlc.ofMillis(System.currentTimeMillis() - 60_000);
             f.execute("INSERT INTO p VALUES (1, 10)");
             f.execute("DELETE FROM p WHERE id = 1");
