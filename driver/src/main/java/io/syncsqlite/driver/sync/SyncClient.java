@@ -50,6 +50,21 @@ final class SyncClient implements Runnable {
      */
     private static final long STABLE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long SILENCE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /**
+     * A connection that received messages and then went quiet this long is pinged once, and a ping must be answered
+     * (by its pong or anything else) within {@link #PONG_TIMEOUT_NANOS}. The JDK's WebSocket client loses the end of
+     * a connection whose FIN it reads while one message is being handed over (before the next is asked for): its
+     * receiving side stops with an InternalError, and neither {@code onClose} nor {@code onError} ever comes. That is
+     * right after a burst of messages, so the connection is pinged then; waiting for the next heartbeat and the
+     * silence limit left a client cut moments after its welcome "connected" to nothing for 30 s (CutAfterConnectTest;
+     * twice in fuzz runs). Pongs do not count as messages here, or an idle connection would ping every second.
+     */
+    private static final long PROBE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * How long a ping, once written, may go unanswered. Anything that arrives answers it, so a relay streaming big
+     * messages over a slow link (whose pong waits behind them) is not taken for dead while bytes come.
+     */
+    private static final long PONG_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int MAX_UNACKED_TXS = 5000;
     private static final long REFRESH_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -59,10 +74,12 @@ final class SyncClient implements Runnable {
     private sealed interface Event permits Incoming, Closed, Nudge {
     }
 
-    private record Incoming(Transport from, Message message) implements Event {
+    /** A message that arrived on the connection {@code from} listens to. */
+    private record Incoming(Link from, Message message) implements Event {
     }
 
-    private record Closed(Transport from, String cause) implements Event {
+    /** The end of the connection {@code from} listens to. */
+    private record Closed(Link from, String cause) implements Event {
     }
 
     private record Nudge() implements Event {
@@ -374,20 +391,22 @@ final class SyncClient implements Runnable {
                 lastError = e.getMessage();
                 LOG.log(System.Logger.Level.DEBUG, "sync connection to {0} ended: {1}", uri, e.toString());
             } finally {
-                if (connected && System.nanoTime() - connectedAtNanos > STABLE_NANOS) {
-                    // The connection held: its loss starts a new streak of attempts, not the old one's backoff
-                    // (which would otherwise only ever grow, to reconnectMaxMs after a few losses a day).
-                    backoff = 100;
-                }
-                if (connected) {
-                    markOnline(false);
-                }
+                // The status says offline first: recording it in the file below may wait for SQLite's lock.
+                boolean was = connected;
                 connected = false;
                 keyLane = null;
                 keys.connectionLost();
                 if (transport != null) {
                     transport.close();
                     transport = null;
+                }
+                if (was && System.nanoTime() - connectedAtNanos > STABLE_NANOS) {
+                    // The connection held: its loss starts a new streak of attempts, not the old one's backoff
+                    // (which would otherwise only ever grow, to reconnectMaxMs after a few losses a day).
+                    backoff = 100;
+                }
+                if (was) {
+                    markOnline(false);
                 }
             }
             if (!running) {
@@ -441,31 +460,11 @@ final class SyncClient implements Runnable {
 
     private void session(URI uri) throws IOException, SQLException, InterruptedException {
         events.clear();
-        Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, token.get(), new Transport.Listener() {
-            @Override
-            public void onMessage(Message message) {
-                if (message instanceof Message.IdGrant grant) {
-                    // Handed out at once, on the network thread: an insert waiting for its first key may hold
-                    // SQLite's write lock, which this client's own thread needs before it can get to it.
-                    acceptGrant(grant);
-                }
-                events.offer(new Incoming(transportRef(), message));
-            }
-
-            @Override
-            public void onClosed(String cause) {
-                Transport closed = transportRef();
-                if (closed != null && keyLane == closed) {
-                    // Told at once, not when this client's thread gets here (it may be waiting for SQLite's
-                    // write lock): key requests stop going to a dead connection, and an insert that needs a
-                    // key from now on fails fast, as offline (mayReceiveKeys). One already waiting keeps
-                    // waiting: the next connection, often a moment away, asks again.
-                    keyLane = null;
-                    keys.connectionLost();
-                }
-                events.offer(new Closed(closed, cause));
-            }
-        });
+        Link link = new Link();
+        Transport t = WebSocketTransport.connect(http, uri, CONNECT_TIMEOUT, token.get(), link);
+        // Messages after this are pinged about once quiet (PROBE_AFTER_NANOS), the welcome's burst included.
+        long probedAt = System.nanoTime();
+        link.transport = t;
         transport = t;
         // The request itself is in the file (written with the table's capture); the flag only brought us here.
         // Cleared before the request is read: one made after the read sets it again, and this session ends
@@ -497,10 +496,10 @@ final class SyncClient implements Runnable {
         // Always: the answer is checked against the local tables (SchemaCheck), and with
         // sync.schema=server it also creates the tables this file lacks.
         t.send(new Message.SchemaRequest(Message.FEATURES_VERSION));
-        Message.Welcome welcome = awaitWelcome(t);
+        Message.Welcome welcome = awaitWelcome(link);
         List<Message> early = new ArrayList<>();
-        early.add(awaitHolding(t, Message.Schema.class, early));
-        long settleThrough = relayChecksClocks ? copiedThrough(t, welcome.appliedTx(), early) : -1;
+        early.add(awaitHolding(link, Message.Schema.class, early));
+        long settleThrough = relayChecksClocks ? copiedThrough(link, welcome.appliedTx(), early) : -1;
         if (settleThrough >= 0) {
             takeOwnNodeId(welcome, settleThrough);
             throw new ReconnectAsNewNode();
@@ -536,6 +535,8 @@ final class SyncClient implements Runnable {
         lastSync = Instant.now();
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
+        long pingedAt = 0;
+        boolean pingOut = false;
         for (Message m : early) {
             handle(m);
         }
@@ -550,10 +551,10 @@ final class SyncClient implements Runnable {
             if (e == null && refreshPending) {
                 refreshCounters();
             }
-            if (e instanceof Incoming in && in.from() == t) {
+            if (e instanceof Incoming in && in.from() == link) {
                 handle(in.message());
                 lastSync = Instant.now();
-            } else if (e instanceof Closed c && c.from() == t) {
+            } else if (e instanceof Closed c && c.from() == link) {
                 throw new IOException(c.cause());
             } else if (e instanceof Nudge && resyncRequested) {
                 continue;
@@ -564,14 +565,29 @@ final class SyncClient implements Runnable {
                 push();
             }
             long now = System.nanoTime();
+            boolean ping = false;
             if (now - lastPing > HEARTBEAT_NANOS) {
                 store.stampOrphans();
                 push();
-                t.ping();
+                ping = true;
                 lastPing = now;
+            } else if (!pingOut && t.lastMessageNanos() - probedAt > 0 && now - t.lastMessageNanos() > PROBE_AFTER_NANOS) {
+                ping = true;
+            }
+            if (ping) {
+                t.ping();
+                pingedAt = System.nanoTime();
+                probedAt = pingedAt;
+                pingOut = true;
             }
             // Parts of a big transaction that the relay took in count too: it answers only after the last one.
             long heard = Math.max(t.lastActivityNanos(), uploadProgressNanos);
+            if (pingOut && heard - pingedAt >= 0) {
+                pingOut = false;
+            } else if (pingOut && System.nanoTime() - pingedAt > PONG_TIMEOUT_NANOS) {
+                throw new IOException("relay did not answer a ping within "
+                        + TimeUnit.NANOSECONDS.toSeconds(PONG_TIMEOUT_NANOS) + " s");
+            }
             if (now - heard > SILENCE_LIMIT_NANOS) {
                 throw new IOException("relay silent for " + TimeUnit.NANOSECONDS.toSeconds(now - heard) + " s");
             }
@@ -593,7 +609,7 @@ final class SyncClient implements Runnable {
      * @return -1 when it is not a copy; otherwise the last transaction to settle as the node's (those after it
      *         were written here only)
      */
-    private long copiedThrough(Transport t, long appliedTx, List<Message> early)
+    private long copiedThrough(Link link, long appliedTx, List<Message> early)
             throws SQLException, IOException, InterruptedException {
         long after = 0;
         while (true) {
@@ -601,9 +617,9 @@ final class SyncClient implements Runnable {
             if (waiting.isEmpty()) {
                 break;
             }
-            t.send(new Message.ClockCheck(waiting.stream().map(w -> w[0]).toList(),
+            link.transport.send(new Message.ClockCheck(waiting.stream().map(w -> w[0]).toList(),
                     waiting.stream().map(w -> w[1]).toList()));
-            long first = awaitHolding(t, Message.ClockCheckResult.class, early).firstCopied();
+            long first = awaitHolding(link, Message.ClockCheckResult.class, early).firstCopied();
             if (first != 0) {
                 // Every later transaction of this file was written after that one, by the copy too.
                 return first - 1;
@@ -653,11 +669,43 @@ final class SyncClient implements Runnable {
         }
     }
 
-    private Transport transportRef() {
-        return transport;
+    /**
+     * One connection's listener. Its events carry it, so that a callback the previous connection was still
+     * making when this one began (a message in delivery when it was aborted) is never taken for this
+     * connection's: they were tagged with whichever transport was current when they were queued.
+     */
+    private final class Link implements Transport.Listener {
+        /** The connection, once open (its end may be told before: see {@link #onClosed}). */
+        private volatile Transport transport;
+
+        @Override
+        public void onMessage(Message message) {
+            if (message instanceof Message.IdGrant grant) {
+                // Handed out at once, on the network thread: an insert waiting for its first key may hold
+                // SQLite's write lock, which this client's own thread needs before it can get to it.
+                acceptGrant(grant);
+            }
+            events.offer(new Incoming(this, message));
+        }
+
+        @Override
+        public void onClosed(String cause) {
+            Transport closed = transport;
+            if (closed != null && keyLane == closed) {
+                // Told at once, not when this client's thread gets here (it may be waiting for SQLite's
+                // write lock): key requests stop going to a dead connection, and an insert that needs a
+                // key from now on fails fast, as offline (mayReceiveKeys). One already waiting keeps
+                // waiting: the next connection, often a moment away, asks again.
+                keyLane = null;
+                keys.connectionLost();
+            }
+            // A connection ended before it was handed over (transport still null) is told all the same: the
+            // welcome is waited for next, and ends on this.
+            events.offer(new Closed(this, cause));
+        }
     }
 
-    private Message.Welcome awaitWelcome(Transport t) throws IOException, InterruptedException {
+    private Message.Welcome awaitWelcome(Link link) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (true) {
             long left = deadline - System.nanoTime();
@@ -665,10 +713,10 @@ final class SyncClient implements Runnable {
                 throw new IOException("relay sent no welcome within 10 s");
             }
             Event e = events.poll(left, TimeUnit.NANOSECONDS);
-            if (e instanceof Closed c) {
+            if (e instanceof Closed c && c.from() == link) {
                 throw new IOException(c.cause());
             }
-            if (e instanceof Incoming in) {
+            if (e instanceof Incoming in && in.from() == link) {
                 if (in.message() instanceof Message.Welcome w) {
                     return w;
                 }
@@ -685,7 +733,7 @@ final class SyncClient implements Runnable {
      * messages that came before (the feed starts with the welcome) are added to {@code early}, in order, to be
      * handled once the welcome is.
      */
-    private <T extends Message> T awaitHolding(Transport t, Class<T> type, List<Message> early)
+    private <T extends Message> T awaitHolding(Link link, Class<T> type, List<Message> early)
             throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (true) {
@@ -695,10 +743,10 @@ final class SyncClient implements Runnable {
                         + type.getSimpleName());
             }
             Event e = events.poll(left, TimeUnit.NANOSECONDS);
-            if (e instanceof Closed c && c.from() == t) {
+            if (e instanceof Closed c && c.from() == link) {
                 throw new IOException(c.cause());
             }
-            if (e instanceof Incoming in && in.from() == t) {
+            if (e instanceof Incoming in && in.from() == link) {
                 // 10 s of silence, not 10 s in all: relays send the schema behind up to four feed messages
                 // of 4 MiB (a first snapshot), which a slow link takes longer than that to bring; giving up
                 // made such a client start its snapshot again on every connection, for ever. What is held

@@ -41,6 +41,9 @@ public interface Transport extends AutoCloseable {
     /** When anything (a message or a pong) last arrived, in {@code System.nanoTime()} units. */
     long lastActivityNanos();
 
+    /** When a message (not a pong) last arrived, in {@code System.nanoTime()} units. */
+    long lastMessageNanos();
+
     @Override
     void close();
 }

@@ -37,6 +37,7 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile WebSocket socket;
     private volatile long lastActivity = System.nanoTime();
+    private volatile long lastMessage = lastActivity;
     /** The last text message handed to the socket; the next one is sent when it completes. */
     private CompletableFuture<WebSocket> lastText = CompletableFuture.completedFuture(null);
 
@@ -119,6 +120,11 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     }
 
     @Override
+    public long lastMessageNanos() {
+        return lastMessage;
+    }
+
+    @Override
     public void onOpen(WebSocket webSocket) {
         webSocket.request(1);
     }
@@ -126,6 +132,7 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     @Override
     public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
         lastActivity = System.nanoTime();
+        lastMessage = lastActivity;
         partial.append(data);
         if (last) {
             String text = partial.toString();

@@ -115,8 +115,28 @@ public final class Client implements AutoCloseable {
     /** Waits until every local write is acknowledged and its result has come back through the feed. */
     public void awaitSynced() throws SQLException, InterruptedException {
         if (!node().awaitSynced(Duration.ofSeconds(30))) {
-            throw new AssertionError(name + " did not sync within 30 s: " + node().status() + "; " + outboxSummary());
+            throw new AssertionError(name + " did not sync within 30 s: " + node().status() + "; " + outboxSummary()
+                    + "\n" + syncThreads());
         }
+    }
+
+    /**
+     * Where the sync clients' threads and the WebSocket client's threads are, for a failure message: a client
+     * that stays "connected" after its connection was cut is waiting somewhere, and a CI run has nothing else
+     * to show where.
+     */
+    public static String syncThreads() {
+        StringBuilder out = new StringBuilder("threads:");
+        Thread.getAllStackTraces().forEach((thread, stack) -> {
+            String n = thread.getName();
+            if (n.startsWith("syncsqlite-") || n.startsWith("HttpClient")) {
+                out.append("\n  ").append(n).append(' ').append(thread.getState());
+                for (int i = 0; i < Math.min(stack.length, 25); i++) {
+                    out.append("\n    at ").append(stack[i]);
+                }
+            }
+        });
+        return out.toString();
     }
 
     /**

@@ -27,6 +27,7 @@ public final class TcpProxy implements AutoCloseable {
     private volatile boolean online = true;
     private volatile long latencyMillis;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicBoolean cutAfterWelcome = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
 
     public TcpProxy(int targetPort) throws IOException {
@@ -76,6 +77,20 @@ public final class TcpProxy implements AutoCloseable {
         blackHoled.addAll(sockets);
     }
 
+    /**
+     * The next relay welcome to pass, with whatever the relay sends in the 50 ms after it (its features, column
+     * types and schema), reaches the client in one write, and the proxy closes that connection right behind it:
+     * the client reads the messages and the connection's end together.
+     */
+    public void cutAfterNextWelcome() {
+        cutAfterWelcome.set(true);
+    }
+
+    /** Whether a {@link #cutAfterNextWelcome} is still to happen. */
+    public boolean cutAfterWelcomePending() {
+        return cutAfterWelcome.get();
+    }
+
     public void cutAll() {
         for (Socket s : sockets) {
             closeQuietly(s);
@@ -111,15 +126,15 @@ public final class TcpProxy implements AutoCloseable {
                     sockets.remove(upstream);
                     continue;
                 }
-                pump(client, upstream);
-                pump(upstream, client);
+                pump(client, upstream, false);
+                pump(upstream, client, true);
             } catch (IOException e) {
                 closeQuietly(client);
             }
         }
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, boolean toClient) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[64 * 1024];
             // Not closed by try-with-resources: closing a socket's stream closes the socket, and the far end
@@ -135,6 +150,17 @@ public final class TcpProxy implements AutoCloseable {
                     }
                     if (blackHoled.contains(from)) {
                         continue;
+                    }
+                    if (toClient && contains(buf, n, WELCOME) && cutAfterWelcome.compareAndSet(true, false)) {
+                        java.io.ByteArrayOutputStream burst = new java.io.ByteArrayOutputStream();
+                        burst.write(buf, 0, n);
+                        Thread.sleep(50);
+                        while (in.available() > 0 && (n = in.read(buf, 0, Math.min(buf.length, in.available()))) > 0) {
+                            burst.write(buf, 0, n);
+                        }
+                        out.write(burst.toByteArray());
+                        out.flush();
+                        break; // closes both ends
                     }
                     out.write(buf, 0, n);
                     out.flush();
@@ -156,6 +182,22 @@ public final class TcpProxy implements AutoCloseable {
         }, "tcp-proxy-pump");
         t.setDaemon(true);
         t.start();
+    }
+
+    private static final byte[] WELCOME = "\"type\":\"welcome\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** Whether {@code buf[0, n)} holds {@code what}. */
+    private static boolean contains(byte[] buf, int n, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= n; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (buf[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
     }
 
     /** Closes {@code s}, ignoring that it was closed already. */
