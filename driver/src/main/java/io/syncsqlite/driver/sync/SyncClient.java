@@ -59,12 +59,18 @@ final class SyncClient implements Runnable {
      * silence limit left a client cut moments after its welcome "connected" to nothing for 30 s (CutAfterConnectTest;
      * twice in fuzz runs). Pongs do not count as messages here, or an idle connection would ping every second.
      */
-    private static final long PROBE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long PROBE_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     /**
-     * How long a ping, once written, may go unanswered. Anything that arrives answers it, so a relay streaming big
-     * messages over a slow link (whose pong waits behind them) is not taken for dead while bytes come.
+     * How long a ping, once written, may go unanswered, plus the time the slowest uplink designed for
+     * ({@link #SLOWEST_UPLINK_BYTES_PER_SECOND}) takes to carry what may be ahead of it: every message sent since the
+     * oldest one not yet answered ({@link #inFlight}). The relay reads the ping only after those bytes, and answers
+     * nothing before the last part of a big transaction (with a flat 5 s, a 2 MB upload over a slow link was
+     * dropped and resent for ever: LargeTransactionReviewTest, LivenessReviewTest). Anything that arrives answers it, so a relay streaming big messages (whose
+     * pong waits behind them) is not taken for dead while bytes come.
      */
     private static final long PONG_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** The slowest uplink the client's timings allow for (see {@link #MESSAGE_BYTES}). */
+    private static final long SLOWEST_UPLINK_BYTES_PER_SECOND = 43_000;
     private static final long ACK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int MAX_UNACKED_TXS = 5000;
     private static final long REFRESH_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -536,6 +542,7 @@ final class SyncClient implements Runnable {
         LOG.log(System.Logger.Level.DEBUG, "connected to {0} as {1}", uri, nodeId);
         long lastPing = System.nanoTime();
         long pingedAt = 0;
+        long pongDue = 0;
         boolean pingOut = false;
         for (Message m : early) {
             handle(m);
@@ -547,7 +554,14 @@ final class SyncClient implements Runnable {
                 // welcome was awaited had its nudge consumed there.
                 throw new ReconnectForSnapshot();
             }
-            Event e = events.poll(refreshPending ? REFRESH_NANOS : TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+            long wait = refreshPending ? REFRESH_NANOS : TimeUnit.SECONDS.toNanos(1);
+            // Woken for the probe and the pong's deadline on time, not up to a second late.
+            if (pingOut) {
+                wait = Math.min(wait, Math.max(1, pongDue - System.nanoTime()));
+            } else if (t.lastMessageNanos() - probedAt > 0) {
+                wait = Math.min(wait, Math.max(1, t.lastMessageNanos() + PROBE_AFTER_NANOS - System.nanoTime()));
+            }
+            Event e = events.poll(wait, TimeUnit.NANOSECONDS);
             if (e == null && refreshPending) {
                 refreshCounters();
             }
@@ -571,22 +585,25 @@ final class SyncClient implements Runnable {
                 push();
                 ping = true;
                 lastPing = now;
-            } else if (!pingOut && t.lastMessageNanos() - probedAt > 0 && now - t.lastMessageNanos() > PROBE_AFTER_NANOS) {
+            } else if (!pingOut && t.lastMessageNanos() - probedAt > 0 && now - t.lastMessageNanos() >= PROBE_AFTER_NANOS) {
                 ping = true;
             }
             if (ping) {
+                long ahead = inFlight.isEmpty() ? 0 : t.sentChars() - inFlight.peekFirst().charsBefore();
                 t.ping();
                 pingedAt = System.nanoTime();
                 probedAt = pingedAt;
+                pongDue = pingedAt + PONG_TIMEOUT_NANOS
+                        + TimeUnit.SECONDS.toNanos(1) * ahead / SLOWEST_UPLINK_BYTES_PER_SECOND;
                 pingOut = true;
             }
             // Parts of a big transaction that the relay took in count too: it answers only after the last one.
             long heard = Math.max(t.lastActivityNanos(), uploadProgressNanos);
             if (pingOut && heard - pingedAt >= 0) {
                 pingOut = false;
-            } else if (pingOut && System.nanoTime() - pingedAt > PONG_TIMEOUT_NANOS) {
+            } else if (pingOut && System.nanoTime() - pongDue > 0) {
                 throw new IOException("relay did not answer a ping within "
-                        + TimeUnit.NANOSECONDS.toSeconds(PONG_TIMEOUT_NANOS) + " s");
+                        + TimeUnit.NANOSECONDS.toSeconds(pongDue - pingedAt) + " s");
             }
             if (now - heard > SILENCE_LIMIT_NANOS) {
                 throw new IOException("relay silent for " + TimeUnit.NANOSECONDS.toSeconds(now - heard) + " s");
@@ -894,15 +911,16 @@ final class SyncClient implements Runnable {
      */
     private void send(List<ClientTx> txs) throws IOException {
         int target = messageBytes();
+        long before = transport.sentChars();
         if (target == 0) {
             transport.send(new Message.Push(txs));
-            inFlight.add(txs.get(txs.size() - 1).id());
+            inFlight.add(new InFlight(txs.get(txs.size() - 1).id(), before));
             return;
         }
         String text = MessageCodec.encode(new Message.Push(txs));
         if (text.length() <= target / 3 || MessageCodec.utf8Length(text) <= target) {
             transport.sendEncoded(text);
-            inFlight.add(txs.get(txs.size() - 1).id());
+            inFlight.add(new InFlight(txs.get(txs.size() - 1).id(), before));
             return;
         }
         // Packed greedily, in order: sent one push per transaction, a batch of thousands of small ones
@@ -913,13 +931,15 @@ final class SyncClient implements Runnable {
             long bytes = MessageCodec.utf8Length(MessageCodec.JSON.writeValueAsString(tx)) + 1;
             if (!group.isEmpty() && size + bytes > target - PART_ENVELOPE_BYTES) {
                 transport.send(new Message.Push(group));
-                inFlight.add(group.get(group.size() - 1).id());
+                inFlight.add(new InFlight(group.get(group.size() - 1).id(), before));
+                before = transport.sentChars();
                 group = new ArrayList<>();
                 size = 0;
             }
             if (bytes > target - PART_ENVELOPE_BYTES) {
                 sendParts(tx, target);
-                inFlight.add(tx.id());
+                inFlight.add(new InFlight(tx.id(), before));
+                before = transport.sentChars();
             } else {
                 group.add(tx);
                 size += bytes;
@@ -927,7 +947,7 @@ final class SyncClient implements Runnable {
         }
         if (!group.isEmpty()) {
             transport.send(new Message.Push(group));
-            inFlight.add(group.get(group.size() - 1).id());
+            inFlight.add(new InFlight(group.get(group.size() - 1).id(), before));
         }
     }
 
@@ -942,7 +962,8 @@ final class SyncClient implements Runnable {
     }
 
     /**
-     * See {@link #messageBytes}: 24 s of a 43 kB/s uplink, within the 30 s a send may take; above what a batch
+     * See {@link #messageBytes}: 24 s of a 43 kB/s uplink ({@link #SLOWEST_UPLINK_BYTES_PER_SECOND}), within the
+     * 30 s a send may take; above what a batch
      * of ordinary rows takes ({@code sync.batchRows} of 2,000 rows of 150 bytes is 300 kB), which then goes
      * whole, encoded once, as before.
      */
@@ -951,14 +972,18 @@ final class SyncClient implements Runnable {
     /** Messages sent and not yet answered, beyond which no more are sent (the relay closes past 1,000). */
     private static final int MAX_MESSAGES_IN_FLIGHT = 64;
 
-    /** The last transaction of each message sent on this connection and not yet answered, oldest first. */
-    private final java.util.ArrayDeque<Long> inFlight = new java.util.ArrayDeque<>();
+    /** A message sent and not yet answered: its last transaction, and {@link Transport#sentChars} before it. */
+    private record InFlight(long lastTx, long charsBefore) {
+    }
+
+    /** Each message (or parts of one transaction) sent on this connection and not yet answered, oldest first. */
+    private final java.util.ArrayDeque<InFlight> inFlight = new java.util.ArrayDeque<>();
 
     /** When the last part of a transaction went out: the relay answers only after the last one. */
     private long uploadProgressNanos;
 
     private void answered(long tx) {
-        while (!inFlight.isEmpty() && inFlight.peekFirst() <= tx) {
+        while (!inFlight.isEmpty() && inFlight.peekFirst().lastTx() <= tx) {
             inFlight.pollFirst();
         }
     }

@@ -44,6 +44,9 @@ public interface Transport extends AutoCloseable {
     /** When a message (not a pong) last arrived, in {@code System.nanoTime()} units. */
     long lastMessageNanos();
 
+    /** Characters of every message handed to the connection so far (a measure of what went out, and when). */
+    long sentChars();
+
     @Override
     void close();
 }

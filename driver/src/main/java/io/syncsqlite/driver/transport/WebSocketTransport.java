@@ -38,6 +38,8 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     private volatile WebSocket socket;
     private volatile long lastActivity = System.nanoTime();
     private volatile long lastMessage = lastActivity;
+    /** Characters of every text message queued so far (written under this transport's lock). */
+    private volatile long sentChars;
     /** The last text message handed to the socket; the next one is sent when it completes. */
     private CompletableFuture<WebSocket> lastText = CompletableFuture.completedFuture(null);
 
@@ -93,6 +95,7 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
 
     private synchronized CompletableFuture<WebSocket> queue(String text) {
         WebSocket s = socket;
+        sentChars += text.length();
         // thenCompose: a failed send fails every one queued behind it, and the sync thread's next send.
         lastText = lastText.thenCompose(previous -> s.sendText(text, true));
         return lastText;
@@ -122,6 +125,11 @@ public final class WebSocketTransport implements Transport, WebSocket.Listener {
     @Override
     public long lastMessageNanos() {
         return lastMessage;
+    }
+
+    @Override
+    public long sentChars() {
+        return sentChars;
     }
 
     @Override

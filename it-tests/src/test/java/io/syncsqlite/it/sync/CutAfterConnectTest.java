@@ -25,7 +25,7 @@ class CutAfterConnectTest {
 
     @Test
     void aConnectionCutRightAfterItWasMadeIsNoticedAtOnce() throws Exception {
-        int rounds = Integer.getInteger("cut.rounds", 30);
+        int rounds = Integer.getInteger("cut.rounds", 20);
         try (Cluster cluster = Cluster.start("cutconnect", dir, "CREATE TABLE t (id bigint PRIMARY KEY, v text)")) {
             Client a = cluster.client("cut-a", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
             a.awaitSynced();
@@ -74,7 +74,7 @@ class CutAfterConnectTest {
         try (Cluster cluster = Cluster.start("cutwelcome", dir, pg + ")")) {
             Client a = cluster.client("cutwelcome-a", local + ")");
             a.awaitSynced();
-            for (int i = 1; i <= 8; i++) {
+            for (int i = 1; i <= 5; i++) {
                 a.proxy().cutAfterNextWelcome();
                 a.offline();
                 a.online();
@@ -101,7 +101,7 @@ class CutAfterConnectTest {
      */
     @Test
     void aNewDevicesFirstConnectionCutWhileItsApplicationInsertsIsNoticedAtOnce() throws Exception {
-        int rounds = Integer.getInteger("cut.rounds", 10);
+        int rounds = Integer.getInteger("cut.rounds", 6);
         try (Cluster cluster = Cluster.start("cutfirst", dir,
                 "CREATE TABLE t (id bigint PRIMARY KEY, v text, n bigint NOT NULL DEFAULT 0)")) {
             cluster.pg("INSERT INTO t (id, v) SELECT g, 'seed ' || g FROM generate_series(1, 200) AS g");
