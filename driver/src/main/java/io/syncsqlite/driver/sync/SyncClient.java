@@ -51,22 +51,24 @@ final class SyncClient implements Runnable {
     private static final long STABLE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long SILENCE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(30);
     /**
-     * A connection that received messages and then went quiet this long is pinged once, and a ping must be answered
-     * (by its pong or anything else) within {@link #PONG_TIMEOUT_NANOS}. The JDK's WebSocket client loses the end of
-     * a connection whose FIN it reads while one message is being handed over (before the next is asked for): its
-     * receiving side stops with an InternalError, and neither {@code onClose} nor {@code onError} ever comes. That is
-     * right after a burst of messages, so the connection is pinged then; waiting for the next heartbeat and the
-     * silence limit left a client cut moments after its welcome "connected" to nothing for 30 s (CutAfterConnectTest;
-     * twice in fuzz runs). Pongs do not count as messages here, or an idle connection would ping every second.
+     * A connection that received messages and then went quiet this long is pinged once, and a ping must be
+     * answered (by its pong or anything else) within {@link #PONG_TIMEOUT_NANOS}. The JDK's WebSocket client loses
+     * the end of a connection whose FIN it reads while one message is being handed over (before the next is asked
+     * for): its receiving side stops with an InternalError, and neither {@code onClose} nor {@code onError} ever
+     * comes. That is right after a burst of messages, so the connection is pinged then; waiting for the next
+     * heartbeat and the silence limit left a client cut moments after its welcome "connected" to nothing for up to
+     * 30 s (CutAfterConnectTest; twice in fuzz runs). Pongs do not count as messages here, or an idle connection
+     * would ping without end.
      */
     private static final long PROBE_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     /**
      * How long a ping, once written, may go unanswered, plus the time the slowest uplink designed for
-     * ({@link #SLOWEST_UPLINK_BYTES_PER_SECOND}) takes to carry what may be ahead of it: every message sent since the
-     * oldest one not yet answered ({@link #inFlight}). The relay reads the ping only after those bytes, and answers
-     * nothing before the last part of a big transaction (with a flat 5 s, a 2 MB upload over a slow link was
-     * dropped and resent for ever: LargeTransactionReviewTest, LivenessReviewTest). Anything that arrives answers it, so a relay streaming big messages (whose
-     * pong waits behind them) is not taken for dead while bytes come.
+     * ({@link #SLOWEST_UPLINK_BYTES_PER_SECOND}) takes to carry what may be ahead of it: every message sent since
+     * the oldest one not yet answered ({@link #inFlight}). The relay reads the ping only after those bytes, and
+     * answers nothing before the last part of a big transaction (with a flat 5 s, a 2 MB upload over a slow link
+     * was dropped and resent for ever: LargeTransactionReviewTest, LivenessReviewTest). Anything that arrives
+     * answers it, so a relay streaming big messages (whose pong waits behind them) is not taken for dead while
+     * bytes come.
      */
     private static final long PONG_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** The slowest uplink the client's timings allow for (see {@link #MESSAGE_BYTES}). */
@@ -585,7 +587,8 @@ final class SyncClient implements Runnable {
                 push();
                 ping = true;
                 lastPing = now;
-            } else if (!pingOut && t.lastMessageNanos() - probedAt > 0 && now - t.lastMessageNanos() >= PROBE_AFTER_NANOS) {
+            } else if (!pingOut && t.lastMessageNanos() - probedAt > 0
+                    && now - t.lastMessageNanos() >= PROBE_AFTER_NANOS) {
                 ping = true;
             }
             if (ping) {

@@ -27,7 +27,8 @@ public final class TcpProxy implements AutoCloseable {
     private volatile boolean online = true;
     private volatile long latencyMillis;
     private volatile boolean closed;
-    private final java.util.concurrent.atomic.AtomicBoolean cutAfterWelcome = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicBoolean cutAfterWelcome =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
 
     public TcpProxy(int targetPort) throws IOException {
@@ -186,8 +187,8 @@ public final class TcpProxy implements AutoCloseable {
 
     private static final byte[] WELCOME = "\"type\":\"welcome\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
-    /** Whether {@code buf[0, n)} holds {@code what}. */
-    private static boolean contains(byte[] buf, int n, byte[] what) {
+    /** Whether {@code buf[0, n)} holds {@code what} (a marker in a chunk of a connection's bytes). */
+    public static boolean contains(byte[] buf, int n, byte[] what) {
         outer:
         for (int i = 0; i + what.length <= n; i++) {
             for (int j = 0; j < what.length; j++) {

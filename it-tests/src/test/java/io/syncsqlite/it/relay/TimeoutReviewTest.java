@@ -430,7 +430,7 @@ class TimeoutReviewTest {
                 while ((n = in.read(buf)) >= 0) {
                     out.write(buf, 0, n);
                     out.flush();
-                    if (!dark.get() && contains(buf, n, marker) && fired.compareAndSet(false, true)) {
+                    if (!dark.get() && TcpProxy.contains(buf, n, marker) && fired.compareAndSet(false, true)) {
                         dark.set(true);
                     }
                 }
@@ -470,18 +470,6 @@ class TimeoutReviewTest {
             }
         }
 
-        private static boolean contains(byte[] buf, int n, byte[] what) {
-            outer:
-            for (int i = 0; i + what.length <= n; i++) {
-                for (int j = 0; j < what.length; j++) {
-                    if (buf[i + j] != what[j]) {
-                        continue outer;
-                    }
-                }
-                return true;
-            }
-            return false;
-        }
 
         @Override
         public void close() throws IOException {

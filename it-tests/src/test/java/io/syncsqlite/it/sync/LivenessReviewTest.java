@@ -39,8 +39,8 @@ class LivenessReviewTest {
     }
 
     /**
-     * A new client behind a slow link (500 ms per chunk of up to 64 KiB, at most 128 KiB/s) receives a first snapshot of a few MB
-     * (8,000 rows of about 200 bytes). The relay's pong waits behind the snapshot's bytes, but those bytes
+     * A new client behind a slow link (500 ms per chunk of up to 64 KiB, at most 128 KiB/s) receives a first
+     * snapshot of a few MB (8,000 rows of about 200 bytes). The relay's pong waits behind the snapshot's bytes, but those bytes
      * arrive all along: the client must finish its first sync on few connections, not restart its snapshot on
      * every new one. Matters to a user on a mobile or satellite link installing the app on a new device.
      */
@@ -65,7 +65,8 @@ class LivenessReviewTest {
     }
 
     /**
-     * A client that wrote one transaction of about 2 MB offline uploads it over a slow link (500 ms per chunk of up to 64 KiB: a part of 1 MiB takes 8 s or more).
+     * A client that wrote one transaction of about 2 MB offline uploads it over a slow link (500 ms per chunk of up
+     * to 64 KiB: a part of 1 MiB takes 8 s or more).
      * The relay answers only after the last part, and the client's ping is queued behind the upload's bytes
      * (in the JDK's, the kernel's and the proxy's buffers), so the pong comes only once the upload is through.
      * It must not be taken for an unanswered ping: the transaction must reach PostgreSQL, on few connections.
@@ -135,7 +136,8 @@ class LivenessReviewTest {
                 pg.commit();
             }
             a.awaitSynced();
-            assertEquals(List.of(row("name", "locked", "qty", 15L)), c.pgRows("SELECT name, qty FROM item WHERE id = 1"));
+            assertEquals(List.of(row("name", "locked", "qty", 15L)),
+                    c.pgRows("SELECT name, qty FROM item WHERE id = 1"));
             assertEquals(before, a.proxy().connections(), "one connection throughout");
         }
     }
