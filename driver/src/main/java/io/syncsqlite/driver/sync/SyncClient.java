@@ -593,8 +593,12 @@ final class SyncClient implements Runnable {
             }
             if (ping) {
                 long ahead = inFlight.isEmpty() ? 0 : t.sentChars() - inFlight.peekFirst().charsBefore();
-                t.ping();
+                // Before sending: ping() returns when the JDK completes the send, which on a loaded machine came after
+                // the pong had arrived; that pong, older than the ping, was not taken for its answer, and the live
+                // connection was ended 5 s later (in LockWaitEndToEndTest, under a lock wait the resend then queued
+                // behind, doubling the wait).
                 pingedAt = System.nanoTime();
+                t.ping();
                 probedAt = pingedAt;
                 pongDue = pingedAt + PONG_TIMEOUT_NANOS
                         + TimeUnit.SECONDS.toNanos(1) * ahead / SLOWEST_UPLINK_BYTES_PER_SECOND;
