@@ -313,6 +313,9 @@ public class SyncConnection extends DelegatingConnection {
         if (!autoCommitting || kind == StatementKind.BEGIN || kind == StatementKind.SAVEPOINT) {
             inAppTransaction(true);
         }
+        if (inAppTransaction || openReads.get() > 0) {
+            node.appActive(); // the sync client waits on for work that is still running (SyncNode.SYNC_WAIT_MAX_MS)
+        }
         switch (kind) {
             case READ:
                 if (autoCommitting && node.syncsHere()) {
@@ -1230,6 +1233,7 @@ public class SyncConnection extends DelegatingConnection {
     private <T> T read(SqlCall<T> call) throws SQLException {
         endStaleClaim();
         readStarted();
+        node.appActive();
         CLAIMABLE.set(this);
         try {
             return call.call();

@@ -96,6 +96,14 @@ public final class SyncNode {
     /** Written under {@link #gate}; volatile for {@link #appRead}'s look without it (as {@link #syncWaiting}). */
     private volatile boolean syncWriting;
     private volatile boolean syncWaiting;
+    /**
+     * Set while the sync client, past {@link #SYNC_WAIT_MS}, waits on for application work that is still running:
+     * new application transactions and queries go ahead meanwhile instead of waiting for it. Volatile as
+     * {@link #syncWaiting}.
+     */
+    private volatile boolean syncYields;
+    /** When an application connection holding the gate last ran a statement ({@link System#nanoTime}). */
+    private volatile long appActiveNanos = System.nanoTime();
     private int references;
     private ScheduledFuture<?> pendingClose;
     private boolean closed;
@@ -919,11 +927,24 @@ public final class SyncNode {
     }
 
     /**
-     * How long the sync client holds a commit back while application transactions are open: long enough for
-     * ordinary read-then-write transactions; bounded, so a connection left open in manual-commit mode delays
-     * sync by at most this much per commit instead of stopping it.
+     * How long the sync client holds a commit back while application transactions are open with new ones waiting for
+     * it meanwhile, so that a busy application's short transactions drain and let it in.
      */
     static final long SYNC_WAIT_MS = 1000;
+    /**
+     * Past {@link #SYNC_WAIT_MS}, how long the application may run no statement in what it holds open before the sync
+     * client commits under it: a connection left open in manual-commit mode delays sync by about this much per commit
+     * instead of stopping it. Two seconds, not one: a transaction that sleeps 300 ms between its read and its write,
+     * after a statement to PostgreSQL, stayed idle over a second on a loaded machine (ReadThenWriteTest).
+     */
+    static final long SYNC_IDLE_MS = 2000;
+    /**
+     * How long, at most, the sync client holds a commit back while the application keeps running statements in the
+     * transactions and queries it waits for. A fixed 1 s bound broke read-then-write work that simply took longer on
+     * a loaded machine: a loop updating each row of an open query, 30 lookups and updates in 1.25 s
+     * (TodayE2eReviewTest), met a sync commit under its snapshot and failed with SQLITE_BUSY_SNAPSHOT.
+     */
+    static final long SYNC_WAIT_MAX_MS = 10_000;
     /** How long an application transaction waits for the sync client's write transaction to end (they are short). */
     static final long APP_WAIT_MS = 2000;
 
@@ -942,7 +963,7 @@ public final class SyncNode {
         synchronized (gate) {
             if (open) {
                 if (mayWait) {
-                    awaitGate(APP_WAIT_MS, () -> !syncWriting && !syncWaiting);
+                    awaitGate(APP_WAIT_MS, this::appMayEnter);
                 }
                 appTransactions.add(connection);
             } else if (appTransactions.remove(connection) && appTransactions.isEmpty()) {
@@ -976,11 +997,11 @@ public final class SyncNode {
             appReads.incrementAndGet();
             // syncWaiting first: the sync client sets syncWriting before it clears syncWaiting, so a query that finds
             // syncWaiting clear and then syncWriting clear cannot have missed it (the other order could, GateReviewTest).
-            if (mayWait && (syncWaiting || syncWriting)) {
+            if (mayWait && (syncWaiting && !syncYields || syncWriting)) {
                 appReads.decrementAndGet();
                 synchronized (gate) {
                     gate.notifyAll(); // the sync client may be waiting on the count this raised for a moment
-                    awaitGate(APP_WAIT_MS, () -> !syncWriting && !syncWaiting);
+                    awaitGate(APP_WAIT_MS, this::appMayEnter);
                     appReads.incrementAndGet();
                 }
             }
@@ -991,13 +1012,35 @@ public final class SyncNode {
         }
     }
 
+    /**
+     * An application connection holding the gate (in a transaction, or with a query open) ran a statement: the sync
+     * client, once past {@link #SYNC_WAIT_MS}, waits on while such statements keep coming ({@link #SYNC_IDLE_MS}).
+     */
+    public void appActive() {
+        appActiveNanos = System.nanoTime();
+    }
+
+    /** Whether an application transaction or query may start now (held under {@link #gate}). */
+    private boolean appMayEnter() {
+        return !syncWriting && (!syncWaiting || syncYields);
+    }
+
+    /** Whether no application transaction or auto-commit query is open. */
+    private boolean appClear() {
+        return appTransactions.isEmpty() && appReads.get() == 0;
+    }
+
     /** The sync client's side of the gate around its write transactions (see {@link LocalStore.WriteGate}). */
     private final LocalStore.WriteGate syncGate = new LocalStore.WriteGate() {
         @Override
         public void enter() {
             synchronized (gate) {
                 syncWaiting = true;
-                awaitGate(SYNC_WAIT_MS, () -> appTransactions.isEmpty() && appReads.get() == 0);
+                long start = System.nanoTime();
+                awaitGate(SYNC_WAIT_MS, SyncNode.this::appClear);
+                if (!appClear()) {
+                    awaitBusyApplication(start);
+                }
                 // Writing before no longer waiting: a query starting in between must see one of the two.
                 syncWriting = true;
                 syncWaiting = false;
@@ -1013,13 +1056,57 @@ public final class SyncNode {
         }
     };
 
+    /**
+     * The sync client's wait (under {@link #gate}) past {@link #SYNC_WAIT_MS}, from {@code start}: the application is
+     * let in meanwhile (new work waiting for the sync client would only add to what it waits for, and stall every
+     * other request of a pooled application), and the wait ends when nothing is open any more, when the application
+     * has run no statement for {@link #SYNC_IDLE_MS}, or at {@link #SYNC_WAIT_MAX_MS}.
+     */
+    private void awaitBusyApplication(long start) {
+        long idle = TimeUnit.MILLISECONDS.toNanos(SYNC_IDLE_MS);
+        long cap = start + TimeUnit.MILLISECONDS.toNanos(SYNC_WAIT_MAX_MS);
+        syncYields = true;
+        gate.notifyAll();
+        try {
+            awaitGate(() -> {
+                long idleEnd = appActiveNanos + idle;
+                return idleEnd - cap < 0 ? idleEnd : cap;
+            }, this::clearOnceNoLongerYielding);
+        } finally {
+            syncYields = false;
+        }
+    }
+
+    /**
+     * Whether nothing is open, looked at again after {@link #syncYields} is cleared: a query that raised the count
+     * after a first look and then found the flag still set went ahead, and the second look sees it (a query that
+     * finds the flag clear waits for its turn). Yields again when something is open.
+     */
+    private boolean clearOnceNoLongerYielding() {
+        if (!appClear()) {
+            return false;
+        }
+        syncYields = false;
+        if (appClear()) {
+            return true;
+        }
+        syncYields = true;
+        gate.notifyAll();
+        return false;
+    }
+
     /** Waits on {@link #gate} (held) until {@code done}, at most {@code maxMillis}. */
     private void awaitGate(long maxMillis, java.util.function.BooleanSupplier done) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
+        awaitGate(() -> deadline, done);
+    }
+
+    /** Waits on {@link #gate} (held) until {@code done}, at most until {@code deadline} (which may move). */
+    private void awaitGate(java.util.function.LongSupplier deadline, java.util.function.BooleanSupplier done) {
         long left;
         boolean interrupted = false;
         try {
-            while (!done.getAsBoolean() && (left = deadline - System.nanoTime()) > 0) {
+            while (!done.getAsBoolean() && (left = deadline.getAsLong() - System.nanoTime()) > 0) {
                 try {
                     TimeUnit.NANOSECONDS.timedWait(gate, left);
                 } catch (InterruptedException e) {

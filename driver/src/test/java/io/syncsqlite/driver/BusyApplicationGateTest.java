@@ -1,0 +1,178 @@
+package io.syncsqlite.driver;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The gate between application transactions and the sync client's commits when the application's work outlasts
+ * the first second ({@code SyncNode.SYNC_WAIT_MS}, {@code SYNC_IDLE_MS}, {@code SYNC_WAIT_MAX_MS}): the sync client
+ * waits on while the application keeps running statements, lets new application work in meanwhile, still commits
+ * after two seconds without a statement, and at most after ten seconds. Real SQLite files; the sync client's commit is simulated by a plain
+ * sqlite-jdbc connection writing between {@code enter} and {@code exit}, as in GateReviewTest.
+ *
+ * <p>Found (failed with the fixed 1 s bound): {@link #aReadThenWriteTransactionBusyForTwoSecondsIsNotBroken}, the
+ * sync client's commit landing under the transaction's snapshot after 1 s and its update failing with
+ * SQLITE_BUSY_SNAPSHOT, as TodayE2eReviewTest and ReadThenWriteTest did on a loaded machine.
+ */
+class BusyApplicationGateTest {
+
+    @TempDir
+    Path dir;
+
+    private Connection open() throws SQLException {
+        return GateProbe.open(dir.resolve("app.db"));
+    }
+
+    private Connection raw() throws SQLException {
+        return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+    }
+
+    private void seed() throws SQLException {
+        try (Connection c = raw()) {
+            GateProbe.exec(c, "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER)",
+                    "CREATE TABLE remote (id INTEGER PRIMARY KEY)", "INSERT INTO item VALUES (1, 1), (2, 2)");
+        }
+    }
+
+    /** The sync client's side on its own thread: enters, commits a write as its connection would, exits. */
+    private CompletableFuture<Long> syncCommit(GateProbe sync) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (Connection w = raw()) {
+                sync.enter();
+                long entered = System.nanoTime();
+                try {
+                    GateProbe.exec(w, "INSERT INTO remote VALUES (NULL)");
+                } finally {
+                    sync.exit();
+                }
+                return entered;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** Runs a point query every 50 ms on {@code c} until {@code untilNanos}. */
+    private static void keepBusy(Connection c, long untilNanos) throws Exception {
+        try (Statement st = c.createStatement()) {
+            while (System.nanoTime() - untilNanos < 0) {
+                try (ResultSet rs = st.executeQuery("SELECT qty FROM item WHERE id = 2")) {
+                    assertTrue(rs.next());
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void aReadThenWriteTransactionBusyForTwoSecondsIsNotBroken() throws Exception {
+        seed();
+        try (Connection c = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(c));
+            c.setAutoCommit(false);
+            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1"); // the transaction's snapshot
+            CompletableFuture<Long> entered = syncCommit(sync);
+            assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
+            keepBusy(c, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2200));
+            GateProbe.exec(c, "UPDATE item SET qty = qty + 1 WHERE id = 1"); // failed SQLITE_BUSY_SNAPSHOT before
+            long committing = System.nanoTime(); // the gate opens as the commit begins; SQLite orders the two writes
+            c.commit();
+            assertTrue(entered.get(10, TimeUnit.SECONDS) - committing >= 0,
+                    "the sync client committed while the transaction was still running");
+        }
+        try (Connection c = raw(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT (SELECT qty FROM item WHERE id = 1), (SELECT count(*) FROM remote)")) {
+            assertTrue(rs.next());
+            assertEquals(2, rs.getInt(1));
+            assertEquals(1, rs.getInt(2));
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void anIdleOpenTransactionHoldsTheSyncClientBackForAboutTwoSeconds() throws Exception {
+        seed();
+        try (Connection c = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(c));
+            c.setAutoCommit(false);
+            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1"); // then nothing: left open, as by a forgotten commit
+            long waited = sync.enterMillis();
+            assertTrue(waited >= 1900 && waited < 4000, "the sync client waited " + waited + " ms");
+            c.rollback();
+        }
+    }
+
+    /** While the sync client waits on for a busy transaction, another connection's transaction does not wait for it. */
+    @Test
+    @Timeout(30)
+    void newWorkGoesAheadWhileTheSyncClientWaitsForABusyTransaction() throws Exception {
+        seed();
+        try (Connection a = open(); Connection b = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(a));
+            a.setAutoCommit(false);
+            GateProbe.exec(a, "SELECT qty FROM item WHERE id = 1");
+            CompletableFuture<Long> entered = syncCommit(sync);
+            assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
+            keepBusy(a, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1300)); // past the first second
+            CompletableFuture<Long> other = CompletableFuture.supplyAsync(() -> {
+                long t0 = System.nanoTime();
+                try {
+                    b.setAutoCommit(false);
+                    GateProbe.exec(b, "SELECT count(*) FROM item");
+                    long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                    b.commit();
+                    return took;
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            keepBusy(a, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(700));
+            long otherTook = other.get(10, TimeUnit.SECONDS);
+            assertTrue(otherTook < 500, "another connection's transaction waited " + otherTook + " ms for the sync client");
+            GateProbe.exec(a, "UPDATE item SET qty = 10 WHERE id = 1");
+            long committing = System.nanoTime();
+            a.commit();
+            assertTrue(entered.get(10, TimeUnit.SECONDS) - committing >= 0,
+                    "the sync client committed while the busy transaction was still running");
+        }
+    }
+
+    /** An application that never stops holding the gate delays sync by at most SYNC_WAIT_MAX_MS (10 s) per commit. */
+    @Test
+    @Timeout(60)
+    void aTransactionBusyForeverHoldsTheSyncClientBackForTenSecondsAtMost() throws Exception {
+        seed();
+        try (Connection c = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(c));
+            c.setAutoCommit(false);
+            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1");
+            long t0 = System.nanoTime();
+            CompletableFuture<Long> entered = syncCommit(sync);
+            CompletableFuture<Void> busy = CompletableFuture.runAsync(() -> {
+                try {
+                    keepBusy(c, System.nanoTime() + TimeUnit.SECONDS.toNanos(14));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long waited = TimeUnit.NANOSECONDS.toMillis(entered.get(20, TimeUnit.SECONDS) - t0);
+            busy.get(20, TimeUnit.SECONDS);
+            c.rollback();
+            assertTrue(waited >= 9500 && waited < 12_000, "the sync client waited " + waited + " ms");
+        }
+    }
+}
