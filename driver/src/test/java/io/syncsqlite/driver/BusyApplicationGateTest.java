@@ -175,4 +175,80 @@ class BusyApplicationGateTest {
             assertTrue(waited >= 9500 && waited < 12_000, "the sync client waited " + waited + " ms");
         }
     }
+
+    /**
+     * A connection left open is judged by its own idleness, not the node's: traffic on another connection meanwhile
+     * (auto-commit queries, short transactions) kept the sync client waiting to the 10 s cap at every write while one
+     * connection was left open in manual-commit mode, when the activity clock was the node's.
+     */
+    @Test
+    @Timeout(60)
+    void aConnectionLeftOpenDelaysTheSyncClientByItsOwnIdlenessDespiteTrafficElsewhere() throws Exception {
+        seed();
+        try (Connection left = open(); Connection busy = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(left));
+            left.setAutoCommit(false);
+            GateProbe.exec(left, "SELECT qty FROM item WHERE id = 1"); // and nothing more
+            long t0 = System.nanoTime();
+            CompletableFuture<Long> entered = syncCommit(sync);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+            while (!entered.isDone() && System.nanoTime() - until < 0) {
+                try (Statement st = busy.createStatement(); ResultSet rs = st.executeQuery("SELECT qty FROM item")) {
+                    while (rs.next()) {
+                        rs.getInt(1);
+                    }
+                }
+                busy.setAutoCommit(false);
+                GateProbe.exec(busy, "SELECT count(*) FROM item");
+                busy.commit();
+                busy.setAutoCommit(true);
+                Thread.sleep(20);
+            }
+            long waited = TimeUnit.NANOSECONDS.toMillis(entered.get(15, TimeUnit.SECONDS) - t0);
+            assertTrue(waited < 6000, "the sync client waited " + waited + " ms (one connection left open, traffic on another)");
+            left.rollback();
+        }
+    }
+
+    /**
+     * Work let in while the sync client waits on is not committed under when that wait ends: here a query iterated in
+     * auto-commit mode, each row updated, that starts while a connection left open holds the sync client back, and
+     * updates its rows after the sync client gave up on that connection (2 s after its first second). Committing at
+     * that moment failed the loop's next update (SQLITE_BUSY); the work let in meanwhile now gets up to a second to
+     * finish, with new work held back again.
+     */
+    @Test
+    @Timeout(60)
+    void workLetInMeanwhileFinishesBeforeTheSyncClientCommits() throws Exception {
+        seed();
+        try (Connection raw = raw()) {
+            for (int i = 11; i <= 30; i++) {
+                GateProbe.exec(raw, "INSERT INTO item VALUES (" + i + ", 0)");
+            }
+        }
+        try (Connection left = open(); Connection loop = open()) {
+            GateProbe sync = new GateProbe(GateProbe.node(left));
+            left.setAutoCommit(false);
+            GateProbe.exec(left, "SELECT qty FROM item WHERE id = 1");
+            CompletableFuture<Long> entered = syncCommit(sync);
+            assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
+            Thread.sleep(1500); // past the first second: the sync client lets new work in
+            int updated = 0;
+            long lastUpdate;
+            try (Statement q = loop.createStatement(); ResultSet rs = q.executeQuery("SELECT id FROM item WHERE id > 10");
+                 java.sql.PreparedStatement up = loop.prepareStatement("UPDATE item SET qty = qty + 1 WHERE id = ?")) {
+                assertTrue(rs.next());
+                assertTrue(sync.awaitYieldingEnded(10_000), "the sync client gave up on the connection left open");
+                do {
+                    up.setInt(1, rs.getInt(1));
+                    updated += up.executeUpdate(); // failed once the sync client committed
+                    // Before next(): the next() that finds no row left ends the query's read, and the sync client's turn.
+                    lastUpdate = System.nanoTime();
+                } while (rs.next());
+            }
+            assertEquals(20, updated);
+            assertTrue(entered.get(15, TimeUnit.SECONDS) - lastUpdate >= 0, "the sync client committed under the loop's query");
+            left.rollback();
+        }
+    }
 }

@@ -60,6 +60,26 @@ final class GateProbe {
         return false;
     }
 
+    /**
+     * Waits until the sync client, having let new work in while it waited on ({@code syncYields}), holds it back again,
+     * at most {@code maxMillis}; false if that did not happen in that time.
+     */
+    boolean awaitYieldingEnded(long maxMillis) throws Exception {
+        Field yields = SyncNode.class.getDeclaredField("syncYields");
+        yields.setAccessible(true);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
+        boolean seen = false;
+        while (System.nanoTime() < deadline) {
+            boolean now = yields.getBoolean(node);
+            if (seen && !now && waiting.getBoolean(node)) {
+                return true;
+            }
+            seen |= now;
+            Thread.sleep(1);
+        }
+        return false;
+    }
+
     /** The node behind a driver connection. */
     static SyncNode node(java.sql.Connection c) throws java.sql.SQLException {
         return c.unwrap(io.syncsqlite.driver.jdbc.SyncConnection.class).node();

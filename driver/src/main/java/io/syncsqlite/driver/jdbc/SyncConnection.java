@@ -38,7 +38,7 @@ import java.util.function.Function;
  * <p>Not thread-safe, like the sqlite-jdbc connection it wraps: one thread at a time. Several connections
  * to one file may be used from several threads; they share one {@link SyncNode}.
  */
-public class SyncConnection extends DelegatingConnection {
+public class SyncConnection extends DelegatingConnection implements SyncNode.GateHolder {
 
     private static final SqlClassifier CLASSIFIER = new SqlClassifier();
     /** SQLite's result code for a statement that has finished; sqlite-jdbc's error for a query that returns no rows. */
@@ -80,6 +80,13 @@ public class SyncConnection extends DelegatingConnection {
      */
     private final java.util.concurrent.atomic.AtomicInteger openReads = new java.util.concurrent.atomic.AtomicInteger();
     /**
+     * Moves at the start and at the end of each statement {@link #run} runs, odd while one runs: the sync client,
+     * past its first second at the gate, waits on for a connection that still works (SyncNode.Watch).
+     */
+    private final java.util.concurrent.atomic.AtomicInteger activity = new java.util.concurrent.atomic.AtomicInteger();
+    /** How many times this connection began to hold the gate (a transaction, or its first open query; SyncNode.Watch). */
+    private final java.util.concurrent.atomic.AtomicInteger holds = new java.util.concurrent.atomic.AtomicInteger();
+    /**
      * An auto-commit write with RETURNING whose result set is still open: SQLite commits it only once that is read
      * to its end or closed, so the sync client is nudged again then ({@link #readEnded}); nudged only as it ran, it
      * found nothing yet and the rows waited for its 10 s heartbeat (JooqReviewTest).
@@ -112,6 +119,22 @@ public class SyncConnection extends DelegatingConnection {
                 ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig() : null;
         this.db = delegate.isWrapperFor(org.sqlite.SQLiteConnection.class)
                 ? delegate.unwrap(org.sqlite.SQLiteConnection.class).getDatabase() : null;
+        node.opened(this);
+    }
+
+    @Override
+    public boolean readsOpen() {
+        return openReads.get() > 0;
+    }
+
+    @Override
+    public int activity() {
+        return activity.get();
+    }
+
+    @Override
+    public int holds() {
+        return holds.get();
     }
 
     /** Whether the next statement commits by itself (JDBC auto-commit, no transaction opened with SQL). */
@@ -305,6 +328,15 @@ public class SyncConnection extends DelegatingConnection {
     }
 
     private <T> T run(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
+        activity.incrementAndGet();
+        try {
+            return runStatement(info, deltas, call, keepDone);
+        } finally {
+            activity.incrementAndGet();
+        }
+    }
+
+    private <T> T runStatement(SqlInfo info, String deltas, SqlCall<T> call, boolean keepDone) throws SQLException {
         checkOpen();
         StatementKind kind = info.kind();
         refuseUnfollowableAlters(info);
@@ -312,9 +344,6 @@ public class SyncConnection extends DelegatingConnection {
         boolean autoCommitting = jdbcAuto && !sqlTransaction;
         if (!autoCommitting || kind == StatementKind.BEGIN || kind == StatementKind.SAVEPOINT) {
             inAppTransaction(true);
-        }
-        if (inAppTransaction || openReads.get() > 0) {
-            node.appActive(); // the sync client waits on for work that is still running (SyncNode.SYNC_WAIT_MAX_MS)
         }
         switch (kind) {
             case READ:
@@ -1217,6 +1246,9 @@ public class SyncConnection extends DelegatingConnection {
      */
     private void inAppTransaction(boolean open) {
         if (open != inAppTransaction) {
+            if (open) {
+                holds.incrementAndGet();
+            }
             inAppTransaction = open;
             // A thread holding an open query's read does not wait for the sync client, which waits for that query.
             node.appTransaction(this, open, THREAD_READS.get().get() == 0);
@@ -1233,7 +1265,6 @@ public class SyncConnection extends DelegatingConnection {
     private <T> T read(SqlCall<T> call) throws SQLException {
         endStaleClaim();
         readStarted();
-        node.appActive();
         CLAIMABLE.set(this);
         try {
             return call.call();
@@ -1251,6 +1282,7 @@ public class SyncConnection extends DelegatingConnection {
      */
     private void readStarted() {
         if (openReads.getAndIncrement() == 0) {
+            holds.incrementAndGet();
             java.util.concurrent.atomic.AtomicInteger mine = THREAD_READS.get();
             node.appRead(true, mine.get() == 0);
             mine.incrementAndGet();
@@ -1832,6 +1864,7 @@ public class SyncConnection extends DelegatingConnection {
                 readEnded();
             }
             inAppTransaction(false);
+            node.closed(this);
             node.release();
         }
     }

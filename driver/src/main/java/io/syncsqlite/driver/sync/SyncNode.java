@@ -102,8 +102,8 @@ public final class SyncNode {
      * {@link #syncWaiting}.
      */
     private volatile boolean syncYields;
-    /** When an application connection holding the gate last ran a statement ({@link System#nanoTime}). */
-    private volatile long appActiveNanos = System.nanoTime();
+    /** The node's open driver connections, for the sync client to tell which of them still work ({@link Watch}). */
+    private final Set<GateHolder> connections = ConcurrentHashMap.newKeySet();
     private int references;
     private ScheduledFuture<?> pendingClose;
     private boolean closed;
@@ -1013,11 +1013,33 @@ public final class SyncNode {
     }
 
     /**
-     * An application connection holding the gate (in a transaction, or with a query open) ran a statement: the sync
-     * client, once past {@link #SYNC_WAIT_MS}, waits on while such statements keep coming ({@link #SYNC_IDLE_MS}).
+     * A driver connection as the gate sees it (SyncConnection). Its methods are called on the sync client's thread
+     * while it waits, so they read only what is safe to read from any thread.
      */
-    public void appActive() {
-        appActiveNanos = System.nanoTime();
+    public interface GateHolder {
+        /** Whether it has an auto-commit query open (it counts once in {@link #appReads} then). */
+        boolean readsOpen();
+
+        /** A count that moves at the start and at the end of each statement it runs: odd while one runs. */
+        int activity();
+
+        /** How many times it began to hold the gate (a transaction, or its first open query): a new hold moves it. */
+        int holds();
+    }
+
+    /** A driver connection of this node opened: the sync client may have to tell whether it still works. */
+    public void opened(GateHolder connection) {
+        connections.add(connection);
+    }
+
+    /** A driver connection of this node closed (after it left its transaction and its reads). */
+    public void closed(GateHolder connection) {
+        connections.remove(connection);
+    }
+
+    /** Whether {@code c} holds the gate (held under {@link #gate}). */
+    private boolean holds(GateHolder c) {
+        return appTransactions.contains(c) || c.readsOpen();
     }
 
     /** Whether an application transaction or query may start now (held under {@link #gate}). */
@@ -1037,9 +1059,10 @@ public final class SyncNode {
             synchronized (gate) {
                 syncWaiting = true;
                 long start = System.nanoTime();
+                Map<GateHolder, Integer> holding = appClear() ? Map.of() : holdingNow();
                 awaitGate(SYNC_WAIT_MS, SyncNode.this::appClear);
                 if (!appClear()) {
-                    awaitBusyApplication(start);
+                    awaitBusyApplication(start, holding);
                 }
                 // Writing before no longer waiting: a query starting in between must see one of the two.
                 syncWriting = true;
@@ -1057,23 +1080,96 @@ public final class SyncNode {
     };
 
     /**
-     * The sync client's wait (under {@link #gate}) past {@link #SYNC_WAIT_MS}, from {@code start}: the application is
-     * let in meanwhile (new work waiting for the sync client would only add to what it waits for, and stall every
-     * other request of a pooled application), and the wait ends when nothing is open any more, when the application
-     * has run no statement for {@link #SYNC_IDLE_MS}, or at {@link #SYNC_WAIT_MAX_MS}.
+     * The sync client's wait (under {@link #gate}) past {@link #SYNC_WAIT_MS}, from {@code start}. New application
+     * work is let in meanwhile: waiting for the sync client, it would only add to what the sync client waits for, and
+     * stall every other request of a pooled application behind one long transaction. The wait ends when nothing is
+     * open any more; when the connections that held the gate past the first second have let go of it, or have run no
+     * statement for {@link #SYNC_IDLE_MS} (a connection left open), judged by those connections only (traffic on
+     * others would keep a connection left open holding the sync client back to the cap at every write); or at
+     * {@link #SYNC_WAIT_MAX_MS}. Then new work is held back again and what was let in meanwhile gets up to
+     * {@link #SYNC_WAIT_MS} to finish, as in the first second: committing under it at once broke the application
+     * transactions of other requests that happened to be running.
      */
-    private void awaitBusyApplication(long start) {
-        long idle = TimeUnit.MILLISECONDS.toNanos(SYNC_IDLE_MS);
+    private void awaitBusyApplication(long start, Map<GateHolder, Integer> holdingAtStart) {
         long cap = start + TimeUnit.MILLISECONDS.toNanos(SYNC_WAIT_MAX_MS);
+        Watch watch = new Watch(holdingAtStart);
         syncYields = true;
         gate.notifyAll();
         try {
             awaitGate(() -> {
-                long idleEnd = appActiveNanos + idle;
-                return idleEnd - cap < 0 ? idleEnd : cap;
-            }, this::clearOnceNoLongerYielding);
+                long next = System.nanoTime() + Watch.POLL_NANOS;
+                return next - cap < 0 ? next : cap;
+            }, () -> clearOnceNoLongerYielding() || watch.stopped());
         } finally {
             syncYields = false;
+        }
+        Set<GateHolder> stale = watch.stillHolding();
+        long staleReads = stale.stream().filter(GateHolder::readsOpen).count();
+        awaitGate(SYNC_WAIT_MS, () -> stale.containsAll(appTransactions) && appReads.get() <= staleReads);
+    }
+
+    /** The connections holding the gate now, each with its count of holds (under {@link #gate}). */
+    private Map<GateHolder, Integer> holdingNow() {
+        Map<GateHolder, Integer> now = new java.util.HashMap<>();
+        for (GateHolder c : connections) {
+            if (holds(c)) {
+                now.put(c, c.holds());
+            }
+        }
+        return now;
+    }
+
+    /**
+     * The connections that held the gate through the sync client's whole first second (the same hold at its start and
+     * at its end: a pooled connection running one short transaction after another is new work, not a connection
+     * left open), and when one of them last worked. Used on the sync client's thread, under {@link #gate}.
+     */
+    private final class Watch {
+        /** How often the sync client looks at the watched connections' activity while it waits for them. */
+        static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+        private final Map<GateHolder, Integer> hold = new java.util.HashMap<>();
+        private final Map<GateHolder, Integer> activity = new java.util.HashMap<>();
+        private long moved = System.nanoTime();
+
+        Watch(Map<GateHolder, Integer> holdingAtStart) {
+            holdingAtStart.forEach((c, h) -> {
+                if (holds(c) && c.holds() == h) {
+                    hold.put(c, h);
+                    activity.put(c, c.activity());
+                }
+            });
+        }
+
+        /** Whether {@code c} still holds the gate in the hold it had when the sync client began to wait. */
+        private boolean stillHolds(GateHolder c) {
+            return holds(c) && c.holds() == hold.get(c);
+        }
+
+        /** Whether none of the watched connections holds the gate any more, or none has worked for {@link #SYNC_IDLE_MS}. */
+        boolean stopped() {
+            long now = System.nanoTime();
+            boolean holding = false;
+            for (Map.Entry<GateHolder, Integer> e : activity.entrySet()) {
+                if (stillHolds(e.getKey())) {
+                    holding = true;
+                    int a = e.getKey().activity();
+                    if (a != e.getValue() || (a & 1) != 0) {
+                        e.setValue(a);
+                        moved = now;
+                    }
+                }
+            }
+            return !holding || now - moved >= TimeUnit.MILLISECONDS.toNanos(SYNC_IDLE_MS);
+        }
+
+        Set<GateHolder> stillHolding() {
+            Set<GateHolder> still = new java.util.HashSet<>();
+            for (GateHolder c : activity.keySet()) {
+                if (stillHolds(c)) {
+                    still.add(c);
+                }
+            }
+            return still;
         }
     }
 
