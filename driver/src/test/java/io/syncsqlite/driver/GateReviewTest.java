@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * <p>As in TodayReviewTest the gate is observed from the sync client's side: the test enters and exits
  * {@code SyncNode.syncGate} (as {@code LocalStore.inTransaction} does around each of its write transactions) and
- * measures how long entering waits (bounded by 1 s, {@code SYNC_WAIT_MS}); a leaked count shows as a 1 s wait at every
- * sync write. A sync commit is simulated by a plain sqlite-jdbc connection writing between enter and exit.
+ * measures how long entering waits (bounded: {@code SYNC_WAIT_MS}, then {@code SYNC_IDLE_MS} for a connection that does
+ * nothing); a leaked count shows as a wait of a second or more at every sync write. A sync commit is simulated by a plain sqlite-jdbc connection writing between enter and exit.
  *
  * <p>Found (fail): {@link #queryRunByExecuteAndNeverFetchedEndsWithItsStatement},
  * {@link #getMoreResultsEndsTheQuerysRead}, {@link #metadataQueryInAutoCommitHoldsTheGate},

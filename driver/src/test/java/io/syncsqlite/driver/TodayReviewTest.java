@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>The gate is observed as the sync client meets it: the node runs a sync client (its relay, port 9, is never
  * reachable), and the test enters the sync client's side of the gate ({@code SyncNode.syncGate}, as
  * {@code LocalStore.inTransaction} does before each of its write transactions) and measures how long that waits.
- * Waiting there is bounded (1 s, {@code SYNC_WAIT_MS}), so a leaked count shows as a 1 s wait at every sync write.
+ * Waiting there is bounded ({@code SYNC_WAIT_MS}, then {@code SYNC_IDLE_MS} for a connection that does nothing), so a
+ * leaked count shows as a wait of a second or more at every sync write.
  *
  * <p>Found: {@link #queryStatementReusedForAnUpdateReleasesTheGate}, {@link #queryStatementReusedForAPragmaReleasesTheGate},
  * {@link #failedQueryOnTheSameStatementReleasesTheGate} (the count leaks when sqlite-jdbc closes a result set the
