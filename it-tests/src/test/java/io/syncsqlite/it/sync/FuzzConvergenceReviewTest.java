@@ -42,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * equals the sum of the amounts inserted and added into it, and no client holds unsent changes.
  *
  * <p>Knobs (system properties): {@code fuzz.seed=N} replays one seed; {@code fuzz.ops} (400) operations per seed;
- * {@code fuzz.soak=M} runs M seeds derived from each parameter; {@code fuzz.round} (10) operations between partition
+ * {@code fuzz.soak=M} runs M seeds derived from each parameter (from {@code fuzz.soakFrom}, 0); {@code fuzz.round} (10) operations between partition
  * changes; {@code fuzz.checkpoint} (5) rounds between full checks with every device online (0: only at the end);
  * {@code fuzz.settle} (0) percent of rounds after which online devices settle first; {@code fuzz.mixedFk=true}
  * leaves foreign keys unenforced on the third device. The op log of each run (statements, their outcomes,
@@ -74,6 +74,8 @@ class FuzzConvergenceReviewTest {
     private static final int STABLE_CHILDREN = 6;
     private static final int CHILD_KEYS = 20;
     private static final int OPS_PER_ROUND = Integer.getInteger("fuzz.round", 10);
+    /** The first of the seeds a soak derives from each parameter ({@code fuzz.soakFrom}, 0): to run seeds not run before. */
+    private static final int SOAK_FROM = Integer.getInteger("fuzz.soakFrom", 0);
     /** How often online devices settle at a round's end (the rest of the time they race on). */
     /** Every so many rounds all devices come online and every invariant is checked (0: only at the end). */
     private static final int CHECKPOINT = Integer.getInteger("fuzz.checkpoint", 5);
@@ -92,7 +94,7 @@ class FuzzConvergenceReviewTest {
         List<String> failed = new ArrayList<>();
         Throwable first = null;
         for (int i = 0; i < soak; i++) {
-            long run = soak == 1 ? s : s * 1000 + i;
+            long run = soak == 1 ? s : s * 1000 + SOAK_FROM + i;
             try {
                 new Run(run, ops).run();
             } catch (Throwable t) {
