@@ -41,7 +41,8 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
             executedRead = false;
             return openRead = new ReadResultSet(resultSet, this, c);
         }
-        return new DelegatingResultSet(resultSet, this);
+        return owner instanceof SyncConnection c ? new WorkingResultSet(resultSet, this, c)
+                : new DelegatingResultSet(resultSet, this);
     }
 
     /** After {@code execute}: a query's read (if it holds one) waits for its result set here. */
@@ -72,13 +73,35 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
      * A result set holding its auto-commit query's read ({@link SyncConnection}'s gate) until it is read to its end or
      * closed, or its statement is closed or runs another query.
      */
-    static final class ReadResultSet extends DelegatingResultSet {
-        private final SyncConnection connection;
+    /**
+     * A result set of a driver connection: reading its rows counts as the connection at work, for the sync client
+     * waiting at the gate (SyncNode.Watch): a transaction that read a large result for more than 2 s before writing
+     * was taken for a connection left open, and its write failed under the sync client's commit. Counted every 64
+     * rows (an atomic add per row would cost a scan a few percent). Not thread-safe, as a result set is not.
+     */
+    static class WorkingResultSet extends DelegatingResultSet {
+        final SyncConnection connection;
+        private int rows;
+
+        WorkingResultSet(ResultSet delegate, Statement owner, SyncConnection connection) {
+            super(delegate, owner);
+            this.connection = connection;
+        }
+
+        @Override
+        public boolean next() throws SQLException {
+            if ((++rows & 63) == 0) {
+                connection.rowsRead();
+            }
+            return delegate.next();
+        }
+    }
+
+    static final class ReadResultSet extends WorkingResultSet {
         private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
         ReadResultSet(ResultSet delegate, Statement owner, SyncConnection connection) {
-            super(delegate, owner);
-            this.connection = connection;
+            super(delegate, owner, connection);
         }
 
         void release() {
@@ -91,7 +114,7 @@ public class DelegatingStatement extends DelegatingWrapper<Statement> implements
         public boolean next() throws SQLException {
             boolean more;
             try {
-                more = delegate.next();
+                more = super.next();
             } catch (SQLException | RuntimeException e) {
                 release();
                 throw e;

@@ -137,6 +137,11 @@ public class SyncConnection extends DelegatingConnection implements SyncNode.Gat
         return holds.get();
     }
 
+    /** Rows of one of its result sets were read: the connection is at work (by two, so that the count stays even). */
+    void rowsRead() {
+        activity.addAndGet(2);
+    }
+
     /** Whether the next statement commits by itself (JDBC auto-commit, no transaction opened with SQL). */
     boolean autoCommitting() throws SQLException {
         return delegate.getAutoCommit() && !sqlTransaction;
@@ -1281,8 +1286,13 @@ public class SyncConnection extends DelegatingConnection implements SyncNode.Gat
      * first is open (a lookup per row) must not wait for the sync client, which waits for the first (TodayReviewTest).
      */
     private void readStarted() {
-        if (openReads.getAndIncrement() == 0) {
+        if (openReads.get() == 0) {
+            // Before the count: a connection whose count rose from 0 must not look like it still holds its last read
+            // (the sync client would take it for one left open and commit under what it let in; a spare raise only
+            // makes it look new).
             holds.incrementAndGet();
+        }
+        if (openReads.getAndIncrement() == 0) {
             java.util.concurrent.atomic.AtomicInteger mine = THREAD_READS.get();
             node.appRead(true, mine.get() == 0);
             mine.incrementAndGet();

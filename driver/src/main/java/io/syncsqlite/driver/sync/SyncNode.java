@@ -1059,7 +1059,7 @@ public final class SyncNode {
             synchronized (gate) {
                 syncWaiting = true;
                 long start = System.nanoTime();
-                Map<GateHolder, Integer> holding = appClear() ? Map.of() : holdingNow();
+                Map<GateHolder, Held> holding = appClear() ? Map.of() : holdingNow();
                 awaitGate(SYNC_WAIT_MS, SyncNode.this::appClear);
                 if (!appClear()) {
                     awaitBusyApplication(start, holding);
@@ -1090,9 +1090,9 @@ public final class SyncNode {
      * {@link #SYNC_WAIT_MS} to finish, as in the first second: committing under it at once broke the application
      * transactions of other requests that happened to be running.
      */
-    private void awaitBusyApplication(long start, Map<GateHolder, Integer> holdingAtStart) {
+    private void awaitBusyApplication(long start, Map<GateHolder, Held> holdingAtStart) {
         long cap = start + TimeUnit.MILLISECONDS.toNanos(SYNC_WAIT_MAX_MS);
-        Watch watch = new Watch(holdingAtStart);
+        Watch watch = new Watch(start, holdingAtStart);
         syncYields = true;
         gate.notifyAll();
         try {
@@ -1105,15 +1105,24 @@ public final class SyncNode {
         }
         Set<GateHolder> stale = watch.stillHolding();
         long staleReads = stale.stream().filter(GateHolder::readsOpen).count();
-        awaitGate(SYNC_WAIT_MS, () -> stale.containsAll(appTransactions) && appReads.get() <= staleReads);
+        // Polled: what ends here (a transaction, the last query of a connection) notifies only when nothing is left.
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SYNC_WAIT_MS);
+        awaitGate(() -> {
+            long next = System.nanoTime() + Watch.POLL_NANOS;
+            return next - end < 0 ? next : end;
+        }, () -> stale.containsAll(appTransactions) && appReads.get() <= staleReads);
     }
 
-    /** The connections holding the gate now, each with its count of holds (under {@link #gate}). */
-    private Map<GateHolder, Integer> holdingNow() {
-        Map<GateHolder, Integer> now = new java.util.HashMap<>();
+    /** A connection holding the gate when the sync client began to wait: its count of holds and its activity. */
+    private record Held(int holds, int activity) {
+    }
+
+    /** The connections holding the gate now, each with its count of holds and its activity (under {@link #gate}). */
+    private Map<GateHolder, Held> holdingNow() {
+        Map<GateHolder, Held> now = new java.util.HashMap<>();
         for (GateHolder c : connections) {
             if (holds(c)) {
-                now.put(c, c.holds());
+                now.put(c, new Held(c.holds(), c.activity()));
             }
         }
         return now;
@@ -1129,13 +1138,19 @@ public final class SyncNode {
         static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
         private final Map<GateHolder, Integer> hold = new java.util.HashMap<>();
         private final Map<GateHolder, Integer> activity = new java.util.HashMap<>();
-        private long moved = System.nanoTime();
+        /** When one of them last worked: the start of the wait if none has since (a connection left open costs 2 s). */
+        private long moved;
 
-        Watch(Map<GateHolder, Integer> holdingAtStart) {
+        Watch(long start, Map<GateHolder, Held> holdingAtStart) {
+            moved = start;
             holdingAtStart.forEach((c, h) -> {
-                if (holds(c) && c.holds() == h) {
-                    hold.put(c, h);
-                    activity.put(c, c.activity());
+                if (holds(c) && c.holds() == h.holds()) {
+                    int a = c.activity();
+                    hold.put(c, h.holds());
+                    activity.put(c, a);
+                    if (a != h.activity() || (a & 1) != 0) {
+                        moved = System.nanoTime();
+                    }
                 }
             });
         }
