@@ -932,10 +932,11 @@ public final class SyncNode {
      */
     static final long SYNC_WAIT_MS = 1000;
     /**
-     * Past {@link #SYNC_WAIT_MS}, how long the application may run no statement in what it holds open before the sync
-     * client commits under it: a connection left open in manual-commit mode delays sync by about this much per commit
-     * instead of stopping it. Two seconds, not one: a transaction that sleeps 300 ms between its read and its write,
-     * after a statement to PostgreSQL, stayed idle over a second on a loaded machine (ReadThenWriteTest).
+     * How long the connections the sync client waits for may do nothing (run no statement, read no rows), counted from
+     * the start of its wait, before it commits under what they hold open: a connection left open in manual-commit mode
+     * delays sync by about this much per commit instead of stopping it. Two seconds, not one: a transaction that
+     * sleeps 300 ms between its read and its write, after a statement to PostgreSQL, stayed idle over a second on a
+     * loaded machine (ReadThenWriteTest).
      */
     static final long SYNC_IDLE_MS = 2000;
     /**
@@ -1020,7 +1021,10 @@ public final class SyncNode {
         /** Whether it has an auto-commit query open (it counts once in {@link #appReads} then). */
         boolean readsOpen();
 
-        /** A count that moves at the start and at the end of each statement it runs: odd while one runs. */
+        /**
+         * A count that moves at the start and at the end of each statement it runs (odd while one runs), and as it reads
+         * rows of its result sets.
+         */
         int activity();
 
         /** How many times it began to hold the gate (a transaction, or its first open query): a new hold moves it. */
@@ -1083,8 +1087,8 @@ public final class SyncNode {
      * The sync client's wait (under {@link #gate}) past {@link #SYNC_WAIT_MS}, from {@code start}. New application
      * work is let in meanwhile: waiting for the sync client, it would only add to what the sync client waits for, and
      * stall every other request of a pooled application behind one long transaction. The wait ends when nothing is
-     * open any more; when the connections that held the gate past the first second have let go of it, or have run no
-     * statement for {@link #SYNC_IDLE_MS} (a connection left open), judged by those connections only (traffic on
+     * open any more; when the connections that held the gate through the first second have let go of it, or have done
+     * nothing for {@link #SYNC_IDLE_MS} (a connection left open), judged by those connections only (traffic on
      * others would keep a connection left open holding the sync client back to the cap at every write); or at
      * {@link #SYNC_WAIT_MAX_MS}. Then new work is held back again and what was let in meanwhile gets up to
      * {@link #SYNC_WAIT_MS} to finish, as in the first second: committing under it at once broke the application
