@@ -192,12 +192,16 @@ class CrashFaultReviewTest {
             long zSum = 0;
             long direct = 0;
             for (int round = 0; round < 6; round++) {
-                CrashApp.Handle a = c.closeWith(CrashApp.start(c.url("pa", fileA, proxyA), dir.resolve("pa.log"),
+                // Started together (one after the other took 15 s a round here) and closed with the cluster.
+                CrashApp.Handle a = c.closeWith(CrashApp.launch(c.url("pa", fileA, proxyA), dir.resolve("pa.log"),
                         "auto", String.valueOf(rnd.nextLong())));
-                CrashApp.Handle b = c.closeWith(CrashApp.start(c.url("pb", fileB, proxyB), dir.resolve("pb.log"),
+                CrashApp.Handle b = c.closeWith(CrashApp.launch(c.url("pb", fileB, proxyB), dir.resolve("pb.log"),
                         "tx", String.valueOf(rnd.nextLong())));
-                CrashApp.Handle r = c.closeWith(CrashApp.start(c.url("pc", fileC, proxyC), dir.resolve("pc.log"),
+                CrashApp.Handle r = c.closeWith(CrashApp.launch(c.url("pc", fileC, proxyC), dir.resolve("pc.log"),
                         "ret", String.valueOf(rnd.nextLong())));
+                a.awaitReady();
+                b.awaitReady();
+                r.awaitReady();
                 long[] before = {journalCount(fileA), journalCount(fileB), journalCount(fileC)};
                 long until = System.nanoTime() + (400 + rnd.nextInt(1200)) * 1_000_000L;
                 while (System.nanoTime() < until) {
@@ -878,27 +882,31 @@ class CrashFaultReviewTest {
         }
 
         public static Handle start(String url, Path log, String... args) throws java.io.IOException {
+            return launch(url, log, args).awaitReady();
+        }
+
+        /**
+         * Starts the app without waiting for it to be ready ({@link Handle#awaitReady}): a JVM on the tests' class path
+         * takes 4-7 s to open its connection on a loaded machine, so several are better started at once.
+         */
+        public static Handle launch(String url, Path log, String... args) throws java.io.IOException {
             java.util.List<String> cmd = new java.util.ArrayList<>(List.of(System.getProperty("java.home")
                     + java.io.File.separator + "bin" + java.io.File.separator + "java", "-cp",
                     System.getProperty("java.class.path"), CrashApp.class.getName(), url));
             cmd.addAll(List.of(args));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-            Handle h = new Handle(p);
-            String first = h.next(60);
-            if (!"ready".equals(first)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("app did not start (" + first + "); see " + log);
-            }
-            return h;
+            return new Handle(p, log);
         }
 
         /** A started app: its output lines, and SIGKILL. */
         public static final class Handle implements AutoCloseable {
             private final Process process;
+            private final Path log;
             private final java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
 
-            Handle(Process process) {
+            Handle(Process process, Path log) {
                 this.process = process;
+                this.log = log;
                 Thread reader = new Thread(() -> {
                     try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
                             process.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
@@ -913,6 +921,16 @@ class CrashFaultReviewTest {
                 }, "crash-app-reader");
                 reader.setDaemon(true);
                 reader.start();
+            }
+
+            /** Waits until the app says its connection is open; kills it if it does not within 60 s. */
+            public Handle awaitReady() {
+                String first = next(60);
+                if (!"ready".equals(first)) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException("app did not start (" + first + "); see " + log);
+                }
+                return this;
             }
 
             void send(String line) throws java.io.IOException {
