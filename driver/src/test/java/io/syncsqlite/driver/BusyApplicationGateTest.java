@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -37,7 +36,14 @@ class BusyApplicationGateTest {
     }
 
     private Connection raw() throws SQLException {
-        return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+        return GateProbe.raw(dir.resolve("app.db"));
+    }
+
+    /** Opens a transaction on {@code c} whose first read takes its snapshot; returns the node's gate probe. */
+    private static GateProbe holdSnapshot(Connection c) throws Exception {
+        c.setAutoCommit(false);
+        GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1");
+        return new GateProbe(GateProbe.node(c));
     }
 
     private void seed() throws SQLException {
@@ -82,9 +88,7 @@ class BusyApplicationGateTest {
     void aReadThenWriteTransactionBusyForTwoSecondsIsNotBroken() throws Exception {
         seed();
         try (Connection c = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(c));
-            c.setAutoCommit(false);
-            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1"); // the transaction's snapshot
+            GateProbe sync = holdSnapshot(c); // the transaction's snapshot
             CompletableFuture<Long> entered = syncCommit(sync);
             assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
             keepBusy(c, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2200));
@@ -107,9 +111,7 @@ class BusyApplicationGateTest {
     void anIdleOpenTransactionHoldsTheSyncClientBackForAboutTwoSeconds() throws Exception {
         seed();
         try (Connection c = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(c));
-            c.setAutoCommit(false);
-            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1"); // then nothing: left open, as by a forgotten commit
+            GateProbe sync = holdSnapshot(c); // then nothing: left open, as by a forgotten commit
             long waited = sync.enterMillis();
             assertTrue(waited >= 1900 && waited < 3500, "the sync client waited " + waited + " ms");
             c.rollback();
@@ -122,12 +124,14 @@ class BusyApplicationGateTest {
     void newWorkGoesAheadWhileTheSyncClientWaitsForABusyTransaction() throws Exception {
         seed();
         try (Connection a = open(); Connection b = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(a));
-            a.setAutoCommit(false);
-            GateProbe.exec(a, "SELECT qty FROM item WHERE id = 1");
+            GateProbe sync = holdSnapshot(a);
             CompletableFuture<Long> entered = syncCommit(sync);
             assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
-            keepBusy(a, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1300)); // past the first second
+            long yieldBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!sync.yielding() && System.nanoTime() - yieldBy < 0) { // busy past the first second
+                keepBusy(a, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+            }
+            assertTrue(sync.yielding(), "the sync client lets new work in past its first second");
             CompletableFuture<Long> other = CompletableFuture.supplyAsync(() -> {
                 long t0 = System.nanoTime();
                 try {
@@ -157,9 +161,7 @@ class BusyApplicationGateTest {
     void aTransactionBusyForeverHoldsTheSyncClientBackForTenSecondsAtMost() throws Exception {
         seed();
         try (Connection c = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(c));
-            c.setAutoCommit(false);
-            GateProbe.exec(c, "SELECT qty FROM item WHERE id = 1");
+            GateProbe sync = holdSnapshot(c);
             long t0 = System.nanoTime();
             CompletableFuture<Long> entered = syncCommit(sync);
             CompletableFuture<Void> busy = CompletableFuture.runAsync(() -> {
@@ -186,9 +188,7 @@ class BusyApplicationGateTest {
     void aConnectionLeftOpenDelaysTheSyncClientByItsOwnIdlenessDespiteTrafficElsewhere() throws Exception {
         seed();
         try (Connection left = open(); Connection busy = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(left));
-            left.setAutoCommit(false);
-            GateProbe.exec(left, "SELECT qty FROM item WHERE id = 1"); // and nothing more
+            GateProbe sync = holdSnapshot(left); // and nothing more
             long t0 = System.nanoTime();
             CompletableFuture<Long> entered = syncCommit(sync);
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
@@ -227,12 +227,10 @@ class BusyApplicationGateTest {
             }
         }
         try (Connection left = open(); Connection loop = open()) {
-            GateProbe sync = new GateProbe(GateProbe.node(left));
-            left.setAutoCommit(false);
-            GateProbe.exec(left, "SELECT qty FROM item WHERE id = 1");
+            GateProbe sync = holdSnapshot(left);
             CompletableFuture<Long> entered = syncCommit(sync);
             assertTrue(sync.awaitWaiting(5000), "the sync client waits for the open transaction");
-            Thread.sleep(1500); // past the first second: the sync client lets new work in
+            assertTrue(sync.awaitYielding(5000), "the sync client lets new work in past its first second");
             int updated = 0;
             long lastUpdate;
             try (Statement q = loop.createStatement(); ResultSet rs = q.executeQuery("SELECT id FROM item WHERE id > 10");

@@ -23,6 +23,7 @@ final class GateProbe {
     private final AtomicInteger reads;
     private final Set<?> transactions;
     private final Field waiting;
+    private final Field yields;
     private final SyncNode node;
 
     GateProbe(SyncNode node) throws Exception {
@@ -42,6 +43,8 @@ final class GateProbe {
         transactions = (Set<?>) t.get(node);
         waiting = SyncNode.class.getDeclaredField("syncWaiting");
         waiting.setAccessible(true);
+        yields = SyncNode.class.getDeclaredField("syncYields");
+        yields.setAccessible(true);
         this.node = node;
     }
 
@@ -60,17 +63,32 @@ final class GateProbe {
         return false;
     }
 
+    /** Whether the sync client, past its first second, lets new application work in while it waits on. */
+    boolean yielding() throws IllegalAccessException {
+        return yields.getBoolean(node);
+    }
+
+    /** Waits until the sync client lets new application work in while it waits on, at most {@code maxMillis}. */
+    boolean awaitYielding(long maxMillis) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
+        while (System.nanoTime() < deadline) {
+            if (yielding()) {
+                return true;
+            }
+            Thread.sleep(1);
+        }
+        return false;
+    }
+
     /**
      * Waits until the sync client, having let new work in while it waited on ({@code syncYields}), holds it back again,
      * at most {@code maxMillis}; false if that did not happen in that time.
      */
     boolean awaitYieldingEnded(long maxMillis) throws Exception {
-        Field yields = SyncNode.class.getDeclaredField("syncYields");
-        yields.setAccessible(true);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMillis);
         boolean seen = false;
         while (System.nanoTime() < deadline) {
-            boolean now = yields.getBoolean(node);
+            boolean now = yielding();
             if (seen && !now && waiting.getBoolean(node)) {
                 return true;
             }
@@ -88,6 +106,11 @@ final class GateProbe {
     /** A driver connection to {@code file} whose node runs a sync client (to a relay that is not there). */
     static java.sql.Connection open(java.nio.file.Path file) throws java.sql.SQLException {
         return java.sql.DriverManager.getConnection("jdbc:syncsqlite:" + file + "?sync.lingerMs=0&sync.server=ws://127.0.0.1:9/sync");
+    }
+
+    /** A plain sqlite-jdbc connection to {@code file}: commits as the sync client's own connection would. */
+    static java.sql.Connection raw(java.nio.file.Path file) throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
     }
 
     static void exec(java.sql.Connection c, String... sql) throws java.sql.SQLException {

@@ -8,7 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -49,7 +48,7 @@ class GateReviewTest {
 
     /** A plain sqlite-jdbc connection to the same file: commits as the sync client's own connection would. */
     private Connection raw() throws SQLException {
-        return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+        return GateProbe.raw(dir.resolve("app.db"));
     }
 
     private static void exec(Connection c, String... sql) throws SQLException {
