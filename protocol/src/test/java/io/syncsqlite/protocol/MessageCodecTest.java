@@ -39,6 +39,8 @@ class MessageCodecTest {
                 new Message.Reject(4, "23505", "duplicate key", List.of(
                         new FeedEntry(0, "item", FeedKind.DELETE, pk, null, 0))),
                 new Message.Changes(List.of(new FeedEntry(100, "item", FeedKind.UPSERT, pk, vals, 77)), 100, 0),
+                new Message.Changes(List.of(new FeedEntry(0, "item", FeedKind.UPSERT, pk, obj("{\"id\":5,\"doc\":{\"a\":[1,{\"b\":null}]}}"),
+                        Long.MAX_VALUE), new FeedEntry(101, "Item \"q\"", FeedKind.DELETE, obj("{\"id\":6}"), null, 78)), 101, 2),
                 new Message.Progress(100),
                 new Message.IdRequest("item", 1000),
                 new Message.IdGrant("item", List.of(new IdRange(1, 900), new IdRange(905, 1004)), null),
@@ -111,6 +113,19 @@ class MessageCodecTest {
         "{\"type\":\"push\",\"txs\":[{\"id\":1,\"hlc\":1,\"changes\":[],\"seen\":\"x\"}]}",
         "{\"type\":\"push\",\"txs\":[[1,1,[]]]}",
         "{\"type\":\"progress\"}",
+        // feed entries: every property required (row may be null for a DELETE), none other, numbers integral, objects
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{}}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"DELETE\",\"pk\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{},\"hlc\":1,\"x\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1.5,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":null,\"kind\":\"UPSERT\",\"pk\":{},\"row\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"upsert\",\"pk\":{},\"row\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":[],\"row\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":null,\"row\":{},\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":\"x\",\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":null,\"hlc\":1}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[{\"seq\":1,\"table\":\"t\",\"kind\":\"UPSERT\",\"pk\":{},\"row\":{},\"hlc\":99999999999999999999}],\"through\":1,\"snapshotTotal\":0}",
+        "{\"type\":\"changes\",\"entries\":[[1,\"t\",\"UPSERT\",{},{},1]],\"through\":1,\"snapshotTotal\":0}",
     })
     void malformedInputIsRejected(String text) {
         assertThrows(ProtocolException.class, () -> MessageCodec.decode(text));
