@@ -100,6 +100,8 @@ public final class PostgresFixture {
 
         private static final Pattern URL = Pattern.compile("^(jdbc:postgresql://[^/?]*)(/[^?]*)?(\\?.*)?$");
         private static final List<String> CREATED = new ArrayList<>();
+        /** The comment every test database carries (.ci/run drops those earlier runs left on a local server). */
+        static final String MARK = "syncsqlite test database";
 
         /** Creates {@code <prefix>_<random>} and returns its JDBC URL. */
         public String newDatabase(String prefix) {
@@ -107,6 +109,8 @@ public final class PostgresFixture {
                     + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
             try (Connection c = connect(adminUrl); Statement st = c.createStatement()) {
                 st.execute("CREATE DATABASE " + name);
+                // How .ci/run tells the test databases that earlier runs left behind from anyone else's.
+                st.execute("COMMENT ON DATABASE " + name + " IS '" + MARK + "'");
             } catch (SQLException e) {
                 throw new IllegalStateException("cannot create test database " + name, e);
             }
