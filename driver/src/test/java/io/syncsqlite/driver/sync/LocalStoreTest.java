@@ -61,6 +61,32 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals(10, store.cursor());
     }
 
+    /**
+     * One batch of one table whose rows differ in what their upsert must be: a row with a pending column between
+     * rows without, a row naming fewer columns, a row naming them in another order. Each row gets its own
+     * statement, not the one the row before it used (LocalStore keeps the last one to skip a lookup).
+     */
+    @Test
+    void rowsOfOneTableNeedingDifferentUpsertsInOneBatchEachGetTheirOwn() throws Exception {
+        store.applyFeed(List.of(upsert(1, "p", "server p", 1, false), upsert(1, "b", "old b", 1, false)), 1);
+        exec("UPDATE task SET title = 'local p' WHERE id = 'p'");
+        List<RemoteChange> changed = store.applyFeed(List.of(
+                upsert(2, "a", "server a", 1, false),
+                upsert(2, "p", "server p2", 2, true),
+                upsert(2, "b", "server b", 3, false),
+                new FeedEntry(2, "task", FeedKind.UPSERT, json("{\"id\":\"c\"}"),
+                        json("{\"id\":\"c\",\"title\":\"server c\"}"), 1),
+                new FeedEntry(2, "task", FeedKind.UPSERT, json("{\"id\":\"d\"}"),
+                        json("{\"done\":true,\"priority\":9,\"title\":\"server d\",\"id\":\"d\"}"), 1),
+                upsert(2, "a", "server a2", 4, true)), 2);
+        assertEquals(6, changed.size());
+        assertEquals("server a2|4|1", row("a"));
+        assertEquals("local p|2|1", row("p"), "the pending title kept, the rest applied");
+        assertEquals("server b|3|0", row("b"), "the row after the pending one takes the server's title too");
+        assertEquals("server c|null|0", row("c"), "fewer columns: the others take their defaults");
+        assertEquals("server d|9|1", row("d"), "columns in another order");
+    }
+
     @Test
     void aFeedRowThatTheFileAlreadyHoldsIsNotWrittenAgain() throws Exception {
         store.applyFeed(List.of(upsert(1, "t1", "same", 3, true)), 1);
