@@ -842,7 +842,7 @@ final class LocalStore implements AutoCloseable {
     private String upsertSql(TableInfo t, Shape shape, List<TableInfo.Column> cols, Set<String> keep, String verb) {
         LastUpsert last = shape.last();
         if (!last.matches(verb, cols, keep)) {
-            last.sql = shape.upserts().computeIfAbsent(List.of(verb, cols, Set.copyOf(keep)),
+            last.sql = shape.upserts().computeIfAbsent(List.of(verb, cols, keep),
                     k -> upsertSql(t, cols, keep, verb));
             last.verb = verb;
             last.cols = cols;
