@@ -28,6 +28,15 @@ public final class TriggerSql {
 
     public static final String PREFIX = "_sync_";
 
+    /**
+     * The capture triggers' guard: nothing is captured while the sync client applies other nodes' changes
+     * ({@link Outbox#APPLYING} holds a row only inside its transactions, seen by nobody else). Those writes
+     * arrived from the relay; captured, they were written to the outbox only to be deleted again before the
+     * apply committed, which was most of SQLite's work for each row of an initial sync. A write by any other
+     * connection or program finds the table empty and is captured as before.
+     */
+    static final String NOT_APPLYING = "NOT EXISTS (SELECT 1 FROM " + Outbox.APPLYING + ")";
+
     private TriggerSql() {
     }
 
@@ -51,17 +60,18 @@ public final class TriggerSql {
         String newRow = "INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ") VALUES (" + lit + ", "
                 + Outbox.OP_INSERT + ", " + rowValues(t, layout, "NEW", true) + ");";
         List<String> out = new ArrayList<>();
-        out.add(createTrigger(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " BEGIN "
-                + newRow + " END");
+        out.add(createTrigger(PREFIX + "ins_" + t.name()) + " AFTER INSERT ON " + tbl + " WHEN " + NOT_APPLYING
+                + " BEGIN " + newRow + " END");
         out.add(createTrigger(PREFIX + "upd_" + t.name()) + " AFTER UPDATE ON " + tbl
-                + " WHEN " + sameKey + " AND (" + anyChange + ") BEGIN"
+                + " WHEN " + sameKey + " AND (" + anyChange + ") AND " + NOT_APPLYING + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, " + rowColumns(t, layout) + ", changed) VALUES (" + lit + ", "
                 + Outbox.OP_UPDATE + ", " + rowValues(t, layout, "NEW", true, true) + ", " + changed + "); END");
         out.add(createTrigger(PREFIX + "key_" + t.name()) + " AFTER UPDATE OF " + keyTargets(t) + " ON " + tbl
-                + " WHEN NOT (" + sameKey + ") BEGIN"
+                + " WHEN NOT (" + sameKey + ") AND " + NOT_APPLYING + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); "
                 + newRow + " END");
-        out.add(createTrigger(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " BEGIN"
+        out.add(createTrigger(PREFIX + "del_" + t.name()) + " AFTER DELETE ON " + tbl + " WHEN " + NOT_APPLYING
+                + " BEGIN"
                 + " INSERT INTO _sync_outbox (tbl, op, pk) VALUES (" + lit + ", " + Outbox.OP_DELETE + ", " + pkOld + "); END");
         if (!t.uniqueKeys().isEmpty()) {
             out.addAll(evictions(t));

@@ -400,7 +400,8 @@ final class LocalStore implements AutoCloseable {
                     touched.add(new RemoteChange(t.name(), e.pk(), e.kind() == FeedKind.DELETE));
                 }
             }
-            // The triggers captured our own apply; those rows must not travel back to the relay.
+            // The capture triggers skip an apply (TriggerSql.NOT_APPLYING). Triggers that do not, written into the
+            // file by an older syncsqlite sharing it, would capture it: those rows must not travel back to the relay.
             PreparedStatement del = prepared("DELETE FROM _sync_outbox WHERE seq > ?");
             del.setLong(1, echoFrom);
             del.executeUpdate();
@@ -439,7 +440,7 @@ final class LocalStore implements AutoCloseable {
      * {@link Outbox#APPLYING} for its duration: only this transaction sees it, so an application trigger
      * that writes synced tables can skip these writes ({@code WHEN NOT EXISTS (SELECT 1 FROM
      * _sync_applying)}). Its writes were made where the change was made and arrive in the feed too; made
-     * here again, they would stay here alone (what the triggers capture during an apply never travels).
+     * here again, they would stay here alone. The capture triggers skip these transactions the same way.
      */
     private <T> Work<T> applying(Work<T> work) {
         return () -> {

@@ -389,6 +389,35 @@ class CaptureTest {
     }
 
     @Test
+    void nothingIsCapturedInsideASyncClientApplyAndEverythingOutsideIt() throws SQLException {
+        exec("INSERT INTO item (id, title, qty) VALUES (1, 'one', 1), (2, 'two', 2)");
+        int before = outbox().size();
+        // As LocalStore applies the feed: a row in _sync_applying for the transaction's duration only.
+        try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+             Statement st = other.createStatement()) {
+            st.execute("BEGIN IMMEDIATE");
+            st.execute("INSERT INTO " + Outbox.APPLYING + " VALUES (1)");
+            st.execute("INSERT INTO item (id, title) VALUES (3, 'from the relay')");
+            st.execute("UPDATE item SET title = 'changed by the relay' WHERE id = 1");
+            st.execute("UPDATE item SET id = 4 WHERE id = 2");
+            st.execute("DELETE FROM item WHERE id = 3");
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM _sync_outbox")) {
+                rs.next();
+                assertEquals(before, rs.getInt(1), "an insert, an update, a key change and a delete, none captured");
+            }
+            st.execute("DELETE FROM " + Outbox.APPLYING);
+            st.execute("INSERT INTO item (id, title) VALUES (5, 'the application again')");
+            st.execute("COMMIT");
+        }
+        List<String> after = outbox();
+        assertEquals(before + 1, after.size(), after.toString());
+        assertTrue(after.get(before).contains("the application again"), after.toString());
+        // The table stays empty outside the apply's transaction, so this connection's writes are captured.
+        exec("UPDATE item SET qty = 9 WHERE id = 4");
+        assertEquals(before + 2, outbox().size());
+    }
+
+    @Test
     void aSyncedTableWithoutPrimaryKeyRefusesWrites() throws SQLException {
         try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("nopk.db"));
              Statement st = plain.createStatement()) {
