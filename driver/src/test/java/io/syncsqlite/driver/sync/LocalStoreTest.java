@@ -27,7 +27,8 @@ class LocalStoreTest extends LocalStoreFixture {
         return List.of("CREATE TABLE task (id TEXT PRIMARY KEY, title TEXT NOT NULL, priority INTEGER, done BOOLEAN NOT NULL DEFAULT 0)",
                 // Columns whose comparison is not byte for byte: a case-insensitive name, a right-trimmed code, an
                 // untyped column (no affinity: 1 and 1.0 stay different storage classes).
-                "CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM, v)");
+                "CREATE TABLE person (id TEXT PRIMARY KEY, name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM, v)",
+                "CREATE TABLE tag (id TEXT PRIMARY KEY, name TEXT UNIQUE)");
     }
 
     private String row(String id) throws SQLException {
@@ -85,6 +86,41 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals("server b|3|0", row("b"), "the row after the pending one takes the server's title too");
         assertEquals("server c|null|0", row("c"), "fewer columns: the others take their defaults");
         assertEquals("server d|9|1", row("d"), "columns in another order");
+    }
+
+    private static FeedEntry tag(long seq, String id, String name) throws Exception {
+        return new FeedEntry(seq, "tag", FeedKind.UPSERT, json("{\"id\":\"" + id + "\"}"),
+                json("{\"id\":\"" + id + "\",\"name\":\"" + name + "\"}"), 1);
+    }
+
+    private String tags() throws SQLException {
+        try (Statement st = app.createStatement();
+             ResultSet rs = st.executeQuery("SELECT group_concat(id || '=' || name, ',') FROM (SELECT * FROM tag ORDER BY id)")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * A feed row in the middle of a batch that collides with a pending local row on a UNIQUE column: the server's
+     * row replaces the local one (the local row's push will be rejected and reverted), the rows before and after
+     * it are applied in order, and every row that changed something is reported once.
+     */
+    @Test
+    void aRowCollidingWithAPendingLocalRowInTheMiddleOfABatchLeavesTheOthersApplied() throws Exception {
+        store.applyFeed(List.of(tag(1, "a", "old a")), 1);
+        exec("INSERT INTO tag (id, name) VALUES ('local', 'red')");
+        List<RemoteChange> changed = store.applyFeed(List.of(
+                tag(2, "a", "new a"),
+                tag(2, "b", "blue"),
+                tag(2, "server", "red"),
+                tag(2, "c", "green"),
+                tag(2, "a", "newer a")), 2);
+        assertEquals("a=newer a,b=blue,c=green,server=red", tags(), "the local row gave way to the server's");
+        assertEquals(List.of("a", "b", "server", "c", "a"), changed.stream().map(c -> c.key().get("id").asText()).toList());
+        assertEquals(2, store.cursor());
+        assertEquals(2, store.applyFeed(List.of(tag(3, "b", "navy"), tag(3, "d", "white")), 3).size());
+        assertEquals("a=newer a,b=navy,c=green,d=white,server=red", tags());
     }
 
     @Test
