@@ -92,8 +92,9 @@ public final class Outbox {
 
     /**
      * A table holding one row while, and only inside, a sync client's transaction that writes synced tables
-     * for other nodes (feed, revert of a rejection, end of a resync): an application trigger that writes
-     * synced tables guards itself with {@code WHEN NOT EXISTS (SELECT 1 FROM _sync_applying)}.
+     * for other nodes (feed, revert of a rejection, end of a resync): the capture triggers skip those writes
+     * ({@link TriggerSql#NOT_APPLYING}), and an application trigger that writes synced tables guards itself
+     * the same way, with {@code WHEN NOT EXISTS (SELECT 1 FROM _sync_applying)}.
      */
     public static final String APPLYING = "_sync_applying";
 
@@ -182,6 +183,14 @@ public final class Outbox {
         try (Statement st = conn.createStatement()) {
             for (String sql : DDL) {
                 st.execute(sql);
+            }
+            // A committed row here would turn capture off for every connection (TriggerSql.NOT_APPLYING). The sync
+            // client deletes its row before it commits, so none should be; one left by a mistake must not cost the
+            // application its writes. Deleted only when seen: a DELETE would take the write lock at every open.
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT 1 FROM " + APPLYING + " LIMIT 1")) {
+                if (rs.next()) {
+                    st.execute("DELETE FROM " + APPLYING);
+                }
             }
             long format = 1;
             try (java.sql.ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = '" + FORMAT_KEY + "'")) {

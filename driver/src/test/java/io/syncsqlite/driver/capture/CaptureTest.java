@@ -418,6 +418,24 @@ class CaptureTest {
     }
 
     @Test
+    void aRowCommittedIntoTheApplyGuardIsClearedWhenTheFileOpens() throws SQLException {
+        conn.close();
+        try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+             Statement st = other.createStatement()) {
+            st.execute("INSERT INTO " + Outbox.APPLYING + " VALUES (1)"); // committed: capture is off for everyone
+            st.execute("INSERT INTO item (id, title) VALUES (1, 'not captured')");
+        }
+        try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"))) {
+            assertEquals(0, outbox(plain).size());
+        }
+        conn = DriverManager.getConnection(url);
+        exec("INSERT INTO item (id, title) VALUES (2, 'captured again')");
+        List<String> rows = outbox();
+        assertEquals(1, rows.size(), rows.toString());
+        assertTrue(rows.get(0).contains("captured again"), rows.toString());
+    }
+
+    @Test
     void aSyncedTableWithoutPrimaryKeyRefusesWrites() throws SQLException {
         try (Connection plain = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("nopk.db"));
              Statement st = plain.createStatement()) {

@@ -123,6 +123,37 @@ class LocalStoreTest extends LocalStoreFixture {
         assertEquals("a=newer a,b=navy,c=green,d=white,server=red", tags());
     }
 
+    /**
+     * Capture triggers written into the file by an older syncsqlite sharing it have no guard for the sync client's
+     * applies: what they capture during an apply is deleted before the apply commits, so it never travels back.
+     */
+    @Test
+    void whatTriggersWithoutTheApplyGuardCaptureDuringAnApplyIsDeletedWithIt() throws Exception {
+        String guard = "NOT EXISTS (SELECT 1 FROM _sync_applying)";
+        try (Statement st = client.createStatement()) {
+            List<String[]> triggers = new java.util.ArrayList<>();
+            try (ResultSet rs = st.executeQuery("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task'")) {
+                while (rs.next()) {
+                    triggers.add(new String[]{rs.getString(1), rs.getString(2)});
+                }
+            }
+            assertEquals(4, triggers.size());
+            for (String[] t : triggers) {
+                assertTrue(t[1].contains(guard), t[1]);
+                st.execute("DROP TRIGGER \"" + t[0] + "\"");
+                st.execute(t[1].replace(" AND " + guard, "").replace(" WHEN " + guard, ""));
+            }
+        }
+        long before = outboxRows();
+        List<RemoteChange> changed = store.applyFeed(List.of(upsert(1, "t1", "from the server", 1, false),
+                upsert(1, "t2", "also", 2, true)), 1);
+        assertEquals(2, changed.size());
+        assertEquals("from the server|1|0", row("t1"));
+        assertEquals(before, outboxRows(), "nothing of the apply is left to be pushed");
+        exec("UPDATE task SET title = 'local' WHERE id = 't1'");
+        assertEquals(before + 1, outboxRows(), "the application's own writes are captured");
+    }
+
     @Test
     void aFeedRowThatTheFileAlreadyHoldsIsNotWrittenAgain() throws Exception {
         store.applyFeed(List.of(upsert(1, "t1", "same", 3, true)), 1);

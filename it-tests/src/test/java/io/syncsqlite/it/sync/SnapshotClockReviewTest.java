@@ -69,6 +69,7 @@ class SnapshotClockReviewTest {
         try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
              Statement st = raw.createStatement();
              ResultSet rs = st.executeQuery("SELECT (SELECT count(*) FROM note) + (SELECT count(*) FROM price)")) {
+            rs.next();
             return rs.getInt(1);
         }
     }
