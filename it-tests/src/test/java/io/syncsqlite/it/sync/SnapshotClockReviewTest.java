@@ -56,21 +56,17 @@ class SnapshotClockReviewTest {
     /** Starts client {@code name} on a new file, waits for its snapshot, and returns the clock its file recorded. */
     private static long clockOfFreshClient(Cluster c, String name) throws Exception {
         Path file = c.client(name, LOCAL_NOTE, LOCAL_PRICE).file();
-        await().atMost(30, TimeUnit.SECONDS).until(() -> rows(file) == 2);
-        try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
-             Statement st = raw.createStatement();
-             ResultSet rs = st.executeQuery("SELECT v FROM _sync_state WHERE k = 'hlc'")) {
-            assertTrue(rs.next(), "the apply recorded the node's clock");
-            return rs.getLong(1);
-        }
+        await().atMost(30, TimeUnit.SECONDS)
+                .until(() -> single(file, "SELECT (SELECT count(*) FROM note) + (SELECT count(*) FROM price)") == 2);
+        return single(file, "SELECT v FROM _sync_state WHERE k = 'hlc'");
     }
 
-    private static int rows(Path file) throws SQLException {
+    /** The one number {@code sql} reads from {@code file} (0 when it finds no row). */
+    private static long single(Path file, String sql) throws SQLException {
         try (Connection raw = DriverManager.getConnection("jdbc:sqlite:" + file);
              Statement st = raw.createStatement();
-             ResultSet rs = st.executeQuery("SELECT (SELECT count(*) FROM note) + (SELECT count(*) FROM price)")) {
-            rs.next();
-            return rs.getInt(1);
+             ResultSet rs = st.executeQuery(sql)) {
+            return rs.next() ? rs.getLong(1) : 0;
         }
     }
 }
