@@ -163,7 +163,7 @@ class TypedCaptureTest {
             item = SchemaReader.readTable(raw, "item");
             // (that version's triggers had no guard for the sync client's applies either)
             List<String> old = TriggerSql.forTable(item, null).stream()
-                    .map(sql -> sql.replace(" AND " + TriggerSql.NOT_APPLYING, "").replace(" WHEN " + TriggerSql.NOT_APPLYING, ""))
+                    .map(ApplyGuard::without)
                     .toList();
             exec(raw, old.toArray(String[]::new));
             try (PreparedStatement ps = raw.prepareStatement("INSERT INTO _sync_tables (name, triggers) VALUES ('item', ?)")) {

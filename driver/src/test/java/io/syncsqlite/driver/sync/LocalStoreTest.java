@@ -1,5 +1,6 @@
 package io.syncsqlite.driver.sync;
 
+import io.syncsqlite.driver.capture.ApplyGuard;
 import io.syncsqlite.protocol.ClientTx;
 import io.syncsqlite.protocol.FeedEntry;
 import io.syncsqlite.protocol.FeedKind;
@@ -10,6 +11,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -129,9 +131,8 @@ class LocalStoreTest extends LocalStoreFixture {
      */
     @Test
     void whatTriggersWithoutTheApplyGuardCaptureDuringAnApplyIsDeletedWithIt() throws Exception {
-        String guard = "NOT EXISTS (SELECT 1 FROM _sync_applying)";
         try (Statement st = client.createStatement()) {
-            List<String[]> triggers = new java.util.ArrayList<>();
+            List<String[]> triggers = new ArrayList<>();
             try (ResultSet rs = st.executeQuery("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'task'")) {
                 while (rs.next()) {
                     triggers.add(new String[]{rs.getString(1), rs.getString(2)});
@@ -139,9 +140,9 @@ class LocalStoreTest extends LocalStoreFixture {
             }
             assertEquals(4, triggers.size());
             for (String[] t : triggers) {
-                assertTrue(t[1].contains(guard), t[1]);
+                assertTrue(t[1].contains(ApplyGuard.TEXT), t[1]);
                 st.execute("DROP TRIGGER \"" + t[0] + "\"");
-                st.execute(t[1].replace(" AND " + guard, "").replace(" WHEN " + guard, ""));
+                st.execute(ApplyGuard.without(t[1]));
             }
         }
         long before = outboxRows();

@@ -39,7 +39,6 @@ class SnapshotClockReviewTest {
             // Written directly in PostgreSQL, so the relay's trigger records each row's clock.
             c.pg("INSERT INTO note VALUES ('n1', 'a note')", "INSERT INTO price VALUES (1.50, 'a price')");
             assertEquals(2, c.pgRows("SELECT tbl FROM syncsqlite.row_clock WHERE tbl IN ('note', 'price')").size());
-            long now = Hlc.ofMillis(System.currentTimeMillis());
             // Clocks ahead of every node's, as a node with a fast clock leaves them (within the 5 minutes a node's
             // clock may follow, HybridClock.MAX_OBSERVED_AHEAD_MS): only the snapshot can tell the new client.
             long twoMinutesAhead = Hlc.ofMillis(System.currentTimeMillis() + TimeUnit.MINUTES.toMillis(2));
@@ -49,7 +48,6 @@ class SnapshotClockReviewTest {
 
             c.pg("UPDATE syncsqlite.row_clock SET alive_hlc = " + fourMinutesAhead + " WHERE tbl = 'note'");
             assertTrue(clockOfFreshClient(c, "c") >= fourMinutesAhead, "the text key's row brought its clock");
-            assertTrue(fourMinutesAhead > twoMinutesAhead && twoMinutesAhead > now);
         }
     }
 
